@@ -1,0 +1,100 @@
+"""Alarm events as they travel on the alarms topic (key = alarm id).
+
+The alarm id is deterministic — machine, sensor and rule — so a replayed stream
+updates the same alarm instead of creating a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from contracts.errors import ContractError
+from contracts.readings import machine_id_json
+from contracts.timefmt import format_ts, parse_ts
+
+AlarmEventKind = Literal["raised", "cleared", "acknowledged", "shelved", "unshelved"]
+# ISA-18.2 states of an alarm.
+AlarmState = Literal[
+    "normal", "active_unacknowledged", "active_acknowledged", "cleared_unacknowledged", "shelved"
+]
+Severity = Literal["low", "medium", "high", "critical"]
+
+_EVENTS = frozenset(("raised", "cleared", "acknowledged", "shelved", "unshelved"))
+
+
+def alarm_id(machine_id: str, sensor: str, rule: str) -> str:
+    return f"{machine_id}:{sensor}:{rule}"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    alarm_id: str
+    event: AlarmEventKind
+    state: AlarmState
+    machine_id: str
+    sensor: str
+    rule: str
+    severity: Severity
+    value: float
+    threshold: float
+    ts_ms: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alarm_id": self.alarm_id,
+            "event": self.event,
+            "state": self.state,
+            "machine_id": self.machine_id,
+            "sensor": self.sensor,
+            "rule": self.rule,
+            "severity": self.severity,
+            "value": self.value,
+            "threshold": self.threshold,
+            "ts": format_ts(self.ts_ms),
+            "message": self.message,
+        }
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    def key(self) -> bytes:
+        return self.alarm_id.encode()
+
+    def frame(self) -> dict[str, Any]:
+        """The WebSocket frame of this event."""
+        out = self.to_dict()
+        out["type"] = "alarm"
+        out["machine_id"] = machine_id_json(self.machine_id)
+        return out
+
+
+def decode_alarm(data: bytes) -> AlarmEvent:
+    try:
+        obj = orjson.loads(data)
+        if obj["event"] not in _EVENTS:
+            raise ContractError(f"event: unknown alarm event {obj['event']!r}")
+        return AlarmEvent(
+            alarm_id=str(obj["alarm_id"]),
+            event=obj["event"],
+            state=obj["state"],
+            machine_id=str(obj["machine_id"]),
+            sensor=str(obj["sensor"]),
+            rule=str(obj["rule"]),
+            severity=obj["severity"],
+            value=float(obj["value"]),
+            threshold=float(obj["threshold"]),
+            ts_ms=parse_ts(obj["ts"]),
+            message=str(obj["message"]),
+        )
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"alarm: not valid JSON ({exc})") from exc
+    except KeyError as exc:
+        raise ContractError(f"{exc.args[0]}: field required") from exc
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ContractError):
+            raise
+        raise ContractError(f"alarm: {exc}") from exc

@@ -1,0 +1,207 @@
+"""The reading: one scan of one machine, as it travels on the readings topic.
+
+Wire format (JSON, UTF-8, key = machine id)::
+
+    {"machine_id": "42", "ts": "2025-12-20T14:30:00.000Z", "seq": 7, "source": "modbus://...",
+     "plant": "hall-b", "line": "3",
+     "values": {"temperature_c": 67.5}, "quality": {"temperature_c": "good"}}
+
+``reading_from_flat`` accepts the flat shape of the user's SCADA scripts, where sensor
+values sit at the top level next to ``machine_id`` and ``timestamp``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from contracts.errors import ContractError
+from contracts.timefmt import format_ts, parse_ts
+
+Quality = Literal["good", "uncertain", "bad"]
+QUALITIES: frozenset[str] = frozenset(("good", "uncertain", "bad"))
+
+_MACHINE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_SENSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Keys of the flat shape that describe the reading instead of carrying a sensor value.
+_FLAT_META = frozenset(("machine_id", "timestamp", "ts", "seq", "plant", "line", "quality"))
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    machine_id: str
+    ts_ms: int
+    values: dict[str, float]
+    quality: dict[str, Quality] = field(default_factory=dict)
+    seq: int = 0
+    source: str = ""
+    plant: str = ""
+    line: str = ""
+
+    def quality_of(self, sensor: str) -> Quality:
+        return self.quality.get(sensor, "good")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "machine_id": self.machine_id,
+            "ts": format_ts(self.ts_ms),
+            "seq": self.seq,
+            "source": self.source,
+            "plant": self.plant,
+            "line": self.line,
+            "values": self.values,
+            "quality": self.quality,
+        }
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    def key(self) -> bytes:
+        return self.machine_id.encode()
+
+    def flat_frame(self) -> dict[str, Any]:
+        """The flat shape dashboards consume: sensor values next to ``machine_id``."""
+        frame: dict[str, Any] = {
+            "type": "reading",
+            "machine_id": machine_id_json(self.machine_id),
+            "ts": format_ts(self.ts_ms),
+            "seq": self.seq,
+        }
+        frame.update(self.values)
+        if self.quality:
+            frame["quality"] = self.quality
+        return frame
+
+
+def machine_id_json(machine_id: str) -> int | str:
+    """A machine id as JSON shows it: numeric ids as numbers (``42``), others as strings."""
+    return int(machine_id) if machine_id.isdigit() and len(machine_id) < 16 else machine_id
+
+
+def normalize_machine_id(raw: object) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ContractError("machine_id: must be a string or an integer")
+    text = str(raw)
+    if not _MACHINE_ID.match(text):
+        raise ContractError(
+            f"machine_id: {text!r} is not valid (letters, digits, '_', '.', ':', '-'; 1-64 chars)"
+        )
+    return text
+
+
+def _sensor_value(name: str, raw: object) -> float:
+    if not _SENSOR_NAME.match(name):
+        raise ContractError(f"{name}: sensor names are lower_snake_case, up to 64 characters")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise ContractError(f"{name}: sensor value must be a number, got {type(raw).__name__}")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ContractError(f"{name}: sensor value must be finite")
+    return value
+
+
+def _quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ContractError("quality: must be an object of sensor name to quality")
+    out: dict[str, Quality] = {}
+    for name, q in raw.items():
+        if name not in values:
+            raise ContractError(f"quality.{name}: no value with that name in the reading")
+        if q not in QUALITIES:
+            raise ContractError(f"quality.{name}: must be one of good, uncertain, bad")
+        out[name] = q
+    return out
+
+
+def _timestamp(raw: object, field_name: str, default_ms: int) -> int:
+    if raw is None:
+        return default_ms
+    if isinstance(raw, str):
+        try:
+            return parse_ts(raw)
+        except ValueError as exc:
+            raise ContractError(f"{field_name}: {raw!r} is not an ISO-8601 timestamp") from exc
+    raise ContractError(f"{field_name}: must be an ISO-8601 string")
+
+
+def _text(obj: dict[str, Any], name: str) -> str:
+    raw = obj.get(name, "")
+    if not isinstance(raw, str):
+        raise ContractError(f"{name}: must be a string")
+    return raw
+
+
+def _seq(obj: dict[str, Any]) -> int:
+    raw = obj.get("seq", 0)
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ContractError("seq: must be an integer")
+    return raw
+
+
+def reading_from_flat(obj: object, *, source: str, received_ms: int) -> Reading:
+    """Build a reading from the flat shape ``{"machine_id": 42, "temperature_c": 67.5, ...}``.
+
+    A nested ``"sensors"`` object is merged into the values; ``timestamp`` defaults to the
+    time the reading was received.
+    """
+    if not isinstance(obj, dict):
+        raise ContractError("reading: must be a JSON object")
+    if "machine_id" not in obj:
+        raise ContractError("machine_id: field required")
+    machine_id = normalize_machine_id(obj["machine_id"])
+    ts_ms = _timestamp(obj.get("timestamp", obj.get("ts")), "timestamp", received_ms)
+    values: dict[str, float] = {}
+    for name, raw in obj.items():
+        if name in _FLAT_META:
+            continue
+        if name == "sensors" and isinstance(raw, dict):
+            for sub, sub_raw in raw.items():
+                values[sub] = _sensor_value(f"{sub}", sub_raw)
+            continue
+        values[name] = _sensor_value(name, raw)
+    if not values:
+        raise ContractError("reading: carries no sensor value (e.g. \"temperature_c\": 67.5)")
+    return Reading(
+        machine_id=machine_id,
+        ts_ms=ts_ms,
+        values=values,
+        quality=_quality_map(obj.get("quality"), values),
+        seq=_seq(obj),
+        source=source,
+        plant=_text(obj, "plant"),
+        line=_text(obj, "line"),
+    )
+
+
+def decode_reading(data: bytes) -> Reading:
+    """Decode a record value of the readings topic; raise :class:`ContractError` if invalid."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"reading: not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise ContractError("reading: must be a JSON object")
+    raw_values = obj.get("values")
+    if not isinstance(raw_values, dict) or not raw_values:
+        raise ContractError("values: required, a non-empty object of sensor name to number")
+    values = {name: _sensor_value(name, raw) for name, raw in raw_values.items()}
+    if "machine_id" not in obj:
+        raise ContractError("machine_id: field required")
+    if "ts" not in obj:
+        raise ContractError("ts: field required")
+    return Reading(
+        machine_id=normalize_machine_id(obj["machine_id"]),
+        ts_ms=_timestamp(obj["ts"], "ts", 0),
+        values=values,
+        quality=_quality_map(obj.get("quality"), values),
+        seq=_seq(obj),
+        source=_text(obj, "source"),
+        plant=_text(obj, "plant"),
+        line=_text(obj, "line"),
+    )
