@@ -1,0 +1,60 @@
+"""Exception handlers: every 4xx and 5xx body is ``{"detail": ...}`` JSON."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.errors import ApiError
+from api.responses import json_response
+
+logger = logging.getLogger(__name__)
+
+
+def validation_detail(errors: Sequence[Any]) -> str:
+    """``[{"loc": ("query", "limit"), "msg": "..."}]`` -> ``"limit: ..."``, one per error."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "header")]
+        where = ".".join(loc) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "request: invalid"
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    if exc.status_code >= 500:
+        logger.warning(
+            "request failed path=%s status=%d detail=%s", request.url.path, exc.status_code, exc
+        )
+    return json_response({"detail": str(exc)}, status_code=exc.status_code, headers=exc.headers())
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return json_response({"detail": validation_detail(exc.errors())}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return json_response(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=dict(exc.headers or {})
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error path=%s method=%s", request.url.path, request.method)
+    return json_response({"detail": "internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""History queries against InfluxDB: validated Flux, run with influxdb-client, parsed fast."""

@@ -1,0 +1,55 @@
+"""Rendering a validated :class:`ReadingsQuery` as Flux."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from api.history.params import ReadingsQuery
+
+MEASUREMENT = "readings"
+
+
+def flux_string(text: str) -> str:
+    """A Flux string literal: backslash, quote and ``${`` interpolation escaped."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
+    return f'"{escaped}"'
+
+
+def flux_time(moment: datetime) -> str:
+    """A Flux date-time literal in UTC, microsecond precision."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def readings_flux(query: ReadingsQuery, *, bucket: str) -> str:
+    """One table, rows pivoted by time: ``_time`` plus one numeric column per field.
+
+    ``limit + 1`` rows are asked for, so the caller can tell the result was truncated.
+    """
+    lines = [
+        'import "types"',
+        "",
+        f"from(bucket: {flux_string(bucket)})",
+        f"  |> range(start: {flux_time(query.start)}, stop: {flux_time(query.stop)})",
+        f"  |> filter(fn: (r) => r._measurement == {flux_string(MEASUREMENT)}"
+        f" and r.machine_id == {flux_string(query.machine_id)})",
+    ]
+    if query.fields is not None:
+        matches = " or ".join(f"r._field == {flux_string(f)}" for f in query.fields)
+        lines.append(f"  |> filter(fn: (r) => {matches})")
+    lines.append(
+        '  |> filter(fn: (r) => types.isType(v: r._value, type: "float")'
+        ' or types.isType(v: r._value, type: "int"))'
+    )
+    if query.window is not None and query.fn is not None:
+        lines.append(
+            f"  |> aggregateWindow(every: {query.window.flux()}, fn: {query.fn},"
+            " createEmpty: false)"
+        )
+    lines += [
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+        '  |> drop(columns: ["_start", "_stop", "_measurement"])',
+        "  |> group()",
+        '  |> sort(columns: ["_time"])',
+        f"  |> limit(n: {query.limit + 1})",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""The API's InfluxDB client: readiness checks and history queries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.domain.dialect import Dialect
+from influxdb_client.rest import ApiException
+
+from api.errors import HistoryUnavailableError
+from api.history.csvrows import points_from_csv
+from api.history.flux import readings_flux
+from api.history.params import ReadingsQuery
+
+logger = logging.getLogger(__name__)
+
+_DIALECT = Dialect(header=True, delimiter=",", annotations=["datatype"], date_time_format="RFC3339")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingsResult:
+    points: list[dict[str, Any]]
+    truncated: bool
+
+
+class HistoryReader:
+    """Runs validated history queries against one bucket."""
+
+    def __init__(self, *, url: str, token: str, org: str, bucket: str, timeout_s: float) -> None:
+        self._url = url
+        self._token = token
+        self._org = org
+        self.bucket = bucket
+        self._timeout_s = timeout_s
+        self._client: InfluxDBClientAsync | None = None
+
+    async def start(self) -> None:
+        self._client = InfluxDBClientAsync(
+            url=self._url, token=self._token, org=self._org, timeout=int(self._timeout_s * 1000)
+        )
+        logger.info(
+            "influxdb client ready url=%s org=%s bucket=%s", self._url, self._org, self.bucket
+        )
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _started(self) -> InfluxDBClientAsync:
+        if self._client is None:
+            raise HistoryUnavailableError("influxdb: the client is not running")
+        return self._client
+
+    async def check(self, *, timeout_s: float) -> None:
+        """Raise :class:`HistoryUnavailableError` unless InfluxDB answers its ping."""
+        client = self._started()
+        try:
+            async with asyncio.timeout(timeout_s):
+                ok = await client.ping()
+        except TimeoutError as exc:
+            raise HistoryUnavailableError(f"influxdb: no answer within {timeout_s:g}s") from exc
+        if not ok:
+            raise HistoryUnavailableError(f"influxdb: {self._url} does not answer")
+
+    async def readings(self, query: ReadingsQuery) -> ReadingsResult:
+        flux = readings_flux(query, bucket=self.bucket)
+        started = time.perf_counter()
+        text = await self._query_raw(flux)
+        points = points_from_csv(text)
+        truncated = len(points) > query.limit
+        if truncated:
+            del points[query.limit :]
+        logger.debug(
+            "history query machine_id=%s points=%d elapsed_ms=%.1f",
+            query.machine_id,
+            len(points),
+            (time.perf_counter() - started) * 1000,
+        )
+        return ReadingsResult(points=points, truncated=truncated)
+
+    async def _query_raw(self, flux: str) -> str:
+        client = self._started()
+        try:
+            result: str = await client.query_api().query_raw(flux, dialect=_DIALECT)
+        except ApiException as exc:
+            logger.warning(
+                "influxdb query refused status=%s reason=%s body=%s query=%r",
+                exc.status,
+                exc.reason,
+                exc.body,
+                flux,
+            )
+            raise HistoryUnavailableError(
+                f"influxdb: query refused ({exc.status} {exc.reason})"
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise HistoryUnavailableError(f"influxdb: query failed ({exc!r})") from exc
+        return result

@@ -1,0 +1,65 @@
+"""Parsing the body of ``POST /api/readings``: the seed's flat reading, or an array of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from api.errors import BadRequestError, InvalidInputError
+from contracts.errors import ContractError
+from contracts.readings import Reading, machine_id_json, reading_from_flat
+from contracts.timefmt import format_ts
+
+
+def parse_readings_body(
+    body: bytes, *, source: str, received_ms: int, max_batch: int
+) -> list[Reading]:
+    """One reading (a JSON object) or a batch (a JSON array of objects).
+
+    A body that is not JSON is a :class:`BadRequestError`; a reading that breaks the
+    contract is an :class:`InvalidInputError` naming the field, prefixed with ``[i].``
+    (its index) for a batch. A batch is all or nothing.
+    """
+    if not body.strip():
+        raise BadRequestError("body: empty; send one reading object or an array of them")
+    try:
+        obj: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestError(f"body: not valid JSON ({exc})") from exc
+    if isinstance(obj, dict):
+        try:
+            return [reading_from_flat(obj, source=source, received_ms=received_ms)]
+        except ContractError as exc:
+            raise InvalidInputError(str(exc)) from exc
+    if not isinstance(obj, list):
+        raise InvalidInputError("body: must be a reading object or an array of readings")
+    if not obj:
+        raise InvalidInputError("body: empty batch; send at least one reading")
+    if len(obj) > max_batch:
+        raise InvalidInputError(
+            f"body: batch of {len(obj)} readings exceeds the limit of {max_batch}"
+        )
+    readings = []
+    for i, item in enumerate(obj):
+        try:
+            readings.append(reading_from_flat(item, source=source, received_ms=received_ms))
+        except ContractError as exc:
+            raise InvalidInputError(_at_index(i, str(exc))) from exc
+    return readings
+
+
+def _at_index(index: int, detail: str) -> str:
+    if detail.startswith("reading: "):
+        return f"[{index}]: {detail.removeprefix('reading: ')}"
+    return f"[{index}].{detail}"
+
+
+def accepted_body(readings: list[Reading]) -> dict[str, Any]:
+    return {
+        "accepted": len(readings),
+        "readings": [
+            {"machine_id": machine_id_json(r.machine_id), "ts": format_ts(r.ts_ms)}
+            for r in readings
+        ],
+    }

@@ -1,0 +1,1 @@
+"""The API's Kafka edges: one producer, compacted-topic readers, partition discovery."""

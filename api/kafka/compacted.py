@@ -1,0 +1,121 @@
+"""Reading a compacted topic into memory: to its end at start-up, then following it.
+
+Each API replica keeps its own copy, so no consumer group is used: the reader assigns
+every partition to itself and seeks to the beginning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from api.errors import StartupError
+from api.kafka.partitions import topic_partitions
+
+logger = logging.getLogger(__name__)
+
+# Called with the record key and value (``None`` for a tombstone), in offset order.
+ApplyRecord = Callable[[bytes | None, bytes | None], None]
+
+
+class CompactedTopicReader:
+    """Feeds every record of one topic to ``apply``, first to the end, then as they come."""
+
+    def __init__(self, *, bootstrap_servers: str, topic: str, apply: ApplyRecord) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self._apply = apply
+        self._consumer: AIOKafkaConsumer | None = None
+        self._follow: asyncio.Task[None] | None = None
+        self.records_applied = 0
+
+    async def start(self, *, timeout_s: float) -> None:
+        """Return once every record present at start-up has been applied."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=f"millstream-api-{self.topic}",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            await self._catch_up(consumer, timeout_s=timeout_s)
+        except BaseException:
+            await self.stop()
+            raise
+        self._follow = asyncio.create_task(self._follow_loop(consumer), name=f"follow:{self.topic}")
+
+    async def _catch_up(self, consumer: AIOKafkaConsumer, *, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        partitions = await topic_partitions(
+            self._bootstrap_servers, [self.topic], timeout_s=timeout_s
+        )
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        while not await self._reached(consumer, end):
+            if time.monotonic() >= deadline:
+                raise StartupError(
+                    f"topic {self.topic!r}: not read to its end within {timeout_s:g}s"
+                )
+            batches = await consumer.getmany(*partitions, timeout_ms=500)
+            self._apply_batches(batches)
+        logger.info(
+            "compacted topic loaded topic=%s records=%d partitions=%d",
+            self.topic,
+            self.records_applied,
+            len(partitions),
+        )
+
+    @staticmethod
+    async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+        for tp, offset in end.items():
+            if await consumer.position(tp) < offset:
+                return False
+        return True
+
+    def _apply_batches(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        for records in batches.values():
+            for record in records:
+                try:
+                    self._apply(record.key, record.value)
+                except Exception:
+                    logger.exception(
+                        "record not applied topic=%s partition=%d offset=%d",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                    )
+                self.records_applied += 1
+
+    async def _follow_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=1000)
+            except KafkaError as exc:
+                logger.warning("follow failed topic=%s error=%r; retrying", self.topic, exc)
+                await asyncio.sleep(1.0)
+                continue
+            except Exception:
+                logger.exception("follow failed topic=%s; retrying", self.topic)
+                await asyncio.sleep(1.0)
+                continue
+            self._apply_batches(batches)
+
+    async def stop(self) -> None:
+        if self._follow is not None:
+            self._follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow
+            self._follow = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None

@@ -1,0 +1,132 @@
+"""The live hub: which client wants which machine, and the fan-out of frames to them.
+
+Publishing never awaits: a frame is put on each interested client's bounded queue and
+that client's own sender task writes it to the socket, so one slow client cannot hold
+up the feed or the other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from api.auth.roles import Identity
+from api.live.matching import filter_frame
+from api.live.queue import FrameQueue
+from contracts.alarms import AlarmEvent
+from contracts.readings import Reading
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class LiveClient:
+    """One connected ``/live`` client: who it is, what it wants, what waits to be sent."""
+
+    client_id: int
+    identity: Identity
+    queue: FrameQueue
+    subscriptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    overflow: str | None = None
+
+    def push_reading(self, frame: bytes) -> None:
+        self.queue.put_reading(frame)
+        self.wake.set()
+
+    def push_essential(self, frame: bytes) -> bool:
+        """Queue an alarm or a reply; False (and the client marked overflowed) if no room."""
+        if not self.queue.put_essential(frame):
+            self.overflow = "too slow: its queue is full of undelivered alarms"
+            self.wake.set()
+            return False
+        self.wake.set()
+        return True
+
+    def send(self, frame: dict[str, Any]) -> bool:
+        return self.push_essential(orjson.dumps(frame))
+
+
+class LiveHub:
+    def __init__(self, *, queue_frames: int) -> None:
+        self._queue_frames = queue_frames
+        self._ids = itertools.count(1)
+        self._clients: set[LiveClient] = set()
+        self._by_machine: dict[str, set[LiveClient]] = {}
+        self.readings_published = 0
+        self.alarms_published = 0
+        self.clients_overflowed = 0
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def register(self, identity: Identity) -> LiveClient:
+        client = LiveClient(
+            client_id=next(self._ids), identity=identity, queue=FrameQueue(self._queue_frames)
+        )
+        self._clients.add(client)
+        return client
+
+    def unregister(self, client: LiveClient) -> None:
+        self.unsubscribe(client, None)
+        self._clients.discard(client)
+
+    def subscribe(self, client: LiveClient, machine_id: str, sensors: tuple[str, ...]) -> None:
+        client.subscriptions[machine_id] = sensors
+        self._by_machine.setdefault(machine_id, set()).add(client)
+
+    def unsubscribe(self, client: LiveClient, machine_id: str | None) -> None:
+        machines: Iterable[str] = list(client.subscriptions) if machine_id is None else [machine_id]
+        for machine in machines:
+            client.subscriptions.pop(machine, None)
+            subscribers = self._by_machine.get(machine)
+            if subscribers is not None:
+                subscribers.discard(client)
+                if not subscribers:
+                    del self._by_machine[machine]
+
+    def wants(self, machine_id: str) -> bool:
+        return machine_id in self._by_machine
+
+    def publish_reading(self, reading: Reading) -> None:
+        subscribers = self._by_machine.get(reading.machine_id)
+        if not subscribers:
+            return
+        self.readings_published += 1
+        frame = reading.flat_frame()
+        encoded: dict[tuple[str, ...], bytes | None] = {}
+        for client in list(subscribers):
+            prefixes = client.subscriptions.get(reading.machine_id, ())
+            if prefixes not in encoded:
+                cut = filter_frame(frame, reading.values, prefixes)
+                encoded[prefixes] = None if cut is None else orjson.dumps(cut)
+            data = encoded[prefixes]
+            if data is not None:
+                client.push_reading(data)
+
+    def publish_alarm(self, event: AlarmEvent) -> None:
+        subscribers = self._by_machine.get(event.machine_id)
+        if not subscribers:
+            return
+        self.alarms_published += 1
+        data = orjson.dumps(event.frame())
+        for client in list(subscribers):
+            if not client.push_essential(data):
+                self._drop_overflowed(client)
+
+    def _drop_overflowed(self, client: LiveClient) -> None:
+        self.clients_overflowed += 1
+        logger.warning(
+            "live client cut off client_id=%d key=%s reason=%s",
+            client.client_id,
+            client.identity.name,
+            client.overflow,
+        )
+        self.unregister(client)

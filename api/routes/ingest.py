@@ -1,0 +1,60 @@
+"""``POST /api/readings``: the SCADA ingest of the seed, produced to the readings topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from api.deps import Engineer, PublisherDep, SettingsDep
+from api.ingest import accepted_body, parse_readings_body
+from api.responses import OrjsonResponse, json_response
+from contracts.timefmt import now_ms
+
+router = APIRouter(prefix="/api", tags=["readings"])
+
+_READING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["machine_id"],
+    "properties": {
+        "machine_id": {"type": ["integer", "string"], "example": 42},
+        "timestamp": {"type": "string", "format": "date-time", "example": "2025-12-20T14:30:00Z"},
+    },
+    "additionalProperties": {"type": "number"},
+    "example": {"machine_id": 42, "temperature_c": 67.5},
+}
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [_READING_SCHEMA, {"type": "array", "items": _READING_SCHEMA}]}
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/readings",
+    status_code=201,
+    response_class=OrjsonResponse,
+    openapi_extra=_BODY,
+    responses={
+        400: {"description": "The body is not JSON"},
+        422: {"description": "A reading breaks the contract; the detail names the field"},
+        503: {"description": "Kafka did not acknowledge; retry after Retry-After seconds"},
+    },
+)
+async def post_readings(
+    request: Request, identity: Engineer, publisher: PublisherDep, settings: SettingsDep
+) -> OrjsonResponse:
+    """One flat reading or an array of them; ``201`` once Kafka has acknowledged all."""
+    readings = parse_readings_body(
+        await request.body(),
+        source=identity.source,
+        received_ms=now_ms(),
+        max_batch=settings.max_batch_readings,
+    )
+    await publisher.send_many(settings.topics.readings, [(r.key(), r.encode()) for r in readings])
+    return json_response(accepted_body(readings), status_code=201)

@@ -1,0 +1,27 @@
+"""``/live``: the WebSocket of the seed's dashboard client, on the REST port."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from api.live.session import LiveSession, SessionLimits
+from api.services import Services
+
+router = APIRouter(tags=["live"])
+
+
+@router.websocket("/live")
+async def live(websocket: WebSocket) -> None:
+    """Credential in ``?api_key=...`` or an ``{"action": "auth"}`` first message."""
+    services: Services = websocket.app.state.services
+    settings = services.settings
+    session = LiveSession(
+        websocket,
+        hub=services.hub,
+        authenticate=services.keys.authenticate,
+        limits=SessionLimits(
+            auth_timeout_s=settings.live_auth_timeout_s,
+            max_subscriptions=settings.live_max_subscriptions,
+        ),
+    )
+    await session.run()

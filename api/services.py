@@ -1,0 +1,86 @@
+"""The long-lived parts of one API process, started and stopped by the app's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from api.auth.store import ApiKeyStore
+from api.history.reader import HistoryReader
+from api.kafka.producer import KafkaPublisher
+from api.live.feed import LiveFeed
+from api.live.hub import LiveHub
+from api.machines.registry import MachineRegistry
+from api.settings import ApiSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: ApiSettings
+    publisher: KafkaPublisher
+    keys: ApiKeyStore
+    machines: MachineRegistry
+    history: HistoryReader
+    hub: LiveHub
+    feed: LiveFeed
+
+
+@contextlib.asynccontextmanager
+async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
+    """Start everything in dependency order; stop in reverse, also when a start fails."""
+    topics = settings.topics
+    bootstrap = settings.kafka_bootstrap_servers
+    timeout_s = settings.startup_timeout_s
+    publisher = KafkaPublisher(
+        bootstrap_servers=bootstrap, produce_timeout_s=settings.kafka_produce_timeout_s
+    )
+    keys = ApiKeyStore(bootstrap_servers=bootstrap, topic=topics.api_keys, publisher=publisher)
+    machines = MachineRegistry(bootstrap_servers=bootstrap, topic=topics.machines)
+    history = HistoryReader(
+        url=settings.influx_url,
+        token=settings.influx_token.get_secret_value(),
+        org=settings.influx_org,
+        bucket=settings.influx_bucket,
+        timeout_s=settings.influx_query_timeout_s,
+    )
+    hub = LiveHub(queue_frames=settings.live_queue_frames)
+    feed = LiveFeed(
+        bootstrap_servers=bootstrap,
+        readings_topic=topics.readings,
+        alarms_topic=topics.alarms,
+        hub=hub,
+    )
+    admin = settings.admin_api_key
+    async with contextlib.AsyncExitStack() as stack:
+        await publisher.start()
+        stack.push_async_callback(publisher.stop)
+        await keys.start(
+            timeout_s=timeout_s, admin_secret=admin.get_secret_value() if admin else None
+        )
+        stack.push_async_callback(keys.stop)
+        await machines.start(timeout_s=timeout_s)
+        stack.push_async_callback(machines.stop)
+        await history.start()
+        stack.push_async_callback(history.stop)
+        await feed.start(timeout_s=timeout_s)
+        stack.push_async_callback(feed.stop)
+        logger.info(
+            "api services started kafka=%s influx=%s topic_prefix=%s",
+            bootstrap,
+            settings.influx_url,
+            settings.topic_prefix,
+        )
+        yield Services(
+            settings=settings,
+            publisher=publisher,
+            keys=keys,
+            machines=machines,
+            history=history,
+            hub=hub,
+            feed=feed,
+        )
+        logger.info("api services stopping")

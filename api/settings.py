@@ -1,0 +1,80 @@
+"""Settings of the API process, read from ``MILLSTREAM_*`` environment variables.
+
+Built once in ``api.__main__`` (or by a test) and passed to :func:`api.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from contracts.settings import CommonSettings
+
+# Values people copy from examples; refused as the admin key.
+_PLACEHOLDER_KEYS = frozenset(("changeme", "change-me", "secret", "password", "admin", "apikey"))
+
+
+class ApiSettings(CommonSettings):
+    """Where the API listens and how it bounds its work.
+
+    Every field is read from ``MILLSTREAM_<FIELD>`` (``MILLSTREAM_API_PORT=8080``).
+    """
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    # The bootstrap admin key: the API makes sure it is a valid admin key at start-up.
+    admin_api_key: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Kafka
+    kafka_produce_timeout_s: float = Field(default=10.0, gt=0)
+    startup_timeout_s: float = Field(default=30.0, gt=0)
+    ready_check_timeout_s: float = Field(default=3.0, gt=0)
+
+    # POST /api/readings
+    max_batch_readings: int = Field(default=10_000, ge=1)
+
+    # GET /api/machines/{id}/readings
+    readings_default_limit: int = Field(default=10_000, ge=1)
+    readings_max_limit: int = Field(default=100_000, ge=1)
+    influx_query_timeout_s: float = Field(default=30.0, gt=0)
+
+    # WebSocket /live
+    live_queue_frames: int = Field(default=1_000, ge=2)
+    live_auth_timeout_s: float = Field(default=10.0, gt=0)
+    live_max_subscriptions: int = Field(default=1_000, ge=1)
+
+    @field_validator("admin_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value():
+            return None
+        return value
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _refuse_weak_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < 12:
+            raise ValueError("admin_api_key: must be at least 12 characters")
+        if secret.lower() in _PLACEHOLDER_KEYS or len(set(secret)) < 4:
+            raise ValueError("admin_api_key: refusing a placeholder value; use a random secret")
+        return value
+
+    @model_validator(mode="after")
+    def _default_limit_within_max(self) -> ApiSettings:
+        if self.readings_default_limit > self.readings_max_limit:
+            raise ValueError(
+                "readings_default_limit: must not exceed readings_max_limit "
+                f"({self.readings_max_limit})"
+            )
+        return self
+
+    def base_url(self) -> str:
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
+        return f"http://{host}:{self.api_port}"

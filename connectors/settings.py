@@ -1,0 +1,39 @@
+"""Settings of the connector, read from ``MILLSTREAM_*`` environment variables.
+
+Built once in ``connectors.__main__`` and passed down. The connector's own variables
+are ``MILLSTREAM_CONNECTOR_*``, e.g. ``MILLSTREAM_CONNECTOR_DEVICES_FILE=devices.yaml``.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from contracts.settings import CommonSettings
+
+
+def _default_connector_id() -> str:
+    return f"connector-{socket.gethostname()}"
+
+
+class ConnectorSettings(CommonSettings):
+    """Where the devices file is, who this connector is, and how it produces."""
+
+    connector_devices_file: Path = Path("devices.yaml")
+    connector_id: str = Field(default_factory=_default_connector_id, min_length=1)
+
+    connector_linger_ms: int = Field(default=20, ge=0, le=10_000)
+    connector_compression_type: Literal["lz4", "gzip", "none"] = "lz4"
+    connector_acks: Literal["all", "1", "0"] = "all"
+    # Long enough that readings buffered during a short broker outage are still delivered.
+    connector_delivery_timeout_ms: int = Field(default=600_000, ge=1_000)
+    connector_request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    connector_flush_timeout_s: float = Field(default=30.0, gt=0)
+
+    connector_backoff_initial_s: float = Field(default=0.5, gt=0)
+    connector_backoff_max_s: float = Field(default=30.0, gt=0)
+
+    connector_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,1 @@
+"""A Modbus TCP device simulator serving the machines of a devices file."""

@@ -1,0 +1,77 @@
+"""``python -m infra up | down | status | env | provision | run``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rich.console import Console
+
+from contracts.errors import MillstreamError
+from infra.servers import LocalServers
+from infra.settings import InfraSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra", description="Run Millstream's local Kafka and InfluxDB."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("provision", help="build or fetch both servers into the cache, then exit")
+    sub.add_parser("up", help="start Kafka and InfluxDB, bootstrap them, print settings")
+    down = sub.add_parser("down", help="stop both servers")
+    down.add_argument("--purge", action="store_true", help="also delete their data")
+    sub.add_parser("status", help="say what is running")
+    sub.add_parser("env", help="print connection settings as KEY=value lines")
+    run = sub.add_parser("run", help="the whole demo: servers, simulator, connector, worker, API")
+    run.add_argument("--api-port", type=int, default=None, help="API port (default 8080)")
+    run.add_argument(
+        "--overheat-every-s", type=float, default=120.0, help="how often machine 42 overheats"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    console = Console(stderr=True)
+    settings = InfraSettings()
+    servers = LocalServers(settings, console=console)
+    try:
+        if args.command == "provision":
+            servers.provision()
+            console.print(f"Servers cached under {settings.cache_dir}")
+        elif args.command == "up":
+            conn = servers.up()
+            console.print(f"Kafka and InfluxDB are up (run directory {servers.run_dir})")
+            for key, value in conn.env().items():
+                print(f"{key}={value}")
+        elif args.command == "down":
+            stopped = servers.down(purge=args.purge)
+            console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        elif args.command == "status":
+            for name, text in servers.status().items():
+                print(f"{name}: {text}")
+        elif args.command == "env":
+            for key, value in servers.connection().env().items():
+                print(f"{key}={value}")
+        elif args.command == "run":
+            from infra.demo import run_demo
+
+            return run_demo(
+                servers,
+                console=console,
+                api_port=args.api_port,
+                overheat_every_s=args.overheat_every_s,
+            )
+    except MillstreamError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

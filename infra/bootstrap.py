@@ -1,0 +1,78 @@
+"""Creating Millstream's Kafka topics and InfluxDB buckets; safe to run again."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from contracts.topics import TopicNames, TopicSpec, topic_specs
+from infra.errors import InfraError
+
+logger = logging.getLogger(__name__)
+
+
+def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+    """Create the missing topics; return the names created."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        created: list[str] = []
+        for spec in missing:
+            configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+            if spec.retention_ms is not None:
+                configs["retention.ms"] = str(spec.retention_ms)
+            try:
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=configs)],
+                    timeout_ms=15000,
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        if created:
+            logger.info("created topics=%s", ",".join(created))
+        _wait_visible(admin, {spec.name for spec in specs})
+        return created
+    finally:
+        admin.close()
+
+
+def _wait_visible(admin: Any, names: set[str], *, timeout_s: float = 15.0) -> None:
+    """Wait until the broker's metadata lists every topic, so clients can use them at once."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        missing = names - set(admin.list_topics())
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise InfraError(f"topics not visible after {timeout_s:.0f}s: {sorted(missing)}")
+        time.sleep(0.2)
+
+
+def create_millstream_topics(bootstrap: str, *, prefix: str, stream_partitions: int) -> list[str]:
+    specs = topic_specs(TopicNames.with_prefix(prefix), stream_partitions=stream_partitions)
+    return create_topics(bootstrap, specs)
+
+
+def ensure_buckets(url: str, token: str, *, org: str, retention_days: dict[str, int]) -> None:
+    """Create each bucket with its retention if it does not exist yet."""
+    from influxdb_client import BucketRetentionRules, InfluxDBClient
+
+    with InfluxDBClient(url=url, token=token, org=org) as client:
+        api = client.buckets_api()
+        org_id = client.organizations_api().find_organizations(org=org)[0].id
+        for name, days in retention_days.items():
+            if api.find_bucket_by_name(name) is not None:
+                continue
+            api.create_bucket(
+                bucket_name=name,
+                org_id=org_id,
+                retention_rules=[BucketRetentionRules(type="expire", every_seconds=days * 86400)],
+            )
+            logger.info("created bucket=%s retention_days=%d", name, days)

@@ -1,0 +1,55 @@
+"""``python -m pipeline worker``: run one pipeline worker until SIGINT or SIGTERM.
+
+Configuration comes from ``MILLSTREAM_*`` environment variables (see
+:class:`pipeline.settings.PipelineSettings`). Faust's worker handles the signals: it stops
+the agent, commits the offsets of the batches already written, and leaves the group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from contracts.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline")
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker = commands.add_parser("worker", help="consume readings and write them to InfluxDB")
+    worker.add_argument(
+        "--loglevel", "-l", default=None, help="log level (default MILLSTREAM_PIPELINE_LOG_LEVEL)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    import faust
+
+    from pipeline.app import create_app
+    from pipeline.settings import PipelineSettings
+
+    try:
+        settings = PipelineSettings()
+        app = create_app(settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        print(
+            f"pipeline: invalid setting MILLSTREAM_{field.upper()}: {first['msg']}", file=sys.stderr
+        )
+        return 2
+    except ConfigError as exc:
+        print(f"pipeline: {exc}", file=sys.stderr)
+        return 2
+    worker = faust.Worker(app, loglevel=args.loglevel or settings.pipeline_log_level)
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Settings of the pipeline worker, read from ``MILLSTREAM_*`` environment variables.
+
+Built once in :mod:`pipeline.__main__` (or by a test) and passed down; nothing here is
+built at import time. Pipeline-only fields are named ``pipeline_*`` so their variables read
+``MILLSTREAM_PIPELINE_...``; connection fields come from :class:`CommonSettings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from contracts.alarms import Severity
+from contracts.settings import CommonSettings
+from pipeline.alarm_rules import HighLimitRule
+
+
+class PipelineSettings(CommonSettings):
+    """Everything one pipeline worker needs; several workers share ``pipeline_app_id``."""
+
+    pipeline_app_id: str = Field(
+        default="millstream-pipeline",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="Faust app id: the Kafka consumer group and the prefix of table topics.",
+    )
+    pipeline_data_dir: Path = Field(
+        default=Path(".millstream/pipeline"),
+        description="Faust's data directory (table state); one per worker on a host.",
+    )
+    pipeline_web_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of Faust's web server on pipeline_web_bind; unset disables it, so "
+        "several workers on one host never collide.",
+    )
+    pipeline_web_bind: str = "127.0.0.1"
+    pipeline_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="Partitions of the readings topic, which the alarm-state table must "
+        "match (co-partitioning); unset asks the broker at start-up.",
+    )
+    pipeline_replication_factor: int = Field(default=1, ge=1)
+    pipeline_batch_size: int = Field(
+        default=1000, ge=1, le=100_000, description="Readings per InfluxDB write, at most."
+    )
+    pipeline_batch_max_wait_ms: int = Field(
+        default=500,
+        ge=10,
+        le=60_000,
+        description="How long a partial batch waits for more readings before it is written.",
+    )
+    pipeline_influx_timeout_ms: int = Field(default=10_000, ge=100)
+    pipeline_influx_write_attempts: int = Field(
+        default=3, ge=1, description="Attempts of one write before InfluxWriteError is raised."
+    )
+    pipeline_retry_backoff_ms: int = Field(
+        default=500, ge=1, description="First pause between attempts; doubles each time."
+    )
+    pipeline_retry_backoff_max_ms: int = Field(default=10_000, ge=1)
+    pipeline_alarm_sensor: str = Field(
+        default="temperature_c",
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="Sensor watched by the default high-limit rule.",
+    )
+    pipeline_alarm_high_limit: float = Field(
+        default=85.0, description="Default rule's limit, in the sensor's unit (°C by default)."
+    )
+    pipeline_alarm_deadband: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="The value must fall below limit - deadband (same unit) to clear.",
+    )
+    pipeline_alarm_severity: Severity = "high"
+    pipeline_log_level: str = "info"
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_not_empty(cls, value: str) -> str:
+        if not [part for part in value.split(",") if part.strip()]:
+            raise ValueError("at least one host:port is required")
+        return value
+
+    def broker_urls(self) -> list[str]:
+        """Kafka bootstrap servers as Faust wants them: ``kafka://host:port``."""
+        hosts = [part.strip() for part in self.kafka_bootstrap_servers.split(",")]
+        return [h if h.startswith("kafka://") else f"kafka://{h}" for h in hosts if h]
+
+    def alarm_rules(self) -> tuple[HighLimitRule, ...]:
+        """The rules applied to every machine until per-machine thresholds arrive."""
+        return (
+            HighLimitRule(
+                sensor=self.pipeline_alarm_sensor,
+                limit=self.pipeline_alarm_high_limit,
+                deadband=self.pipeline_alarm_deadband,
+                severity=self.pipeline_alarm_severity,
+            ),
+        )

@@ -1,0 +1,101 @@
+"""Session fixtures: a real Kafka broker and a real InfluxDB server for the whole test run.
+
+They come from the same ``infra`` code as ``python -m infra up``, under a temporary run
+directory on free loopback ports, and are stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from pydantic import SecretStr
+from rich.console import Console
+
+from contracts.settings import CommonSettings
+from infra.bootstrap import create_millstream_topics
+from infra.servers import Connection, LocalServers
+from infra.settings import InfraSettings
+
+# Fewer partitions than production keep consumer start-up quick in tests.
+TEST_PARTITIONS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxInfo:
+    url: str
+    token: str
+    org: str
+    bucket: str
+    rollup_bucket: str
+
+
+@pytest.fixture(scope="session")
+def stack_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
+    run_dir = tmp_path_factory.mktemp("stack")
+    settings = InfraSettings(
+        run_dir=run_dir, kafka_port=0, influx_port=0, topic_prefix="millstream-session",
+        stream_partitions=TEST_PARTITIONS,
+    )
+    servers = LocalServers(settings, console=Console(stderr=True))
+    try:
+        yield servers.up()
+    finally:
+        servers.down()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(stack_connection: Connection) -> str:
+    return stack_connection.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def influx(stack_connection: Connection) -> InfluxInfo:
+    c = stack_connection
+    return InfluxInfo(
+        url=c.influx_url,
+        token=c.influx_token,
+        org=c.influx_org,
+        bucket=c.influx_bucket,
+        rollup_bucket=c.influx_rollup_bucket,
+    )
+
+
+@pytest.fixture
+def common_settings(stack_connection: Connection) -> CommonSettings:
+    """Settings for one test: the session's servers and a topic prefix of its own."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    create_millstream_topics(
+        stack_connection.kafka_bootstrap, prefix=prefix, stream_partitions=TEST_PARTITIONS
+    )
+    c = stack_connection
+    return CommonSettings(
+        kafka_bootstrap_servers=c.kafka_bootstrap,
+        topic_prefix=prefix,
+        influx_url=c.influx_url,
+        influx_token=SecretStr(c.influx_token),
+        influx_org=c.influx_org,
+        influx_bucket=c.influx_bucket,
+        influx_rollup_bucket=c.influx_rollup_bucket,
+    )
+
+
+@pytest.fixture
+def service_env(common_settings: CommonSettings) -> dict[str, str]:
+    """The environment for a Millstream subprocess using ``common_settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    s = common_settings
+    env.update(
+        MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=s.kafka_bootstrap_servers,
+        MILLSTREAM_TOPIC_PREFIX=s.topic_prefix,
+        MILLSTREAM_INFLUX_URL=s.influx_url,
+        MILLSTREAM_INFLUX_TOKEN=s.influx_token.get_secret_value(),
+        MILLSTREAM_INFLUX_ORG=s.influx_org,
+        MILLSTREAM_INFLUX_BUCKET=s.influx_bucket,
+        MILLSTREAM_INFLUX_ROLLUP_BUCKET=s.influx_rollup_bucket,
+        PYTHONUNBUFFERED="1",
+    )
+    return env

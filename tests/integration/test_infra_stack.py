@@ -1,0 +1,61 @@
+"""The local servers the infra package runs are real and bootstrapped as designed."""
+
+from __future__ import annotations
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from contracts.topics import TopicNames
+from infra.servers import Connection
+
+pytestmark = pytest.mark.integration
+
+
+def test_topics_exist_with_compaction_for_config_topics(stack_connection: Connection) -> None:
+    names = TopicNames.with_prefix(stack_connection.topic_prefix)
+    admin = KafkaAdminClient(bootstrap_servers=stack_connection.kafka_bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        assert set(names.all()) <= existing
+        configs = admin.describe_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, names.machines),
+                ConfigResource(ConfigResourceType.TOPIC, names.readings),
+            ]
+        )
+        by_topic = configs["topic"]
+        assert by_topic[names.machines]["cleanup.policy"]["value"] == "compact"
+        # The readings topic keeps the broker default, "delete" (time-based retention).
+        assert "cleanup.policy" not in by_topic[names.readings]
+    finally:
+        admin.close()
+
+
+def test_influx_buckets_have_their_retention(stack_connection: Connection) -> None:
+    from influxdb_client import InfluxDBClient
+
+    c = stack_connection
+    with InfluxDBClient(url=c.influx_url, token=c.influx_token, org=c.influx_org) as client:
+        api = client.buckets_api()
+        raw = api.find_bucket_by_name(c.influx_bucket)
+        rollups = api.find_bucket_by_name(c.influx_rollup_bucket)
+        assert raw.retention_rules[0].every_seconds == 30 * 86400
+        assert rollups.retention_rules[0].every_seconds == 400 * 86400
+
+
+def test_write_and_query_with_flux(stack_connection: Connection) -> None:
+    from influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    c = stack_connection
+    with InfluxDBClient(url=c.influx_url, token=c.influx_token, org=c.influx_org) as client:
+        client.write_api(write_options=SYNCHRONOUS).write(
+            bucket=c.influx_bucket, record="infra_probe,machine_id=probe value=1.5"
+        )
+        tables = client.query_api().query(
+            f'from(bucket: "{c.influx_bucket}") |> range(start: -5m) '
+            '|> filter(fn: (r) => r._measurement == "infra_probe")'
+        )
+        values = [record.get_value() for table in tables for record in table.records]
+    assert values == [1.5]

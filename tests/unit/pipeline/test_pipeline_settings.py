@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from contracts.errors import MillstreamError
+from pipeline.alarm_rules import HighLimitRule
+from pipeline.influx_sink import InfluxSink, InfluxWriteError
+from pipeline.settings import PipelineSettings
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("MILLSTREAM_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_defaults(clean_env):
+    s = PipelineSettings()
+    assert s.pipeline_app_id == "millstream-pipeline"
+    assert s.pipeline_web_port is None
+    assert s.pipeline_partitions is None
+    assert s.alarm_rules() == (
+        HighLimitRule(sensor="temperature_c", limit=85.0, deadband=1.0, severity="high"),
+    )
+
+
+def test_reads_millstream_pipeline_variables(clean_env):
+    clean_env.setenv("MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS", "k1:9092, k2:9093")
+    clean_env.setenv("MILLSTREAM_TOPIC_PREFIX", "plant7")
+    clean_env.setenv("MILLSTREAM_PIPELINE_APP_ID", "pipe-b")
+    clean_env.setenv("MILLSTREAM_PIPELINE_DATA_DIR", "/var/lib/pipe-b")
+    clean_env.setenv("MILLSTREAM_PIPELINE_WEB_PORT", "6067")
+    clean_env.setenv("MILLSTREAM_PIPELINE_BATCH_SIZE", "250")
+    clean_env.setenv("MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS", "200")
+    clean_env.setenv("MILLSTREAM_PIPELINE_ALARM_HIGH_LIMIT", "90.5")
+    clean_env.setenv("MILLSTREAM_PIPELINE_ALARM_DEADBAND", "2")
+    s = PipelineSettings()
+    assert s.broker_urls() == ["kafka://k1:9092", "kafka://k2:9093"]
+    assert s.topics.readings == "plant7.readings"
+    assert s.pipeline_app_id == "pipe-b"
+    assert s.pipeline_data_dir == Path("/var/lib/pipe-b")
+    assert s.pipeline_web_port == 6067
+    assert (s.pipeline_batch_size, s.pipeline_batch_max_wait_ms) == (250, 200)
+    rule = s.alarm_rules()[0]
+    assert (rule.limit, rule.deadband, rule.clear_below) == (90.5, 2.0, 88.5)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MILLSTREAM_PIPELINE_BATCH_SIZE", "0"),
+        ("MILLSTREAM_PIPELINE_WEB_PORT", "70000"),
+        ("MILLSTREAM_PIPELINE_ALARM_DEADBAND", "-1"),
+        ("MILLSTREAM_PIPELINE_ALARM_SEVERITY", "panic"),
+        ("MILLSTREAM_PIPELINE_APP_ID", "has space"),
+        ("MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS", " , "),
+    ],
+)
+def test_bad_values_are_refused_naming_the_field(clean_env, variable, value):
+    clean_env.setenv(variable, value)
+    with pytest.raises(ValidationError) as info:
+        PipelineSettings()
+    field = variable.removeprefix("MILLSTREAM_").lower()
+    assert field in str(info.value)
+
+
+async def test_sink_gives_up_after_bounded_attempts_with_a_named_error(unused_tcp_port):
+    sink = InfluxSink(
+        url=f"http://127.0.0.1:{unused_tcp_port}",
+        token="t",
+        org="o",
+        readings_bucket="telemetry",
+        alarms_bucket="rollups",
+        timeout_ms=2000,
+        attempts=3,
+        backoff_ms=1,
+        backoff_max_ms=2,
+    )
+    async with sink:
+        with pytest.raises(InfluxWriteError) as info:
+            await sink.write_readings(["readings,machine_id=1 temperature_c=1 1"])
+    error = info.value
+    assert isinstance(error, MillstreamError)
+    assert (error.bucket, error.lines, error.attempts) == ("telemetry", 1, 3)
+    assert error.retryable
+    assert error.status is None
+    assert error.__cause__ is not None
+    assert "bucket telemetry: 1 lines not written after 3 attempt(s)" in str(error)
+
+
+async def test_sink_writes_nothing_for_an_empty_batch():
+    sink = InfluxSink(url="http://127.0.0.1:1", token="t", org="o", readings_bucket="a",
+                      alarms_bucket="b")
+    async with sink:
+        await sink.write_alarms([])
