@@ -12,6 +12,7 @@ import logging
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from api.app import create_app
 from api.auth.roles import Role
@@ -77,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     mint_parser.add_argument("--role", choices=[r.value for r in Role], default=Role.operator.value)
     args = parser.parse_args(argv)
 
-    settings = ApiSettings()
+    try:
+        settings = ApiSettings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            print(f"invalid configuration: {where}: {error['msg']}", file=sys.stderr)
+        return 2
     _configure_logging(settings.log_level)
     try:
         if args.command == "mint-key":

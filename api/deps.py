@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader
 
 from api.auth.roles import Identity, Role
 from api.auth.store import ApiKeyStore
-from api.errors import AuthenticationError, PermissionDeniedError
+from api.errors import AuthenticationError, PermissionDeniedError, UnavailableError
 from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.machines.registry import MachineRegistry
@@ -30,32 +30,34 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+async def get_services(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise UnavailableError("api: starting up or shutting down")
     return services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def get_publisher(services: ServicesDep) -> KafkaPublisher:
+async def get_publisher(services: ServicesDep) -> KafkaPublisher:
     return services.publisher
 
 
-def get_key_store(services: ServicesDep) -> ApiKeyStore:
+async def get_key_store(services: ServicesDep) -> ApiKeyStore:
     return services.keys
 
 
-def get_machines(services: ServicesDep) -> MachineRegistry:
+async def get_machines(services: ServicesDep) -> MachineRegistry:
     return services.machines
 
 
-def get_history(services: ServicesDep) -> HistoryReader:
+async def get_history(services: ServicesDep) -> HistoryReader:
     return services.history
 
 
@@ -66,7 +68,7 @@ MachinesDep = Annotated[MachineRegistry, Depends(get_machines)]
 HistoryDep = Annotated[HistoryReader, Depends(get_history)]
 
 
-def current_identity(
+async def current_identity(
     keys: KeyStoreDep, api_key: Annotated[str | None, Security(_api_key_header)]
 ) -> Identity:
     if not api_key:
@@ -82,8 +84,8 @@ def current_identity(
 Principal = Annotated[Identity, Depends(current_identity)]
 
 
-def require_role(required: Role) -> Callable[[Identity], Identity]:
-    def check(identity: Principal) -> Identity:
+def require_role(required: Role) -> Callable[[Identity], Awaitable[Identity]]:
+    async def check(identity: Principal) -> Identity:
         if not identity.role.at_least(required):
             raise PermissionDeniedError(
                 f"role {required.value} or higher required; "

@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="stop both servers")
     down.add_argument("--purge", action="store_true", help="also delete their data")
     sub.add_parser("status", help="say what is running")
+    sub.add_parser(
+        "bootstrap",
+        help="create topics and buckets on the servers named by MILLSTREAM_* (e.g. in compose)",
+    )
     sub.add_parser("env", help="print connection settings as KEY=value lines")
     run = sub.add_parser("run", help="the whole demo: servers, simulator, connector, worker, API")
     run.add_argument("--api-port", type=int, default=None, help="API port (default 8080)")
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             for name, text in servers.status().items():
                 print(f"{name}: {text}")
+        elif args.command == "bootstrap":
+            _bootstrap_external(settings, console)
         elif args.command == "env":
             for key, value in servers.connection().env().items():
                 print(f"{key}={value}")
@@ -71,6 +77,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _bootstrap_external(settings: InfraSettings, console: Console) -> None:
+    from contracts.settings import CommonSettings
+    from infra import bootstrap
+
+    common = CommonSettings()
+    created = bootstrap.create_millstream_topics(
+        common.kafka_bootstrap_servers,
+        prefix=common.topic_prefix,
+        stream_partitions=settings.stream_partitions,
+    )
+    bootstrap.ensure_buckets(
+        common.influx_url,
+        common.influx_token.get_secret_value(),
+        org=common.influx_org,
+        retention_days={
+            common.influx_bucket: settings.influx_retention_days,
+            common.influx_rollup_bucket: settings.influx_rollup_retention_days,
+        },
+    )
+    console.print(f"topics created: {len(created)}; buckets ready")
 
 
 if __name__ == "__main__":

@@ -150,7 +150,8 @@ class InfluxSink:
             except (TimeoutError, InfluxDBError, aiohttp.ClientError, OSError) as exc:
                 status = _status_of(exc)
                 retryable = status is None or status in _RETRYABLE_STATUSES
-                error = self._error(bucket, lines, attempt, status, retryable, str(exc))
+                detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                error = self._error(bucket, lines, attempt, status, retryable, str(detail))
                 error.__cause__ = exc
             if not error.retryable or attempt == self._attempts:
                 raise error

@@ -43,6 +43,9 @@ class PipelineSettings(CommonSettings):
         "match (co-partitioning); unset asks the broker at start-up.",
     )
     pipeline_replication_factor: int = Field(default=1, ge=1)
+    pipeline_kafka_timeout_ms: int = Field(
+        default=15_000, ge=100, description="How long start-up waits for the broker's metadata."
+    )
     pipeline_batch_size: int = Field(
         default=1000, ge=1, le=100_000, description="Readings per InfluxDB write, at most."
     )

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def readings_partitions(settings: PipelineSettings, *, timeout_s: float = 15.0) -> int:
+def readings_partitions(settings: PipelineSettings) -> int:
     """Partition count of the readings topic; ConfigError if the topic is not there."""
+    timeout_s = settings.pipeline_kafka_timeout_ms / 1000
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 

@@ -34,7 +34,7 @@ class InfluxInfo:
 
 
 @pytest.fixture(scope="session")
-def stack_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
+def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
     run_dir = tmp_path_factory.mktemp("stack")
     settings = InfraSettings(
         run_dir=run_dir, kafka_port=0, influx_port=0, topic_prefix="millstream-session",
@@ -42,9 +42,15 @@ def stack_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conne
     )
     servers = LocalServers(settings, console=Console(stderr=True))
     try:
-        yield servers.up()
+        servers.up()
+        yield servers
     finally:
         servers.down()
+
+
+@pytest.fixture(scope="session")
+def stack_connection(local_servers: LocalServers) -> Connection:
+    return local_servers.connection()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The API's one Kafka producer: acks from all in-sync replicas, lz4 batches."""
+"""The API's one Kafka producer: acks from all in-sync replicas, idempotent, lz4 batches."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class KafkaPublisher:
             bootstrap_servers=self._bootstrap_servers,
             client_id="millstream-api",
             acks="all",
+            enable_idempotence=True,
             compression_type="lz4",
             linger_ms=5,
             request_timeout_ms=timeout_ms,

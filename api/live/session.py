@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 _CLOSE_TIMEOUT_S = 5.0
+_MAX_CLOSE_REASON_BYTES = 123
 AUTH_REQUIRED = (
     'authentication required: add ?api_key=... to the URL or send {"action": "auth", '
     '"api_key": "..."} as the first message'
@@ -181,7 +182,15 @@ class LiveSession:
             return
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, TimeoutError, OSError):
             async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await self._ws.close(code=code, reason=reason)
+                await self._ws.close(code=code, reason=_close_reason(reason))
+
+
+def _close_reason(reason: str) -> str:
+    """WebSocket close reasons are limited to 123 bytes of UTF-8."""
+    data = reason.encode()
+    if len(data) <= _MAX_CLOSE_REASON_BYTES:
+        return reason
+    return data[: _MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
 def _payload(message: object) -> str | bytes | None:

@@ -7,7 +7,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from contracts.topics import TopicNames
-from infra.servers import Connection
+from infra import processes
+from infra.servers import Connection, LocalServers
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +60,14 @@ def test_write_and_query_with_flux(stack_connection: Connection) -> None:
         )
         values = [record.get_value() for table in tables for record in table.records]
     assert values == [1.5]
+
+
+def test_up_twice_keeps_the_running_servers(local_servers: LocalServers) -> None:
+    before = {n: processes.read_pid(local_servers.run_dir, n) for n in ("kafka", "influxdb")}
+    first = local_servers.connection()
+    again = local_servers.up()
+    after = {n: processes.read_pid(local_servers.run_dir, n) for n in ("kafka", "influxdb")}
+    assert again == first
+    assert before == after and None not in after.values()
+    status = local_servers.status()
+    assert status["kafka"].startswith("running") and status["influxdb"].startswith("running")

@@ -25,7 +25,9 @@ def record(value, *, offset, key=b"42", partition=2):
 
 
 def reading_bytes(temperature, i, machine="42"):
-    return Reading(machine_id=machine, ts_ms=T0 + i * 1000, values={"temperature_c": temperature}).encode()
+    return Reading(
+        machine_id=machine, ts_ms=T0 + i * 1000, values={"temperature_c": temperature}
+    ).encode()
 
 
 def no_state(machine_id):

@@ -45,8 +45,7 @@ def test_reading_line_has_tags_fields_and_ms_timestamp():
         line="3",
     )
     assert reading_line(r) == (
-        "readings,line=3,machine_id=42,plant=hall-b pressure_bar=2,temperature_c=67.5 "
-        "1766241000123"
+        "readings,line=3,machine_id=42,plant=hall-b pressure_bar=2,temperature_c=67.5 1766241000123"
     )
 
 

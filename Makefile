@@ -1,0 +1,43 @@
+# Millstream: `make run` starts the whole local stack, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test lint up down status bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## run: provision if needed, then run Kafka, InfluxDB, simulator, connector, worker and API
+run: $(STAMP)
+	$(BIN)/python -m infra run
+
+## test: provision if needed, then run the whole suite against real servers
+test: $(STAMP)
+	$(BIN)/python -m infra provision
+	$(BIN)/python -m pytest
+
+## lint: ruff and mypy
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy contracts connectors pipeline api infra
+
+up: $(STAMP)
+	$(BIN)/python -m infra up
+
+down: $(STAMP)
+	$(BIN)/python -m infra down
+
+status: $(STAMP)
+	$(BIN)/python -m infra status
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .millstream .pytest_cache .mypy_cache .ruff_cache

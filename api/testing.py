@@ -1,0 +1,81 @@
+"""Serving an app from a background thread on a free port, for tests and benchmarks.
+
+The server runs its own event loop, so a test can talk to it over real HTTP and
+WebSocket connections from any loop, the way a user's client would.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.errors import StartupError
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """``with ServerThread(app) as server: httpx.get(server.url + "/health")``."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        startup_timeout_s: float = 60.0,
+    ) -> None:
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self._startup_timeout_s = startup_timeout_s
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_config=None, lifespan="on", ws="auto"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + self._startup_timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise StartupError("api server exited during start-up (see the log)")
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise StartupError(f"api server not started within {self._startup_timeout_s:g}s")
+            time.sleep(0.05)
+
+    def stop(self, *, timeout_s: float = 30.0) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

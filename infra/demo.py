@@ -1,0 +1,169 @@
+"""The one-command local stack: servers, device simulator, connector, pipeline worker and API.
+
+Every part runs as its own process, exactly as it would in production; this module only
+starts them, waits until the API is ready, prints where everything is and stops it all on
+Ctrl-C (or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+import yaml
+from rich.console import Console
+
+from infra import ports, processes
+from infra.errors import InfraError, ServerStartError
+from infra.servers import LocalServers
+
+DEVICES_EXAMPLE = Path(__file__).resolve().parent.parent / "devices.example.yaml"
+_SERVICES = ("simulator", "connector", "pipeline", "api")
+
+
+def admin_key(run_dir: Path) -> str:
+    """``MILLSTREAM_ADMIN_API_KEY`` if set, else the key kept in the run directory (made once)."""
+    configured = os.environ.get("MILLSTREAM_ADMIN_API_KEY", "").strip()
+    if configured:
+        return configured
+    path = run_dir / "admin-api-key"
+    if path.exists():
+        return path.read_text().strip()
+    key = "msk_" + secrets.token_urlsafe(24)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def _devices_file(run_dir: Path, *, host: str, modbus_port: int) -> Path:
+    """The example devices, pointed at the simulator's port on this machine."""
+    doc = yaml.safe_load(DEVICES_EXAMPLE.read_text())
+    for device in doc["devices"]:
+        device["host"] = host
+        device["port"] = modbus_port
+    path = run_dir / "devices.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _wait_ready(url: str, *, run_dir: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for name in _SERVICES:
+            if processes.read_pid(run_dir, name) is None:
+                log = processes.log_file(run_dir, name)
+                raise ServerStartError(
+                    f"{name} exited during start-up; last lines of {log}:\n{processes.tail(log)}"
+                )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise ServerStartError(f"the API was not ready at {url} within {timeout_s:.0f}s")
+
+
+def _stop_services(run_dir: Path) -> None:
+    for name in reversed(_SERVICES):
+        processes.stop(run_dir, name, timeout_s=15)
+
+
+def run_demo(
+    servers: LocalServers,
+    *,
+    console: Console,
+    api_port: int | None,
+    overheat_every_s: float,
+) -> int:
+    """Run the whole stack until interrupted; return the exit code."""
+    host = "127.0.0.1"
+    port = api_port or int(os.environ.get("MILLSTREAM_API_PORT", "8080"))
+    run_dir = servers.run_dir
+    if not ports.is_free(host, port):
+        raise InfraError(
+            f"port {port} is in use: stop what holds it, or choose another port with "
+            f"MILLSTREAM_API_PORT=8081 make run"
+        )
+    conn = servers.up()
+    _stop_services(run_dir)  # leftovers of an earlier run that was killed
+    key = admin_key(run_dir)
+    modbus_port = ports.free_port(host)
+    devices = _devices_file(run_dir, host=host, modbus_port=modbus_port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env.update(conn.env())
+    env.update(
+        PYTHONUNBUFFERED="1",
+        MILLSTREAM_ADMIN_API_KEY=key,
+        MILLSTREAM_API_HOST=host,
+        MILLSTREAM_API_PORT=str(port),
+        MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
+        MILLSTREAM_PIPELINE_DATA_DIR=str(run_dir / "pipeline"),
+    )
+    py = sys.executable
+    commands = {
+        "simulator": [
+            py, "-m", "connectors.simulator", "--devices", str(devices),
+            "--overheat-every-s", str(overheat_every_s),
+        ],
+        "connector": [py, "-m", "connectors"],
+        "pipeline": [py, "-m", "pipeline", "worker"],
+        "api": [py, "-m", "api"],
+    }
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        for name in _SERVICES:
+            processes.start(commands[name], name=name, run_dir=run_dir, env=env)
+        console.print("Starting the simulator, connector, pipeline worker and API ...")
+        _wait_ready(f"http://{host}:{port}/ready", run_dir=run_dir, timeout_s=120)
+        _print_banner(console, host=host, port=port, key=key, run_dir=run_dir)
+        while not stopping:
+            for name in _SERVICES:
+                if processes.read_pid(run_dir, name) is None:
+                    log = processes.log_file(run_dir, name)
+                    console.print(f"[red]{name} stopped[/red]; last lines of {log}:")
+                    console.print(processes.tail(log), markup=False)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        console.print("Stopping Millstream ...")
+        _stop_services(run_dir)
+        servers.down()
+        console.print("Stopped.")
+
+
+def _print_banner(console: Console, *, host: str, port: int, key: str, run_dir: Path) -> None:
+    base = f"http://{host}:{port}"
+    lines = [
+        "",
+        "Millstream is running.",
+        f"  Dashboard:  {base}/",
+        f"  API:        {base}/api",
+        f"  API docs:   {base}/docs",
+        f"  WebSocket:  ws://{host}:{port}/live?api_key={key}",
+        f"  Admin key:  {key}",
+        f"  Logs:       {run_dir / 'logs'}",
+        "",
+        "Try:",
+        f'  curl -H "X-API-Key: {key}" {base}/api/machines/42/readings',
+        "",
+        "Press Ctrl-C to stop everything.",
+    ]
+    # stdout, so scripts can read the addresses and the key.
+    print("\n".join(lines), flush=True)

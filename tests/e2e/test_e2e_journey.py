@@ -1,0 +1,191 @@
+"""One reading's whole journey, through the real processes that `make run` starts.
+
+Simulated lathe (pymodbus) → connector → Kafka → Faust worker → InfluxDB and alarms →
+API → REST and the seed's WebSocket client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import websockets
+
+from infra.ports import free_port, is_listening
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_SUBSCRIBE = {
+    "action": "subscribe",
+    "machine_id": 42,
+    "sensors": ["temperature", "vibration", "power"],
+}
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    base_url: str
+    ws_url: str
+    admin_key: str
+    process: subprocess.Popen[str]
+    banner: str
+
+
+def _read_banner(proc: subprocess.Popen[str], *, timeout_s: float) -> str:
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    deadline = time.monotonic() + timeout_s
+    out = ""
+    while time.monotonic() < deadline:
+        chunk = proc.stdout.read()
+        if chunk:
+            out += chunk
+            if "Press Ctrl-C" in out:
+                return out
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"`python -m infra run` did not come up (exit {proc.poll()}):\n{out}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    run_dir = tmp_path_factory.mktemp("run")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env.update(MILLSTREAM_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "infra", "run",
+            "--api-port", str(port), "--overheat-every-s", "20",
+        ],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        banner = _read_banner(proc, timeout_s=240)
+        key_match = re.search(r"Admin key:\s+(\S+)", banner)
+        ws_match = re.search(r"WebSocket:\s+(\S+)", banner)
+        assert key_match and ws_match, banner
+        yield RunningStack(
+            base_url=f"http://127.0.0.1:{port}",
+            ws_url=ws_match.group(1),
+            admin_key=key_match.group(1),
+            process=proc,
+            banner=banner,
+        )
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+
+
+async def _collect_frames(url: str, *, timeout_s: float) -> list[dict[str, object]]:
+    """Run the seed's client: subscribe, then gather frames until an alarm has been raised."""
+    frames: list[dict[str, object]] = []
+    deadline = time.monotonic() + timeout_s
+    async with websockets.connect(url) as ws:
+        await ws.send(orjson.dumps(SEED_SUBSCRIBE).decode())
+        while time.monotonic() < deadline:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            frame = orjson.loads(raw)
+            frames.append(frame)
+            readings = [f for f in frames if f.get("type") == "reading"]
+            if len(readings) >= 3 and any(
+                f.get("type") == "alarm" and f.get("event") == "raised" for f in frames
+            ):
+                break
+    return frames
+
+
+def test_banner_names_dashboard_api_docs_and_key(stack: RunningStack) -> None:
+    for label in ("Dashboard:", "API:", "API docs:", "WebSocket:", "Admin key:"):
+        assert label in stack.banner
+    assert stack.ws_url.startswith("ws://127.0.0.1:") and "api_key=" in stack.ws_url
+
+
+def test_seed_websocket_client_sees_readings_and_the_overheat_alarm(stack: RunningStack) -> None:
+    frames = asyncio.run(_collect_frames(stack.ws_url, timeout_s=150))
+    readings = [f for f in frames if f.get("type") == "reading"]
+    alarms = [f for f in frames if f.get("type") == "alarm"]
+    assert len(readings) >= 3, frames[:5]
+    for frame in readings:
+        assert frame["machine_id"] == 42
+        assert isinstance(frame["temperature_c"], float)
+        assert isinstance(frame["vibration_mm_s"], float)
+        assert isinstance(frame["power_kw"], float)
+        # Only the subscribed sensors (by prefix) are sent.
+        assert "spindle_rpm" not in frame
+    raised = [a for a in alarms if a.get("event") == "raised"]
+    assert raised, f"no alarm raised; last temperatures: {[r['temperature_c'] for r in readings[-10:]]}"
+    alarm = raised[0]
+    assert alarm["machine_id"] == 42
+    assert alarm["sensor"] == "temperature_c"
+    assert isinstance(alarm["value"], float) and alarm["value"] > 85.0
+
+
+def test_rest_returns_the_simulated_readings_from_influxdb(stack: RunningStack) -> None:
+    headers = {"X-API-Key": stack.admin_key}
+    deadline = time.monotonic() + 60
+    points: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        resp = httpx.get(
+            f"{stack.base_url}/api/machines/42/readings", params={"start": "-5m"}, headers=headers
+        )
+        assert resp.status_code == 200, resp.text
+        points = resp.json()["points"]
+        if len(points) >= 3:
+            break
+        time.sleep(1)
+    assert len(points) >= 3
+    assert all(isinstance(p["temperature_c"], float) for p in points)
+    assert httpx.get(f"{stack.base_url}/api/machines/42/readings").status_code == 401
+
+
+def test_injected_reading_travels_to_influxdb(stack: RunningStack) -> None:
+    """The seed's curl call: a script injects a reading through the API."""
+    headers = {"X-API-Key": stack.admin_key}
+    resp = httpx.post(
+        f"{stack.base_url}/api/readings",
+        json={"machine_id": "e2e-probe", "temperature_c": 67.5},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        got = httpx.get(
+            f"{stack.base_url}/api/machines/e2e-probe/readings",
+            params={"start": "-10m"},
+            headers=headers,
+        )
+        assert got.status_code == 200, got.text
+        if got.json()["points"]:
+            assert got.json()["points"][-1]["temperature_c"] == 67.5
+            return
+        time.sleep(1)
+    raise AssertionError("the injected reading never reached InfluxDB")
+
+
+def test_ctrl_c_stops_everything(stack: RunningStack) -> None:
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    stack.process.send_signal(signal.SIGINT)
+    assert stack.process.wait(timeout=90) == 0
+    assert not is_listening("127.0.0.1", port)

@@ -1,0 +1,147 @@
+"""A client that stops reading is cut off; the others keep getting every alarm on time."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import websockets
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.services import Services
+from api.settings import ApiSettings
+from api.testing import ServerThread
+from contracts.alarms import AlarmEvent
+from contracts.readings import Reading
+from contracts.timefmt import now_ms
+from infra.bootstrap import create_millstream_topics
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_S = 60.0
+MAX_READINGS = 40_000
+CHUNK = 1_000
+# Wide readings make the slow client's socket buffers fill with fewer records.
+SENSORS = {f"sensor_{i:02d}_value": float(i) for i in range(40)}
+
+
+@pytest.fixture(scope="module")
+def admin_key() -> str:
+    return "sk_prod_" + secrets.token_hex(12)
+
+
+@pytest.fixture(scope="module")
+def app(kafka_bootstrap: str, influx: Any, admin_key: str) -> FastAPI:
+    prefix = f"api{uuid.uuid4().hex[:10]}"
+    create_millstream_topics(kafka_bootstrap, prefix=prefix, stream_partitions=1)
+    settings = ApiSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=prefix,
+        influx_url=influx.url,
+        influx_token=influx.token,
+        influx_org=influx.org,
+        influx_bucket=influx.bucket,
+        admin_api_key=admin_key,
+        live_queue_frames=20,
+    )
+    return create_app(settings)
+
+
+@pytest.fixture(scope="module")
+def server(app: FastAPI) -> Iterator[ServerThread]:
+    with ServerThread(app) as running:
+        yield running
+
+
+def _small_buffer_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+def _alarm(n: int) -> AlarmEvent:
+    return AlarmEvent(
+        alarm_id=f"42:temperature_c:high-{n}",
+        event="raised",
+        state="active_unacknowledged",
+        machine_id="42",
+        sensor="temperature_c",
+        rule=f"high-{n}",
+        severity="high",
+        value=90.0,
+        threshold=85.0,
+        ts_ms=now_ms(),
+        message=f"alarm {n}",
+    )
+
+
+async def test_slow_client_is_cut_off_and_fast_client_gets_every_alarm(
+    server: ServerThread, app: FastAPI, admin_key: str
+) -> None:
+    services: Services = app.state.services
+    topics = services.settings.topics
+    url = f"{server.ws_url}/live?api_key={admin_key}"
+    subscribe = orjson.dumps({"action": "subscribe", "machine_id": 42}).decode()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=services.settings.kafka_bootstrap_servers, linger_ms=20
+    )
+    await producer.start()
+    slow = await websockets.connect(
+        url, sock=_small_buffer_socket(server.port), max_queue=1, max_size=None
+    )
+    fast = await websockets.connect(url, max_size=None)
+    alarms_seen: list[str] = []
+    readings_seen = 0
+
+    async def read_fast() -> None:
+        nonlocal readings_seen
+        async for message in fast:
+            frame = orjson.loads(message)
+            if frame["type"] == "alarm":
+                alarms_seen.append(frame["message"])
+            elif frame["type"] == "reading":
+                readings_seen += 1
+
+    try:
+        for ws in (slow, fast):
+            await ws.send(subscribe)
+        await slow.recv()
+        reader = asyncio.create_task(read_fast())
+        deadline = time.monotonic() + DEADLINE_S
+        sent_alarms = 0
+        sent_readings = 0
+        while services.hub.clients_overflowed == 0:
+            assert time.monotonic() < deadline, "slow client never cut off"
+            assert sent_readings < MAX_READINGS, "slow client never cut off"
+            for _ in range(CHUNK):
+                reading = Reading(machine_id="42", ts_ms=now_ms(), values=SENSORS)
+                await producer.send(topics.readings, key=reading.key(), value=reading.encode())
+            for _ in range(5):
+                event = _alarm(sent_alarms)
+                await producer.send(topics.alarms, key=event.key(), value=event.encode())
+                sent_alarms += 1
+            await producer.flush()
+            sent_readings += CHUNK
+            await asyncio.sleep(0.2)
+
+        while len(alarms_seen) < sent_alarms and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert alarms_seen == [f"alarm {n}" for n in range(sent_alarms)]
+        assert readings_seen > 0
+        assert services.hub.client_count == 1
+        reader.cancel()
+    finally:
+        await producer.stop()
+        await slow.close()
+        await fast.close()

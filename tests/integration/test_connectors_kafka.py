@@ -1,0 +1,137 @@
+"""The connector end to end into a real Kafka: simulator -> poller -> producer -> topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from connectors.app import run_connector
+from connectors.devices import load_devices
+from connectors.producer import ReadingPublisher
+from connectors.settings import ConnectorSettings
+from connectors.simulator.server import SimulatorServer
+from contracts.machines import decode_machine
+from contracts.readings import Reading, decode_reading
+from contracts.settings import CommonSettings
+
+if os.environ.get("CONNECTORS_DEV_KAFKA"):
+    from connectors_devfix import common_settings, kafka_bootstrap  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _connector_settings(common: CommonSettings, devices_file: Path) -> ConnectorSettings:
+    return ConnectorSettings(
+        **common.model_dump(),
+        connector_devices_file=devices_file,
+        connector_id="test-connector",
+        connector_linger_ms=5,
+        connector_flush_timeout_s=10.0,
+    )
+
+
+def _consume(bootstrap: str, topic: str, *, want: int, timeout_s: float = 15.0) -> list[Any]:
+    """Records of ``topic`` from the beginning, until ``want`` arrived or time is up."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=500,
+    )
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(records) < want and time.monotonic() < deadline:
+            records.extend(consumer)
+    finally:
+        consumer.close()
+    return records
+
+
+async def test_readings_and_machines_reach_kafka(
+    common_settings: CommonSettings, kafka_bootstrap: str
+) -> None:
+    port = _free_port()
+    (example,) = load_devices(REPO / "devices.example.yaml")
+    device = example.model_copy(update={"port": port, "poll_interval_s": 0.2})
+    settings = _connector_settings(common_settings, REPO / "devices.example.yaml")
+    server = SimulatorServer([device], tick_s=0.1, seed=5)
+    await server.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_connector(settings, [device], stop=stop))
+    try:
+        readings = await asyncio.to_thread(
+            _consume, kafka_bootstrap, settings.topics.readings, want=4
+        )
+    finally:
+        stop.set()
+        pollers = await task
+        await server.shutdown()
+
+    assert len(readings) >= 4
+    assert {r.key for r in readings} == {b"42"}
+    decoded = [decode_reading(r.value) for r in readings]
+    seqs = [d.seq for d in decoded]
+    assert seqs == sorted(seqs)
+    assert seqs[0] == 1
+    first = decoded[0]
+    assert first.source == f"modbus://127.0.0.1:{port}/1"
+    assert (first.plant, first.line) == ("Hall B", "Line 3")
+    assert set(first.values) == {r.name for r in device.registers}
+    assert set(first.quality.values()) == {"good"}
+    (poller,) = pollers
+    assert poller.stats.readings >= len(readings)
+
+    machines = await asyncio.to_thread(
+        _consume, kafka_bootstrap, settings.topics.machines, want=1
+    )
+    (record,) = machines
+    assert record.key == b"42"
+    info = decode_machine(record.value)
+    assert info == device.machine_info()
+    assert info.name == "CNC Lathe - Haas ST-20"
+
+
+async def test_rejected_records_are_counted_and_others_still_delivered(
+    common_settings: CommonSettings, kafka_bootstrap: str
+) -> None:
+    topics = common_settings.topics
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=16_000_000
+    )
+    publisher = ReadingPublisher(producer, topics=topics)
+    await publisher.fetch_metadata()
+    # About 3 MB of JSON: more than the broker's default message.max.bytes (1 MB).
+    huge = Reading(
+        machine_id="big",
+        ts_ms=1_766_241_000_000,
+        values={f"s{i}_c": i + 0.123456789 for i in range(120_000)},
+    )
+    small = Reading(machine_id="7", ts_ms=1_766_241_000_000, values={"temperature_c": 70.0})
+    publisher.publish_reading(huge)
+    publisher.publish_reading(small)
+    await publisher.flush(timeout_s=15.0)
+    await publisher.close(timeout_s=5.0)
+    assert publisher.stats.sent == 2
+    assert publisher.stats.failed == 1
+    assert publisher.stats.delivered == 1
+    (record,) = await asyncio.to_thread(_consume, kafka_bootstrap, topics.readings, want=1)
+    assert record.key == b"7"
+    assert decode_reading(record.value) == small

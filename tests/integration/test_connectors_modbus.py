@@ -1,0 +1,205 @@
+"""The poller against a real pymodbus server: the simulator, in-process on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from connectors.devices import Device, load_devices, parse_devices
+from connectors.poller import DevicePoller
+from connectors.simulator.server import SimulatorServer
+from contracts.readings import Reading, decode_reading
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _example(port: int, **update: object) -> Device:
+    (device,) = load_devices(REPO / "devices.example.yaml")
+    return device.model_copy(update={"port": port, "poll_interval_s": 0.1, **update})
+
+
+async def _until(predicate: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+class Polling:
+    """Pollers running in the background, each collecting its readings."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.readings: dict[str, list[Reading]] = {}
+        self.pollers: dict[str, DevicePoller] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, device: Device) -> DevicePoller:
+        collected = self.readings.setdefault(device.machine_id, [])
+        poller = DevicePoller(
+            device, sink=collected.append, backoff_initial_s=0.1, backoff_max_s=0.4
+        )
+        self.pollers[device.machine_id] = poller
+        self._tasks.append(asyncio.create_task(poller.run(self.stop)))
+        return poller
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self._tasks)
+
+
+@pytest.fixture
+async def polling() -> AsyncIterator[Polling]:
+    running = Polling()
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+async def test_poller_reads_the_simulated_lathe(polling: Polling) -> None:
+    port = _free_port()
+    device = _example(port)
+    server = SimulatorServer([device], tick_s=0.1, seed=1)
+    await server.start()
+    try:
+        poller = polling.start(device)
+        await _until(lambda: len(polling.readings["42"]) >= 3)
+    finally:
+        await server.shutdown()
+    first, second, third = polling.readings["42"][:3]
+    assert [first.seq, second.seq, third.seq] == [1, 2, 3]
+    assert first.ts_ms < second.ts_ms < third.ts_ms
+    assert first.source == f"modbus://127.0.0.1:{port}/1"
+    assert (first.machine_id, first.plant, first.line) == ("42", "Hall B", "Line 3")
+    assert set(first.values) == {r.name for r in device.registers}
+    assert set(first.quality.values()) == {"good"}
+    assert 60.0 < first.values["temperature_c"] < 80.0
+    assert 3.5 < first.values["oil_pressure_bar"] < 5.5
+    assert first.values["spindle_rpm"] == int(first.values["spindle_rpm"])
+    assert decode_reading(first.encode()) == first
+    assert poller.requests[0].count == 9
+    assert poller.stats.connects == 1
+    assert poller.stats.transport_errors == 0
+
+
+async def test_refused_register_is_counted_while_other_device_keeps_producing(
+    polling: Polling,
+) -> None:
+    port = _free_port()
+    served = parse_devices(
+        f"""
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    port: {port}
+    device_id: 1
+    registers:
+      - {{name: temperature_c, address: 0, type: float32}}
+  - machine_id: 43
+    host: 127.0.0.1
+    port: {port}
+    device_id: 2
+    registers:
+      - {{name: temperature_c, address: 0, type: float32}}
+      - {{name: level_pct, address: 0, type: int16, table: input, scale: 0.1}}
+""",
+        source="served.yaml",
+    )
+    misconfigured = served[0].model_copy(
+        update={
+            "poll_interval_s": 0.1,
+            "registers": (
+                *served[0].registers,
+                served[0].registers[0].model_copy(update={"name": "ghost_c", "address": 40}),
+            ),
+        }
+    )
+    healthy = served[1].model_copy(update={"poll_interval_s": 0.1})
+    server = SimulatorServer(served, tick_s=0.1, seed=2)
+    await server.start()
+    try:
+        broken = polling.start(misconfigured)
+        fine = polling.start(healthy)
+        await _until(lambda: broken.stats.refused_requests >= 5 and fine.stats.readings >= 5)
+    finally:
+        await server.shutdown()
+    assert broken.stats.transport_errors == 0
+    assert broken.stats.connects == 1
+    for reading in polling.readings["42"]:
+        assert reading.values.keys() == {"temperature_c"}
+        assert reading.quality == {"temperature_c": "good"}
+    healthy_readings = polling.readings["43"]
+    assert all(r.quality == {"temperature_c": "good", "level_pct": "good"} for r in healthy_readings)
+    assert all(40.0 <= r.values["level_pct"] <= 60.0 for r in healthy_readings)
+    assert fine.stats.refused_requests == 0
+
+
+async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
+    polling: Polling,
+) -> None:
+    port = _free_port()
+    device = _example(port)
+    server = SimulatorServer([device], tick_s=0.1, seed=3)
+    await server.start()
+    poller = polling.start(device)
+    try:
+        await _until(lambda: poller.stats.readings >= 2)
+    finally:
+        await server.shutdown()
+    last_good = polling.readings["42"][-1].values
+    # The device comes back without its last register; the one request that covers
+    # every register is now refused, so every value of the scan turns bad.
+    without_oil = device.model_copy(
+        update={"registers": tuple(r for r in device.registers if r.name != "oil_pressure_bar")}
+    )
+    server = SimulatorServer([without_oil], tick_s=0.1, seed=3)
+    await server.start()
+    try:
+        await _until(lambda: polling.readings["42"][-1].quality["oil_pressure_bar"] == "bad")
+    finally:
+        await server.shutdown()
+    reading = polling.readings["42"][-1]
+    assert reading.values == last_good
+    assert set(reading.quality.values()) == {"bad"}
+    assert poller.stats.refused_requests >= 1
+    assert poller.stats.connects == 2
+
+
+async def test_poller_reconnects_when_the_server_comes_back(polling: Polling) -> None:
+    port = _free_port()
+    device = _example(port)
+    server = SimulatorServer([device], tick_s=0.1, seed=4)
+    await server.start()
+    poller = polling.start(device)
+    try:
+        await _until(lambda: poller.stats.readings >= 2)
+    finally:
+        await server.shutdown()
+    await _until(lambda: poller.stats.transport_errors >= 2)
+    readings_while_down = poller.stats.readings
+    await asyncio.sleep(0.3)
+    assert poller.stats.readings == readings_while_down
+
+    server = SimulatorServer([device], tick_s=0.1, seed=4)
+    await server.start()
+    try:
+        await _until(lambda: poller.stats.readings >= readings_while_down + 3)
+    finally:
+        await server.shutdown()
+    assert poller.stats.connects == 2
+    seqs = [r.seq for r in polling.readings["42"]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert set(polling.readings["42"][-1].quality.values()) == {"good"}

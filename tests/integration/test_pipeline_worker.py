@@ -1,0 +1,373 @@
+"""The real pipeline worker (``python -m pipeline worker``) against real Kafka and InfluxDB."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+from influxdb_client import InfluxDBClient
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from contracts.alarms import decode_alarm
+from contracts.readings import Reading
+from contracts.timefmt import now_ms
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+DEADLINE_S = 90.0
+
+
+@contextlib.contextmanager
+def running_worker(env: dict[str, str], *, app_id: str, tmp_path: Path, **extra_env: str):
+    """Run one worker; on exit stop it with SIGTERM and check it stopped cleanly."""
+    log_path = tmp_path / f"worker-{app_id}-{uuid.uuid4().hex[:6]}.log"
+    worker_env = dict(env)
+    worker_env.update(
+        MILLSTREAM_PIPELINE_APP_ID=app_id,
+        MILLSTREAM_PIPELINE_DATA_DIR=str(tmp_path / f"data-{app_id}"),
+        MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS="200",
+        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MS="100",
+        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="500",
+    )
+    worker_env.update(extra_env)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "worker"],
+            cwd=REPO,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        proc.log_path = log_path  # type: ignore[attr-defined]
+        try:
+            yield proc
+        except BaseException:
+            sys.stderr.write(log_path.read_text(errors="replace")[-6000:])
+            raise
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    assert proc.returncode == 0, log_path.read_text(errors="replace")[-6000:]
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    try:
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def reading(machine: str, ts_ms: int, temperature: float, **extra) -> tuple[bytes, bytes]:
+    r = Reading(
+        machine_id=machine,
+        ts_ms=ts_ms,
+        values={"temperature_c": temperature},
+        plant="hall b",
+        line="3",
+        **extra,
+    )
+    return r.key(), r.encode()
+
+
+def check_running(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is not None:
+        raise AssertionError(f"worker exited early with code {proc.returncode}")
+
+
+def consume_until(bootstrap: str, topic: str, done, *, proc=None, deadline_s: float = DEADLINE_S):
+    """Read ``topic`` from the start until ``done(messages)`` holds; return the messages."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    messages = []
+    deadline = time.monotonic() + deadline_s
+    try:
+        while not done(messages):
+            check_running(proc)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: condition not met, got {messages!r}")
+            for batch in consumer.poll(timeout_ms=500).values():
+                messages.extend(batch)
+    finally:
+        consumer.close()
+    return messages
+
+
+def flux_rows(influx, bucket: str, flux_filter: str) -> list[dict]:
+    query = (
+        f'from(bucket: "{bucket}") |> range(start: -1d, stop: 1h) '
+        f"|> filter(fn: (r) => {flux_filter})"
+    )
+    with InfluxDBClient(url=influx.url, token=influx.token, org=influx.org) as client:
+        tables = client.query_api().query(query)
+    return [record.values for table in tables for record in table.records]
+
+
+def poll_flux(influx, bucket: str, flux_filter: str, done, *, proc=None):
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        check_running(proc)
+        rows = flux_rows(influx, bucket, flux_filter)
+        if done(rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{bucket}: condition not met for {flux_filter}, got {rows!r}")
+        time.sleep(0.5)
+
+
+def for_machine(machine: str, messages) -> list:
+    return [m for m in messages if m.key == machine.encode()]
+
+
+def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
+    common_settings, service_env, influx, tmp_path
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"it-{uuid.uuid4().hex[:8]}"
+    t0 = now_ms() - 120_000
+    flapping = [70.0, 84.9, 85.1, 84.8, 85.2, 84.5, 85.3, 84.2, 86.0]
+    records = [reading(machine, t0 + i * 1000, v) for i, v in enumerate(flapping)]
+    malformed = orjson.dumps(
+        {
+            "machine_id": machine,
+            "ts": "2025-12-20T14:30:00Z",
+            "values": {"temperature_c": "hot"},
+        }
+    )
+    records.insert(4, (machine.encode(), malformed))
+    records.insert(7, (machine.encode(), b"\x00\xffnot json at all"))
+    records.append(reading(machine, t0 + 20_000, 84.5, quality={"temperature_c": "uncertain"}))
+    records.append(reading(machine, t0 + 21_000, 83.0))
+    good_count = len(flapping) + 2
+
+    with running_worker(
+        service_env, app_id=f"pl-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path
+    ) as proc:
+        produce(bootstrap, topics.readings, records)
+
+        alarms = consume_until(
+            bootstrap,
+            topics.alarms,
+            lambda ms: any(decode_alarm(m.value).event == "cleared" for m in ms),
+            proc=proc,
+        )
+        events = [
+            decode_alarm(m.value) for m in for_machine(f"{machine}:temperature_c:high", alarms)
+        ]
+        assert [(e.event, e.value) for e in events] == [("raised", 85.1), ("cleared", 83.0)]
+        raised = events[0]
+        assert raised.alarm_id == f"{machine}:temperature_c:high"
+        assert raised.state == "active_unacknowledged"
+        assert raised.message == f"temperature_c 85.1 above 85.0 on machine {machine}"
+        assert raised.ts_ms == t0 + 2000
+
+        dead = consume_until(bootstrap, topics.dead_letter, lambda ms: len(ms) >= 2, proc=proc)
+        assert all(m.key == machine.encode() for m in dead)
+        bodies = [orjson.loads(m.value) for m in dead]
+        assert bodies[0]["reason"] == ("temperature_c: sensor value must be a number, got str")
+        assert bodies[1]["reason"].startswith("reading: not valid JSON")
+        assert bodies[0]["value_text"] == malformed.decode()
+        assert bodies[1]["value_text"] is None
+        assert [b["source"]["topic"] for b in bodies] == [topics.readings] * 2
+        assert bodies[1]["source"]["offset"] == bodies[0]["source"]["offset"] + 3
+
+        readings = poll_flux(
+            influx,
+            influx.bucket,
+            f'r._measurement == "readings" and r.machine_id == "{machine}" '
+            'and r._field == "temperature_c"',
+            lambda rows: len(rows) >= good_count,
+            proc=proc,
+        )
+        assert [row["_value"] for row in readings] == [*flapping, 84.5, 83.0]
+        assert {(row["plant"], row["line"]) for row in readings} == {("hall b", "3")}
+        quality = flux_rows(
+            influx,
+            influx.bucket,
+            f'r.machine_id == "{machine}" and r._field == "temperature_c_quality"',
+        )
+        assert [row["_value"] for row in quality] == ["uncertain"]
+
+        alarm_rows = poll_flux(
+            influx,
+            influx.rollup_bucket,
+            f'r._measurement == "alarms" and r.machine_id == "{machine}" and r._field == "event"',
+            lambda rows: len(rows) >= 2,
+            proc=proc,
+        )
+        assert [row["_value"] for row in alarm_rows] == ["raised", "cleared"]
+        assert {(row["sensor"], row["rule"], row["severity"]) for row in alarm_rows} == {
+            ("temperature_c", "high", "high")
+        }
+        messages = flux_rows(
+            influx,
+            influx.rollup_bucket,
+            f'r._measurement == "alarms" and r.machine_id == "{machine}" and r._field == "message"',
+        )
+        assert messages[0]["_value"] == raised.message
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, expected: int) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while (total := committed_total(bootstrap, group, topic)) < expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"group {group}: committed {total} of {expected} on {topic}")
+        time.sleep(0.5)
+    assert total == expected
+
+
+def test_restart_resumes_from_committed_offsets_and_kept_alarm_state(
+    common_settings, service_env, influx, tmp_path
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"rs-{uuid.uuid4().hex[:8]}"
+    alarm = f"{machine}:temperature_c:high"
+    app_id = f"pl-{uuid.uuid4().hex[:6]}"
+    t0 = now_ms() - 60_000
+
+    def alarm_events(expected: int):
+        messages = consume_until(
+            bootstrap, topics.alarms, lambda ms: len(for_machine(alarm, ms)) >= expected
+        )
+        return [decode_alarm(m.value).event for m in for_machine(alarm, messages)]
+
+    with running_worker(service_env, app_id=app_id, tmp_path=tmp_path):
+        produce(
+            bootstrap,
+            topics.readings,
+            [reading(machine, t0, 70.0), reading(machine, t0 + 1000, 90.0)],
+        )
+        assert alarm_events(1) == ["raised"]
+        wait_committed(bootstrap, app_id, topics.readings, 2)
+
+    with running_worker(service_env, app_id=app_id, tmp_path=tmp_path):
+        # Still above the clear point: the kept state must not raise a second alarm.
+        produce(
+            bootstrap,
+            topics.readings,
+            [reading(machine, t0 + 2000, 91.0), reading(machine, t0 + 3000, 80.0)],
+        )
+        assert alarm_events(2) == ["raised", "cleared"]
+        wait_committed(bootstrap, app_id, topics.readings, 4)
+
+    # A new consumer group replays the whole topic: InfluxDB points overwrite (same series
+    # and time), and the alarm events repeat with the same deterministic id.
+    with running_worker(service_env, app_id=f"{app_id}-replay", tmp_path=tmp_path):
+        assert alarm_events(4) == ["raised", "cleared", "raised", "cleared"]
+        wait_committed(bootstrap, f"{app_id}-replay", topics.readings, 4)
+
+    readings = flux_rows(
+        influx,
+        influx.bucket,
+        f'r._measurement == "readings" and r.machine_id == "{machine}"',
+    )
+    assert [row["_value"] for row in readings] == [70.0, 90.0, 91.0, 80.0]
+    alarm_rows = flux_rows(
+        influx,
+        influx.rollup_bucket,
+        f'r._measurement == "alarms" and r.machine_id == "{machine}" and r._field == "event"',
+    )
+    assert [row["_value"] for row in alarm_rows] == ["raised", "cleared"]
+
+
+def test_worker_refuses_to_start_without_the_readings_topic(service_env, tmp_path):
+    env = dict(
+        service_env,
+        MILLSTREAM_TOPIC_PREFIX=f"missing-{uuid.uuid4().hex[:6]}",
+        MILLSTREAM_PIPELINE_KAFKA_TIMEOUT_MS="2000",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "worker"],
+        cwd=REPO,
+        env={**env, "MILLSTREAM_PIPELINE_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"readings does not exist" in result.stderr
+
+
+def wait_for_log(proc, text: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while text not in proc.log_path.read_text(errors="replace"):
+        check_running(proc)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"worker log never showed {text!r}")
+        time.sleep(0.2)
+
+
+def test_influx_outage_holds_offsets_until_the_batch_is_written(
+    common_settings, service_env, influx, tmp_path, unused_tcp_port
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"out-{uuid.uuid4().hex[:8]}"
+    app_id = f"pl-{uuid.uuid4().hex[:6]}"
+    t0 = now_ms() - 30_000
+    values = [70.0, 71.0, 90.0]
+
+    with running_worker(
+        service_env,
+        app_id=app_id,
+        tmp_path=tmp_path,
+        MILLSTREAM_INFLUX_URL=f"http://127.0.0.1:{unused_tcp_port}",
+    ) as proc:
+        produce(
+            bootstrap,
+            topics.readings,
+            [reading(machine, t0 + i * 1000, v) for i, v in enumerate(values)],
+        )
+        wait_for_log(proc, "batch step failed step=write_readings attempt=2")
+        # Faust commits every 2.8 s: give it two rounds to (wrongly) commit.
+        deadline = time.monotonic() + 6.0
+        while time.monotonic() < deadline:
+            assert committed_total(bootstrap, app_id, topics.readings) == 0
+            time.sleep(0.5)
+
+    assert committed_total(bootstrap, app_id, topics.readings) == 0
+    assert flux_rows(influx, influx.bucket, f'r.machine_id == "{machine}"') == []
+
+    with running_worker(service_env, app_id=app_id, tmp_path=tmp_path) as proc:
+        rows = poll_flux(
+            influx,
+            influx.bucket,
+            f'r.machine_id == "{machine}"',
+            lambda rows: len(rows) >= len(values),
+            proc=proc,
+        )
+        assert [row["_value"] for row in rows] == values
+        wait_committed(bootstrap, app_id, topics.readings, len(values))
+        alarms = consume_until(bootstrap, topics.alarms, lambda ms: len(ms) >= 1, proc=proc)
+        assert [decode_alarm(m.value).value for m in alarms] == [90.0]

@@ -1,0 +1,153 @@
+"""Request planning and reading assembly, without a network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.decoding import encode
+from connectors.devices import Device, Register, load_devices, parse_devices
+from connectors.scan import BlockAnswer, ReadRequest, assemble_reading, plan_requests
+from contracts.readings import decode_reading
+
+REPO = Path(__file__).resolve().parents[3]
+TS_MS = 1_766_241_000_123
+
+
+def _example() -> Device:
+    (device,) = load_devices(REPO / "devices.example.yaml")
+    return device
+
+
+def _reg(name: str, address: int, data_type: str = "float32", table: str = "holding") -> Register:
+    return Register.model_validate(
+        {"name": name, "address": address, "type": data_type, "table": table}
+    )
+
+
+def _answer(request: ReadRequest, values: dict[str, float]) -> BlockAnswer:
+    regs = [0] * request.count
+    for reg in request.registers:
+        start = reg.address - request.address
+        regs[start : start + reg.count] = encode(
+            values[reg.name], data_type=reg.type, word_order=reg.word_order,
+            scale=reg.scale, offset=reg.offset,
+        )
+    return BlockAnswer(request=request, registers=regs)
+
+
+def test_example_device_is_read_in_one_request() -> None:
+    device = _example()
+    (request,) = plan_requests(device.registers)
+    assert (request.table, request.address, request.count) == ("holding", 0, 9)
+    assert [r.name for r in request.registers] == [r.name for r in device.registers]
+
+
+def test_gaps_split_requests_unless_allowed() -> None:
+    regs = [_reg("a_c", 0), _reg("b_c", 10, "uint16"), _reg("c_c", 11, "uint16")]
+    split = plan_requests(regs)
+    assert [(r.address, r.count) for r in split] == [(0, 2), (10, 2)]
+    merged = plan_requests(regs, max_gap_registers=8)
+    assert [(r.address, r.count) for r in merged] == [(0, 12)]
+
+
+def test_tables_are_never_mixed_and_holding_comes_first() -> None:
+    regs = [_reg("i_c", 0, table="input"), _reg("h_c", 2), _reg("j_c", 2, table="input")]
+    plan = plan_requests(regs)
+    assert [(r.table, r.address, r.count) for r in plan] == [("holding", 2, 2), ("input", 0, 4)]
+
+
+def test_requests_stay_within_the_modbus_limit() -> None:
+    regs = [_reg(f"s{i}_c", 2 * i) for i in range(70)]
+    plan = plan_requests(regs)
+    assert [(r.address, r.count) for r in plan] == [(0, 124), (124, 16)]
+    assert sum(len(r.registers) for r in plan) == 70
+
+
+def test_unsorted_registers_are_planned_by_address() -> None:
+    regs = [_reg("b_c", 4), _reg("a_c", 0), _reg("m_c", 2)]
+    (request,) = plan_requests(regs)
+    assert [r.name for r in request.registers] == ["a_c", "m_c", "b_c"]
+
+
+def test_good_scan_becomes_a_valid_reading() -> None:
+    device = _example()
+    (request,) = plan_requests(device.registers)
+    values = {
+        "temperature_c": 67.5,
+        "vibration_mm_s": 3.25,
+        "power_kw": 12.75,
+        "spindle_rpm": 2400,
+        "oil_pressure_bar": 4.75,
+    }
+    reading = assemble_reading(
+        device, [_answer(request, values)], ts_ms=TS_MS, seq=7, last_good={}
+    )
+    assert reading is not None
+    assert reading.values == values
+    assert list(reading.values) == [r.name for r in device.registers]
+    assert set(reading.quality.values()) == {"good"}
+    assert (reading.machine_id, reading.ts_ms, reading.seq) == ("42", TS_MS, 7)
+    assert reading.source == "modbus://127.0.0.1:5020/1"
+    assert (reading.plant, reading.line) == ("Hall B", "Line 3")
+    assert decode_reading(reading.encode()) == reading
+
+
+def _two_block_device() -> Device:
+    text = """
+devices:
+  - machine_id: 7
+    host: h
+    registers:
+      - {name: temperature_c, address: 0, type: float32}
+      - {name: level_pct, address: 100, type: uint16, scale: 0.1}
+"""
+    (device,) = parse_devices(text, source="inline.yaml")
+    return device
+
+
+def test_refused_block_carries_last_good_values_with_bad_quality() -> None:
+    device = _two_block_device()
+    first, second = plan_requests(device.registers)
+    answers = [
+        _answer(first, {"temperature_c": 70.5}),
+        BlockAnswer(request=second, registers=None, refusal="exception_code=2"),
+    ]
+    reading = assemble_reading(
+        device, answers, ts_ms=TS_MS, seq=3, last_good={"level_pct": 55.5}
+    )
+    assert reading is not None
+    assert reading.values == {"temperature_c": 70.5, "level_pct": 55.5}
+    assert reading.quality == {"temperature_c": "good", "level_pct": "bad"}
+    assert decode_reading(reading.encode()) == reading
+
+
+def test_refused_value_without_history_is_left_out() -> None:
+    device = _two_block_device()
+    first, second = plan_requests(device.registers)
+    answers = [_answer(first, {"temperature_c": 70.5}), BlockAnswer(second, None, "x")]
+    reading = assemble_reading(device, answers, ts_ms=TS_MS, seq=1, last_good={})
+    assert reading is not None
+    assert reading.values == {"temperature_c": 70.5}
+    assert reading.quality == {"temperature_c": "good"}
+
+
+def test_scan_without_any_value_gives_no_reading() -> None:
+    device = _two_block_device()
+    answers = [BlockAnswer(r, None, "x") for r in plan_requests(device.registers)]
+    assert assemble_reading(device, answers, ts_ms=TS_MS, seq=1, last_good={}) is None
+
+
+def test_nan_float_is_bad_quality() -> None:
+    device = _two_block_device()
+    first, second = plan_requests(device.registers)
+    nan_regs = BlockAnswer(request=first, registers=[0x7FC0, 0x0000])
+    reading = assemble_reading(
+        device,
+        [nan_regs, _answer(second, {"level_pct": 12.3})],
+        ts_ms=TS_MS,
+        seq=1,
+        last_good={"temperature_c": 69.0},
+    )
+    assert reading is not None
+    assert reading.values == {"temperature_c": 69.0, "level_pct": 12.3}
+    assert reading.quality == {"temperature_c": "bad", "level_pct": "good"}

@@ -1,0 +1,71 @@
+"""How the simulator lays a device's registers out, without a network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.decoding import decode
+from connectors.devices import load_devices, parse_devices
+from connectors.simulator.model import extra_signal
+from connectors.simulator.server import SimulatorServer, block_values, table_blocks
+from contracts.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[3]
+
+MIXED = """
+devices:
+  - machine_id: 9
+    host: 127.0.0.1
+    registers:
+      - {name: temperature_c, address: 10, type: float32, word_order: little}
+      - {name: spindle_rpm, address: 20, type: uint16}
+      - {name: level_pct, address: 5, type: int16, table: input, scale: 0.1}
+"""
+
+
+def test_one_block_per_table_spanning_its_registers() -> None:
+    (device,) = parse_devices(MIXED, source="inline.yaml")
+    blocks = table_blocks(device)
+    assert [(b.table, b.address, b.count) for b in blocks] == [("holding", 10, 11), ("input", 5, 1)]
+
+
+def test_block_values_encode_each_register_in_place() -> None:
+    (device,) = parse_devices(MIXED, source="inline.yaml")
+    holding, inputs = table_blocks(device)
+    regs = block_values(holding, {"temperature_c": 71.25, "spindle_rpm": 2400.4}, now_s=0.0)
+    assert len(regs) == 11
+    assert decode(regs[0:2], data_type="float32", word_order="little") == 71.25
+    assert regs[2:10] == [0] * 8
+    assert regs[10] == 2400
+    level = block_values(inputs, {}, now_s=12.0)
+    assert decode(level, data_type="int16", scale=0.1) == round(
+        extra_signal("level_pct", now_s=12.0), 1
+    )
+
+
+def test_values_beyond_the_type_are_clamped() -> None:
+    (device,) = parse_devices(MIXED, source="inline.yaml")
+    holding, _ = table_blocks(device)
+    regs = block_values(holding, {"temperature_c": 1.0, "spindle_rpm": -50.0}, now_s=0.0)
+    assert regs[10] == 0
+
+
+def test_devices_are_grouped_by_address_and_port_override() -> None:
+    (example,) = load_devices(REPO / "devices.example.yaml")
+    other = example.model_copy(update={"machine_id": "43", "port": 5021, "device_id": 2})
+    assert SimulatorServer([example, other]).endpoints == [
+        ("127.0.0.1", 5020),
+        ("127.0.0.1", 5021),
+    ]
+    assert SimulatorServer([example, other], port_override=15020).endpoints == [
+        ("127.0.0.1", 15020)
+    ]
+
+
+def test_port_override_refuses_two_devices_on_one_unit_id() -> None:
+    (example,) = load_devices(REPO / "devices.example.yaml")
+    other = example.model_copy(update={"machine_id": "43", "port": 5021})
+    with pytest.raises(ConfigError, match="device 43: device_id: 1 is also used by device 42"):
+        SimulatorServer([example, other], port_override=15020)
