@@ -61,9 +61,9 @@ class ApiSettings(CommonSettings):
             return None
         secret = value.get_secret_value()
         if len(secret) < 12:
-            raise ValueError("admin_api_key: must be at least 12 characters")
+            raise ValueError("must be at least 12 characters")
         if secret.lower() in _PLACEHOLDER_KEYS or len(set(secret)) < 4:
-            raise ValueError("admin_api_key: refusing a placeholder value; use a random secret")
+            raise ValueError("refusing a placeholder value; use a random secret")
         return value
 
     @model_validator(mode="after")

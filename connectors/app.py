@@ -6,7 +6,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from kafka.errors import KafkaError
+
 from connectors.devices import Device
+from connectors.lifecycle import sleep_unless_stopped
 from connectors.poller import DevicePoller
 from connectors.producer import ReadingPublisher, open_publisher
 from connectors.settings import ConnectorSettings
@@ -27,6 +30,16 @@ def build_pollers(
         )
         for device in devices
     ]
+
+
+async def _keep_producer_healthy(
+    publisher: ReadingPublisher, stop: asyncio.Event, *, check_every_s: float = 1.0
+) -> None:
+    while not await sleep_unless_stopped(stop, check_every_s):
+        try:
+            await publisher.recover()
+        except KafkaError as exc:
+            logger.warning("kafka producer replacement failed error=%r", exc)
 
 
 async def run_connector(
@@ -55,6 +68,7 @@ async def run_connector(
     )
     try:
         async with asyncio.TaskGroup() as group:
+            group.create_task(_keep_producer_healthy(publisher, stop), name="producer-health")
             for poller in pollers:
                 group.create_task(poller.run(stop), name=f"poll-{poller.device.machine_id}")
     finally:

@@ -9,8 +9,12 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def configure_logging(level: str) -> None:
-    """Log ``key=value`` lines to stderr; pymodbus and kafka-python only from WARNING up."""
+    """Log ``key=value`` lines to stderr.
+
+    kafka-python logs from WARNING up; pymodbus from ERROR up, since the poller already
+    logs every connection failure with the machine it concerns.
+    """
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
-    quiet = max(logging.getLevelName(level), logging.WARNING)
-    for name in ("pymodbus", "kafka"):
-        logging.getLogger(name).setLevel(quiet)
+    threshold = logging.getLevelName(level)
+    logging.getLogger("kafka").setLevel(max(threshold, logging.WARNING))
+    logging.getLogger("pymodbus").setLevel(max(threshold, logging.ERROR))

@@ -48,6 +48,7 @@ class PollStats:
     skipped_scans: int = 0
     refused_requests: int = 0
     transport_errors: int = 0
+    unexpected_errors: int = 0
     connects: int = 0
     overruns: int = 0
 
@@ -82,7 +83,12 @@ class DevicePoller:
         return self._requests
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set; never raises for device or network trouble."""
+        """Poll until ``stop`` is set; never raises for device or network trouble.
+
+        An unexpected error in a scan is logged with its traceback, counted in
+        ``unexpected_errors`` and handled like a transport failure, so it cannot stop the
+        pollers of other devices.
+        """
         loop = asyncio.get_running_loop()
         interval_s = self.device.poll_interval_s
         backoff_s = self._backoff_initial_s
@@ -92,7 +98,6 @@ class DevicePoller:
                 try:
                     await self.scan_once()
                 except TransportError as exc:
-                    self._close()
                     self.stats.transport_errors += 1
                     logger.warning(
                         "modbus transport failed machine_id=%s source=%s error=%s "
@@ -103,19 +108,24 @@ class DevicePoller:
                         backoff_s,
                         self.stats.transport_errors,
                     )
-                    await sleep_unless_stopped(stop, backoff_s)
-                    backoff_s = min(backoff_s * 2, self._backoff_max_s)
-                    next_scan = loop.time()
-                    continue
-                backoff_s = self._backoff_initial_s
-                next_scan += interval_s
-                delay_s = next_scan - loop.time()
-                if delay_s < 0:
-                    missed = int(-delay_s // interval_s) + 1
+                except Exception:
+                    self.stats.unexpected_errors += 1
+                    logger.exception(
+                        "scan failed unexpectedly machine_id=%s source=%s retry_in_s=%.1f",
+                        self.device.machine_id,
+                        self.device.source,
+                        backoff_s,
+                    )
+                else:
+                    backoff_s = self._backoff_initial_s
+                    next_scan, missed = next_deadline(next_scan, interval_s, now_s=loop.time())
                     self.stats.overruns += missed
-                    next_scan += missed * interval_s
-                    delay_s = next_scan - loop.time()
-                await sleep_unless_stopped(stop, delay_s)
+                    await sleep_unless_stopped(stop, next_scan - loop.time())
+                    continue
+                self._close()
+                await sleep_unless_stopped(stop, backoff_s)
+                backoff_s = min(backoff_s * 2, self._backoff_max_s)
+                next_scan = loop.time()
         finally:
             self._close()
 
@@ -228,3 +238,13 @@ class DevicePoller:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def next_deadline(previous_s: float, interval_s: float, *, now_s: float) -> tuple[float, int]:
+    """The next scan time on the ``interval_s`` grid after ``previous_s`` that is not
+    already past, and how many grid points were skipped to reach it (overruns)."""
+    deadline = previous_s + interval_s
+    if deadline >= now_s:
+        return deadline, 0
+    missed = int((now_s - deadline) // interval_s) + 1
+    return deadline + missed * interval_s, missed

@@ -5,13 +5,19 @@ delivery results arrive on kafka-python's sender thread through the future's cal
 and errback, which count them and log failures. Calls that can block (building the
 producer, fetching topic metadata, flush, close) run in a worker thread. Topic metadata
 is fetched before the first send, so ``send`` never waits for it on the loop.
+
+The producer keeps kafka-python's default ``max_request_size`` (1 MiB, just under the
+broker's default ``message.max.bytes``), so an oversized record is refused by ``send``
+itself, counted, and never reaches the broker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,12 +71,33 @@ def build_kafka_producer(settings: ConnectorSettings) -> Any:
 
 
 class ReadingPublisher:
-    """Publishes readings and machine registry entries, keyed by machine id."""
+    """Publishes readings and machine registry entries, keyed by machine id.
 
-    def __init__(self, producer: Any, *, topics: TopicNames) -> None:
-        self._producer = producer
+    A delivery error that is not retriable leaves kafka-python's idempotent producer
+    failing every later record too, so it marks the producer broken and
+    :meth:`recover` replaces it with a new one from ``producer_factory``.
+    """
+
+    def __init__(self, *, producer_factory: Callable[[], Any], topics: TopicNames) -> None:
+        self._factory = producer_factory
         self._topics = topics
+        self._producer: Any = None
+        self._generation = 0
+        self._broken = threading.Event()
         self.stats = PublishStats()
+
+    async def start(self) -> None:
+        """Build the producer and learn the partitions of both topics (blocking calls run
+        in a worker thread), so later sends neither block nor wait for metadata."""
+        producer = await asyncio.to_thread(self._factory)
+        try:
+            for topic in (self._topics.readings, self._topics.machines):
+                await asyncio.to_thread(producer.partitions_for, topic)
+        except BaseException:
+            await asyncio.to_thread(producer.close, 0)
+            raise
+        self._producer = producer
+        self._generation += 1
 
     def publish_reading(self, reading: Reading) -> None:
         """Buffer one reading for the readings topic; never blocks on delivery."""
@@ -86,22 +113,25 @@ class ReadingPublisher:
         except KafkaError as exc:
             self.stats.add(failed=1)
             logger.error(
-                "produce failed topic=%s machine_id=%s error=%r failed=%d",
+                "produce refused topic=%s machine_id=%s size_bytes=%d error=%r failed=%d",
                 topic,
                 machine_id,
+                len(value),
                 exc,
                 self.stats.failed,
             )
             return
         self.stats.add(sent=1)
         future.add_callback(self._on_delivered)
-        future.add_errback(self._on_failed, topic, machine_id)
+        future.add_errback(self._on_failed, topic, machine_id, self._generation)
 
     def _on_delivered(self, _metadata: object) -> None:
         self.stats.add(delivered=1)
 
-    def _on_failed(self, topic: str, machine_id: str, exc: BaseException) -> None:
+    def _on_failed(self, topic: str, machine_id: str, generation: int, exc: BaseException) -> None:
         self.stats.add(failed=1)
+        if generation == self._generation and not getattr(exc, "retriable", False):
+            self._broken.set()
         logger.error(
             "delivery failed topic=%s machine_id=%s error=%r failed=%d",
             topic,
@@ -110,10 +140,22 @@ class ReadingPublisher:
             self.stats.failed,
         )
 
-    async def fetch_metadata(self) -> None:
-        """Learn the partitions of both topics, so later sends do not wait for them."""
-        for topic in (self._topics.readings, self._topics.machines):
-            await asyncio.to_thread(self._producer.partitions_for, topic)
+    @property
+    def broken(self) -> bool:
+        """Whether a non-retriable delivery error has left the producer unusable."""
+        return self._broken.is_set()
+
+    async def recover(self) -> None:
+        """Replace a broken producer; its undelivered records fail and are counted.
+
+        Until the new producer is up, sends are refused (and counted) by the closed one.
+        """
+        if not self.broken:
+            return
+        logger.warning("replacing kafka producer after a non-retriable delivery error")
+        await asyncio.to_thread(self._producer.close, 0)
+        await self.start()
+        self._broken.clear()
 
     async def flush(self, *, timeout_s: float) -> None:
         """Wait until every buffered record is delivered or has failed."""
@@ -127,17 +169,16 @@ async def open_publisher(
     settings: ConnectorSettings, *, stop: asyncio.Event, retry_s: float = 5.0
 ) -> ReadingPublisher | None:
     """Connect to Kafka, retrying until it answers; ``None`` if ``stop`` is set first."""
+    publisher = ReadingPublisher(
+        producer_factory=functools.partial(build_kafka_producer, settings),
+        topics=settings.topics,
+    )
     attempt = 0
     while not stop.is_set():
         attempt += 1
-        producer = None
         try:
-            producer = await asyncio.to_thread(build_kafka_producer, settings)
-            publisher = ReadingPublisher(producer, topics=settings.topics)
-            await publisher.fetch_metadata()
+            await publisher.start()
         except KafkaError as exc:
-            if producer is not None:
-                await asyncio.to_thread(producer.close, 0)
             logger.warning(
                 "kafka not reachable bootstrap=%s attempt=%d error=%r retry_in_s=%.0f",
                 settings.kafka_bootstrap_servers,

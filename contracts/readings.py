@@ -113,9 +113,10 @@ def _quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
     for name, q in raw.items():
         if name not in values:
             raise ContractError(f"quality.{name}: no value with that name in the reading")
-        if q not in QUALITIES:
+        if q == "good" or q == "uncertain" or q == "bad":
+            out[name] = q
+        else:
             raise ContractError(f"quality.{name}: must be one of good, uncertain, bad")
-        out[name] = q
     return out
 
 

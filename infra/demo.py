@@ -153,7 +153,7 @@ def _print_banner(console: Console, *, host: str, port: int, key: str, run_dir: 
     lines = [
         "",
         "Millstream is running.",
-        f"  Dashboard:  {base}/",
+        f"  Dashboard:  {base}/#api_key={key}",
         f"  API:        {base}/api",
         f"  API docs:   {base}/docs",
         f"  WebSocket:  ws://{host}:{port}/live?api_key={key}",

@@ -83,7 +83,7 @@ def provision_influxdb(cache_dir: Path, *, console: Console) -> Path:
             "-o", str(work / "influxd"), "github.com/influxdata/influxdb/v2/cmd/influxd",
         ],
         title=f"Building InfluxDB {influxdb_version()} with Flux (Go + Rust)",
-        estimate="first time only: about 15-25 minutes on 2 cores, seconds once cached",
+        estimate="first time only: about 6-10 minutes on 2 cores, then cached",
         log_path=logs / "influxdb-build.log",
         console=console,
         env=env,

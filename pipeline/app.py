@@ -4,9 +4,23 @@ Per batch (``pipeline_batch_size`` records, or whatever arrived within
 ``pipeline_batch_max_wait_ms``): decode, evaluate the alarm rules against the alarm-state
 table, write readings and alarm rows to InfluxDB, publish dead letters and alarm events,
 keep the new alarm states, and only then ack the records so their offsets can be
-committed. The batch comes from ``Stream.noack_take`` rather than ``Stream.take``: ``take``
-acks its records in a ``finally`` even when the batch raised or was cancelled, which would
-commit offsets of readings InfluxDB never accepted.
+committed. Faust's own acking is kept out of the way, because it would let offsets of
+readings InfluxDB never accepted be committed:
+
+- the batch comes from ``Stream.noack_take`` rather than ``Stream.take``, which acks its
+  records in a ``finally`` even when the batch raised or was cancelled;
+- the stream is ``stream.noack()``: ``noack_take`` restores the stream's own ack setting
+  when it ends, after which Faust would ack records still queued without processing them;
+- an unexpected exception stops the worker (``CrashingSupervisor``, exit code 1) instead of
+  restarting the agent past the failed batch; the process manager restarts the worker,
+  which resumes from the committed offsets. Expected failures never get that far: bad
+  records become dead letters, and :func:`pipeline.delivery.deliver` retries I/O failures.
+
+``stream_wait_empty`` is off: by default Faust waits, before a shutdown or a rebalance, until
+every record being processed is acked, which never happens while InfluxDB is down. Instead
+the batch in flight is abandoned unacked and consumed again later; that is safe because
+processing is idempotent (points overwrite, alarm ids are deterministic, kept alarm state
+suppresses repeats).
 
 The alarm-state table is keyed by machine id like the readings topic and has as many
 partitions. It is written after the batch (outside stream iteration), so it uses the
@@ -22,10 +36,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import faust
+import mode
 
 from contracts.timefmt import now_ms
 from pipeline.batch import plan_batch
@@ -101,6 +116,8 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        agent_supervisor=mode.CrashingSupervisor,
         topic_partitions=partitions,
         topic_replication_factor=settings.pipeline_replication_factor,
         web_enabled=web_enabled,
@@ -126,11 +143,10 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     )
     within_s = settings.pipeline_batch_max_wait_ms / 1000
 
-    async def process_readings(stream: AsyncIterable[Any]) -> None:
+    async def process_readings(stream: Any) -> None:
+        records = stream.noack()
         async with InfluxSink.from_settings(settings) as sink:
-            async for events in stream.noack_take(  # type: ignore[attr-defined]
-                settings.pipeline_batch_size, within=within_s
-            ):
+            async for events in records.noack_take(settings.pipeline_batch_size, within=within_s):
                 started = time.perf_counter()
                 plan = plan_batch(
                     [source_record(event) for event in events],
@@ -149,7 +165,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
                 for machine_id, state in plan.states.items():
                     alarm_state[machine_id.encode()] = state
                 for event in events:
-                    await stream.ack(event)  # type: ignore[attr-defined]
+                    await records.ack(event)
                 logger.debug(
                     "batch done records=%d readings=%d alarms=%d dead_letters=%d took_ms=%.1f",
                     len(events),

@@ -8,6 +8,7 @@ offset order (one machine's readings share a partition, so they arrive in order)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from contracts.readings import decode_reading
 from pipeline.alarm_rules import LimitRule, MachineAlarmState, evaluate
 from pipeline.dead_letter import DeadLetter, SourceRecord
 from pipeline.line_protocol import alarm_line, reading_line
+
+logger = logging.getLogger(__name__)
 
 StateLoader = Callable[[str], Mapping[str, Any] | None]
 
@@ -67,6 +70,25 @@ def plan_batch(
         except ContractError as exc:
             plan.dead_letters.append(
                 DeadLetter.build(record, reason=str(exc), stage="decode", failed_at_ms=now_ms)
+            )
+            continue
+        except Exception as exc:
+            # The contract should have named the field; still, one odd record must not
+            # stop the stream.
+            logger.warning(
+                "reading decode failed unexpectedly topic=%s partition=%d offset=%d error=%r",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            plan.dead_letters.append(
+                DeadLetter.build(
+                    record,
+                    reason=f"reading: cannot be decoded ({type(exc).__name__}: {exc})",
+                    stage="decode",
+                    failed_at_ms=now_ms,
+                )
             )
             continue
         plan.reading_lines.append(reading_line(reading))

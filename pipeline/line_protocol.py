@@ -1,9 +1,11 @@
 """InfluxDB line protocol for readings and alarm events, built as plain strings.
 
-Written by hand on purpose: building the line directly is about 14x faster than going
-through ``influxdb_client.Point`` (which validates and converts every value generically),
-and this is the pipeline's hot path. The escaping follows the line-protocol spec and
-matches ``Point.to_line_protocol()``, which the unit tests use as the reference:
+Written by hand on purpose: this is the pipeline's hot path, and building the line directly
+skips ``influxdb_client.Point``'s per-value type dispatch, sorting and timestamp conversion.
+Measured on a six-sensor reading on the development machine: about 5 µs per line here
+against about 15 µs with ``Point(...).to_line_protocol()``, roughly 3x.
+The escaping follows the line-protocol spec and matches ``Point.to_line_protocol()``, which
+the unit tests use as the reference:
 
 - measurement: ``,`` and space escaped;
 - tag keys, tag values, field keys: ``,``, ``=`` and space escaped;
@@ -12,13 +14,14 @@ matches ``Point.to_line_protocol()``, which the unit tests use as the reference:
   ``\\t`` and ``\\r`` in names and tags; a tag value ending in ``\\`` gets a trailing space
   so the backslash cannot escape the separator that follows.
 
-Empty tag values are omitted (InfluxDB rejects them). Floats are written without a type
-suffix (so they stay floats), whole numbers without the trailing ``.0``, as ``Point`` does.
+Empty tag values are omitted (InfluxDB rejects them). Tags are sorted by key, as InfluxDB
+recommends. Floats are written without a type suffix (so they stay floats), whole numbers
+without the trailing ``.0``, as ``Point`` does.
 Timestamps are epoch milliseconds: write with ``WritePrecision.MS``.
 
 Schema:
 
-- ``readings,plant=..,line=..,machine_id=.. <sensor>=<float>,...,<sensor>_quality="bad" <ts_ms>``
+- ``readings,line=..,machine_id=..,plant=.. <sensor>=<float>,...,<sensor>_quality="bad" <ts_ms>``
   (a ``<sensor>_quality`` string field only for values whose quality is not ``good``)
 - ``alarms,machine_id=..,rule=..,sensor=..,severity=.. event="raised",message="..",
   state="..",threshold=<float>,value=<float> <ts_ms>``
@@ -91,19 +94,29 @@ def _reading_tags(reading: Reading) -> str:
 
 
 def reading_line(reading: Reading) -> str:
-    """One ``readings`` point: a float field per sensor, a quality field if not good."""
+    """One ``readings`` point: a float field per sensor, a quality field if not good.
+
+    Fields keep the reading's sensor order (InfluxDB does not care about field order).
+    """
     quality = reading.quality
-    fields: list[tuple[str, str]] = []
+    fields: list[str] = []
     for sensor, value in reading.values.items():
         text = repr(float(value))
-        fields.append((sensor, text[:-2] if text.endswith(".0") else text))
+        if text.endswith(".0"):
+            text = text[:-2]
+        fields.append(escape_key(sensor) + "=" + text)
         if quality:
             q = quality.get(sensor, "good")
             if q != "good":
-                fields.append((sensor + QUALITY_SUFFIX, string_field(q)))
-    fields.sort()
-    field_set = ",".join([escape_key(name) + "=" + value for name, value in fields])
-    return f"{READINGS_MEASUREMENT}{_reading_tags(reading)} {field_set} {reading.ts_ms}"
+                fields.append(escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q))
+    return (
+        READINGS_MEASUREMENT
+        + _reading_tags(reading)
+        + " "
+        + ",".join(fields)
+        + " "
+        + str(reading.ts_ms)
+    )
 
 
 def alarm_line(event: AlarmEvent) -> str:

@@ -8,6 +8,7 @@ built at import time. Pipeline-only fields are named ``pipeline_*`` so their var
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -26,7 +27,8 @@ class PipelineSettings(CommonSettings):
     )
     pipeline_data_dir: Path = Field(
         default=Path(".millstream/pipeline"),
-        description="Faust's data directory (table state); one per worker on a host.",
+        description="Faust's data directory, one per worker on a host (the alarm-state "
+        "table itself is kept in memory and rebuilt from its changelog topic).",
     )
     pipeline_web_port: int | None = Field(
         default=None,
@@ -77,7 +79,12 @@ class PipelineSettings(CommonSettings):
         description="The value must fall below limit - deadband (same unit) to clear.",
     )
     pipeline_alarm_severity: Severity = "high"
-    pipeline_log_level: str = "info"
+    pipeline_log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+
+    @field_validator("pipeline_log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

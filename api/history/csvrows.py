@@ -23,6 +23,10 @@ _NUMERIC: dict[str, Callable[[str], Any]] = {
 _TIME_COLUMN = "_time"
 
 
+class FluxResultError(ValueError):
+    """InfluxDB reported an error inside a result it had started to stream."""
+
+
 def normalize_rfc3339(text: str) -> str:
     """InfluxDB's ``2025-12-20T14:30:00.1Z`` -> ``2025-12-20T14:30:00.100Z`` (ms, UTC)."""
     if text.endswith("Z") and len(text) >= 20 and text[19] in ".Z":
@@ -62,6 +66,10 @@ def points_from_csv(text: str) -> list[dict[str, Any]]:
     """``[{"ts": "...", "temperature_c": 68.1}]``: numeric columns only, empty cells left out."""
     points: list[dict[str, Any]] = []
     for datatypes, header, rows in _tables(text):
+        if "error" in header and _TIME_COLUMN not in header:
+            where = header.index("error")
+            message = rows[0][where] if rows and len(rows[0]) > where else "unknown error"
+            raise FluxResultError(message)
         try:
             time_index = header.index(_TIME_COLUMN)
         except ValueError:

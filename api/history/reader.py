@@ -14,7 +14,7 @@ from influxdb_client.domain.dialect import Dialect
 from influxdb_client.rest import ApiException
 
 from api.errors import HistoryUnavailableError
-from api.history.csvrows import points_from_csv
+from api.history.csvrows import FluxResultError, points_from_csv
 from api.history.flux import readings_flux
 from api.history.params import ReadingsQuery
 
@@ -73,7 +73,11 @@ class HistoryReader:
         flux = readings_flux(query, bucket=self.bucket)
         started = time.perf_counter()
         text = await self._query_raw(flux)
-        points = points_from_csv(text)
+        try:
+            points = points_from_csv(text)
+        except FluxResultError as exc:
+            logger.warning("influxdb query failed mid-result error=%s query=%r", exc, flux)
+            raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
         truncated = len(points) > query.limit
         if truncated:
             del points[query.limit :]

@@ -37,6 +37,7 @@ class LiveFeed:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.invalid_records = 0
+        self._yield_every = max(1, min(256, hub.queue_frames // 4))
 
     async def start(self, *, timeout_s: float) -> None:
         consumer = AIOKafkaConsumer(
@@ -91,9 +92,15 @@ class LiveFeed:
                 logger.warning("live feed fetch failed error=%r; retrying", exc)
                 await asyncio.sleep(1.0)
                 continue
+            handled = 0
             for records in batches.values():
                 for record in records:
                     self.dispatch(record)
+                    handled += 1
+                    if handled % self._yield_every == 0:
+                        # Let the clients' sender tasks drain their queues mid-batch, so a
+                        # burst larger than a queue does not drop readings for fast clients.
+                        await asyncio.sleep(0)
 
     def dispatch(self, record: ConsumerRecord) -> None:
         try:

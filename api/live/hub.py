@@ -55,7 +55,7 @@ class LiveClient:
 
 class LiveHub:
     def __init__(self, *, queue_frames: int) -> None:
-        self._queue_frames = queue_frames
+        self.queue_frames = queue_frames
         self._ids = itertools.count(1)
         self._clients: set[LiveClient] = set()
         self._by_machine: dict[str, set[LiveClient]] = {}
@@ -69,7 +69,7 @@ class LiveHub:
 
     def register(self, identity: Identity) -> LiveClient:
         client = LiveClient(
-            client_id=next(self._ids), identity=identity, queue=FrameQueue(self._queue_frames)
+            client_id=next(self._ids), identity=identity, queue=FrameQueue(self.queue_frames)
         )
         self._clients.add(client)
         return client

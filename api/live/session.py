@@ -66,7 +66,10 @@ class LiveSession:
 
     async def run(self) -> None:
         await self._ws.accept()
-        identity = await self._identify()
+        try:
+            identity = await self._identify()
+        except WebSocketDisconnect:
+            return
         if identity is None:
             return
         client = self._hub.register(identity)

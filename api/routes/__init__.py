@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import health, history, ingest, live, machines
+from api.routes import dashboard, health, history, ingest, live, machines
 
 
 def all_routers() -> list[APIRouter]:
-    return [health.router, ingest.router, machines.router, history.router, live.router]
+    return [
+        health.router,
+        ingest.router,
+        machines.router,
+        history.router,
+        live.router,
+        dashboard.router,
+    ]

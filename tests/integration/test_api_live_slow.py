@@ -51,7 +51,7 @@ def app(kafka_bootstrap: str, influx: Any, admin_key: str) -> FastAPI:
         influx_org=influx.org,
         influx_bucket=influx.bucket,
         admin_api_key=admin_key,
-        live_queue_frames=20,
+        live_queue_frames=8,
     )
     return create_app(settings)
 
@@ -98,7 +98,11 @@ async def test_slow_client_is_cut_off_and_fast_client_gets_every_alarm(
     )
     await producer.start()
     slow = await websockets.connect(
-        url, sock=_small_buffer_socket(server.port), max_queue=1, max_size=None
+        url,
+        sock=_small_buffer_socket(server.port),
+        max_queue=1,
+        max_size=None,
+        compression=None,
     )
     fast = await websockets.connect(url, max_size=None)
     alarms_seen: list[str] = []
@@ -137,6 +141,16 @@ async def test_slow_client_is_cut_off_and_fast_client_gets_every_alarm(
 
         while len(alarms_seen) < sent_alarms and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        slow_frames = 0
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(slow.recv(), DEADLINE_S)
+                slow_frames += 1
+
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        assert closed.value.rcvd.reason.startswith("too slow")
+        assert 0 < slow_frames < sent_readings
         assert alarms_seen == [f"alarm {n}" for n in range(sent_alarms)]
         assert readings_seen > 0
         assert services.hub.client_count == 1

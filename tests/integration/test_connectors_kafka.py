@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import functools
 import socket
 import time
 from pathlib import Path
@@ -14,15 +14,12 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from connectors.app import run_connector
 from connectors.devices import load_devices
-from connectors.producer import ReadingPublisher
+from connectors.producer import ReadingPublisher, build_kafka_producer
 from connectors.settings import ConnectorSettings
 from connectors.simulator.server import SimulatorServer
 from contracts.machines import decode_machine
 from contracts.readings import Reading, decode_reading
 from contracts.settings import CommonSettings
-
-if os.environ.get("CONNECTORS_DEV_KAFKA"):
-    from connectors_devfix import common_settings, kafka_bootstrap  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -53,13 +50,13 @@ def _consume(bootstrap: str, topic: str, *, want: int, timeout_s: float = 15.0) 
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
-        consumer_timeout_ms=500,
     )
     records: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
         while len(records) < want and time.monotonic() < deadline:
-            records.extend(consumer)
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
     finally:
         consumer.close()
     return records
@@ -99,9 +96,7 @@ async def test_readings_and_machines_reach_kafka(
     (poller,) = pollers
     assert poller.stats.readings >= len(readings)
 
-    machines = await asyncio.to_thread(
-        _consume, kafka_bootstrap, settings.topics.machines, want=1
-    )
+    machines = await asyncio.to_thread(_consume, kafka_bootstrap, settings.topics.machines, want=1)
     (record,) = machines
     assert record.key == b"42"
     info = decode_machine(record.value)
@@ -109,29 +104,64 @@ async def test_readings_and_machines_reach_kafka(
     assert info.name == "CNC Lathe - Haas ST-20"
 
 
-async def test_rejected_records_are_counted_and_others_still_delivered(
-    common_settings: CommonSettings, kafka_bootstrap: str
-) -> None:
-    topics = common_settings.topics
-    producer = KafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=16_000_000
-    )
-    publisher = ReadingPublisher(producer, topics=topics)
-    await publisher.fetch_metadata()
-    # About 3 MB of JSON: more than the broker's default message.max.bytes (1 MB).
-    huge = Reading(
+def _huge_reading() -> Reading:
+    """About 3 MB of JSON: more than the broker's default message.max.bytes (1 MB)."""
+    return Reading(
         machine_id="big",
         ts_ms=1_766_241_000_000,
         values={f"s{i}_c": i + 0.123456789 for i in range(120_000)},
     )
-    small = Reading(machine_id="7", ts_ms=1_766_241_000_000, values={"temperature_c": 70.0})
-    publisher.publish_reading(huge)
-    publisher.publish_reading(small)
-    await publisher.flush(timeout_s=15.0)
-    await publisher.close(timeout_s=5.0)
-    assert publisher.stats.sent == 2
-    assert publisher.stats.failed == 1
-    assert publisher.stats.delivered == 1
+
+
+SMALL = Reading(machine_id="7", ts_ms=1_766_241_000_000, values={"temperature_c": 70.0})
+
+
+async def test_oversized_reading_is_refused_at_send_and_counted(
+    common_settings: CommonSettings, kafka_bootstrap: str
+) -> None:
+    settings = _connector_settings(common_settings, REPO / "devices.example.yaml")
+    publisher = ReadingPublisher(
+        producer_factory=functools.partial(build_kafka_producer, settings),
+        topics=settings.topics,
+    )
+    await publisher.start()
+    try:
+        publisher.publish_reading(_huge_reading())
+        assert (publisher.stats.sent, publisher.stats.failed) == (0, 1)
+        publisher.publish_reading(SMALL)
+        await publisher.flush(timeout_s=15.0)
+    finally:
+        await publisher.close(timeout_s=5.0)
+    assert (publisher.stats.sent, publisher.stats.delivered) == (1, 1)
+    assert not publisher.broken
+    (record,) = await asyncio.to_thread(_consume, kafka_bootstrap, settings.topics.readings, want=1)
+    assert record.key == b"7"
+    assert decode_reading(record.value) == SMALL
+
+
+async def test_broker_rejection_is_counted_and_the_producer_replaced(
+    common_settings: CommonSettings, kafka_bootstrap: str
+) -> None:
+    topics = common_settings.topics
+    publisher = ReadingPublisher(
+        producer_factory=lambda: KafkaProducer(
+            bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=16_000_000
+        ),
+        topics=topics,
+    )
+    await publisher.start()
+    try:
+        publisher.publish_reading(_huge_reading())
+        await publisher.flush(timeout_s=15.0)
+        assert (publisher.stats.sent, publisher.stats.failed) == (1, 1)
+        assert publisher.broken
+        await publisher.recover()
+        assert not publisher.broken
+        publisher.publish_reading(SMALL)
+        await publisher.flush(timeout_s=15.0)
+    finally:
+        await publisher.close(timeout_s=5.0)
+    assert (publisher.stats.sent, publisher.stats.delivered, publisher.stats.failed) == (2, 1, 1)
     (record,) = await asyncio.to_thread(_consume, kafka_bootstrap, topics.readings, want=1)
     assert record.key == b"7"
-    assert decode_reading(record.value) == small
+    assert decode_reading(record.value) == SMALL

@@ -142,7 +142,8 @@ devices:
         assert reading.values.keys() == {"temperature_c"}
         assert reading.quality == {"temperature_c": "good"}
     healthy_readings = polling.readings["43"]
-    assert all(r.quality == {"temperature_c": "good", "level_pct": "good"} for r in healthy_readings)
+    good = {"temperature_c": "good", "level_pct": "good"}
+    assert all(r.quality == good for r in healthy_readings)
     assert all(40.0 <= r.values["level_pct"] <= 60.0 for r in healthy_readings)
     assert fine.stats.refused_requests == 0
 
@@ -203,3 +204,29 @@ async def test_poller_reconnects_when_the_server_comes_back(polling: Polling) ->
     seqs = [r.seq for r in polling.readings["42"]]
     assert seqs == list(range(1, len(seqs) + 1))
     assert set(polling.readings["42"][-1].quality.values()) == {"good"}
+
+
+async def test_unexpected_error_in_one_poller_leaves_the_others_running(
+    polling: Polling,
+) -> None:
+    port = _free_port()
+    healthy = _example(port)
+    faulty = healthy.model_copy(update={"machine_id": "43"})
+    server = SimulatorServer([healthy], tick_s=0.1, seed=6)
+    await server.start()
+
+    def broken_sink(reading: Reading) -> None:
+        raise RuntimeError(f"sink rejected seq {reading.seq}")
+
+    fine = polling.start(healthy)
+    broken = DevicePoller(faulty, sink=broken_sink, backoff_initial_s=0.05)
+    broken_task = asyncio.create_task(broken.run(polling.stop))
+    try:
+        await _until(lambda: broken.stats.unexpected_errors >= 2 and fine.stats.readings >= 5)
+        assert not broken_task.done()
+    finally:
+        polling.stop.set()
+        await broken_task
+        await server.shutdown()
+    assert fine.stats.unexpected_errors == 0
+    assert broken.stats.connects >= 2

@@ -14,6 +14,7 @@ import orjson
 import pytest
 from influxdb_client import InfluxDBClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.partitioner import murmur2
 
 from contracts.alarms import decode_alarm
 from contracts.readings import Reading
@@ -371,3 +372,117 @@ def test_influx_outage_holds_offsets_until_the_batch_is_written(
         wait_committed(bootstrap, app_id, topics.readings, len(values))
         alarms = consume_until(bootstrap, topics.alarms, lambda ms: len(ms) >= 1, proc=proc)
         assert [decode_alarm(m.value).value for m in alarms] == [90.0]
+
+
+def group_members(bootstrap: str, group: str) -> tuple[str, int]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        info = admin.describe_groups([group])[group]
+    finally:
+        admin.close()
+    return info["group_state"], len(info["members"])
+
+
+def wait_group(bootstrap: str, group: str, members: int) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while group_members(bootstrap, group) != ("Stable", members):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"group {group} never became stable with {members} members")
+        time.sleep(0.5)
+
+
+def machines_on_every_partition(partitions: int, per_partition: int) -> list[str]:
+    """Machine ids whose keys land ``per_partition`` times on each readings partition."""
+    base = uuid.uuid4().hex[:6]
+    chosen: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    n = 0
+    while any(len(ids) < per_partition for ids in chosen.values()):
+        machine = f"rb-{base}-{n}"
+        n += 1
+        partition = (murmur2(machine.encode()) & 0x7FFFFFFF) % partitions
+        if len(chosen[partition]) < per_partition:
+            chosen[partition].append(machine)
+    return [m for ids in chosen.values() for m in ids]
+
+
+def test_two_workers_share_partitions_and_hand_over_alarm_state(
+    common_settings, service_env, influx, tmp_path
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    app_id = f"pl-{uuid.uuid4().hex[:6]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        partitions = len(admin.describe_topics([topics.readings])[0]["partitions"])
+    finally:
+        admin.close()
+    machines = machines_on_every_partition(partitions, 2)
+    t0 = now_ms() - 60_000
+    produced = 0
+
+    def produce_phase(step: int, temperature: float) -> None:
+        nonlocal produced
+        produce(
+            bootstrap,
+            topics.readings,
+            [reading(m, t0 + step * 1000, temperature) for m in machines],
+        )
+        produced += len(machines)
+
+    def events_by_machine(expected_total: int) -> dict[str, list[str]]:
+        messages = consume_until(bootstrap, topics.alarms, lambda ms: len(ms) >= expected_total)
+        out: dict[str, list[str]] = {m: [] for m in machines}
+        for message in messages:
+            event = decode_alarm(message.value)
+            out[event.machine_id].append(event.event)
+        return out
+
+    first = contextlib.ExitStack()
+    first.enter_context(running_worker(service_env, app_id=app_id, tmp_path=tmp_path))
+    try:
+        wait_group(bootstrap, app_id, 1)
+        produce_phase(0, 90.0)
+        assert events_by_machine(len(machines)) == {m: ["raised"] for m in machines}
+        wait_committed(bootstrap, app_id, topics.readings, produced)
+
+        with running_worker(
+            service_env,
+            app_id=app_id,
+            tmp_path=tmp_path,
+            MILLSTREAM_PIPELINE_DATA_DIR=str(tmp_path / "second"),
+        ):
+            wait_group(bootstrap, app_id, 2)
+            # Still high: whichever worker owns a machine now must know its alarm is active.
+            produce_phase(1, 91.0)
+            wait_committed(bootstrap, app_id, topics.readings, produced)
+            first.close()
+            wait_group(bootstrap, app_id, 1)
+            produce_phase(2, 92.0)
+            produce_phase(3, 80.0)
+            by_machine = events_by_machine(2 * len(machines))
+            assert by_machine == {m: ["raised", "cleared"] for m in machines}
+            wait_committed(bootstrap, app_id, topics.readings, produced)
+    finally:
+        first.close()
+
+    # The alarm-state changelog is co-partitioned with the readings: same key, same partition.
+    changelog = consume_until(
+        bootstrap,
+        f"{app_id}-alarm-state-changelog",
+        lambda ms: len(ms) >= 2 * len(machines),
+    )
+    last_state = {}
+    for message in changelog:
+        machine = message.key.decode()
+        assert message.partition == (murmur2(message.key) & 0x7FFFFFFF) % partitions, machine
+        last_state[machine] = orjson.loads(message.value)
+    assert {m: state["temperature_c:high"]["state"] for m, state in last_state.items()} == {
+        m: "cleared_unacknowledged" for m in machines
+    }
+
+    rows = flux_rows(
+        influx,
+        influx.bucket,
+        f'r._measurement == "readings" and r.machine_id =~ /^{machines[0][:9]}/',
+    )
+    assert len(rows) == produced

@@ -1,4 +1,6 @@
-from api.history.csvrows import normalize_rfc3339, points_from_csv
+import pytest
+
+from api.history.csvrows import FluxResultError, normalize_rfc3339, points_from_csv
 
 PIVOTED = (
     "#datatype,string,long,dateTime:RFC3339,string,string,string,double,double,long\r\n"
@@ -36,3 +38,10 @@ def test_several_tables_and_empty_results():
     assert len(points) == 3
     assert points_from_csv("") == []
     assert points_from_csv("\r\n") == []
+
+
+def test_error_table_in_the_result_is_raised():
+    text = "#datatype,string,string\r\n,error,reference\r\n,panic: out of memory,\r\n"
+
+    with pytest.raises(FluxResultError, match="out of memory"):
+        points_from_csv(PIVOTED + "\r\n" + text)

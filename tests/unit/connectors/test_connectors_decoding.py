@@ -22,9 +22,7 @@ from connectors.decoding import (
 INT_TYPES: tuple[DataType, ...] = ("int16", "uint16", "int32", "uint32")
 register = st.integers(min_value=0, max_value=0xFFFF)
 word_orders = st.sampled_from(WORD_ORDERS)
-scales = st.floats(min_value=1e-4, max_value=1e4).flatmap(
-    lambda x: st.sampled_from([x, -x])
-)
+scales = st.floats(min_value=1e-4, max_value=1e4).flatmap(lambda x: st.sampled_from([x, -x]))
 offsets = st.floats(min_value=-1e4, max_value=1e4)
 
 
@@ -89,15 +87,21 @@ def test_non_finite_values_cannot_be_encoded_but_decode_as_such() -> None:
 def test_registers_round_trip_for_every_type_and_word_order(
     data: st.DataObject, data_type: DataType, word_order: WordOrder
 ) -> None:
-    regs = data.draw(st.lists(register, min_size=register_count(data_type),
-                              max_size=register_count(data_type)))
+    regs = data.draw(
+        st.lists(register, min_size=register_count(data_type), max_size=register_count(data_type))
+    )
     value = decode(regs, data_type=data_type, word_order=word_order)
     if math.isfinite(value):
         assert encode(value, data_type=data_type, word_order=word_order) == regs
 
 
-@given(data=st.data(), data_type=st.sampled_from(INT_TYPES), word_order=word_orders,
-       scale=scales, offset=offsets)
+@given(
+    data=st.data(),
+    data_type=st.sampled_from(INT_TYPES),
+    word_order=word_orders,
+    scale=scales,
+    offset=offsets,
+)
 def test_integer_registers_round_trip_with_scale_and_offset(
     data: st.DataObject, data_type: DataType, word_order: WordOrder, scale: float, offset: float
 ) -> None:
@@ -110,8 +114,12 @@ def test_integer_registers_round_trip_with_scale_and_offset(
     assert back == regs
 
 
-@given(value=st.floats(min_value=-1e6, max_value=1e6), word_order=word_orders,
-       scale=scales, offset=offsets)
+@given(
+    value=st.floats(min_value=-1e6, max_value=1e6),
+    word_order=word_orders,
+    scale=scales,
+    offset=offsets,
+)
 def test_float32_values_round_trip_within_float32_precision(
     value: float, word_order: WordOrder, scale: float, offset: float
 ) -> None:

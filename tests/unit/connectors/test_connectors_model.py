@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 
 import pytest
@@ -54,7 +55,7 @@ def test_temperature_wanders_around_65_to_72_without_overheat() -> None:
 
 def test_temperature_has_thermal_inertia() -> None:
     states = _run(MachineModel(seed=4, overheat_every_s=0), duration_s=600)
-    jumps = [abs(b.temperature_c - a.temperature_c) for a, b in zip(states, states[1:], strict=False)]
+    jumps = [abs(b.temperature_c - a.temperature_c) for a, b in itertools.pairwise(states)]
     assert max(jumps) < 0.5
 
 
@@ -64,9 +65,10 @@ def test_vibration_and_power_follow_spindle_load() -> None:
     idle = [s for s in states if not s.cutting and s.spindle_rpm == 0]
     assert cutting
     assert idle
-    assert statistics.mean(s.power_kw for s in cutting) > statistics.mean(
-        s.power_kw for s in idle
-    ) + 5.0
+    assert (
+        statistics.mean(s.power_kw for s in cutting)
+        > statistics.mean(s.power_kw for s in idle) + 5.0
+    )
     assert statistics.mean(s.vibration_mm_s for s in cutting) > 3 * statistics.mean(
         s.vibration_mm_s for s in idle
     )
@@ -111,9 +113,10 @@ def test_overheat_raises_vibration() -> None:
     heating = [s for s in states if s.overheating and s.cutting]
     normal = [s for s in states if not s.overheating and s.cutting]
     assert heating
-    assert statistics.mean(s.vibration_mm_s for s in heating) > statistics.mean(
-        s.vibration_mm_s for s in normal
-    ) + 1.0
+    assert (
+        statistics.mean(s.vibration_mm_s for s in heating)
+        > statistics.mean(s.vibration_mm_s for s in normal) + 1.0
+    )
 
 
 def test_big_time_steps_are_integrated_in_small_ones() -> None:

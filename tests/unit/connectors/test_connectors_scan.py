@@ -29,8 +29,11 @@ def _answer(request: ReadRequest, values: dict[str, float]) -> BlockAnswer:
     for reg in request.registers:
         start = reg.address - request.address
         regs[start : start + reg.count] = encode(
-            values[reg.name], data_type=reg.type, word_order=reg.word_order,
-            scale=reg.scale, offset=reg.offset,
+            values[reg.name],
+            data_type=reg.type,
+            word_order=reg.word_order,
+            scale=reg.scale,
+            offset=reg.offset,
         )
     return BlockAnswer(request=request, registers=regs)
 
@@ -79,9 +82,7 @@ def test_good_scan_becomes_a_valid_reading() -> None:
         "spindle_rpm": 2400,
         "oil_pressure_bar": 4.75,
     }
-    reading = assemble_reading(
-        device, [_answer(request, values)], ts_ms=TS_MS, seq=7, last_good={}
-    )
+    reading = assemble_reading(device, [_answer(request, values)], ts_ms=TS_MS, seq=7, last_good={})
     assert reading is not None
     assert reading.values == values
     assert list(reading.values) == [r.name for r in device.registers]
@@ -112,9 +113,7 @@ def test_refused_block_carries_last_good_values_with_bad_quality() -> None:
         _answer(first, {"temperature_c": 70.5}),
         BlockAnswer(request=second, registers=None, refusal="exception_code=2"),
     ]
-    reading = assemble_reading(
-        device, answers, ts_ms=TS_MS, seq=3, last_good={"level_pct": 55.5}
-    )
+    reading = assemble_reading(device, answers, ts_ms=TS_MS, seq=3, last_good={"level_pct": 55.5})
     assert reading is not None
     assert reading.values == {"temperature_c": 70.5, "level_pct": 55.5}
     assert reading.quality == {"temperature_c": "good", "level_pct": "bad"}

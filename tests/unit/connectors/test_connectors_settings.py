@@ -1,4 +1,4 @@
-"""Connector settings come from MILLSTREAM_* variables, the connector's own under MILLSTREAM_CONNECTOR_."""
+"""Connector settings come from MILLSTREAM_* variables; its own are MILLSTREAM_CONNECTOR_*."""
 
 from __future__ import annotations
 

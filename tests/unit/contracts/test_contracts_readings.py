@@ -92,6 +92,11 @@ def test_wire_format_round_trips() -> None:
         (b'{"machine_id": "42", "ts": "2025-12-20T14:30:00Z"}', "values"),
         (b'{"values": {"temperature_c": 1}, "ts": "2025-12-20T14:30:00Z"}', "machine_id"),
         (b'{"machine_id": "42", "values": {"temperature_c": 1}}', "ts"),
+        (
+            b'{"machine_id": "42", "ts": "2025-12-20T14:30:00Z", "values": {"t_c": 1},'
+            b' "quality": {"t_c": ["good"]}}',
+            "quality.t_c",
+        ),
     ],
 )
 def test_malformed_records_raise_contract_errors(data: bytes, field: str) -> None:

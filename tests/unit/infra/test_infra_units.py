@@ -40,7 +40,8 @@ def test_missing_tool_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_failed_build_step_quotes_its_log(tmp_path: Path) -> None:
     log = tmp_path / "step.log"
-    argv = [sys.executable, "-c", "print('compiling'); print('boom: no linker'); raise SystemExit(3)"]
+    script = "print('compiling'); print('boom: no linker'); raise SystemExit(3)"
+    argv = [sys.executable, "-c", script]
     with pytest.raises(ProvisionError, match=r"(?s)exit 3.*boom: no linker"):
         run_step(argv, title="Building", estimate="now", log_path=log, console=Console(quiet=True))
     assert "compiling" in log.read_text()

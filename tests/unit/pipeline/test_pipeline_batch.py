@@ -137,3 +137,17 @@ def test_replayed_batch_over_kept_state_emits_no_alarm_twice():
     assert [e.event for e in first.alarm_events] == ["raised", "cleared"]
     assert replay.alarm_events == []
     assert replay.reading_lines == first.reading_lines
+
+
+def test_record_that_breaks_the_decoder_unexpectedly_is_dead_lettered():
+    odd = (
+        b'{"machine_id": "42", "ts": "2025-12-20T14:30:00Z", "values": {"temperature_c": 1.0},'
+        b' "quality": {"temperature_c": ["good"]}}'
+    )
+    records = [record(odd, offset=0), record(reading_bytes(60.0, 1), offset=1)]
+    plan = plan_batch(records, rules=RULES, load_state=no_state, now_ms=NOW)
+    assert [s.offset for s in plan.reading_sources] == [1]
+    body = orjson.loads(plan.dead_letters[0].value)
+    # Either the contract names the field, or the pipeline says the decoder broke.
+    assert "quality" in body["reason"] or body["reason"].startswith("reading: cannot be decoded")
+    assert body["source"]["offset"] == 0

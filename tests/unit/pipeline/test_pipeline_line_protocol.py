@@ -36,6 +36,12 @@ def reference_reading_line(reading: Reading) -> str:
     return point.time(reading.ts_ms, WritePrecision.MS).to_line_protocol()
 
 
+def normalised(line: str) -> tuple[str, list[str], str]:
+    """Series, sorted fields and time of a readings line (sensor keys never need escaping)."""
+    series, fields, ts = line.rsplit(" ", 2)
+    return series, sorted(fields.split(",")), ts
+
+
 def test_reading_line_has_tags_fields_and_ms_timestamp():
     r = Reading(
         machine_id="42",
@@ -45,7 +51,7 @@ def test_reading_line_has_tags_fields_and_ms_timestamp():
         line="3",
     )
     assert reading_line(r) == (
-        "readings,line=3,machine_id=42,plant=hall-b pressure_bar=2,temperature_c=67.5 1766241000123"
+        "readings,line=3,machine_id=42,plant=hall-b temperature_c=67.5,pressure_bar=2 1766241000123"
     )
 
 
@@ -65,7 +71,7 @@ def test_quality_field_only_when_not_good():
     assert 'vibration_mm_s_quality="uncertain"' in line
     assert 'power_kw_quality="bad"' in line
     assert "temperature_c_quality" not in line
-    assert line == reference_reading_line(r)
+    assert normalised(line) == normalised(reference_reading_line(r))
 
 
 @pytest.mark.parametrize(
@@ -135,7 +141,7 @@ def test_tags_with_every_special_character_match_the_client_reference():
         plant='Plant, "North"=1 \\',
         line="line 3\tA\nB",
     )
-    assert reading_line(r) == reference_reading_line(r)
+    assert normalised(reading_line(r)) == normalised(reference_reading_line(r))
 
 
 def test_random_readings_match_the_client_reference():
@@ -155,7 +161,7 @@ def test_random_readings_match_the_client_reference():
             plant="".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))),
             line="".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))),
         )
-        assert reading_line(r) == reference_reading_line(r), r
+        assert normalised(reading_line(r)) == normalised(reference_reading_line(r)), r
 
 
 def alarm_event(**overrides):

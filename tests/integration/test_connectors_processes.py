@@ -1,0 +1,144 @@
+"""The two entry points as processes: the simulator serves, the connector produces, both stop
+cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from connectors.devices import load_devices
+from connectors.poller import DevicePoller
+from contracts.readings import Reading
+from contracts.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env.update(PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+async def _start(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=REPO, env=env, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def _line_with(proc: asyncio.subprocess.Process, text: str, *, timeout_s: float) -> str:
+    assert proc.stderr is not None
+    async with asyncio.timeout(timeout_s):
+        while True:
+            line = (await proc.stderr.readline()).decode()
+            if not line:
+                raise AssertionError(f"process ended before logging {text!r}")
+            if text in line:
+                return line
+
+
+async def _stop(proc: asyncio.subprocess.Process, sig: signal.Signals) -> tuple[int, str]:
+    proc.send_signal(sig)
+    assert proc.stderr is not None
+    async with asyncio.timeout(30):
+        rest = (await proc.stderr.read()).decode()
+        code = await proc.wait()
+    return code, rest
+
+
+async def test_simulator_process_serves_and_stops_on_sigint() -> None:
+    port = _free_port()
+    sim = await _start(
+        "-m",
+        "connectors.simulator",
+        "--devices",
+        "devices.example.yaml",
+        "--port-override",
+        str(port),
+        "--tick-s",
+        "0.1",
+        "--seed",
+        "3",
+        env=_env(),
+    )
+    try:
+        line = await _line_with(sim, "simulator listening", timeout_s=20)
+        assert f"address=127.0.0.1:{port}" in line
+        assert "devices=42(unit 1)" in line
+        (example,) = load_devices(REPO / "devices.example.yaml")
+        readings: list[Reading] = []
+        poller = DevicePoller(example.model_copy(update={"port": port}), sink=readings.append)
+        await poller.scan_once()
+    finally:
+        code, rest = await _stop(sim, signal.SIGINT)
+    assert code == 0
+    assert "simulator stopped" in rest
+    (reading,) = readings
+    assert set(reading.quality.values()) == {"good"}
+    assert 60.0 < reading.values["temperature_c"] < 80.0
+
+
+async def test_connector_process_produces_and_exits_0_on_sigterm(
+    common_settings: CommonSettings, tmp_path: Path
+) -> None:
+    port = _free_port()
+    devices_file = tmp_path / "devices.yaml"
+    devices_file.write_text(
+        (REPO / "devices.example.yaml")
+        .read_text(encoding="utf-8")
+        .replace("port: 5020", f"port: {port}")
+        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
+        encoding="utf-8",
+    )
+    sim = await _start(
+        "-m",
+        "connectors.simulator",
+        "--devices",
+        str(devices_file),
+        "--tick-s",
+        "0.1",
+        env=_env(),
+    )
+    connector = None
+    try:
+        await _line_with(sim, "simulator listening", timeout_s=20)
+        connector = await _start(
+            "-m",
+            "connectors",
+            env=_env(
+                MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=common_settings.kafka_bootstrap_servers,
+                MILLSTREAM_TOPIC_PREFIX=common_settings.topic_prefix,
+                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_file),
+                MILLSTREAM_CONNECTOR_ID="cli-test",
+                MILLSTREAM_CONNECTOR_LINGER_MS="5",
+            ),
+        )
+        await _line_with(connector, "modbus connected machine_id=42", timeout_s=30)
+        await asyncio.sleep(1.0)
+        code, rest = await _stop(connector, signal.SIGTERM)
+    finally:
+        if connector is not None and connector.returncode is None:
+            connector.kill()
+        await _stop(sim, signal.SIGTERM)
+    assert code == 0
+    assert "connector stopped connector_id=cli-test" in rest
+    stopped = next(line for line in rest.splitlines() if "connector stopped" in line)
+    fields = dict(part.split("=", 1) for part in stopped.split() if "=" in part)
+    assert int(fields["delivered"]) >= 3
+    assert fields["delivered"] == fields["sent"]
+    assert fields["failed"] == "0"
