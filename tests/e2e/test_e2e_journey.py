@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,19 +45,17 @@ class RunningStack:
 
 
 def _read_banner(proc: subprocess.Popen[str], *, timeout_s: float) -> str:
+    """Collect the command's stdout (in a thread) until it says how to stop it."""
     assert proc.stdout is not None
-    os.set_blocking(proc.stdout.fileno(), False)
+    stdout = proc.stdout
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
     deadline = time.monotonic() + timeout_s
-    out = ""
-    while time.monotonic() < deadline:
-        chunk = proc.stdout.read()
-        if chunk:
-            out += chunk
-            if "Press Ctrl-C" in out:
-                return out
-        if proc.poll() is not None:
-            break
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any("Press Ctrl-C" in line for line in list(lines)):
+            return "".join(lines)
         time.sleep(0.2)
+    out = "".join(lines)
     raise AssertionError(f"`python -m infra run` did not come up (exit {proc.poll()}):\n{out}")
 
 
