@@ -42,6 +42,7 @@ class RunningStack:
     admin_key: str
     process: subprocess.Popen[str]
     banner: str
+    run_dir: Path
 
 
 def _read_banner(proc: subprocess.Popen[str], *, timeout_s: float) -> str:
@@ -83,6 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             admin_key=key_match.group(1),
             process=proc,
             banner=banner,
+            run_dir=run_dir,
         )
     finally:
         if proc.poll() is None:
@@ -183,6 +185,112 @@ def test_injected_reading_travels_to_influxdb(stack: RunningStack) -> None:
             return
         time.sleep(1)
     raise AssertionError("the injected reading never reached InfluxDB")
+
+
+def _infra_cli(stack: RunningStack, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env["MILLSTREAM_RUN_DIR"] = str(stack.run_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "infra", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
+    )
+    return done.stdout
+
+
+def test_infra_status_and_env_describe_the_running_servers(stack: RunningStack) -> None:
+    status = _infra_cli(stack, "status")
+    assert re.search(r"^kafka: running pid=\d+", status, flags=re.M), status
+    assert re.search(r"^influxdb: running pid=\d+", status, flags=re.M), status
+    env = dict(line.split("=", 1) for line in _infra_cli(stack, "env").splitlines())
+    assert env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"].startswith("127.0.0.1:")
+    assert env["MILLSTREAM_INFLUX_URL"].startswith("http://127.0.0.1:")
+    assert env["MILLSTREAM_INFLUX_TOKEN"]
+
+
+def _minted_key(stack: RunningStack, *, name: str, role: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    for line in _infra_cli(stack, "env").splitlines():
+        key, _, value = line.partition("=")
+        env[key] = value
+    done = subprocess.run(
+        [sys.executable, "-m", "api", "mint-key", "--name", name, "--role", role],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+# The SCADA loop of the API integration guide, one pass, with only the address changed.
+SEED_SCADA_SCRIPT = """
+import requests
+import time
+
+SCADA_API = "{base_url}/api/readings"
+API_KEY = "{api_key}"
+
+def read_modbus_register(address):
+    return {{40001: 67.5, 40002: 4.8, 40003: 3.2}}[address]
+
+reading = {{
+    "machine_id": 42,
+    "timestamp": "2025-12-20T14:30:00Z",
+    "temperature_c": read_modbus_register(40001),
+    "pressure_bar": read_modbus_register(40002),
+    "vibration_mm_s": read_modbus_register(40003)
+}}
+response = requests.post(
+    SCADA_API,
+    json=reading,
+    headers={{"X-API-Key": API_KEY}}
+)
+if response.status_code == 201:
+    print("Reading recorded successfully")
+else:
+    print(response.status_code, response.text)
+"""
+
+
+def test_seed_scada_script_records_a_reading_with_a_minted_key(stack: RunningStack) -> None:
+    key = _minted_key(stack, name="scada-line-3", role="engineer")
+    assert key.startswith("msk_")
+    script = SEED_SCADA_SCRIPT.format(base_url=stack.base_url, api_key=key)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "Reading recorded successfully", done.stdout + done.stderr
+
+
+def test_seed_curl_examples(stack: RunningStack) -> None:
+    key = stack.admin_key
+    listed = subprocess.run(
+        ["curl", "-s", "-H", f"X-API-Key: {key}", f"{stack.base_url}/api/machines"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    machines = orjson.loads(listed.stdout)
+    assert {"machine_id": 42, "name": "CNC Lathe - Haas ST-20"}.items() <= machines[0].items()
+    posted = subprocess.run(
+        [
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+            "-X", "POST", f"{stack.base_url}/api/readings",
+            "-H", "Content-Type: application/json",
+            "-H", f"X-API-Key: {key}",
+            "-d", '{"machine_id": 42, "temperature_c": 67.5}',
+        ],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    assert posted.stdout == "201"
+
+
+def test_operator_key_reads_but_cannot_post_readings(stack: RunningStack) -> None:
+    key = _minted_key(stack, name="hall-b-screen", role="operator")
+    headers = {"X-API-Key": key}
+    assert httpx.get(f"{stack.base_url}/api/machines/42", headers=headers).status_code == 200
+    resp = httpx.post(
+        f"{stack.base_url}/api/readings",
+        json={"machine_id": 42, "temperature_c": 67.5},
+        headers=headers,
+    )
+    assert resp.status_code == 403
+    assert "detail" in resp.json()
 
 
 def test_ctrl_c_stops_everything(stack: RunningStack) -> None:
