@@ -66,13 +66,12 @@ def ensure_buckets(url: str, token: str, *, org: str, retention_days: dict[str, 
 
     with InfluxDBClient(url=url, token=token, org=org) as client:
         api = client.buckets_api()
-        org_id = client.organizations_api().find_organizations(org=org)[0].id
         for name, days in retention_days.items():
             if api.find_bucket_by_name(name) is not None:
                 continue
             api.create_bucket(
                 bucket_name=name,
-                org_id=org_id,
+                org=org,
                 retention_rules=[BucketRetentionRules(type="expire", every_seconds=days * 86400)],
             )
             logger.info("created bucket=%s retention_days=%d", name, days)

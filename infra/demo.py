@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -72,9 +73,12 @@ def _wait_ready(url: str, *, run_dir: Path, timeout_s: float) -> None:
     raise ServerStartError(f"the API was not ready at {url} within {timeout_s:.0f}s")
 
 
-def _stop_services(run_dir: Path) -> None:
+def _stop_services(run_dir: Path, children: dict[str, subprocess.Popen[bytes]]) -> None:
     for name in reversed(_SERVICES):
         processes.stop(run_dir, name, timeout_s=15)
+    for child in children.values():
+        child.wait(timeout=10)
+    children.clear()
 
 
 def run_demo(
@@ -94,7 +98,8 @@ def run_demo(
             f"MILLSTREAM_API_PORT=8081 make run"
         )
     conn = servers.up()
-    _stop_services(run_dir)  # leftovers of an earlier run that was killed
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    _stop_services(run_dir, children)  # leftovers of an earlier run that was killed
     key = admin_key(run_dir)
     modbus_port = ports.free_port(host)
     devices = _devices_file(run_dir, host=host, modbus_port=modbus_port)
@@ -128,7 +133,7 @@ def run_demo(
     signal.signal(signal.SIGINT, on_signal)
     try:
         for name in _SERVICES:
-            processes.start(commands[name], name=name, run_dir=run_dir, env=env)
+            children[name] = processes.start(commands[name], name=name, run_dir=run_dir, env=env)
         console.print("Starting the simulator, connector, pipeline worker and API ...")
         _wait_ready(f"http://{host}:{port}/ready", run_dir=run_dir, timeout_s=120)
         _print_banner(console, host=host, port=port, key=key, run_dir=run_dir)
@@ -143,7 +148,7 @@ def run_demo(
         return 0
     finally:
         console.print("Stopping Millstream ...")
-        _stop_services(run_dir)
+        _stop_services(run_dir, children)
         servers.down()
         console.print("Stopped.")
 

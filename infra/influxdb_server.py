@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -14,10 +15,12 @@ from infra.errors import ServerStartError
 NAME = "influxdb"
 
 
-def start_influxdb(influxd: Path, *, run_dir: Path, host: str, port: int) -> None:
+def start_influxdb(
+    influxd: Path, *, run_dir: Path, host: str, port: int
+) -> subprocess.Popen[bytes]:
     data = run_dir / "influxdb"
     data.mkdir(parents=True, exist_ok=True)
-    processes.start(
+    return processes.start(
         [
             str(influxd),
             "--bolt-path", str((data / "influxd.bolt").resolve()),

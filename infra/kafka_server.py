@@ -58,7 +58,7 @@ def start_kafka(
     port: int,
     controller_port: int,
     heap_mb: int,
-) -> None:
+) -> subprocess.Popen[bytes]:
     """Write the config, format storage once, and start the broker in the background."""
     home = run_dir / "kafka"
     data = home / "data"
@@ -81,7 +81,7 @@ def start_kafka(
             ],
             check=True, capture_output=True, text=True,
         )
-    processes.start(
+    return processes.start(
         [
             dist.java, f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 256)}m",
             "-XX:+UseG1GC", "-Djava.awt.headless=true",

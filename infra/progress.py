@@ -77,6 +77,8 @@ def run_step(
                     next_beat += _HEARTBEAT_S
                 time.sleep(0.5)
         reader.join(timeout=5)
+        proc.stdout.close()
+        proc.wait()
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])

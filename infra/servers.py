@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class LocalServers:
         self._settings = settings
         self._run_dir = settings.run_dir.resolve()
         self._console = console or Console(stderr=True)
+        # Servers this object started; kept so they can be reaped when stopped.
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     @property
     def run_dir(self) -> Path:
@@ -87,7 +90,7 @@ class LocalServers:
         influx_url = f"http://{host}:{state.influx_port}"
         if processes.read_pid(self._run_dir, kafka_server.NAME) is None:
             self._console.print(f"Starting Kafka on {bootstrap_servers}")
-            kafka_server.start_kafka(
+            self._children[kafka_server.NAME] = kafka_server.start_kafka(
                 kafka_dist,
                 run_dir=self._run_dir,
                 host=host,
@@ -97,7 +100,7 @@ class LocalServers:
             )
         if processes.read_pid(self._run_dir, influxdb_server.NAME) is None:
             self._console.print(f"Starting InfluxDB on {influx_url}")
-            influxdb_server.start_influxdb(
+            self._children[influxdb_server.NAME] = influxdb_server.start_influxdb(
                 influxd, run_dir=self._run_dir, host=host, port=state.influx_port
             )
         influxdb_server.wait_healthy(influx_url, run_dir=self._run_dir, timeout_s=timeout_s)
@@ -139,6 +142,9 @@ class LocalServers:
             for name in (influxdb_server.NAME, kafka_server.NAME)
             if processes.stop(self._run_dir, name, timeout_s=30)
         ]
+        for child in self._children.values():
+            child.wait(timeout=10)
+        self._children.clear()
         if purge:
             import shutil
 

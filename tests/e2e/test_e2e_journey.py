@@ -94,6 +94,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 raise
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 async def _collect_frames(url: str, *, timeout_s: float) -> list[dict[str, object]]:

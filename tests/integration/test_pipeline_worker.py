@@ -14,6 +14,7 @@ import orjson
 import pytest
 from influxdb_client import InfluxDBClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import CoordinatorNotAvailableError
 from kafka.partitioner import murmur2
 
 from contracts.alarms import decode_alarm
@@ -378,6 +379,9 @@ def group_members(bootstrap: str, group: str) -> tuple[str, int]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         info = admin.describe_groups([group])[group]
+    except CoordinatorNotAvailableError:
+        # A fresh broker creates its offsets topic when the first group asks for it.
+        return "NoCoordinator", 0
     finally:
         admin.close()
     return info["group_state"], len(info["members"])
