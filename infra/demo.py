@@ -22,7 +22,7 @@ import yaml
 from rich.console import Console
 
 from infra import ports, processes
-from infra.errors import InfraError, ServerStartError
+from infra.errors import InfraError
 from infra.servers import LocalServers
 
 DEVICES_EXAMPLE = Path(__file__).resolve().parent.parent / "devices.example.yaml"
@@ -54,23 +54,12 @@ def _devices_file(run_dir: Path, *, host: str, modbus_port: int) -> Path:
     return path
 
 
-def _wait_ready(url: str, *, run_dir: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for name in _SERVICES:
-            if processes.read_pid(run_dir, name) is None:
-                log = processes.log_file(run_dir, name)
-                raise ServerStartError(
-                    f"{name} exited during start-up; last lines of {log}:\n{processes.tail(log)}"
-                )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise ServerStartError(f"the API was not ready at {url} within {timeout_s:.0f}s")
+def _api_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _stop_services(run_dir: Path, children: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -135,7 +124,15 @@ def run_demo(
         for name in _SERVICES:
             children[name] = processes.start(commands[name], name=name, run_dir=run_dir, env=env)
         console.print("Starting the simulator, connector, pipeline worker and API ...")
-        _wait_ready(f"http://{host}:{port}/ready", run_dir=run_dir, timeout_s=120)
+        ready_url = f"http://{host}:{port}/ready"
+        processes.wait_until_healthy(
+            lambda: _api_ready(ready_url),
+            run_dir=run_dir,
+            names=_SERVICES,
+            what=f"the API was not ready at {ready_url}",
+            timeout_s=120,
+            interval_s=0.5,
+        )
         _print_banner(console, host=host, port=port, key=key, run_dir=run_dir)
         while not stopping:
             for name in _SERVICES:

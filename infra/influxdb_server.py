@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from infra import processes
-from infra.errors import ServerStartError
 
 NAME = "influxdb"
 
@@ -44,17 +42,13 @@ def is_healthy(url: str) -> bool:
 
 
 def wait_healthy(url: str, *, run_dir: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if processes.read_pid(run_dir, NAME) is None:
-            log = processes.log_file(run_dir, NAME)
-            raise ServerStartError(
-                f"InfluxDB exited during start-up; last lines of {log}:\n{processes.tail(log)}"
-            )
-        if is_healthy(url):
-            return
-        time.sleep(0.3)
-    raise ServerStartError(f"InfluxDB did not answer on {url} within {timeout_s:.0f}s")
+    processes.wait_until_healthy(
+        lambda: is_healthy(url),
+        run_dir=run_dir,
+        names=[NAME],
+        what=f"InfluxDB did not answer on {url}",
+        timeout_s=timeout_s,
+    )
 
 
 def onboard(

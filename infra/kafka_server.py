@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import time
 from pathlib import Path
 
 from infra import ports, processes
-from infra.errors import ServerStartError
 from infra.kafka_dist import KafkaDist
 
 logger = logging.getLogger(__name__)
@@ -98,9 +96,7 @@ def is_healthy(bootstrap: str) -> bool:
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=3000
-        )
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     except (KafkaError, OSError, ValueError):
         return False
     try:
@@ -113,18 +109,12 @@ def is_healthy(bootstrap: str) -> bool:
 
 
 def wait_healthy(bootstrap: str, *, run_dir: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if processes.read_pid(run_dir, NAME) is None:
-            log = processes.log_file(run_dir, NAME)
-            raise ServerStartError(
-                f"Kafka exited during start-up; last lines of {log}:\n{processes.tail(log)}"
-            )
-        host, _, port = bootstrap.rpartition(":")
-        if ports.is_listening(host, int(port)) and is_healthy(bootstrap):
-            return
-        time.sleep(0.5)
-    raise ServerStartError(
-        f"Kafka did not answer on {bootstrap} within {timeout_s:.0f}s; "
-        f"see {processes.log_file(run_dir, NAME)}"
+    host, _, port = bootstrap.rpartition(":")
+    processes.wait_until_healthy(
+        lambda: ports.is_listening(host, int(port)) and is_healthy(bootstrap),
+        run_dir=run_dir,
+        names=[NAME],
+        what=f"Kafka did not answer on {bootstrap}",
+        timeout_s=timeout_s,
+        interval_s=0.5,
     )

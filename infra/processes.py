@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from infra.errors import ServerStartError
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +115,27 @@ def tail(path: Path, *, lines: int = 20) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until_healthy(
+    check: Callable[[], bool],
+    *,
+    run_dir: Path,
+    names: Sequence[str],
+    what: str,
+    timeout_s: float,
+    interval_s: float = 0.3,
+) -> None:
+    """Poll ``check`` until it passes; fail at once, quoting its log, if a named process exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for name in names:
+            if read_pid(run_dir, name) is None:
+                log = log_file(run_dir, name)
+                raise ServerStartError(
+                    f"{name} exited during start-up; last lines of {log}:\n{tail(log)}"
+                )
+        if check():
+            return
+        time.sleep(interval_s)
+    raise ServerStartError(f"{what} within {timeout_s:.0f}s; see {run_dir / 'logs'}")

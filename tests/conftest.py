@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -70,23 +70,31 @@ def influx(stack_connection: Connection) -> InfluxInfo:
     )
 
 
+@pytest.fixture(scope="session")
+def make_settings(stack_connection: Connection) -> Callable[..., CommonSettings]:
+    """Settings for the session's servers with a topic prefix of their own, topics created."""
+
+    def make(*, partitions: int = TEST_PARTITIONS) -> CommonSettings:
+        prefix = f"t{uuid.uuid4().hex[:10]}"
+        c = stack_connection
+        create_millstream_topics(c.kafka_bootstrap, prefix=prefix, stream_partitions=partitions)
+        return CommonSettings(
+            kafka_bootstrap_servers=c.kafka_bootstrap,
+            topic_prefix=prefix,
+            influx_url=c.influx_url,
+            influx_token=SecretStr(c.influx_token),
+            influx_org=c.influx_org,
+            influx_bucket=c.influx_bucket,
+            influx_rollup_bucket=c.influx_rollup_bucket,
+        )
+
+    return make
+
+
 @pytest.fixture
-def common_settings(stack_connection: Connection) -> CommonSettings:
-    """Settings for one test: the session's servers and a topic prefix of its own."""
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    create_millstream_topics(
-        stack_connection.kafka_bootstrap, prefix=prefix, stream_partitions=TEST_PARTITIONS
-    )
-    c = stack_connection
-    return CommonSettings(
-        kafka_bootstrap_servers=c.kafka_bootstrap,
-        topic_prefix=prefix,
-        influx_url=c.influx_url,
-        influx_token=SecretStr(c.influx_token),
-        influx_org=c.influx_org,
-        influx_bucket=c.influx_bucket,
-        influx_rollup_bucket=c.influx_rollup_bucket,
-    )
+def common_settings(make_settings: Callable[..., CommonSettings]) -> CommonSettings:
+    """Settings for one test: the session's servers and topics of its own."""
+    return make_settings()
 
 
 @pytest.fixture

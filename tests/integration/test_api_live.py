@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -20,8 +19,8 @@ from api.settings import ApiSettings
 from api.testing import ServerThread
 from contracts.alarms import AlarmEvent, alarm_id
 from contracts.readings import Reading
+from contracts.settings import CommonSettings
 from contracts.timefmt import now_ms
-from infra.bootstrap import create_millstream_topics
 
 pytestmark = pytest.mark.integration
 
@@ -39,18 +38,10 @@ def admin_key() -> str:
 
 
 @pytest.fixture(scope="module")
-def api_settings(kafka_bootstrap: str, influx: Any, admin_key: str) -> ApiSettings:
+def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
     """Topics of this module's own; one server serves every test of the module."""
-    prefix = f"api{uuid.uuid4().hex[:10]}"
-    create_millstream_topics(kafka_bootstrap, prefix=prefix, stream_partitions=3)
     return ApiSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=prefix,
-        influx_url=influx.url,
-        influx_token=influx.token,
-        influx_org=influx.org,
-        influx_bucket=influx.bucket,
-        influx_rollup_bucket=influx.rollup_bucket,
+        **make_settings(partitions=3).model_dump(),
         admin_api_key=admin_key,
     )
 

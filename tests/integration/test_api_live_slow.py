@@ -6,9 +6,7 @@ import asyncio
 import secrets
 import socket
 import time
-import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
@@ -22,8 +20,8 @@ from api.settings import ApiSettings
 from api.testing import ServerThread
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
+from contracts.settings import CommonSettings
 from contracts.timefmt import now_ms
-from infra.bootstrap import create_millstream_topics
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +38,9 @@ def admin_key() -> str:
 
 
 @pytest.fixture(scope="module")
-def app(kafka_bootstrap: str, influx: Any, admin_key: str) -> FastAPI:
-    prefix = f"api{uuid.uuid4().hex[:10]}"
-    create_millstream_topics(kafka_bootstrap, prefix=prefix, stream_partitions=1)
+def app(make_settings: Callable[..., CommonSettings], admin_key: str) -> FastAPI:
     settings = ApiSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=prefix,
-        influx_url=influx.url,
-        influx_token=influx.token,
-        influx_org=influx.org,
-        influx_bucket=influx.bucket,
+        **make_settings(partitions=1).model_dump(),
         admin_api_key=admin_key,
         live_queue_frames=8,
     )

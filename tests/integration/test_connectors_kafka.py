@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,11 @@ from connectors.simulator.server import SimulatorServer
 from contracts.machines import decode_machine
 from contracts.readings import Reading, decode_reading
 from contracts.settings import CommonSettings
+from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _connector_settings(common: CommonSettings, devices_file: Path) -> ConnectorSettings:
@@ -65,7 +58,7 @@ def _consume(bootstrap: str, topic: str, *, want: int, timeout_s: float = 15.0) 
 async def test_readings_and_machines_reach_kafka(
     common_settings: CommonSettings, kafka_bootstrap: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     (example,) = load_devices(REPO / "devices.example.yaml")
     device = example.model_copy(update={"port": port, "poll_interval_s": 0.2})
     settings = _connector_settings(common_settings, REPO / "devices.example.yaml")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -13,17 +12,11 @@ from connectors.devices import Device, load_devices, parse_devices
 from connectors.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading, decode_reading
+from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _example(port: int, **update: object) -> Device:
@@ -70,7 +63,7 @@ async def polling() -> AsyncIterator[Polling]:
 
 
 async def test_poller_reads_the_simulated_lathe(polling: Polling) -> None:
-    port = _free_port()
+    port = free_port()
     device = _example(port)
     server = SimulatorServer([device], tick_s=0.1, seed=1)
     await server.start()
@@ -98,7 +91,7 @@ async def test_poller_reads_the_simulated_lathe(polling: Polling) -> None:
 async def test_refused_register_is_counted_while_other_device_keeps_producing(
     polling: Polling,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     served = parse_devices(
         f"""
 devices:
@@ -151,7 +144,7 @@ devices:
 async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
     polling: Polling,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     device = _example(port)
     server = SimulatorServer([device], tick_s=0.1, seed=3)
     await server.start()
@@ -180,7 +173,7 @@ async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
 
 
 async def test_poller_reconnects_when_the_server_comes_back(polling: Polling) -> None:
-    port = _free_port()
+    port = free_port()
     device = _example(port)
     server = SimulatorServer([device], tick_s=0.1, seed=4)
     await server.start()
@@ -209,7 +202,7 @@ async def test_poller_reconnects_when_the_server_comes_back(polling: Polling) ->
 async def test_unexpected_error_in_one_poller_leaves_the_others_running(
     polling: Polling,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     healthy = _example(port)
     faulty = healthy.model_copy(update={"machine_id": "43"})
     server = SimulatorServer([healthy], tick_s=0.1, seed=6)

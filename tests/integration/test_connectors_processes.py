@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -16,17 +15,11 @@ from connectors.devices import load_devices
 from connectors.poller import DevicePoller
 from contracts.readings import Reading
 from contracts.settings import CommonSettings
+from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -62,7 +55,7 @@ async def _stop(proc: asyncio.subprocess.Process, sig: signal.Signals) -> tuple[
 
 
 async def test_simulator_process_serves_and_stops_on_sigint() -> None:
-    port = _free_port()
+    port = free_port()
     sim = await _start(
         "-m",
         "connectors.simulator",
@@ -96,7 +89,7 @@ async def test_simulator_process_serves_and_stops_on_sigint() -> None:
 async def test_connector_process_produces_and_exits_0_on_sigterm(
     common_settings: CommonSettings, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     devices_file = tmp_path / "devices.yaml"
     devices_file.write_text(
         (REPO / "devices.example.yaml")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from infra import demo, tools
-from infra.errors import MissingToolError, ProvisionError
+from infra import demo, processes, tools
+from infra.errors import MissingToolError, ProvisionError, ServerStartError
 from infra.influxdb_dist import influxdb_version
 from infra.kafka_dist import kafka_version
 from infra.kafka_server import server_properties
@@ -58,3 +58,21 @@ def test_admin_key_is_made_once_and_kept(tmp_path: Path, monkeypatch: pytest.Mon
     assert first.startswith("msk_") and len(first) > 20
     assert demo.admin_key(tmp_path) == first
     assert (tmp_path / "admin-api-key").stat().st_mode & 0o077 == 0
+
+
+def test_wait_quotes_the_log_of_a_process_that_died(tmp_path: Path) -> None:
+    child = processes.start(
+        [sys.executable, "-c", "print('port already in use')"], name="probe", run_dir=tmp_path
+    )
+    child.wait(timeout=10)
+    with pytest.raises(ServerStartError, match=r"(?s)probe exited.*port already in use"):
+        processes.wait_until_healthy(
+            lambda: False, run_dir=tmp_path, names=["probe"], what="probe", timeout_s=5
+        )
+
+
+def test_wait_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    with pytest.raises(ServerStartError, match=r"never healthy within 0s"):
+        processes.wait_until_healthy(
+            lambda: False, run_dir=tmp_path, names=[], what="never healthy", timeout_s=0.2
+        )
