@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     settings = InfraSettings()
     servers = LocalServers(settings, console=console)
     try:

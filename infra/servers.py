@@ -64,7 +64,7 @@ class LocalServers:
     def __init__(self, settings: InfraSettings, *, console: Console | None = None) -> None:
         self._settings = settings
         self._run_dir = settings.run_dir.resolve()
-        self._console = console or Console(stderr=True)
+        self._console = console or Console(stderr=True, soft_wrap=True)
         # Servers this object started; kept so they can be reaped when stopped.
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 

@@ -40,7 +40,7 @@ def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
         run_dir=run_dir, kafka_port=0, influx_port=0, topic_prefix="millstream-session",
         stream_partitions=TEST_PARTITIONS,
     )
-    servers = LocalServers(settings, console=Console(stderr=True))
+    servers = LocalServers(settings, console=Console(stderr=True, soft_wrap=True))
     try:
         servers.up()
         yield servers

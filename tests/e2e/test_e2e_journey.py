@@ -295,6 +295,25 @@ def test_operator_key_reads_but_cannot_post_readings(stack: RunningStack) -> Non
     assert "detail" in resp.json()
 
 
+def test_readme_flux_queries_answer(stack: RunningStack) -> None:
+    """The analyst's queries of the README, run as written against the stack's InfluxDB."""
+    from influxdb_client import InfluxDBClient
+
+    queries = re.findall(r"```flux\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert len(queries) == 2
+    env = dict(line.split("=", 1) for line in _infra_cli(stack, "env").splitlines())
+    with InfluxDBClient(
+        url=env["MILLSTREAM_INFLUX_URL"],
+        token=env["MILLSTREAM_INFLUX_TOKEN"],
+        org=env["MILLSTREAM_INFLUX_ORG"],
+    ) as client:
+        for query in queries:
+            tables = client.query_api().query(query)
+            values = [record.get_value() for table in tables for record in table.records]
+            assert values, query
+            assert all(isinstance(v, (int, float)) for v in values), query
+
+
 def test_ctrl_c_stops_everything(stack: RunningStack) -> None:
     port = int(stack.base_url.rsplit(":", 1)[1])
     stack.process.send_signal(signal.SIGINT)
