@@ -12,14 +12,14 @@ import logging
 import sys
 
 import uvicorn
-from pydantic import ValidationError
 
 from api.app import create_app
 from api.auth.roles import Role
 from api.auth.store import ApiKeyStore
 from api.kafka.producer import KafkaPublisher
 from api.settings import ApiSettings
-from contracts.errors import MillstreamError
+from contracts.errors import ConfigError, MillstreamError
+from contracts.settings import load_settings
 
 logger = logging.getLogger("api")
 
@@ -79,11 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        settings = ApiSettings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"invalid configuration: {where}: {error['msg']}", file=sys.stderr)
+        settings = load_settings(ApiSettings)
+    except ConfigError as exc:
+        print(f"api: invalid configuration: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
     try:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from pydantic import ValidationError
-
 from connectors.app import run_connector
 from connectors.devices import Device, load_devices
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
 from connectors.settings import ConnectorSettings
 from contracts.errors import ConfigError
+from contracts.settings import load_settings
 
 
 async def _run(settings: ConnectorSettings, devices: tuple[Device, ...]) -> None:
@@ -27,13 +26,7 @@ async def _run(settings: ConnectorSettings, devices: tuple[Device, ...]) -> None
 
 def main() -> int:
     try:
-        settings = ConnectorSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "MILLSTREAM_" + "_".join(str(p) for p in first["loc"]).upper()
-        print(f"error: {name}: {first['msg']}", file=sys.stderr)
-        return 2
-    try:
+        settings = load_settings(ConnectorSettings)
         devices = load_devices(settings.connector_devices_file)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,16 +6,22 @@ instance in its ``__main__`` and passes it down; nothing here is built at import
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import TypeVar
+
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.errors import ConfigError
 from contracts.topics import TopicNames
+
+ENV_PREFIX = "MILLSTREAM_"
+S = TypeVar("S", bound=BaseSettings)
 
 
 class CommonSettings(BaseSettings):
     """Where Kafka and InfluxDB are, and the topic prefix."""
 
-    model_config = SettingsConfigDict(env_prefix="MILLSTREAM_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "millstream"
@@ -28,3 +34,16 @@ class CommonSettings(BaseSettings):
     @property
     def topics(self) -> TopicNames:
         return TopicNames.with_prefix(self.topic_prefix)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build ``cls`` from the environment; bad values raise :class:`ConfigError` naming the
+    variables, e.g. ``MILLSTREAM_API_PORT: Input should be a valid integer``."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(problems) from exc

@@ -11,9 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
 from contracts.errors import ConfigError
+from contracts.settings import load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,15 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.settings import PipelineSettings
 
     try:
-        settings = PipelineSettings()
+        settings = load_settings(PipelineSettings)
         app = create_app(settings)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        print(
-            f"pipeline: invalid setting MILLSTREAM_{field.upper()}: {first['msg']}", file=sys.stderr
-        )
-        return 2
     except ConfigError as exc:
         print(f"pipeline: {exc}", file=sys.stderr)
         return 2

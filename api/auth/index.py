@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from api.auth.keys import ApiKeyRecord, decode_key_record, digests_equal, hash_secret
 from api.auth.roles import Identity, Role
-from contracts.errors import ContractError
-
-logger = logging.getLogger(__name__)
+from api.kafka.compacted import decode_keyed
 
 
 class KeyIndex:
@@ -33,26 +29,15 @@ class KeyIndex:
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         """One record of the topic; ``value=None`` is a tombstone that revokes the key."""
-        if key is None:
-            logger.warning("api key record without a key ignored")
+        record = decode_keyed(
+            key, value, decode=decode_key_record, key_of=lambda r: r.key_id, what="api key"
+        )
+        if record is None:
             return
-        key_id = key.decode(errors="replace")
-        if value is None:
-            self.remove(key_id)
-            return
-        try:
-            record = decode_key_record(value)
-        except ContractError as exc:
-            logger.warning("api key record ignored key_id=%s error=%s", key_id, exc)
-            return
-        if record.key_id != key_id:
-            logger.warning(
-                "api key record ignored key_id=%s reason=value names key_id %s",
-                key_id,
-                record.key_id,
-            )
-            return
-        self.put(record)
+        if record.value is None:
+            self.remove(record.key)
+        else:
+            self.put(record.value)
 
     def put(self, record: ApiKeyRecord) -> None:
         self.remove(record.key_id)

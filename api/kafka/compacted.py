@@ -11,17 +11,58 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from api.errors import StartupError
 from api.kafka.partitions import topic_partitions
+from contracts.errors import ContractError
 
 logger = logging.getLogger(__name__)
 
 # Called with the record key and value (``None`` for a tombstone), in offset order.
 ApplyRecord = Callable[[bytes | None, bytes | None], None]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedRecord(Generic[T]):
+    """One decoded record of a compacted topic; ``value`` is ``None`` for a tombstone."""
+
+    key: str
+    value: T | None
+
+
+def decode_keyed(
+    key: bytes | None,
+    value: bytes | None,
+    *,
+    decode: Callable[[bytes], T],
+    key_of: Callable[[T], str],
+    what: str,
+) -> KeyedRecord[T] | None:
+    """Decode one record whose value must name its own key; ``None`` (logged) if unusable."""
+    if key is None:
+        logger.warning("%s record without a key ignored", what)
+        return None
+    key_text = key.decode(errors="replace")
+    if value is None:
+        return KeyedRecord(key_text, None)
+    try:
+        decoded = decode(value)
+    except ContractError as exc:
+        logger.warning("%s record ignored key=%s error=%s", what, key_text, exc)
+        return None
+    if key_of(decoded) != key_text:
+        logger.warning(
+            "%s record ignored key=%s reason=value names %s", what, key_text, key_of(decoded)
+        )
+        return None
+    return KeyedRecord(key_text, decoded)
 
 
 class CompactedTopicReader:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from api.kafka.compacted import CompactedTopicReader
-from contracts.errors import ContractError
+from api.kafka.compacted import CompactedTopicReader, decode_keyed
 from contracts.machines import MachineInfo, decode_machine
 from contracts.readings import machine_id_json
-
-logger = logging.getLogger(__name__)
 
 
 def machine_view(info: MachineInfo) -> dict[str, Any]:
@@ -37,26 +33,15 @@ class MachineTable:
         return len(self._machines)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            logger.warning("machine record without a key ignored")
+        record = decode_keyed(
+            key, value, decode=decode_machine, key_of=lambda m: m.machine_id, what="machine"
+        )
+        if record is None:
             return
-        machine_id = key.decode(errors="replace")
-        if value is None:
-            self._machines.pop(machine_id, None)
-            return
-        try:
-            info = decode_machine(value)
-        except ContractError as exc:
-            logger.warning("machine record ignored machine_id=%s error=%s", machine_id, exc)
-            return
-        if info.machine_id != machine_id:
-            logger.warning(
-                "machine record ignored key=%s reason=value names machine_id %s",
-                machine_id,
-                info.machine_id,
-            )
-            return
-        self._machines[machine_id] = info
+        if record.value is None:
+            self._machines.pop(record.key, None)
+        else:
+            self._machines[record.key] = record.value
 
     def get(self, machine_id: str) -> MachineInfo | None:
         return self._machines.get(machine_id)
