@@ -92,7 +92,9 @@ def run_demo(
     key = admin_key(run_dir)
     modbus_port = ports.free_port(host)
     devices = _devices_file(run_dir, host=host, modbus_port=modbus_port)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    # The user's own MILLSTREAM_* settings (an alarm limit, say) reach every service;
+    # where the servers are and the API's address come from this stack.
+    env = dict(os.environ)
     env.update(conn.env())
     env.update(
         PYTHONUNBUFFERED="1",

@@ -94,8 +94,10 @@ async def test_sink_gives_up_after_bounded_attempts_with_a_named_error(unused_tc
 
 
 async def test_sink_writes_nothing_for_an_empty_batch():
+    """Port 1 refuses connections: any request at all would raise InfluxWriteError."""
     sink = InfluxSink(
         url="http://127.0.0.1:1", token="t", org="o", readings_bucket="a", alarms_bucket="b"
     )
     async with sink:
         await sink.write_alarms([])
+        await sink.write_readings([])
