@@ -22,6 +22,7 @@ import httpx
 import orjson
 import pytest
 import websockets
+from playwright.sync_api import Browser
 
 from infra.ports import free_port, is_listening
 
@@ -312,6 +313,72 @@ def test_readme_flux_queries_answer(stack: RunningStack) -> None:
             values = [record.get_value() for table in tables for record in table.records]
             assert values, query
             assert all(isinstance(v, (int, float)) for v in values), query
+
+
+# The JavaScript client of the API integration guide, verbatim but for its URL; the two
+# functions it calls are the page's own.
+SEED_JS_PAGE = """<!doctype html>
+<script>
+window.received = [];
+window.alarmsTriggered = [];
+function triggerAlarm(message) { window.alarmsTriggered.push(message); }
+function updateDashboard(data) { window.received.push(data); }
+
+// Connect to the WebSocket server for production line monitoring
+const ws = new WebSocket('%s');
+ws.onopen = () => {
+console.log('Connected to monitoring server');
+// Subscribe to machine 42 sensor data
+ws.send(JSON.stringify({
+action: 'subscribe',
+machine_id: 42,
+sensors: ['temperature', 'vibration', 'power']
+}));
+};
+ws.onmessage = (event) => {
+const data = JSON.parse(event.data);
+// data = { machine_id: 42, temperature_c: 68.1, vibration_mm_s: 3.5, ... }
+if (data.temperature_c > 85) {
+triggerAlarm('High temperature on machine ' + data.machine_id);
+}
+updateDashboard(data);
+};
+ws.onerror = (error) => {
+console.error('Connection error:', error);
+};
+</script>
+"""
+
+
+def test_seed_javascript_client_in_a_real_browser(stack: RunningStack, browser: Browser) -> None:
+    page = browser.new_page()
+    page.set_content(SEED_JS_PAGE % stack.ws_url)
+    page.wait_for_function(
+        "window.received.filter(d => d.type === 'reading').length >= 3", timeout=60_000
+    )
+    frames = page.evaluate("window.received")
+    page.close()
+    readings = [f for f in frames if f["type"] == "reading"]
+    assert all(f["machine_id"] == 42 for f in readings)
+    assert all(isinstance(f["temperature_c"], (int, float)) for f in readings)
+    assert all("vibration_mm_s" in f and "power_kw" in f for f in readings)
+
+
+def test_dashboard_shows_live_values_in_a_real_browser(
+    stack: RunningStack, browser: Browser
+) -> None:
+    dashboard = re.search(r"Dashboard:\s+(\S+)", stack.banner)
+    assert dashboard is not None
+    page = browser.new_page()
+    page.goto(dashboard.group(1))
+    page.wait_for_function(
+        "document.querySelector('#card-temperature_c .value')?.textContent.match(/^[0-9.]+$/)",
+        timeout=60_000,
+    )
+    assert page.text_content("#status") == "connected"
+    shown = float(page.text_content("#card-temperature_c .value") or "nan")
+    page.close()
+    assert 0.0 < shown < 200.0
 
 
 def test_ctrl_c_stops_everything(stack: RunningStack) -> None:
