@@ -114,11 +114,11 @@ def run_demo(
         "pipeline": [py, "-m", "pipeline", "worker"],
         "api": [py, "-m", "api"],
     }
-    stopping = False
-
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        # Stop at once, even while waiting for start-up; the clean-up below runs only once.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -136,7 +136,7 @@ def run_demo(
             interval_s=0.5,
         )
         _print_banner(console, host=host, port=port, key=key, run_dir=run_dir)
-        while not stopping:
+        while True:
             for name in _SERVICES:
                 if processes.read_pid(run_dir, name) is None:
                     log = processes.log_file(run_dir, name)
@@ -144,6 +144,7 @@ def run_demo(
                     console.print(processes.tail(log), markup=False)
                     return 1
             time.sleep(0.5)
+    except KeyboardInterrupt:
         return 0
     finally:
         console.print("Stopping Millstream ...")
