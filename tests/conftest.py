@@ -7,6 +7,7 @@ directory on free loopback ports, and are stopped when the session ends.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -95,6 +96,12 @@ def make_settings(stack_connection: Connection) -> Callable[..., CommonSettings]
 def common_settings(make_settings: Callable[..., CommonSettings]) -> CommonSettings:
     """Settings for one test: the session's servers and topics of its own."""
     return make_settings()
+
+
+@pytest.fixture(scope="module")
+def admin_key() -> str:
+    """An admin API key in the guide's format, one per test module."""
+    return "sk_prod_" + secrets.token_hex(12)
 
 
 @pytest.fixture

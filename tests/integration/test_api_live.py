@@ -33,11 +33,6 @@ SEED_SUBSCRIBE = {
 
 
 @pytest.fixture(scope="module")
-def admin_key() -> str:
-    return "sk_prod_" + secrets.token_hex(12)
-
-
-@pytest.fixture(scope="module")
 def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
     """Topics of this module's own; one server serves every test of the module."""
     return ApiSettings(

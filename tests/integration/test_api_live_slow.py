@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -30,11 +29,6 @@ MAX_READINGS = 40_000
 CHUNK = 1_000
 # Wide readings make the slow client's socket buffers fill with fewer records.
 SENSORS = {f"sensor_{i:02d}_value": float(i) for i in range(40)}
-
-
-@pytest.fixture(scope="module")
-def admin_key() -> str:
-    return "sk_prod_" + secrets.token_hex(12)
 
 
 @pytest.fixture(scope="module")

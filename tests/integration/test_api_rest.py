@@ -32,11 +32,6 @@ DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def admin_key() -> str:
-    return "sk_prod_" + secrets.token_hex(12)
-
-
-@pytest.fixture(scope="module")
 def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
     """Topics of this module's own; one server serves every test of the module."""
     return ApiSettings(
