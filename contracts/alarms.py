@@ -22,6 +22,17 @@ AlarmState = Literal[
 ]
 Severity = Literal["low", "medium", "high", "critical"]
 
+# The rule part of an alarm id: the limit kinds of contracts.thresholds, rate of change,
+# stale data, loss of communication with the machine, and alarms logged by hand.
+RuleName = Literal[
+    "high_high", "high", "low", "low_low", "rate_of_change", "stale", "comm_loss", "manual"
+]
+RULE_NAMES: frozenset[str] = frozenset(
+    ("high_high", "high", "low", "low_low", "rate_of_change", "stale", "comm_loss", "manual")
+)
+# Communication loss concerns a whole machine; its alarms use this in place of a sensor.
+COMM_LOSS_SENSOR = "machine"
+
 _EVENTS = frozenset(("raised", "cleared", "acknowledged", "shelved", "unshelved"))
 
 
@@ -42,6 +53,11 @@ class AlarmEvent:
     threshold: float
     ts_ms: int
     message: str
+    plant: str = ""
+    line: str = ""
+    # Who caused an operator event (acknowledged, shelved, unshelved), and their comment.
+    by: str = ""
+    comment: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +72,10 @@ class AlarmEvent:
             "threshold": self.threshold,
             "ts": format_ts(self.ts_ms),
             "message": self.message,
+            "plant": self.plant,
+            "line": self.line,
+            "by": self.by,
+            "comment": self.comment,
         }
 
     def encode(self) -> bytes:
@@ -75,6 +95,8 @@ class AlarmEvent:
 def decode_alarm(data: bytes) -> AlarmEvent:
     try:
         obj = orjson.loads(data)
+        if not isinstance(obj, dict):
+            raise ContractError("alarm: must be a JSON object")
         if obj["event"] not in _EVENTS:
             raise ContractError(f"event: unknown alarm event {obj['event']!r}")
         return AlarmEvent(
@@ -89,6 +111,10 @@ def decode_alarm(data: bytes) -> AlarmEvent:
             threshold=float(obj["threshold"]),
             ts_ms=parse_ts(obj["ts"]),
             message=str(obj["message"]),
+            plant=str(obj.get("plant", "")),
+            line=str(obj.get("line", "")),
+            by=str(obj.get("by", "")),
+            comment=str(obj.get("comment", "")),
         )
     except orjson.JSONDecodeError as exc:
         raise ContractError(f"alarm: not valid JSON ({exc})") from exc

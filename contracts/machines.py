@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from contracts.errors import ContractError
+from contracts.codec import decode_model
+from contracts.patterns import MachineId, SensorName
 
 
 class SensorInfo(BaseModel):
@@ -15,7 +14,7 @@ class SensorInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    name: SensorName
     unit: str = ""
 
 
@@ -24,7 +23,7 @@ class MachineInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    machine_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+    machine_id: MachineId
     name: str = ""
     plant: str = ""
     line: str = ""
@@ -39,12 +38,4 @@ class MachineInfo(BaseModel):
 
 
 def decode_machine(data: bytes) -> MachineInfo:
-    try:
-        obj: Any = orjson.loads(data)
-        return MachineInfo.model_validate(obj)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"machine: not valid JSON ({exc})") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "machine"
-        raise ContractError(f"{where}: {first['msg']}") from exc
+    return decode_model(MachineInfo, data, "machine")

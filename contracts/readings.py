@@ -13,20 +13,18 @@ values sit at the top level next to ``machine_id`` and ``timestamp``.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
 
 from contracts.errors import ContractError
+from contracts.patterns import check_machine_id, check_sensor_name
 from contracts.timefmt import format_ts, parse_ts
 
-Quality = Literal["good", "uncertain", "bad"]
-QUALITIES: frozenset[str] = frozenset(("good", "uncertain", "bad"))
-
-_MACHINE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_SENSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# ``stale``: no fresh value within the tag's interval; ``comm_loss``: the device did not answer.
+Quality = Literal["good", "uncertain", "bad", "stale", "comm_loss"]
+QUALITIES: frozenset[str] = frozenset(("good", "uncertain", "bad", "stale", "comm_loss"))
 # Keys of the flat shape that describe the reading instead of carrying a sensor value.
 _FLAT_META = frozenset(("machine_id", "timestamp", "ts", "seq", "plant", "line", "quality"))
 
@@ -86,16 +84,11 @@ def normalize_machine_id(raw: object) -> str:
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         raise ContractError("machine_id: must be a string or an integer")
     text = str(raw)
-    if not _MACHINE_ID.match(text):
-        raise ContractError(
-            f"machine_id: {text!r} is not valid (letters, digits, '_', '.', ':', '-'; 1-64 chars)"
-        )
-    return text
+    return check_machine_id(text)
 
 
 def _sensor_value(name: str, raw: object) -> float:
-    if not _SENSOR_NAME.match(name):
-        raise ContractError(f"{name}: sensor names are lower_snake_case, up to 64 characters")
+    check_sensor_name(name)
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise ContractError(f"{name}: sensor value must be a number, got {type(raw).__name__}")
     value = float(raw)
@@ -113,10 +106,10 @@ def _quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
     for name, q in raw.items():
         if name not in values:
             raise ContractError(f"quality.{name}: no value with that name in the reading")
-        if q == "good" or q == "uncertain" or q == "bad":
-            out[name] = q
+        if isinstance(q, str) and q in QUALITIES:
+            out[name] = q  # type: ignore[assignment]
         else:
-            raise ContractError(f"quality.{name}: must be one of good, uncertain, bad")
+            raise ContractError(f"quality.{name}: must be one of {', '.join(sorted(QUALITIES))}")
     return out
 
 

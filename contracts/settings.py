@@ -29,7 +29,10 @@ class CommonSettings(BaseSettings):
     influx_token: SecretStr = SecretStr("")
     influx_org: str = "millstream"
     influx_bucket: str = "telemetry"
-    influx_rollup_bucket: str = "telemetry_rollups"
+    # Buckets, named for what they hold (see contracts.influx_schema).
+    influx_aggregates_bucket: str = "aggregates"
+    influx_alarms_bucket: str = "alarms"
+    influx_audit_bucket: str = "audit"
 
     @property
     def topics(self) -> TopicNames:

@@ -23,6 +23,7 @@ class TopicNames:
     aggregates: str
     alarms: str
     alarm_state: str
+    alarm_actions: str
     machines: str
     thresholds: str
     commands: str
@@ -30,6 +31,7 @@ class TopicNames:
     dead_letter: str
     audit: str
     api_keys: str
+    users: str
 
     @classmethod
     def with_prefix(cls, prefix: str = "millstream") -> TopicNames:
@@ -38,6 +40,7 @@ class TopicNames:
             aggregates=f"{prefix}.aggregates",
             alarms=f"{prefix}.alarms",
             alarm_state=f"{prefix}.alarm-state",
+            alarm_actions=f"{prefix}.alarm-actions",
             machines=f"{prefix}.machines",
             thresholds=f"{prefix}.thresholds",
             commands=f"{prefix}.commands",
@@ -45,6 +48,7 @@ class TopicNames:
             dead_letter=f"{prefix}.dead-letter",
             audit=f"{prefix}.audit",
             api_keys=f"{prefix}.api-keys",
+            users=f"{prefix}.users",
         )
 
     def all(self) -> list[str]:
@@ -53,7 +57,9 @@ class TopicNames:
 
 # Partition counts for the streaming topics; configuration topics are compacted.
 _STREAM_PARTITIONS = 6
-_COMPACTED = {"alarm_state", "machines", "thresholds", "api_keys"}
+_COMPACTED = {"alarm_state", "machines", "thresholds", "api_keys", "users"}
+# Small registries every API replica reads whole: one partition keeps them in order.
+_SINGLE_PARTITION = {"api_keys", "users"}
 
 
 def topic_specs(
@@ -66,7 +72,7 @@ def topic_specs(
         specs.append(
             TopicSpec(
                 name=getattr(names, f.name),
-                partitions=1 if f.name == "api_keys" else stream_partitions,
+                partitions=1 if f.name in _SINGLE_PARTITION else stream_partitions,
                 compacted=compacted,
             )
         )

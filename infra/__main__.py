@@ -93,10 +93,7 @@ def _bootstrap_external(settings: InfraSettings, console: Console) -> None:
         common.influx_url,
         common.influx_token.get_secret_value(),
         org=common.influx_org,
-        retention_days={
-            common.influx_bucket: settings.influx_retention_days,
-            common.influx_rollup_bucket: settings.influx_rollup_retention_days,
-        },
+        retention_days=settings.bucket_retention_days(),
     )
     console.print(f"topics created: {len(created)}; buckets ready")
 

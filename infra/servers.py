@@ -33,7 +33,9 @@ class Connection:
     influx_token: str
     influx_org: str
     influx_bucket: str
-    influx_rollup_bucket: str
+    influx_aggregates_bucket: str
+    influx_alarms_bucket: str
+    influx_audit_bucket: str
     topic_prefix: str
 
     def env(self) -> dict[str, str]:
@@ -44,7 +46,9 @@ class Connection:
             "MILLSTREAM_INFLUX_TOKEN": self.influx_token,
             "MILLSTREAM_INFLUX_ORG": self.influx_org,
             "MILLSTREAM_INFLUX_BUCKET": self.influx_bucket,
-            "MILLSTREAM_INFLUX_ROLLUP_BUCKET": self.influx_rollup_bucket,
+            "MILLSTREAM_INFLUX_AGGREGATES_BUCKET": self.influx_aggregates_bucket,
+            "MILLSTREAM_INFLUX_ALARMS_BUCKET": self.influx_alarms_bucket,
+            "MILLSTREAM_INFLUX_AUDIT_BUCKET": self.influx_audit_bucket,
             "MILLSTREAM_TOPIC_PREFIX": self.topic_prefix,
         }
 
@@ -122,10 +126,7 @@ class LocalServers:
             influx_url,
             state.influx_token,
             org=self._settings.influx_org,
-            retention_days={
-                self._settings.influx_bucket: self._settings.influx_retention_days,
-                self._settings.influx_rollup_bucket: self._settings.influx_rollup_retention_days,
-            },
+            retention_days=self._settings.bucket_retention_days(),
         )
         kafka_server.wait_healthy(bootstrap_servers, run_dir=self._run_dir, timeout_s=timeout_s)
         bootstrap.create_millstream_topics(
@@ -187,7 +188,9 @@ class LocalServers:
             influx_token=state.influx_token,
             influx_org=self._settings.influx_org,
             influx_bucket=self._settings.influx_bucket,
-            influx_rollup_bucket=self._settings.influx_rollup_bucket,
+            influx_aggregates_bucket=self._settings.influx_aggregates_bucket,
+            influx_alarms_bucket=self._settings.influx_alarms_bucket,
+            influx_audit_bucket=self._settings.influx_audit_bucket,
             topic_prefix=self._settings.topic_prefix,
         )
 

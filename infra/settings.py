@@ -31,7 +31,20 @@ class InfraSettings(BaseSettings):
     stream_partitions: int = 6
     influx_org: str = "millstream"
     influx_bucket: str = "telemetry"
-    influx_rollup_bucket: str = "telemetry_rollups"
+    influx_aggregates_bucket: str = "aggregates"
+    influx_alarms_bucket: str = "alarms"
+    influx_audit_bucket: str = "audit"
+    # Raw readings (influx_bucket) are kept 30 days; aggregates, alarms and audit 400.
     influx_retention_days: int = 30
-    influx_rollup_retention_days: int = 400
+    influx_history_retention_days: int = 400
+
+    def bucket_retention_days(self) -> dict[str, int]:
+        """Every bucket Millstream writes, with its retention in days."""
+        history = self.influx_history_retention_days
+        return {
+            self.influx_bucket: self.influx_retention_days,
+            self.influx_aggregates_bucket: history,
+            self.influx_alarms_bucket: history,
+            self.influx_audit_bucket: history,
+        }
     start_timeout_s: float = 120.0

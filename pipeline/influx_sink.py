@@ -1,6 +1,6 @@
 """The InfluxDB edge: writes batches of line protocol, retrying a bounded number of times.
 
-Readings go to ``influx_bucket``, alarm rows to ``influx_rollup_bucket``, both with
+Readings go to ``influx_bucket``, alarm rows to ``influx_alarms_bucket``, both with
 millisecond precision. A write that still fails after its attempts raises
 :class:`InfluxWriteError`; nothing is dropped here, the caller decides what to do.
 Client errors that cannot succeed on a retry (400 bad line protocol, 401, 403, 404 missing
@@ -100,7 +100,7 @@ class InfluxSink:
             token=settings.influx_token.get_secret_value(),
             org=settings.influx_org,
             readings_bucket=settings.influx_bucket,
-            alarms_bucket=settings.influx_rollup_bucket,
+            alarms_bucket=settings.influx_alarms_bucket,
             timeout_ms=settings.pipeline_influx_timeout_ms,
             attempts=settings.pipeline_influx_write_attempts,
             backoff_ms=settings.pipeline_retry_backoff_ms,

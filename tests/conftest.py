@@ -31,7 +31,9 @@ class InfluxInfo:
     token: str
     org: str
     bucket: str
-    rollup_bucket: str
+    aggregates_bucket: str
+    alarms_bucket: str
+    audit_bucket: str
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +69,9 @@ def influx(stack_connection: Connection) -> InfluxInfo:
         token=c.influx_token,
         org=c.influx_org,
         bucket=c.influx_bucket,
-        rollup_bucket=c.influx_rollup_bucket,
+        aggregates_bucket=c.influx_aggregates_bucket,
+        alarms_bucket=c.influx_alarms_bucket,
+        audit_bucket=c.influx_audit_bucket,
     )
 
 
@@ -86,7 +90,9 @@ def make_settings(stack_connection: Connection) -> Callable[..., CommonSettings]
             influx_token=SecretStr(c.influx_token),
             influx_org=c.influx_org,
             influx_bucket=c.influx_bucket,
-            influx_rollup_bucket=c.influx_rollup_bucket,
+            influx_aggregates_bucket=c.influx_aggregates_bucket,
+            influx_alarms_bucket=c.influx_alarms_bucket,
+            influx_audit_bucket=c.influx_audit_bucket,
         )
 
     return make
@@ -116,7 +122,9 @@ def service_env(common_settings: CommonSettings) -> dict[str, str]:
         MILLSTREAM_INFLUX_TOKEN=s.influx_token.get_secret_value(),
         MILLSTREAM_INFLUX_ORG=s.influx_org,
         MILLSTREAM_INFLUX_BUCKET=s.influx_bucket,
-        MILLSTREAM_INFLUX_ROLLUP_BUCKET=s.influx_rollup_bucket,
+        MILLSTREAM_INFLUX_AGGREGATES_BUCKET=s.influx_aggregates_bucket,
+        MILLSTREAM_INFLUX_ALARMS_BUCKET=s.influx_alarms_bucket,
+        MILLSTREAM_INFLUX_AUDIT_BUCKET=s.influx_audit_bucket,
         PYTHONUNBUFFERED="1",
     )
     return env

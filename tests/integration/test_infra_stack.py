@@ -40,9 +40,10 @@ def test_influx_buckets_have_their_retention(stack_connection: Connection) -> No
     with InfluxDBClient(url=c.influx_url, token=c.influx_token, org=c.influx_org) as client:
         api = client.buckets_api()
         raw = api.find_bucket_by_name(c.influx_bucket)
-        rollups = api.find_bucket_by_name(c.influx_rollup_bucket)
         assert raw.retention_rules[0].every_seconds == 30 * 86400
-        assert rollups.retention_rules[0].every_seconds == 400 * 86400
+        for name in (c.influx_aggregates_bucket, c.influx_alarms_bucket, c.influx_audit_bucket):
+            bucket = api.find_bucket_by_name(name)
+            assert bucket.retention_rules[0].every_seconds == 400 * 86400, name
 
 
 def test_write_and_query_with_flux(stack_connection: Connection) -> None:

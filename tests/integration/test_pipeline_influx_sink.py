@@ -22,7 +22,7 @@ def sink_for(influx, **overrides) -> InfluxSink:
         "token": influx.token,
         "org": influx.org,
         "readings_bucket": influx.bucket,
-        "alarms_bucket": influx.rollup_bucket,
+        "alarms_bucket": influx.alarms_bucket,
         "attempts": 3,
         "backoff_ms": 1,
         "backoff_max_ms": 2,
@@ -81,7 +81,7 @@ async def test_rewriting_the_same_point_overwrites_it(influx):
     assert [row["_value"] for row in rows] == [71.5]
 
 
-async def test_alarm_rows_go_to_the_rollup_bucket(influx):
+async def test_alarm_rows_go_to_the_alarms_bucket(influx):
     machine = f"al-{uuid.uuid4().hex[:8]}"
     event = AlarmEvent(
         alarm_id=f"{machine}:temperature_c:high",
@@ -98,7 +98,7 @@ async def test_alarm_rows_go_to_the_rollup_bucket(influx):
     )
     async with sink_for(influx) as sink:
         await sink.write_alarms([alarm_line(event)])
-    rows = query(influx, influx.rollup_bucket, f'r.machine_id == "{machine}"')
+    rows = query(influx, influx.alarms_bucket, f'r.machine_id == "{machine}"')
     assert {row["_field"]: row["_value"] for row in rows} == {
         "event": "raised",
         "state": "active_unacknowledged",

@@ -213,7 +213,7 @@ def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
 
         alarm_rows = poll_flux(
             influx,
-            influx.rollup_bucket,
+            influx.alarms_bucket,
             f'r._measurement == "alarms" and r.machine_id == "{machine}" and r._field == "event"',
             lambda rows: len(rows) >= 2,
             proc=proc,
@@ -224,7 +224,7 @@ def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
         }
         messages = flux_rows(
             influx,
-            influx.rollup_bucket,
+            influx.alarms_bucket,
             f'r._measurement == "alarms" and r.machine_id == "{machine}" and r._field == "message"',
         )
         assert messages[0]["_value"] == raised.message
@@ -297,7 +297,7 @@ def test_restart_resumes_from_committed_offsets_and_kept_alarm_state(
     assert [row["_value"] for row in readings] == [70.0, 90.0, 91.0, 80.0]
     alarm_rows = flux_rows(
         influx,
-        influx.rollup_bucket,
+        influx.alarms_bucket,
         f'r._measurement == "alarms" and r.machine_id == "{machine}" and r._field == "event"',
     )
     assert [row["_value"] for row in alarm_rows] == ["raised", "cleared"]
