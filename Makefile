@@ -33,7 +33,7 @@ test: $(STAMP) $(CHROMIUM)
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy contracts connectors pipeline api infra
+	$(BIN)/mypy contracts connectors pipeline api infra bench
 
 up: $(STAMP)
 	$(BIN)/python -m infra up
