@@ -58,6 +58,9 @@ class AlarmEvent:
     # Who caused an operator event (acknowledged, shelved, unshelved), and their comment.
     by: str = ""
     comment: str = ""
+    # The alarm's transition counter: (alarm_id, seq) identifies an event, so a consumer
+    # that sees the same pair twice (a replay after a crash) drops the second.
+    seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +79,7 @@ class AlarmEvent:
             "line": self.line,
             "by": self.by,
             "comment": self.comment,
+            "seq": self.seq,
         }
 
     def encode(self) -> bytes:
@@ -115,6 +119,7 @@ def decode_alarm(data: bytes) -> AlarmEvent:
             line=str(obj.get("line", "")),
             by=str(obj.get("by", "")),
             comment=str(obj.get("comment", "")),
+            seq=int(obj.get("seq", 0)),
         )
     except orjson.JSONDecodeError as exc:
         raise ContractError(f"alarm: not valid JSON ({exc})") from exc

@@ -112,11 +112,11 @@ def test_alarm_event_keeps_old_records_readable() -> None:
     event = AlarmEvent(
         alarm_id="42:t_c:high", event="raised", state="active_unacknowledged", machine_id="42",
         sensor="t_c", rule="high", severity="high", value=90, threshold=85, ts_ms=0, message="m",
-        plant="p1",
+        plant="p1", seq=3,
     )
     assert decode_alarm(event.encode()) == event
     old = event.to_dict()
-    for key in ("plant", "line", "by", "comment"):
+    for key in ("plant", "line", "by", "comment", "seq"):
         del old[key]
     assert decode_alarm(orjson.dumps(old)).plant == ""
 
