@@ -42,6 +42,53 @@ async def _keep_producer_healthy(
             logger.warning("kafka producer replacement failed error=%r", exc)
 
 
+def log_statistics(
+    pollers: Sequence[DevicePoller], publisher: ReadingPublisher, *, elapsed_s: float
+) -> None:
+    """One line per device and one for the connector: what happened so far."""
+    for poller in pollers:
+        stats = poller.stats
+        logger.info(
+            "poller statistics machine_id=%s scans=%d readings=%d skipped=%d refused=%d "
+            "transport_errors=%d unexpected_errors=%d connects=%d overruns=%d values=%s",
+            poller.device.machine_id,
+            stats.scans,
+            stats.readings,
+            stats.skipped_scans,
+            stats.refused_requests,
+            stats.transport_errors,
+            stats.unexpected_errors,
+            stats.connects,
+            stats.overruns,
+            ",".join(f"{q}:{n}" for q, n in sorted(stats.values.items())),
+        )
+    scans = sum(p.stats.scans for p in pollers)
+    pub = publisher.stats
+    logger.info(
+        "connector statistics elapsed_s=%.0f scans=%d scans_per_s=%.1f sent=%d delivered=%d "
+        "failed=%d",
+        elapsed_s,
+        scans,
+        scans / elapsed_s if elapsed_s > 0 else 0.0,
+        pub.sent,
+        pub.delivered,
+        pub.failed,
+    )
+
+
+async def _log_statistics_periodically(
+    pollers: Sequence[DevicePoller],
+    publisher: ReadingPublisher,
+    stop: asyncio.Event,
+    *,
+    interval_s: float,
+) -> None:
+    loop = asyncio.get_running_loop()
+    started_s = loop.time()
+    while not await sleep_unless_stopped(stop, interval_s):
+        log_statistics(pollers, publisher, elapsed_s=loop.time() - started_s)
+
+
 async def run_connector(
     settings: ConnectorSettings,
     devices: Sequence[Device],
@@ -66,32 +113,21 @@ async def run_connector(
         len(pollers),
         settings.topics.readings,
     )
+    t0_s = asyncio.get_running_loop().time()
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(_keep_producer_healthy(publisher, stop), name="producer-health")
+            if settings.connector_stats_interval_s > 0:
+                group.create_task(
+                    _log_statistics_periodically(
+                        pollers, publisher, stop, interval_s=settings.connector_stats_interval_s
+                    ),
+                    name="statistics",
+                )
             for poller in pollers:
                 group.create_task(poller.run(stop), name=f"poll-{poller.device.machine_id}")
     finally:
         await publisher.flush(timeout_s=settings.connector_flush_timeout_s)
         await publisher.close(timeout_s=settings.connector_flush_timeout_s)
-        for poller in pollers:
-            logger.info(
-                "poller stopped machine_id=%s readings=%d skipped=%d refused=%d "
-                "transport_errors=%d connects=%d overruns=%d",
-                poller.device.machine_id,
-                poller.stats.readings,
-                poller.stats.skipped_scans,
-                poller.stats.refused_requests,
-                poller.stats.transport_errors,
-                poller.stats.connects,
-                poller.stats.overruns,
-            )
-        stats = publisher.stats
-        logger.info(
-            "connector stopped connector_id=%s sent=%d delivered=%d failed=%d",
-            settings.connector_id,
-            stats.sent,
-            stats.delivered,
-            stats.failed,
-        )
+        log_statistics(pollers, publisher, elapsed_s=asyncio.get_running_loop().time() - t0_s)
     return pollers

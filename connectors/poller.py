@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,10 +200,13 @@ class DevicePoller:
             answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
         )
         if reading is not None:
-            quality = reading.quality
-            for name, value in reading.values.items():
-                if quality[name] == "good":
-                    self._last_good[name] = value
+            if self._assembler.all_good:
+                self._last_good.update(reading.values)
+            else:
+                quality = reading.quality
+                for name, value in reading.values.items():
+                    if quality[name] == "good":
+                        self._last_good[name] = value
             reading = self._deadband.filter(reading)
         if reading is None:
             self.stats.skipped_scans += 1
@@ -214,8 +218,8 @@ class DevicePoller:
         self._seq = reading.seq
         self.stats.readings += 1
         counts = self.stats.values
-        for q in reading.quality.values():
-            counts[q] = counts.get(q, 0) + 1
+        for q, n in Counter(reading.quality.values()).items():
+            counts[q] = counts.get(q, 0) + n
         self._sink(reading)
 
     def _outage(self, group: _Group) -> None:
@@ -311,6 +315,10 @@ class DevicePoller:
                 ",".join(r.name for r in request.registers),
             )
         return BlockAnswer(request=request, registers=None, refusal=reason)
+
+    def close(self) -> None:
+        """Close the connection (``run`` does it itself when it ends)."""
+        self._close()
 
     def _close(self) -> None:
         if self._client is not None:

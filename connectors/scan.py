@@ -132,10 +132,8 @@ class ScanAssembler:
 
     device: Device
     _decoders: dict[int, BlockDecoder | _BitDecoder] = field(default_factory=dict)
-    _order: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._order = {r.name: i for i, r in enumerate(self.device.registers)}
+    # Whether the last assembled reading had only good values (the poller's fast path).
+    all_good: bool = True
 
     def _decoder(self, request: ReadRequest) -> BlockDecoder | _BitDecoder:
         decoder = self._decoders.get(id(request))
@@ -170,6 +168,7 @@ class ScanAssembler:
             values.update(decoded)
             bad.extend(not_finite)
         quality: dict[str, Quality] = dict.fromkeys(values, "good")
+        self.all_good = not bad
         for name in bad:
             if name in last_good:
                 values[name] = last_good[name]

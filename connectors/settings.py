@@ -26,6 +26,9 @@ class ConnectorSettings(CommonSettings):
     connector_id: str = Field(default_factory=_default_connector_id, min_length=1)
 
     connector_linger_ms: int = Field(default=20, ge=0, le=10_000)
+    # One reading of 60 values is ~3 KiB of JSON: 256 KiB batches hold a scan of a
+    # whole plant, and lz4 shrinks them about 4x.
+    connector_batch_size_bytes: int = Field(default=262_144, ge=16_384, le=4_194_304)
     connector_compression_type: Literal["lz4", "gzip", "none"] = "lz4"
     connector_acks: Literal["all", "1", "0"] = "all"
     # Long enough that readings buffered during a short broker outage are still delivered.
@@ -37,3 +40,5 @@ class ConnectorSettings(CommonSettings):
     connector_backoff_max_s: float = Field(default=30.0, gt=0)
 
     connector_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Seconds between two statistics lines in the log (0: only at shutdown).
+    connector_stats_interval_s: float = Field(default=60.0, ge=0)
