@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACTIONS_AGENT = "pipeline.alarm-actions"
-THRESHOLDS_TASK = "pipeline.thresholds"
 TIMER = "pipeline.alarm-timer"
 
 
@@ -122,7 +121,7 @@ def register_alarm_agents(
     async def follow_thresholds() -> None:
         await feed.run()
 
-    app.task(follow_thresholds, name=THRESHOLDS_TASK)
+    app.task(follow_thresholds)
 
     actions_topic = app.topic(
         topics.alarm_actions,

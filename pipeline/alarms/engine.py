@@ -379,8 +379,10 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
     """Apply an operator action; :class:`ActionRefused` says why it cannot be."""
     key = f"{action.sensor}:{action.rule}"
     entry = state.alarms.get(key)
-    if entry is not None and action.action_id == entry.last_action_id:
-        return []  # the same action again (a replay): already applied
+    if entry is not None and (
+        action.action_id == entry.last_action_id or action.ts_ms < entry.last_action_ts_ms
+    ):
+        return []  # replayed: this action, or an older one, was applied already
     ts = action.ts_ms
     event: AlarmEvent | None
     if action.action == "log":
@@ -428,6 +430,7 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
     else:
         event = unshelve(state, entry, ts_ms=ts, by=action.by, comment=action.comment)
     entry.last_action_id = action.action_id
+    entry.last_action_ts_ms = action.ts_ms
     return [event] if event is not None else []
 
 

@@ -62,6 +62,7 @@ class AlarmEntry:
     pending: Pending | None = None
     # The last operator action applied, so a replayed action is recognised and skipped.
     last_action_id: str = ""
+    last_action_ts_ms: int = 0
 
     @property
     def key(self) -> str:
