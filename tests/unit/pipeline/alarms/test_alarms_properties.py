@@ -78,6 +78,7 @@ def run(
     steps: list[tuple[Any, ...]],
     state: MachineState | None = None,
     clocks: list[int] | None = None,
+    first_index: int = 0,
 ) -> list:
     """Apply ``steps``; return (input index, event) pairs and refusals as ("refused", ...).
 
@@ -112,7 +113,7 @@ def run(
                 events = apply_action(
                     state,
                     AlarmAction(
-                        action_id=f"a{index}",
+                        action_id=f"a{first_index + index}",
                         action=kind,
                         machine_id="42",
                         sensor=sensor,
@@ -171,7 +172,7 @@ def test_replaying_from_a_stored_state_repeats_the_same_events(steps, data):
     prefix = run(steps[:cut], state, clocks)
     stored = copy.deepcopy(state.to_dict())
     # A crash after publishing, before storing: the rest replays from the stored state.
-    replayed = run(steps[cut:], MachineState.from_dict("42", stored), clocks)
+    replayed = run(steps[cut:], MachineState.from_dict("42", stored), clocks, first_index=cut)
     assert prefix == first[: len(prefix)]
     rest = [(i + cut, *item) for i, *item in replayed]
     assert prefix + rest == first
