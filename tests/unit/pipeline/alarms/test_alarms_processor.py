@@ -8,7 +8,6 @@ import asyncio
 import orjson
 import pytest
 
-from contracts.alarm_actions import AlarmAction
 from contracts.alarm_state import decode_alarm_state
 from contracts.alarms import decode_alarm
 from contracts.readings import Reading
