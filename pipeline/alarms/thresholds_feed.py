@@ -82,7 +82,9 @@ class ThresholdsFeed:
                 await asyncio.sleep(1.0)
 
     async def _follow(self) -> None:
+        # Subscribed without a group: aiokafka assigns every partition of the topic.
         consumer = AIOKafkaConsumer(
+            self._topic,
             bootstrap_servers=self._bootstrap,
             group_id=None,
             enable_auto_commit=False,
@@ -91,9 +93,7 @@ class ThresholdsFeed:
         )
         await consumer.start()
         try:
-            partitions = await self._partitions(consumer)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
+            partitions = await _assigned(consumer, self._topic)
             end = await consumer.end_offsets(partitions)
             while True:
                 batches = await consumer.getmany(timeout_ms=self._poll_ms, max_records=10_000)
@@ -109,16 +109,18 @@ class ThresholdsFeed:
                                 reason,
                             )
                 if not self.ready.is_set() and await _caught_up(consumer, end):
-                    logger.info("thresholds loaded topic=%s rules=%d", self._topic, len(self.rules))
+                    logger.info(
+                        "thresholds loaded topic=%s records=%d", self._topic, len(self.rules)
+                    )
                     self.ready.set()
         finally:
             await consumer.stop()
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        for _ in range(100):
-            found = consumer.partitions_for_topic(self._topic)
-            if found:
-                return [TopicPartition(self._topic, p) for p in sorted(found)]
-            await consumer.topics()  # refreshes the metadata
-            await asyncio.sleep(0.1)
-        raise ContractError(f"topic {self._topic} not found")
+
+async def _assigned(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    for _ in range(200):
+        partitions = sorted(consumer.assignment())
+        if partitions:
+            return partitions
+        await asyncio.sleep(0.05)
+    raise ContractError(f"topic {topic}: no partitions found")
