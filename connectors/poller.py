@@ -91,6 +91,7 @@ class DevicePoller:
         clock_ms: Callable[[], int] = now_ms,
         rng: random.Random | None = None,
         observe_request_s: Callable[[float], None] | None = None,
+        initial_seq: int = 0,
     ) -> None:
         self.device = device
         self.stats = PollStats()
@@ -106,7 +107,7 @@ class DevicePoller:
         self._deadband = ReportByException(device.registers)
         self._pause_s = device.workarounds.pause_between_requests_ms / 1000
         self._client: Any = None
-        self._seq = 0
+        self._seq = initial_seq
         self._last_good: dict[str, float] = {}
         self._refusing: set[int] = set()
         self._in_outage = False
