@@ -117,6 +117,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
+        broker_commit_interval=settings.pipeline_commit_interval_ms / 1000,
         agent_supervisor=mode.CrashingSupervisor,
         topic_partitions=partitions,
         topic_replication_factor=settings.pipeline_replication_factor,

@@ -57,6 +57,12 @@ class PipelineSettings(CommonSettings):
         le=60_000,
         description="How long a partial batch waits for more readings before it is written.",
     )
+    pipeline_commit_interval_ms: int = Field(
+        default=2_800,
+        ge=50,
+        le=60_000,
+        description="How often the worker commits the offsets of readings InfluxDB accepted.",
+    )
     pipeline_influx_timeout_ms: int = Field(default=10_000, ge=100)
     pipeline_influx_write_attempts: int = Field(
         default=3, ge=1, description="Attempts of one write before InfluxWriteError is raised."

@@ -1,0 +1,54 @@
+"""Run :mod:`bench.scenarios.pipeline_throughput` alone on a private stack (development aid).
+
+``python -m bench.pipeline_dev [--quick] [--run-dir DIR]``: starts Kafka and InfluxDB under
+``DIR`` (kept between runs for a warm start), runs the scenario, prints its figures and
+stops the servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.core import ScenarioContext
+from bench.scenarios import pipeline_throughput
+from infra.servers import LocalServers
+from infra.settings import InfraSettings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline_dev")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--run-dir", type=Path, default=Path("/tmp/pipeline-dev-stack"))
+    args = parser.parse_args()
+    servers = LocalServers(
+        InfraSettings(run_dir=args.run_dir, topic_prefix="dev", stream_partitions=6),
+        console=Console(stderr=True),
+    )
+    connection = servers.up()
+    work_dir = args.run_dir / "work"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        ctx = ScenarioContext(
+            connection=connection,
+            quick=args.quick,
+            work_dir=work_dir,
+            progress=lambda text: print(f"-- {text}", file=sys.stderr, flush=True),
+        )
+        for figure in pipeline_throughput.run(ctx):
+            ratio = f"{figure.ratio:.2f}x" if figure.ratio else "-"
+            print(
+                f"{figure.name}: {figure.value:,.0f} {figure.unit} vs {figure.baseline_name} "
+                f"{figure.baseline_value or 0:,.0f} -> {ratio} {figure.note}",
+                flush=True,
+            )
+    finally:
+        servers.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
