@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -22,7 +23,9 @@ from infra.settings import InfraSettings
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline_dev")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--run-dir", type=Path, default=Path("/tmp/pipeline-dev-stack"))
+    parser.add_argument(
+        "--run-dir", type=Path, default=Path(tempfile.gettempdir()) / "pipeline-dev-stack"
+    )
     args = parser.parse_args()
     servers = LocalServers(
         InfraSettings(run_dir=args.run_dir, topic_prefix="dev", stream_partitions=6),

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 import uuid
+from typing import Any
 
-from quixstreams import Application
+from quixstreams import Application  # type: ignore[import-not-found]
 
 SENSORS = ("temperature_c", "pressure_bar", "vibration_mm_s", "power_kw", "speed_rpm")
 
 
-def _initial() -> dict:
+def _initial() -> dict[str, Any]:
     return {}
 
 
-def _reducer(agg: dict, value: dict) -> dict:
+def _reducer(agg: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
     for name, v in value["values"].items():
         s = agg.get(name)
         if s is None:
@@ -47,15 +49,16 @@ def main() -> int:
         broker_address=bootstrap,
         consumer_group=f"bench-quix-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
-        state_dir=f"/tmp/quix-state-{uuid.uuid4().hex[:6]}",
+        state_dir=tempfile.mkdtemp(prefix="quix-state-"),
         use_changelog_topics=True,
     )
-    topic = app.topic(topic_name, value_deserializer="json", key_deserializer="str",
-                      timestamp_extractor=None)
+    topic = app.topic(
+        topic_name, value_deserializer="json", key_deserializer="str", timestamp_extractor=None
+    )
     sdf = app.dataframe(topic)
     seen = {"n": 0, "first": 0.0, "last": 0.0}
 
-    def count_it(value: dict) -> dict:
+    def count_it(value: dict[str, Any]) -> dict[str, Any]:
         if seen["n"] == 0:
             seen["first"] = time.perf_counter()
         seen["n"] += 1
@@ -72,13 +75,20 @@ def main() -> int:
         reducer=_reducer, initializer=lambda v: _reducer(_initial(), v)
     ).final()
     deadline = time.monotonic() + float(timeout_s)
-    app.run(timeout=float(timeout_s)) if False else app.run()
+    app.run()
     if seen["n"] < count or time.monotonic() > deadline:
         print(json.dumps({"error": f"saw {seen['n']} of {count}"}))
         return 1
     elapsed = seen["last"] - seen["first"]
-    print(json.dumps({"points_per_s": count * len(SENSORS) / elapsed, "records": count,
-                      "note": "final() windows, RocksDB state with changelog"}))
+    print(
+        json.dumps(
+            {
+                "points_per_s": count * len(SENSORS) / elapsed,
+                "records": count,
+                "note": "final() windows, RocksDB state with changelog",
+            }
+        )
+    )
     return 0
 
 

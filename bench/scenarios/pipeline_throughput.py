@@ -67,7 +67,9 @@ async def _produce(bootstrap: str, topic: str, count: int) -> None:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024,
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
         compression_type="lz4",
     )
     await producer.start()
@@ -167,7 +169,10 @@ def _worker_stage(
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "worker"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         profiler: subprocess.Popen[bytes] | None = None
         try:
@@ -189,9 +194,20 @@ def _worker_stage(
                     first = (now, done)
                     if profile_to is not None:
                         profiler = subprocess.Popen(
-                            [str(Path(sys.executable).parent / "py-spy"), "record", "-o", str(profile_to), "-f", "raw",
-                             "-d", "8", "--pid", str(proc.pid)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            [
+                                str(Path(sys.executable).parent / "py-spy"),
+                                "record",
+                                "-o",
+                                str(profile_to),
+                                "-f",
+                                "raw",
+                                "-d",
+                                "8",
+                                "--pid",
+                                str(proc.pid),
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
                         )
                 last = done
                 if done >= count:
@@ -226,7 +242,8 @@ def _peer_python() -> Path | None:
     subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, timeout=120)
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "quixstreams"],
-        capture_output=True, timeout=600,
+        capture_output=True,
+        timeout=600,
     )
     if install.returncode != 0:
         sys.stderr.write(install.stderr.decode(errors="replace")[-2000:])
@@ -239,9 +256,16 @@ def _peer_stage(settings: CommonSettings, count: int, timeout_s: float) -> dict[
     if python is None:
         return {"error": "quixstreams could not be installed into .venv-peer"}
     result = subprocess.run(
-        [str(python), str(PEER_SCRIPT), settings.kafka_bootstrap_servers,
-         settings.topics.readings, str(count), str(timeout_s)],
-        capture_output=True, timeout=timeout_s + 60,
+        [
+            str(python),
+            str(PEER_SCRIPT),
+            settings.kafka_bootstrap_servers,
+            settings.topics.readings,
+            str(count),
+            str(timeout_s),
+        ],
+        capture_output=True,
+        timeout=timeout_s + 60,
     )
     if result.returncode != 0:
         return {"error": result.stderr.decode(errors="replace")[-1500:]}
@@ -299,7 +323,10 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         else:
             figures.append(
                 Figure(
-                    scenario=NAME, name="quixstreams peer", value=0.0, unit="points/s",
+                    scenario=NAME,
+                    name="quixstreams peer",
+                    value=0.0,
+                    unit="points/s",
                     note=f"not measured: {peer.get('error', 'unknown')}"[:500],
                 )
             )

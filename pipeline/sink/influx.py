@@ -1,15 +1,15 @@
-"""The InfluxDB edge: writes batches of line protocol, retrying a bounded number of times.
+"""The InfluxDB edge: one write attempt per call, its failure classified.
 
-Readings go to ``influx_bucket``, alarm rows to ``influx_alarms_bucket``, both with
-millisecond precision. A write that still fails after its attempts raises
-:class:`InfluxWriteError`; nothing is dropped here, the caller decides what to do.
-Client errors that cannot succeed on a retry (400 bad line protocol, 401, 403, 404 missing
-bucket, 413) are raised after the first attempt, flagged ``retryable=False``.
+Readings go to ``influx_bucket``, aggregates to ``influx_aggregates_bucket``, alarm rows to
+``influx_alarms_bucket`` (all millisecond precision), audit rows to ``influx_audit_bucket``
+(nanoseconds). A failed attempt raises :class:`~pipeline.sink.errors.InfluxWriteError`
+(or :class:`~pipeline.sink.errors.SinkBackpressureError` for 429 and 503, with the
+server's ``Retry-After`` when it sent one); this module never retries and never sleeps:
+:mod:`pipeline.delivery` owns the retry policy.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from types import TracebackType
@@ -20,47 +20,32 @@ from influxdb_client import WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-from contracts.errors import MillstreamError
+from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError, classify
 
 if TYPE_CHECKING:
+    from contracts.settings import CommonSettings
     from pipeline.settings import PipelineSettings
 
 logger = logging.getLogger(__name__)
 
-# Statuses worth another attempt: overload and server-side trouble.
-_RETRYABLE_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
-
-
-class InfluxWriteError(MillstreamError):
-    """InfluxDB did not accept a batch; the text names the bucket and the cause."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        bucket: str,
-        lines: int,
-        attempts: int,
-        status: int | None,
-        retryable: bool,
-    ) -> None:
-        super().__init__(message)
-        self.bucket = bucket
-        self.lines = lines
-        self.attempts = attempts
-        self.status = status
-        self.retryable = retryable
-
 
 def backoff_s(attempt: int, *, first_ms: int, max_ms: int) -> float:
     """Pause before attempt ``attempt + 1`` (attempt counts from 1): doubling, capped."""
-    delay_ms: int = min(first_ms * 2 ** (attempt - 1), max_ms)
+    delay_ms: int = min(first_ms * 2 ** (min(attempt, 30) - 1), max_ms)
     return delay_ms / 1000
 
 
 def _status_of(exc: BaseException) -> int | None:
     status = getattr(exc, "status", None)
     return status if isinstance(status, int) else None
+
+
+def _retry_after_s(exc: BaseException) -> float | None:
+    retry_after = getattr(exc, "retry_after", None)
+    try:
+        return float(retry_after) if retry_after is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class InfluxSink:
@@ -74,37 +59,32 @@ class InfluxSink:
         org: str,
         readings_bucket: str,
         alarms_bucket: str,
+        aggregates_bucket: str = "aggregates",
+        audit_bucket: str = "audit",
         timeout_ms: int = 10_000,
-        attempts: int = 3,
-        backoff_ms: int = 500,
-        backoff_max_ms: int = 10_000,
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts: must be at least 1")
         self._url = url
         self._token = token
         self._org = org
         self.readings_bucket = readings_bucket
         self.alarms_bucket = alarms_bucket
+        self.aggregates_bucket = aggregates_bucket
+        self.audit_bucket = audit_bucket
         self._timeout_ms = timeout_ms
-        self._attempts = attempts
-        self._backoff_ms = backoff_ms
-        self._backoff_max_ms = backoff_max_ms
         self._client: Any = None
         self._write_api: Any = None
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings) -> InfluxSink:
+    def from_settings(cls, settings: PipelineSettings | CommonSettings) -> InfluxSink:
         return cls(
             url=settings.influx_url,
             token=settings.influx_token.get_secret_value(),
             org=settings.influx_org,
             readings_bucket=settings.influx_bucket,
             alarms_bucket=settings.influx_alarms_bucket,
-            timeout_ms=settings.pipeline_influx_timeout_ms,
-            attempts=settings.pipeline_influx_write_attempts,
-            backoff_ms=settings.pipeline_retry_backoff_ms,
-            backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
+            aggregates_bucket=settings.influx_aggregates_bucket,
+            audit_bucket=settings.influx_audit_bucket,
+            timeout_ms=getattr(settings, "pipeline_influx_timeout_ms", 10_000),
         )
 
     async def __aenter__(self) -> InfluxSink:
@@ -133,58 +113,47 @@ class InfluxSink:
     async def write_alarms(self, lines: Sequence[str]) -> None:
         await self.write(self.alarms_bucket, lines)
 
-    async def write(self, bucket: str, lines: Sequence[str]) -> None:
-        """Write ``lines`` (ms precision) to ``bucket``; raise InfluxWriteError on failure."""
+    async def write_aggregates(self, lines: Sequence[str]) -> None:
+        await self.write(self.aggregates_bucket, lines)
+
+    async def write_audit(self, lines: Sequence[str]) -> None:
+        await self.write(self.audit_bucket, lines, precision=WritePrecision.NS)
+
+    async def write(
+        self, bucket: str, lines: Sequence[str], *, precision: str = WritePrecision.MS
+    ) -> None:
+        """One attempt to write ``lines`` to ``bucket``; raise InfluxWriteError on failure."""
         if not lines:
             return
         if self._write_api is None:
-            raise RuntimeError("InfluxSink used outside 'async with'")
-        for attempt in range(1, self._attempts + 1):
-            try:
-                accepted = await self._write_api.write(
-                    bucket=bucket, record=list(lines), write_precision=WritePrecision.MS
-                )
-                if accepted:
-                    return
-                error: InfluxWriteError = self._error(bucket, lines, attempt, None, True, "")
-            except (TimeoutError, InfluxDBError, aiohttp.ClientError, OSError) as exc:
-                status = _status_of(exc)
-                retryable = status is None or status in _RETRYABLE_STATUSES
-                detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-                error = self._error(bucket, lines, attempt, status, retryable, str(detail))
-                error.__cause__ = exc
-            if not error.retryable or attempt == self._attempts:
-                raise error
-            pause_s = backoff_s(attempt, first_ms=self._backoff_ms, max_ms=self._backoff_max_ms)
-            logger.warning(
-                "influx write failed bucket=%s lines=%d attempt=%d/%d status=%s retry_in_s=%.2f "
-                "error=%s",
-                bucket,
-                len(lines),
-                attempt,
-                self._attempts,
-                error.status,
-                pause_s,
-                error,
+            await self.__aenter__()  # opened lazily, inside the running event loop
+        try:
+            accepted = await self._write_api.write(
+                bucket=bucket, record=list(lines), write_precision=precision
             )
-            await asyncio.sleep(pause_s)
+        except (TimeoutError, InfluxDBError, aiohttp.ClientError, OSError) as exc:
+            status = _status_of(exc)
+            detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            raise self._error(bucket, lines, status, str(detail), _retry_after_s(exc)) from exc
+        if not accepted:
+            raise self._error(bucket, lines, None, "", None)
 
+    @staticmethod
     def _error(
-        self,
         bucket: str,
         lines: Sequence[str],
-        attempt: int,
         status: int | None,
-        retryable: bool,
         detail: str,
+        retry_after_s: float | None,
     ) -> InfluxWriteError:
         cause = detail.strip().splitlines()[0] if detail.strip() else "write not accepted"
-        return InfluxWriteError(
-            f"bucket {bucket}: {len(lines)} lines not written after {attempt} attempt(s)"
-            f" (status {status}): {cause}",
+        outcome = classify(status)
+        kind = SinkBackpressureError if outcome == "backpressure" else InfluxWriteError
+        return kind(
+            f"bucket {bucket}: {len(lines)} lines not written (status {status}): {cause}",
             bucket=bucket,
             lines=len(lines),
-            attempts=attempt,
             status=status,
-            retryable=retryable,
+            outcome=outcome,
+            retry_after_s=retry_after_s,
         )
