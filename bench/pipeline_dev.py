@@ -1,8 +1,8 @@
-"""Run :mod:`bench.scenarios.pipeline_throughput` alone on a private stack (development aid).
+"""Run one pipeline scenario (throughput or alarm latency) on a private stack.
 
-``python -m bench.pipeline_dev [--quick] [--run-dir DIR]``: starts Kafka and InfluxDB under
-``DIR`` (kept between runs for a warm start), runs the scenario, prints its figures and
-stops the servers.
+``python -m bench.pipeline_dev [--quick] [--scenario NAME] [--run-dir DIR]``: starts Kafka
+and InfluxDB under ``DIR`` (kept between runs for a warm start), runs the scenario, prints
+its figures and stops the servers. A development aid; ``python -m bench`` runs the suite.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.core import ScenarioContext
-from bench.scenarios import pipeline_throughput
+from bench.scenarios import pipeline_alarm_latency, pipeline_throughput
 from infra.servers import LocalServers
 from infra.settings import InfraSettings
 
@@ -23,6 +23,11 @@ from infra.settings import InfraSettings
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline_dev")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--scenario",
+        choices=("pipeline_throughput", "pipeline_alarm_latency"),
+        default="pipeline_throughput",
+    )
     parser.add_argument(
         "--run-dir", type=Path, default=Path(tempfile.gettempdir()) / "pipeline-dev-stack"
     )
@@ -41,7 +46,11 @@ def main() -> int:
             work_dir=work_dir,
             progress=lambda text: print(f"-- {text}", file=sys.stderr, flush=True),
         )
-        for figure in pipeline_throughput.run(ctx):
+        scenario = {
+            "pipeline_throughput": pipeline_throughput,
+            "pipeline_alarm_latency": pipeline_alarm_latency,
+        }[args.scenario]
+        for figure in scenario.run(ctx):
             ratio = f"{figure.ratio:.2f}x" if figure.ratio else "-"
             print(
                 f"{figure.name}: {figure.value:,.0f} {figure.unit} vs {figure.baseline_name} "

@@ -10,17 +10,21 @@ State of a machine::
 
     {"applied": <last readings offset applied>, "max_ts": <largest reading time seen>,
      "plant": .., "line": ..,
-     "closed": {"1m": <end of the last closed window>, ...},
-     "open": {"1m": {"<start ms>": {"<sensor>": [count, sum, sumsq, min, max, last,
-                                                 last_ts]}}}}
+     "closed": {"1m": <end of the last closed window>, "5m_1m": ...},
+     "panes": {"<pane start ms>": {"<sensor>": [count, sum, sumsq, min, max, last,
+                                                last_ts]}}}
 
-Statistics are kept in a mergeable form (count, sum, sum of squares, min, max, and the
-value with the latest time as ``last``). A window ``[start, start + size)`` closes when
-the machine's reading time passes ``end + grace`` (or, for a silent machine, when the wall
-clock does): it is emitted once and dropped from the state, so the state holds at most
-``size / step + grace / step + 1`` windows per kind. A reading whose window has already
-closed is late: it joins no window and the caller dead-letters it with the reason.
-A reading at or below ``applied`` was already applied before a restart and is skipped.
+Readings are added to one *pane* each (the greatest common divisor of every window size
+and step: one minute for the defaults), not to every window holding them: a 5-minute
+window hopping every minute would otherwise take each reading five times. Statistics are
+kept in a mergeable form (count, sum, sum of squares, min, max, and the value with the
+latest time as ``last``), so a window is the merge of its panes when it closes.
+A window ``[start, start + size)`` closes when ``until`` (the machine's reading time minus
+grace, or the wall clock minus grace for a silent machine) reaches its end: it is emitted
+once, and panes no window still open needs are dropped, so the state holds at most
+``(largest size + grace) / pane + 1`` panes. A reading whose window has already closed is
+late: it joins no pane and the caller dead-letters it with the reason. A reading at or
+below ``applied`` was already applied before a restart and is skipped.
 """
 
 from __future__ import annotations
@@ -48,16 +52,26 @@ class WindowSpec:
     def starts(self, ts_ms: int) -> list[int]:
         """Starts of the windows holding ``ts_ms``, oldest first."""
         last = ts_ms - ts_ms % self.step_ms
-        first = last - self.size_ms + self.step_ms
         return [
             s
-            for s in range(max(first, last - self.size_ms + 1), last + 1, self.step_ms)
+            for s in range(last - self.size_ms + self.step_ms, last + 1, self.step_ms)
             if s <= ts_ms < s + self.size_ms
         ]
 
+    def last_end_until(self, until_ms: int) -> int:
+        """End of the latest window ending at or before ``until_ms``."""
+        return (until_ms - self.size_ms) // self.step_ms * self.step_ms + self.size_ms
+
+
+def pane_ms(specs: Iterable[WindowSpec]) -> int:
+    size = 0
+    for spec in specs:
+        size = math.gcd(size, math.gcd(spec.size_ms, spec.step_ms))
+    return size
+
 
 def new_state() -> MachineWindows:
-    return {"applied": -1, "max_ts": None, "plant": "", "line": "", "closed": {}, "open": {}}
+    return {"applied": -1, "max_ts": None, "plant": "", "line": "", "closed": {}, "panes": {}}
 
 
 def stats_of(raw: list[float]) -> SensorStats:
@@ -85,10 +99,28 @@ def _add_value(sensors: dict[str, list[float]], name: str, value: float, ts_ms: 
         s[6] = ts_ms
 
 
+def _merge(into: dict[str, list[float]], sensors: dict[str, list[float]]) -> None:
+    for name, s in sensors.items():
+        t = into.get(name)
+        if t is None:
+            into[name] = list(s)
+            continue
+        t[0] += s[0]
+        t[1] += s[1]
+        t[2] += s[2]
+        if s[3] < t[3]:
+            t[3] = s[3]
+        if s[4] > t[4]:
+            t[4] = s[4]
+        if s[6] >= t[6]:
+            t[5] = s[5]
+            t[6] = s[6]
+
+
 def add_reading(
-    state: MachineWindows, reading: Reading, offset: int, specs: Iterable[WindowSpec]
+    state: MachineWindows, reading: Reading, offset: int, specs: Iterable[WindowSpec], pane: int
 ) -> str | None:
-    """Add ``reading`` (at readings ``offset``) to its open windows.
+    """Add ``reading`` (at readings ``offset``) to its pane.
 
     Returns None when added or skipped as already applied, else the reason it is late.
     """
@@ -97,23 +129,27 @@ def add_reading(
     state["applied"] = offset
     ts = reading.ts_ms
     closed = state["closed"]
-    targets = []
-    for spec in specs:
-        label = spec.label
-        closed_end = closed.get(label)
-        for start in spec.starts(ts):
-            if closed_end is not None and start + spec.size_ms <= closed_end:
+    if closed:
+        for spec in specs:
+            closed_end = closed.get(spec.label)
+            if closed_end is None:
+                continue
+            # The earliest window holding ts ends first; closed if that end has passed.
+            first = ts - ts % spec.step_ms - spec.size_ms + spec.step_ms
+            while first + spec.size_ms <= ts:
+                first += spec.step_ms
+            if first + spec.size_ms <= closed_end:
                 return (
                     f"window: reading at ts_ms={ts} is later than the grace period; its "
-                    f"{label} window [{start}, {start + spec.size_ms}) closed already "
+                    f"{spec.label} window [{first}, {first + spec.size_ms}) closed already "
                     f"(machine reading time {state['max_ts']})"
                 )
-            targets.append((label, start))
-    opened = state["open"]
-    for label, start in targets:
-        sensors = opened.setdefault(label, {}).setdefault(str(start), {})
-        for name, value in reading.values.items():
-            _add_value(sensors, name, value, ts)
+    key = str(ts - ts % pane)
+    sensors = state["panes"].get(key)
+    if sensors is None:
+        sensors = state["panes"][key] = {}
+    for name, value in reading.values.items():
+        _add_value(sensors, name, value, ts)
     if state["max_ts"] is None or ts > state["max_ts"]:
         state["max_ts"] = ts
     if reading.plant:
@@ -126,31 +162,51 @@ def add_reading(
 def close_due(
     state: MachineWindows, machine_id: str, specs: Iterable[WindowSpec], *, until_ms: int
 ) -> list[WindowAggregate]:
-    """Close and return every open window whose ``end + grace`` is at or before
-    ``until_ms`` (the caller passes reading time minus grace, or wall time minus grace)."""
+    """Close and return every window ending at or before ``until_ms`` (reading time minus
+    grace, or wall time minus grace) that holds data and was not closed before."""
     out: list[WindowAggregate] = []
+    panes: dict[str, dict[str, list[float]]] = state["panes"]
+    closed = state["closed"]
+    specs = tuple(specs)
+    if not panes:
+        return out
+    starts = sorted(int(k) for k in panes)
     for spec in specs:
         label = spec.label
-        windows = state["open"].get(label)
-        if not windows:
+        new_end = spec.last_end_until(until_ms)
+        old_end = closed.get(label)
+        if old_end is not None and new_end <= old_end:
             continue
-        for key in sorted(windows, key=int):
-            start = int(key)
-            end = start + spec.size_ms
-            if end > until_ms:
-                break
-            sensors = windows.pop(key)
-            state["closed"][label] = max(state["closed"].get(label, end), end)
-            if sensors:
+        candidates: set[int] = set()
+        for p in starts:
+            for s in spec.starts(p):
+                end = s + spec.size_ms
+                if end <= new_end and (old_end is None or end > old_end):
+                    candidates.add(s)
+        for s in sorted(candidates):
+            merged: dict[str, list[float]] = {}
+            for p in starts:
+                if s <= p < s + spec.size_ms:
+                    _merge(merged, panes[str(p)])
+            if merged:
                 out.append(
                     WindowAggregate(
                         machine_id=machine_id,
                         window=label,
-                        start_ms=start,
-                        end_ms=end,
-                        sensors={name: stats_of(raw) for name, raw in sensors.items()},
+                        start_ms=s,
+                        end_ms=s + spec.size_ms,
+                        sensors={name: stats_of(raw) for name, raw in merged.items()},
                         plant=state["plant"],
                         line=state["line"],
                     )
                 )
+        closed[label] = new_end
+    # Drop panes every kind of window is done with.
+    for p in starts:
+        if all(
+            closed.get(spec.label) is not None
+            and p - p % spec.step_ms + spec.size_ms <= closed[spec.label]
+            for spec in specs
+        ):
+            del panes[str(p)]
     return out

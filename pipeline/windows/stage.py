@@ -23,7 +23,7 @@ from pipeline.batch import source_record
 from pipeline.dead_letter import DeadLetter
 from pipeline.delivery import Publisher, RetryPolicy, until_done
 from pipeline.settings import PipelineSettings
-from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state
+from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
 from pipeline.windows.lines import aggregate_lines
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class WindowsStage:
     ) -> None:
         self._table = table
         self._specs = tuple(specs)
+        self._pane_ms = pane_ms(self._specs)
         self._grace_ms = grace_ms
         self._idle_close_ms = idle_close_ms
         self._publisher = publisher
@@ -103,6 +104,7 @@ class WindowsStage:
             late: list[DeadLetter] = []
             specs = self._specs
             grace = self._grace_ms
+            pane = self._pane_ms
             for reading, offset, source in zip(readings, offsets, sources, strict=True):
                 machine_id = reading.machine_id
                 state = states.get(machine_id)
@@ -110,7 +112,7 @@ class WindowsStage:
                     stored = self._table.get(machine_id.encode())
                     state = states[machine_id] = stored if stored else new_state()
                 previous_max = state["max_ts"]
-                reason = add_reading(state, reading, offset, specs)
+                reason = add_reading(state, reading, offset, specs, pane)
                 if reason is not None:
                     self.late_readings += 1
                     late.append(
@@ -159,7 +161,7 @@ class WindowsStage:
                 if done:
                     closed.extend(done)
                     self._table[key] = state
-                if not any(state["open"].values()):
+                if not state["panes"]:
                     self._seen_ms.pop(machine_id, None)
             await self._emit(closed)
         return closed

@@ -5,12 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.readings import Reading
-from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state
+from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
 
 TUMBLING = WindowSpec(size_ms=60_000, step_ms=60_000)
 HOPPING = WindowSpec(size_ms=300_000, step_ms=60_000)
 SPECS = (TUMBLING, HOPPING)
 GRACE_MS = 5_000
+PANE = pane_ms(SPECS)
 
 
 def test_window_starts_hold_the_time():
@@ -25,12 +26,14 @@ def run(readings):
     emitted, late = [], []
     for offset, r in enumerate(readings):
         before = state["max_ts"]
-        reason = add_reading(state, r, offset, SPECS)
+        reason = add_reading(state, r, offset, SPECS, PANE)
         if reason is not None:
             late.append((r, reason))
             continue
         if state["max_ts"] != before:
             emitted += close_due(state, "m1", SPECS, until_ms=state["max_ts"] - GRACE_MS)
+            bound = (HOPPING.size_ms + GRACE_MS) // PANE + 2
+            assert len(state["panes"]) <= bound
     emitted += close_due(state, "m1", SPECS, until_ms=10**15)
     return state, emitted, late
 
@@ -49,7 +52,7 @@ def test_aggregates_equal_brute_force_and_each_window_is_emitted_once(points):
     state, emitted, late = run(readings)
     keys = [(a.window, a.start_ms) for a in emitted]
     assert len(keys) == len(set(keys))
-    assert all(not windows for windows in state["open"].values())  # bounded: all closed
+    assert state["panes"] == {}  # bounded: everything closed and dropped
     late_ids = {id(r) for r, _ in late}
     accepted = [(i, r) for i, r in enumerate(readings) if id(r) not in late_ids]
     for agg in emitted:
@@ -87,6 +90,6 @@ def test_reading_later_than_grace_is_late_with_a_reason():
 def test_replayed_offsets_are_not_counted_twice():
     state = new_state()
     r = Reading(machine_id="m1", ts_ms=1_000, values={"x": 1.0})
-    assert add_reading(state, r, 7, SPECS) is None
-    assert add_reading(state, r, 7, SPECS) is None
-    assert state["open"]["1m"]["0"]["x"][0] == 1
+    assert add_reading(state, r, 7, SPECS, PANE) is None
+    assert add_reading(state, r, 7, SPECS, PANE) is None
+    assert state["panes"]["0"]["x"][0] == 1
