@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from contracts.aggregates import SensorStats, WindowAggregate, window_label
@@ -40,12 +41,12 @@ from contracts.readings import Reading
 MachineWindows = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class WindowSpec:
     size_ms: int
     step_ms: int
 
-    @property
+    @cached_property
     def label(self) -> str:
         return window_label(self.size_ms / 1000, self.step_ms / 1000)
 
@@ -169,6 +170,14 @@ def close_due(
     closed = state["closed"]
     specs = tuple(specs)
     if not panes:
+        return out
+    due = False
+    for spec in specs:
+        old_end = closed.get(spec.label)
+        if old_end is None or spec.last_end_until(until_ms) > old_end:
+            due = True
+            break
+    if not due:
         return out
     starts = sorted(int(k) for k in panes)
     for spec in specs:
