@@ -83,6 +83,42 @@ def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
     return run
 
 
+def _alarm_stage(
+    app: faust.App,
+    settings: PipelineSettings,
+    publisher: FaustPublisher,
+    partitions: int,
+    retry: RetryPolicy,
+) -> AlarmStage:
+    """The ISA-18.2 alarm processor of ``pipeline.alarms`` with its agents (thresholds,
+    actions, timers) when that package is installed; else the fixed high-limit rule."""
+    try:
+        from pipeline.alarms.agents import (  # type: ignore[import-not-found, unused-ignore]
+            build_alarm_processor,
+            register_alarm_agents,
+        )
+    except ImportError:
+        alarm_state = app.Table(
+            ALARM_STATE_TABLE,
+            partitions=partitions,
+            use_partitioner=True,
+            key_type=bytes,
+            help="Alarm state per machine id (pipeline.alarm_rules).",
+        )
+        return LegacyAlarmProcessor(
+            table=alarm_state,
+            rules=settings.alarm_rules(),
+            publisher=publisher,
+            alarms_topic=settings.topics.alarms,
+            retry=retry,
+        )
+    processor: AlarmStage = build_alarm_processor(
+        app, settings=settings, publisher=publisher, partitions=partitions
+    )
+    register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
+    return processor
+
+
 def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
     """Build the pipeline's Faust app; ``partitions`` defaults to the readings topic's."""
     if partitions is None:
@@ -121,20 +157,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     )
     alarms: AlarmStage | None = None
     if settings.pipeline_alarms_enabled:
-        alarm_state = app.Table(
-            ALARM_STATE_TABLE,
-            partitions=partitions,
-            use_partitioner=True,
-            key_type=bytes,
-            help="Alarm state per machine id (pipeline.alarm_rules).",
-        )
-        alarms = LegacyAlarmProcessor(
-            table=alarm_state,
-            rules=settings.alarm_rules(),
-            publisher=publisher,
-            alarms_topic=topics.alarms,
-            retry=retry,
-        )
+        alarms = _alarm_stage(app, settings, publisher, partitions, retry)
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
         windows_table = app.Table(
