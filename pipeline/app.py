@@ -112,11 +112,12 @@ def _alarm_stage(
             alarms_topic=settings.topics.alarms,
             retry=retry,
         )
-    processor: AlarmStage = build_alarm_processor(
+    processor = build_alarm_processor(
         app, settings=settings, publisher=publisher, partitions=partitions
     )
     register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
-    return processor
+    stage: AlarmStage = processor
+    return stage
 
 
 def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
