@@ -115,8 +115,9 @@ async def current_identity(
     else:
         identity = keys.authenticate(credential)
     if identity is None:
-        where = API_KEY_HEADER if api_key else "Authorization"
-        raise AuthenticationError(f"{where}: not a valid API key or login token")
+        if api_key:
+            raise AuthenticationError(f"{API_KEY_HEADER}: not a valid API key")
+        raise AuthenticationError("Authorization: not a valid login token or API key")
     setattr(request.state, STATE_IDENTITY, identity)
     if security is not None and security.limiter is not None:
         cls = route_class(request.method, request.url.path)
