@@ -93,14 +93,14 @@ def _row_view(values: dict[str, Any]) -> dict[str, Any]:
     status = values.get("status")
     return {
         "time": format_ts(ts_ms),
-        "principal": str(values.get("principal", "")),
-        "role": str(values.get("role", "")),
-        "method": str(values.get("method", "")),
-        "path": str(values.get("path", "")),
+        "principal": str(values.get("principal") or ""),
+        "role": str(values.get("role") or ""),
+        "method": str(values.get("method") or ""),
+        "path": str(values.get("path") or ""),
         "status": int(status) if isinstance(status, str) and status.isdigit() else 0,
         "latency_ms": float(values.get("latency_ms") or 0.0),
-        "client": str(values.get("client", "")),
-        "request_id": str(values.get("request_id", "")),
+        "client": str(values.get("client") or ""),
+        "request_id": str(values.get("request_id") or ""),
     }
 
 

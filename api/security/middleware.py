@@ -10,9 +10,11 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth.authenticator import Authenticator
 from api.auth.roles import Identity
 from api.security.metrics import ApiMetrics
 from api.security.ratelimit import RateDecision
@@ -21,6 +23,7 @@ from contracts.audit import AuditRecord
 STATE_IDENTITY = "identity"
 STATE_RATE = "rate_decision"
 UNMATCHED_ROUTE = "unmatched"
+QUERY_CREDENTIALS = ("api_key", "token")
 
 
 def route_template(scope: Scope) -> str:
@@ -28,6 +31,17 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+def _query_identity(scope: Scope, auth: Authenticator) -> Identity | None:
+    """Who opened a WebSocket with ``?api_key=`` or ``?token=``, for the audit record,
+    when the socket's handler did not record the identity in ``websocket.state``."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    for name in QUERY_CREDENTIALS:
+        values = query.get(name)
+        if values:
+            return auth.authenticate(values[0])
+    return None
 
 
 class SecurityMiddleware:
@@ -87,6 +101,8 @@ class SecurityMiddleware:
         if security is None:
             return
         identity = state.get(STATE_IDENTITY)
+        if identity is None and websocket:
+            identity = _query_identity(scope, security.auth)
         client = scope.get("client")
         security.audit.offer(
             AuditRecord(
