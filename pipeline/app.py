@@ -43,6 +43,7 @@ import faust
 import mode
 
 from contracts.timefmt import now_ms
+from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
 from pipeline.batch import plan_batch
 from pipeline.dead_letter import SourceRecord
 from pipeline.delivery import PublishError, RetryPolicy, deliver
@@ -52,7 +53,6 @@ from pipeline.topology import readings_partitions
 
 logger = logging.getLogger(__name__)
 
-ALARM_STATE_TABLE = "alarm-state"
 READINGS_AGENT = "pipeline.readings"
 
 
@@ -128,15 +128,10 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     readings_topic = app.topic(
         topics.readings, key_serializer="raw", value_serializer="raw", partitions=partitions
     )
-    alarm_state = app.Table(
-        ALARM_STATE_TABLE,
-        partitions=partitions,
-        use_partitioner=True,
-        key_type=bytes,
-        help="Alarm state per machine id (pipeline.alarm_rules).",
-    )
     publisher = FaustPublisher(app)
-    rules = settings.alarm_rules()
+    alarms = build_alarm_processor(
+        app, settings=settings, publisher=publisher, partitions=partitions
+    )
     retry = RetryPolicy(
         backoff_ms=settings.pipeline_retry_backoff_ms,
         backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
@@ -148,22 +143,24 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         async with InfluxSink.from_settings(settings) as sink:
             async for events in records.noack_take(settings.pipeline_batch_size, within=within_s):
                 started = time.perf_counter()
+                batch_ms = now_ms()
                 plan = plan_batch(
                     [source_record(event) for event in events],
-                    rules=rules,
-                    load_state=lambda machine_id: alarm_state.get(machine_id.encode()),
-                    now_ms=now_ms(),
+                    rules=(),
+                    load_state=lambda _machine_id: None,
+                    now_ms=batch_ms,
                 )
+                # Alarms are published (and their state kept) by the processor, before
+                # the batch waits for InfluxDB; deliver writes their rows.
+                plan.alarm_events = await alarms.process(plan.readings, batch_ms)
                 dead_letters = await deliver(
                     plan,
                     writer=sink,
                     publisher=publisher,
-                    alarms_topic=topics.alarms,
+                    alarms_topic=None,
                     dead_letter_topic=topics.dead_letter,
                     retry=retry,
                 )
-                for machine_id, state in plan.states.items():
-                    alarm_state[machine_id.encode()] = state
                 for event in events:
                     await records.ack(event)
                 logger.debug(
@@ -176,4 +173,5 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
                 )
 
     app.agent(readings_topic, name=READINGS_AGENT)(process_readings)
+    register_alarm_agents(app, processor=alarms, settings=settings, publisher=publisher)
     return app

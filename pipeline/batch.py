@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts.alarms import AlarmEvent
 from contracts.errors import ContractError
-from contracts.readings import decode_reading
+from contracts.readings import Reading, decode_reading
 from pipeline.alarm_rules import LimitRule, MachineAlarmState, evaluate
 from pipeline.dead_letter import DeadLetter, SourceRecord
 from pipeline.line_protocol import alarm_line, reading_line
@@ -30,6 +30,8 @@ class BatchPlan:
     reading_lines: list[str] = field(default_factory=list)
     # The record each reading line came from, index for index.
     reading_sources: list[SourceRecord] = field(default_factory=list)
+    # The decoded readings, in offset order (for the alarm processor).
+    readings: list[Reading] = field(default_factory=list)
     alarm_events: list[AlarmEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # New alarm state of each machine whose alarms changed in this batch.
@@ -93,6 +95,7 @@ def plan_batch(
             continue
         plan.reading_lines.append(reading_line(reading))
         plan.reading_sources.append(record)
+        plan.readings.append(reading)
         machine_id = reading.machine_id
         state = working.get(machine_id)
         if state is None:

@@ -103,7 +103,7 @@ async def deliver(
     *,
     writer: Writer,
     publisher: Publisher,
-    alarms_topic: str,
+    alarms_topic: str | None,
     dead_letter_topic: str,
     retry: RetryPolicy,
 ) -> list[DeadLetter]:
@@ -137,7 +137,11 @@ async def deliver(
         await publisher.publish(dead_letter_topic, [(d.key, d.value) for d in dead_letters])
 
     async def publish_alarms() -> None:
-        await publisher.publish(alarms_topic, [(e.key(), e.encode()) for e in plan.alarm_events])
+        # None: the alarm processor has published the events already.
+        if alarms_topic is not None:
+            await publisher.publish(
+                alarms_topic, [(e.key(), e.encode()) for e in plan.alarm_events]
+            )
 
     await _until_done(write_readings, what="write_readings", retry=retry)
     await _until_done(write_alarms, what="write_alarms", retry=retry)

@@ -79,12 +79,39 @@ class PipelineSettings(CommonSettings):
         description="The value must fall below limit - deadband (same unit) to clear.",
     )
     pipeline_alarm_severity: Severity = "high"
+    pipeline_alarm_comm_loss_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="No reading from a machine for this long raises its comm_loss alarm; "
+        "0 turns silence detection off (at least 10 otherwise).",
+    )
+    pipeline_alarm_comm_loss_severity: Severity = "high"
+    pipeline_alarm_timer_interval_ms: int = Field(
+        default=250,
+        ge=50,
+        le=60_000,
+        description="How often the alarm timer checks delays, silence and shelve expiry.",
+    )
+    pipeline_alarm_rules_wait_ms: int = Field(
+        default=10_000,
+        ge=0,
+        le=300_000,
+        description="How long readings wait at start-up for the thresholds topic to load.",
+    )
     pipeline_log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
     @field_validator("pipeline_log_level", mode="before")
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("pipeline_alarm_comm_loss_after_s")
+    @classmethod
+    def _comm_loss_after(cls, value: float) -> float:
+        if 0 < value < 10:
+            raise ValueError("must be 0 (off) or at least 10 seconds")
+        return value
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

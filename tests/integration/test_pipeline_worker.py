@@ -480,7 +480,9 @@ def test_two_workers_share_partitions_and_hand_over_alarm_state(
         machine = message.key.decode()
         assert message.partition == (murmur2(message.key) & 0x7FFFFFFF) % partitions, machine
         last_state[machine] = orjson.loads(message.value)
-    assert {m: state["temperature_c:high"]["state"] for m, state in last_state.items()} == {
+    assert {
+        m: state["alarms"]["temperature_c:high"]["state"] for m, state in last_state.items()
+    } == {
         m: "cleared_unacknowledged" for m in machines
     }
 

@@ -1,0 +1,152 @@
+"""Wiring the alarm engine into the Faust app: its table, thresholds, actions and timer.
+
+- :func:`build_alarm_processor` creates the alarm-state table (key = machine id, raw bytes,
+  exactly the readings key; ``use_partitioner=True`` so a write outside stream iteration
+  lands in the machine's readings partition) and the processor.
+- :func:`register_alarm_agents` adds:
+  - the thresholds feed (:mod:`.thresholds_feed`), a task in every worker;
+  - the actions agent on the alarm-actions topic (key = machine id, co-partitioned with the
+    readings, so the worker that owns a machine's readings applies its actions);
+  - the timer, which runs the processor's :meth:`~AlarmProcessor.tick` for the machines of
+    the partitions this worker owns, and pauses while partitions are being rebalanced or
+    the table recovered;
+  - ``/alarms/metrics/`` on the worker's web server, when enabled (Prometheus text).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import faust
+from aiokafka.partitioner import murmur2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from contracts.timefmt import now_ms
+from pipeline.alarms.engine import EngineConfig
+from pipeline.alarms.metrics import AlarmMetrics
+from pipeline.alarms.processor import (
+    ALARM_STATE_TABLE,
+    AlarmProcessor,
+    Publisher,
+    PublishRetry,
+)
+from pipeline.alarms.ruleset import RuleSet
+from pipeline.alarms.thresholds_feed import ThresholdsFeed
+from pipeline.dead_letter import SourceRecord
+
+if TYPE_CHECKING:
+    from pipeline.settings import PipelineSettings
+
+logger = logging.getLogger(__name__)
+
+ACTIONS_AGENT = "pipeline.alarm-actions"
+TIMER = "pipeline.alarm-timer"
+
+
+def partition_of(machine_id: str, partitions: int) -> int:
+    """The partition of a machine's records (Kafka's default partitioner on the key)."""
+    return int(murmur2(machine_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def build_alarm_processor(
+    app: faust.App, *, settings: PipelineSettings, publisher: Publisher, partitions: int
+) -> AlarmProcessor:
+    table = app.Table(
+        ALARM_STATE_TABLE,
+        partitions=partitions,
+        use_partitioner=True,
+        key_type=bytes,
+        help="Alarm state per machine id (pipeline.alarms.state).",
+    )
+    readings_topic = settings.topics.readings
+
+    def owns(machine_id: str) -> bool:
+        partition = partition_of(machine_id, partitions)
+        return any(
+            tp.topic == readings_topic and tp.partition == partition
+            for tp in app.assignor.assigned_actives()
+        )
+
+    after_s = settings.pipeline_alarm_comm_loss_after_s
+    return AlarmProcessor(
+        table=table,
+        publisher=publisher,
+        topics=settings.topics,
+        rules=RuleSet(),
+        config=EngineConfig(
+            comm_loss_after_ms=round(after_s * 1000) if after_s else None,
+            comm_loss_severity=settings.pipeline_alarm_comm_loss_severity,
+        ),
+        retry=PublishRetry(
+            backoff_ms=settings.pipeline_retry_backoff_ms,
+            backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
+        ),
+        metrics=AlarmMetrics(),
+        owns=owns,
+        rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
+        partitions=partitions,
+    )
+
+
+def _source(event: Any) -> SourceRecord:
+    message = event.message
+    timestamp = message.timestamp
+    return SourceRecord(
+        key=message.key,
+        value=message.value,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int(timestamp * 1000) if timestamp is not None else None,
+    )
+
+
+def register_alarm_agents(
+    app: faust.App,
+    *,
+    processor: AlarmProcessor,
+    settings: PipelineSettings,
+    publisher: Publisher,
+) -> None:
+    del publisher  # the processor publishes; kept for a symmetric wiring call
+    topics = settings.topics
+    feed = ThresholdsFeed(
+        processor.rules,
+        bootstrap_servers=[h.strip() for h in settings.kafka_bootstrap_servers.split(",")],
+        topic=topics.thresholds,
+        ready=processor.rules_ready,
+    )
+
+    async def follow_thresholds() -> None:
+        await feed.run()
+
+    app.task(follow_thresholds)
+
+    actions_topic = app.topic(
+        topics.alarm_actions,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=processor.partitions,
+    )
+
+    async def apply_actions(stream: Any) -> None:
+        async for event in stream.events():
+            await processor.handle_action(_source(event), now_ms())
+
+    app.agent(actions_topic, name=ACTIONS_AGENT)(apply_actions)
+
+    async def alarm_timer() -> None:
+        if app.rebalancing or getattr(app, "in_recovery", False):
+            return
+        await processor.tick(now_ms())
+
+    app.timer(settings.pipeline_alarm_timer_interval_ms / 1000, name=TIMER)(alarm_timer)
+
+    if settings.pipeline_web_port is not None:
+        registry = processor.metrics.registry
+
+        async def alarm_metrics(view: Any, request: Any) -> Any:
+            return view.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+        app.page("/alarms/metrics/")(alarm_metrics)

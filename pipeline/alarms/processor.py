@@ -1,0 +1,277 @@
+"""The alarm engine's edge in one worker: the alarm-state table, one lock, publishing.
+
+Every change of a machine's alarms — a batch of readings, an operator action, a tick of
+the timer — runs under one :class:`asyncio.Lock` from loading the state to storing it, in
+this order: evaluate, publish the events (alarms topic) and the new alarm states
+(alarm-state topic), then store the machine state in the table. A crash before the store
+replays the input from the old state and publishes the same events with the same
+``(alarm_id, seq)``, which consumers drop as duplicates; the stored state never skips a
+transition that was not published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from contracts.alarm_actions import decode_alarm_action
+from contracts.alarms import AlarmEvent
+from contracts.errors import ContractError
+from contracts.readings import Reading
+from contracts.thresholds import SensorThresholds
+from contracts.topics import TopicNames
+from pipeline.alarms.engine import (
+    EngineConfig,
+    advance,
+    apply_action,
+    evaluate_reading,
+    expire_shelves,
+)
+from pipeline.alarms.lifecycle import ActionRefused
+from pipeline.alarms.metrics import AlarmMetrics
+from pipeline.alarms.ruleset import RuleSet
+from pipeline.alarms.state import MachineState
+from pipeline.dead_letter import SourceRecord, dead_letter_body
+
+logger = logging.getLogger(__name__)
+
+ALARM_STATE_TABLE = "alarm-state"
+# Dead-letter stage of operator actions that could not be applied.
+ACTION_STAGE = "alarm_action"
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """Produce ``(key, value)`` records and return once the broker has them all."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRetry:
+    backoff_ms: int = 500
+    backoff_max_ms: int = 10_000
+
+
+# The time of the last reading is stored at least this often even when nothing else
+# changed: a restarted worker then sees a gap no longer than this before the next reading
+# (the comm-loss time must be longer).
+CLOCK_STORE_EVERY_MS = 5_000
+
+
+def _to_store(raw: Any, state: MachineState) -> dict[str, Any] | None:
+    """The state to write to the table, or None when the stored one will do."""
+    new = state.to_dict()
+    if raw == new:
+        return None
+    if isinstance(raw, dict) and isinstance(raw.get("last_ts_ms"), int):
+        same_but_clock = {**raw, "last_ts_ms": new["last_ts_ms"]} == new
+        if same_but_clock and new["last_ts_ms"] - raw["last_ts_ms"] < CLOCK_STORE_EVERY_MS:
+            return None
+    return new
+
+
+class AlarmProcessor:
+    """One per worker process; see the module docstring for the order of things."""
+
+    def __init__(
+        self,
+        *,
+        table: MutableMapping[bytes, Any],
+        publisher: Publisher,
+        topics: TopicNames,
+        rules: RuleSet | None = None,
+        config: EngineConfig | None = None,
+        retry: PublishRetry | None = None,
+        metrics: AlarmMetrics | None = None,
+        owns: Callable[[str], bool] | None = None,
+        rules_ready: asyncio.Event | None = None,
+        rules_wait_s: float = 10.0,
+        partitions: int | None = None,
+    ) -> None:
+        # Partitions of the table and of the topics it is co-partitioned with.
+        self.partitions = partitions
+        self._table = table
+        self._publisher = publisher
+        self._topics = topics
+        self.rules = rules if rules is not None else RuleSet()
+        self.config = config if config is not None else EngineConfig()
+        self._retry = retry if retry is not None else PublishRetry()
+        self.metrics = metrics if metrics is not None else AlarmMetrics()
+        # Whether this worker owns a machine's partition now (the timer acts only on those).
+        self._owns = owns if owns is not None else (lambda _machine_id: True)
+        # Set by the thresholds feed once the rules present at start-up are applied.
+        self.rules_ready = rules_ready if rules_ready is not None else asyncio.Event()
+        self._rules_wait_s = rules_wait_s
+        self.lock = asyncio.Lock()
+        # Per machine: (time of its last reading, wall time it was processed here); the
+        # timer's estimate of the machine's clock, and where silence is measured from.
+        self._clock: dict[str, tuple[int, int]] = {}
+        self._rules_cache: dict[str, dict[str, SensorThresholds]] = {}
+        self._rules_version = -1
+
+    # -- inputs ------------------------------------------------------------------------
+
+    async def process(self, readings: Sequence[Reading], now_ms: int) -> list[AlarmEvent]:
+        """Evaluate a batch of readings (in order); return the events published."""
+        if not readings:
+            return []
+        await self._wait_rules()
+        async with self.lock:
+            loaded: dict[str, Any] = {}
+            states: dict[str, MachineState] = {}
+            events: list[AlarmEvent] = []
+            for reading in readings:
+                machine_id = reading.machine_id
+                state = states.get(machine_id)
+                if state is None:
+                    state = states[machine_id] = self._load(machine_id, loaded)
+                events += evaluate_reading(state, reading, self._rules_for(machine_id), self.config)
+            await self._commit(states, loaded, events)
+            for machine_id, state in states.items():
+                if state.last_ts_ms is not None:
+                    self._clock[machine_id] = (state.last_ts_ms, now_ms)
+            return events
+
+    async def handle_action(self, record: SourceRecord, now_ms: int) -> list[AlarmEvent]:
+        """Apply one record of the alarm-actions topic; a bad or refused action becomes a
+        dead letter naming the reason. Never raises for bad input."""
+        if record.value is None:
+            await self._dead_letter(record, "value: missing (null record)", now_ms)
+            return []
+        try:
+            action = decode_alarm_action(record.value)
+        except ContractError as exc:
+            await self._dead_letter(record, str(exc), now_ms)
+            return []
+        async with self.lock:
+            loaded: dict[str, Any] = {}
+            state = self._load(action.machine_id, loaded)
+            try:
+                events = apply_action(state, action)
+            except ActionRefused as exc:
+                logger.info(
+                    "alarm action refused action_id=%s action=%s reason=%s",
+                    action.action_id,
+                    action.action,
+                    exc,
+                )
+                await self._dead_letter(record, f"{action.action}: {exc}", now_ms)
+                return []
+            await self._commit({action.machine_id: state}, loaded, events)
+            return events
+
+    async def tick(self, now_ms: int) -> list[AlarmEvent]:
+        """The timer: delays due, stale data and comm loss by silence, shelve expiry."""
+        async with self.lock:
+            loaded: dict[str, Any] = {}
+            states: dict[str, MachineState] = {}
+            events: list[AlarmEvent] = []
+            for key in list(self._table.keys()):
+                machine_id = key.decode() if isinstance(key, bytes) else str(key)
+                if not self._owns(machine_id):
+                    self._clock.pop(machine_id, None)
+                    continue
+                raw = self._table.get(key)
+                state = MachineState.from_dict(machine_id, raw)
+                clock = self._clock.get(machine_id)
+                if clock is None and state.last_ts_ms is not None:
+                    # Taken over (start-up or rebalance): silence counts from now.
+                    clock = self._clock[machine_id] = (state.last_ts_ms, now_ms)
+                new: list[AlarmEvent] = []
+                if clock is not None:
+                    at_ms = clock[0] + max(0, now_ms - clock[1])
+                    new += advance(state, at_ms, self._rules_for(machine_id), self.config)
+                new += expire_shelves(state, now_ms)
+                if new:
+                    events += new
+                    states[machine_id] = state
+                    loaded[machine_id] = raw
+            if events:
+                await self._commit(states, loaded, events)
+            return events
+
+    # -- state and publishing ----------------------------------------------------------
+
+    def state_of(self, machine_id: str) -> MachineState:
+        return MachineState.from_dict(machine_id, self._table.get(machine_id.encode()))
+
+    def _load(self, machine_id: str, loaded: dict[str, Any]) -> MachineState:
+        raw = self._table.get(machine_id.encode())
+        loaded[machine_id] = raw
+        return MachineState.from_dict(machine_id, raw)
+
+    def _rules_for(self, machine_id: str) -> dict[str, SensorThresholds]:
+        if self._rules_version != self.rules.version:
+            self._rules_cache.clear()
+            self._rules_version = self.rules.version
+        rules = self._rules_cache.get(machine_id)
+        if rules is None:
+            rules = self._rules_cache[machine_id] = self.rules.for_machine(machine_id)
+        return rules
+
+    async def _wait_rules(self) -> None:
+        if self.rules_ready.is_set():
+            return
+        try:
+            await asyncio.wait_for(self.rules_ready.wait(), timeout=self._rules_wait_s)
+        except TimeoutError:
+            logger.warning(
+                "thresholds not loaded after wait_s=%.1f; evaluating with the rules so far",
+                self._rules_wait_s,
+            )
+            self.rules_ready.set()
+
+    async def _commit(
+        self,
+        states: dict[str, MachineState],
+        loaded: dict[str, Any],
+        events: list[AlarmEvent],
+    ) -> None:
+        if events:
+            latest = {}
+            for event in events:
+                state = states[event.machine_id]
+                entry = state.alarms[f"{event.sensor}:{event.rule}"]
+                latest[event.alarm_id] = state.record(entry)
+            await self._publish(self._topics.alarms, [(e.key(), e.encode()) for e in events])
+            await self._publish(
+                self._topics.alarm_state, [(r.key(), r.encode()) for r in latest.values()]
+            )
+            self.metrics.observe(events)
+        for machine_id, state in states.items():
+            new = _to_store(loaded.get(machine_id), state)
+            if new is not None:
+                self._table[machine_id.encode()] = new
+
+    async def _publish(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+        """Publish until the broker has the records; back off between attempts."""
+        attempt = 0
+        while True:
+            try:
+                await self._publisher.publish(topic, records)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                pause_ms = min(
+                    self._retry.backoff_ms * 2 ** (attempt - 1), self._retry.backoff_max_ms
+                )
+                logger.error(
+                    "alarm publish failed topic=%s records=%d attempt=%d retry_in_ms=%d error=%s",
+                    topic,
+                    len(records),
+                    attempt,
+                    pause_ms,
+                    exc,
+                )
+                await asyncio.sleep(pause_ms / 1000)
+
+    async def _dead_letter(self, record: SourceRecord, reason: str, now_ms: int) -> None:
+        body = dead_letter_body(record, reason=reason, stage="decode", failed_at_ms=now_ms)
+        body["stage"] = ACTION_STAGE
+        await self._publish(self._topics.dead_letter, [(record.key, orjson.dumps(body))])

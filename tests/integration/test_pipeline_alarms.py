@@ -1,0 +1,491 @@
+"""The alarm engine in the real worker (``python -m pipeline worker``) on the real broker
+and InfluxDB: the default rule with its deadband, live thresholds, the ack / shelve /
+expiry lifecycle, comm loss by silence, and a worker killed in the middle of a run."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from influxdb_client import InfluxDBClient
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import CoordinatorNotAvailableError
+from kafka.partitioner import murmur2
+
+from contracts.alarm_actions import AlarmAction
+from contracts.alarm_state import decode_alarm_state
+from contracts.alarms import AlarmEvent, decode_alarm
+from contracts.readings import Reading
+from contracts.thresholds import Limit, SensorThresholds
+from contracts.timefmt import now_ms
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+DEADLINE_S = 90.0
+
+
+@contextlib.contextmanager
+def worker(
+    env: dict[str, str], *, app_id: str, tmp_path: Path, **extra: str
+) -> Iterator[subprocess.Popen]:
+    """One worker; stopped with SIGTERM at the end unless the test killed it."""
+    log_path = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
+    worker_env = {
+        **env,
+        "MILLSTREAM_PIPELINE_APP_ID": app_id,
+        "MILLSTREAM_PIPELINE_DATA_DIR": str(tmp_path / f"data-{uuid.uuid4().hex[:6]}"),
+        "MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS": "200",
+        "MILLSTREAM_PIPELINE_RETRY_BACKOFF_MS": "100",
+        "MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS": "500",
+        "MILLSTREAM_PIPELINE_ALARM_COMM_LOSS_AFTER_S": "0",
+        **extra,
+    }
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "worker"],
+            cwd=REPO,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        proc.log_path = log_path  # type: ignore[attr-defined]
+        try:
+            yield proc
+        except BaseException:
+            sys.stderr.write(log_path.read_text(errors="replace")[-6000:])
+            raise
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+class Producer:
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+
+    def send(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+        for key, value in records:
+            self._producer.send(topic, key=key, value=value)
+        self._producer.flush(timeout=30)
+
+    def close(self) -> None:
+        self._producer.close()
+
+
+@pytest.fixture
+def producer(common_settings) -> Iterator[Producer]:
+    p = Producer(common_settings.kafka_bootstrap_servers)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def reading(machine: str, ts_ms: int, temperature: float, **extra: Any) -> tuple[bytes, bytes]:
+    r = Reading(
+        machine_id=machine,
+        ts_ms=ts_ms,
+        values={"temperature_c": temperature},
+        plant="hall-b",
+        line="3",
+        **extra,
+    )
+    return r.key(), r.encode()
+
+
+def action(machine: str, kind: str, **fields: Any) -> tuple[bytes, bytes]:
+    a = AlarmAction(
+        action_id=uuid.uuid4().hex,
+        action=kind,  # type: ignore[arg-type]
+        machine_id=machine,
+        sensor=fields.pop("sensor", "temperature_c"),
+        rule=fields.pop("rule", "high"),
+        by="op-ann",
+        ts_ms=now_ms(),
+        **fields,
+    )
+    return a.key(), a.encode()
+
+
+class Tail:
+    """Reads a topic from the start, keeping every message; ``until`` waits, bounded."""
+
+    def __init__(self, bootstrap: str, topic: str, proc: subprocess.Popen | None = None):
+        self.topic = topic
+        self.proc = proc
+        self.messages: list[Any] = []
+        self._consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+
+    def poll(self, timeout_ms: int = 100) -> None:
+        for batch in self._consumer.poll(timeout_ms=timeout_ms).values():
+            self.messages.extend(batch)
+
+    def until(self, done: Callable[[list[Any]], bool], *, deadline_s: float = DEADLINE_S):
+        deadline = time.monotonic() + deadline_s
+        while not done(self.messages):
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with code {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.topic}: condition not met, got {self.messages!r}")
+            self.poll(200)
+        return self.messages
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def events_of(messages: list[Any], alarm: str) -> list[AlarmEvent]:
+    return [decode_alarm(m.value) for m in messages if m.key == alarm.encode()]
+
+
+def count(alarm: str, n: int) -> Callable[[list[Any]], bool]:
+    return lambda ms: len(events_of(ms, alarm)) >= n
+
+
+def flux_rows(influx, flux_filter: str) -> list[dict]:
+    query = (
+        f'from(bucket: "{influx.alarms_bucket}") |> range(start: -1d, stop: 1h) '
+        f"|> filter(fn: (r) => {flux_filter})"
+    )
+    with InfluxDBClient(url=influx.url, token=influx.token, org=influx.org) as client:
+        tables = client.query_api().query(query)
+    return [record.values for table in tables for record in table.records]
+
+
+def test_default_overheat_alarm_raised_and_cleared_with_its_deadband(
+    common_settings, service_env, influx, tmp_path, producer
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"oh-{uuid.uuid4().hex[:8]}"
+    alarm = f"{machine}:temperature_c:high"
+    t0 = now_ms() - 60_000
+    values = [70.0, 85.0, 85.1, 84.5, 90.0, 84.1, 84.0, 83.9, 84.5, 85.0]
+    with worker(service_env, app_id=f"al-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path) as proc:
+        alarms = Tail(bootstrap, topics.alarms, proc)
+        states = Tail(bootstrap, topics.alarm_state, proc)
+        try:
+            producer.send(
+                topics.readings,
+                [reading(machine, t0 + i * 1000, v) for i, v in enumerate(values)],
+            )
+            events = events_of(alarms.until(count(alarm, 2)), alarm)
+            assert [(e.event, e.value, e.seq, e.state) for e in events] == [
+                ("raised", 85.1, 1, "active_unacknowledged"),
+                ("cleared", 83.9, 2, "cleared_unacknowledged"),
+            ]
+            assert events[0].message == f"temperature_c 85.1 above 85.0 on machine {machine}"
+            assert events[1].message == f"temperature_c 83.9 back below 84.0 on machine {machine}"
+            assert (events[0].plant, events[0].line, events[0].severity) == ("hall-b", "3", "high")
+            # One record per alarm and batch: the latest state (compaction keeps the last).
+            records = states.until(
+                lambda ms: any(
+                    m.key == alarm.encode()
+                    and decode_alarm_state(m.value).state == "cleared_unacknowledged"
+                    for m in ms
+                )
+            )
+            last = decode_alarm_state([m for m in records if m.key == alarm.encode()][-1].value)
+            assert (last.state, last.active, last.value) == ("cleared_unacknowledged", False, 83.9)
+            # Nothing more comes: the flapping values after the clear stay under 85.
+            time.sleep(1.0)
+            alarms.poll(500)
+            assert len(events_of(alarms.messages, alarm)) == 2
+        finally:
+            alarms.close()
+            states.close()
+        deadline = time.monotonic() + DEADLINE_S
+        while (
+            len(rows := flux_rows(influx, f'r.machine_id == "{machine}" and r._field == "state"'))
+            < 2
+        ):
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.5)
+        assert [r["_value"] for r in rows] == ["active_unacknowledged", "cleared_unacknowledged"]
+
+
+def test_threshold_record_is_applied_within_one_second(
+    common_settings, service_env, tmp_path, producer
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"th-{uuid.uuid4().hex[:8]}"
+    alarm = f"{machine}:temperature_c:high"
+    with worker(service_env, app_id=f"al-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path) as proc:
+        alarms = Tail(bootstrap, topics.alarms, proc)
+        try:
+            # 80 °C is fine under the default rule; wait until the worker has judged it so.
+            producer.send(topics.readings, [reading(machine, now_ms(), 80.0)])
+            states = Tail(bootstrap, f"{service_env['MILLSTREAM_TOPIC_PREFIX']}.readings")
+            states.until(lambda ms: any(m.key == machine.encode() for m in ms))
+            states.close()
+            time.sleep(2.0)
+            assert events_of(alarms.messages, alarm) == []
+            record = SensorThresholds(
+                machine_id=machine,
+                sensor="temperature_c",
+                limits={"high": Limit(value=75.0, deadband=1.0, severity="critical")},
+                updated_by="eng-bob",
+            )
+            produced_ms = now_ms()
+            producer.send(topics.thresholds, [(record.key(), record.encode())])
+            # A reading every 50 ms: the first one raised shows when the rule was in force.
+            deadline = time.monotonic() + 10
+            while not events_of(alarms.messages, alarm):
+                assert time.monotonic() < deadline, "threshold never applied"
+                producer.send(topics.readings, [reading(machine, now_ms(), 80.0)])
+                alarms.poll(50)
+            seen_ms = now_ms()
+            raised = events_of(alarms.messages, alarm)[0]
+        finally:
+            alarms.close()
+    applied_ms = raised.ts_ms - produced_ms
+    sys.stderr.write(
+        f"threshold applied within {applied_ms} ms (reading time); "
+        f"raised event seen {seen_ms - produced_ms} ms after the record was produced\n"
+    )
+    assert (raised.event, raised.threshold, raised.severity) == ("raised", 75.0, "critical")
+    assert applied_ms < 1000
+    # Upper bound: record produced -> rule applied -> reading batched -> event in Kafka.
+    assert seen_ms - produced_ms < 1000
+
+
+def test_ack_shelve_and_expiry_lifecycle_through_alarm_actions(
+    common_settings, service_env, tmp_path, producer
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"lc-{uuid.uuid4().hex[:8]}"
+    alarm = f"{machine}:temperature_c:high"
+    t0 = now_ms() - 60_000
+    with worker(service_env, app_id=f"al-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path) as proc:
+        alarms = Tail(bootstrap, topics.alarms, proc)
+        dead = Tail(bootstrap, topics.dead_letter, proc)
+        states = Tail(bootstrap, topics.alarm_state, proc)
+        try:
+            # Refused: no such alarm yet.
+            producer.send(topics.alarm_actions, [action(machine, "acknowledge")])
+            reasons = dead.until(lambda ms: len(ms) >= 1)
+            body = orjson.loads(reasons[0].value)
+            assert body["stage"] == "alarm_action"
+            assert body["reason"] == (
+                f"acknowledge: alarm {alarm}: unknown alarm on machine {machine}"
+            )
+
+            producer.send(topics.readings, [reading(machine, t0, 90.0)])
+            alarms.until(count(alarm, 1))
+            producer.send(topics.alarm_actions, [action(machine, "acknowledge", comment="seen")])
+            alarms.until(count(alarm, 2))
+            until_ms = now_ms() + 4000
+            producer.send(
+                topics.alarm_actions, [action(machine, "shelve", shelve_until_ts_ms=until_ms)]
+            )
+            alarms.until(count(alarm, 3))
+            # While shelved: clears and raises again, silently.
+            producer.send(
+                topics.readings,
+                [reading(machine, t0 + 1000, 80.0), reading(machine, t0 + 2000, 95.0)],
+            )
+            # Acknowledging a shelved alarm is refused.
+            producer.send(topics.alarm_actions, [action(machine, "acknowledge")])
+            dead.until(lambda ms: len(ms) >= 2)
+            assert orjson.loads(dead.messages[1].value)["reason"] == (
+                f"acknowledge: alarm {alarm} is shelved: unshelve it first"
+            )
+            events = events_of(alarms.until(count(alarm, 4), deadline_s=30), alarm)
+            expired_ms = now_ms()
+            assert [(e.event, e.state, e.seq) for e in events] == [
+                ("raised", "active_unacknowledged", 1),
+                ("acknowledged", "active_acknowledged", 2),
+                ("shelved", "shelved", 3),
+                ("unshelved", "active_unacknowledged", 4),
+            ]
+            assert (events[1].by, events[1].comment) == ("op-ann", "seen")
+            assert events[3].ts_ms == until_ms
+            assert events[3].comment == "shelve expired"
+            assert expired_ms - until_ms < 3000
+            assert events[3].value == 95.0
+            # The compacted alarm-state topic's latest record for the alarm is the current state.
+            records = states.until(
+                lambda ms: any(
+                    m.key == alarm.encode()
+                    and decode_alarm_state(m.value).state == events[3].state
+                    and decode_alarm_state(m.value).updated_ts_ms == until_ms
+                    for m in ms
+                )
+            )
+            last = decode_alarm_state([m for m in records if m.key == alarm.encode()][-1].value)
+            assert (last.state, last.active, last.shelved_until_ts_ms) == (
+                "active_unacknowledged",
+                True,
+                None,
+            )
+        finally:
+            alarms.close()
+            dead.close()
+            states.close()
+
+
+def test_silence_raises_comm_loss_and_the_next_reading_clears_it(
+    common_settings, service_env, tmp_path, producer
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"cl-{uuid.uuid4().hex[:8]}"
+    alarm = f"{machine}:machine:comm_loss"
+    with worker(
+        service_env,
+        app_id=f"al-{uuid.uuid4().hex[:6]}",
+        tmp_path=tmp_path,
+        MILLSTREAM_PIPELINE_ALARM_COMM_LOSS_AFTER_S="10",
+    ) as proc:
+        alarms = Tail(bootstrap, topics.alarms, proc)
+        try:
+            last_ms = now_ms()
+            producer.send(topics.readings, [reading(machine, last_ms, 50.0)])
+            raised = events_of(alarms.until(count(alarm, 1), deadline_s=40), alarm)[0]
+            seen_ms = now_ms()
+            assert (raised.event, raised.ts_ms, raised.threshold) == (
+                "raised",
+                last_ms + 10_000,
+                10.0,
+            )
+            assert seen_ms - last_ms < 15_000
+            producer.send(topics.readings, [reading(machine, now_ms(), 50.0)])
+            events = events_of(alarms.until(count(alarm, 2)), alarm)
+            assert [(e.event, e.seq) for e in events] == [("raised", 1), ("cleared", 2)]
+        finally:
+            alarms.close()
+
+
+def group_state(bootstrap: str, group: str) -> tuple[str, int]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        info = admin.describe_groups([group])[group]
+    except CoordinatorNotAvailableError:
+        return "NoCoordinator", 0
+    finally:
+        admin.close()
+    return info["group_state"], len(info["members"])
+
+
+def wait_group(bootstrap: str, group: str, members: int) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while group_state(bootstrap, group) != ("Stable", members):
+        assert time.monotonic() < deadline, f"group {group} never stable with {members}"
+        time.sleep(0.5)
+
+
+def machines_on_every_partition(partitions: int, per_partition: int) -> list[str]:
+    base = uuid.uuid4().hex[:6]
+    chosen: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    n = 0
+    while any(len(ids) < per_partition for ids in chosen.values()):
+        machine = f"kb-{base}-{n}"
+        n += 1
+        partition = (murmur2(machine.encode()) & 0x7FFFFFFF) % partitions
+        if len(chosen[partition]) < per_partition:
+            chosen[partition].append(machine)
+    return [m for ids in chosen.values() for m in ids]
+
+
+def test_worker_killed_mid_run_loses_and_duplicates_no_alarm_transition(
+    common_settings, service_env, tmp_path
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    app_id = f"al-{uuid.uuid4().hex[:6]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        partitions = len(admin.describe_topics([topics.readings])[0]["partitions"])
+    finally:
+        admin.close()
+    machines = machines_on_every_partition(partitions, 2)
+    steps = 30
+    t0 = now_ms() - 120_000
+    # Faust's session timeout bounds how long the killed worker's partitions stay orphaned.
+    extra = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+    stop = threading.Event()
+    produced: list[int] = []
+
+    def produce_steps() -> None:
+        p = Producer(bootstrap)
+        try:
+            for step in range(steps):
+                if stop.is_set():
+                    return
+                # Alternating: every step is one transition of every machine's alarm.
+                value = 90.0 if step % 2 == 0 else 80.0
+                p.send(topics.readings, [reading(m, t0 + step * 1000, value) for m in machines])
+                produced.append(step)
+                time.sleep(0.4)
+        finally:
+            p.close()
+
+    with worker(service_env, app_id=app_id, tmp_path=tmp_path, **extra) as first:
+        wait_group(bootstrap, app_id, 1)
+        with worker(service_env, app_id=app_id, tmp_path=tmp_path, **extra) as second:
+            wait_group(bootstrap, app_id, 2)
+            alarms = Tail(bootstrap, topics.alarms)
+            thread = threading.Thread(target=produce_steps, daemon=True)
+            thread.start()
+            try:
+                alarms.until(lambda ms: len(ms) >= 4 * len(machines))
+                first.kill()  # SIGKILL: no commit, no leave-group, table writes in flight
+                first.wait(timeout=10)
+                thread.join(timeout=DEADLINE_S)
+                assert not thread.is_alive()
+                assert len(produced) == steps
+                expected = steps * len(machines)
+
+                def all_seen(ms: list[Any]) -> bool:
+                    return len({(m.key, decode_alarm(m.value).seq) for m in ms}) >= expected
+
+                messages = alarms.until(all_seen, deadline_s=120)
+                alarms.poll(1000)
+                messages = alarms.messages
+                assert second.poll() is None
+            finally:
+                stop.set()
+                alarms.close()
+
+    transitions: dict[tuple[str, int], set[tuple[str, str]]] = {}
+    for message in messages:
+        event = decode_alarm(message.value)
+        transitions.setdefault((event.alarm_id, event.seq), set()).add((event.event, event.state))
+    conflicting = {k: v for k, v in transitions.items() if len(v) > 1}
+    assert conflicting == {}
+    for machine in machines:
+        alarm = f"{machine}:temperature_c:high"
+        seqs = sorted(seq for a, seq in transitions if a == alarm)
+        assert seqs == list(range(1, steps + 1)), (alarm, seqs)
+        for seq in seqs:
+            kind = "raised" if seq % 2 == 1 else "cleared"
+            state = "active_unacknowledged" if kind == "raised" else "cleared_unacknowledged"
+            assert transitions[(alarm, seq)] == {(kind, state)}, (alarm, seq)
+    duplicates = len(messages) - len(transitions)
+    sys.stderr.write(
+        f"kill test: {len(transitions)} transitions, {duplicates} replayed duplicates dropped\n"
+    )
