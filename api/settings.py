@@ -15,6 +15,19 @@ from contracts.settings import CommonSettings
 
 # Values people copy from examples; refused as the admin key.
 _PLACEHOLDER_KEYS = frozenset(("changeme", "change-me", "secret", "password", "admin", "apikey"))
+# Words that mark a value as typed by hand from an example, wherever they appear.
+_PLACEHOLDER_WORDS = ("changeme", "change-me", "password", "secret", "example", "placeholder")
+
+
+def is_placeholder(secret: str) -> bool:
+    """A value copied from an example: a known placeholder, one containing a placeholder
+    word (``my-password-123``), or one of fewer than four distinct characters."""
+    lowered = secret.lower()
+    return (
+        lowered in _PLACEHOLDER_KEYS
+        or any(word in lowered for word in _PLACEHOLDER_WORDS)
+        or len(set(secret)) < 4
+    )
 
 
 class ApiSettings(CommonSettings):
@@ -93,10 +106,10 @@ class ApiSettings(CommonSettings):
         if value is None:
             return None
         secret = value.get_secret_value()
+        if is_placeholder(secret):
+            raise ValueError("refusing a placeholder value; use a random secret")
         if len(secret) < 12:
             raise ValueError("must be at least 12 characters")
-        if secret.lower() in _PLACEHOLDER_KEYS or len(set(secret)) < 4:
-            raise ValueError("refusing a placeholder value; use a random secret")
         return value
 
     @field_validator(
