@@ -76,7 +76,7 @@ class ApiSettings(CommonSettings):
     rate_limit_storage_uri: str = "memory://"
     rate_limit_read: str = "200/second"
     rate_limit_write: str = "100/second"
-    rate_limit_ingest: str = "2000/second"
+    rate_limit_ingest: str = "5000/second"
     rate_limit_login: str = "10/minute"
     rate_limit_login_ip: str = "60/minute"
 
