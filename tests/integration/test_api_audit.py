@@ -14,10 +14,10 @@ import orjson
 import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer
+from apiserver import ServerThread
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import ServerThread
 from contracts.audit import decode_audit
 from contracts.settings import CommonSettings
 

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from apiserver import ServerThread
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import ServerThread
 from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration

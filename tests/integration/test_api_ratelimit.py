@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
+from apiserver import ServerThread
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import ServerThread
 from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration

@@ -16,13 +16,13 @@ from typing import Literal
 import httpx
 import pytest
 import websockets
+from apiserver import ServerThread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Route, WebSocketRoute
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import ServerThread
 from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
