@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from kafka.errors import KafkaError
 
+from connectors.commands import CommandRunner, build_command_consumer
 from connectors.devices import Device
 from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
 from connectors.lifecycle import sleep_unless_stopped
@@ -115,7 +116,7 @@ async def run_connector(
         spool, topic=settings.topics.readings, flush_ms=settings.connector_spool_flush_ms
     )
     pollers = build_pollers(devices, writer, settings, last_seqs=spool.last_seqs())
-    kafka = _KafkaSide(settings, devices, spool)
+    kafka = _KafkaSide(settings, devices, spool, pollers)
     logger.info(
         "connector started connector_id=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
@@ -155,7 +156,15 @@ async def run_connector(
 class _KafkaSide:
     """Connects, publishes the machines, de-duplicates the spool, forwards it."""
 
-    def __init__(self, settings: ConnectorSettings, devices: Sequence[Device], spool: Spool):
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        devices: Sequence[Device],
+        spool: Spool,
+        pollers: Sequence[DevicePoller],
+    ) -> None:
+        self.pollers = pollers
+        self.commands: CommandRunner | None = None
         self.settings = settings
         self.devices = devices
         self.spool = spool
@@ -191,9 +200,22 @@ class _KafkaSide:
         )
         await forwarder.start(await asyncio.to_thread(factory))
         self.forwarder = forwarder
+        self.commands = CommandRunner(
+            consumer_factory=functools.partial(
+                build_command_consumer,
+                settings.kafka_bootstrap_servers,
+                settings.topics.commands,
+                group_id=f"{settings.connector_id}-commands",
+            ),
+            pollers={p.device.machine_id: p for p in self.pollers},
+            publish=self.publisher.publish_command_result,
+            executed_by=settings.connector_id,
+            max_age_s=settings.connector_command_max_age_s,
+        )
         async with asyncio.TaskGroup() as group:
             group.create_task(_keep_producer_healthy(self.publisher, stop))
             group.create_task(forwarder.run(stop))
+            group.create_task(self.commands.run(stop))
 
     async def close(self, *, timeout_s: float) -> None:
         if self.forwarder is not None:
@@ -215,4 +237,8 @@ class _KafkaSide:
             "failed": f.failed if f else 0,
             "refused": f.refused if f else 0,
             "in_flight": f.in_flight if f else 0,
+            **{
+                f"commands_{k}": v
+                for k, v in (self.commands.counts if self.commands else {}).items()
+            },
         }

@@ -41,27 +41,57 @@ class TableBlock:
     registers: tuple[Register, ...]
 
 
+def run_register(device: Device) -> tuple[int, int, int] | None:
+    """``(address, stop value, start value)`` of the holding register that the device's
+    stop/start commands write, if both are configured there."""
+    stop, start = device.commands.stop, device.commands.start
+    if stop is None or start is None or stop.table != "holding" or start.table != "holding":
+        return None
+    if stop.address != start.address:
+        return None
+    return (stop.address, stop.value, start.value)
+
+
 def table_blocks(device: Device) -> tuple[TableBlock, ...]:
-    """One block per table the device uses, covering all of that table's registers."""
+    """One block per table the device uses, covering all of that table's registers (and
+    the run register of its stop/start commands)."""
     blocks = []
+    run = run_register(device)
     for table in FUNCTION_CODE:
         regs = tuple(r for r in device.registers if r.table == table)
-        if regs:
-            start = min(r.address for r in regs)
-            end = max(r.end for r in regs)
+        addresses = [r.address for r in regs] + [r.end - 1 for r in regs]
+        if table == "holding" and run is not None:
+            addresses.append(run[0])
+        if addresses:
+            start = min(addresses)
+            end = max(addresses) + 1
             blocks.append(TableBlock(table, start, end - start, regs))
     return tuple(blocks)
 
 
-def block_values(block: TableBlock, values: dict[str, float], *, now_s: float) -> list[int]:
+def block_values(
+    block: TableBlock,
+    values: dict[str, float],
+    *,
+    now_s: float,
+    current: list[int] | None = None,
+) -> list[int]:
     """The registers of ``block`` holding ``values`` (encoded per register spec).
 
     Sensors missing from ``values`` get :func:`extra_signal`; values a register type
-    cannot hold are clamped to its range.
+    cannot hold are clamped to its range. With ``current`` (the block as it is now),
+    writable tags and registers of no tag keep what is there: what a client wrote stays.
     """
-    out = [0] * block.count
+    out = list(current) if current is not None else [0] * block.count
     for reg in block.registers:
-        value = values[reg.name] if reg.name in values else extra_signal(reg.name, now_s=now_s)
+        if current is not None and reg.writable:
+            continue
+        if reg.writable:
+            value = (reg.min or 0.0) if reg.max is None else (reg.min or 0.0) / 2 + reg.max / 2
+        elif reg.name in values:
+            value = values[reg.name]
+        else:
+            value = extra_signal(reg.name, now_s=now_s)
         start = reg.address - block.address
         if reg.type == "bit":
             bit = 1 << reg.bit
@@ -149,25 +179,42 @@ class SimulatorServer:
                     port,
                     ",".join(f"{d.machine_id}(unit {d.device_id})" for d in devices),
                 )
-            await self.tick()
+            await self.tick(first=True)
         except BaseException:
             await self.shutdown()
             raise
 
-    async def tick(self) -> None:
-        """Step every model to now and rewrite its registers."""
+    async def tick(self, *, first: bool = False) -> None:
+        """Apply what clients wrote (stop/start), step every model to now and rewrite its
+        registers; writable tags keep what clients wrote."""
         now_s = asyncio.get_running_loop().time() - self._t0_s
         for endpoint, devices in self._groups.items():
             server = self._servers[endpoint]
             for device in devices:
-                values = self._models[device.machine_id].sample(now_s=now_s).values()
+                model = self._models[device.machine_id]
+                run = run_register(device)
                 for block in self._blocks[device.machine_id]:
-                    await server.async_setValues(
-                        device.device_id,
-                        FUNCTION_CODE[block.table],
-                        block.address,
-                        block_values(block, values, now_s=now_s),
+                    fc = FUNCTION_CODE[block.table]
+                    current = None
+                    if not first:
+                        got = await server.async_getValues(
+                            device.device_id, fc, block.address, block.count
+                        )
+                        current = [int(v) for v in got]
+                    if run is not None and block.table == "holding":
+                        index = run[0] - block.address
+                        if current is None:
+                            current = [0] * block.count
+                            current[index] = run[2]
+                        elif current[index] in (run[1], run[2]):
+                            model.set_running(current[index] == run[2])
+                    values = model.sample(now_s=now_s).values()
+                    regs = block_values(
+                        block, values, now_s=now_s, current=None if first else current
                     )
+                    if first and run is not None and block.table == "holding":
+                        regs[run[0] - block.address] = run[2]
+                    await server.async_setValues(device.device_id, fc, block.address, regs)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve and tick until ``stop`` is set, then shut down."""

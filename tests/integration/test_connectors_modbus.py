@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.devices import Device, load_devices, parse_devices
+from connectors.devices import Commands, Device, load_devices, parse_devices
 from connectors.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading, decode_reading
@@ -83,7 +83,7 @@ async def test_poller_reads_the_simulated_lathe(polling: Polling) -> None:
     assert 3.5 < first.values["oil_pressure_bar"] < 5.5
     assert first.values["spindle_rpm"] == int(first.values["spindle_rpm"])
     assert decode_reading(first.encode()) == first
-    assert poller.requests[0].count == 9
+    assert poller.requests[0].count == 10
     assert poller.stats.connects == 1
     assert poller.stats.transport_errors == 0
 
@@ -156,13 +156,16 @@ async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
     last_good = polling.readings["42"][-1].values
     # The device comes back without its last register; the one request that covers
     # every register is now refused, so every value of the scan turns bad.
-    without_oil = device.model_copy(
-        update={"registers": tuple(r for r in device.registers if r.name != "oil_pressure_bar")}
+    without_last = device.model_copy(
+        update={
+            "registers": tuple(r for r in device.registers if r.name != "feed_override_pct"),
+            "commands": Commands(),
+        }
     )
-    server = SimulatorServer([without_oil], tick_s=0.1, seed=3)
+    server = SimulatorServer([without_last], tick_s=0.1, seed=3)
     await server.start()
     try:
-        await _until(lambda: polling.readings["42"][-1].quality["oil_pressure_bar"] == "bad")
+        await _until(lambda: polling.readings["42"][-1].quality["feed_override_pct"] == "bad")
     finally:
         await server.shutdown()
     reading = polling.readings["42"][-1]
