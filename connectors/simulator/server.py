@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -123,6 +124,16 @@ def _sim_device(device: Device) -> SimDevice:
     )
 
 
+def _model(machine_id: str, seed: int, overheat_every_s: float) -> MachineModel:
+    """Machine 42 overheats every ``overheat_every_s``; the others three times as seldom,
+    each at its own moment, so a factory does not overheat all at once."""
+    if machine_id == "42" or overheat_every_s <= 0:
+        return MachineModel(seed=f"{seed}:{machine_id}", overheat_every_s=overheat_every_s)
+    every_s = 3 * overheat_every_s
+    phase_s = random.Random(f"phase:{seed}:{machine_id}").uniform(0, every_s)
+    return MachineModel(seed=f"{seed}:{machine_id}", overheat_every_s=every_s, start_s=-phase_s)
+
+
 class SimulatorServer:
     """Serves simulated machines; :meth:`start`, then :meth:`run` or :meth:`tick`."""
 
@@ -134,8 +145,14 @@ class SimulatorServer:
         overheat_every_s: float = 300.0,
         seed: int = 0,
         port_override: int | None = None,
+        comm_loss_every_s: float = 0.0,
+        comm_loss_s: float = 15.0,
     ) -> None:
         self._tick_s = tick_s
+        self._comm_loss_every_s = comm_loss_every_s
+        self._comm_loss_s = comm_loss_s
+        self._rng = random.Random(f"comm-loss:{seed}")
+        self._offline: dict[tuple[str, int], float] = {}
         self._groups: dict[tuple[str, int], list[Device]] = defaultdict(list)
         for device in devices:
             port = device.port if port_override is None else port_override
@@ -147,12 +164,7 @@ class SimulatorServer:
                     f"by device {clash.machine_id} on {device.host}:{port}"
                 )
             group.append(device)
-        self._models = {
-            d.machine_id: MachineModel(
-                seed=f"{seed}:{d.machine_id}", overheat_every_s=overheat_every_s
-            )
-            for d in devices
-        }
+        self._models = {d.machine_id: _model(d.machine_id, seed, overheat_every_s) for d in devices}
         self._blocks = {d.machine_id: table_blocks(d) for d in devices}
         self._servers: dict[tuple[str, int], ModbusTcpServer] = {}
         self._t0_s = 0.0
@@ -165,20 +177,24 @@ class SimulatorServer:
     def model(self, machine_id: str) -> MachineModel:
         return self._models[machine_id]
 
+    async def _listen(self, host: str, port: int) -> None:
+        devices = self._groups[(host, port)]
+        server = ModbusTcpServer([_sim_device(d) for d in devices], address=(host, port))
+        await server.serve_forever(background=True)
+        self._servers[(host, port)] = server
+        logger.info(
+            "simulator listening address=%s:%d devices=%s",
+            host,
+            port,
+            ",".join(f"{d.machine_id}(unit {d.device_id})" for d in devices),
+        )
+
     async def start(self) -> None:
         """Listen on every address and write the first values."""
         self._t0_s = asyncio.get_running_loop().time()
         try:
-            for (host, port), devices in self._groups.items():
-                server = ModbusTcpServer([_sim_device(d) for d in devices], address=(host, port))
-                await server.serve_forever(background=True)
-                self._servers[(host, port)] = server
-                logger.info(
-                    "simulator listening address=%s:%d devices=%s",
-                    host,
-                    port,
-                    ",".join(f"{d.machine_id}(unit {d.device_id})" for d in devices),
-                )
+            for host, port in self._groups:
+                await self._listen(host, port)
             await self.tick(first=True)
         except BaseException:
             await self.shutdown()
@@ -189,7 +205,9 @@ class SimulatorServer:
         registers; writable tags keep what clients wrote."""
         now_s = asyncio.get_running_loop().time() - self._t0_s
         for endpoint, devices in self._groups.items():
-            server = self._servers[endpoint]
+            server = self._servers.get(endpoint)
+            if server is None:
+                continue
             for device in devices:
                 model = self._models[device.machine_id]
                 run = run_register(device)
@@ -220,11 +238,33 @@ class SimulatorServer:
         """Serve and tick until ``stop`` is set, then shut down."""
         if not self._servers:
             await self.start()
+        loop = asyncio.get_running_loop()
+        next_loss_s = loop.time() + self._comm_loss_every_s
         try:
             while not await sleep_unless_stopped(stop, self._tick_s):
+                now_s = loop.time()
+                if self._comm_loss_every_s > 0 and now_s >= next_loss_s:
+                    next_loss_s = now_s + self._comm_loss_every_s
+                    await self._lose_one(until_s=now_s + self._comm_loss_s)
+                for endpoint, until_s in list(self._offline.items()):
+                    if now_s >= until_s:
+                        del self._offline[endpoint]
+                        await self._listen(*endpoint)
+                        logger.info("simulator back online address=%s:%d", *endpoint)
                 await self.tick()
         finally:
             await self.shutdown()
+
+    async def _lose_one(self, *, until_s: float) -> None:
+        """Take one address off the network (communication loss) until ``until_s``."""
+        online = [e for e in self._servers if e not in self._offline]
+        if not online:
+            return
+        endpoint = self._rng.choice(online)
+        server = self._servers.pop(endpoint)
+        await server.shutdown()  # type: ignore[no-untyped-call]
+        self._offline[endpoint] = until_s
+        logger.info("simulator comm loss address=%s:%d until_s=%.0f", *endpoint, until_s)
 
     async def shutdown(self) -> None:
         """Stop listening and drop every client connection."""
