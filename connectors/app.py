@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kafka.errors import KafkaError
 
@@ -13,6 +13,7 @@ from connectors.commands import CommandRunner, build_command_consumer
 from connectors.devices import Device
 from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
 from connectors.lifecycle import sleep_unless_stopped
+from connectors.metrics import ConnectorMetrics
 from connectors.poller import DevicePoller, ReadingSink
 from connectors.producer import ReadingPublisher, build_kafka_producer, open_publisher
 from connectors.settings import ConnectorSettings
@@ -27,6 +28,7 @@ def build_pollers(
     settings: ConnectorSettings,
     *,
     last_seqs: Mapping[str, int] | None = None,
+    observe_request_s: Callable[[float], None] | None = None,
 ) -> list[DevicePoller]:
     """One poller per device, each handing its readings to ``sink`` and continuing the
     machine's sequence numbers from ``last_seqs``."""
@@ -38,6 +40,7 @@ def build_pollers(
             backoff_initial_s=settings.connector_backoff_initial_s,
             backoff_max_s=settings.connector_backoff_max_s,
             initial_seq=seqs.get(device.machine_id, 0),
+            observe_request_s=observe_request_s,
         )
         for device in devices
     ]
@@ -115,8 +118,29 @@ async def run_connector(
     writer = SpoolWriter(
         spool, topic=settings.topics.readings, flush_ms=settings.connector_spool_flush_ms
     )
-    pollers = build_pollers(devices, writer, settings, last_seqs=spool.last_seqs())
-    kafka = _KafkaSide(settings, devices, spool, pollers)
+    metrics = ConnectorMetrics() if settings.connector_metrics_port else None
+    pollers = build_pollers(
+        devices,
+        writer,
+        settings,
+        last_seqs=spool.last_seqs(),
+        observe_request_s=metrics.request_seconds.observe if metrics else None,
+    )
+    kafka = _KafkaSide(
+        settings,
+        devices,
+        spool,
+        pollers,
+        observe_produce_s=metrics.produce_seconds.observe if metrics else None,
+    )
+    if metrics is not None:
+        metrics.watch(pollers, kafka.counters)
+        metrics.serve(port=settings.connector_metrics_port, host=settings.connector_metrics_host)
+        logger.info(
+            "metrics served address=http://%s:%d/metrics",
+            settings.connector_metrics_host,
+            settings.connector_metrics_port,
+        )
     logger.info(
         "connector started connector_id=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
@@ -162,8 +186,11 @@ class _KafkaSide:
         devices: Sequence[Device],
         spool: Spool,
         pollers: Sequence[DevicePoller],
+        *,
+        observe_produce_s: Callable[[float], None] | None = None,
     ) -> None:
         self.pollers = pollers
+        self._observe_produce_s = observe_produce_s
         self.commands: CommandRunner | None = None
         self.settings = settings
         self.devices = devices
@@ -196,7 +223,10 @@ class _KafkaSide:
             )
         factory = functools.partial(build_kafka_producer, settings)
         forwarder = Forwarder(
-            self.spool, producer_factory=factory, max_in_flight=settings.connector_max_in_flight
+            self.spool,
+            producer_factory=factory,
+            max_in_flight=settings.connector_max_in_flight,
+            on_delivered=self._observe_produce_s,
         )
         await forwarder.start(await asyncio.to_thread(factory))
         self.forwarder = forwarder
