@@ -334,8 +334,10 @@ def _first_error(error: ErrorDetails, raw: Mapping[str, object]) -> tuple[str, s
             message += f" (got {error['input']!r})"
     if len(loc) >= 2 and loc[0] == "registers" and isinstance(loc[1], int):
         message = _with_register_name(message, raw, loc[1])
-    if not field and ": " in message:
-        field, message = message.split(": ", 1)
+    head, sep, rest = message.partition(": ")
+    if kind == "value_error" and sep and head.isidentifier():
+        # A check across fields names the field it is about: "type: ...".
+        field, message = (f"{field}.{head}" if field else head), rest
     return field or "device", message
 
 
