@@ -8,6 +8,7 @@ Everything is validated when the file is loaded; the first problem raises
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from collections.abc import Mapping
@@ -232,6 +233,10 @@ class Device(BaseModel):
         if self.protocol == "rtu":
             if not self.serial_port:
                 raise ValueError("serial_port: required for protocol rtu")
+            if importlib.util.find_spec("serial") is None:
+                raise ValueError(
+                    "protocol: rtu needs the pyserial package (pip install pyserial)"
+                )
         elif not self.host:
             raise ValueError(f"host: required for protocol {self.protocol}")
         return self

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -226,3 +228,44 @@ async def test_unexpected_error_in_one_poller_leaves_the_others_running(
         await server.shutdown()
     assert fine.stats.unexpected_errors == 0
     assert broken.stats.connects >= 2
+
+
+async def test_a_silent_device_does_not_delay_the_others_and_its_return_is_picked_up(
+    polling: Polling,
+) -> None:
+    """Device B accepts connections but never answers (a hung PLC), then comes back."""
+    port_a, port_b = free_port(), free_port()
+    device_a = _example(port_a)
+    device_b = _example(port_b, machine_id="43", timeout_s=0.5)
+    server_a = SimulatorServer([device_a], tick_s=0.1, seed=8)
+    await server_a.start()
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            await reader.read(-1)
+        writer.close()
+
+    silent = await asyncio.start_server(swallow, "127.0.0.1", port_b)
+    server_b = None
+    try:
+        poller_a = polling.start(device_a)
+        poller_b = polling.start(device_b)
+        await _until(lambda: poller_b.stats.transport_errors >= 3, timeout_s=15)
+        a_times = [r.ts_ms for r in polling.readings["42"]]
+        assert len(a_times) >= 10
+        gaps_ms = [b - a for a, b in itertools.pairwise(a_times[-10:])]
+        # A keeps its 0.1 s grid while B times out every 0.5 s.
+        assert max(gaps_ms) < 250, gaps_ms
+        assert polling.readings["43"] == []
+        silent.close()
+        await silent.wait_closed()
+        server_b = SimulatorServer([device_b], tick_s=0.1, seed=9)
+        await server_b.start()
+        await _until(lambda: len(polling.readings["43"]) >= 3, timeout_s=40)
+    finally:
+        silent.close()
+        await server_a.shutdown()
+        if server_b is not None:
+            await server_b.shutdown()
+    assert poller_a.stats.transport_errors == 0
+    assert [r.seq for r in polling.readings["43"][:3]] == [1, 2, 3]
