@@ -11,6 +11,7 @@ import httpx
 import jwt
 import pytest
 from apiserver import ServerThread
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -43,8 +44,13 @@ def api_settings(
 
 
 @pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
+def app(api_settings: ApiSettings) -> FastAPI:
+    return create_app(api_settings)
+
+
+@pytest.fixture(scope="module")
+def server(app: FastAPI) -> Iterator[ServerThread]:
+    with ServerThread(app) as running:
         yield running
 
 
@@ -256,3 +262,24 @@ async def test_keys_over_rest_show_the_secret_once_and_revoke(
     assert (await http.delete(f"/api/keys/{key_id}", headers=admin)).status_code == 204
     assert (await http.get("/api/machines", headers={"X-API-Key": secret})).status_code == 401
     assert (await http.delete(f"/api/keys/{key_id}", headers=admin)).status_code == 404
+
+
+async def test_still_valid_answers_for_live_connections(
+    app: FastAPI, http: httpx.AsyncClient, admin_key: str
+) -> None:
+    """What a WebSocket re-checks: a revoked key or a disabled user is no longer valid."""
+    admin = {"X-API-Key": admin_key}
+    auth = app.state.security.auth
+    minted = await http.post("/api/keys", headers=admin, json={"name": "ws", "role": "operator"})
+    name, password = "carol-" + secrets.token_hex(3), "pw-" + secrets.token_hex(10)
+    await http.post("/api/users", headers=admin, json={"username": name, "password": password})
+    key_identity = auth.authenticate(minted.json()["secret"])
+    user_identity = auth.authenticate(await _login(http, name, password))
+    assert key_identity is not None and user_identity is not None
+    assert auth.still_valid(key_identity) and auth.still_valid(user_identity)
+
+    await http.delete(f"/api/keys/{minted.json()['key_id']}", headers=admin)
+    await http.patch(f"/api/users/{name}", headers=admin, json={"role": "engineer"})
+
+    assert not auth.still_valid(key_identity)
+    assert not auth.still_valid(user_identity)
