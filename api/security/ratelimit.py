@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRateLimiter
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 
 from api.security.errors import RateLimitedError
 
@@ -68,6 +70,34 @@ def async_storage_uri(uri: str) -> str:
     return uri if uri.startswith("async+") else f"async+{uri}"
 
 
+class _Windows:
+    """One moving-window limiter over the configured storage.
+
+    ``memory://`` uses limits' synchronous memory storage: a hit is a few microseconds
+    of pure in-process work, while its asyncio twin hands every hit's expiry sweep to a
+    worker thread. Any other storage (Redis, ...) is a network service and uses the
+    asyncio storage, so a hit never blocks the event loop.
+    """
+
+    def __init__(self, storage_uri: str) -> None:
+        self._sync: MovingWindowRateLimiter | None = None
+        self._async: AsyncMovingWindowRateLimiter | None = None
+        if storage_uri.removeprefix("async+").startswith("memory://"):
+            self._sync = MovingWindowRateLimiter(MemoryStorage())
+        else:
+            self._async = AsyncMovingWindowRateLimiter(
+                storage_from_string(async_storage_uri(storage_uri))
+            )
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
+        if self._sync is not None:
+            allowed = self._sync.hit(item, *identifiers)
+            return allowed, self._sync.get_window_stats(item, *identifiers)
+        assert self._async is not None
+        allowed = await self._async.hit(item, *identifiers)
+        return allowed, await self._async.get_window_stats(item, *identifiers)
+
+
 class RateLimiter:
     """``await limiter.hit(RouteClass.read, "key:abc")`` -> a :class:`RateDecision`.
 
@@ -77,8 +107,7 @@ class RateLimiter:
     """
 
     def __init__(self, *, storage_uri: str, limits: dict[RouteClass, str]) -> None:
-        self._storage = storage_from_string(async_storage_uri(storage_uri))
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._windows = _Windows(storage_uri)
         self._limits: dict[RouteClass, list[RateLimitItem]] = {
             cls: parse_many(text) for cls, text in limits.items()
         }
@@ -88,8 +117,7 @@ class RateLimiter:
         tightest: RateDecision | None = None
         try:
             for item in items:
-                allowed = await self._limiter.hit(item, cls.value, identifier)
-                stats = await self._limiter.get_window_stats(item, cls.value, identifier)
+                allowed, stats = await self._windows.hit(item, cls.value, identifier)
                 decision = RateDecision(
                     allowed=allowed,
                     limit=item.amount,
