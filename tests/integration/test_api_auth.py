@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -283,3 +285,32 @@ async def test_still_valid_answers_for_live_connections(
 
     assert not auth.still_valid(key_identity)
     assert not auth.still_valid(user_identity)
+
+
+def test_add_user_cli_creates_a_user_that_can_log_in(
+    service_env: dict[str, str], common_settings: CommonSettings
+) -> None:
+    password = "pw-" + secrets.token_hex(10)
+    env = {**service_env, "MILLSTREAM_NEW_USER_PASSWORD": password}
+    command = [sys.executable, "-m", "api", "add-user", "--username", "dave", "--role", "engineer"]
+
+    created = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    weak = subprocess.run(
+        command,
+        env={**env, "MILLSTREAM_NEW_USER_PASSWORD": "short"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert created.returncode == 0, created.stderr
+    assert "user dave (engineer) saved" in created.stdout
+    assert password not in created.stdout + created.stderr
+    assert weak.returncode == 2
+    assert "at least 12 characters" in weak.stderr
+    settings = ApiSettings(**common_settings.model_dump())
+    with ServerThread(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        login = http.post("/api/auth/login", json={"username": "dave", "password": password})
+        assert login.status_code == 200
+        me = http.get("/api/auth/me", headers=_bearer(login.json()["token"]))
+        assert me.json()["role"] == "engineer"
