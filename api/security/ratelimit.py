@@ -1,8 +1,16 @@
-"""Rate limits per credential and route class, with the ``limits`` library.
+"""Rate limits per credential and route class.
 
-A moving window per (route class, credential) in the storage named by
-``MILLSTREAM_RATE_LIMIT_STORAGE_URI`` (``memory://`` by default; ``redis://host:6379``
-shares the windows between replicas). The policy is a pure function of method and path.
+Limits are written in the ``limits`` library's notation ("200/second", several joined by
+``;``) and counted per (route class, credential):
+
+- ``memory://`` (the default): a token bucket per process (:mod:`api.security.buckets`);
+- any other ``MILLSTREAM_RATE_LIMIT_STORAGE_URI`` (``redis://host:6379``): a moving window
+  in that storage through ``limits``' asyncio API, shared by every replica.
+
+``limits``' own memory storage starts an expiry thread (or a thread hop) on each hit, which
+cost about a fifth of a cheap GET's throughput (see ``bench/scenarios/api_security.py``);
+the token bucket is a dict lookup and a few float operations. The policy is a pure function
+of method and path.
 """
 
 from __future__ import annotations
@@ -14,11 +22,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRateLimiter
-from limits.storage import MemoryStorage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
-from limits.util import WindowStats
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
+from api.security.buckets import TokenBuckets
 from api.security.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
@@ -70,44 +77,59 @@ def async_storage_uri(uri: str) -> str:
     return uri if uri.startswith("async+") else f"async+{uri}"
 
 
-class _Windows:
-    """One moving-window limiter over the configured storage.
-
-    ``memory://`` uses limits' synchronous memory storage: a hit is a few microseconds
-    of pure in-process work, while its asyncio twin hands every hit's expiry sweep to a
-    worker thread. Any other storage (Redis, ...) is a network service and uses the
-    asyncio storage, so a hit never blocks the event loop.
-    """
+class _SharedWindows:
+    """Moving windows in a storage every replica reaches (``limits``' asyncio API)."""
 
     def __init__(self, storage_uri: str) -> None:
-        self._sync: MovingWindowRateLimiter | None = None
-        self._async: AsyncMovingWindowRateLimiter | None = None
-        if storage_uri.removeprefix("async+").startswith("memory://"):
-            self._sync = MovingWindowRateLimiter(MemoryStorage())
-        else:
-            self._async = AsyncMovingWindowRateLimiter(
-                storage_from_string(async_storage_uri(storage_uri))
-            )
+        self._limiter = MovingWindowRateLimiter(storage_from_string(async_storage_uri(storage_uri)))
 
-    async def hit(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
-        if self._sync is not None:
-            allowed = self._sync.hit(item, *identifiers)
-            return allowed, self._sync.get_window_stats(item, *identifiers)
-        assert self._async is not None
-        allowed = await self._async.hit(item, *identifiers)
-        return allowed, await self._async.get_window_stats(item, *identifiers)
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
+        allowed = await self._limiter.hit(item, *identifiers)
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        return RateDecision(
+            allowed=allowed,
+            limit=item.amount,
+            remaining=stats.remaining,
+            reset_s=max(0, math.ceil(stats.reset_time - time.time())),
+        )
+
+
+class _LocalBuckets:
+    """Token buckets in this process."""
+
+    def __init__(self) -> None:
+        self._buckets = TokenBuckets()
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
+        result = self._buckets.take(
+            (item.key_for(*identifiers),),
+            capacity=item.amount,
+            period_s=float(item.get_expiry()),
+            now_s=time.monotonic(),
+        )
+        return RateDecision(
+            allowed=result.allowed,
+            limit=item.amount,
+            remaining=result.remaining,
+            reset_s=math.ceil(result.reset_s),
+        )
+
+
+def is_memory_uri(storage_uri: str) -> bool:
+    return storage_uri.removeprefix("async+").startswith("memory://")
 
 
 class RateLimiter:
     """``await limiter.hit(RouteClass.read, "key:abc")`` -> a :class:`RateDecision`.
 
-    Build it inside a running event loop (the memory storage schedules its expiry task).
-    If the storage fails (Redis down), requests are let through and the failure logged:
+    If a shared storage fails (Redis down), requests are let through and the failure logged:
     rate limiting protects capacity, it must not take the API down with it.
     """
 
     def __init__(self, *, storage_uri: str, limits: dict[RouteClass, str]) -> None:
-        self._windows = _Windows(storage_uri)
+        self._windows: _LocalBuckets | _SharedWindows = (
+            _LocalBuckets() if is_memory_uri(storage_uri) else _SharedWindows(storage_uri)
+        )
         self._limits: dict[RouteClass, list[RateLimitItem]] = {
             cls: parse_many(text) for cls, text in limits.items()
         }
@@ -117,13 +139,7 @@ class RateLimiter:
         tightest: RateDecision | None = None
         try:
             for item in items:
-                allowed, stats = await self._windows.hit(item, cls.value, identifier)
-                decision = RateDecision(
-                    allowed=allowed,
-                    limit=item.amount,
-                    remaining=stats.remaining,
-                    reset_s=max(0, math.ceil(stats.reset_time - time.time())),
-                )
+                decision = await self._windows.hit(item, cls.value, identifier)
                 if tightest is None or _tighter(decision, tightest):
                     tightest = decision
         except Exception as exc:  # the storage is an external service; fail open
