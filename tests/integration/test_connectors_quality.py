@@ -10,6 +10,7 @@ import pytest
 
 from connectors.devices import Device, parse_devices
 from connectors.poller import DevicePoller
+from connectors.simulator.faults import parse_episode
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading
 from infra.ports import free_port
@@ -108,3 +109,65 @@ async def test_tags_read_on_time_are_never_stale() -> None:
     # is "unchanged", not stale.
     with_temperature = [r for r in readings if "temperature_c" in r.values]
     assert 2 <= len(with_temperature) < poller.stats.scans
+
+
+async def test_exception_episode_marks_its_values_bad_and_polling_goes_on() -> None:
+    port = free_port()
+    (lathe, press) = parse_devices(
+        f"""
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    port: {port}
+    device_id: 1
+    poll_interval_s: 0.1
+    registers:
+      - {{name: temperature_c, address: 0, type: float32}}
+      - {{name: level_pct, address: 0, type: int16, table: input, scale: 0.1}}
+  - machine_id: 43
+    host: 127.0.0.1
+    port: {port}
+    device_id: 2
+    poll_interval_s: 0.1
+    registers:
+      - {{name: temperature_c, address: 0, type: float32}}
+""",
+        source="test.yaml",
+    )
+    episode = parse_episode("42:holding:0+2:slave_device_busy:0.5:1.0")
+    server = SimulatorServer([lathe, press], tick_s=0.1, seed=7, exception_episodes=[episode])
+    readings: dict[str, list[Reading]] = {"42": [], "43": []}
+    pollers = [DevicePoller(d, sink=readings[d.machine_id].append) for d in (lathe, press)]
+    await server.start()
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(p.run(stop)) for p in pollers]
+
+    def temperature(reading: Reading) -> str | None:
+        return reading.quality.get("temperature_c")
+
+    try:
+        await _until(lambda: any(temperature(r) == "bad" for r in readings["42"]))
+        await _until(
+            lambda: (
+                temperature(readings["42"][-1]) == "good" and pollers[0].stats.refused_requests >= 3
+            )
+        )
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await server.shutdown()
+    lathe_readings = readings["42"]
+    bad = [r for r in lathe_readings if temperature(r) == "bad"]
+    first_bad = lathe_readings.index(bad[0])
+    assert first_bad > 0
+    # The refused tag carries its last good value; the other table is read fine meanwhile.
+    assert bad[0].values["temperature_c"] == lathe_readings[first_bad - 1].values["temperature_c"]
+    assert all(r.quality["level_pct"] == "good" for r in lathe_readings)
+    assert len(bad) == pollers[0].stats.refused_requests
+    assert 5 <= len(bad) <= 15  # ~1 s of 0.1 s scans
+    assert pollers[0].stats.transport_errors == 0
+    assert pollers[0].stats.values["bad"] == len(bad)
+    # The other machine on the same server is never refused.
+    assert pollers[1].stats.refused_requests == 0
+    assert len(readings["43"]) >= 10
+    assert all(r.quality == {"temperature_c": "good"} for r in readings["43"])
