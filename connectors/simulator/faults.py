@@ -4,7 +4,9 @@ write with a Modbus exception (e.g. ``slave_device_busy``) for some seconds.
 An episode is written ``MACHINE:TABLE:ADDRESS[+COUNT]:CODE:START_S:DURATION_S[:EVERY_S]``,
 e.g. ``42:holding:0+2:slave_device_busy:10:5:60`` (machine 42's holding registers 0-1
 answer "busy" from 10 s after start for 5 s, again every 60 s). Pure: the simulator asks
-:func:`exception_code` at each request.
+:func:`exception_code` at each request. For coils and discrete inputs, pymodbus tells the
+simulator only which 16-bit words a read spans, so a read is refused when it reaches the
+words of the range (a write, whose bits are known, only when it overlaps the range).
 """
 
 from __future__ import annotations

@@ -35,9 +35,8 @@ from contracts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4}
-# Coils and discrete inputs are not simulated yet: a device using them answers with an
-# exception (illegal address), which the connector reports as quality ``bad``.
+FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
+BIT_TABLES: tuple[Table, ...] = ("coil", "discrete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +98,14 @@ def block_values(
             value = (reg.min or 0.0) if reg.max is None else (reg.min or 0.0) / 2 + reg.max / 2
         elif reg.name in values:
             value = values[reg.name]
+        elif block.table in BIT_TABLES:
+            value = float(extra_signal(reg.name, now_s=now_s) >= 50.0)
         else:
             value = extra_signal(reg.name, now_s=now_s)
         start = reg.address - block.address
+        if block.table in BIT_TABLES:
+            out[start] = int(value >= 0.5)
+            continue
         if reg.type == "bit":
             bit = 1 << reg.bit
             out[start] = (out[start] | bit) if value >= 0.5 else (out[start] & ~bit)
@@ -126,14 +130,21 @@ def _sim_device(device: Device, action: SimAction | None = None) -> SimDevice:
     tables: dict[Table, list[SimData]] = {
         table: [SimData(address=0, count=1, datatype=DataType.INVALID)] for table in FUNCTION_CODE
     }
+    for table in BIT_TABLES:  # pymodbus needs a bit block; an unused one is never read
+        tables[table] = [SimData(address=0, values=[False] * 16, datatype=DataType.BITS)]
     for block in table_blocks(device):
-        tables[block.table] = [
-            SimData(address=block.address, count=block.count, values=0, datatype=DataType.REGISTERS)
-        ]
-    no_bits = [SimData(address=0, values=[False] * 16, datatype=DataType.BITS)]
+        if block.table in BIT_TABLES:
+            data = SimData(
+                address=block.address, values=[False] * block.count, datatype=DataType.BITS
+            )
+        else:
+            data = SimData(
+                address=block.address, count=block.count, values=0, datatype=DataType.REGISTERS
+            )
+        tables[block.table] = [data]
     return SimDevice(
         device.device_id,
-        simdata=(no_bits, list(no_bits), tables["holding"], tables["input"]),
+        simdata=(tables["coil"], tables["discrete"], tables["holding"], tables["input"]),
         action=action,
     )
 
@@ -226,12 +237,16 @@ class SimulatorServer:
         address: int,
         count: int,
         _registers: list[int],
-        _values: list[int] | list[bool] | None,
+        values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         """The exception a client's request gets during an episode, else ``None``."""
         if _INTERNAL.get():
             return None
         now_s = asyncio.get_running_loop().time() - self._t0_s
+        if function_code in (1, 2, 5, 15):
+            # pymodbus passes the number of 16-bit words a bit request spans, not of bits:
+            # a read of coils or discrete inputs is refused if its words reach the range.
+            count = len(values) if values else count * 16 - address % 16
         code = exception_code(
             self._episodes,
             machine_id,
@@ -292,6 +307,10 @@ class SimulatorServer:
                     )
                     if first and run is not None and block.table == "holding":
                         regs[run[0] - block.address] = run[2]
+                    if block.table in BIT_TABLES:
+                        bits = [bool(v) for v in regs]
+                        await server.async_setValues(device.device_id, fc, block.address, bits)
+                        continue
                     await server.async_setValues(device.device_id, fc, block.address, regs)
 
     async def run(self, stop: asyncio.Event) -> None:
