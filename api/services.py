@@ -42,7 +42,9 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     bootstrap = settings.kafka_bootstrap_servers
     timeout_s = settings.startup_timeout_s
     publisher = KafkaPublisher(
-        bootstrap_servers=bootstrap, produce_timeout_s=settings.kafka_produce_timeout_s
+        bootstrap_servers=bootstrap,
+        produce_timeout_s=settings.kafka_produce_timeout_s,
+        linger_ms=settings.kafka_linger_ms,
     )
     keys = ApiKeyStore(bootstrap_servers=bootstrap, topic=topics.api_keys, publisher=publisher)
     machines = MachineRegistry(bootstrap_servers=bootstrap, topic=topics.machines)

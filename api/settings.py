@@ -46,6 +46,10 @@ class ApiSettings(CommonSettings):
     kafka_produce_timeout_s: float = Field(default=10.0, gt=0)
     startup_timeout_s: float = Field(default=30.0, gt=0)
     ready_check_timeout_s: float = Field(default=3.0, gt=0)
+    # How long the producer holds a record to batch it with others. Every write waits for
+    # Kafka's ack, so a linger adds to each request's latency; concurrent requests still
+    # share batches while a request is in flight.
+    kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
 
     # POST /api/readings
     max_batch_readings: int = Field(default=10_000, ge=1)

@@ -23,9 +23,12 @@ class KafkaPublisher:
     within ``produce_timeout_s``; callers turn that into ``503`` with ``Retry-After``.
     """
 
-    def __init__(self, *, bootstrap_servers: str, produce_timeout_s: float) -> None:
+    def __init__(
+        self, *, bootstrap_servers: str, produce_timeout_s: float, linger_ms: int = 0
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._timeout_s = produce_timeout_s
+        self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -36,7 +39,7 @@ class KafkaPublisher:
             acks="all",
             enable_idempotence=True,
             compression_type="lz4",
-            linger_ms=5,
+            linger_ms=self._linger_ms,
             request_timeout_ms=timeout_ms,
         )
         await producer.start()
