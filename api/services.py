@@ -47,7 +47,9 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         linger_ms=settings.kafka_linger_ms,
     )
     keys = ApiKeyStore(bootstrap_servers=bootstrap, topic=topics.api_keys, publisher=publisher)
-    machines = MachineRegistry(bootstrap_servers=bootstrap, topic=topics.machines)
+    machines = MachineRegistry(
+        bootstrap_servers=bootstrap, topic=topics.machines, publisher=publisher
+    )
     history = HistoryReader(
         url=settings.influx_url,
         token=settings.influx_token.get_secret_value(),

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from apiserver import ServerThread
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.kafka.partitions import topic_partitions
@@ -17,6 +18,7 @@ from api.settings import ApiSettings
 from contracts.alarm_actions import decode_alarm_action
 from contracts.alarm_state import AlarmStateRecord
 from contracts.commands import CommandResult, decode_command
+from contracts.machines import MachineInfo
 from contracts.settings import CommonSettings
 from contracts.thresholds import decode_thresholds
 from contracts.timefmt import now_ms
@@ -36,8 +38,13 @@ def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -
 
 
 @pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
+def app(api_settings: ApiSettings) -> FastAPI:
+    return create_app(api_settings)
+
+
+@pytest.fixture(scope="module")
+def server(app: FastAPI) -> Iterator[ServerThread]:
+    with ServerThread(app) as running:
         yield running
 
 
@@ -350,3 +357,77 @@ async def test_command_bad_input_is_named(http: httpx.AsyncClient) -> None:
     assert "action" in unknown.json()["detail"]
     missing = await http.get("/api/machines/42/commands/nope")
     assert missing.status_code == 404
+
+
+# --- machines --------------------------------------------------------------------------
+
+
+async def test_machine_create_conflict_etag_and_stale_if_match(http: httpx.AsyncClient) -> None:
+    body = {"machine_id": 501, "name": "CNC Lathe - Haas ST-20", "location": "Building A"}
+    created = await http.post("/api/machines", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["machine_id"] == 501
+    assert created.headers["Location"] == "/api/machines/501"
+    again = await http.post("/api/machines", json=body)
+    assert again.status_code == 409
+
+    first = await http.get("/api/machines/501")
+    assert first.json()["name"] == "CNC Lathe - Haas ST-20"
+    tag = first.headers["ETag"]
+    assert (await http.get("/api/machines/501", headers={"If-None-Match": tag})).status_code == 304
+    listed = await http.get("/api/machines")
+    assert 501 in [m["machine_id"] for m in listed.json()] and "ETag" in listed.headers
+
+    put = await http.put(
+        "/api/machines/501", json={"name": "Lathe 2", "plant": "north"}, headers={"If-Match": tag}
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["location"] == "" and put.json()["plant"] == "north"
+    stale = await http.patch("/api/machines/501", json={"line": "L1"}, headers={"If-Match": tag})
+    assert stale.status_code == 412
+    assert (await http.patch("/api/machines/404404", json={"line": "L1"})).status_code == 404
+    bad = await http.post("/api/machines", json={"machine_id": "x\n", "name": "n"})
+    assert bad.status_code == 422 and "machine_id" in bad.json()["detail"]
+
+
+async def _republish(app: FastAPI, api_settings: ApiSettings, info: MachineInfo) -> None:
+    """Produce ``info`` as a connector does at start-up, and wait until the API read it."""
+    await _produce(
+        api_settings.kafka_bootstrap_servers,
+        api_settings.topics.machines,
+        [(info.key(), info.encode())],
+    )
+    table = app.state.services.machines.table
+    deadline = time.monotonic() + DEADLINE_S
+    while table.connector_record(info.machine_id) != info:
+        assert time.monotonic() < deadline, "connector record not read"
+        await asyncio.sleep(0.05)
+
+
+async def test_patched_location_and_delete_survive_a_connector_restart(
+    app: FastAPI, http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    original = MachineInfo(machine_id="c1", name="press", location="bay 1", plant="north")
+    await _republish(app, api_settings, original)
+    assert (await http.get("/api/machines/c1")).json()["location"] == "bay 1"
+
+    patched = await http.patch("/api/machines/c1", json={"location": "bay 9"})
+    assert patched.status_code == 200
+    assert patched.json() == {**original.model_dump(mode="json"), "location": "bay 9"}
+    restarted = original.model_copy(update={"name": "press v2"})
+    await _republish(app, api_settings, restarted)
+    after = (await http.get("/api/machines/c1")).json()
+    assert after["location"] == "bay 9"
+    assert after["name"] == "press v2"
+    # null hands the field back to the connector
+    back = await http.patch("/api/machines/c1", json={"location": None})
+    assert back.json()["location"] == "bay 1"
+
+    assert (await http.delete("/api/machines/c1")).status_code == 204
+    assert (await http.get("/api/machines/c1")).status_code == 404
+    await _republish(app, api_settings, original)
+    assert (await http.get("/api/machines/c1")).status_code == 404
+    assert "c1" not in [m["machine_id"] for m in (await http.get("/api/machines")).json()]
+    recreated = await http.post("/api/machines", json={"machine_id": "c1", "name": "new press"})
+    assert recreated.status_code == 201
+    assert recreated.json()["name"] == "new press"
