@@ -53,6 +53,14 @@ class ApiSettings(CommonSettings):
 
     # POST /api/readings
     max_batch_readings: int = Field(default=10_000, ge=1)
+    # A reading's time must lie within [now - max_age, now + max_future]: InfluxDB drops
+    # points older than the telemetry bucket's retention (30 days by default).
+    reading_max_age_s: float = Field(default=30 * 86_400, gt=0)
+    reading_max_future_s: float = Field(default=3_600, ge=0)
+    reading_max_sensors: int = Field(default=256, ge=1)
+    reading_max_text: int = Field(default=128, ge=1)
+    # Any request body; larger is 413, refused before it is read whole.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     # GET /api/machines/{id}/readings
     readings_default_limit: int = Field(default=10_000, ge=1)

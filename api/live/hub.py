@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from api.auth.roles import Identity
+from api.live.frames import alarm_frame, reading_frame
 from api.live.matching import filter_frame
 from api.live.queue import FrameQueue
 from contracts.alarms import AlarmEvent
@@ -100,7 +101,7 @@ class LiveHub:
         if not subscribers:
             return
         self.readings_published += 1
-        frame = reading.flat_frame()
+        frame = reading_frame(reading)
         encoded: dict[tuple[str, ...], bytes | None] = {}
         for client in list(subscribers):
             prefixes = client.subscriptions.get(reading.machine_id, ())
@@ -116,7 +117,7 @@ class LiveHub:
         if not subscribers:
             return
         self.alarms_published += 1
-        data = orjson.dumps(event.frame())
+        data = orjson.dumps(alarm_frame(event))
         for client in list(subscribers):
             if not client.push_essential(data):
                 self._drop_overflowed(client)

@@ -6,18 +6,18 @@ offending field; the session answers it with an ``{"type": "error"}`` frame.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from api.flat import machine_id_json
 from contracts.errors import ContractError
-from contracts.readings import machine_id_json, normalize_machine_id
+from contracts.patterns import is_sensor_name
+from contracts.readings import normalize_machine_id
 
 ACTIONS = ("auth", "subscribe", "unsubscribe", "ping")
 MAX_SENSORS = 64
-_SENSOR = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def _sensors(raw: object) -> tuple[str, ...]:
         raise ContractError(f"sensors: at most {MAX_SENSORS} names")
     names: list[str] = []
     for i, name in enumerate(raw):
-        if not isinstance(name, str) or not _SENSOR.match(name):
+        if not isinstance(name, str) or not is_sensor_name(name):
             raise ContractError(
                 f"sensors[{i}]: {name!r} is not a sensor name (lower_snake_case, e.g. temperature)"
             )

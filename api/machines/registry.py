@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from api.flat import machine_id_json
 from api.kafka.compacted import CompactedTopicReader, decode_keyed
 from api.kafka.producer import KafkaPublisher
 from api.machines.overlay import OVERLAY_SUFFIX, MachineOverlay, decode_overlay, merged
@@ -17,11 +18,6 @@ from contracts.errors import ContractError
 from contracts.machines import MachineInfo, decode_machine
 
 logger = logging.getLogger(__name__)
-
-
-def machine_id_json(machine_id: str) -> int | str:
-    """A machine id as JSON shows it: numeric ids as numbers (``42``), others as strings."""
-    return int(machine_id) if machine_id.isdigit() and len(machine_id) < 16 else machine_id
 
 
 def machine_view(info: MachineInfo) -> dict[str, Any]:

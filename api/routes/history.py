@@ -12,8 +12,8 @@ from pydantic import BaseModel
 
 from api.deps import HistoryDep, Principal, SettingsDep
 from api.errors import InvalidInputError
+from api.flat import machine_id_json
 from api.history.params import parse_fields, parse_instant, readings_query
-from api.machines.registry import machine_id_json
 from api.pathparams import MachineIdPath
 from api.responses import OrjsonResponse, conditional_json, json_response
 from contracts.timefmt import format_ts

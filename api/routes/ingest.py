@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.deps import Engineer, PublisherDep, SettingsDep
+from api.flat import FlatLimits
 from api.ingest import accepted_body, parse_readings_body
 from api.responses import OrjsonResponse, json_response
 from contracts.timefmt import now_ms
@@ -55,6 +56,12 @@ async def post_readings(
         source=identity.source,
         received_ms=now_ms(),
         max_batch=settings.max_batch_readings,
+        limits=FlatLimits(
+            max_age_s=settings.reading_max_age_s,
+            max_future_s=settings.reading_max_future_s,
+            max_sensors=settings.reading_max_sensors,
+            max_text=settings.reading_max_text,
+        ),
     )
     await publisher.send_many(settings.topics.readings, [(r.key(), r.encode()) for r in readings])
     return json_response(accepted_body(readings), status_code=201)

@@ -431,3 +431,36 @@ async def test_patched_location_and_delete_survive_a_connector_restart(
     recreated = await http.post("/api/machines", json={"machine_id": "c1", "name": "new press"})
     assert recreated.status_code == 201
     assert recreated.json()["name"] == "new press"
+
+
+# --- hardening -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59+14:00", "1677-09-21T00:00:00Z"]
+)
+async def test_reading_time_outside_influx_range_or_retention_is_422(
+    http: httpx.AsyncClient, timestamp: str
+) -> None:
+    response = await http.post(
+        "/api/readings", json={"machine_id": 42, "temperature_c": 1.0, "timestamp": timestamp}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("timestamp: ")
+
+
+async def test_body_over_the_byte_limit_is_413(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    big = (
+        b'{"machine_id": 42, "temperature_c": 1.0, "plant": "'
+        + b"x" * (api_settings.max_body_bytes)
+        + b'"}'
+    )
+    response = await http.post(
+        "/api/readings", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+    machine = await http.post("/api/machines", content=big)
+    assert machine.status_code == 413

@@ -1,6 +1,7 @@
 import orjson
 
 from api.auth.roles import Identity, Role
+from api.live.frames import alarm_frame
 from api.live.hub import LiveClient, LiveHub
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
@@ -89,7 +90,7 @@ def test_alarms_go_to_subscribers_of_the_machine_whatever_their_sensors():
 
     hub.publish_alarm(_alarm())
 
-    assert _frames(client) == [_alarm().frame()]
+    assert _frames(client) == [alarm_frame(_alarm())]
 
 
 def test_slow_client_is_cut_off_on_alarm_overflow_without_hurting_others():
