@@ -154,7 +154,8 @@ class HistoryReader:
                 f"influxdb: query refused ({exc.status} {exc.reason})"
             ) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise HistoryUnavailableError(f"influxdb: query failed ({exc!r})") from exc
+            logger.warning("influxdb query failed error=%r", exc)
+            raise HistoryUnavailableError(f"influxdb: query failed ({type(exc).__name__})") from exc
         return result
 
 

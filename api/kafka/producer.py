@@ -71,7 +71,8 @@ class KafkaPublisher:
         except (KafkaError, TimeoutError) as exc:
             logger.warning("produce failed topic=%s records=%d error=%r", topic, len(records), exc)
             raise BrokerUnavailableError(
-                f"kafka: records not acknowledged within {self._timeout_s:g}s ({exc!r})"
+                f"kafka: records not acknowledged within {self._timeout_s:g}s"
+                f" ({type(exc).__name__})"
             ) from exc
 
     async def check(self, *, timeout_s: float) -> None:
@@ -81,4 +82,7 @@ class KafkaPublisher:
             async with asyncio.timeout(timeout_s):
                 await producer.client.fetch_all_metadata()
         except (KafkaError, TimeoutError) as exc:
-            raise BrokerUnavailableError(f"kafka: no metadata answer ({exc!r})") from exc
+            logger.warning("kafka metadata check failed error=%r", exc)
+            raise BrokerUnavailableError(
+                f"kafka: no metadata answer ({type(exc).__name__})"
+            ) from exc

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
 from api.errors import UnavailableError
 from api.responses import OrjsonResponse, json_response
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -39,7 +42,8 @@ async def ready(services: ServicesDep) -> OrjsonResponse:
             status[name] = str(result)
             down.append(name)
         elif isinstance(result, BaseException):
-            status[name] = f"{name}: check failed ({result!r})"
+            logger.warning("readiness check failed name=%s error=%r", name, result)
+            status[name] = f"{name}: check failed ({type(result).__name__})"
             down.append(name)
         else:
             status[name] = "ok"
