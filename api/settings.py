@@ -71,6 +71,12 @@ class ApiSettings(CommonSettings):
     live_queue_frames: int = Field(default=1_000, ge=2)
     live_auth_timeout_s: float = Field(default=10.0, gt=0)
     live_max_subscriptions: int = Field(default=1_000, ge=1)
+    # Open /live sockets per credential (API key or user); more are closed with 1013.
+    live_max_connections_per_credential: int = Field(default=20, ge=1)
+    # A client message longer than this is refused (close 1009) before it is parsed.
+    live_max_message_bytes: int = Field(default=4_096, ge=64)
+    # How often each session checks that its credential is still valid (revoked: 1008).
+    live_recheck_s: float = Field(default=1.0, gt=0, le=60)
 
     # Deployment mode: ``production`` refuses weak secrets and plain HTTP off loopback
     # (see api.security.startup).

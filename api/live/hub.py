@@ -68,6 +68,10 @@ class LiveHub:
     def client_count(self) -> int:
         return len(self._clients)
 
+    def connections_of(self, key_id: str) -> int:
+        """Open clients of one credential (API key id or ``user:<name>``)."""
+        return sum(1 for c in self._clients if c.identity.key_id == key_id)
+
     def register(self, identity: Identity) -> LiveClient:
         client = LiveClient(
             client_id=next(self._ids), identity=identity, queue=FrameQueue(self.queue_frames)

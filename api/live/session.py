@@ -33,6 +33,7 @@ from contracts.timefmt import format_ts, now_ms
 logger = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
 _CLOSE_TIMEOUT_S = 5.0
 _MAX_CLOSE_REASON_BYTES = 123
@@ -48,6 +49,13 @@ Authenticate = Callable[[str], Identity | None]
 class SessionLimits:
     auth_timeout_s: float
     max_subscriptions: int
+    max_connections_per_credential: int = 20
+    max_message_bytes: int = 4_096
+    recheck_s: float = 1.0
+
+
+class _TooBig(Exception):
+    pass
 
 
 class LiveSession:
@@ -63,6 +71,7 @@ class LiveSession:
         self._hub = hub
         self._authenticate = authenticate
         self._limits = limits
+        self._credential = ""
 
     async def run(self) -> None:
         await self._ws.accept()
@@ -70,7 +79,18 @@ class LiveSession:
             identity = await self._identify()
         except WebSocketDisconnect:
             return
+        except _TooBig:
+            await self._close(MESSAGE_TOO_BIG, self._too_big())
+            return
         if identity is None:
+            return
+        open_now = self._hub.connections_of(identity.key_id)
+        if open_now >= self._limits.max_connections_per_credential:
+            await self._close(
+                TRY_AGAIN_LATER,
+                f"too many connections: at most {self._limits.max_connections_per_credential} "
+                "per credential",
+            )
             return
         client = self._hub.register(identity)
         logger.info(
@@ -81,16 +101,27 @@ class LiveSession:
         )
         receiver = asyncio.create_task(self._receive_loop(client), name="live-receive")
         sender = asyncio.create_task(self._send_loop(client), name="live-send")
+        watcher = asyncio.create_task(self._watch_credential(identity), name="live-recheck")
+        closing: tuple[int, str] | None = None
         try:
-            await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {receiver, sender, watcher}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if not task.cancelled() and isinstance(task.exception(), _TooBig):
+                    closing = (MESSAGE_TOO_BIG, self._too_big())
+            if watcher in done and not watcher.cancelled() and watcher.exception() is None:
+                closing = (POLICY_VIOLATION, "credential revoked or changed")
         finally:
-            for task in (receiver, sender):
+            for task in (receiver, sender, watcher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self._hub.unregister(client)
             if client.overflow is not None:
                 await self._close(TRY_AGAIN_LATER, client.overflow)
+            elif closing is not None:
+                await self._close(*closing)
             logger.info(
                 "live client disconnected client_id=%d key=%s dropped_readings=%d overflow=%s",
                 client.client_id,
@@ -99,9 +130,29 @@ class LiveSession:
                 client.overflow,
             )
 
+    def _too_big(self) -> str:
+        return f"message: longer than {self._limits.max_message_bytes} bytes"
+
+    def _checked(self, data: str | bytes | None) -> str | bytes | None:
+        """Refuse an over-long message before anything parses it."""
+        if data is not None and len(data) > self._limits.max_message_bytes:
+            raise _TooBig
+        return data
+
+    async def _watch_credential(self, identity: Identity) -> None:
+        """Return when the session's credential no longer names the same principal and
+        role (a revoked or re-roled key)."""
+        while True:
+            await asyncio.sleep(self._limits.recheck_s)
+            now = self._authenticate(self._credential)
+            if now is None or now.key_id != identity.key_id or now.role != identity.role:
+                logger.info("live credential no longer valid key=%s; closing", identity.name)
+                return
+
     async def _identify(self) -> Identity | None:
         key = self._ws.query_params.get("api_key")
         if key:
+            self._credential = key
             identity = self._authenticate(key)
             if identity is None:
                 await self._close(POLICY_VIOLATION, "api_key: not a valid API key")
@@ -112,7 +163,7 @@ class LiveSession:
         except TimeoutError:
             await self._close(POLICY_VIOLATION, AUTH_REQUIRED)
             return None
-        data = _payload(message)
+        data = self._checked(_payload(message))
         if data is None:
             await self._close(POLICY_VIOLATION, AUTH_REQUIRED)
             return None
@@ -123,6 +174,7 @@ class LiveSession:
         if not isinstance(action, Auth):
             await self._close(POLICY_VIOLATION, AUTH_REQUIRED)
             return None
+        self._credential = action.api_key
         identity = self._authenticate(action.api_key)
         if identity is None:
             await self._close(POLICY_VIOLATION, "api_key: not a valid API key")
@@ -139,7 +191,7 @@ class LiveSession:
             message = await self._ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            data = _payload(message)
+            data = self._checked(_payload(message))
             if data is None:
                 continue
             self._handle(client, data)

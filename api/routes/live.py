@@ -22,6 +22,9 @@ async def live(websocket: WebSocket) -> None:
         limits=SessionLimits(
             auth_timeout_s=settings.live_auth_timeout_s,
             max_subscriptions=settings.live_max_subscriptions,
+            max_connections_per_credential=settings.live_max_connections_per_credential,
+            max_message_bytes=settings.live_max_message_bytes,
+            recheck_s=settings.live_recheck_s,
         ),
     )
     await session.run()
