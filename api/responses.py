@@ -7,13 +7,16 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from api.errors import PreconditionFailedError
 
 
-class OrjsonResponse(Response):
-    """``application/json`` rendered by orjson (non-str keys and numpy-free data only)."""
+class OrjsonResponse(JSONResponse):
+    """``application/json`` rendered by orjson (non-str keys and numpy-free data only).
+
+    A :class:`JSONResponse` subclass, so FastAPI documents each route's declared
+    ``response_model`` in OpenAPI (for other response classes it writes ``string``)."""
 
     media_type = "application/json"
 
