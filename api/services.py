@@ -63,6 +63,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         bootstrap_servers=bootstrap,
         readings_topic=topics.readings,
         alarms_topic=topics.alarms,
+        aggregates_topic=topics.aggregates,
         hub=hub,
     )
     thresholds = ThresholdsStore(

@@ -4,13 +4,16 @@ the operator actions the API produces to the alarm-actions topic."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from api.kafka.compacted import CompactedTopicReader, decode_keyed
 from api.kafka.producer import KafkaPublisher
-from contracts.alarm_actions import AlarmAction
+from contracts.alarm_actions import AlarmAction, AlarmActionKind
 from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
+from contracts.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,22 @@ class AlarmTable:
         """Matching alarms, the most recently changed first."""
         found: Iterable[AlarmStateRecord] = (a for a in self._alarms.values() if where.matches(a))
         return sorted(found, key=lambda a: (-a.updated_ts_ms, a.alarm_id))[:limit]
+
+
+def make_action(
+    record: AlarmStateRecord, kind: AlarmActionKind, by: str, **fields: Any
+) -> AlarmAction:
+    """An operator action on the alarm ``record`` names."""
+    return AlarmAction(
+        action_id=uuid.uuid4().hex,
+        action=kind,
+        machine_id=record.machine_id,
+        sensor=record.sensor,
+        rule=record.rule,
+        by=by,
+        ts_ms=now_ms(),
+        **fields,
+    )
 
 
 class AlarmStore:

@@ -8,13 +8,21 @@ newest ``max_commands`` commands are kept.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from api.kafka.compacted import CompactedTopicReader
 from api.kafka.producer import KafkaPublisher
-from contracts.commands import Command, CommandResult, decode_command, decode_command_result
+from contracts.commands import (
+    Command,
+    CommandAction,
+    CommandResult,
+    decode_command,
+    decode_command_result,
+)
 from contracts.errors import ContractError
+from contracts.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +79,31 @@ class CommandTable:
         if result is not None and result.machine_id != command.machine_id:
             result = None
         return CommandStatusView(command, result)
+
+
+def make_command(
+    machine_id: str,
+    action: CommandAction,
+    *,
+    by: str,
+    target: str | None = None,
+    value: float | None = None,
+    reason: str = "",
+    ttl_s: float = 60.0,
+) -> Command:
+    """A new command; raise ``pydantic.ValidationError`` if it breaks the contract."""
+    now = now_ms()
+    return Command(
+        command_id=uuid.uuid4().hex,
+        machine_id=machine_id,
+        action=action,
+        target=target,
+        value=value,
+        requested_by=by,
+        reason=reason,
+        ts_ms=now,
+        expires_ts_ms=now + int(ttl_s * 1000),
+    )
 
 
 class CommandTracker:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.flat import machine_id_json
+from contracts.aggregates import WindowAggregate
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.timefmt import format_ts
@@ -24,9 +25,19 @@ def reading_frame(reading: Reading) -> dict[str, Any]:
     return frame
 
 
-def alarm_frame(event: AlarmEvent) -> dict[str, Any]:
-    """The WebSocket frame of an alarm event."""
+def alarm_frame(event: AlarmEvent, cursor: str | None = None) -> dict[str, Any]:
+    """The WebSocket frame of an alarm event; ``cursor`` (when known) is where a
+    reconnecting client resumes (``subscribe_alarms`` with ``cursor``)."""
     out = event.to_dict()
     out["type"] = "alarm"
     out["machine_id"] = machine_id_json(event.machine_id)
+    if cursor is not None:
+        out["cursor"] = cursor
+    return out
+
+
+def aggregate_frame(aggregate: WindowAggregate) -> dict[str, Any]:
+    out = aggregate.to_dict()
+    out["type"] = "aggregate"
+    out["machine_id"] = machine_id_json(aggregate.machine_id)
     return out

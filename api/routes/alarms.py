@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.alarms.models import AcknowledgeBody, ActionAccepted, LogAlarmBody, ShelveBody
-from api.alarms.store import AlarmFilter, AlarmStore
+from api.alarms.store import AlarmFilter, AlarmStore, make_action
 from api.deps import Engineer, Principal, ServicesDep
 from api.errors import InvalidInputError, NotFoundError
 from api.pathparams import MachineIdPath
 from api.responses import conditional_json, json_response
-from contracts.alarm_actions import MANUAL_RULE, AlarmAction, AlarmActionKind, parse_alarm_id
+from contracts.alarm_actions import MANUAL_RULE, AlarmAction, parse_alarm_id
 from contracts.alarm_state import AlarmStateRecord
 from contracts.alarms import AlarmState, Severity, alarm_id
 from contracts.errors import ContractError
@@ -122,19 +122,6 @@ def _existing(store: AlarmStore, alarm_id: str) -> AlarmStateRecord:
     return record
 
 
-def _action(record: AlarmStateRecord, kind: AlarmActionKind, by: str, **fields: Any) -> AlarmAction:
-    return AlarmAction(
-        action_id=uuid.uuid4().hex,
-        action=kind,
-        machine_id=record.machine_id,
-        sensor=record.sensor,
-        rule=record.rule,
-        by=by,
-        ts_ms=now_ms(),
-        **fields,
-    )
-
-
 async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
     await store.submit(action)
     accepted = ActionAccepted(
@@ -159,7 +146,9 @@ async def acknowledge_alarm(
     """Acknowledge an alarm (ISA-18.2): an operator has seen it."""
     record = _existing(store, alarm_id)
     comment = body.comment if body is not None else ""
-    return await _submit(store, _action(record, "acknowledge", identity.principal, comment=comment))
+    return await _submit(
+        store, make_action(record, "acknowledge", identity.principal, comment=comment)
+    )
 
 
 @router.post(
@@ -183,7 +172,7 @@ async def shelve_alarm(
     else:
         assert body.duration_s is not None
         until_ms = now + int(body.duration_s * 1000)
-    action = _action(
+    action = make_action(
         record, "shelve", identity.principal, comment=body.comment, shelve_until_ts_ms=until_ms
     )
     return await _submit(store, action)
@@ -201,7 +190,9 @@ async def unshelve_alarm(
     """End a shelve early."""
     record = _existing(store, alarm_id)
     comment = body.comment if body is not None else ""
-    return await _submit(store, _action(record, "unshelve", identity.principal, comment=comment))
+    return await _submit(
+        store, make_action(record, "unshelve", identity.principal, comment=comment)
+    )
 
 
 @router.post(

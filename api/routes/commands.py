@@ -3,20 +3,17 @@ command's status is ``pending`` until its connector answers on the command-resul
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.commands.models import CommandBody, CommandView
-from api.commands.tracker import CommandStatusView, CommandTracker
+from api.commands.tracker import CommandStatusView, CommandTracker, make_command
 from api.deps import Engineer, Principal, ServicesDep
 from api.errors import NotFoundError
 from api.pathparams import MachineIdPath
 from api.responses import conditional_json, json_response
-from contracts.commands import Command
-from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["commands"])
 
@@ -47,17 +44,14 @@ async def send_command(
     """Send ``stop``, ``start`` or ``setpoint`` to the machine's device. The connector runs
     it only if the machine's configuration allows it; poll the command's URL for the
     outcome."""
-    now = now_ms()
-    command = Command(
-        command_id=uuid.uuid4().hex,
-        machine_id=machine_id,
-        action=body.action,
+    command = make_command(
+        machine_id,
+        body.action,
+        by=identity.principal,
         target=body.target,
         value=body.value,
-        requested_by=identity.principal,
         reason=body.reason,
-        ts_ms=now,
-        expires_ts_ms=now + int(body.ttl_s * 1000),
+        ttl_s=body.ttl_s,
     )
     await tracker.submit(command)
     return json_response(

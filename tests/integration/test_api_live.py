@@ -123,7 +123,8 @@ async def test_seed_subscription_receives_flat_reading_and_alarm_frames(
         await producer.send_and_wait(topics.alarms, key=event.key(), value=event.encode())
         alarm = await _next_frame(ws, of_type="alarm")
 
-        assert alarm == alarm_frame(event)
+        assert alarm == alarm_frame(event, alarm["cursor"])
+        assert all(part.count(":") == 1 for part in alarm["cursor"].split(","))
 
 
 async def test_control_messages_are_acknowledged_and_errors_do_not_close(
