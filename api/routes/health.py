@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from api.deps import ServicesDep
 from api.errors import UnavailableError
@@ -16,7 +17,19 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_class=OrjsonResponse)
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    """``status`` is ``ready``; each dependency says ``ok`` or why it is not."""
+
+    status: str
+    kafka: str
+    influxdb: str
+
+
+@router.get("/health", response_class=OrjsonResponse, response_model=HealthOut)
 async def health() -> OrjsonResponse:
     """The process is up and serving requests."""
     return json_response({"status": "ok"})
@@ -25,6 +38,7 @@ async def health() -> OrjsonResponse:
 @router.get(
     "/ready",
     response_class=OrjsonResponse,
+    response_model=ReadyOut,
     responses={503: {"description": "Kafka or InfluxDB does not answer"}},
 )
 async def ready(services: ServicesDep) -> OrjsonResponse:

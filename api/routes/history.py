@@ -15,10 +15,24 @@ from api.errors import InvalidInputError
 from api.flat import machine_id_json
 from api.history.params import parse_fields, parse_instant, readings_query
 from api.pathparams import MachineIdPath
-from api.responses import OrjsonResponse, conditional_json, json_response
+from api.responses import OrjsonResponse, conditional_json
 from contracts.timefmt import format_ts
 
 router = APIRouter(prefix="/api", tags=["history"])
+
+
+class ReadingsOut(BaseModel):
+    """``points``: ``{"ts": ..., "<field>": <number>, ...}``, oldest first."""
+
+    machine_id: int | str
+    start: str
+    stop: str
+    fields: list[str] | None
+    window: str | None
+    fn: str | None
+    limit: int
+    truncated: bool
+    points: list[dict[str, float | int | str]]
 
 
 def _ms(moment: datetime) -> int:
@@ -28,12 +42,14 @@ def _ms(moment: datetime) -> int:
 @router.get(
     "/machines/{machine_id}/readings",
     response_class=OrjsonResponse,
+    response_model=ReadingsOut,
     responses={
         422: {"description": "A parameter is invalid; the detail names it"},
         503: {"description": "InfluxDB does not answer"},
     },
 )
 async def get_readings(
+    request: Request,
     machine_id: str,
     identity: Principal,
     history: HistoryDep,
@@ -50,7 +66,7 @@ async def get_readings(
         str | None, Query(description="mean (default with window), median, min, max, sum, ...")
     ] = None,
     limit: Annotated[int | None, Query(description="maximum points (oldest first)")] = None,
-) -> OrjsonResponse:
+) -> Response:
     """Points pivoted by time: ``{"ts": ..., "temperature_c": 68.1, ...}``, oldest first."""
     query = readings_query(
         machine_id=machine_id,
@@ -65,7 +81,8 @@ async def get_readings(
         max_limit=settings.readings_max_limit,
     )
     result = await history.readings(query)
-    return json_response(
+    return conditional_json(
+        request,
         {
             "machine_id": machine_id_json(query.machine_id),
             "start": format_ts(_ms(query.start)),
@@ -76,7 +93,7 @@ async def get_readings(
             "limit": query.limit,
             "truncated": result.truncated,
             "points": result.points,
-        }
+        },
     )
 
 

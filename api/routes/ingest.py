@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from api.deps import Engineer, PublisherDep, SettingsDep
 from api.flat import FlatLimits
@@ -13,6 +14,19 @@ from api.responses import OrjsonResponse, json_response
 from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["readings"])
+
+
+class AcceptedReading(BaseModel):
+    machine_id: int | str
+    ts: str
+
+
+class AcceptedOut(BaseModel):
+    """How many readings Kafka has, with each one's machine and time, in order."""
+
+    accepted: int
+    readings: list[AcceptedReading]
+
 
 _READING_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -40,6 +54,7 @@ _BODY: dict[str, Any] = {
     "/readings",
     status_code=201,
     response_class=OrjsonResponse,
+    response_model=AcceptedOut,
     openapi_extra=_BODY,
     responses={
         400: {"description": "The body is not JSON"},
