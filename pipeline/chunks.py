@@ -58,6 +58,7 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.chunk_handlers = {}
+        self._chunk_generation: dict[TP, int] = {}
 
     def ack_chunk(self, chunk: Chunk) -> bool:
         """Mark the chunk's offsets processed; False (and nothing acked) after a rebalance."""
@@ -96,18 +97,44 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                 if not records or self.should_stop:
                     continue
                 if not self.flow_active:
+                    # As Faust's getmany does: records fetched while the flow is stopped
+                    # (a rebalance) are dropped, so seek back to the committed offsets or
+                    # the position would have moved past them.
+                    logger.info("flow stopped after a fetch; seeking to committed offsets")
+                    try:
+                        await self.perform_seek()
+                    except Exception as exc:
+                        logger.warning("seek to committed offsets failed: %r", exc)
                     continue
                 generation = app.consumer_generation_id
-                for tp, batch in records.items():
+                pending = list(records.items())
+                for index, (tp, batch) in enumerate(pending):
                     if not batch:
                         continue
                     if (
                         active is not None
                         and tp not in active
-                        and (tp not in self._buffered_partitions)
+                        and tp not in self._buffered_partitions
                     ):
+                        # Fetched for a partition that is paused now: seek back so
+                        # its records are fetched again once it is resumed.
+                        logger.info(
+                            "skipping inactive topic=%s partition=%d offsets=%d-%d",
+                            tp.topic,
+                            tp.partition,
+                            batch[0].offset,
+                            batch[-1].offset,
+                        )
+                        if tp in self.assignment():
+                            await self.seek(tp, batch[0].offset)
                         continue
                     if app.consumer_generation_id != generation or not self.flow_active:
+                        # A rebalance began: what is left of this fetch is dropped, so
+                        # seek those partitions back (Faust seeks to the committed offsets
+                        # again when the rebalance is done).
+                        for left_tp, left in pending[index:]:
+                            if left and left_tp in self.assignment():
+                                await self.seek(left_tp, left[0].offset)
                         break
                     previous = read_offset[tp]
                     if previous is not None and batch[0].offset < previous:
@@ -117,6 +144,15 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                             continue
                     handler = handlers.get(tp.topic)
                     if handler is not None:
+                        if self._chunk_generation.get(tp) != generation:
+                            self._chunk_generation[tp] = generation
+                            logger.info(
+                                "consuming topic=%s partition=%d from offset=%d generation=%d",
+                                tp.topic,
+                                tp.partition,
+                                batch[0].offset,
+                                generation,
+                            )
                         first = batch[0].offset
                         last = batch[-1].offset
                         if previous and first - previous > 1:
