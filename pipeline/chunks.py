@@ -15,9 +15,9 @@ over as one :class:`Chunk` of raw aiokafka records; every other topic (table cha
 the alarm agents' topics) still takes Faust's own path. A handler acks a chunk later, with
 :meth:`ChunkConsumer.ack_chunk`, once its data is durable; the acked offsets enter Faust's
 own bookkeeping (``_acked``), so Faust's committer commits them as it commits any acked
-message, and never commits past a chunk that is not acked. An ack from before a rebalance
-(another consumer generation) is ignored: Faust seeks back to the committed offsets on a
-rebalance, so those records are consumed again.
+message, and never commits past a chunk that is not acked. Records a fetch returned but
+the loop could not deliver (the flow stopped for a rebalance, the partition was paused)
+are sought back to, so the position never moves past them.
 """
 
 from __future__ import annotations
@@ -61,10 +61,12 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         self._chunk_generation: dict[TP, int] = {}
 
     def ack_chunk(self, chunk: Chunk) -> bool:
-        """Mark the chunk's offsets processed; False (and nothing acked) after a rebalance."""
-        app = cast(Any, self.app)
-        if chunk.generation != app.consumer_generation_id:
-            return False
+        """Mark the chunk's offsets processed (its data is durable); False when the
+        partition is no longer assigned here or its committed offset is past the chunk.
+
+        An ack from before a rebalance still counts for a partition this worker kept: its
+        data is in InfluxDB either way, and Faust seeks back only to a *committed* offset,
+        so rejecting it would leave a partition without one past records never acked."""
         tp = chunk.tp
         if tp not in self.assignment():
             return False
@@ -82,6 +84,24 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         self._n_acked += len(new)
         return True
 
+    async def _seek_back(self, fetched: Any) -> None:
+        """Seek each assigned partition back to the first of its fetched records."""
+        assignment = self.assignment()
+        for tp, batch in fetched:
+            if batch and tp in assignment:
+                logger.info(
+                    "fetched records not delivered, seeking back topic=%s partition=%d offset=%d",
+                    tp.topic,
+                    tp.partition,
+                    batch[0].offset,
+                )
+                try:
+                    await self.seek(tp, batch[0].offset)
+                except Exception as exc:  # the partition was revoked meanwhile
+                    logger.warning(
+                        "seek back failed topic=%s partition=%d: %r", tp.topic, tp.partition, exc
+                    )
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs Kafka
         callback = self.callback
         consumer_should_stop = cast(Any, self)._stopped.is_set
@@ -97,14 +117,12 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                 if not records or self.should_stop:
                     continue
                 if not self.flow_active:
-                    # As Faust's getmany does: records fetched while the flow is stopped
-                    # (a rebalance) are dropped, so seek back to the committed offsets or
-                    # the position would have moved past them.
-                    logger.info("flow stopped after a fetch; seeking to committed offsets")
-                    try:
-                        await self.perform_seek()
-                    except Exception as exc:
-                        logger.warning("seek to committed offsets failed: %r", exc)
+                    # Records fetched while the flow is stopped (a rebalance) are dropped:
+                    # seek each partition back to the first of them, or its position would
+                    # have moved past them (Faust's own getmany seeks to the committed
+                    # offsets, which leaves a partition without any committed offset past
+                    # the dropped records).
+                    await self._seek_back(records.items())
                     continue
                 generation = app.consumer_generation_id
                 pending = list(records.items())
@@ -125,16 +143,13 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                             batch[0].offset,
                             batch[-1].offset,
                         )
-                        if tp in self.assignment():
-                            await self.seek(tp, batch[0].offset)
+                        await self._seek_back([(tp, batch)])
                         continue
                     if app.consumer_generation_id != generation or not self.flow_active:
                         # A rebalance began: what is left of this fetch is dropped, so
                         # seek those partitions back (Faust seeks to the committed offsets
                         # again when the rebalance is done).
-                        for left_tp, left in pending[index:]:
-                            if left and left_tp in self.assignment():
-                                await self.seek(left_tp, left[0].offset)
+                        await self._seek_back(pending[index:])
                         break
                     previous = read_offset[tp]
                     if previous is not None and batch[0].offset < previous:
