@@ -482,9 +482,7 @@ def test_two_workers_share_partitions_and_hand_over_alarm_state(
         last_state[machine] = orjson.loads(message.value)
     assert {
         m: state["alarms"]["temperature_c:high"]["state"] for m, state in last_state.items()
-    } == {
-        m: "cleared_unacknowledged" for m in machines
-    }
+    } == {m: "cleared_unacknowledged" for m in machines}
 
     rows = flux_rows(
         influx,
