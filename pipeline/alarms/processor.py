@@ -131,6 +131,13 @@ class AlarmProcessor:
                     state = states[machine_id] = self._load(machine_id, loaded)
                 events += evaluate_reading(state, reading, self._rules_for(machine_id), self.config)
             await self._commit(states, loaded, events)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "alarm batch readings=%d machines=%d events=%d",
+                    len(readings),
+                    len(states),
+                    len(events),
+                )
             for machine_id, state in states.items():
                 if state.last_ts_ms is not None:
                     self._clock[machine_id] = (state.last_ts_ms, now_ms)

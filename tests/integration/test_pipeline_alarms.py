@@ -148,12 +148,27 @@ class Tail:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"worker exited with code {self.proc.returncode}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.topic}: condition not met, got {self.messages!r}")
+                raise AssertionError(
+                    f"{self.topic}: condition not met after {len(self.messages)} messages: "
+                    f"{summary(self.messages)}"
+                )
             self.poll(200)
         return self.messages
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def summary(messages: list[Any]) -> str:
+    """Per key: the seqs (alarm events) or the count of records seen, compactly."""
+    out: dict[str, list[Any]] = {}
+    for m in messages:
+        try:
+            item: Any = decode_alarm(m.value).seq
+        except Exception:
+            item = m.offset
+        out.setdefault((m.key or b"").decode(errors="replace"), []).append(item)
+    return "; ".join(f"{k}: {v}" for k, v in sorted(out.items()))
 
 
 def events_of(messages: list[Any], alarm: str) -> list[AlarmEvent]:
