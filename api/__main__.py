@@ -1,4 +1,5 @@
-"""``python -m api``: run the API with uvicorn; ``python -m api mint-key``: create a key.
+"""``python -m api``: run the API with uvicorn; ``mint-key`` / ``add-user``: create a
+key or a user.
 
 Both read their settings from ``MILLSTREAM_*`` environment variables (see
 :class:`api.settings.ApiSettings`).
@@ -8,20 +9,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
+import os
 import sys
 
 import uvicorn
 
 from api.app import create_app
+from api.auth.passwords import check_password_policy
 from api.auth.roles import Role
 from api.auth.store import ApiKeyStore
+from api.auth.user_store import UserStore
+from api.auth.users import check_username
 from api.kafka.producer import KafkaPublisher
+from api.security.logredact import install_log_redaction
+from api.security.startup import check_deployment
 from api.settings import ApiSettings
 from contracts.errors import ConfigError, MillstreamError
 from contracts.settings import load_settings
 
 logger = logging.getLogger("api")
+
+PASSWORD_ENV = "MILLSTREAM_NEW_USER_PASSWORD"  # noqa: S105 (a variable name)
 
 
 def _configure_logging(level: str) -> None:
@@ -31,12 +41,14 @@ def _configure_logging(level: str) -> None:
 
 
 def serve(settings: ApiSettings) -> None:
+    install_log_redaction()
     base = settings.base_url()
     logger.info(
-        "api starting url=%s docs=%s/docs live=%s/live",
+        "api starting url=%s docs=%s/docs live=%s/live env=%s",
         base,
         base,
-        base.replace("http://", "ws://", 1),
+        base.replace("http", "ws", 1),
+        settings.env,
     )
     uvicorn.run(
         create_app(settings),
@@ -44,7 +56,45 @@ def serve(settings: ApiSettings) -> None:
         port=settings.api_port,
         log_config=None,
         proxy_headers=False,
+        ssl_certfile=str(settings.api_tls_cert) if settings.api_tls_cert else None,
+        ssl_keyfile=str(settings.api_tls_key) if settings.api_tls_key else None,
     )
+
+
+async def add_user(settings: ApiSettings, *, username: str, password: str, role: Role) -> None:
+    publisher = KafkaPublisher(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        produce_timeout_s=settings.kafka_produce_timeout_s,
+    )
+    await publisher.start()
+    try:
+        store = UserStore(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic=settings.topics.users,
+            publisher=publisher,
+        )
+        await store.start(timeout_s=settings.startup_timeout_s)
+        try:
+            existing = store.get(username)
+            if existing is None:
+                await store.create(username=username, password=password, role=role)
+            else:
+                await store.update(existing, role=role, password=password, disabled=False)
+        finally:
+            await store.stop()
+    finally:
+        await publisher.stop()
+
+
+def _read_password(env_name: str) -> str:
+    """From ``env_name`` if set (scripts), else asked twice on the terminal."""
+    password = os.environ.get(env_name)
+    if password is None:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("password: the two entries differ")
+    check_password_policy(password)
+    return password
 
 
 async def mint(settings: ApiSettings, *, name: str, role: Role) -> str:
@@ -76,15 +126,36 @@ def main(argv: list[str] | None = None) -> int:
     mint_parser = commands.add_parser("mint-key", help="create an API key; prints its secret once")
     mint_parser.add_argument("--name", required=True, help="who uses the key, e.g. scada-line-3")
     mint_parser.add_argument("--role", choices=[r.value for r in Role], default=Role.operator.value)
+    user_parser = commands.add_parser(
+        "add-user",
+        help="create a user, or reset its password and role; the password is read from "
+        f"{PASSWORD_ENV} or asked on the terminal",
+    )
+    user_parser.add_argument("--username", required=True)
+    user_parser.add_argument("--role", choices=[r.value for r in Role], default=Role.operator.value)
     args = parser.parse_args(argv)
 
     try:
         settings = load_settings(ApiSettings)
+        if args.command in (None, "serve"):
+            check_deployment(settings)
     except ConfigError as exc:
         print(f"api: invalid configuration: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
     try:
+        if args.command == "add-user":
+            try:
+                check_username(args.username)
+                password = _read_password(PASSWORD_ENV)
+            except ValueError as exc:
+                print(f"api: add-user: {exc}", file=sys.stderr)
+                return 2
+            asyncio.run(
+                add_user(settings, username=args.username, password=password, role=Role(args.role))
+            )
+            print(f"user {args.username} ({args.role}) saved")
+            return 0
         if args.command == "mint-key":
             secret = asyncio.run(mint(settings, name=args.name, role=Role(args.role)))
             print(secret)

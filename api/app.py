@@ -10,6 +10,14 @@ from fastapi import FastAPI
 from api.handlers import install_error_handlers
 from api.responses import OrjsonResponse
 from api.routes import all_routers
+from api.routes import audit as audit_routes
+from api.routes import auth as auth_routes
+from api.routes import keys as keys_routes
+from api.routes import metrics as metrics_routes
+from api.routes import users as users_routes
+from api.security.metrics import ApiMetrics
+from api.security.middleware import SecurityMiddleware
+from api.security.runtime import running_security
 from api.services import running_services
 from api.settings import ApiSettings
 
@@ -22,12 +30,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_services(settings) as services:
+        async with (
+            running_services(settings) as services,
+            running_security(settings, services, metrics) as security,
+        ):
             app.state.services = services
+            app.state.security = security
             try:
                 yield
             finally:
                 del app.state.services
+                del app.state.security
 
     app = FastAPI(
         title="Millstream API",
@@ -36,8 +49,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
     )
+    metrics = ApiMetrics()
     app.state.settings = settings
+    app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(SecurityMiddleware)
     for router in all_routers():
         app.include_router(router)
+    for module in (auth_routes, users_routes, keys_routes, audit_routes, metrics_routes):
+        app.include_router(module.router)
     return app

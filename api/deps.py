@@ -1,7 +1,10 @@
 """FastAPI dependencies, declared once as ``Annotated`` aliases.
 
 ``Principal`` is any authenticated caller; ``Engineer`` and ``Admin`` also check the role
-(operator < engineer < admin). A missing or unknown key is ``401``, a too-low role ``403``.
+(operator < engineer < admin). A credential is an API key in ``X-API-Key`` or, in
+``Authorization: Bearer``, a login token or an API key. A missing or unknown credential is
+``401``, a too-low role ``403``; each authenticated request also counts against the
+caller's rate limit for its route class (``429``).
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth.roles import Identity, Role
 from api.auth.store import ApiKeyStore
+from api.auth.tokens import looks_like_jwt
 from api.errors import AuthenticationError, PermissionDeniedError, UnavailableError
 from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.machines.registry import MachineRegistry
+from api.security.errors import RateLimitedError
+from api.security.middleware import STATE_IDENTITY, STATE_RATE
+from api.security.ratelimit import route_class
+from api.security.runtime import SecurityServices
 from api.services import Services
 from api.settings import ApiSettings
 
@@ -27,6 +35,10 @@ _api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
     description="An API key (role operator, engineer or admin).",
+)
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A login token from POST /api/auth/login (or an API key).",
 )
 
 
@@ -61,6 +73,21 @@ async def get_history(services: ServicesDep) -> HistoryReader:
     return services.history
 
 
+async def get_security(request: Request) -> SecurityServices:
+    security: SecurityServices | None = getattr(request.app.state, "security", None)
+    if security is None:
+        raise UnavailableError("api: starting up or shutting down")
+    return security
+
+
+async def get_optional_security(request: Request) -> SecurityServices | None:
+    """The security services, or ``None`` outside a running lifespan (unit tests)."""
+    security: SecurityServices | None = getattr(request.app.state, "security", None)
+    return security
+
+
+SecurityDep = Annotated[SecurityServices, Depends(get_security)]
+OptionalSecurityDep = Annotated[SecurityServices | None, Depends(get_optional_security)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
 KeyStoreDep = Annotated[ApiKeyStore, Depends(get_key_store)]
@@ -69,15 +96,37 @@ HistoryDep = Annotated[HistoryReader, Depends(get_history)]
 
 
 async def current_identity(
-    keys: KeyStoreDep, api_key: Annotated[str | None, Security(_api_key_header)]
+    request: Request,
+    keys: KeyStoreDep,
+    security: OptionalSecurityDep,
+    api_key: Annotated[str | None, Security(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Identity:
-    if not api_key:
+    credential = api_key or (bearer.credentials if bearer is not None else None)
+    if not credential:
         raise AuthenticationError(
-            f"missing credential: send an API key in the {API_KEY_HEADER} header"
+            f"missing credential: send an API key in the {API_KEY_HEADER} header "
+            "or a token in Authorization: Bearer"
         )
-    identity = keys.authenticate(api_key)
+    if looks_like_jwt(credential):
+        if security is None:
+            raise UnavailableError("api: starting up or shutting down")
+        identity = security.auth.authenticate(credential)
+    else:
+        identity = keys.authenticate(credential)
     if identity is None:
-        raise AuthenticationError(f"{API_KEY_HEADER}: not a valid API key")
+        if api_key:
+            raise AuthenticationError(f"{API_KEY_HEADER}: not a valid API key")
+        raise AuthenticationError("Authorization: not a valid login token or API key")
+    setattr(request.state, STATE_IDENTITY, identity)
+    if security is not None and security.limiter is not None:
+        cls = route_class(request.method, request.url.path)
+        try:
+            decision = await security.limiter.enforce(cls, identity.principal)
+        except RateLimitedError:
+            security.metrics.rate_limited.labels(route_class=cls.value).inc()
+            raise
+        setattr(request.state, STATE_RATE, decision)
     return identity
 
 
@@ -89,7 +138,8 @@ def require_role(required: Role) -> Callable[[Identity], Awaitable[Identity]]:
         if not identity.role.at_least(required):
             raise PermissionDeniedError(
                 f"role {required.value} or higher required; "
-                f"key {identity.name!r} has role {identity.role.value}"
+                f"{'key' if identity.kind == 'api_key' else 'user'} {identity.name!r} "
+                f"has role {identity.role.value}"
             )
         return identity
 

@@ -40,7 +40,7 @@ class AuthenticationError(ApiError):
     status_code = 401
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+        return {"WWW-Authenticate": 'ApiKey header="X-API-Key", Bearer realm="millstream"'}
 
 
 class PermissionDeniedError(ApiError):

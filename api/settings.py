@@ -5,14 +5,29 @@ Built once in ``api.__main__`` (or by a test) and passed to :func:`api.app.creat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from contracts.settings import CommonSettings
 
 # Values people copy from examples; refused as the admin key.
 _PLACEHOLDER_KEYS = frozenset(("changeme", "change-me", "secret", "password", "admin", "apikey"))
+# Words that mark a value as typed by hand from an example, wherever they appear.
+_PLACEHOLDER_WORDS = ("changeme", "change-me", "password", "secret", "example", "placeholder")
+
+
+def is_placeholder(secret: str) -> bool:
+    """A value copied from an example: a known placeholder, one containing a placeholder
+    word (``my-password-123``), or one of fewer than four distinct characters."""
+    lowered = secret.lower()
+    return (
+        lowered in _PLACEHOLDER_KEYS
+        or any(word in lowered for word in _PLACEHOLDER_WORDS)
+        or len(set(secret)) < 4
+    )
 
 
 class ApiSettings(CommonSettings):
@@ -45,7 +60,38 @@ class ApiSettings(CommonSettings):
     live_auth_timeout_s: float = Field(default=10.0, gt=0)
     live_max_subscriptions: int = Field(default=1_000, ge=1)
 
-    @field_validator("admin_api_key", mode="before")
+    # Deployment mode: ``production`` refuses weak secrets and plain HTTP off loopback
+    # (see api.security.startup).
+    env: Literal["development", "production"] = "development"
+
+    # Users and JWT (POST /api/auth/login)
+    jwt_secret: SecretStr | None = None
+    jwt_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    admin_username: str = Field(default="admin", min_length=1, max_length=64)
+    admin_password: SecretStr | None = None
+
+    # Rate limits, ``limits`` notation ("200/second", "1000/minute;50/second"), per
+    # credential and route class; login also per client address.
+    rate_limit_enabled: bool = True
+    rate_limit_storage_uri: str = "memory://"
+    rate_limit_read: str = "200/second"
+    rate_limit_write: str = "100/second"
+    rate_limit_ingest: str = "5000/second"
+    rate_limit_login: str = "10/minute"
+    rate_limit_login_ip: str = "60/minute"
+
+    # Audit: one record per request, batched to Kafka and InfluxDB
+    audit_enabled: bool = True
+    audit_queue_records: int = Field(default=10_000, ge=1)
+    audit_batch_records: int = Field(default=500, ge=1)
+    audit_flush_interval_s: float = Field(default=1.0, gt=0)
+
+    # HTTPS
+    api_tls_cert: Path | None = None
+    api_tls_key: Path | None = None
+    api_allow_insecure_http: bool = False
+
+    @field_validator("admin_api_key", "jwt_secret", "admin_password", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if value is None or value == "":
@@ -60,11 +106,36 @@ class ApiSettings(CommonSettings):
         if value is None:
             return None
         secret = value.get_secret_value()
+        if is_placeholder(secret):
+            raise ValueError("refusing a placeholder value; use a random secret")
         if len(secret) < 12:
             raise ValueError("must be at least 12 characters")
-        if secret.lower() in _PLACEHOLDER_KEYS or len(set(secret)) < 4:
-            raise ValueError("refusing a placeholder value; use a random secret")
         return value
+
+    @field_validator(
+        "rate_limit_read",
+        "rate_limit_write",
+        "rate_limit_ingest",
+        "rate_limit_login",
+        "rate_limit_login_ip",
+    )
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit like '100/second'") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _tls_cert_and_key_together(self) -> ApiSettings:
+        if (self.api_tls_cert is None) != (self.api_tls_key is None):
+            raise ValueError("api_tls_cert and api_tls_key: set both or neither")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.api_tls_cert is not None
 
     @model_validator(mode="after")
     def _default_limit_within_max(self) -> ApiSettings:
@@ -77,4 +148,5 @@ class ApiSettings(CommonSettings):
 
     def base_url(self) -> str:
         host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
-        return f"http://{host}:{self.api_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.api_port}"

@@ -1,32 +1,42 @@
-"""The connector: publish the machines, then poll every device until stopped."""
+"""The connector: poll every device into the spool, forward the spool to Kafka."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kafka.errors import KafkaError
 
 from connectors.devices import Device
+from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.poller import DevicePoller
-from connectors.producer import ReadingPublisher, open_publisher
+from connectors.poller import DevicePoller, ReadingSink
+from connectors.producer import ReadingPublisher, build_kafka_producer, open_publisher
 from connectors.settings import ConnectorSettings
+from connectors.spool import Spool
 
 logger = logging.getLogger(__name__)
 
 
 def build_pollers(
-    devices: Sequence[Device], publisher: ReadingPublisher, settings: ConnectorSettings
+    devices: Sequence[Device],
+    sink: ReadingSink,
+    settings: ConnectorSettings,
+    *,
+    last_seqs: Mapping[str, int] | None = None,
 ) -> list[DevicePoller]:
-    """One poller per device, each handing its readings to ``publisher``."""
+    """One poller per device, each handing its readings to ``sink`` and continuing the
+    machine's sequence numbers from ``last_seqs``."""
+    seqs = last_seqs or {}
     return [
         DevicePoller(
             device,
-            sink=publisher.publish_reading,
+            sink=sink,
             backoff_initial_s=settings.connector_backoff_initial_s,
             backoff_max_s=settings.connector_backoff_max_s,
+            initial_seq=seqs.get(device.machine_id, 0),
         )
         for device in devices
     ]
@@ -42,56 +52,167 @@ async def _keep_producer_healthy(
             logger.warning("kafka producer replacement failed error=%r", exc)
 
 
+def log_statistics(pollers: Sequence[DevicePoller], kafka: _KafkaSide, *, elapsed_s: float) -> None:
+    """One line per device and one for the connector: what happened so far."""
+    for poller in pollers:
+        stats = poller.stats
+        logger.info(
+            "poller statistics machine_id=%s scans=%d readings=%d skipped=%d refused=%d "
+            "transport_errors=%d unexpected_errors=%d connects=%d overruns=%d values=%s",
+            poller.device.machine_id,
+            stats.scans,
+            stats.readings,
+            stats.skipped_scans,
+            stats.refused_requests,
+            stats.transport_errors,
+            stats.unexpected_errors,
+            stats.connects,
+            stats.overruns,
+            ",".join(f"{q}:{n}" for q, n in sorted(stats.values.items())),
+        )
+    scans = sum(p.stats.scans for p in pollers)
+    logger.info(
+        "connector statistics elapsed_s=%.0f scans=%d scans_per_s=%.1f %s",
+        elapsed_s,
+        scans,
+        scans / elapsed_s if elapsed_s > 0 else 0.0,
+        " ".join(f"{k}={v}" for k, v in kafka.counters().items()),
+    )
+
+
+async def _log_statistics_periodically(
+    pollers: Sequence[DevicePoller],
+    kafka: _KafkaSide,
+    stop: asyncio.Event,
+    *,
+    interval_s: float,
+) -> None:
+    loop = asyncio.get_running_loop()
+    started_s = loop.time()
+    while not await sleep_unless_stopped(stop, interval_s):
+        log_statistics(pollers, kafka, elapsed_s=loop.time() - started_s)
+
+
 async def run_connector(
     settings: ConnectorSettings,
     devices: Sequence[Device],
     *,
     stop: asyncio.Event,
 ) -> list[DevicePoller]:
-    """Run until ``stop`` is set, then flush and close the producer.
+    """Run until ``stop`` is set, then flush what it can and close.
 
-    Connects to Kafka first (retrying until it answers), publishes one machine registry
-    entry per device, then polls every device. Returns the pollers, whose ``stats`` tell
-    what happened.
+    Polling starts at once, into the spool; in parallel the Kafka side connects
+    (retrying until Kafka answers), publishes one machine registry entry per device,
+    removes from the spool what an earlier run already delivered, and forwards the rest.
+    Returns the pollers, whose ``stats`` tell what happened.
     """
-    publisher = await open_publisher(settings, stop=stop)
-    if publisher is None:
-        return []
-    for device in devices:
-        publisher.publish_machine(device.machine_info())
-    pollers = build_pollers(devices, publisher, settings)
+    spool = Spool(
+        settings.spool_path(),
+        max_records=settings.connector_spool_max_records,
+        full_policy=settings.connector_spool_full_policy,
+    )
+    writer = SpoolWriter(
+        spool, topic=settings.topics.readings, flush_ms=settings.connector_spool_flush_ms
+    )
+    pollers = build_pollers(devices, writer, settings, last_seqs=spool.last_seqs())
+    kafka = _KafkaSide(settings, devices, spool)
     logger.info(
-        "connector started connector_id=%s devices=%d topic=%s",
+        "connector started connector_id=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
         len(pollers),
         settings.topics.readings,
+        spool.path,
+        spool.depth,
     )
+    t0_s = asyncio.get_running_loop().time()
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(_keep_producer_healthy(publisher, stop), name="producer-health")
+            group.create_task(writer.run(stop), name="spool-writer")
+            group.create_task(kafka.run(stop), name="kafka")
+            if settings.connector_stats_interval_s > 0:
+                group.create_task(
+                    _log_statistics_periodically(
+                        pollers, kafka, stop, interval_s=settings.connector_stats_interval_s
+                    ),
+                    name="statistics",
+                )
             for poller in pollers:
                 group.create_task(poller.run(stop), name=f"poll-{poller.device.machine_id}")
     finally:
-        await publisher.flush(timeout_s=settings.connector_flush_timeout_s)
-        await publisher.close(timeout_s=settings.connector_flush_timeout_s)
-        for poller in pollers:
-            logger.info(
-                "poller stopped machine_id=%s readings=%d skipped=%d refused=%d "
-                "transport_errors=%d connects=%d overruns=%d",
-                poller.device.machine_id,
-                poller.stats.readings,
-                poller.stats.skipped_scans,
-                poller.stats.refused_requests,
-                poller.stats.transport_errors,
-                poller.stats.connects,
-                poller.stats.overruns,
-            )
-        stats = publisher.stats
+        writer.flush()
+        await kafka.close(timeout_s=settings.connector_flush_timeout_s)
+        elapsed_s = asyncio.get_running_loop().time() - t0_s
+        log_statistics(pollers, kafka, elapsed_s=elapsed_s)
         logger.info(
-            "connector stopped connector_id=%s sent=%d delivered=%d failed=%d",
+            "connector stopped connector_id=%s %s",
             settings.connector_id,
-            stats.sent,
-            stats.delivered,
-            stats.failed,
+            " ".join(f"{k}={v}" for k, v in kafka.counters().items()),
         )
+        spool.close()
     return pollers
+
+
+class _KafkaSide:
+    """Connects, publishes the machines, de-duplicates the spool, forwards it."""
+
+    def __init__(self, settings: ConnectorSettings, devices: Sequence[Device], spool: Spool):
+        self.settings = settings
+        self.devices = devices
+        self.spool = spool
+        self.publisher: ReadingPublisher | None = None
+        self.forwarder: Forwarder | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        self.publisher = await open_publisher(settings, stop=stop)
+        if self.publisher is None:
+            return
+        for device in self.devices:
+            self.publisher.publish_machine(device.machine_info())
+        spooled = self.spool.machines()
+        if spooled and settings.connector_spool_tail_records:
+            delivered = await asyncio.to_thread(
+                delivered_seqs,
+                settings.kafka_bootstrap_servers,
+                settings.topics.readings,
+                spooled,
+                tail_records=settings.connector_spool_tail_records,
+            )
+            removed = self.spool.delete_delivered(delivered)
+            logger.info(
+                "spool resumed spooled_machines=%d already_delivered=%d still_spooled=%d",
+                len(spooled),
+                removed,
+                self.spool.depth,
+            )
+        factory = functools.partial(build_kafka_producer, settings)
+        forwarder = Forwarder(
+            self.spool, producer_factory=factory, max_in_flight=settings.connector_max_in_flight
+        )
+        await forwarder.start(await asyncio.to_thread(factory))
+        self.forwarder = forwarder
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_keep_producer_healthy(self.publisher, stop))
+            group.create_task(forwarder.run(stop))
+
+    async def close(self, *, timeout_s: float) -> None:
+        if self.forwarder is not None:
+            # Forward what the writer flushed last, within the flush timeout; what is not
+            # delivered stays in the spool for the next run.
+            self.forwarder.send_spooled()
+            await self.forwarder.flush(timeout_s=timeout_s)
+            await self.forwarder.close(timeout_s=timeout_s)
+        if self.publisher is not None:
+            await self.publisher.flush(timeout_s=timeout_s)
+            await self.publisher.close(timeout_s=timeout_s)
+
+    def counters(self) -> dict[str, int]:
+        f = self.forwarder
+        return {
+            "spooled": self.spool.depth,
+            "spool_dropped": self.spool.dropped,
+            "delivered": f.delivered if f else 0,
+            "failed": f.failed if f else 0,
+            "refused": f.refused if f else 0,
+            "in_flight": f.in_flight if f else 0,
+        }

@@ -12,18 +12,30 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from connectors.decoding import (
+    BIT_TABLES,
+    BYTE_ORDERS,
     DATA_TYPES,
+    ORDER_ALIASES,
     TABLES,
-    WORD_ORDERS,
+    ByteOrder,
     DataType,
+    FieldSpec,
     Table,
-    WordOrder,
     register_count,
 )
 from contracts.errors import ConfigError, ContractError
@@ -32,6 +44,11 @@ from contracts.readings import normalize_machine_id
 
 _SENSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ADDRESS = 65535
+# Below this a poll loop mostly measures itself and floods the topic; a device that must
+# be read faster needs a dedicated gateway, not a faster poll.
+MIN_POLL_INTERVAL_S = 0.01
+MAX_REGISTERS_PER_REQUEST = 125
+MAX_BITS_PER_REQUEST = 2000
 
 
 def _one_of(value: object, choices: tuple[str, ...]) -> object:
@@ -41,7 +58,7 @@ def _one_of(value: object, choices: tuple[str, ...]) -> object:
 
 
 class Register(BaseModel):
-    """One sensor value held in one or more consecutive registers of a device."""
+    """One tag: a value held in one or more consecutive registers (or one bit) of a device."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -49,10 +66,20 @@ class Register(BaseModel):
     unit: str = ""
     address: int = Field(ge=0, le=MAX_ADDRESS)
     table: Table = "holding"
-    type: DataType
-    word_order: WordOrder = "big"
+    type: DataType = "uint16"
+    byte_order: ByteOrder = Field(
+        default="ABCD", validation_alias=AliasChoices("byte_order", "word_order")
+    )
+    bit: int = Field(default=0, ge=0, le=15)
+    length: int = Field(default=0, ge=0, le=MAX_REGISTERS_PER_REQUEST)
     scale: float = 1.0
     offset: float = 0.0
+    poll_interval_s: float | None = Field(default=None, ge=MIN_POLL_INTERVAL_S, le=3600)
+    deadband: float | None = Field(default=None, gt=0)
+    heartbeat_s: float | None = Field(default=None, gt=0, le=86_400)
+    writable: bool = False
+    min: float | None = None
+    max: float | None = None
 
     @field_validator("name")
     @classmethod
@@ -74,10 +101,12 @@ class Register(BaseModel):
     def _known_table(cls, value: object) -> object:
         return _one_of(value, TABLES)
 
-    @field_validator("word_order", mode="before")
+    @field_validator("byte_order", mode="before")
     @classmethod
-    def _known_word_order(cls, value: object) -> object:
-        return _one_of(value, WORD_ORDERS)
+    def _known_byte_order(cls, value: object) -> object:
+        if isinstance(value, str) and value in ORDER_ALIASES:
+            return ORDER_ALIASES[value]
+        return _one_of(value, BYTE_ORDERS + tuple(ORDER_ALIASES))
 
     @field_validator("scale")
     @classmethod
@@ -93,15 +122,77 @@ class Register(BaseModel):
             raise ValueError("must be a finite number")
         return value
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.table in BIT_TABLES and self.type != "bit":
+            raise ValueError(f"type: a {self.table} holds one bit, so type must be bit")
+        if self.type == "string":
+            raise ValueError(
+                "type: string values cannot be published (readings carry numbers only)"
+            )
+        if self.bit and self.type != "bit":
+            raise ValueError("bit: only for type bit")
+        if self.heartbeat_s is not None and self.deadband is None:
+            raise ValueError("heartbeat_s: only with a deadband")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min: greater than max")
+        return self
+
     @property
     def count(self) -> int:
-        """Number of 16-bit registers the value occupies."""
-        return register_count(self.type)
+        """Number of 16-bit registers (or bits, for coils and discrete inputs) it occupies."""
+        return register_count(self.type, length=self.length)
 
     @property
     def end(self) -> int:
         """First address after the value (exclusive end)."""
         return self.address + self.count
+
+    def field_spec(self) -> FieldSpec:
+        """What the block decoder needs of this tag."""
+        return FieldSpec(
+            name=self.name,
+            address=self.address,
+            data_type=self.type,
+            byte_order=self.byte_order,
+            scale=self.scale,
+            offset=self.offset,
+            bit=self.bit,
+            length=self.length,
+        )
+
+
+class Workarounds(BaseModel):
+    """Device quirks, as in Telegraf's modbus input."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    pause_between_requests_ms: int = Field(default=0, ge=0, le=10_000)
+    max_registers_per_request: int = Field(
+        default=MAX_REGISTERS_PER_REQUEST, ge=1, le=MAX_REGISTERS_PER_REQUEST
+    )
+    one_request_per_register: bool = False
+    close_after_poll: bool = False
+
+
+class CommandWrite(BaseModel):
+    """One fixed write: ``value`` to ``address`` of ``table``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    table: Literal["coil", "holding"] = "holding"
+    address: int = Field(ge=0, le=MAX_ADDRESS)
+    value: int = Field(ge=0, le=65535)
+
+
+class Commands(BaseModel):
+    """What commands a machine accepts: ``stop``/``start`` write ``value`` to one coil or
+    holding register; setpoints go to tags marked ``writable``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    stop: CommandWrite | None = None
+    start: CommandWrite | None = None
 
 
 class Device(BaseModel):
@@ -114,12 +205,18 @@ class Device(BaseModel):
     plant: str = ""
     line: str = ""
     location: str = ""
-    host: str = Field(min_length=1)
+    protocol: Literal["tcp", "rtu_over_tcp", "rtu"] = "tcp"
+    host: str = ""
     port: int = Field(default=502, ge=1, le=65535)
+    serial_port: str = ""
+    baudrate: int = Field(default=19200, ge=300, le=921_600)
     device_id: int = Field(default=1, ge=0, le=255)
-    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    poll_interval_s: float = Field(default=1.0, ge=MIN_POLL_INTERVAL_S, le=3600)
     timeout_s: float = Field(default=1.0, gt=0, le=60)
+    retries: int = Field(default=0, ge=0, le=10)
     max_gap_registers: int = Field(default=0, ge=0, le=100)
+    workarounds: Workarounds = Field(default_factory=Workarounds)
+    commands: Commands = Field(default_factory=Commands)
     registers: tuple[Register, ...] = Field(min_length=1, strict=False)
 
     @field_validator("machine_id", mode="before")
@@ -130,10 +227,26 @@ class Device(BaseModel):
         except ContractError as exc:
             raise ValueError(str(exc).removeprefix("machine_id: ")) from exc
 
+    @model_validator(mode="after")
+    def _has_address(self) -> Self:
+        if self.protocol == "rtu":
+            if not self.serial_port:
+                raise ValueError("serial_port: required for protocol rtu")
+        elif not self.host:
+            raise ValueError(f"host: required for protocol {self.protocol}")
+        return self
+
     @property
     def source(self) -> str:
         """Where readings of this device come from, e.g. ``modbus://10.0.0.5:502/1``."""
-        return f"modbus://{self.host}:{self.port}/{self.device_id}"
+        if self.protocol == "rtu":
+            return f"modbus-rtu://{self.serial_port}/{self.device_id}"
+        scheme = "modbus" if self.protocol == "tcp" else "modbus-rtu-tcp"
+        return f"{scheme}://{self.host}:{self.port}/{self.device_id}"
+
+    def interval_of(self, register: Register) -> float:
+        """The poll interval of a tag: its own, or the device's."""
+        return register.poll_interval_s or self.poll_interval_s
 
     def machine_info(self) -> MachineInfo:
         """The registry entry the connector publishes for this device."""
@@ -182,7 +295,7 @@ def _device(raw: object, *, index: int, source: str) -> Device:
     try:
         device = Device.model_validate(raw)
     except ValidationError as exc:
-        field, message = _first_error(exc.errors()[0])
+        field, message = _first_error(exc.errors()[0], raw)
         raise ConfigError(f"{source}: {where}: {field}: {message}") from exc
     problem = _register_problem(device)
     if problem is not None:
@@ -198,9 +311,10 @@ def _device_label(raw: object, index: int) -> str:
     return f"devices[{index}]"
 
 
-def _first_error(error: ErrorDetails) -> tuple[str, str]:
+def _first_error(error: ErrorDetails, raw: Mapping[str, object]) -> tuple[str, str]:
     field = ""
-    for part in error["loc"]:
+    loc = error["loc"]
+    for part in loc:
         if isinstance(part, int):
             field += f"[{part}]"
         else:
@@ -218,7 +332,21 @@ def _first_error(error: ErrorDetails) -> tuple[str, str]:
         message = _lower_first(error["msg"]).replace("input should be", "must be", 1)
         if "input" in error and not isinstance(error["input"], (dict, list)):
             message += f" (got {error['input']!r})"
+    if len(loc) >= 2 and loc[0] == "registers" and isinstance(loc[1], int):
+        message = _with_register_name(message, raw, loc[1])
+    if not field and ": " in message:
+        field, message = message.split(": ", 1)
     return field or "device", message
+
+
+def _with_register_name(message: str, raw: Mapping[str, object], index: int) -> str:
+    """Name the register (tag) in a message about ``registers[index]``."""
+    regs = raw.get("registers")
+    if isinstance(regs, list) and index < len(regs) and isinstance(regs[index], Mapping):
+        name = regs[index].get("name")
+        if isinstance(name, str) and name:
+            return f"{message} (register {name})"
+    return message
 
 
 def _lower_first(text: str) -> str:
@@ -239,6 +367,13 @@ def _register_problem(device: Device) -> str | None:
             return f"registers[{i}].name: {reg.name} is already used by registers[{first}]"
         names[reg.name] = i
         for j, other in enumerate(device.registers[:i]):
+            if reg.type == "bit" == other.type and reg.table not in BIT_TABLES:
+                if reg.address == other.address and reg.bit == other.bit:
+                    return (
+                        f"registers[{i}].bit: {reg.name} reads the same bit as "
+                        f"registers[{j}] ({other.name})"
+                    )
+                continue
             if other.table == reg.table and reg.address < other.end and other.address < reg.end:
                 return (
                     f"registers[{i}].address: {reg.name} ({_span(reg)}) overlaps "
@@ -262,7 +397,7 @@ def _check_unique_devices(devices: tuple[Device, ...], *, source: str) -> None:
                 f"{source}: device {device.machine_id}: machine_id: used by another device"
             )
         seen_ids.add(device.machine_id)
-        unit = (device.host, device.port, device.device_id)
+        unit = (device.host or device.serial_port, device.port, device.device_id)
         if unit in seen_units:
             raise ConfigError(
                 f"{source}: device {device.machine_id}: device_id: {device.source} is already "

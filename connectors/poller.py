@@ -1,38 +1,53 @@
-"""The poll loop of one device: read its registers every ``poll_interval_s``.
+"""The poll loop of one device: read each group of tags every ``poll_interval_s``.
 
 Two error channels, as in pymodbus:
 
 - the transport broke (``ModbusException``, ``OSError``: refused, reset, timed out):
-  the scan is dropped, logged with context and counted, the connection is closed and
-  re-opened after a backoff that doubles up to ``backoff_max_s``;
+  counted and logged, one reading of the last good values with quality ``comm_loss`` is
+  published when the outage starts, the connection is closed and re-opened after an
+  exponential backoff (doubling up to ``backoff_max_s``) with jitter, so a plant's
+  devices coming back from a power cut are not all hammered at the same instant;
 - the device refused a request (``response.isError()``): that request's values get
   quality ``bad`` in the reading (see :mod:`connectors.scan`), counted and logged when
   the refusal starts and when it ends.
 
-Each device has its own poller and connection, so one failing device never stops the
-others.
+Tags are grouped by poll interval; each group is scanned on its own grid. A scan that
+ends after its next slot counts one overrun (a late scan), and the missed slots are
+skipped rather than read in a burst. Each device has its own poller and connection, so
+one failing device never delays the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
-from pymodbus.pdu import ModbusPDU
 
+from connectors.deadband import ReportByException
 from connectors.devices import Device
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.scan import BlockAnswer, ReadRequest, assemble_reading, plan_requests
+from connectors.scan import (
+    BlockAnswer,
+    ReadRequest,
+    ScanAssembler,
+    comm_loss_reading,
+    plan_device,
+)
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 
 ReadingSink = Callable[[Reading], None]
+_TRANSPORT_ERRORS = (ModbusException, OSError, TimeoutError)
 
 
 class TransportError(Exception):
@@ -46,11 +61,21 @@ class PollStats:
     scans: int = 0
     readings: int = 0
     skipped_scans: int = 0
+    requests: int = 0
     refused_requests: int = 0
     transport_errors: int = 0
     unexpected_errors: int = 0
     connects: int = 0
     overruns: int = 0
+    values: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Group:
+    interval_s: float
+    requests: tuple[ReadRequest, ...]
+    names: tuple[str, ...]
+    due_s: float = 0.0
 
 
 class DevicePoller:
@@ -64,6 +89,9 @@ class DevicePoller:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         clock_ms: Callable[[], int] = now_ms,
+        rng: random.Random | None = None,
+        observe_request_s: Callable[[float], None] | None = None,
+        initial_seq: int = 0,
     ) -> None:
         self.device = device
         self.stats = PollStats()
@@ -71,15 +99,23 @@ class DevicePoller:
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._clock_ms = clock_ms
-        self._requests = plan_requests(device.registers, max_gap_registers=device.max_gap_registers)
-        self._client: AsyncModbusTcpClient | None = None
-        self._seq = 0
+        self._rng = rng or random.Random()
+        self._observe_request_s = observe_request_s
+        self._requests = plan_device(device)
+        self._groups = _groups(self._requests)
+        self._assembler = ScanAssembler(device)
+        self._deadband = ReportByException(device.registers)
+        self._pause_s = device.workarounds.pause_between_requests_ms / 1000
+        self._client: Any = None
+        self._seq = initial_seq
         self._last_good: dict[str, float] = {}
-        self._refusing: set[ReadRequest] = set()
+        self._refusing: set[int] = set()
+        self._in_outage = False
+        self.write_lock = asyncio.Lock()
 
     @property
     def requests(self) -> tuple[ReadRequest, ...]:
-        """The read requests of one scan."""
+        """The read requests of every group, by interval."""
         return self._requests
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -90,15 +126,19 @@ class DevicePoller:
         pollers of other devices.
         """
         loop = asyncio.get_running_loop()
-        interval_s = self.device.poll_interval_s
         backoff_s = self._backoff_initial_s
+        for group in self._groups:
+            group.due_s = loop.time()
         try:
-            next_scan = loop.time()
             while not stop.is_set():
+                group = min(self._groups, key=lambda g: g.due_s)
+                if await sleep_unless_stopped(stop, group.due_s - loop.time()):
+                    break
                 try:
-                    await self.scan_once()
+                    await self._scan_group(group)
                 except TransportError as exc:
                     self.stats.transport_errors += 1
+                    self._outage(group)
                     logger.warning(
                         "modbus transport failed machine_id=%s source=%s error=%s "
                         "retry_in_s=%.1f failures=%d",
@@ -118,60 +158,94 @@ class DevicePoller:
                     )
                 else:
                     backoff_s = self._backoff_initial_s
-                    next_scan, missed = next_deadline(next_scan, interval_s, now_s=loop.time())
-                    self.stats.overruns += missed
-                    await sleep_unless_stopped(stop, next_scan - loop.time())
+                    group.due_s, late = next_deadline(
+                        group.due_s, group.interval_s, now_s=loop.time()
+                    )
+                    self.stats.overruns += late
+                    if self.device.workarounds.close_after_poll:
+                        self._close()
                     continue
                 self._close()
-                await sleep_unless_stopped(stop, backoff_s)
+                delay_s = self._rng.uniform(backoff_s / 2, backoff_s)
+                await sleep_unless_stopped(stop, delay_s)
                 backoff_s = min(backoff_s * 2, self._backoff_max_s)
-                next_scan = loop.time()
+                for other in self._groups:
+                    other.due_s = loop.time()
         finally:
             self._close()
 
     async def scan_once(self) -> Reading | None:
-        """Read every request once, hand the reading (if any) to the sink and return it.
+        """Scan every group once; return the last reading (tests and benchmarks)."""
+        last = None
+        for group in self._groups:
+            last = await self._scan_group(group) or last
+        return last
+
+    async def _scan_group(self, group: _Group) -> Reading | None:
+        """Read a group's requests once, hand the reading (if any) to the sink and return it.
 
         Raises :class:`TransportError` when the device cannot be reached.
         """
-        client = await self._connected_client()
-        ts_ms = self._clock_ms()
-        answers = [await self._read(client, request) for request in self._requests]
+        async with self.write_lock:
+            client = await self._connected_client()
+            ts_ms = self._clock_ms()
+            answers = []
+            for i, request in enumerate(group.requests):
+                if i and self._pause_s:
+                    await asyncio.sleep(self._pause_s)
+                answers.append(await self._read(client, request))
         self.stats.scans += 1
-        reading = assemble_reading(
-            self.device, answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
+        if self._in_outage:
+            self._in_outage = False
+        reading = self._assembler.assemble(
+            answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
         )
+        if reading is not None:
+            if self._assembler.all_good:
+                self._last_good.update(reading.values)
+            else:
+                quality = reading.quality
+                for name, value in reading.values.items():
+                    if quality[name] == "good":
+                        self._last_good[name] = value
+            reading = self._deadband.filter(reading)
         if reading is None:
             self.stats.skipped_scans += 1
-            logger.debug(
-                "scan skipped machine_id=%s reason=no_value skipped=%d",
-                self.device.machine_id,
-                self.stats.skipped_scans,
-            )
             return None
-        self._seq = reading.seq
-        for name, value in reading.values.items():
-            if reading.quality_of(name) == "good":
-                self._last_good[name] = value
-        self.stats.readings += 1
-        self._sink(reading)
+        self._publish(reading)
         return reading
 
-    async def _connected_client(self) -> AsyncModbusTcpClient:
+    def _publish(self, reading: Reading) -> None:
+        self._seq = reading.seq
+        self.stats.readings += 1
+        counts = self.stats.values
+        for q, n in Counter(reading.quality.values()).items():
+            counts[q] = counts.get(q, 0) + n
+        self._sink(reading)
+
+    def _outage(self, group: _Group) -> None:
+        if self._in_outage:
+            return
+        self._in_outage = True
+        names = [n for g in self._groups for n in g.names]
+        reading = comm_loss_reading(
+            self.device, self._last_good, names, ts_ms=self._clock_ms(), seq=self._seq + 1
+        )
+        if reading is not None:
+            self._publish(reading)
+
+    async def connected_client(self) -> Any:
+        """The open connection, opened if needed (the command writer shares it)."""
+        return await self._connected_client()
+
+    async def _connected_client(self) -> Any:
         if self._client is not None and self._client.connected:
             return self._client
         self._close()
-        client = AsyncModbusTcpClient(
-            self.device.host,
-            port=self.device.port,
-            name=f"machine-{self.device.machine_id}",
-            timeout=self.device.timeout_s,
-            retries=0,
-            reconnect_delay=0,
-        )
+        client = _new_client(self.device)
         try:
             connected = await client.connect()
-        except (ModbusException, OSError) as exc:
+        except _TRANSPORT_ERRORS as exc:
             client.close()
             raise TransportError(f"connect failed: {exc}") from exc
         if not connected:
@@ -179,48 +253,57 @@ class DevicePoller:
             raise TransportError("connect failed")
         self._client = client
         self.stats.connects += 1
-        logger.info(
-            "modbus connected machine_id=%s source=%s connects=%d",
-            self.device.machine_id,
-            self.device.source,
-            self.stats.connects,
-        )
+        if self.stats.connects == 1 or not self.device.workarounds.close_after_poll:
+            logger.info(
+                "modbus connected machine_id=%s source=%s connects=%d",
+                self.device.machine_id,
+                self.device.source,
+                self.stats.connects,
+            )
         return client
 
-    async def _read(self, client: AsyncModbusTcpClient, request: ReadRequest) -> BlockAnswer:
-        read = (
-            client.read_holding_registers
-            if request.table == "holding"
-            else client.read_input_registers
-        )
+    async def _read(self, client: Any, request: ReadRequest) -> BlockAnswer:
+        table = request.table
+        if table == "holding":
+            read = client.read_holding_registers
+        elif table == "input":
+            read = client.read_input_registers
+        elif table == "coil":
+            read = client.read_coils
+        else:
+            read = client.read_discrete_inputs
+        loop = asyncio.get_running_loop()
+        started_s = loop.time()
         try:
-            response: ModbusPDU = await read(
+            response = await read(
                 request.address, count=request.count, device_id=self.device.device_id
             )
-        except (ModbusException, OSError, TimeoutError) as exc:
-            raise TransportError(
-                f"{request.table} {request.address}+{request.count}: {exc}"
-            ) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise TransportError(f"{table} {request.address}+{request.count}: {exc}") from exc
+        self.stats.requests += 1
+        if self._observe_request_s is not None:
+            self._observe_request_s(loop.time() - started_s)
         if response.isError():
             code = getattr(response, "exception_code", None)
             return self._refused(request, f"exception_code={code}")
-        if len(response.registers) != request.count:
-            return self._refused(request, f"short_answer={len(response.registers)}")
-        if request in self._refusing:
-            self._refusing.discard(request)
+        data = response.registers if table in ("holding", "input") else response.bits
+        if len(data) < request.count:
+            return self._refused(request, f"short_answer={len(data)}")
+        if self._refusing and id(request) in self._refusing:
+            self._refusing.discard(id(request))
             logger.info(
                 "modbus request answered again machine_id=%s table=%s address=%d count=%d",
                 self.device.machine_id,
-                request.table,
+                table,
                 request.address,
                 request.count,
             )
-        return BlockAnswer(request=request, registers=response.registers)
+        return BlockAnswer(request=request, registers=data)
 
     def _refused(self, request: ReadRequest, reason: str) -> BlockAnswer:
         self.stats.refused_requests += 1
-        if request not in self._refusing:
-            self._refusing.add(request)
+        if id(request) not in self._refusing:
+            self._refusing.add(id(request))
             logger.warning(
                 "modbus request refused machine_id=%s source=%s table=%s address=%d "
                 "count=%d %s sensors=%s",
@@ -234,17 +317,53 @@ class DevicePoller:
             )
         return BlockAnswer(request=request, registers=None, refusal=reason)
 
+    def close(self) -> None:
+        """Close the connection (``run`` does it itself when it ends)."""
+        self._close()
+
     def _close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
 
 
+def _groups(requests: tuple[ReadRequest, ...]) -> list[_Group]:
+    by_interval: dict[float, list[ReadRequest]] = {}
+    for request in requests:
+        by_interval.setdefault(request.interval_s, []).append(request)
+    return [
+        _Group(
+            interval_s=interval,
+            requests=tuple(reqs),
+            names=tuple(r.name for req in reqs for r in req.registers),
+        )
+        for interval, reqs in sorted(by_interval.items())
+    ]
+
+
+def _new_client(device: Device) -> Any:
+    common: dict[str, Any] = {
+        "name": f"machine-{device.machine_id}",
+        "timeout": device.timeout_s,
+        "retries": device.retries,
+        "reconnect_delay": 0,
+    }
+    if device.protocol == "rtu":
+        return AsyncModbusSerialClient(
+            device.serial_port, framer=FramerType.RTU, baudrate=device.baudrate, **common
+        )
+    framer = FramerType.SOCKET if device.protocol == "tcp" else FramerType.RTU
+    return AsyncModbusTcpClient(device.host, port=device.port, framer=framer, **common)
+
+
 def next_deadline(previous_s: float, interval_s: float, *, now_s: float) -> tuple[float, int]:
     """The next scan time on the ``interval_s`` grid after ``previous_s`` that is not
-    already past, and how many grid points were skipped to reach it (overruns)."""
+    already past, and 1 if the scan was late (it ended after its next slot), else 0.
+
+    Missed slots are skipped, not caught up, and a late scan counts once however many
+    slots it missed."""
     deadline = previous_s + interval_s
     if deadline >= now_s:
         return deadline, 0
     missed = int((now_s - deadline) // interval_s) + 1
-    return deadline + missed * interval_s, missed
+    return deadline + missed * interval_s, 1

@@ -64,6 +64,7 @@ def build_kafka_producer(settings: ConnectorSettings) -> Any:
         enable_idempotence=settings.connector_acks == "all",
         compression_type=None if compression == "none" else compression,
         linger_ms=settings.connector_linger_ms,
+        batch_size=settings.connector_batch_size_bytes,
         retries=2_147_483_647,
         delivery_timeout_ms=settings.connector_delivery_timeout_ms,
         request_timeout_ms=settings.connector_request_timeout_ms,

@@ -1,42 +1,55 @@
 """One scan of a device, without the network: which requests to send, and the reading.
 
-:func:`plan_requests` merges a device's registers into as few read requests as the
-Modbus limit (125 registers per request) and the device's ``max_gap_registers`` allow.
-:func:`assemble_reading` turns the answers into a :class:`~contracts.readings.Reading`:
+:func:`plan_requests` merges a device's tags into as few read requests as the Modbus
+limits (125 registers, 2,000 bits per request), the device's ``max_gap_registers`` and its
+``workarounds`` allow, per table and per poll interval. :class:`ScanAssembler` turns the
+answers into a :class:`~contracts.readings.Reading`:
 
 - a value decoded from an answer has quality ``good``;
 - a value whose request the device refused (or that decodes to NaN or infinity) has
-  quality ``bad`` and carries the last good value of that sensor; before the sensor
-  ever had a good value it is left out of the reading;
+  quality ``bad`` and carries the last good value of that tag; before the tag ever had a
+  good value it is left out of the reading;
 - a scan left with no value at all produces no reading.
+
+:func:`comm_loss_reading` is what the poller publishes when the device stops answering:
+the last good values, each with quality ``comm_loss``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
 
-from connectors.decoding import Table, decode
-from connectors.devices import Device, Register
+from connectors.decoding import BIT_TABLES, BlockDecoder, Table
+from connectors.devices import (
+    MAX_BITS_PER_REQUEST,
+    MAX_REGISTERS_PER_REQUEST,
+    Device,
+    Register,
+)
 from contracts.readings import Quality, Reading
 
-MAX_REGISTERS_PER_REQUEST = 125
+_TABLE_ORDER: tuple[Table, ...] = ("holding", "input", "coil", "discrete")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ReadRequest:
-    """One read of ``count`` registers of ``table`` from ``address`` on."""
+    """One read of ``count`` registers (or bits) of ``table`` from ``address`` on.
+
+    Compared and hashed by identity: a plan is built once and its requests reused.
+    """
 
     table: Table
     address: int
     count: int
     registers: tuple[Register, ...]
+    interval_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class BlockAnswer:
-    """What the device answered to one request: its registers, or why it refused."""
+    """What the device answered to one request: its registers or bits, or why it refused."""
 
     request: ReadRequest
     registers: Sequence[int] | None
@@ -48,35 +61,139 @@ def plan_requests(
     *,
     max_gap_registers: int = 0,
     max_registers_per_request: int = MAX_REGISTERS_PER_REQUEST,
+    max_bits_per_request: int = MAX_BITS_PER_REQUEST,
+    one_request_per_register: bool = False,
+    interval_of: Mapping[str, float] | None = None,
 ) -> tuple[ReadRequest, ...]:
-    """Group registers by table and address into the fewest requests.
+    """Group tags by poll interval, table and address into the fewest requests.
 
-    Two registers share a request when at most ``max_gap_registers`` unused registers lie
-    between them and the request stays within ``max_registers_per_request``.
+    Two tags share a request when they have the same interval and table, at most
+    ``max_gap_registers`` unused addresses lie between them, and the request stays within
+    the per-request limit. ``interval_of`` maps tag names to intervals (default 1.0 s).
+    Requests come out by interval, then table (holding, input, coil, discrete), then address.
     """
+    intervals = interval_of or {}
+
+    def key(reg: Register) -> tuple[float, int]:
+        return (intervals.get(reg.name, 1.0), _TABLE_ORDER.index(reg.table))
+
     requests: list[ReadRequest] = []
-    for table in ("holding", "input"):
-        in_table = sorted((r for r in registers if r.table == table), key=lambda r: r.address)
+    for (interval, table_index), members in groupby(sorted(registers, key=key), key=key):
+        table = _TABLE_ORDER[table_index]
+        limit = max_bits_per_request if table in BIT_TABLES else max_registers_per_request
         group: list[Register] = []
-        for reg in in_table:
+        for reg in sorted(members, key=lambda r: (r.address, r.bit)):
             if group:
                 start, end = group[0].address, max(r.end for r in group)
-                if reg.address - end <= max_gap_registers and (
-                    max(end, reg.end) - start <= max_registers_per_request
-                ):
+                fits = reg.address - end <= max_gap_registers and (
+                    max(end, reg.end) - start <= limit
+                )
+                if fits and not one_request_per_register:
                     group.append(reg)
                     continue
-                requests.append(_request(table, group))
+                requests.append(_request(table, group, interval))
             group = [reg]
         if group:
-            requests.append(_request(table, group))
+            requests.append(_request(table, group, interval))
     return tuple(requests)
 
 
-def _request(table: Table, group: list[Register]) -> ReadRequest:
+def _request(table: Table, group: list[Register], interval_s: float) -> ReadRequest:
     start = group[0].address
     end = max(r.end for r in group)
-    return ReadRequest(table=table, address=start, count=end - start, registers=tuple(group))
+    return ReadRequest(
+        table=table, address=start, count=end - start, registers=tuple(group), interval_s=interval_s
+    )
+
+
+def plan_device(device: Device) -> tuple[ReadRequest, ...]:
+    """The read requests of a device, its workarounds respected."""
+    quirks = device.workarounds
+    return plan_requests(
+        device.registers,
+        max_gap_registers=device.max_gap_registers,
+        max_registers_per_request=quirks.max_registers_per_request,
+        one_request_per_register=quirks.one_request_per_register,
+        interval_of={r.name: device.interval_of(r) for r in device.registers},
+    )
+
+
+@dataclass(slots=True)
+class _BitDecoder:
+    fields: tuple[tuple[str, int], ...]
+
+    def decode(self, bits: Sequence[int]) -> tuple[dict[str, float], list[str]]:
+        return {name: float(bool(bits[i])) for name, i in self.fields}, []
+
+
+@dataclass(slots=True)
+class ScanAssembler:
+    """Decodes the answers of one device's requests into readings (see module docstring)."""
+
+    device: Device
+    _decoders: dict[int, BlockDecoder | _BitDecoder] = field(default_factory=dict)
+    # Whether the last assembled reading had only good values (the poller's fast path).
+    all_good: bool = True
+
+    def _decoder(self, request: ReadRequest) -> BlockDecoder | _BitDecoder:
+        decoder = self._decoders.get(id(request))
+        if decoder is None:
+            if request.table in BIT_TABLES:
+                decoder = _BitDecoder(
+                    tuple((r.name, r.address - request.address) for r in request.registers)
+                )
+            else:
+                decoder = BlockDecoder(
+                    request.address, request.count, [r.field_spec() for r in request.registers]
+                )
+            self._decoders[id(request)] = decoder
+        return decoder
+
+    def assemble(
+        self,
+        answers: Sequence[BlockAnswer],
+        *,
+        ts_ms: int,
+        seq: int,
+        last_good: Mapping[str, float],
+    ) -> Reading | None:
+        values: dict[str, float] = {}
+        bad: list[str] = []
+        for answer in answers:
+            request = answer.request
+            if answer.registers is None or len(answer.registers) < request.count:
+                bad.extend(r.name for r in request.registers)
+                continue
+            decoded, not_finite = self._decoder(request).decode(answer.registers)
+            values.update(decoded)
+            bad.extend(not_finite)
+        quality: dict[str, Quality] = dict.fromkeys(values, "good")
+        self.all_good = not bad
+        for name in bad:
+            if name in last_good:
+                values[name] = last_good[name]
+                quality[name] = "bad"
+            else:
+                values.pop(name, None)
+                quality.pop(name, None)
+        if not values:
+            return None
+        return self.reading(values, quality, ts_ms=ts_ms, seq=seq)
+
+    def reading(
+        self, values: dict[str, float], quality: dict[str, Quality], *, ts_ms: int, seq: int
+    ) -> Reading:
+        device = self.device
+        return Reading(
+            machine_id=device.machine_id,
+            ts_ms=ts_ms,
+            values=values,
+            quality=quality,
+            seq=seq,
+            source=device.source,
+            plant=device.plant,
+            line=device.line,
+        )
 
 
 def assemble_reading(
@@ -87,46 +204,16 @@ def assemble_reading(
     seq: int,
     last_good: Mapping[str, float],
 ) -> Reading | None:
-    """Decode every answer of one scan into a reading (see the module docstring)."""
-    decoded: dict[str, tuple[float, Quality]] = {}
-    for answer in answers:
-        for reg in answer.request.registers:
-            value = _value_of(reg, answer)
-            if value is not None:
-                decoded[reg.name] = (value, "good")
-            elif reg.name in last_good:
-                decoded[reg.name] = (last_good[reg.name], "bad")
-    values: dict[str, float] = {}
-    quality: dict[str, Quality] = {}
-    for reg in device.registers:
-        if reg.name in decoded:
-            values[reg.name], quality[reg.name] = decoded[reg.name]
+    """Decode every answer of one scan into a reading (one-off; pollers keep an assembler)."""
+    return ScanAssembler(device).assemble(answers, ts_ms=ts_ms, seq=seq, last_good=last_good)
+
+
+def comm_loss_reading(
+    device: Device, last_good: Mapping[str, float], names: Iterable[str], *, ts_ms: int, seq: int
+) -> Reading | None:
+    """The last good values of ``names`` marked ``comm_loss``; ``None`` if there are none."""
+    values = {n: last_good[n] for n in names if n in last_good}
     if not values:
         return None
-    return Reading(
-        machine_id=device.machine_id,
-        ts_ms=ts_ms,
-        values=values,
-        quality=quality,
-        seq=seq,
-        source=device.source,
-        plant=device.plant,
-        line=device.line,
-    )
-
-
-def _value_of(reg: Register, answer: BlockAnswer) -> float | None:
-    if answer.registers is None:
-        return None
-    start = reg.address - answer.request.address
-    raw = answer.registers[start : start + reg.count]
-    if len(raw) != reg.count:
-        return None
-    value = decode(
-        raw,
-        data_type=reg.type,
-        word_order=reg.word_order,
-        scale=reg.scale,
-        offset=reg.offset,
-    )
-    return value if math.isfinite(value) else None
+    quality: dict[str, Quality] = dict.fromkeys(values, "comm_loss")
+    return ScanAssembler(device).reading(values, quality, ts_ms=ts_ms, seq=seq)

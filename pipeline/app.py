@@ -1,104 +1,123 @@
-"""The Faust app: one agent batches readings into InfluxDB and raises alarms.
+"""The Faust app: wiring only.
 
-Per batch (``pipeline_batch_size`` records, or whatever arrived within
-``pipeline_batch_max_wait_ms``): decode, evaluate the alarm rules against the alarm-state
-table, write readings and alarm rows to InfluxDB, publish dead letters and alarm events,
-keep the new alarm states, and only then ack the records so their offsets can be
-committed. Faust's own acking is kept out of the way, because it would let offsets of
-readings InfluxDB never accepted be committed:
+Faust owns the consumer group, the assignment (tables co-partitioned with the readings
+topic), rebalances, table changelogs and offset commits. The readings topic (and the audit
+topic) are consumed chunk by chunk through :class:`pipeline.chunks.ChunkConsumer`, past
+Faust's per-event stream machinery; see that module for why and how offsets stay safe.
 
-- the batch comes from ``Stream.noack_take`` rather than ``Stream.take``, which acks its
-  records in a ``finally`` even when the batch raised or was cancelled;
-- the stream is ``stream.noack()``: ``noack_take`` restores the stream's own ack setting
-  when it ends, after which Faust would ack records still queued without processing them;
-- an unexpected exception stops the worker (``CrashingSupervisor``, exit code 1) instead of
-  restarting the agent past the failed batch; the process manager restarts the worker,
-  which resumes from the committed offsets. Expected failures never get that far: bad
-  records become dead letters, and :func:`pipeline.delivery.deliver` retries I/O failures.
+Per chunk of readings (:class:`pipeline.readings_loop.ReadingsLoop`): decode, evaluate the
+alarms and publish their events at once, add the readings to their windows and emit the
+closed ones, then hand the lines to the storage batcher, which writes them to InfluxDB in
+the background and acks the chunk's offsets only after InfluxDB accepted them.
 
-``stream_wait_empty`` is off: by default Faust waits, before a shutdown or a rebalance, until
-every record being processed is acked, which never happens while InfluxDB is down. Instead
-the batch in flight is abandoned unacked and consumed again later; that is safe because
-processing is idempotent (points overwrite, alarm ids are deterministic, kept alarm state
-suppresses repeats).
+An unexpected exception in a loop stops the worker (exit code 1) instead of going on past
+a batch it could not store; the process manager restarts it, and it resumes from the
+committed offsets. Expected failures never get that far: bad records become dead letters,
+and :mod:`pipeline.delivery` retries I/O failures.
 
-The alarm-state table is keyed by machine id like the readings topic and has as many
-partitions. It is written after the batch (outside stream iteration), so it uses the
-producer's partitioner (``use_partitioner=True``): the table key is the machine id's bytes,
-serialized raw (``key_type=bytes``), exactly the readings key, so the changelog record
-lands in the readings partition of that machine. Values are JSON.
+``stream_wait_empty`` is off: by default Faust waits, before a shutdown or a rebalance,
+until every record being processed is acked, which never happens while InfluxDB is down.
+Instead the batches in flight are abandoned unacked and consumed again later; that is safe
+because processing is idempotent (points overwrite, alarm ids are deterministic, window
+state remembers the last offset it applied).
+
+Tables written outside stream iteration use the producer's partitioner
+(``use_partitioner=True``): their key is the machine id's bytes, serialized raw, exactly
+the readings key, so each changelog record lands in that machine's readings partition.
 The in-memory store is rebuilt from the compacted changelog at start-up; Faust's RocksDB
-store cannot be used here because it needs the current stream event on every write.
+store cannot be used here because its ``_set`` reads the partition from the *current
+stream event* (``current_event().message.partition``), and chunked processing runs
+outside any Faust event.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Sequence
 from typing import Any
 
 import faust
 import mode
 
-from contracts.timefmt import now_ms
-from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
-from pipeline.batch import plan_batch
-from pipeline.dead_letter import SourceRecord
-from pipeline.delivery import PublishError, RetryPolicy, deliver
-from pipeline.influx_sink import InfluxSink
+from pipeline.audit_loop import AuditLoop
+from pipeline.chunks import ChunkConsumer
+from pipeline.delivery import RetryPolicy, until_done
+from pipeline.legacy_alarms import LegacyAlarmProcessor
+from pipeline.publish import FaustPublisher
+from pipeline.readings_loop import AlarmStage, ReadingsLoop
 from pipeline.settings import PipelineSettings
+from pipeline.sink.influx import InfluxSink
+from pipeline.storage.batcher import StorageBatcher
 from pipeline.topology import readings_partitions
+from pipeline.windows.stage import WINDOWS_TABLE, WindowsStage
 
 logger = logging.getLogger(__name__)
 
-READINGS_AGENT = "pipeline.readings"
+ALARM_STATE_TABLE = "alarm-state"
 
 
-class FaustPublisher:
-    """Publishes raw ``(key, value)`` records through the app's producer."""
+class PipelineApp(faust.App):  # type: ignore[misc]
+    """A Faust app whose consumer hands registered topics over chunk by chunk."""
 
-    def __init__(self, app: faust.App) -> None:
-        self._app = app
-        self._topics: dict[str, Any] = {}
+    def _new_consumer(self) -> Any:
+        transport: Any = self.transport
+        return ChunkConsumer(
+            transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=transport.loop,
+        )
 
-    def _topic(self, name: str) -> Any:
-        topic = self._topics.get(name)
-        if topic is None:
-            topic = self._topics[name] = self._app.topic(
-                name, key_serializer="raw", value_serializer="raw"
-            )
-        return topic
 
-    async def publish(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        if not records:
-            return
-        channel = self._topic(topic)
+def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
+    async def run() -> None:
         try:
-            pending = [
-                await channel.send(key=key, value=value, force=True) for key, value in records
-            ]
-            await asyncio.gather(*pending)
-        except asyncio.CancelledError:
-            raise
+            await coro()
         except Exception as exc:
-            raise PublishError(
-                f"topic {topic}: {len(records)} records not published: {exc}"
-            ) from exc
+            logger.exception("%s stopped by an unexpected error; stopping the worker", name)
+            await app.crash(exc)
+            raise
+
+    run.__name__ = name
+    return run
 
 
-def source_record(event: Any) -> SourceRecord:
-    message = event.message
-    timestamp = message.timestamp
-    return SourceRecord(
-        key=message.key,
-        value=message.value,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(timestamp * 1000) if timestamp is not None else None,
+def _alarm_stage(
+    app: faust.App,
+    settings: PipelineSettings,
+    publisher: FaustPublisher,
+    partitions: int,
+    retry: RetryPolicy,
+) -> AlarmStage:
+    """The ISA-18.2 alarm processor of ``pipeline.alarms`` with its agents (thresholds,
+    actions, timers) when that package is installed; else the fixed high-limit rule."""
+    try:
+        from pipeline.alarms.agents import (  # type: ignore[import-not-found, unused-ignore]
+            build_alarm_processor,
+            register_alarm_agents,
+        )
+    except ImportError:
+        alarm_state = app.Table(
+            ALARM_STATE_TABLE,
+            partitions=partitions,
+            use_partitioner=True,
+            key_type=bytes,
+            help="Alarm state per machine id (pipeline.alarm_rules).",
+        )
+        return LegacyAlarmProcessor(
+            table=alarm_state,
+            rules=settings.alarm_rules(),
+            publisher=publisher,
+            alarms_topic=settings.topics.alarms,
+            retry=retry,
+        )
+    processor = build_alarm_processor(
+        app, settings=settings, publisher=publisher, partitions=partitions
     )
+    register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
+    stage: AlarmStage = processor
+    return stage
 
 
 def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
@@ -107,7 +126,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         partitions = settings.pipeline_partitions or readings_partitions(settings)
     topics = settings.topics
     web_enabled = settings.pipeline_web_port is not None
-    app = faust.App(
+    app = PipelineApp(
         settings.pipeline_app_id,
         broker=settings.broker_urls(),
         datadir=str(settings.pipeline_data_dir),
@@ -117,6 +136,9 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
+        broker_commit_interval=settings.pipeline_commit_interval_ms / 1000,
+        consumer_max_fetch_size=settings.pipeline_fetch_max_bytes,
+        broker_max_poll_records=settings.pipeline_batch_size,
         agent_supervisor=mode.CrashingSupervisor,
         topic_partitions=partitions,
         topic_replication_factor=settings.pipeline_replication_factor,
@@ -128,50 +150,66 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     readings_topic = app.topic(
         topics.readings, key_serializer="raw", value_serializer="raw", partitions=partitions
     )
+    app.topics.add(readings_topic)
     publisher = FaustPublisher(app)
-    alarms = build_alarm_processor(
-        app, settings=settings, publisher=publisher, partitions=partitions
-    )
     retry = RetryPolicy(
         backoff_ms=settings.pipeline_retry_backoff_ms,
         backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
     )
-    within_s = settings.pipeline_batch_max_wait_ms / 1000
+    alarms: AlarmStage | None = None
+    if settings.pipeline_alarms_enabled:
+        alarms = _alarm_stage(app, settings, publisher, partitions, retry)
+    windows: WindowsStage | None = None
+    if settings.pipeline_windows_enabled:
+        windows_table = app.Table(
+            WINDOWS_TABLE,
+            partitions=partitions,
+            use_partitioner=True,
+            key_type=bytes,
+            help="Open aggregate windows per machine id (pipeline.windows).",
+        )
+        windows = WindowsStage.from_settings(
+            settings, table=windows_table, publisher=publisher, retry=retry
+        )
+    sink = InfluxSink.from_settings(settings)
+    consumer: Any = app.consumer
 
-    async def process_readings(stream: Any) -> None:
-        records = stream.noack()
-        async with InfluxSink.from_settings(settings) as sink:
-            async for events in records.noack_take(settings.pipeline_batch_size, within=within_s):
-                started = time.perf_counter()
-                batch_ms = now_ms()
-                plan = plan_batch(
-                    [source_record(event) for event in events],
-                    rules=(),
-                    load_state=lambda _machine_id: None,
-                    now_ms=batch_ms,
-                )
-                # Alarms are published (and their state kept) by the processor, before
-                # the batch waits for InfluxDB; deliver writes their rows.
-                plan.alarm_events = await alarms.process(plan.readings, batch_ms)
-                dead_letters = await deliver(
-                    plan,
-                    writer=sink,
-                    publisher=publisher,
-                    alarms_topic=None,
-                    dead_letter_topic=topics.dead_letter,
-                    retry=retry,
-                )
-                for event in events:
-                    await records.ack(event)
-                logger.debug(
-                    "batch done records=%d readings=%d alarms=%d dead_letters=%d took_ms=%.1f",
-                    len(events),
-                    len(plan.reading_lines),
-                    len(plan.alarm_events),
-                    len(dead_letters),
-                    (time.perf_counter() - started) * 1000,
-                )
+    def batcher(name: str, batch_size: int) -> StorageBatcher:
+        return StorageBatcher(
+            name=name,
+            publisher=publisher,
+            dead_letter_topic=topics.dead_letter,
+            retry=retry,
+            ack=consumer.ack_chunk,
+            batch_size=batch_size,
+            max_wait_ms=settings.pipeline_batch_max_wait_ms,
+            max_pending=settings.pipeline_max_pending_batches,
+        )
 
-    app.agent(readings_topic, name=READINGS_AGENT)(process_readings)
-    register_alarm_agents(app, processor=alarms, settings=settings, publisher=publisher)
+    readings_batcher = batcher("readings", settings.pipeline_batch_size)
+    loop = ReadingsLoop(sink=sink, batcher=readings_batcher, alarms=alarms, windows=windows)
+    consumer.chunk_handlers[topics.readings] = loop.on_chunk
+    batchers = [readings_batcher]
+    if settings.pipeline_audit_enabled:
+        audit_topic = app.topic(topics.audit, key_serializer="raw", value_serializer="raw")
+        app.topics.add(audit_topic)
+        audit_batcher = batcher("audit", settings.pipeline_audit_batch_size)
+        audit = AuditLoop(sink=sink, batcher=audit_batcher)
+        consumer.chunk_handlers[topics.audit] = audit.on_chunk
+        batchers.append(audit_batcher)
+
+    for each in batchers:
+        app.task(_crash_on_error(app, f"pipeline.{each.name}_writer", each.run_writer))
+        app.task(_crash_on_error(app, f"pipeline.{each.name}_timer", each.run_timer))
+    if windows is not None:
+        stage = windows
+
+        async def write_idle(lines: list[str]) -> None:
+            async def write() -> None:
+                await sink.write_aggregates(lines)
+
+            await until_done(write, what="write_idle_aggregates", retry=retry)
+
+        stage.idle_writer = write_idle
+        app.task(_crash_on_error(app, "pipeline.windows_idle", windows.run_idle_closer))
     return app

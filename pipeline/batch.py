@@ -1,66 +1,61 @@
-"""Planning one batch of readings records, without I/O: decode, alarms, line protocol.
+"""Decoding one chunk of readings records, without I/O: readings, their lines, dead letters.
 
-:func:`plan_batch` turns the consumed records into everything the edges must do for them:
-the InfluxDB lines, the alarm events, the dead letters and the alarm states to keep. The
-state of each machine is loaded once per batch and threaded through its readings in
-offset order (one machine's readings share a partition, so they arrive in order).
+:func:`decode_records` turns consumed records (aiokafka records or :class:`SourceRecord`,
+anything with ``key``, ``value``, ``topic``, ``partition``, ``offset``, ``timestamp``) into
+the decoded readings in offset order, one InfluxDB line per reading, and a dead letter for
+every record that does not decode, whose reason names the field. It never raises on bad
+data; the records around a bad one are processed as usual.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.alarms import AlarmEvent
 from contracts.errors import ContractError
 from contracts.readings import Reading, decode_reading
-from pipeline.alarm_rules import LimitRule, MachineAlarmState, evaluate
 from pipeline.dead_letter import DeadLetter, SourceRecord
-from pipeline.line_protocol import alarm_line, reading_line
+from pipeline.line_protocol import reading_line
 
 logger = logging.getLogger(__name__)
 
-StateLoader = Callable[[str], Mapping[str, Any] | None]
-
 
 @dataclass(slots=True)
-class BatchPlan:
-    reading_lines: list[str] = field(default_factory=list)
-    # The record each reading line came from, index for index.
-    reading_sources: list[SourceRecord] = field(default_factory=list)
-    # The decoded readings, in offset order (for the alarm processor).
+class Decoded:
     readings: list[Reading] = field(default_factory=list)
-    alarm_events: list[AlarmEvent] = field(default_factory=list)
+    # The record each reading came from, index for index.
+    sources: list[Any] = field(default_factory=list)
+    reading_lines: list[str] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    # New alarm state of each machine whose alarms changed in this batch.
-    states: dict[str, MachineAlarmState] = field(default_factory=dict)
-
-    @property
-    def alarm_lines(self) -> list[str]:
-        return [alarm_line(event) for event in self.alarm_events]
 
 
-def plan_batch(
-    records: Iterable[SourceRecord],
-    *,
-    rules: Sequence[LimitRule],
-    load_state: StateLoader,
-    now_ms: int,
-) -> BatchPlan:
-    """Decode ``records``, evaluate ``rules`` and build the lines; never raises on bad data.
+def source_record(record: Any) -> SourceRecord:
+    """A consumed record (aiokafka's, timestamp in ms) as a :class:`SourceRecord`."""
+    if isinstance(record, SourceRecord):
+        return record
+    return SourceRecord(
+        key=record.key,
+        value=record.value,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+    )
 
-    A record that does not decode becomes a dead letter whose reason names the field;
-    the records around it are processed as usual.
-    """
-    plan = BatchPlan()
-    working: dict[str, MachineAlarmState] = {}
+
+def decode_records(records: Iterable[Any], *, now_ms: int) -> Decoded:
+    out = Decoded()
+    readings = out.readings
+    sources = out.sources
+    lines = out.reading_lines
     for record in records:
-        if record.value is None:
-            plan.dead_letters.append(
+        value = record.value
+        if value is None:
+            out.dead_letters.append(
                 DeadLetter.build(
-                    record,
+                    source_record(record),
                     reason="value: missing (null record)",
                     stage="decode",
                     failed_at_ms=now_ms,
@@ -68,10 +63,12 @@ def plan_batch(
             )
             continue
         try:
-            reading = decode_reading(record.value)
+            reading = decode_reading(value)
         except ContractError as exc:
-            plan.dead_letters.append(
-                DeadLetter.build(record, reason=str(exc), stage="decode", failed_at_ms=now_ms)
+            out.dead_letters.append(
+                DeadLetter.build(
+                    source_record(record), reason=str(exc), stage="decode", failed_at_ms=now_ms
+                )
             )
             continue
         except Exception as exc:
@@ -84,26 +81,16 @@ def plan_batch(
                 record.offset,
                 exc,
             )
-            plan.dead_letters.append(
+            out.dead_letters.append(
                 DeadLetter.build(
-                    record,
+                    source_record(record),
                     reason=f"reading: cannot be decoded ({type(exc).__name__}: {exc})",
                     stage="decode",
                     failed_at_ms=now_ms,
                 )
             )
             continue
-        plan.reading_lines.append(reading_line(reading))
-        plan.reading_sources.append(record)
-        plan.readings.append(reading)
-        machine_id = reading.machine_id
-        state = working.get(machine_id)
-        if state is None:
-            loaded = load_state(machine_id)
-            state = dict(loaded) if loaded else {}
-        new_state, events = evaluate(state, reading, rules)
-        working[machine_id] = new_state
-        if events:
-            plan.alarm_events.extend(events)
-            plan.states[machine_id] = new_state
-    return plan
+        readings.append(reading)
+        sources.append(record)
+        lines.append(reading_line(reading))
+    return out

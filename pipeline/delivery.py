@@ -1,15 +1,17 @@
-"""Delivering a planned batch: InfluxDB first, then Kafka; retried until it is done.
+"""Delivering a storage batch: InfluxDB, then the dead letters to Kafka; retried until done.
 
-The caller acks the batch's records (so Kafka may commit their offsets) only after
-:func:`deliver` returns. It never gives up on a batch and never skips one: while
-InfluxDB or Kafka is unreachable it waits with capped exponential backoff, logging each
-failure, and holds the partitions back. Cancellation (worker shutdown, rebalance) stops
-it between attempts; the records stay unacked and are consumed again.
+This is the pipeline's one retry policy for its sinks: the sink makes single attempts and
+classifies their failure (:mod:`pipeline.sink.errors`); here a retryable failure waits
+with capped exponential backoff, backpressure (InfluxDB's 429 or 503) waits for the
+server's ``Retry-After`` or the same backoff, and nothing is skipped. While a batch waits,
+the readings loop's bounded queue of batches fills and consumption pauses: memory stays
+bounded however long InfluxDB is away. Cancellation (shutdown, rebalance) stops between
+attempts; the records stay unacked and are consumed again.
 
-One failure is not transient: InfluxDB refusing points (400 or 422, e.g. a field whose
-type conflicts with what the bucket already holds). The batch is then split in halves
-until the refused readings are isolated; those go to the dead-letter topic with
-InfluxDB's reason, the rest is written.
+A refusal (400, 422, ...: e.g. a field whose type conflicts with what the bucket already
+holds) is not retried as a whole: the lines are split in halves until the refused ones are
+isolated; refused readings go to the dead-letter topic with InfluxDB's reason, the rest is
+written.
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from contracts.errors import MillstreamError
 from contracts.timefmt import now_ms
-from pipeline.batch import BatchPlan
-from pipeline.dead_letter import DeadLetter
-from pipeline.influx_sink import InfluxWriteError, backoff_s
+from pipeline.batch import source_record
+from pipeline.dead_letter import DeadLetter, SourceRecord
+from pipeline.sink.errors import InfluxWriteError
+from pipeline.sink.influx import backoff_s
 
 logger = logging.getLogger(__name__)
 
-# InfluxDB statuses that mean "these points are refused", not "try later".
-_REFUSED_STATUSES = frozenset((400, 413, 422))
+Write = Callable[[Sequence[str]], Awaitable[None]]
 
 
 class PublishError(MillstreamError):
@@ -41,45 +43,60 @@ class Publisher(Protocol):
         """Produce ``(key, value)`` records and return once the broker has them all."""
 
 
-class Writer(Protocol):
-    async def write_readings(self, lines: Sequence[str]) -> None: ...
-
-    async def write_alarms(self, lines: Sequence[str]) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     backoff_ms: int = 500
     backoff_max_ms: int = 10_000
 
 
-async def _until_done(
-    step: Callable[[], Awaitable[None]], *, what: str, retry: RetryPolicy
-) -> None:
+@dataclass(slots=True)
+class LineSet:
+    """Lines for one bucket; ``sources[i]`` (when given) is the record line ``i`` came
+    from, dead-lettered if InfluxDB refuses that line."""
+
+    write: Write
+    lines: list[str] = field(default_factory=list)
+    sources: list[SourceRecord | Any] | None = None
+    what: str = "lines"
+
+
+async def until_done(step: Callable[[], Awaitable[None]], *, what: str, retry: RetryPolicy) -> None:
+    """Run ``step`` until it succeeds; InfluxDB and Kafka failures wait and try again."""
     attempt = 0
     while True:
         try:
             await step()
+            if attempt:
+                logger.info("batch step recovered step=%s attempts=%d", what, attempt + 1)
             return
         except (InfluxWriteError, PublishError) as exc:
             attempt += 1
             pause_s = backoff_s(attempt, first_ms=retry.backoff_ms, max_ms=retry.backoff_max_ms)
-            logger.error(
-                "batch step failed step=%s attempt=%d retry_in_s=%.2f error=%s",
-                what,
-                attempt,
-                pause_s,
-                exc,
-            )
+            if isinstance(exc, InfluxWriteError) and exc.outcome == "backpressure":
+                if exc.retry_after_s is not None:
+                    pause_s = min(max(exc.retry_after_s, 0.0), retry.backoff_max_ms / 1000 * 6)
+                logger.warning(
+                    "influx backpressure step=%s attempt=%d pause_s=%.2f error=%s",
+                    what,
+                    attempt,
+                    pause_s,
+                    exc,
+                )
+            else:
+                logger.error(
+                    "batch step failed step=%s attempt=%d retry_in_s=%.2f error=%s",
+                    what,
+                    attempt,
+                    pause_s,
+                    exc,
+                )
             await asyncio.sleep(pause_s)
 
 
-async def write_isolating(
-    write: Callable[[Sequence[str]], Awaitable[None]], lines: Sequence[str]
-) -> list[tuple[int, InfluxWriteError]]:
+async def write_isolating(write: Write, lines: Sequence[str]) -> list[tuple[int, InfluxWriteError]]:
     """Write ``lines``; return the indices InfluxDB refuses, each with its error.
 
-    Errors other than a refusal propagate, so the caller can retry the whole write
+    Failures other than a refusal propagate, so the caller retries the whole write
     (rewriting accepted points is harmless: same series and time overwrite).
     """
     if not lines:
@@ -88,7 +105,7 @@ async def write_isolating(
         await write(lines)
         return []
     except InfluxWriteError as exc:
-        if exc.status not in _REFUSED_STATUSES:
+        if exc.outcome != "refused":
             raise
         if len(lines) == 1:
             return [(0, exc)]
@@ -99,52 +116,52 @@ async def write_isolating(
 
 
 async def deliver(
-    plan: BatchPlan,
+    line_sets: Sequence[LineSet],
+    dead_letters: Sequence[DeadLetter],
     *,
-    writer: Writer,
     publisher: Publisher,
-    alarms_topic: str | None,
     dead_letter_topic: str,
     retry: RetryPolicy,
 ) -> list[DeadLetter]:
-    """Write the plan's points, then publish its dead letters and alarm events.
+    """Write every line set, then publish the dead letters (the given ones plus the lines
+    InfluxDB refused). Returns every dead letter published."""
+    published = list(dead_letters)
+    for line_set in line_sets:
+        if not line_set.lines:
+            continue
 
-    Returns every dead letter published: the plan's own plus readings InfluxDB refused.
-    """
-    dead_letters = list(plan.dead_letters)
-
-    async def write_readings() -> None:
-        refused = await write_isolating(writer.write_readings, plan.reading_lines)
-        for index, exc in refused:
-            source = plan.reading_sources[index]
-            logger.warning(
-                "reading refused by influx topic=%s partition=%d offset=%d error=%s",
-                source.topic,
-                source.partition,
-                source.offset,
-                exc,
-            )
-            dead_letters.append(
-                DeadLetter.build(
-                    source, reason=f"influx: {exc}", stage="influx", failed_at_ms=now_ms()
+        async def write_set(line_set: LineSet = line_set) -> None:
+            refused = await write_isolating(line_set.write, line_set.lines)
+            for index, exc in refused:
+                source: Any = line_set.sources[index] if line_set.sources else None
+                if source is None:
+                    logger.error(
+                        "line refused by influx what=%s line=%r error=%s",
+                        line_set.what,
+                        line_set.lines[index][:300],
+                        exc,
+                    )
+                    continue
+                logger.warning(
+                    "record refused by influx topic=%s partition=%d offset=%d error=%s",
+                    source.topic,
+                    source.partition,
+                    source.offset,
+                    exc,
                 )
-            )
+                published.append(
+                    DeadLetter.build(
+                        source_record(source),
+                        reason=f"influx: {exc}",
+                        stage="influx",
+                        failed_at_ms=now_ms(),
+                    )
+                )
 
-    async def write_alarms() -> None:
-        await writer.write_alarms(plan.alarm_lines)
+        await until_done(write_set, what=f"write_{line_set.what}", retry=retry)
 
     async def publish_dead_letters() -> None:
-        await publisher.publish(dead_letter_topic, [(d.key, d.value) for d in dead_letters])
+        await publisher.publish(dead_letter_topic, [(d.key, d.value) for d in published])
 
-    async def publish_alarms() -> None:
-        # None: the alarm processor has published the events already.
-        if alarms_topic is not None:
-            await publisher.publish(
-                alarms_topic, [(e.key(), e.encode()) for e in plan.alarm_events]
-            )
-
-    await _until_done(write_readings, what="write_readings", retry=retry)
-    await _until_done(write_alarms, what="write_alarms", retry=retry)
-    await _until_done(publish_dead_letters, what="publish_dead_letters", retry=retry)
-    await _until_done(publish_alarms, what="publish_alarms", retry=retry)
-    return dead_letters
+    await until_done(publish_dead_letters, what="publish_dead_letters", retry=retry)
+    return published

@@ -49,7 +49,7 @@ class PipelineSettings(CommonSettings):
         default=15_000, ge=100, description="How long start-up waits for the broker's metadata."
     )
     pipeline_batch_size: int = Field(
-        default=1000, ge=1, le=100_000, description="Readings per InfluxDB write, at most."
+        default=5000, ge=1, le=100_000, description="Readings per InfluxDB write, at most."
     )
     pipeline_batch_max_wait_ms: int = Field(
         default=500,
@@ -57,10 +57,50 @@ class PipelineSettings(CommonSettings):
         le=60_000,
         description="How long a partial batch waits for more readings before it is written.",
     )
-    pipeline_influx_timeout_ms: int = Field(default=10_000, ge=100)
-    pipeline_influx_write_attempts: int = Field(
-        default=3, ge=1, description="Attempts of one write before InfluxWriteError is raised."
+    pipeline_commit_interval_ms: int = Field(
+        default=2_800,
+        ge=50,
+        le=60_000,
+        description="How often the worker commits the offsets of readings InfluxDB accepted.",
     )
+    pipeline_influx_timeout_ms: int = Field(default=10_000, ge=100)
+    pipeline_max_pending_batches: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Batches waiting for InfluxDB at most; then consumption pauses.",
+    )
+    pipeline_fetch_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Bytes fetched per partition per request (Kafka max.partition.fetch.bytes).",
+    )
+    pipeline_alarms_enabled: bool = True
+    pipeline_windows_enabled: bool = True
+    pipeline_window_tumbling_s: int = Field(
+        default=60, ge=1, le=86_400, description="Size of the tumbling window."
+    )
+    pipeline_window_hopping_s: int = Field(
+        default=300, ge=0, le=86_400, description="Size of the hopping window; 0 turns it off."
+    )
+    pipeline_window_hop_s: int = Field(
+        default=60, ge=1, le=86_400, description="How far the hopping window advances."
+    )
+    pipeline_window_grace_ms: int = Field(
+        default=5_000,
+        ge=0,
+        le=3_600_000,
+        description="How long after its end (in reading time) a window still takes readings; "
+        "a later reading is dead-lettered (stage window).",
+    )
+    pipeline_window_idle_close_ms: int = Field(
+        default=30_000,
+        ge=1_000,
+        description="A machine silent this long (wall time) has its windows closed once "
+        "the wall clock is past their end plus grace.",
+    )
+    pipeline_audit_enabled: bool = True
+    pipeline_audit_batch_size: int = Field(default=1000, ge=1, le=100_000)
     pipeline_retry_backoff_ms: int = Field(
         default=500, ge=1, description="First pause between attempts; doubles each time."
     )

@@ -40,7 +40,10 @@ class InfluxInfo:
 def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
     run_dir = tmp_path_factory.mktemp("stack")
     settings = InfraSettings(
-        run_dir=run_dir, kafka_port=0, influx_port=0, topic_prefix="millstream-session",
+        run_dir=run_dir,
+        kafka_port=0,
+        influx_port=0,
+        topic_prefix="millstream-session",
         stream_partitions=TEST_PARTITIONS,
     )
     servers = LocalServers(settings, console=Console(stderr=True, soft_wrap=True))

@@ -25,12 +25,27 @@ _RANK = {Role.operator: 0, Role.engineer: 1, Role.admin: 2}
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """The caller a request acts for, resolved from its credential."""
+    """The caller a request acts for, resolved from its credential.
+
+    ``method`` is the principal kind: ``api_key`` (``key_id`` is the key's id) or ``user``
+    (a logged-in user; ``key_id`` is ``user:<name>``, ``token_version`` the version its
+    token was issued at).
+    """
 
     key_id: str
     name: str
     role: Role
-    method: Literal["api_key"] = "api_key"
+    method: Literal["api_key", "user"] = "api_key"
+    token_version: int = 0
+
+    @property
+    def kind(self) -> Literal["api_key", "user"]:
+        return self.method
+
+    @property
+    def principal(self) -> str:
+        """Who, as audit records name it: ``key:<key id>`` or ``user:<name>``."""
+        return f"key:{self.key_id}" if self.method == "api_key" else f"user:{self.name}"
 
     @property
     def source(self) -> str:

@@ -37,6 +37,9 @@ class ApiKeyStore:
     def authenticate(self, secret: str) -> Identity | None:
         return self._index.authenticate(secret)
 
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        return self._index.get(key_id)
+
     def records(self) -> list[ApiKeyRecord]:
         return self._index.records()
 

@@ -27,6 +27,8 @@ from contracts.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4}
+# Coils and discrete inputs are not simulated yet: a device using them answers with an
+# exception (illegal address), which the connector reports as quality ``bad``.
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +63,14 @@ def block_values(block: TableBlock, values: dict[str, float], *, now_s: float) -
     for reg in block.registers:
         value = values[reg.name] if reg.name in values else extra_signal(reg.name, now_s=now_s)
         start = reg.address - block.address
+        if reg.type == "bit":
+            bit = 1 << reg.bit
+            out[start] = (out[start] | bit) if value >= 0.5 else (out[start] & ~bit)
+            continue
         out[start : start + reg.count] = encode(
             value,
             data_type=reg.type,
-            word_order=reg.word_order,
+            byte_order=reg.byte_order,
             scale=reg.scale,
             offset=reg.offset,
             clamp=True,

@@ -25,7 +25,10 @@ def test_interrupt_during_start_up_stops_everything(tmp_path: Path) -> None:
     env["MILLSTREAM_RUN_DIR"] = str(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra", "run", "--api-port", str(free_port())],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120

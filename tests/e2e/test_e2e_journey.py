@@ -69,10 +69,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     env.update(MILLSTREAM_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "infra", "run",
-            "--api-port", str(port), "--overheat-every-s", "20",
+            sys.executable,
+            "-m",
+            "infra",
+            "run",
+            "--api-port",
+            str(port),
+            "--overheat-every-s",
+            "20",
         ],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         banner = _read_banner(proc, timeout_s=240)
@@ -195,7 +205,12 @@ def _infra_cli(stack: RunningStack, *args: str) -> str:
     env["MILLSTREAM_RUN_DIR"] = str(stack.run_dir)
     done = subprocess.run(
         [sys.executable, "-m", "infra", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout
 
@@ -217,7 +232,12 @@ def _minted_key(stack: RunningStack, *, name: str, role: str) -> str:
         env[key] = value
     done = subprocess.run(
         [sys.executable, "-m", "api", "mint-key", "--name", name, "--role", role],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout.strip().splitlines()[-1]
 
@@ -266,19 +286,35 @@ def test_seed_curl_examples(stack: RunningStack) -> None:
     key = stack.admin_key
     listed = subprocess.run(
         ["curl", "-s", "-H", f"X-API-Key: {key}", f"{stack.base_url}/api/machines"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     machines = orjson.loads(listed.stdout)
     assert {"machine_id": 42, "name": "CNC Lathe - Haas ST-20"}.items() <= machines[0].items()
     posted = subprocess.run(
         [
-            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-            "-X", "POST", f"{stack.base_url}/api/readings",
-            "-H", "Content-Type: application/json",
-            "-H", f"X-API-Key: {key}",
-            "-d", '{"machine_id": 42, "temperature_c": 67.5}',
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            f"{stack.base_url}/api/readings",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            f"X-API-Key: {key}",
+            "-d",
+            '{"machine_id": 42, "temperature_c": 67.5}',
         ],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     assert posted.stdout == "201"
 

@@ -12,11 +12,11 @@ import orjson
 import pytest
 import websockets
 from aiokafka import AIOKafkaProducer
+from apiserver import ServerThread
 from websockets.asyncio.client import ClientConnection
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.testing import ServerThread
 from contracts.alarms import AlarmEvent, alarm_id
 from contracts.readings import Reading
 from contracts.settings import CommonSettings

@@ -11,12 +11,12 @@ import orjson
 import pytest
 import websockets
 from aiokafka import AIOKafkaProducer
+from apiserver import ServerThread
 from fastapi import FastAPI
 
 from api.app import create_app
 from api.services import Services
 from api.settings import ApiSettings
-from api.testing import ServerThread
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.settings import CommonSettings

@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from apiserver import ServerThread
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from api.app import create_app
@@ -20,7 +21,6 @@ from api.auth.keys import mint_key
 from api.auth.roles import Role
 from api.kafka.partitions import topic_partitions
 from api.settings import ApiSettings
-from api.testing import ServerThread
 from contracts.machines import MachineInfo, SensorInfo
 from contracts.readings import decode_reading
 from contracts.settings import CommonSettings

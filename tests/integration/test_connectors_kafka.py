@@ -26,10 +26,13 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _connector_settings(common: CommonSettings, devices_file: Path) -> ConnectorSettings:
+def _connector_settings(
+    common: CommonSettings, devices_file: Path, spool_dir: Path
+) -> ConnectorSettings:
     return ConnectorSettings(
         **common.model_dump(),
         connector_devices_file=devices_file,
+        connector_spool_dir=spool_dir,
         connector_id="test-connector",
         connector_linger_ms=5,
         connector_flush_timeout_s=10.0,
@@ -56,12 +59,12 @@ def _consume(bootstrap: str, topic: str, *, want: int, timeout_s: float = 15.0) 
 
 
 async def test_readings_and_machines_reach_kafka(
-    common_settings: CommonSettings, kafka_bootstrap: str
+    common_settings: CommonSettings, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     port = free_port()
     (example,) = load_devices(REPO / "devices.example.yaml")
     device = example.model_copy(update={"port": port, "poll_interval_s": 0.2})
-    settings = _connector_settings(common_settings, REPO / "devices.example.yaml")
+    settings = _connector_settings(common_settings, REPO / "devices.example.yaml", tmp_path)
     server = SimulatorServer([device], tick_s=0.1, seed=5)
     await server.start()
     stop = asyncio.Event()
@@ -110,9 +113,9 @@ SMALL = Reading(machine_id="7", ts_ms=1_766_241_000_000, values={"temperature_c"
 
 
 async def test_oversized_reading_is_refused_at_send_and_counted(
-    common_settings: CommonSettings, kafka_bootstrap: str
+    common_settings: CommonSettings, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    settings = _connector_settings(common_settings, REPO / "devices.example.yaml")
+    settings = _connector_settings(common_settings, REPO / "devices.example.yaml", tmp_path)
     publisher = ReadingPublisher(
         producer_factory=functools.partial(build_kafka_producer, settings),
         topics=settings.topics,

@@ -19,7 +19,12 @@ def _infra(run_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["MILLSTREAM_RUN_DIR"] = str(run_dir)
     return subprocess.run(
         [sys.executable, "-m", "infra", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 

@@ -10,8 +10,9 @@ from influxdb_client import InfluxDBClient
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
-from pipeline.influx_sink import InfluxSink, InfluxWriteError
 from pipeline.line_protocol import alarm_line, reading_line
+from pipeline.sink.errors import InfluxWriteError
+from pipeline.sink.influx import InfluxSink
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +24,8 @@ def sink_for(influx, **overrides) -> InfluxSink:
         "org": influx.org,
         "readings_bucket": influx.bucket,
         "alarms_bucket": influx.alarms_bucket,
-        "attempts": 3,
-        "backoff_ms": 1,
-        "backoff_max_ms": 2,
+        "aggregates_bucket": influx.aggregates_bucket,
+        "audit_bucket": influx.audit_bucket,
     }
     options.update(overrides)
     return InfluxSink(**options)
@@ -112,13 +112,13 @@ async def test_alarm_rows_go_to_the_alarms_bucket(influx):
     assert query(influx, influx.bucket, f'r.machine_id == "{machine}"') == []
 
 
-async def test_missing_bucket_fails_at_once_as_not_retryable(influx):
+async def test_missing_bucket_fails_in_one_attempt_as_a_configuration_error(influx):
     async with sink_for(influx, readings_bucket=f"nope-{uuid.uuid4().hex[:6]}") as sink:
         with pytest.raises(InfluxWriteError) as info:
             await sink.write_readings(["readings,machine_id=x temperature_c=1 1"])
     assert info.value.status == 404
-    assert info.value.attempts == 1
-    assert not info.value.retryable
+    # Not bad data: retried by delivery (and logged) until the bucket exists.
+    assert info.value.outcome == "retryable"
 
 
 async def test_bad_token_fails_as_unauthorized(influx):
@@ -126,7 +126,7 @@ async def test_bad_token_fails_as_unauthorized(influx):
         with pytest.raises(InfluxWriteError) as info:
             await sink.write_readings(["readings,machine_id=x temperature_c=1 1"])
     assert info.value.status == 401
-    assert not info.value.retryable
+    assert info.value.outcome == "retryable"
 
 
 async def test_field_type_conflict_is_refused_with_400(influx):
@@ -137,4 +137,5 @@ async def test_field_type_conflict_is_refused_with_400(influx):
         with pytest.raises(InfluxWriteError) as info:
             await sink.write_readings([f'readings,machine_id={machine} odd_x="text" {ts + 1}'])
     assert info.value.status in (400, 422)
+    assert info.value.outcome == "refused"
     assert "odd_x" in str(info.value)

@@ -482,9 +482,7 @@ def test_two_workers_share_partitions_and_hand_over_alarm_state(
         last_state[machine] = orjson.loads(message.value)
     assert {
         m: state["alarms"]["temperature_c:high"]["state"] for m, state in last_state.items()
-    } == {
-        m: "cleared_unacknowledged" for m in machines
-    }
+    } == {m: "cleared_unacknowledged" for m in machines}
 
     rows = flux_rows(
         influx,
@@ -492,3 +490,69 @@ def test_two_workers_share_partitions_and_hand_over_alarm_state(
         f'r._measurement == "readings" and r.machine_id =~ /^{machines[0][:9]}/',
     )
     assert len(rows) == produced
+
+
+def test_aggregates_for_a_known_input_in_kafka_and_influx_and_late_reading_dead_lettered(
+    common_settings, service_env, influx, tmp_path
+):
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"agg-{uuid.uuid4().hex[:8]}"
+    minute = 60_000
+    w0 = (now_ms() // minute - 30) * minute  # a whole minute, half an hour ago
+    values = [10.0, 20.0, 30.0, 40.0]
+    records = [reading(machine, w0 + i * 10_000, v) for i, v in enumerate(values)]
+    # Reading time moves past the first minute plus the 5 s grace: [w0, w0+1m) closes.
+    records.append(reading(machine, w0 + minute + 6_000, 50.0))
+    # Then a reading for the closed minute: late.
+    records.append(reading(machine, w0 + 30_000, 99.0))
+
+    with running_worker(
+        service_env,
+        app_id=f"pl-{uuid.uuid4().hex[:6]}",
+        tmp_path=tmp_path,
+        MILLSTREAM_PIPELINE_WINDOW_HOPPING_S="0",
+        MILLSTREAM_PIPELINE_WINDOW_GRACE_MS="5000",
+    ) as proc:
+        produce(bootstrap, topics.readings, records)
+        aggregates = consume_until(
+            bootstrap,
+            topics.aggregates,
+            lambda ms: bool(for_machine(machine, ms)),
+            proc=proc,
+        )
+        mine = [orjson.loads(m.value) for m in for_machine(machine, aggregates)]
+        assert len(mine) == 1
+        agg = mine[0]
+        assert agg["window"] == "1m"
+        stats = agg["sensors"]["temperature_c"]
+        assert stats["count"] == 4
+        assert (stats["min"], stats["max"], stats["mean"], stats["last"]) == (
+            10.0,
+            20.0 * 2,
+            25.0,
+            40.0,
+        )
+        assert abs(stats["stddev"] - 11.180339887) < 1e-6
+
+        dead = consume_until(
+            bootstrap,
+            topics.dead_letter,
+            lambda ms: bool(for_machine(machine, ms)),
+            proc=proc,
+        )
+        body = orjson.loads(for_machine(machine, dead)[0].value)
+        assert body["stage"] == "window"
+        assert "later than the grace period" in body["reason"]
+
+        rows = poll_flux(
+            influx,
+            influx.aggregates_bucket,
+            f'r._measurement == "aggregates" and r.machine_id == "{machine}"',
+            lambda rows: len(rows) >= 6,
+            proc=proc,
+        )
+        fields = {r["_field"]: r["_value"] for r in rows}
+        assert fields["count"] == 4
+        assert fields["mean"] == 25.0
+        assert {r["window"] for r in rows} == {"1m"}

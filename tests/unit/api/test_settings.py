@@ -35,10 +35,26 @@ def test_empty_admin_key_is_unset(monkeypatch):
     assert ApiSettings().admin_api_key is None
 
 
-@pytest.mark.parametrize("key", ["short", "changeme", "aaaaaaaaaaaaaaaa"])
-def test_weak_admin_keys_are_refused(key):
-    with pytest.raises(ValidationError, match="admin_api_key"):
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("short", "at least 12 characters"),
+        ("changeme", "placeholder"),
+        # long enough, so only the placeholder rule can refuse these
+        ("my-password-2024", "placeholder"),
+        ("aaaaaaaaaaaaaaaa", "placeholder"),
+    ],
+)
+def test_weak_admin_keys_are_refused(key, reason):
+    with pytest.raises(ValidationError, match="admin_api_key") as refused:
         ApiSettings(admin_api_key=key)
+
+    assert reason in str(refused.value)
+
+
+def test_a_placeholder_is_refused_whatever_its_case():
+    with pytest.raises(ValidationError, match="placeholder"):
+        ApiSettings(admin_api_key="CHANGEME-CHANGEME")
 
 
 def test_default_limit_must_fit_the_maximum():

@@ -28,8 +28,8 @@ def test_connector_with_bad_devices_file_exits_2(
     assert connector_main() == 2
     err = capsys.readouterr().err
     assert err == (
-        f"error: {path}: device 42: registers[1].type: must be one of float32, int16, int32, "
-        "uint16, uint32\n"
+        f"error: {path}: device 42: registers[1].type: must be one of bit, float32, float64, "
+        "int16, int32, int64, string, uint16, uint32, uint64 (register vibration_mm_s)\n"
     )
 
 
@@ -63,3 +63,21 @@ def test_simulator_with_bad_devices_file_exits_2(capsys: pytest.CaptureFixture[s
 def test_simulator_refuses_a_non_positive_tick(capsys: pytest.CaptureFixture[str]) -> None:
     assert simulator_main(["--devices", "devices.example.yaml", "--tick-s", "0"]) == 2
     assert capsys.readouterr().err == "error: --tick-s must be greater than 0\n"
+
+
+def test_check_accepts_the_example_file(capsys: pytest.CaptureFixture[str]) -> None:
+    example = CASES.parents[3] / "devices.example.yaml"
+    assert connector_main(["--config", str(example), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "device 42: modbus://127.0.0.1:5020/1" in out
+    assert out.endswith(f"{example}: ok, {out.count('device ')} devices\n")
+
+
+def test_check_refuses_a_bad_file_naming_device_register_and_field(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = CASES / "bad_word_order" / "devices.yaml"
+    assert connector_main(["--config", str(path), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: device 42: registers[0].word_order: ")
+    assert err.rstrip().endswith("(register temperature_c)")

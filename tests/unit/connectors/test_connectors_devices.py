@@ -60,9 +60,9 @@ devices:
     assert (device.port, device.device_id) == (502, 1)
     assert (device.poll_interval_s, device.timeout_s, device.max_gap_registers) == (1.0, 1.0, 0)
     (reg,) = device.registers
-    assert (reg.table, reg.word_order, reg.scale, reg.offset, reg.unit) == (
+    assert (reg.table, reg.byte_order, reg.scale, reg.offset, reg.unit) == (
         "input",
-        "big",
+        "ABCD",
         0.01,
         0.0,
         "",

@@ -31,7 +31,7 @@ def _answer(request: ReadRequest, values: dict[str, float]) -> BlockAnswer:
         regs[start : start + reg.count] = encode(
             values[reg.name],
             data_type=reg.type,
-            word_order=reg.word_order,
+            byte_order=reg.byte_order,
             scale=reg.scale,
             offset=reg.offset,
         )

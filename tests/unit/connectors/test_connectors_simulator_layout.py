@@ -36,7 +36,7 @@ def test_block_values_encode_each_register_in_place() -> None:
     holding, inputs = table_blocks(device)
     regs = block_values(holding, {"temperature_c": 71.25, "spindle_rpm": 2400.4}, now_s=0.0)
     assert len(regs) == 11
-    assert decode(regs[0:2], data_type="float32", word_order="little") == 71.25
+    assert decode(regs[0:2], data_type="float32", byte_order="CDAB") == 71.25
     assert regs[2:10] == [0] * 8
     assert regs[10] == 2400
     level = block_values(inputs, {}, now_s=12.0)

@@ -79,8 +79,15 @@ def test_default_rule_is_the_seeds() -> None:
 
 def test_alarm_action_round_trip_and_rules() -> None:
     action = AlarmAction(
-        action_id="a1", action="shelve", machine_id="42", sensor="temperature_c", rule="high",
-        by="user:ana", ts_ms=1, shelve_until_ts_ms=2, comment="maintenance",
+        action_id="a1",
+        action="shelve",
+        machine_id="42",
+        sensor="temperature_c",
+        rule="high",
+        by="user:ana",
+        ts_ms=1,
+        shelve_until_ts_ms=2,
+        comment="maintenance",
     )
     assert decode_alarm_action(action.encode()) == action
     assert action.alarm_id == "42:temperature_c:high"
@@ -101,18 +108,36 @@ def test_alarm_ids_parse_from_the_right() -> None:
 
 def test_alarm_state_round_trip() -> None:
     rec = AlarmStateRecord(
-        alarm_id="42:temperature_c:high", machine_id="42", sensor="temperature_c", rule="high",
-        severity="high", state="active_unacknowledged", active=True, value=90, threshold=85,
-        raised_ts_ms=5, updated_ts_ms=5,
+        alarm_id="42:temperature_c:high",
+        machine_id="42",
+        sensor="temperature_c",
+        rule="high",
+        severity="high",
+        state="active_unacknowledged",
+        active=True,
+        value=90,
+        threshold=85,
+        raised_ts_ms=5,
+        updated_ts_ms=5,
     )
     assert decode_alarm_state(rec.encode()) == rec
 
 
 def test_alarm_event_keeps_old_records_readable() -> None:
     event = AlarmEvent(
-        alarm_id="42:t_c:high", event="raised", state="active_unacknowledged", machine_id="42",
-        sensor="t_c", rule="high", severity="high", value=90, threshold=85, ts_ms=0, message="m",
-        plant="p1", seq=3,
+        alarm_id="42:t_c:high",
+        event="raised",
+        state="active_unacknowledged",
+        machine_id="42",
+        sensor="t_c",
+        rule="high",
+        severity="high",
+        value=90,
+        threshold=85,
+        ts_ms=0,
+        message="m",
+        plant="p1",
+        seq=3,
     )
     assert decode_alarm(event.encode()) == event
     old = event.to_dict()
@@ -123,8 +148,13 @@ def test_alarm_event_keeps_old_records_readable() -> None:
 
 def test_commands_validate_setpoints() -> None:
     cmd = Command(
-        command_id="c1", machine_id="42", action="setpoint", target="spindle_rpm_setpoint",
-        value=1200, requested_by="user:eng", ts_ms=1,
+        command_id="c1",
+        machine_id="42",
+        action="setpoint",
+        target="spindle_rpm_setpoint",
+        value=1200,
+        requested_by="user:eng",
+        ts_ms=1,
     )
     assert decode_command(cmd.encode()) == cmd
     with pytest.raises(ContractError, match="setpoint"):
@@ -137,8 +167,12 @@ def test_commands_validate_setpoints() -> None:
 
 def test_aggregates_round_trip_and_labels() -> None:
     agg = WindowAggregate(
-        machine_id="42", window=window_label(60), start_ms=60_000, end_ms=120_000,
-        sensors={"temperature_c": SensorStats(3, 1.0, 3.0, 2.0, 3.0, 0.8165)}, plant="p",
+        machine_id="42",
+        window=window_label(60),
+        start_ms=60_000,
+        end_ms=120_000,
+        sensors={"temperature_c": SensorStats(3, 1.0, 3.0, 2.0, 3.0, 0.8165)},
+        plant="p",
     )
     assert decode_aggregate(agg.encode()) == agg
     assert window_label(300, 60) == "5m_1m"

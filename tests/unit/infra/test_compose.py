@@ -114,6 +114,9 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [*client, "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr

@@ -4,33 +4,41 @@ import orjson
 import pytest
 
 from contracts.readings import Reading
-from pipeline.alarm_rules import HighLimitRule
-from pipeline.batch import plan_batch
+from pipeline.batch import decode_records
 from pipeline.dead_letter import SourceRecord
-from pipeline.delivery import PublishError, RetryPolicy, deliver, write_isolating
-from pipeline.influx_sink import InfluxWriteError
+from pipeline.delivery import LineSet, PublishError, RetryPolicy, deliver, write_isolating
+from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError
 
-RULES = (HighLimitRule(sensor="temperature_c", limit=85.0, deadband=1.0),)
 T0 = 1_766_241_000_000
 FAST = RetryPolicy(backoff_ms=1, backoff_max_ms=2)
 
 
 def refused(status=400):
     return InfluxWriteError(
-        "bucket t: refused", bucket="t", lines=1, attempts=1, status=status, retryable=False
+        "bucket t: refused", bucket="t", lines=1, status=status, outcome="refused"
     )
 
 
 def unavailable():
-    return InfluxWriteError(
-        "bucket t: down", bucket="t", lines=1, attempts=3, status=None, retryable=True
+    return InfluxWriteError("bucket t: down", bucket="t", lines=1, status=None, outcome="retryable")
+
+
+def overloaded():
+    return SinkBackpressureError(
+        "bucket t: slow down",
+        bucket="t",
+        lines=1,
+        status=429,
+        outcome="backpressure",
+        retry_after_s=0.01,
     )
 
 
 class RecordingWriter:
     """Accepts lines unless a line contains a poison word; can fail the first N calls."""
 
-    def __init__(self, *, poison="", fail_first=0):
+    def __init__(self, *, poison="", fail_first=0, error=unavailable):
+        self.error = error
         self.poison = poison
         self.fail_first = fail_first
         self.readings: list[str] = []
@@ -40,7 +48,7 @@ class RecordingWriter:
     async def _write(self, into, lines):
         self.calls += 1
         if self.calls <= self.fail_first:
-            raise unavailable()
+            raise self.error()
         if self.poison and any(self.poison in line for line in lines):
             raise refused()
         into.extend(lines)
@@ -81,27 +89,28 @@ def make_plan(temps, *, machine="42"):
     records.append(
         SourceRecord(key=b"42", value=b"{}", topic="ms.readings", partition=0, offset=99)
     )
-    return plan_batch(records, rules=RULES, load_state=lambda m: None, now_ms=T0)
+    return decode_records(records, now_ms=T0)
 
 
-async def run(plan, writer, publisher):
+async def run(plan, writer, publisher, alarm_lines=()):
     return await deliver(
-        plan,
-        writer=writer,
+        [
+            LineSet(writer.write_readings, list(plan.reading_lines), list(plan.sources), "r"),
+            LineSet(writer.write_alarms, list(alarm_lines), None, "alarms"),
+        ],
+        plan.dead_letters,
         publisher=publisher,
-        alarms_topic="ms.alarms",
         dead_letter_topic="ms.dead-letter",
         retry=FAST,
     )
 
 
-async def test_writes_then_publishes_alarms_and_dead_letters():
+async def test_writes_every_line_set_then_publishes_dead_letters():
     plan = make_plan([70.0, 86.0, 80.0])
     writer, publisher = RecordingWriter(), RecordingPublisher()
-    dead = await run(plan, writer, publisher)
+    dead = await run(plan, writer, publisher, alarm_lines=["alarms,a=1 v=1 1"])
     assert writer.readings == plan.reading_lines
-    assert writer.alarms == plan.alarm_lines
-    assert [k for k, _ in publisher.sent["ms.alarms"]] == [b"42:temperature_c:high"] * 2
+    assert writer.alarms == ["alarms,a=1 v=1 1"]
     assert len(dead) == 1
     assert publisher.sent["ms.dead-letter"] == [(d.key, d.value) for d in dead]
 
@@ -111,7 +120,16 @@ async def test_transient_failures_are_retried_until_written():
     writer, publisher = RecordingWriter(fail_first=3), RecordingPublisher(fail_first=2)
     await run(plan, writer, publisher)
     assert writer.readings == plan.reading_lines
-    assert len(publisher.sent["ms.alarms"]) == 1
+    assert len(publisher.sent["ms.dead-letter"]) == 1
+
+
+async def test_backpressure_waits_and_retries_until_written():
+    plan = make_plan([70.0, 71.0])
+    writer = RecordingWriter(fail_first=3, error=overloaded)
+    publisher = RecordingPublisher()
+    await run(plan, writer, publisher)
+    assert writer.calls == 4
+    assert writer.readings == plan.reading_lines
 
 
 async def test_never_returns_while_influx_is_down_and_can_be_cancelled():
@@ -157,7 +175,7 @@ async def test_write_isolating_reports_every_refused_index():
 
 async def test_write_isolating_propagates_errors_that_are_not_refusals():
     async def write(batch):
-        raise refused(401)
+        raise unavailable()
 
     with pytest.raises(InfluxWriteError):
         await write_isolating(write, ["a", "b"])

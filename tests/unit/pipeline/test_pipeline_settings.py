@@ -5,8 +5,9 @@ from pydantic import ValidationError
 
 from contracts.errors import MillstreamError
 from pipeline.alarm_rules import HighLimitRule
-from pipeline.influx_sink import InfluxSink, InfluxWriteError
 from pipeline.settings import PipelineSettings
+from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError, classify
+from pipeline.sink.influx import InfluxSink
 
 
 @pytest.fixture
@@ -69,28 +70,49 @@ def test_bad_values_are_refused_naming_the_field(clean_env, variable, value):
     assert field in str(info.value)
 
 
-async def test_sink_gives_up_after_bounded_attempts_with_a_named_error(unused_tcp_port):
+async def test_sink_makes_one_attempt_and_names_the_error(unused_tcp_port):
     sink = InfluxSink(
         url=f"http://127.0.0.1:{unused_tcp_port}",
         token="t",
         org="o",
         readings_bucket="telemetry",
-        alarms_bucket="rollups",
+        alarms_bucket="alarms",
         timeout_ms=2000,
-        attempts=3,
-        backoff_ms=1,
-        backoff_max_ms=2,
     )
     async with sink:
         with pytest.raises(InfluxWriteError) as info:
             await sink.write_readings(["readings,machine_id=1 temperature_c=1 1"])
     error = info.value
     assert isinstance(error, MillstreamError)
-    assert (error.bucket, error.lines, error.attempts) == ("telemetry", 1, 3)
-    assert error.retryable
+    assert (error.bucket, error.lines) == ("telemetry", 1)
+    assert error.outcome == "retryable"
     assert error.status is None
     assert error.__cause__ is not None
-    assert "bucket telemetry: 1 lines not written after 3 attempt(s)" in str(error)
+    assert "bucket telemetry: 1 lines not written" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (429, "backpressure"),
+        (503, "backpressure"),
+        (400, "refused"),
+        (422, "refused"),
+        (404, "retryable"),
+        (500, "retryable"),
+        (None, "retryable"),
+    ],
+)
+def test_outcomes_are_classified(status, outcome):
+    assert classify(status) == outcome
+
+
+def test_backpressure_error_is_named():
+    sink = InfluxSink(url="http://x", token="t", org="o", readings_bucket="a", alarms_bucket="b")
+    error = sink._error("a", ["l"], 429, "too many requests", 2.0)
+    assert isinstance(error, SinkBackpressureError)
+    assert error.retry_after_s == 2.0
+    assert error.retryable
 
 
 async def test_sink_writes_nothing_for_an_empty_batch():

@@ -1,4 +1,7 @@
-"""Serving an app from a background thread on a free port, for tests and benchmarks.
+"""Serving an app from a background thread on a free port, for the integration tests.
+
+Imported as ``from apiserver import ServerThread``: pytest puts this directory on
+``sys.path`` for the tests in it (the directory is not a package).
 
 The server runs its own event loop, so a test can talk to it over real HTTP and
 WebSocket connections from any loop, the way a user's client would.
@@ -6,7 +9,6 @@ WebSocket connections from any loop, the way a user's client would.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from types import TracebackType
@@ -15,13 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.errors import StartupError
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+from infra.ports import free_port
 
 
 class ServerThread:

@@ -1,0 +1,145 @@
+"""Users: the record kept on the compacted users topic and the in-memory index of it.
+
+Wire format (JSON, key = username; a tombstone deletes the user)::
+
+    {"username": "alice", "password_hash": "$argon2id$...", "role": "engineer",
+     "disabled": false, "token_version": 3, "created": "...", "updated": "..."}
+
+``token_version`` grows whenever the password, role or ``disabled`` changes; a token
+carries the version it was issued under and stops working once the record moves on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from api.auth.roles import Role
+from api.kafka.compacted import decode_keyed
+from contracts.errors import ContractError
+
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+
+
+def check_username(username: str) -> str:
+    if not USERNAME.fullmatch(username):
+        raise ValueError("1-64 characters: letters, digits and _ . @ - (not first)")
+    return username
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    username: str
+    password_hash: str
+    role: Role
+    disabled: bool
+    token_version: int
+    created: str
+    updated: str
+
+    def __post_init__(self) -> None:
+        if not USERNAME.fullmatch(self.username):
+            raise ContractError(f"username: {self.username!r} is not a valid username")
+        if not self.password_hash.startswith("$argon2"):
+            raise ContractError("password_hash: must be an argon2 hash")
+        if self.token_version < 0:
+            raise ContractError("token_version: must not be negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "password_hash": self.password_hash,
+            "role": self.role.value,
+            "disabled": self.disabled,
+            "token_version": self.token_version,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+    def view(self) -> dict[str, Any]:
+        """What the REST API shows: everything but the hash."""
+        return {
+            "username": self.username,
+            "role": self.role.value,
+            "disabled": self.disabled,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    def key(self) -> bytes:
+        return self.username.encode()
+
+    def changed(self, *, updated: str, **changes: Any) -> UserRecord:
+        """A copy with ``changes`` applied and the token version moved on."""
+        return replace(self, updated=updated, token_version=self.token_version + 1, **changes)
+
+
+def decode_user_record(data: bytes) -> UserRecord:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"user: not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise ContractError("user: must be a JSON object")
+    for name in ("username", "password_hash", "role", "created", "updated"):
+        if not isinstance(obj.get(name), str):
+            raise ContractError(f"{name}: required, a string")
+    if not isinstance(obj.get("disabled"), bool):
+        raise ContractError("disabled: required, a boolean")
+    version = obj.get("token_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ContractError("token_version: required, an integer")
+    try:
+        role = Role(obj["role"])
+    except ValueError as exc:
+        raise ContractError(
+            f"role: {obj['role']!r} is not one of operator, engineer, admin"
+        ) from exc
+    return UserRecord(
+        username=obj["username"],
+        password_hash=obj["password_hash"],
+        role=role,
+        disabled=obj["disabled"],
+        token_version=version,
+        created=obj["created"],
+        updated=obj["updated"],
+    )
+
+
+class UserIndex:
+    """Applies users-topic records in offset order; answers lookups by username."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, UserRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, username: str) -> UserRecord | None:
+        return self._by_name.get(username)
+
+    def records(self) -> list[UserRecord]:
+        return sorted(self._by_name.values(), key=lambda r: r.username)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        record = decode_keyed(
+            key, value, decode=decode_user_record, key_of=lambda r: r.username, what="user"
+        )
+        if record is None:
+            return
+        if record.value is None:
+            self._by_name.pop(record.key, None)
+        else:
+            self.put(record.value)
+
+    def put(self, record: UserRecord) -> None:
+        self._by_name[record.username] = record
+
+    def remove(self, username: str) -> None:
+        self._by_name.pop(username, None)

@@ -1,0 +1,1 @@
+"""Cross-cutting protection of the API: rate limits, audit, metrics, start-up checks."""

@@ -1,0 +1,214 @@
+"""The audit log: one :class:`AuditRecord` per request, batched off the request path.
+
+:meth:`AuditLog.offer` never waits: records go to a bounded queue, and a full queue drops
+the record and counts it (``millstream_api_audit_dropped``). One task drains the queue in
+batches to the audit topic (for any other consumer) and, as points of measurement
+``audit``, straight to InfluxDB's audit bucket, so ``GET /api/audit`` works with or
+without the pipeline. The point time is :func:`audit_time_ns` of the request, so the
+same record written again by another consumer overwrites the point instead of doubling it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from influxdb_client import Point, WritePrecision
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+from api.errors import HistoryUnavailableError
+from api.history.flux import flux_string, flux_time
+from api.kafka.producer import KafkaPublisher
+from api.security.metrics import ApiMetrics
+from contracts.audit import AuditRecord
+from contracts.influx_schema import AUDIT, audit_time_ns
+from contracts.timefmt import format_ts
+
+logger = logging.getLogger(__name__)
+
+
+def audit_point(record: AuditRecord) -> Point:
+    return (
+        Point(AUDIT)
+        .tag("principal", record.principal)
+        .tag("method", record.method)
+        .tag("status", str(record.status))
+        .field("path", record.path)
+        .field("role", record.role)
+        .field("latency_ms", float(record.latency_ms))
+        .field("client", record.client)
+        .field("request_id", record.request_id)
+        .time(audit_time_ns(record.ts_ms, record.request_id), WritePrecision.NS)
+    )
+
+
+def audit_flux(
+    *,
+    bucket: str,
+    start: datetime,
+    stop: datetime,
+    principal: str | None,
+    method: str | None,
+    status: int | None,
+    path: str | None,
+    path_prefix: str | None,
+    limit: int,
+) -> str:
+    """Newest first; tag filters before the pivot, field filters after it."""
+    lines = [
+        'import "strings"',
+        "",
+        f"from(bucket: {flux_string(bucket)})",
+        f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})",
+        f"  |> filter(fn: (r) => r._measurement == {flux_string(AUDIT)})",
+    ]
+    if principal is not None:
+        lines.append(f"  |> filter(fn: (r) => r.principal == {flux_string(principal)})")
+    if method is not None:
+        lines.append(f"  |> filter(fn: (r) => r.method == {flux_string(method)})")
+    if status is not None:
+        lines.append(f"  |> filter(fn: (r) => r.status == {flux_string(str(status))})")
+    lines.append('  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")')
+    if path is not None:
+        lines.append(f"  |> filter(fn: (r) => r.path == {flux_string(path)})")
+    if path_prefix is not None:
+        lines.append(
+            f"  |> filter(fn: (r) => strings.hasPrefix(v: r.path, prefix: "
+            f"{flux_string(path_prefix)}))"
+        )
+    lines += [
+        "  |> group()",
+        '  |> sort(columns: ["_time"], desc: true)',
+        f"  |> limit(n: {int(limit)})",
+    ]
+    return "\n".join(lines)
+
+
+def _row_view(values: dict[str, Any]) -> dict[str, Any]:
+    moment = values.get("_time")
+    ts_ms = int(moment.timestamp() * 1000) if isinstance(moment, datetime) else 0
+    status = values.get("status")
+    return {
+        "time": format_ts(ts_ms),
+        "principal": str(values.get("principal") or ""),
+        "role": str(values.get("role") or ""),
+        "method": str(values.get("method") or ""),
+        "path": str(values.get("path") or ""),
+        "status": int(status) if isinstance(status, str) and status.isdigit() else 0,
+        "latency_ms": float(values.get("latency_ms") or 0.0),
+        "client": str(values.get("client") or ""),
+        "request_id": str(values.get("request_id") or ""),
+    }
+
+
+class AuditLog:
+    """Takes records without waiting; writes them in batches; answers audit queries."""
+
+    def __init__(
+        self,
+        *,
+        publisher: KafkaPublisher,
+        topic: str,
+        influx_url: str,
+        influx_token: str,
+        influx_org: str,
+        bucket: str,
+        metrics: ApiMetrics,
+        queue_records: int,
+        batch_records: int,
+        flush_interval_s: float,
+        query_timeout_s: float,
+    ) -> None:
+        self.topic = topic
+        self.bucket = bucket
+        self._publisher = publisher
+        self._influx_url = influx_url
+        self._influx_token = influx_token
+        self._org = influx_org
+        self._metrics = metrics
+        self._queue: asyncio.Queue[AuditRecord] = asyncio.Queue(maxsize=queue_records)
+        self._batch_records = batch_records
+        self._flush_interval_s = flush_interval_s
+        self._query_timeout_s = query_timeout_s
+        self._client: InfluxDBClientAsync | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    async def start(self) -> None:
+        self._client = InfluxDBClientAsync(
+            url=self._influx_url,
+            token=self._influx_token,
+            org=self._org,
+            timeout=int(self._query_timeout_s * 1000),
+        )
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def stop(self, *, drain_timeout_s: float = 5.0) -> None:
+        """Write what is queued (bounded by ``drain_timeout_s``), then stop."""
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), drain_timeout_s)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def offer(self, record: AuditRecord) -> None:
+        """Queue one record; never blocks, never raises (a full queue drops and counts)."""
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            self._metrics.audit_dropped.inc()
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._flush_interval_s):
+                    while len(batch) < self._batch_records:
+                        batch.append(await self._queue.get())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[AuditRecord]) -> None:
+        try:
+            await self._publisher.send_many(self.topic, [(r.key(), r.encode()) for r in batch])
+            self._metrics.audit_written.labels(sink="kafka").inc(len(batch))
+        except Exception as exc:  # counted and logged; the request path never sees it
+            self._metrics.audit_failed.labels(sink="kafka").inc(len(batch))
+            logger.warning("audit records not produced count=%d error=%s", len(batch), exc)
+        try:
+            assert self._client is not None
+            await self._client.write_api().write(
+                bucket=self.bucket, org=self._org, record=[audit_point(r) for r in batch]
+            )
+            self._metrics.audit_written.labels(sink="influxdb").inc(len(batch))
+        except Exception as exc:
+            self._metrics.audit_failed.labels(sink="influxdb").inc(len(batch))
+            logger.warning("audit points not written count=%d error=%s", len(batch), exc)
+
+    async def query(self, flux: str) -> list[dict[str, Any]]:
+        if self._client is None:
+            raise HistoryUnavailableError("influxdb: the audit client is not running")
+        try:
+            async with asyncio.timeout(self._query_timeout_s):
+                tables = await self._client.query_api().query(flux)
+        except TimeoutError as exc:
+            raise HistoryUnavailableError(
+                f"influxdb: audit query took longer than {self._query_timeout_s:g}s"
+            ) from exc
+        except Exception as exc:
+            logger.warning("audit query failed error=%s", exc)
+            raise HistoryUnavailableError("influxdb: audit query failed") from exc
+        return [_row_view(row.values) for table in tables for row in table.records]

@@ -1,0 +1,198 @@
+"""Alarm latency: a reading's arrival in Kafka to its alarm event's arrival in Kafka.
+
+One ``python -m pipeline worker`` (default settings, so InfluxDB batches wait up to
+``pipeline_batch_max_wait_ms``) runs on fresh topics. Overheat readings (temperature_c 95,
+each for a new machine, so each raises one alarm) are produced one at a time; the latency
+of each is the alarm record's Kafka timestamp minus the reading record's (both CreateTime,
+stamped on this host). Measured at idle, then under load: a separate process produces
+readings of 50 machines at a steady rate (``LOAD_READINGS_S`` x 5 sensors = 100,000 points/s,
+the throughput goal) while the probes run. The baseline is the storage batch window alarms
+used to wait for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.core import Figure, ScenarioContext
+
+NAME = "pipeline_alarm_latency"
+TITLE = "Alarm latency, reading in Kafka -> alarm event in Kafka, idle and under load"
+
+REPO = Path(__file__).resolve().parents[2]
+LOAD_READINGS_S = 20_000
+SENSORS = ("temperature_c", "pressure_bar", "vibration_mm_s", "power_kw", "speed_rpm")
+
+
+def _value(machine: str, temperature: float, ts_ms: int, seq: int) -> bytes:
+    from contracts.timefmt import format_ts
+
+    values = {s: 20.0 + n for n, s in enumerate(SENSORS)}
+    values["temperature_c"] = temperature
+    return orjson.dumps(
+        {
+            "machine_id": machine,
+            "ts": format_ts(ts_ms),
+            "seq": seq,
+            "source": "bench",
+            "values": values,
+        }
+    )
+
+
+def _load(bootstrap: str, topic: str, rate_s: int, stop: Any) -> None:
+    async def run() -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, linger_ms=10, compression_type="lz4"
+        )
+        await producer.start()
+        try:
+            seq = 0
+            tick_s = 0.05
+            per_tick = int(rate_s * tick_s)
+            next_t = time.monotonic()
+            while not stop.is_set():
+                now = int(time.time() * 1000)
+                for _ in range(per_tick):
+                    machine = f"load{seq % 50:02d}"
+                    await producer.send(topic, _value(machine, 60.0, now, seq), machine.encode())
+                    seq += 1
+                next_t += tick_s
+                await asyncio.sleep(max(0.0, next_t - time.monotonic()))
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+async def _probe(
+    bootstrap: str, readings: str, alarms: str, count: int, timeout_s: float
+) -> list[float]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    consumer = AIOKafkaConsumer(
+        alarms, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await producer.start()
+    await consumer.start()
+    prefix = f"lat{uuid.uuid4().hex[:6]}"
+    sent: dict[str, int] = {}
+    latencies: list[float] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        for i in range(count):
+            machine = f"{prefix}-{i}"
+            meta = await producer.send_and_wait(
+                readings, _value(machine, 95.0, int(time.time() * 1000), 0), machine.encode()
+            )
+            sent[machine] = meta.timestamp
+            while machine in sent and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        body = orjson.loads(record.value)
+                        m = str(body.get("machine_id"))
+                        if m in sent and body.get("event") == "raised":
+                            latencies.append(record.timestamp - sent.pop(m))
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return latencies
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(ctx: ScenarioContext) -> list[Figure]:
+    count = 30 if ctx.quick else 100
+    settings = ctx.fresh_settings()
+    app_id = f"bench-lat-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ)
+    env.update(ctx.env(settings))
+    env.update(
+        MILLSTREAM_PIPELINE_APP_ID=app_id,
+        MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
+        MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
+    )
+    batch_wait_ms = 500.0
+    bootstrap = settings.kafka_bootstrap_servers
+    topics = settings.topics
+    figures: list[Figure] = []
+    log_path = ctx.work_dir / f"{app_id}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "worker"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            ctx.progress("alarm latency: warming up the worker")
+            warm = asyncio.run(_probe(bootstrap, topics.readings, topics.alarms, 1, 90.0))
+            if not warm:
+                raise RuntimeError(
+                    "worker raised no alarm within 90 s: "
+                    + log_path.read_text(errors="replace")[-2000:]
+                )
+            for label in ("idle", "under load"):
+                stop = multiprocessing.Event()
+                loader = None
+                if label == "under load":
+                    loader = multiprocessing.Process(
+                        target=_load, args=(bootstrap, topics.readings, LOAD_READINGS_S, stop)
+                    )
+                    loader.start()
+                    time.sleep(3.0)
+                ctx.progress(f"alarm latency: {count} probes, {label}")
+                try:
+                    lat = asyncio.run(
+                        _probe(bootstrap, topics.readings, topics.alarms, count, 120.0)
+                    )
+                finally:
+                    stop.set()
+                    if loader is not None:
+                        loader.join(timeout=30)
+                goal_ms = 50.0 if label == "idle" else 100.0
+                p99 = _pct(lat, 0.99) if lat else float("inf")
+                figures.append(
+                    Figure(
+                        scenario=NAME,
+                        name=f"alarm p99, {label}",
+                        value=p99,
+                        unit="ms",
+                        baseline_name="storage batch window (alarms used to wait for it)",
+                        baseline_value=batch_wait_ms,
+                        goal=f"p99 <= {goal_ms:.0f} ms",
+                        met=bool(lat) and p99 <= goal_ms,
+                        higher_is_better=False,
+                        note=f"n={len(lat)} p50={_pct(lat, 0.5) if lat else float('nan'):.0f} ms",
+                        extra={"latencies_ms": lat},
+                    )
+                )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return figures

@@ -1,0 +1,333 @@
+"""Pipeline throughput: the worker against a bare aiokafka -> orjson -> line protocol ->
+InfluxDB stage, on the same topic, in the same run.
+
+N readings of 5 sensors go to a fresh readings topic. Then, one after the other:
+
+- the bare stage: an aiokafka consumer (own group) decodes every record with orjson, builds
+  line protocol and writes batches of 5,000 lines to InfluxDB; its rate is data points
+  (readings x sensors) over the time from its first record to its last accepted write;
+- ``python -m pipeline worker`` (a fresh consumer group) stateless (windows and alarms off),
+  then with windows and alarms on; its rate comes from the group's committed offsets,
+  which advance only after InfluxDB accepted the readings (sampled every 100 ms; the
+  worker commits every 200 ms here), measured from the first commit to the last;
+- the peer: the same tumbling and hopping aggregation in Quix Streams, run from its own
+  virtual environment (``.venv-peer``, created on first use) because it pins other
+  versions of our dependencies; its rate is over its first to last processed record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.core import Figure, ScenarioContext
+from contracts.settings import CommonSettings
+
+NAME = "pipeline_throughput"
+TITLE = "Pipeline worker data points/s against a bare aiokafka->InfluxDB stage"
+
+SENSORS = ("temperature_c", "pressure_bar", "vibration_mm_s", "power_kw", "speed_rpm")
+MACHINES = 50
+BARE_BATCH_LINES = 5_000
+REPO = Path(__file__).resolve().parents[2]
+PEER_VENV = REPO / ".venv-peer"
+PEER_SCRIPT = Path(__file__).with_name("pipeline_peer_quix.py")
+
+
+def _reading(i: int, start_ms: int) -> tuple[bytes, bytes]:
+    machine = f"m{i % MACHINES:03d}"
+    value = {
+        "machine_id": machine,
+        "ts": _iso(start_ms + i),
+        "seq": i,
+        "source": "bench",
+        "plant": "p1",
+        "line": "l1",
+        "values": {s: 20.0 + (i * 7 + n) % 50 + 0.25 for n, s in enumerate(SENSORS)},
+        "quality": {},
+    }
+    return machine.encode(), orjson.dumps(value)
+
+
+def _iso(ts_ms: int) -> str:
+    from contracts.timefmt import format_ts
+
+    return format_ts(ts_ms)
+
+
+async def _produce(bootstrap: str, topic: str, count: int) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        compression_type="lz4",
+    )
+    await producer.start()
+    try:
+        start_ms = int(time.time() * 1000) - count
+        pending = []
+        for i in range(count):
+            key, value = _reading(i, start_ms)
+            pending.append(await producer.send(topic, value=value, key=key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) -> float:
+    """Points/s of the bare stage over ``count`` records."""
+    from aiokafka import AIOKafkaConsumer
+    from influxdb_client import WritePrecision
+    from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+    from contracts.readings import decode_reading
+    from pipeline.line_protocol import reading_line
+
+    consumer = AIOKafkaConsumer(
+        settings.topics.readings,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    client = InfluxDBClientAsync(
+        url=settings.influx_url,
+        token=settings.influx_token.get_secret_value(),
+        org=settings.influx_org,
+        timeout=30_000,
+    )
+    write_api = client.write_api()
+    await consumer.start()
+    try:
+        seen = 0
+        first: float | None = None
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout_s
+        while seen < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=BARE_BATCH_LINES)
+            for records in batches.values():
+                if first is None:
+                    first = time.perf_counter()
+                for record in records:
+                    lines.append(reading_line(decode_reading(record.value)))
+                seen += len(records)
+            if len(lines) >= BARE_BATCH_LINES or (seen >= count and lines):
+                await write_api.write(
+                    bucket=settings.influx_bucket, record=lines, write_precision=WritePrecision.MS
+                )
+                lines = []
+        if seen < count or first is None:
+            raise RuntimeError(f"bare stage saw {seen} of {count} records in {timeout_s} s")
+        await consumer.commit()
+        return count * len(SENSORS) / (time.perf_counter() - first)
+    finally:
+        await consumer.stop()
+        await client.close()
+
+
+def _worker_stage(
+    ctx: ScenarioContext,
+    settings: CommonSettings,
+    count: int,
+    timeout_s: float,
+    *,
+    stateful: bool,
+    profile_to: Path | None = None,
+) -> float:
+    """Points/s of ``python -m pipeline worker`` from its first commit to its last."""
+    from kafka import KafkaAdminClient
+
+    app_id = f"bench-worker-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ)
+    env.update(ctx.env(settings))
+    env.update(
+        MILLSTREAM_PIPELINE_APP_ID=app_id,
+        MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
+        MILLSTREAM_PIPELINE_COMMIT_INTERVAL_MS="200",
+        MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
+        MILLSTREAM_PIPELINE_WINDOWS_ENABLED="true" if stateful else "false",
+        MILLSTREAM_PIPELINE_ALARMS_ENABLED="true" if stateful else "false",
+    )
+    log_path = ctx.work_dir / f"{app_id}.log"
+    topic = settings.topics.readings
+    bootstrap = settings.kafka_bootstrap_servers
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "worker"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        profiler: subprocess.Popen[bytes] | None = None
+        try:
+            deadline = time.monotonic() + timeout_s
+            first: tuple[float, int] | None = None
+            last = 0
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"worker exited {proc.returncode}: "
+                        + log_path.read_text(errors="replace")[-2000:]
+                    )
+                offsets = admin.list_group_offsets(app_id).get(app_id, {})
+                done = sum(
+                    m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0
+                )
+                now = time.perf_counter()
+                if done > 0 and first is None:
+                    first = (now, done)
+                    if profile_to is not None:
+                        profiler = subprocess.Popen(
+                            [
+                                str(Path(sys.executable).parent / "py-spy"),
+                                "record",
+                                "-o",
+                                str(profile_to),
+                                "-f",
+                                "raw",
+                                "-d",
+                                "8",
+                                "--pid",
+                                str(proc.pid),
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
+                last = done
+                if done >= count:
+                    break
+                time.sleep(0.1)
+            if first is None or last < count:
+                raise RuntimeError(f"worker committed {last} of {count} in {timeout_s} s")
+            elapsed = time.perf_counter() - first[0]
+            return (count - first[1]) * len(SENSORS) / max(elapsed, 1e-3)
+        finally:
+            admin.close()
+            if profiler is not None:
+                profiler.wait(timeout=30)
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _peer_python() -> Path | None:
+    """The peer venv's interpreter with quixstreams installed, or None (with the reason
+    printed by pip) when it cannot be installed."""
+    python = PEER_VENV / "bin" / "python"
+    if python.exists():
+        check = subprocess.run(
+            [str(python), "-c", "import quixstreams"], capture_output=True, timeout=60
+        )
+        if check.returncode == 0:
+            return python
+    subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, timeout=120)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "quixstreams"],
+        capture_output=True,
+        timeout=600,
+    )
+    if install.returncode != 0:
+        sys.stderr.write(install.stderr.decode(errors="replace")[-2000:])
+        return None
+    return python
+
+
+def _peer_stage(settings: CommonSettings, count: int, timeout_s: float) -> dict[str, Any]:
+    python = _peer_python()
+    if python is None:
+        return {"error": "quixstreams could not be installed into .venv-peer"}
+    result = subprocess.run(
+        [
+            str(python),
+            str(PEER_SCRIPT),
+            settings.kafka_bootstrap_servers,
+            settings.topics.readings,
+            str(count),
+            str(timeout_s),
+        ],
+        capture_output=True,
+        timeout=timeout_s + 60,
+    )
+    if result.returncode != 0:
+        return {"error": result.stderr.decode(errors="replace")[-1500:]}
+    parsed: dict[str, Any] = orjson.loads(result.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def run(ctx: ScenarioContext) -> list[Figure]:
+    count = 40_000 if ctx.quick else 200_000
+    timeout_s = 120.0 if ctx.quick else 300.0
+    settings = ctx.fresh_settings()
+    ctx.progress(f"producing {count} readings of {len(SENSORS)} sensors")
+    asyncio.run(_produce(settings.kafka_bootstrap_servers, settings.topics.readings, count))
+    profile_dir = os.environ.get("MILLSTREAM_BENCH_PROFILE_DIR")
+    figures: list[Figure] = []
+    ctx.progress("bare aiokafka stage")
+    bare = asyncio.run(_bare_stage(settings, count, timeout_s))
+    for stateful in (False, True):
+        label = "windows+alarms" if stateful else "stateless"
+        ctx.progress(f"worker, {label}")
+        profile = (
+            Path(profile_dir) / f"worker-{label}.txt" if profile_dir and not ctx.quick else None
+        )
+        worker = _worker_stage(
+            ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile
+        )
+        figures.append(
+            Figure(
+                scenario=NAME,
+                name=f"worker {label}",
+                value=worker,
+                unit="points/s",
+                baseline_name="bare aiokafka stage",
+                baseline_value=bare,
+                goal=">= 0.5x bare and >= 100,000 points/s",
+                met=worker >= 0.5 * bare and worker >= 100_000,
+                note=f"{count} readings x {len(SENSORS)} sensors",
+            )
+        )
+    if os.environ.get("MILLSTREAM_BENCH_SKIP_PEER") != "1":
+        ctx.progress("peer: Quix Streams windowed aggregation")
+        peer = _peer_stage(settings, count, timeout_s)
+        if "points_per_s" in peer:
+            figures.append(
+                Figure(
+                    scenario=NAME,
+                    name="quixstreams tumbling+hopping aggregation (peer)",
+                    value=float(peer["points_per_s"]),
+                    unit="points/s",
+                    baseline_name="bare aiokafka stage",
+                    baseline_value=bare,
+                    note="peer, no InfluxDB write; " + str(peer.get("note", "")),
+                )
+            )
+        else:
+            figures.append(
+                Figure(
+                    scenario=NAME,
+                    name="quixstreams peer",
+                    value=0.0,
+                    unit="points/s",
+                    note=f"not measured: {peer.get('error', 'unknown')}"[:500],
+                )
+            )
+    return figures

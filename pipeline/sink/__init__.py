@@ -1,0 +1,1 @@
+"""Storage sinks: InfluxDB writes, one attempt each, classified for the delivery policy."""

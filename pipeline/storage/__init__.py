@@ -1,0 +1,1 @@
+"""Batching what the loops produce for InfluxDB, writing it in the background, acking after."""

@@ -1,0 +1,1 @@
+"""Tumbling and hopping aggregate windows per machine and sensor."""

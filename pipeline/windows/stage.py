@@ -1,0 +1,178 @@
+"""The windows stage of the readings loop: state in a changelogged table, closed windows
+published to the aggregates topic at once and written to InfluxDB with the batch.
+
+The table (``windows``, key = machine id bytes, co-partitioned with readings, in memory,
+rebuilt from its compacted changelog at start-up) holds :mod:`pipeline.windows.core`'s
+state of each machine; it is written once per machine per chunk. A restarted worker
+recovers its windows from the changelog and skips readings at or below the offset the
+state already applied, so a replay never counts a reading twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+from contracts.aggregates import WindowAggregate
+from contracts.errors import ConfigError
+from contracts.readings import Reading
+from contracts.timefmt import now_ms
+from pipeline.batch import source_record
+from pipeline.dead_letter import DeadLetter
+from pipeline.delivery import Publisher, RetryPolicy, until_done
+from pipeline.settings import PipelineSettings
+from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
+from pipeline.windows.lines import aggregate_lines
+
+logger = logging.getLogger(__name__)
+
+WINDOWS_TABLE = "windows"
+
+
+def specs_from_settings(settings: PipelineSettings) -> tuple[WindowSpec, ...]:
+    tumbling = settings.pipeline_window_tumbling_s * 1000
+    specs = [WindowSpec(size_ms=tumbling, step_ms=tumbling)]
+    hopping = settings.pipeline_window_hopping_s
+    if hopping:
+        hop = settings.pipeline_window_hop_s
+        if hopping % hop or hop > hopping:
+            raise ConfigError(
+                f"pipeline_window_hopping_s: {hopping} must be a multiple of "
+                f"pipeline_window_hop_s ({hop})"
+            )
+        specs.append(WindowSpec(size_ms=hopping * 1000, step_ms=hop * 1000))
+    return tuple(specs)
+
+
+class WindowsStage:
+    def __init__(
+        self,
+        *,
+        table: MutableMapping[bytes, Any],
+        specs: Sequence[WindowSpec],
+        grace_ms: int,
+        idle_close_ms: int,
+        publisher: Publisher,
+        aggregates_topic: str,
+        retry: RetryPolicy,
+    ) -> None:
+        self._table = table
+        self._specs = tuple(specs)
+        self._pane_ms = pane_ms(self._specs)
+        self._grace_ms = grace_ms
+        self._idle_close_ms = idle_close_ms
+        self._publisher = publisher
+        self._topic = aggregates_topic
+        self._retry = retry
+        self._lock = asyncio.Lock()
+        # machine id -> wall time of its last reading here (for closing idle machines).
+        self._seen_ms: dict[str, int] = {}
+        self.late_readings = 0
+        self.emitted = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: PipelineSettings,
+        *,
+        table: MutableMapping[bytes, Any],
+        publisher: Publisher,
+        retry: RetryPolicy,
+    ) -> WindowsStage:
+        return cls(
+            table=table,
+            specs=specs_from_settings(settings),
+            grace_ms=settings.pipeline_window_grace_ms,
+            idle_close_ms=settings.pipeline_window_idle_close_ms,
+            publisher=publisher,
+            aggregates_topic=settings.topics.aggregates,
+            retry=retry,
+        )
+
+    async def apply(
+        self,
+        readings: Sequence[Reading],
+        offsets: Sequence[int],
+        sources: Sequence[Any],
+        now_ms: int,
+    ) -> tuple[list[str], list[DeadLetter]]:
+        async with self._lock:
+            states: dict[str, dict[str, Any]] = {}
+            closed: list[WindowAggregate] = []
+            late: list[DeadLetter] = []
+            specs = self._specs
+            grace = self._grace_ms
+            pane = self._pane_ms
+            for reading, offset, source in zip(readings, offsets, sources, strict=True):
+                machine_id = reading.machine_id
+                state = states.get(machine_id)
+                if state is None:
+                    stored = self._table.get(machine_id.encode())
+                    state = states[machine_id] = stored if stored else new_state()
+                previous_max = state["max_ts"]
+                reason = add_reading(state, reading, offset, specs, pane)
+                if reason is not None:
+                    self.late_readings += 1
+                    late.append(
+                        DeadLetter.build(
+                            source_record(source),
+                            reason=reason,
+                            stage="window",
+                            failed_at_ms=now_ms,
+                        )
+                    )
+                    continue
+                if state["max_ts"] != previous_max:
+                    closed.extend(
+                        close_due(state, machine_id, specs, until_ms=state["max_ts"] - grace)
+                    )
+                self._seen_ms[machine_id] = now_ms
+            await self._emit(closed)
+            for machine_id, state in states.items():
+                self._table[machine_id.encode()] = state
+        return aggregate_lines(closed), late
+
+    async def _emit(self, closed: list[WindowAggregate]) -> None:
+        if not closed:
+            return
+        records = [(a.key(), a.encode()) for a in closed]
+
+        async def publish() -> None:
+            await self._publisher.publish(self._topic, records)
+
+        await until_done(publish, what="publish_aggregates", retry=self._retry)
+        self.emitted += len(closed)
+
+    async def close_idle(self, wall_ms: int) -> list[WindowAggregate]:
+        """Close the due windows of machines silent for ``idle_close_ms``; return them."""
+        closed: list[WindowAggregate] = []
+        async with self._lock:
+            for machine_id, seen_ms in list(self._seen_ms.items()):
+                if wall_ms - seen_ms < self._idle_close_ms:
+                    continue
+                key = machine_id.encode()
+                state = self._table.get(key)
+                if not state:
+                    self._seen_ms.pop(machine_id, None)
+                    continue
+                done = close_due(state, machine_id, self._specs, until_ms=wall_ms - self._grace_ms)
+                if done:
+                    closed.extend(done)
+                    self._table[key] = state
+                if not state["panes"]:
+                    self._seen_ms.pop(machine_id, None)
+            await self._emit(closed)
+        return closed
+
+    async def run_idle_closer(self) -> None:
+        """Close idle machines' windows once a second. Their InfluxDB rows are written
+        here (the aggregates topic is published first)."""
+        while True:
+            await asyncio.sleep(1.0)
+            closed = await self.close_idle(now_ms())
+            if closed and self.idle_writer is not None:
+                await self.idle_writer(aggregate_lines(closed))
+
+    idle_writer: Any = None

@@ -1,0 +1,258 @@
+"""Users, login tokens and API keys over REST, against a real Kafka and InfluxDB."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import jwt
+import pytest
+from apiserver import ServerThread
+
+from api.app import create_app
+from api.settings import ApiSettings
+from contracts.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_S = 20.0
+ADMIN_USER = "root-admin"
+
+
+@pytest.fixture(scope="module")
+def admin_password() -> str:
+    return "pw-" + secrets.token_hex(12)
+
+
+@pytest.fixture(scope="module")
+def api_settings(
+    make_settings: Callable[..., CommonSettings], admin_key: str, admin_password: str
+) -> ApiSettings:
+    return ApiSettings(
+        **make_settings(partitions=1).model_dump(),
+        admin_api_key=admin_key,
+        admin_username=ADMIN_USER,
+        admin_password=admin_password,
+        jwt_secret="j" + secrets.token_hex(24),
+        rate_limit_login="1000/minute",
+        rate_limit_login_ip="1000/minute",
+    )
+
+
+@pytest.fixture(scope="module")
+def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
+    with ServerThread(create_app(api_settings)) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=DEADLINE_S) as client:
+        yield client
+
+
+async def _login(http: httpx.AsyncClient, username: str, password: str) -> str:
+    response = await http.post("/api/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_seed_login_then_bearer_calls(
+    http: httpx.AsyncClient, api_settings: ApiSettings, admin_password: str
+) -> None:
+    response = await http.post(
+        "/api/auth/login", json={"username": ADMIN_USER, "password": admin_password}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) >= {"token"}
+    assert api_settings.jwt_secret is not None
+    claims = jwt.decode(
+        body["token"],
+        api_settings.jwt_secret.get_secret_value(),
+        algorithms=["HS256"],
+        options={"verify_iss": False},
+    )
+    assert claims["sub"] == ADMIN_USER
+    assert claims["exp"] - claims["iat"] == api_settings.jwt_ttl_s
+    me = await http.get("/api/auth/me", headers=_bearer(body["token"]))
+    assert me.status_code == 200
+    assert me.json() == {
+        "name": ADMIN_USER,
+        "role": "admin",
+        "kind": "user",
+        "principal": f"user:{ADMIN_USER}",
+    }
+    machines = await http.get("/api/machines", headers=_bearer(body["token"]))
+    assert machines.status_code == 200
+
+
+async def test_wrong_password_unknown_user_and_forged_token_are_401(
+    http: httpx.AsyncClient, admin_password: str
+) -> None:
+    wrong = await http.post(
+        "/api/auth/login", json={"username": ADMIN_USER, "password": admin_password + "x"}
+    )
+    unknown = await http.post(
+        "/api/auth/login", json={"username": "nobody", "password": admin_password}
+    )
+    forged = jwt.encode(
+        {
+            "sub": ADMIN_USER,
+            "ver": 0,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+            "iss": "millstream-api",
+        },
+        "not-the-server-secret-" + secrets.token_hex(8),
+        algorithm="HS256",
+    )
+    with_forged = await http.get("/api/machines", headers=_bearer(forged))
+    unsigned = jwt.encode({"sub": ADMIN_USER}, None, algorithm="none")  # type: ignore[arg-type]
+    with_unsigned = await http.get("/api/machines", headers=_bearer(unsigned))
+
+    for response in (wrong, unknown, with_forged, with_unsigned):
+        assert response.status_code == 401, response.text
+        assert "Bearer" in response.headers["WWW-Authenticate"]
+    assert wrong.json() == unknown.json() == {"detail": "username or password: not valid"}
+
+
+async def test_expired_token_is_401(
+    http: httpx.AsyncClient, api_settings: ApiSettings, admin_password: str
+) -> None:
+    assert api_settings.jwt_secret is not None
+    token = await _login(http, ADMIN_USER, admin_password)
+    claims = jwt.decode(
+        token,
+        api_settings.jwt_secret.get_secret_value(),
+        algorithms=["HS256"],
+        options={"verify_iss": False},
+    )
+    claims["iat"] -= 7200
+    claims["exp"] = int(time.time()) - 5
+    expired = jwt.encode(claims, api_settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+    response = await http.get("/api/machines", headers=_bearer(expired))
+
+    assert response.status_code == 401
+
+
+async def test_admin_manages_users_and_changes_end_tokens(
+    http: httpx.AsyncClient, admin_key: str
+) -> None:
+    admin = {"X-API-Key": admin_key}
+    name = "alice-" + secrets.token_hex(3)
+    password = "pw-" + secrets.token_hex(10)
+
+    created = await http.post(
+        "/api/users",
+        headers=admin,
+        json={"username": name, "password": password, "role": "engineer"},
+    )
+    again = await http.post(
+        "/api/users",
+        headers=admin,
+        json={"username": name, "password": password, "role": "engineer"},
+    )
+    weak = await http.post(
+        "/api/users", headers=admin, json={"username": name + "2", "password": "short"}
+    )
+
+    assert created.status_code == 201, created.text
+    assert created.json()["role"] == "engineer"
+    assert "password" not in created.text and "argon2" not in created.text
+    assert again.status_code == 409
+    assert weak.status_code == 422
+    assert "password" in weak.json()["detail"]
+    assert "at least 12 characters" in weak.json()["detail"]
+    listing = await http.get("/api/users", headers=admin)
+    assert name in [u["username"] for u in listing.json()]
+    assert "argon2" not in listing.text
+
+    token = await _login(http, name, password)
+    assert (await http.get("/api/users", headers=_bearer(token))).status_code == 403
+    assert (await http.get("/api/machines", headers=_bearer(token))).status_code == 200
+
+    disabled = await http.patch(f"/api/users/{name}", headers=admin, json={"disabled": True})
+    assert disabled.status_code == 200
+    assert disabled.json()["disabled"] is True
+    assert (await http.get("/api/machines", headers=_bearer(token))).status_code == 401
+    refused = await http.post("/api/auth/login", json={"username": name, "password": password})
+    assert refused.status_code == 401
+
+    await http.patch(f"/api/users/{name}", headers=admin, json={"disabled": False})
+    token = await _login(http, name, password)
+    new_password = "pw-" + secrets.token_hex(10)
+    changed = await http.patch(
+        f"/api/users/{name}", headers=admin, json={"password": new_password, "role": "operator"}
+    )
+    assert changed.json()["role"] == "operator"
+    assert (await http.get("/api/machines", headers=_bearer(token))).status_code == 401
+    token = await _login(http, name, new_password)
+    fetched = await http.get(f"/api/users/{name}", headers=admin)
+    assert fetched.json()["role"] == "operator"
+
+    deleted = await http.delete(f"/api/users/{name}", headers=admin)
+    assert deleted.status_code == 204
+    assert (await http.get("/api/machines", headers=_bearer(token))).status_code == 401
+    assert (await http.get(f"/api/users/{name}", headers=admin)).status_code == 404
+    assert (await http.delete(f"/api/users/{name}", headers=admin)).status_code == 404
+
+
+async def test_a_second_replica_sees_user_changes_within_seconds(
+    http: httpx.AsyncClient, api_settings: ApiSettings, admin_key: str
+) -> None:
+    """Two API processes on one users topic: a user disabled on one is refused by the other."""
+    admin = {"X-API-Key": admin_key}
+    name = "bob-" + secrets.token_hex(3)
+    password = "pw-" + secrets.token_hex(10)
+    await http.post("/api/users", headers=admin, json={"username": name, "password": password})
+    with ServerThread(create_app(api_settings)) as replica:
+        async with httpx.AsyncClient(base_url=replica.url, timeout=DEADLINE_S) as other:
+            token = await _login(other, name, password)
+            assert (await http.get("/api/machines", headers=_bearer(token))).status_code == 200
+
+            await http.patch(f"/api/users/{name}", headers=admin, json={"disabled": True})
+            started = time.monotonic()
+            status = 200
+            while status == 200 and time.monotonic() - started < 5.0:
+                status = (await other.get("/api/machines", headers=_bearer(token))).status_code
+                await asyncio.sleep(0.05)
+            assert status == 401
+            assert time.monotonic() - started < 5.0
+
+
+async def test_keys_over_rest_show_the_secret_once_and_revoke(
+    http: httpx.AsyncClient, admin_key: str
+) -> None:
+    admin = {"X-API-Key": admin_key}
+    created = await http.post(
+        "/api/keys", headers=admin, json={"name": "scada-line-9", "role": "engineer"}
+    )
+    assert created.status_code == 201
+    body = created.json()
+    secret, key_id = body["secret"], body["key_id"]
+    assert body["role"] == "engineer"
+
+    listing = await http.get("/api/keys", headers=admin)
+    assert listing.status_code == 200
+    assert key_id in [k["key_id"] for k in listing.json()]
+    assert secret not in listing.text
+    assert all(set(k) == {"key_id", "name", "role", "created"} for k in listing.json())
+
+    for headers in ({"X-API-Key": secret}, {"Authorization": f"Bearer {secret}"}):
+        me = await http.get("/api/auth/me", headers=headers)
+        assert me.json()["principal"] == f"key:{key_id}"
+
+    assert (await http.delete(f"/api/keys/{key_id}", headers=admin)).status_code == 204
+    assert (await http.get("/api/machines", headers={"X-API-Key": secret})).status_code == 401
+    assert (await http.delete(f"/api/keys/{key_id}", headers=admin)).status_code == 404

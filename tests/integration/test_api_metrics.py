@@ -1,0 +1,70 @@
+"""``/metrics`` of a running app: requests by route template and status, latency."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from apiserver import ServerThread
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.app import create_app
+from api.settings import ApiSettings
+from contracts.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(make_settings: Callable[..., CommonSettings], admin_key: str) -> Iterator[ServerThread]:
+    settings = ApiSettings(
+        **make_settings(partitions=1).model_dump(),
+        admin_api_key=admin_key,
+        jwt_secret="m" + secrets.token_hex(24),
+    )
+    with ServerThread(create_app(settings)) as running:
+        yield running
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_requests_by_route_template_status_and_latency(
+    server: ServerThread, admin_key: str
+) -> None:
+    key = {"X-API-Key": admin_key}
+    with httpx.Client(base_url=server.url, timeout=20) as http:
+        for machine in ("111111", "222222", "333333"):
+            assert http.get(f"/api/machines/{machine}", headers=key).status_code == 404
+        assert http.get("/api/machines", headers=key).status_code == 200
+        assert http.get("/api/machines").status_code == 401
+        assert http.get("/no/such/path").status_code == 404
+        response = http.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+    route = "/api/machines/{machine_id}"
+
+    def requests(route: str, method: str, status: str) -> float:
+        labels = (("method", method), ("route", route), ("status", status))
+        return samples.get(("millstream_api_requests_total", labels), 0.0)
+
+    assert requests(route, "GET", "404") == 3
+    assert requests("/api/machines", "GET", "200") == 1
+    assert requests("/api/machines", "GET", "401") == 1
+    assert requests("unmatched", "GET", "404") == 1
+    count = samples[
+        ("millstream_api_request_duration_seconds_count", (("method", "GET"), ("route", route)))
+    ]
+    assert count == 3
+    assert not any("111111" in str(labels) for _, labels in samples)
+    for name in ("millstream_api_ws_clients", "millstream_api_audit_dropped_total"):
+        assert any(n == name for n, _ in samples)

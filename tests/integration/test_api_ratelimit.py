@@ -1,0 +1,102 @@
+"""Rate limits on the real app: one key flooding gets 429, another key is not affected."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from apiserver import ServerThread
+
+from api.app import create_app
+from api.settings import ApiSettings
+from contracts.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_S = 20.0
+READS_PER_MINUTE = 20
+
+
+@pytest.fixture(scope="module")
+def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
+    return ApiSettings(
+        **make_settings(partitions=1).model_dump(),
+        admin_api_key=admin_key,
+        jwt_secret="l" + secrets.token_hex(24),
+        rate_limit_read=f"{READS_PER_MINUTE}/minute",
+        rate_limit_write="1000/minute",
+        rate_limit_login="1000/minute",
+        rate_limit_login_ip="3/minute",
+    )
+
+
+@pytest.fixture(scope="module")
+def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
+    with ServerThread(create_app(api_settings)) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=DEADLINE_S) as client:
+        yield client
+
+
+async def _key(http: httpx.AsyncClient, admin_key: str, name: str) -> dict[str, str]:
+    response = await http.post(
+        "/api/keys", headers={"X-API-Key": admin_key}, json={"name": name, "role": "operator"}
+    )
+    assert response.status_code == 201
+    return {"X-API-Key": response.json()["secret"]}
+
+
+async def test_a_flooding_key_gets_429_and_another_key_is_unaffected(
+    http: httpx.AsyncClient, admin_key: str
+) -> None:
+    flooder, bystander = await _key(http, admin_key, "flooder"), await _key(http, admin_key, "ok")
+
+    flood = await asyncio.gather(
+        *(http.get("/api/machines", headers=flooder) for _ in range(READS_PER_MINUTE * 3))
+    )
+    calm = [await http.get("/api/machines", headers=bystander) for _ in range(5)]
+
+    statuses = [r.status_code for r in flood]
+    assert statuses.count(200) == READS_PER_MINUTE
+    assert statuses.count(429) == READS_PER_MINUTE * 2
+    refused = next(r for r in flood if r.status_code == 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["RateLimit-Limit"] == str(READS_PER_MINUTE)
+    assert refused.headers["RateLimit-Remaining"] == "0"
+    assert 0 <= int(refused.headers["RateLimit-Reset"]) <= 60
+    assert refused.json()["detail"].startswith("rate limit: ")
+    assert [r.status_code for r in calm] == [200] * 5
+    assert calm[-1].headers["RateLimit-Limit"] == str(READS_PER_MINUTE)
+    assert calm[-1].headers["RateLimit-Remaining"] == str(READS_PER_MINUTE - 5)
+    metrics = (await http.get("/metrics")).text
+    assert 'millstream_api_rate_limited_total{route_class="read"} 40.0' in metrics
+
+
+async def test_writes_count_separately_from_reads(http: httpx.AsyncClient, admin_key: str) -> None:
+    reader = await _key(http, admin_key, "reader")
+    for _ in range(READS_PER_MINUTE):
+        await http.get("/api/machines", headers=reader)
+    assert (await http.get("/api/machines", headers=reader)).status_code == 429
+
+    # a write (here refused as 403: operators cannot post) still passes the read limit
+    write = await http.post("/api/readings", headers=reader, json={"machine_id": 1})
+    assert write.status_code == 403
+
+
+async def test_login_is_limited_per_client_address(http: httpx.AsyncClient) -> None:
+    attempts = [
+        await http.post(
+            "/api/auth/login", json={"username": f"guess{i}", "password": "wrong-password-1"}
+        )
+        for i in range(5)
+    ]
+
+    assert [r.status_code for r in attempts] == [401, 401, 401, 429, 429]
+    assert int(attempts[-1].headers["Retry-After"]) >= 1

@@ -1,0 +1,91 @@
+"""The rate-limit policy and limiter, in memory; audit queue overflow; per-app metrics."""
+
+import asyncio
+
+import pytest
+
+from api.security.audit import AuditLog
+from api.security.metrics import ApiMetrics
+from api.security.ratelimit import RateLimiter, RouteClass, route_class
+from contracts.audit import AuditRecord
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "cls"),
+    [
+        ("GET", "/api/machines", RouteClass.read),
+        ("HEAD", "/api/machines", RouteClass.read),
+        ("POST", "/api/readings", RouteClass.ingest),
+        ("GET", "/api/readings", RouteClass.read),
+        ("PATCH", "/api/machines/42", RouteClass.write),
+        ("DELETE", "/api/keys/abc", RouteClass.write),
+        ("POST", "/api/auth/login", RouteClass.login),
+    ],
+)
+def test_route_classes(method, path, cls):
+    assert route_class(method, path) is cls
+
+
+async def test_limits_are_per_identifier_and_report_headers():
+    limiter = RateLimiter(storage_uri="memory://", limits={RouteClass.write: "2/minute;10/hour"})
+
+    first = await limiter.hit(RouteClass.write, "key:a")
+    second = await limiter.hit(RouteClass.write, "key:a")
+    third = await limiter.hit(RouteClass.write, "key:a")
+    other = await limiter.hit(RouteClass.write, "key:b")
+
+    assert (first.allowed, second.allowed, third.allowed, other.allowed) == (
+        True,
+        True,
+        False,
+        True,
+    )
+    assert (first.limit, first.remaining) == (2, 1)  # the tighter of the two limits
+    headers = third.headers()
+    assert headers["RateLimit-Remaining"] == "0"
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    assert "Retry-After" not in other.headers()
+
+
+async def test_a_full_audit_queue_drops_and_counts_without_waiting():
+    metrics = ApiMetrics()
+    log = AuditLog(
+        publisher=None,  # type: ignore[arg-type]  # never started: nothing is written
+        topic="t",
+        influx_url="http://127.0.0.1:1",
+        influx_token="",
+        influx_org="o",
+        bucket="audit",
+        metrics=metrics,
+        queue_records=2,
+        batch_records=10,
+        flush_interval_s=1.0,
+        query_timeout_s=1.0,
+    )
+    record = AuditRecord(
+        request_id="r",
+        ts_ms=0,
+        principal="anonymous",
+        role="",
+        method="GET",
+        path="/",
+        status=200,
+        latency_ms=0.1,
+        client="127.0.0.1",
+    )
+
+    started = asyncio.get_running_loop().time()
+    for _ in range(5):
+        log.offer(record)
+
+    assert asyncio.get_running_loop().time() - started < 0.1
+    assert log.dropped == 3
+    assert b"millstream_api_audit_dropped_total 3.0" in metrics.render()
+
+
+def test_each_app_has_its_own_registry():
+    one, two = ApiMetrics(), ApiMetrics()
+    one.observe_request(route="/api/machines", method="GET", status=200, duration_s=0.01)
+
+    assert b'route="/api/machines"' in one.render()
+    assert b'route="/api/machines"' not in two.render()

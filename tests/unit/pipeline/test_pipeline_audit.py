@@ -1,0 +1,40 @@
+import orjson
+
+from contracts.audit import AuditRecord
+from contracts.influx_schema import audit_time_ns
+from pipeline.audit_loop import audit_line, decode_audit_records
+from pipeline.dead_letter import SourceRecord
+
+RECORD = AuditRecord(
+    request_id="req-1",
+    ts_ms=1_766_241_000_123,
+    principal="key:abc",
+    role="operator",
+    method="GET",
+    path='/api/machines/"42"',
+    status=200,
+    latency_ms=1.5,
+    client="127.0.0.1",
+)
+
+
+def test_audit_line_has_the_schema_tags_fields_and_ns_time():
+    line = audit_line(RECORD)
+    assert line == (
+        "audit,method=GET,principal=key:abc,status=200 "
+        'path="/api/machines/\\"42\\"",role="operator",latency_ms=1.5,client="127.0.0.1",'
+        f'request_id="req-1" {audit_time_ns(RECORD.ts_ms, "req-1")}'
+    )
+
+
+def test_bad_audit_record_is_dead_lettered_naming_the_field_and_neighbours_survive():
+    good = SourceRecord(key=b"key:abc", value=RECORD.encode(), topic="a", partition=0, offset=1)
+    body = RECORD.to_dict()
+    del body["status"]
+    bad = SourceRecord(key=b"key:abc", value=orjson.dumps(body), topic="a", partition=0, offset=2)
+    lines, sources, dead = decode_audit_records([good, bad, good], now_ms=0)
+    assert len(lines) == 2 and sources == [good, good]
+    reason = orjson.loads(dead[0].value)
+    assert reason["reason"] == "status: field required"
+    assert reason["stage"] == "audit"
+    assert reason["source"]["offset"] == 2

@@ -1,0 +1,95 @@
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.readings import Reading
+from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
+
+TUMBLING = WindowSpec(size_ms=60_000, step_ms=60_000)
+HOPPING = WindowSpec(size_ms=300_000, step_ms=60_000)
+SPECS = (TUMBLING, HOPPING)
+GRACE_MS = 5_000
+PANE = pane_ms(SPECS)
+
+
+def test_window_starts_hold_the_time():
+    assert TUMBLING.starts(125_000) == [120_000]
+    assert HOPPING.starts(125_000) == [-120_000, -60_000, 0, 60_000, 120_000]
+    assert TUMBLING.label == "1m" and HOPPING.label == "5m_1m"
+
+
+def run(readings):
+    """Feed readings in order, closing as reading time advances; then close everything."""
+    state = new_state()
+    emitted, late = [], []
+    for offset, r in enumerate(readings):
+        before = state["max_ts"]
+        reason = add_reading(state, r, offset, SPECS, PANE)
+        if reason is not None:
+            late.append((r, reason))
+            continue
+        if state["max_ts"] != before:
+            emitted += close_due(state, "m1", SPECS, until_ms=state["max_ts"] - GRACE_MS)
+            bound = (HOPPING.size_ms + GRACE_MS) // PANE + 2
+            assert len(state["panes"]) <= bound
+    emitted += close_due(state, "m1", SPECS, until_ms=10**15)
+    return state, emitted, late
+
+
+times = st.lists(
+    st.tuples(st.integers(0, 900_000), st.floats(-1e3, 1e3, allow_nan=False)),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(times)
+def test_aggregates_equal_brute_force_and_each_window_is_emitted_once(points):
+    readings = [Reading(machine_id="m1", ts_ms=t, values={"x": v}) for t, v in points]
+    state, emitted, late = run(readings)
+    keys = [(a.window, a.start_ms) for a in emitted]
+    assert len(keys) == len(set(keys))
+    assert state["panes"] == {}  # bounded: everything closed and dropped
+    late_ids = {id(r) for r, _ in late}
+    accepted = [(i, r) for i, r in enumerate(readings) if id(r) not in late_ids]
+    for agg in emitted:
+        spec = TUMBLING if agg.window == "1m" else HOPPING
+        inside = [
+            (i, r) for i, r in accepted if agg.start_ms <= r.ts_ms < agg.start_ms + spec.size_ms
+        ]
+        values = [r.values["x"] for _, r in inside]
+        s = agg.sensors["x"]
+        assert s.count == len(values)
+        assert s.min == min(values) and s.max == max(values)
+        assert s.mean == pytest.approx(sum(values) / len(values), abs=1e-6)
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        assert s.stddev == pytest.approx(std, abs=1e-3)
+        latest = max(r.ts_ms for _, r in inside)
+        assert s.last in [r.values["x"] for _, r in inside if r.ts_ms == latest]
+    # every accepted reading is in exactly one tumbling window
+    assert sum(a.sensors["x"].count for a in emitted if a.window == "1m") == len(accepted)
+
+
+def test_reading_later_than_grace_is_late_with_a_reason():
+    readings = [
+        Reading(machine_id="m1", ts_ms=10_000, values={"x": 1.0}),
+        Reading(machine_id="m1", ts_ms=70_000, values={"x": 2.0}),  # closes [0, 60s)
+        Reading(machine_id="m1", ts_ms=20_000, values={"x": 3.0}),  # late
+    ]
+    _state, emitted, late = run(readings)
+    assert [r.ts_ms for r, _ in late] == [20_000]
+    assert "later than the grace period" in late[0][1] and "1m window [0, 60000)" in late[0][1]
+    first = next(a for a in emitted if a.window == "1m" and a.start_ms == 0)
+    assert first.sensors["x"].count == 1
+
+
+def test_replayed_offsets_are_not_counted_twice():
+    state = new_state()
+    r = Reading(machine_id="m1", ts_ms=1_000, values={"x": 1.0})
+    assert add_reading(state, r, 7, SPECS, PANE) is None
+    assert add_reading(state, r, 7, SPECS, PANE) is None
+    assert state["panes"]["0"]["x"][0] == 1
