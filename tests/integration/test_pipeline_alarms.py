@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from contracts.alarms import AlarmEvent, decode_alarm
 from contracts.readings import Reading
 from contracts.thresholds import Limit, SensorThresholds
 from contracts.timefmt import now_ms
+from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +200,13 @@ def test_default_overheat_alarm_raised_and_cleared_with_its_deadband(
     alarm = f"{machine}:temperature_c:high"
     t0 = now_ms() - 60_000
     values = [70.0, 85.0, 85.1, 84.5, 90.0, 84.1, 84.0, 83.9, 84.5, 85.0]
-    with worker(service_env, app_id=f"al-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path) as proc:
+    web_port = free_port()
+    with worker(
+        service_env,
+        app_id=f"al-{uuid.uuid4().hex[:6]}",
+        tmp_path=tmp_path,
+        MILLSTREAM_PIPELINE_WEB_PORT=str(web_port),
+    ) as proc:
         alarms = Tail(bootstrap, topics.alarms, proc)
         states = Tail(bootstrap, topics.alarm_state, proc)
         try:
@@ -228,6 +236,13 @@ def test_default_overheat_alarm_raised_and_cleared_with_its_deadband(
             time.sleep(1.0)
             alarms.poll(500)
             assert len(events_of(alarms.messages, alarm)) == 2
+            # The engine's counters, on the worker's web port.
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{web_port}/alarms/metrics/", timeout=10
+            ) as response:
+                metrics = response.read().decode()
+            assert 'millstream_alarm_events_total{event="raised"} 1.0' in metrics
+            assert 'millstream_alarm_events_total{event="cleared"} 1.0' in metrics
         finally:
             alarms.close()
             states.close()
