@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
+from fastapi.requests import HTTPConnection
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth.authenticator import Authenticator
 from api.auth.roles import Identity, Role
 from api.auth.store import ApiKeyStore
 from api.auth.tokens import looks_like_jwt
@@ -73,21 +75,30 @@ async def get_history(services: ServicesDep) -> HistoryReader:
     return services.history
 
 
-async def get_security(request: Request) -> SecurityServices:
-    security: SecurityServices | None = getattr(request.app.state, "security", None)
+async def get_security(connection: HTTPConnection) -> SecurityServices:
+    """The security services (also usable from WebSocket routes)."""
+    security: SecurityServices | None = getattr(connection.app.state, "security", None)
     if security is None:
         raise UnavailableError("api: starting up or shutting down")
     return security
 
 
-async def get_optional_security(request: Request) -> SecurityServices | None:
+async def get_optional_security(connection: HTTPConnection) -> SecurityServices | None:
     """The security services, or ``None`` outside a running lifespan (unit tests)."""
-    security: SecurityServices | None = getattr(request.app.state, "security", None)
+    security: SecurityServices | None = getattr(connection.app.state, "security", None)
     return security
 
 
 SecurityDep = Annotated[SecurityServices, Depends(get_security)]
 OptionalSecurityDep = Annotated[SecurityServices | None, Depends(get_optional_security)]
+
+
+async def get_authenticator(security: SecurityDep) -> Authenticator:
+    """API key or login token -> Identity; ``still_valid`` for long-lived connections."""
+    return security.auth
+
+
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
 KeyStoreDep = Annotated[ApiKeyStore, Depends(get_key_store)]
@@ -108,11 +119,11 @@ async def current_identity(
             f"missing credential: send an API key in the {API_KEY_HEADER} header "
             "or a token in Authorization: Bearer"
         )
-    if looks_like_jwt(credential):
-        if security is None:
-            raise UnavailableError("api: starting up or shutting down")
+    if security is not None:
         identity = security.auth.authenticate(credential)
-    else:
+    elif looks_like_jwt(credential):
+        raise UnavailableError("api: starting up or shutting down")
+    else:  # no lifespan (unit tests of the HTTP mapping): API keys only
         identity = keys.authenticate(credential)
     if identity is None:
         if api_key:

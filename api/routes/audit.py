@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import Admin, SecurityDep, SettingsDep
@@ -13,7 +14,8 @@ from api.errors import InvalidInputError
 from api.history.params import parse_instant
 from api.security.audit import audit_flux
 
-router = APIRouter(prefix="/api", tags=["audit"])
+# JSONResponse (not the orjson default) so the OpenAPI schema shows the response models.
+router = APIRouter(prefix="/api", tags=["audit"], default_response_class=JSONResponse)
 
 MAX_AUDIT_LIMIT = 10_000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import Principal, SecurityDep
@@ -11,7 +12,8 @@ from api.security.middleware import STATE_IDENTITY
 from api.security.ratelimit import RouteClass
 from contracts.timefmt import format_ts
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+# JSONResponse (not the orjson default) so the OpenAPI schema shows the response models.
+router = APIRouter(prefix="/api/auth", tags=["auth"], default_response_class=JSONResponse)
 
 
 class LoginRequest(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth.keys import ApiKeyRecord
@@ -10,7 +11,8 @@ from api.auth.roles import Role
 from api.deps import Admin, KeyStoreDep
 from api.errors import NotFoundError
 
-router = APIRouter(prefix="/api/keys", tags=["keys"])
+# JSONResponse (not the orjson default) so the OpenAPI schema shows the response models.
+router = APIRouter(prefix="/api/keys", tags=["keys"], default_response_class=JSONResponse)
 
 
 class KeyView(BaseModel):

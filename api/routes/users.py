@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from api.auth.passwords import MAX_PASSWORD_CHARS, check_password_policy
@@ -13,7 +14,8 @@ from api.deps import Admin, SecurityDep
 from api.errors import NotFoundError
 from api.security.errors import ConflictError
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+# JSONResponse (not the orjson default) so the OpenAPI schema shows the response models.
+router = APIRouter(prefix="/api/users", tags=["users"], default_response_class=JSONResponse)
 
 
 class UserView(BaseModel):

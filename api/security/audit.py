@@ -121,7 +121,9 @@ class AuditLog:
         batch_records: int,
         flush_interval_s: float,
         query_timeout_s: float,
+        enabled: bool = True,
     ) -> None:
+        self.enabled = enabled
         self.topic = topic
         self.bucket = bucket
         self._publisher = publisher
@@ -144,7 +146,8 @@ class AuditLog:
             org=self._org,
             timeout=int(self._query_timeout_s * 1000),
         )
-        self._task = asyncio.create_task(self._run(), name="audit-writer")
+        if self.enabled:
+            self._task = asyncio.create_task(self._run(), name="audit-writer")
 
     async def stop(self, *, drain_timeout_s: float = 5.0) -> None:
         """Write what is queued (bounded by ``drain_timeout_s``), then stop."""
@@ -161,6 +164,8 @@ class AuditLog:
 
     def offer(self, record: AuditRecord) -> None:
         """Queue one record; never blocks, never raises (a full queue drops and counts)."""
+        if not self.enabled:
+            return
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:

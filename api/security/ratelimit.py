@@ -1,8 +1,16 @@
-"""Rate limits per credential and route class, with the ``limits`` library.
+"""Rate limits per credential and route class.
 
-A moving window per (route class, credential) in the storage named by
-``MILLSTREAM_RATE_LIMIT_STORAGE_URI`` (``memory://`` by default; ``redis://host:6379``
-shares the windows between replicas). The policy is a pure function of method and path.
+Limits are written in the ``limits`` library's notation ("200/second", several joined by
+``;``) and counted per (route class, credential):
+
+- ``memory://`` (the default): a token bucket per process (:mod:`api.security.buckets`);
+- any other ``MILLSTREAM_RATE_LIMIT_STORAGE_URI`` (``redis://host:6379``): a moving window
+  in that storage through ``limits``' asyncio API, shared by every replica.
+
+``limits``' own memory storage starts an expiry thread (or a thread hop) on each hit, which
+cost about a fifth of a cheap GET's throughput (see ``bench/scenarios/api_security.py``);
+the token bucket is a dict lookup and a few float operations. The policy is a pure function
+of method and path.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from api.security.buckets import TokenBuckets
 from api.security.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
@@ -68,17 +77,59 @@ def async_storage_uri(uri: str) -> str:
     return uri if uri.startswith("async+") else f"async+{uri}"
 
 
+class _SharedWindows:
+    """Moving windows in a storage every replica reaches (``limits``' asyncio API)."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self._limiter = MovingWindowRateLimiter(storage_from_string(async_storage_uri(storage_uri)))
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
+        allowed = await self._limiter.hit(item, *identifiers)
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        return RateDecision(
+            allowed=allowed,
+            limit=item.amount,
+            remaining=stats.remaining,
+            reset_s=max(0, math.ceil(stats.reset_time - time.time())),
+        )
+
+
+class _LocalBuckets:
+    """Token buckets in this process."""
+
+    def __init__(self) -> None:
+        self._buckets = TokenBuckets()
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
+        result = self._buckets.take(
+            (item.key_for(*identifiers),),
+            capacity=item.amount,
+            period_s=float(item.get_expiry()),
+            now_s=time.monotonic(),
+        )
+        return RateDecision(
+            allowed=result.allowed,
+            limit=item.amount,
+            remaining=result.remaining,
+            reset_s=math.ceil(result.reset_s),
+        )
+
+
+def is_memory_uri(storage_uri: str) -> bool:
+    return storage_uri.removeprefix("async+").startswith("memory://")
+
+
 class RateLimiter:
     """``await limiter.hit(RouteClass.read, "key:abc")`` -> a :class:`RateDecision`.
 
-    Build it inside a running event loop (the memory storage schedules its expiry task).
-    If the storage fails (Redis down), requests are let through and the failure logged:
+    If a shared storage fails (Redis down), requests are let through and the failure logged:
     rate limiting protects capacity, it must not take the API down with it.
     """
 
     def __init__(self, *, storage_uri: str, limits: dict[RouteClass, str]) -> None:
-        self._storage = storage_from_string(async_storage_uri(storage_uri))
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._windows: _LocalBuckets | _SharedWindows = (
+            _LocalBuckets() if is_memory_uri(storage_uri) else _SharedWindows(storage_uri)
+        )
         self._limits: dict[RouteClass, list[RateLimitItem]] = {
             cls: parse_many(text) for cls, text in limits.items()
         }
@@ -88,14 +139,7 @@ class RateLimiter:
         tightest: RateDecision | None = None
         try:
             for item in items:
-                allowed = await self._limiter.hit(item, cls.value, identifier)
-                stats = await self._limiter.get_window_stats(item, cls.value, identifier)
-                decision = RateDecision(
-                    allowed=allowed,
-                    limit=item.amount,
-                    remaining=stats.remaining,
-                    reset_s=max(0, math.ceil(stats.reset_time - time.time())),
-                )
+                decision = await self._windows.hit(item, cls.value, identifier)
                 if tightest is None or _tighter(decision, tightest):
                     tightest = decision
         except Exception as exc:  # the storage is an external service; fail open

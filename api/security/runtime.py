@@ -71,6 +71,7 @@ async def running_security(
         batch_records=settings.audit_batch_records,
         flush_interval_s=settings.audit_flush_interval_s,
         query_timeout_s=settings.influx_query_timeout_s,
+        enabled=settings.audit_enabled,
     )
     limiter = (
         RateLimiter(storage_uri=settings.rate_limit_storage_uri, limits=rate_limits(settings))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -11,6 +13,7 @@ import httpx
 import jwt
 import pytest
 from apiserver import ServerThread
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -43,8 +46,13 @@ def api_settings(
 
 
 @pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
+def app(api_settings: ApiSettings) -> FastAPI:
+    return create_app(api_settings)
+
+
+@pytest.fixture(scope="module")
+def server(app: FastAPI) -> Iterator[ServerThread]:
+    with ServerThread(app) as running:
         yield running
 
 
@@ -256,3 +264,53 @@ async def test_keys_over_rest_show_the_secret_once_and_revoke(
     assert (await http.delete(f"/api/keys/{key_id}", headers=admin)).status_code == 204
     assert (await http.get("/api/machines", headers={"X-API-Key": secret})).status_code == 401
     assert (await http.delete(f"/api/keys/{key_id}", headers=admin)).status_code == 404
+
+
+async def test_still_valid_answers_for_live_connections(
+    app: FastAPI, http: httpx.AsyncClient, admin_key: str
+) -> None:
+    """What a WebSocket re-checks: a revoked key or a disabled user is no longer valid."""
+    admin = {"X-API-Key": admin_key}
+    auth = app.state.security.auth
+    minted = await http.post("/api/keys", headers=admin, json={"name": "ws", "role": "operator"})
+    name, password = "carol-" + secrets.token_hex(3), "pw-" + secrets.token_hex(10)
+    await http.post("/api/users", headers=admin, json={"username": name, "password": password})
+    key_identity = auth.authenticate(minted.json()["secret"])
+    user_identity = auth.authenticate(await _login(http, name, password))
+    assert key_identity is not None and user_identity is not None
+    assert auth.still_valid(key_identity) and auth.still_valid(user_identity)
+
+    await http.delete(f"/api/keys/{minted.json()['key_id']}", headers=admin)
+    await http.patch(f"/api/users/{name}", headers=admin, json={"role": "engineer"})
+
+    assert not auth.still_valid(key_identity)
+    assert not auth.still_valid(user_identity)
+
+
+def test_add_user_cli_creates_a_user_that_can_log_in(
+    service_env: dict[str, str], common_settings: CommonSettings
+) -> None:
+    password = "pw-" + secrets.token_hex(10)
+    env = {**service_env, "MILLSTREAM_NEW_USER_PASSWORD": password}
+    command = [sys.executable, "-m", "api", "add-user", "--username", "dave", "--role", "engineer"]
+
+    created = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    weak = subprocess.run(
+        command,
+        env={**env, "MILLSTREAM_NEW_USER_PASSWORD": "short"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert created.returncode == 0, created.stderr
+    assert "user dave (engineer) saved" in created.stdout
+    assert password not in created.stdout + created.stderr
+    assert weak.returncode == 2
+    assert "at least 12 characters" in weak.stderr
+    settings = ApiSettings(**common_settings.model_dump())
+    with ServerThread(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        login = http.post("/api/auth/login", json={"username": "dave", "password": password})
+        assert login.status_code == 200
+        me = http.get("/api/auth/me", headers=_bearer(login.json()["token"]))
+        assert me.json()["role"] == "engineer"

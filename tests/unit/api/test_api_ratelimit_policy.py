@@ -3,10 +3,12 @@
 import asyncio
 
 import pytest
+from limits import parse_many
 
 from api.security.audit import AuditLog
+from api.security.buckets import TokenBuckets
 from api.security.metrics import ApiMetrics
-from api.security.ratelimit import RateLimiter, RouteClass, route_class
+from api.security.ratelimit import RateLimiter, RouteClass, _SharedWindows, route_class
 from contracts.audit import AuditRecord
 
 
@@ -89,3 +91,38 @@ def test_each_app_has_its_own_registry():
 
     assert b'route="/api/machines"' in one.render()
     assert b'route="/api/machines"' not in two.render()
+
+
+def test_token_bucket_bursts_then_refills_at_its_rate():
+    buckets = TokenBuckets()
+    key = ("read", "key:a")
+
+    taken = [buckets.take(key, capacity=3, period_s=3.0, now_s=100.0) for _ in range(4)]
+    later = buckets.take(key, capacity=3, period_s=3.0, now_s=101.0)  # one token back
+
+    assert [t.allowed for t in taken] == [True, True, True, False]
+    assert [t.remaining for t in taken[:3]] == [2, 1, 0]
+    assert taken[3].reset_s == pytest.approx(1.0)
+    assert later.allowed and later.remaining == 0
+    assert not buckets.take(key, capacity=3, period_s=3.0, now_s=101.0).allowed
+
+
+def test_full_buckets_are_forgotten():
+    buckets = TokenBuckets()
+    buckets.take(("a",), capacity=2, period_s=1.0, now_s=0.0)
+    buckets.take(("b",), capacity=2, period_s=100.0, now_s=0.0)
+
+    assert buckets.forget_full(now_s=5.0) == 1  # "a" refilled, "b" still counting
+    assert len(buckets) == 1
+
+
+async def test_shared_storage_windows_through_limits():
+    """The path replicas use with Redis, here over limits' asyncio memory storage."""
+    windows = _SharedWindows("memory://")
+    item = parse_many("2/minute")[0]
+
+    results = [await windows.hit(item, "read", "key:a") for _ in range(3)]
+
+    assert [r.allowed for r in results] == [True, True, False]
+    assert results[1].remaining == 0
+    assert 1 <= results[2].reset_s <= 60
