@@ -183,15 +183,21 @@ class AlarmProcessor:
                     self._clock.pop(machine_id, None)
                     continue
                 raw = self._table.get(key)
-                state = MachineState.from_dict(machine_id, raw)
+                if not isinstance(raw, dict):
+                    continue
                 clock = self._clock.get(machine_id)
-                if clock is None and state.last_ts_ms is not None:
+                last_ts_ms = raw.get("last_ts_ms")
+                if clock is None and isinstance(last_ts_ms, int):
                     # Taken over (start-up or rebalance): silence counts from now.
-                    clock = self._clock[machine_id] = (state.last_ts_ms, now_ms)
+                    clock = self._clock[machine_id] = (last_ts_ms, now_ms)
+                at_ms = clock[0] + max(0, now_ms - clock[1]) if clock is not None else None
+                rules = self._rules_for(machine_id)
+                if not self._timer_may_act(raw, at_ms, rules):
+                    continue
+                state = MachineState.from_dict(machine_id, raw)
                 new: list[AlarmEvent] = []
-                if clock is not None:
-                    at_ms = clock[0] + max(0, now_ms - clock[1])
-                    new += advance(state, at_ms, self._rules_for(machine_id), self.config)
+                if at_ms is not None:
+                    new += advance(state, at_ms, rules, self.config)
                 new += expire_shelves(state, now_ms)
                 if new:
                     events += new
@@ -200,6 +206,22 @@ class AlarmProcessor:
             if events:
                 await self._commit(states, loaded, events)
             return events
+
+    def _timer_may_act(
+        self, raw: dict[str, Any], at_ms: int | None, rules: dict[str, SensorThresholds]
+    ) -> bool:
+        """Whether time can change anything for this stored state (a cheap look before
+        loading it): a pending delay or a shelve, silence, or a stale-data rule."""
+        alarms = raw.get("alarms") or {}
+        if any(a.get("pending") or a.get("state") == "shelved" for a in alarms.values()):
+            return True
+        if at_ms is None:
+            return False
+        after_ms = self.config.comm_loss_after_ms
+        last_ts_ms = raw.get("last_ts_ms")
+        if after_ms is not None and isinstance(last_ts_ms, int) and at_ms - last_ts_ms >= after_ms:
+            return True
+        return bool(raw.get("sensors")) and any(r.stale_after_s for r in rules.values())
 
     # -- state and publishing ----------------------------------------------------------
 
