@@ -388,10 +388,13 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
     """Apply an operator action; :class:`ActionRefused` says why it cannot be."""
     key = f"{action.sensor}:{action.rule}"
     entry = state.alarms.get(key)
-    if entry is not None and (
-        action.action_id == entry.last_action_id or action.ts_ms < entry.last_action_ts_ms
-    ):
-        return []  # replayed: this action, or an older one, was applied already
+    if entry is not None and action.action_id == entry.last_action_id:
+        return []  # the same action again (a replay): applied already
+    if entry is not None and action.ts_ms < entry.last_action_ts_ms:
+        raise ActionRefused(
+            f"alarm {action.alarm_id}: action of ts_ms {action.ts_ms} is older than the last "
+            f"one applied ({entry.last_action_ts_ms}); replayed or out of order"
+        )
     ts = action.ts_ms
     event: AlarmEvent | None
     if action.action == "log":
