@@ -87,6 +87,7 @@ def build_alarm_processor(
         owns=owns,
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
         partitions=partitions,
+        flush=lambda: app.producer.flush(),
     )
 
 

@@ -3,7 +3,11 @@
 Every change of a machine's alarms — a batch of readings, an operator action, a tick of
 the timer — runs under one :class:`asyncio.Lock` from loading the state to storing it, in
 this order: evaluate, publish the events (alarms topic) and the new alarm states
-(alarm-state topic), then store the machine state in the table. A crash before the store
+(alarm-state topic), then store the machine state in the table and flush the producer, so
+the table's changelog holds it before the caller acks the input. (Faust buffers changelog
+writes made outside a stream event; without the flush a worker killed with SIGKILL lost
+them while its offsets were already committed, and its successor reused transition
+numbers for different transitions.) A crash before the store
 replays the input from the old state and publishes the same events with the same
 ``(alarm_id, seq)``, which consumers drop as duplicates; the stored state never skips a
 transition that was not published.
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -91,7 +95,11 @@ class AlarmProcessor:
         rules_ready: asyncio.Event | None = None,
         rules_wait_s: float = 10.0,
         partitions: int | None = None,
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        # Waits until the table's changelog writes are in Kafka (the producer's flush): a
+        # stored state must be durable before the input that led to it is acked.
+        self._flush = flush
         # Partitions of the table and of the topics it is co-partitioned with.
         self.partitions = partitions
         self._table = table
@@ -271,10 +279,14 @@ class AlarmProcessor:
                 self._topics.alarm_state, [(r.key(), r.encode()) for r in latest.values()]
             )
             self.metrics.observe(events)
+        stored = False
         for machine_id, state in states.items():
             new = _to_store(loaded.get(machine_id), state)
             if new is not None:
                 self._table[machine_id.encode()] = new
+                stored = True
+        if stored and self._flush is not None:
+            await self._flush()
 
     async def _publish(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
         """Publish until the broker has the records; back off between attempts."""
