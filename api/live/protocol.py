@@ -167,9 +167,10 @@ def parse_action(data: str | bytes) -> Action:
     if action == "command":
         return _command(obj)
     if action == "auth":
-        key = obj.get("api_key")
+        # An API key or a login token (POST /api/auth/login), under either name.
+        key = obj.get("api_key", obj.get("token"))
         if not isinstance(key, str) or not key:
-            raise ContractError("api_key: required, a non-empty string")
+            raise ContractError("api_key: required (or token), a non-empty string")
         return Auth(api_key=key)
     if action is None:
         raise ContractError(f"action: required, one of {', '.join(ACTIONS)}")

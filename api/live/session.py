@@ -40,6 +40,7 @@ from api.live.protocol import (
     subscribed_frame,
     unsubscribed_frame,
 )
+from api.security.middleware import STATE_IDENTITY
 from contracts.errors import ContractError
 from contracts.timefmt import format_ts, now_ms
 
@@ -170,13 +171,16 @@ class LiveSession:
                 return
 
     async def _identify(self) -> Identity | None:
-        key = self._ws.query_params.get("api_key")
-        if key:
-            self._credential = key
-            identity = self._authenticate(key)
-            if identity is None:
-                await self._close(POLICY_VIOLATION, "api_key: not a valid API key")
-            return identity
+        for param in ("api_key", "token"):
+            key = self._ws.query_params.get(param)
+            if key:
+                self._credential = key
+                identity = self._authenticate(key)
+                if identity is None:
+                    await self._close(POLICY_VIOLATION, f"{param}: not a valid credential")
+                else:
+                    setattr(self._ws.state, STATE_IDENTITY, identity)
+                return identity
         try:
             async with asyncio.timeout(self._limits.auth_timeout_s):
                 message = await self._ws.receive()
@@ -197,8 +201,9 @@ class LiveSession:
         self._credential = action.api_key
         identity = self._authenticate(action.api_key)
         if identity is None:
-            await self._close(POLICY_VIOLATION, "api_key: not a valid API key")
+            await self._close(POLICY_VIOLATION, "api_key: not a valid credential")
             return None
+        setattr(self._ws.state, STATE_IDENTITY, identity)
         await self._ws.send_text(
             orjson.dumps(
                 {"type": "authenticated", "key_name": identity.name, "role": identity.role.value}

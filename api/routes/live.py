@@ -6,6 +6,7 @@ from fastapi import APIRouter, WebSocket
 
 from api.live.actions import LiveActions
 from api.live.session import LiveSession, SessionLimits
+from api.security.runtime import SecurityServices
 from api.services import Services
 
 router = APIRouter(tags=["live"])
@@ -13,13 +14,15 @@ router = APIRouter(tags=["live"])
 
 @router.websocket("/live")
 async def live(websocket: WebSocket) -> None:
-    """Credential in ``?api_key=...`` or an ``{"action": "auth"}`` first message."""
+    """Credential (an API key or a login token) in ``?api_key=...`` or ``?token=...``, or
+    an ``{"action": "auth"}`` first message."""
     services: Services = websocket.app.state.services
+    security: SecurityServices = websocket.app.state.security
     settings = services.settings
     session = LiveSession(
         websocket,
         hub=services.hub,
-        authenticate=services.keys.authenticate,
+        authenticate=security.auth.authenticate,
         limits=SessionLimits(
             auth_timeout_s=settings.live_auth_timeout_s,
             max_subscriptions=settings.live_max_subscriptions,

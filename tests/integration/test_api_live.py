@@ -190,7 +190,7 @@ async def test_auth_message_first_is_accepted(server: ServerThread, admin_key: s
     ("path", "first_message", "reason_start"),
     [
         ("/live", SEED_SUBSCRIBE, "authentication required"),
-        ("/live?api_key=sk_prod_wrong", None, "api_key: not a valid API key"),
+        ("/live?api_key=sk_prod_wrong", None, "api_key: not a valid credential"),
         ("/live", {"action": "auth", "api_key": "sk_prod_wrong"}, "api_key: not a valid"),
     ],
 )
