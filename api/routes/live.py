@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
+from api.live.actions import LiveActions
 from api.live.session import LiveSession, SessionLimits
 from api.services import Services
 
@@ -22,6 +23,11 @@ async def live(websocket: WebSocket) -> None:
         limits=SessionLimits(
             auth_timeout_s=settings.live_auth_timeout_s,
             max_subscriptions=settings.live_max_subscriptions,
+            max_connections_per_credential=settings.live_max_connections_per_credential,
+            max_message_bytes=settings.live_max_message_bytes,
+            recheck_s=settings.live_recheck_s,
         ),
+        feed=services.feed,
+        actions=LiveActions(alarms=services.alarms, commands=services.commands),
     )
     await session.run()
