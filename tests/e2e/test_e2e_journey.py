@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -351,16 +352,8 @@ def test_readme_flux_queries_answer(stack: RunningStack) -> None:
             assert all(isinstance(v, (int, float)) for v in values), query
 
 
-# The JavaScript client of the API integration guide, verbatim but for its URL; the two
-# functions it calls are the page's own.
-SEED_JS_PAGE = """<!doctype html>
-<script>
-window.received = [];
-window.alarmsTriggered = [];
-function triggerAlarm(message) { window.alarmsTriggered.push(message); }
-function updateDashboard(data) { window.received.push(data); }
-
-// Connect to the WebSocket server for production line monitoring
+# The JavaScript client of the API integration guide, verbatim but for its URL (``%s``).
+SEED_JS = """// Connect to the WebSocket server for production line monitoring
 const ws = new WebSocket('%s');
 ws.onopen = () => {
 console.log('Connected to monitoring server');
@@ -382,8 +375,37 @@ updateDashboard(data);
 ws.onerror = (error) => {
 console.error('Connection error:', error);
 };
-</script>
 """
+
+# In a page, the two functions it calls are the page's own.
+SEED_JS_PAGE = """<!doctype html>
+<script>
+window.received = [];
+window.alarmsTriggered = [];
+function triggerAlarm(message) { window.alarmsTriggered.push(message); }
+function updateDashboard(data) { window.received.push(data); }
+
+""" + SEED_JS + """</script>
+"""
+
+# Under Node 20, which has no WebSocket of its own, the ``ws`` package provides it; the two
+# functions collect what arrives and print it once three readings are in.
+SEED_JS_NODE = """const WebSocket = require('ws');
+const received = [];
+const alarmsTriggered = [];
+function triggerAlarm(message) { alarmsTriggered.push(message); }
+function updateDashboard(data) {
+  received.push(data);
+  if (received.filter(d => d.type === 'reading').length >= 3) {
+    console.log(JSON.stringify({received, alarmsTriggered}));
+    process.exit(0);
+  }
+}
+setTimeout(() => { console.error('no three readings within 60 s'); process.exit(2); }, 60000);
+
+""" + SEED_JS
+
+NODE_DIR = Path(__file__).parent / "node"
 
 
 def test_seed_javascript_client_in_a_real_browser(stack: RunningStack, browser: Browser) -> None:
@@ -395,6 +417,32 @@ def test_seed_javascript_client_in_a_real_browser(stack: RunningStack, browser: 
     frames = page.evaluate("window.received")
     page.close()
     readings = [f for f in frames if f["type"] == "reading"]
+    assert all(f["machine_id"] == 42 for f in readings)
+    assert all(isinstance(f["temperature_c"], (int, float)) for f in readings)
+    assert all("vibration_mm_s" in f and "power_kw" in f for f in readings)
+
+
+def test_seed_javascript_client_under_node_with_ws(stack: RunningStack, tmp_path: Path) -> None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail("node and npm are needed for this test (Node 20 is part of the toolchain)")
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_DIR)],
+        check=True, capture_output=True, timeout=180,
+    )
+    script = NODE_DIR / f"seed-client-{tmp_path.name}.js"
+    script.write_text(SEED_JS_NODE % stack.ws_url)
+    try:
+        result = subprocess.run(
+            [node, str(script)], capture_output=True, text=True, timeout=90, cwd=NODE_DIR
+        )
+    finally:
+        script.unlink()
+    assert result.returncode == 0, result.stderr
+    assert "Connected to monitoring server" in result.stdout
+    out = orjson.loads(result.stdout.strip().splitlines()[-1])
+    readings = [f for f in out["received"] if f.get("type") == "reading"]
+    assert len(readings) >= 3
     assert all(f["machine_id"] == 42 for f in readings)
     assert all(isinstance(f["temperature_c"], (int, float)) for f in readings)
     assert all("vibration_mm_s" in f and "power_kw" in f for f in readings)
