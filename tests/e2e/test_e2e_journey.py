@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -243,7 +244,11 @@ def _minted_key(stack: RunningStack, *, name: str, role: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-# The SCADA loop of the API integration guide, one pass, with only the address changed.
+# The SCADA loop of the API integration guide, one pass, with only the address changed, and
+# the timestamp a parameter: the guide's own, 2025-12-20, is older than the telemetry bucket's
+# 30-day retention, so Millstream refuses it (422 naming the field) instead of accepting a
+# point InfluxDB would drop; a SCADA sends the time of its reading.
+GUIDE_TIMESTAMP = "2025-12-20T14:30:00Z"
 SEED_SCADA_SCRIPT = """
 import requests
 import time
@@ -256,7 +261,7 @@ def read_modbus_register(address):
 
 reading = {{
     "machine_id": 42,
-    "timestamp": "2025-12-20T14:30:00Z",
+    "timestamp": "{timestamp}",
     "temperature_c": read_modbus_register(40001),
     "pressure_bar": read_modbus_register(40002),
     "vibration_mm_s": read_modbus_register(40003)
@@ -276,11 +281,22 @@ else:
 def test_seed_scada_script_records_a_reading_with_a_minted_key(stack: RunningStack) -> None:
     key = _minted_key(stack, name="scada-line-3", role="engineer")
     assert key.startswith("msk_")
-    script = SEED_SCADA_SCRIPT.format(base_url=stack.base_url, api_key=key)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    script = SEED_SCADA_SCRIPT.format(base_url=stack.base_url, api_key=key, timestamp=now)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout.strip() == "Reading recorded successfully", done.stdout + done.stderr
+
+    # The guide's literal timestamp: refused with a reason, never accepted and lost.
+    script = SEED_SCADA_SCRIPT.format(
+        base_url=stack.base_url, api_key=key, timestamp=GUIDE_TIMESTAMP
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.startswith("422 "), done.stdout + done.stderr
+    assert "timestamp" in done.stdout, done.stdout
 
 
 def test_seed_curl_examples(stack: RunningStack) -> None:
