@@ -192,8 +192,9 @@ class DevicePoller:
             self._close()
 
     async def _watch_staleness(self, stop: asyncio.Event) -> None:
-        """Every half of the shortest interval, publish the tags that went stale."""
-        period_s = min(g.interval_s for g in self._groups) / 2
+        """Every half of the shortest interval (at least every 20 ms), publish the tags
+        that went stale."""
+        period_s = max(min(g.interval_s for g in self._groups) / 2, 0.02)
         while not await sleep_unless_stopped(stop, period_s):
             self.check_staleness()
 
