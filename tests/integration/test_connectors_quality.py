@@ -85,9 +85,9 @@ async def test_tags_read_on_time_are_never_stale() -> None:
     port = free_port()
     device = _device(
         port,
-        """    poll_interval_s: 0.1
+        """    poll_interval_s: 0.2
     registers:
-      - {name: temperature_c, address: 0, type: float32, deadband: 100.0, heartbeat_s: 0.5}
+      - {name: temperature_c, address: 0, type: float32, deadband: 100.0, heartbeat_s: 0.9}
       - {name: power_kw, address: 4, type: float32, poll_interval_s: 0.3}
 """,
     )
@@ -98,14 +98,14 @@ async def test_tags_read_on_time_are_never_stale() -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
     try:
-        await _until(lambda: poller.stats.scans >= 20)
+        await _until(lambda: poller.stats.scans >= 15)
     finally:
         stop.set()
         await task
         await server.shutdown()
     assert poller.stats.stale_episodes == 0
     assert all(set(r.quality.values()) == {"good"} for r in readings)
-    # The deadband left temperature out of most readings (heartbeat every 0.5 s): that
+    # The deadband left temperature out of most readings (heartbeat every 0.9 s): that
     # is "unchanged", not stale.
     with_temperature = [r for r in readings if "temperature_c" in r.values]
     assert 2 <= len(with_temperature) < poller.stats.scans
