@@ -63,15 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="run-", dir=base) as tmp:
         run_dir = Path(tmp)
         console.print(f"Benchmark stack in {run_dir}")
-        with bench_servers(run_dir / "servers", console=console) as conn, Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.fields[scenario]}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=console,
-        ) as progress:
+        with (
+            bench_servers(run_dir / "servers", console=console) as conn,
+            Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.fields[scenario]}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+            ) as progress,
+        ):
             task = progress.add_task("", total=len(chosen), scenario="")
             for item in chosen:
                 progress.update(task, scenario=item.name, description="starting")
@@ -83,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                     progress.console.log(f"[{_name}] {msg}")
 
                 ctx = ScenarioContext(
-                    connection=conn, quick=args.quick, work_dir=work, progress=say
+                    connection=conn,
+                    quick=args.quick,
+                    work_dir=work,
+                    progress=say,
+                    servers_dir=run_dir / "servers",
                 )
                 result = runner.run_one(item, ctx)
                 results.append(result)

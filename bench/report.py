@@ -52,10 +52,14 @@ def render(result: dict[str, Any]) -> str:
         f"load average at start {m['load_avg_at_start']}"
     )
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    out.append(f"- Versions: {versions}; Kafka {m['servers']['kafka']}, "
-               f"InfluxDB {m['servers']['influxdb']}")
-    out.append("- Reproduce: `make bench` (full) or `make bench-quick`; the JSON result is "
-               f"`{result['out']}`\n")
+    out.append(
+        f"- Versions: {versions}; Kafka {m['servers']['kafka']}, "
+        f"InfluxDB {m['servers']['influxdb']}"
+    )
+    out.append(
+        "- Reproduce: `make bench` (full) or `make bench-quick`; the JSON result is "
+        f"`{result['out']}`\n"
+    )
     failed = [s for s in result["scenarios"] if s["status"] != "ok"]
     out.append("## Summary\n")
     out.append("| scenario | status | figures | goals met | duration |")
@@ -69,8 +73,11 @@ def render(result: dict[str, Any]) -> str:
         )
     out.append("")
     if failed:
-        out.append(f"**{len(failed)} scenario(s) failed**: "
-                   + ", ".join(s["name"] for s in failed) + " (errors below).\n")
+        out.append(
+            f"**{len(failed)} scenario(s) failed**: "
+            + ", ".join(s["name"] for s in failed)
+            + " (errors below).\n"
+        )
     for s in result["scenarios"]:
         out.append(f"## {s['name']}\n")
         out.append(f"{s['title']}\n")

@@ -52,15 +52,11 @@ class Services:
         env = dict(os.environ)
         env.update(self._base_env)
         env.update(PYTHONUNBUFFERED="1", **extra_env)
-        proc = processes.start(
-            [sys.executable, *argv], name=name, run_dir=self.run_dir, env=env
-        )
+        proc = processes.start([sys.executable, *argv], name=name, run_dir=self.run_dir, env=env)
         self._children[name] = proc
         return proc
 
-    def start_api(
-        self, name: str = "api", *, admin_key: str = ADMIN_KEY, **extra_env: str
-    ) -> str:
+    def start_api(self, name: str = "api", *, admin_key: str = ADMIN_KEY, **extra_env: str) -> str:
         """Start ``python -m api`` on a free port; return its base URL once ``/ready`` answers."""
         port = ports.free_port(HOST)
         env = {
@@ -87,6 +83,9 @@ class Services:
 
     def psutil_process(self, name: str) -> psutil.Process:
         return psutil.Process(self.pid(name))
+
+    def exited(self, name: str) -> bool:
+        return self._children[name].poll() is not None
 
     def names(self) -> list[str]:
         return list(self._children)
@@ -163,3 +162,16 @@ def settings_env(settings: CommonSettings, conn: Connection) -> dict[str, str]:
     env = conn.env()
     env["MILLSTREAM_TOPIC_PREFIX"] = settings.topic_prefix
     return env
+
+
+def server_processes(servers_dir: Path | None) -> dict[str, psutil.Process]:
+    """The run's Kafka and InfluxDB processes, for sampling."""
+    found: dict[str, psutil.Process] = {}
+    if servers_dir is None:
+        return found
+    for name in ("kafka", "influxdb"):
+        pid = processes.read_pid(servers_dir, name)
+        if pid is not None:
+            with contextlib.suppress(psutil.Error):
+                found[name] = psutil.Process(pid)
+    return found
