@@ -269,3 +269,53 @@ def bare_stage_rates(
         "bare aiokafka consumer": consume,
         "bare line-protocol writer": write,
     }
+
+
+def wait_group_stable(bootstrap: str, group: str, timeout_s: float) -> bool:
+    """Wait until consumer group ``group`` has members and a stable assignment."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                desc = admin.describe_consumer_groups([group])[0]
+                if desc.state == "Stable" and desc.members:
+                    return True
+            time.sleep(0.5)
+        return False
+    finally:
+        admin.close()
+
+
+def steady_produce(
+    bootstrap: str, topic: str, tag: str, readings_s: float, duration_s: float, machines: int = 50
+) -> None:
+    """Produce readings of ``machines`` machines at ``readings_s`` for ``duration_s`` (a
+    background load; run it in a process of its own). Temperatures stay below any limit."""
+
+    async def main() -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
+        await producer.start()
+        try:
+            ids = machine_ids(tag + "l", machines)
+            t0 = time.monotonic()
+            sent = 0
+            while (elapsed := time.monotonic() - t0) < duration_s:
+                due = int(elapsed * readings_s)
+                while sent < due:
+                    m = ids[sent % machines]
+                    now = int(time.time() * 1000)
+                    await producer.send(
+                        topic, orjson.dumps(reading_json(m, now, sent)), key=m.encode()
+                    )
+                    sent += 1
+                await asyncio.sleep(0.01)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(main())

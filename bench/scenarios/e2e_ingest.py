@@ -98,6 +98,11 @@ def run_load(
             MILLSTREAM_PIPELINE_APP_ID=app_id,
             MILLSTREAM_PIPELINE_DATA_DIR=str(work / "pipeline-data"),
         )
+        # Readings arriving before the worker's first assignment crash it (a table's
+        # changelog topic without producer metadata); start the load once it is stable.
+        if not load.wait_group_stable(bootstrap, app_id, 90):
+            raise RuntimeError(f"the worker's group never became stable; see {work}/logs")
+        time.sleep(2.0)
         svc.start(
             "simulator",
             [
