@@ -280,8 +280,8 @@ def wait_group_stable(bootstrap: str, group: str, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
-                desc = admin.describe_consumer_groups([group])[0]
-                if desc.state == "Stable" and desc.members:
+                desc = admin.describe_groups([group]).get(group, {})
+                if desc.get("group_state") == "Stable" and desc.get("members"):
                     return True
             time.sleep(0.5)
         return False
