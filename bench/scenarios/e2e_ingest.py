@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from bench import load
+from bench import load, profile
 from bench.core import Figure, ScenarioContext
 from bench.stack import ProcessSampler, server_processes, services
 from infra import ports
@@ -142,6 +142,11 @@ def run_load(
             time.monotonic(),
         )
         lags: list[int] = []
+        prof_s = min(20.0, duration_s / 2)
+        spies = {
+            n: profile.start(svc.pid(n), prof_s, work / f"{n}.pyspy.txt")
+            for n in ("connector", "pipeline")
+        }
         while time.monotonic() - t0 < duration_s:
             time.sleep(1.0)
             sampler.sample()
@@ -156,6 +161,9 @@ def run_load(
             load.end_offsets_total(bootstrap, topic),
         )
         costs = sampler.stop()
+        profiles = {
+            n: profile.finish(p, work / f"{n}.pyspy.txt", timeout_s=30) for n, p in spies.items()
+        }
         svc.stop("connector")  # flushes what it holds
         svc.stop("simulator")
         produced = load.end_offsets_total(bootstrap, topic)
@@ -183,6 +191,7 @@ def run_load(
         "stored_readings": stored,
         "loss": distinct - stored,
         "costs": costs,
+        "profiles": profiles,
     }
 
 
@@ -215,7 +224,13 @@ def run(ctx: ScenarioContext) -> list[Figure]:
             goal=f">= {GOAL_POINTS_S:,.0f} (floor {FLOOR_POINTS_S:,.0f})",
             met=points_s >= GOAL_POINTS_S,
             note=offered_note + ". Per process: " + cost_note,
-            extra={"bare_stages_readings_s": bare, "run": r},
+            extra={
+                "bare_stages_readings_s": bare,
+                "run": {k: v for k, v in r.items() if k != "profiles"},
+                "profile": "\n\n".join(
+                    f"[{n}]\n{text}" for n, text in r["profiles"].items() if text
+                ),
+            },
         ),
         Figure(
             NAME,

@@ -50,7 +50,7 @@ def run(ctx: ScenarioContext) -> list[Figure]:
                     f"at {cpu[busiest]:.0f}% of a core; CPU "
                     + ", ".join(f"{n} {v:.0f}%" for n, v in cpu.items())
                 ),
-                extra={"run": r},
+                extra={"run": {k: v for k, v in r.items() if k != "profiles"}},
             )
         )
         figures.append(
