@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     found = runner.discover()
     if args.list:
         for d in found:
@@ -81,9 +83,21 @@ def main(argv: list[str] | None = None) -> int:
                 work = run_dir / item.name
                 work.mkdir()
 
-                def say(msg: str, _name: str = item.name) -> None:
+                last_logged: list[tuple[float, str]] = [(0.0, "")]
+
+                def say(
+                    msg: str,
+                    _name: str = item.name,
+                    last_logged: list[tuple[float, str]] = last_logged,
+                ) -> None:
+                    # The bar always shows the latest; the log keeps a line per step and
+                    # at most one every 10 s within a step.
                     progress.update(task, description=msg)
-                    progress.console.log(f"[{_name}] {msg}")
+                    step = msg.split(":", 1)[0]
+                    when, last_step = last_logged[0]
+                    if step != last_step or time.monotonic() - when >= 10:
+                        last_logged[0] = (time.monotonic(), step)
+                        progress.console.log(f"[{_name}] {msg}")
 
                 ctx = ScenarioContext(
                     connection=conn,

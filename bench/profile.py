@@ -37,7 +37,7 @@ def start(pid: int, duration_s: float, out: Path) -> subprocess.Popen[bytes] | N
             "--subprocesses",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=out.with_suffix(".err").open("wb"),
     )
 
 
@@ -81,4 +81,9 @@ def finish(proc: subprocess.Popen[bytes] | None, out: Path, *, timeout_s: float)
     except subprocess.TimeoutExpired:
         proc.terminate()
         proc.wait(timeout=10)
-    return summarize(out)
+    summary = summarize(out)
+    if not summary:
+        err = out.with_suffix(".err")
+        text = err.read_text(errors="replace")[-500:] if err.exists() else ""
+        summary = f"py-spy gave no samples (exit {proc.returncode}): {text.strip()}"
+    return summary

@@ -112,7 +112,7 @@ async def _bare_round_trip(bootstrap: str, topic: str, count: int) -> list[float
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:
-    probes_n, load_s = (30, 2_000.0) if ctx.quick else (150, 10_000.0)
+    probes_n, load_s = (30, 2_000.0) if ctx.quick else (100, 10_000.0)
     settings = ctx.fresh_settings()
     tag = load.run_tag()
     probes = load.machine_ids(tag + "p", probes_n)

@@ -196,7 +196,7 @@ def run_load(
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:
-    machines, poll_s, duration_s = (50, 0.05, 30.0) if ctx.quick else (200, 0.02, 180.0)
+    machines, poll_s, duration_s = (50, 0.05, 30.0) if ctx.quick else (200, 0.02, 120.0)
     ctx.progress("bare stages")
     bare_n = 50_000 if ctx.quick else 200_000
     bare = load.bare_stage_rates(ctx.fresh_settings(), load.run_tag(), bare_n, 120)

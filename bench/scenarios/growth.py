@@ -16,7 +16,7 @@ TITLE = "Throughput, lag and CPU at 1x, 4x and 16x the machines"
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:
-    base, poll_s, duration_s = (4, 0.1, 15.0) if ctx.quick else (10, 0.05, 45.0)
+    base, poll_s, duration_s = (4, 0.1, 15.0) if ctx.quick else (10, 0.05, 30.0)
     figures: list[Figure] = []
     cpu_per_k: dict[str, float] = {}
     for factor in (1, 4, 16):

@@ -108,7 +108,7 @@ def _connector_path(bootstrap: str, prefix: str, readings: list[dict[str, Any]])
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:
-    n = 500 if ctx.quick else 1_500
+    n = 300 if ctx.quick else 1_000
     settings = ctx.fresh_settings()
     tag = load.run_tag()
     readings = _flat(load.machine_ids(tag, 20), n, int(time.time() * 1000) - 3_600_000)
