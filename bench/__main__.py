@@ -28,6 +28,8 @@ from infra.settings import InfraSettings
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / ".millstream" / "bench" / "result.json"
 DEFAULT_DOC = REPO / "docs" / "benchmarks.md"
+# Hand-written findings (bottlenecks, profiles read) kept in the regenerated report.
+FINDINGS = Path(__file__).resolve().parent / "findings.md"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"Result: {args.out}")
     if not args.no_doc:
         args.doc.parent.mkdir(parents=True, exist_ok=True)
-        args.doc.write_text(report.render(doc))
+        findings = FINDINGS.read_text() if FINDINGS.exists() else ""
+        args.doc.write_text(report.render(doc, findings))
         console.print(f"Report: {args.doc}")
     failed = [r.name for r in results if r.status != "ok"]
     if failed:

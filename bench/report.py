@@ -39,7 +39,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(result: dict[str, Any]) -> str:
+def render(result: dict[str, Any], findings: str = "") -> str:
+    """The report; ``findings`` (Markdown written after reading a run) goes after the
+    summary."""
     out = [PREAMBLE]
     m = result["machine"]
     out.append("## Run\n")
@@ -78,6 +80,8 @@ def render(result: dict[str, Any]) -> str:
             + ", ".join(s["name"] for s in failed)
             + " (errors below).\n"
         )
+    if findings.strip():
+        out.append(findings.strip() + "\n")
     for s in result["scenarios"]:
         out.append(f"## {s['name']}\n")
         out.append(f"{s['title']}\n")
