@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 import orjson
 
-from bench import load
+from bench import load, profile
 from bench.core import Figure, ScenarioContext
 from bench.stack import ADMIN_KEY, services
 
 NAME = "seed_vs_batch"
 TITLE = "One POST per reading (the seed) vs batched POST /api/readings vs the connector path"
-BATCH = 500
+BATCH = 100
 
 
 def _flat(machines: list[str], count: int, start_ms: int) -> list[dict[str, Any]]:
@@ -66,6 +66,18 @@ def _seed_loop(base: str, readings: list[dict[str, Any]]) -> float:
         if resp.status != 201:
             raise RuntimeError(f"seed POST answered {resp.status}: {body[:200]!r}")
     return len(readings) / (time.perf_counter() - t0)
+
+
+def _seed_keepalive(base: str, readings: list[dict[str, Any]]) -> float:
+    """The seed's loop on one kept-alive connection (a ``requests.Session``)."""
+    headers = {"X-API-Key": ADMIN_KEY}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        t0 = time.perf_counter()
+        for r in readings:
+            resp = client.post("/api/readings", json=r)
+            if resp.status_code != 201:
+                raise RuntimeError(f"seed POST answered {resp.status_code}: {resp.text[:200]}")
+        return len(readings) / (time.perf_counter() - t0)
 
 
 def _batched(base: str, readings: list[dict[str, Any]]) -> float:
@@ -117,16 +129,21 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     with services(ctx.work_dir, ctx.env(settings)) as svc:
         base = svc.start_api()
         ctx.progress(f"seed loop, {n} POSTs")
+        spy_out = ctx.work_dir / "api.pyspy.txt"
+        spy = profile.start(svc.pid("api"), 10, spy_out)
         seed = _seed_loop(base, readings)
-        after_seed = load.end_offsets_total(bootstrap, topic)
-        ctx.progress(f"batched, {n // BATCH} POSTs of {BATCH}")
+        api_profile = profile.finish(spy, spy_out, timeout_s=30)
+        ctx.progress(f"seed loop on one connection, {n} POSTs")
+        keepalive = _seed_keepalive(base, readings)
+        after_seed = load.end_offsets_total(bootstrap, topic) - n
+        ctx.progress(f"batched, {-(-n // BATCH)} POST(s) of up to {BATCH}")
         batched = _batched(base, readings)
         after_batch = load.end_offsets_total(bootstrap, topic)
     ctx.progress("connector path")
     connector = _connector_path(bootstrap, settings.topic_prefix, readings)
     after_connector = load.end_offsets_total(bootstrap, topic)
     counts = (after_seed, after_batch - after_seed, after_connector - after_batch)
-    if counts != (n, n, n):
+    if counts != (n, n, n):  # the seed's two loops: n each, checked as the second
         raise RuntimeError(f"readings on the topic per path {counts}, expected {n} each")
     return [
         Figure(
@@ -135,6 +152,17 @@ def run(ctx: ScenarioContext) -> list[Figure]:
             seed,
             "readings/s",
             note=f"{n} readings, sequential, a new connection per POST like requests.post",
+        ),
+        Figure(
+            NAME,
+            "seed loop on one kept-alive connection",
+            keepalive,
+            "readings/s",
+            baseline_name="seed loop",
+            baseline_value=seed,
+            note="the same one-POST-per-reading loop with a session: what connection set-up "
+            "costs; profile: the API during the seed loop",
+            extra={"profile": api_profile},
         ),
         Figure(
             NAME,
