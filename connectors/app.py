@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kafka.errors import KafkaError
 
+from connectors.commands import CommandRunner, build_command_consumer
 from connectors.devices import Device
 from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
 from connectors.lifecycle import sleep_unless_stopped
+from connectors.metrics import ConnectorMetrics
 from connectors.poller import DevicePoller, ReadingSink
 from connectors.producer import ReadingPublisher, build_kafka_producer, open_publisher
 from connectors.settings import ConnectorSettings
@@ -26,6 +28,7 @@ def build_pollers(
     settings: ConnectorSettings,
     *,
     last_seqs: Mapping[str, int] | None = None,
+    observe_request_s: Callable[[float], None] | None = None,
 ) -> list[DevicePoller]:
     """One poller per device, each handing its readings to ``sink`` and continuing the
     machine's sequence numbers from ``last_seqs``."""
@@ -37,6 +40,7 @@ def build_pollers(
             backoff_initial_s=settings.connector_backoff_initial_s,
             backoff_max_s=settings.connector_backoff_max_s,
             initial_seq=seqs.get(device.machine_id, 0),
+            observe_request_s=observe_request_s,
         )
         for device in devices
     ]
@@ -114,8 +118,29 @@ async def run_connector(
     writer = SpoolWriter(
         spool, topic=settings.topics.readings, flush_ms=settings.connector_spool_flush_ms
     )
-    pollers = build_pollers(devices, writer, settings, last_seqs=spool.last_seqs())
-    kafka = _KafkaSide(settings, devices, spool)
+    metrics = ConnectorMetrics() if settings.connector_metrics_port else None
+    pollers = build_pollers(
+        devices,
+        writer,
+        settings,
+        last_seqs=spool.last_seqs(),
+        observe_request_s=metrics.request_seconds.observe if metrics else None,
+    )
+    kafka = _KafkaSide(
+        settings,
+        devices,
+        spool,
+        pollers,
+        observe_produce_s=metrics.produce_seconds.observe if metrics else None,
+    )
+    if metrics is not None:
+        metrics.watch(pollers, kafka.counters)
+        metrics.serve(port=settings.connector_metrics_port, host=settings.connector_metrics_host)
+        logger.info(
+            "metrics served address=http://%s:%d/metrics",
+            settings.connector_metrics_host,
+            settings.connector_metrics_port,
+        )
     logger.info(
         "connector started connector_id=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
@@ -155,7 +180,18 @@ async def run_connector(
 class _KafkaSide:
     """Connects, publishes the machines, de-duplicates the spool, forwards it."""
 
-    def __init__(self, settings: ConnectorSettings, devices: Sequence[Device], spool: Spool):
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        devices: Sequence[Device],
+        spool: Spool,
+        pollers: Sequence[DevicePoller],
+        *,
+        observe_produce_s: Callable[[float], None] | None = None,
+    ) -> None:
+        self.pollers = pollers
+        self._observe_produce_s = observe_produce_s
+        self.commands: CommandRunner | None = None
         self.settings = settings
         self.devices = devices
         self.spool = spool
@@ -187,13 +223,29 @@ class _KafkaSide:
             )
         factory = functools.partial(build_kafka_producer, settings)
         forwarder = Forwarder(
-            self.spool, producer_factory=factory, max_in_flight=settings.connector_max_in_flight
+            self.spool,
+            producer_factory=factory,
+            max_in_flight=settings.connector_max_in_flight,
+            on_delivered=self._observe_produce_s,
         )
         await forwarder.start(await asyncio.to_thread(factory))
         self.forwarder = forwarder
+        self.commands = CommandRunner(
+            consumer_factory=functools.partial(
+                build_command_consumer,
+                settings.kafka_bootstrap_servers,
+                settings.topics.commands,
+                group_id=f"{settings.connector_id}-commands",
+            ),
+            pollers={p.device.machine_id: p for p in self.pollers},
+            publish=self.publisher.publish_command_result,
+            executed_by=settings.connector_id,
+            max_age_s=settings.connector_command_max_age_s,
+        )
         async with asyncio.TaskGroup() as group:
             group.create_task(_keep_producer_healthy(self.publisher, stop))
             group.create_task(forwarder.run(stop))
+            group.create_task(self.commands.run(stop))
 
     async def close(self, *, timeout_s: float) -> None:
         if self.forwarder is not None:
@@ -215,4 +267,8 @@ class _KafkaSide:
             "failed": f.failed if f else 0,
             "refused": f.refused if f else 0,
             "in_flight": f.in_flight if f else 0,
+            **{
+                f"commands_{k}": v
+                for k, v in (self.commands.counts if self.commands else {}).items()
+            },
         }

@@ -330,7 +330,18 @@ class BlockDecoder:
                 regs[i] = ((r & 0xFF) << 8) | (r >> 8)
         if self._perm is not None:
             regs = [regs[i] for i in self._perm]
-        raw = self._unpack(self._pack(*regs))
+        return self._values(self._unpack(self._pack(*regs)))
+
+    def decode_bytes(
+        self, data: bytes, registers: Sequence[int]
+    ) -> tuple[dict[str, float], list[str]]:
+        """Like :meth:`decode`, from the registers' wire bytes (big-endian, as Modbus sends
+        them); falls back to ``registers`` when byte or word swaps are needed."""
+        if self._swap or self._perm is not None or len(data) != 2 * self.count:
+            return self.decode(registers)
+        return self._values(self._unpack(data))
+
+    def _values(self, raw: tuple[Any, ...]) -> tuple[dict[str, float], list[str]]:
         values: dict[str, float] = dict(zip(self._plain_names, self._plain(raw), strict=False))
         for name, slot, bit, factor, divide, offset in self._post:
             value = raw[slot]

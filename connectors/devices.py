@@ -8,6 +8,7 @@ Everything is validated when the file is loaded; the first problem raises
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from collections.abc import Mapping
@@ -232,6 +233,10 @@ class Device(BaseModel):
         if self.protocol == "rtu":
             if not self.serial_port:
                 raise ValueError("serial_port: required for protocol rtu")
+            if importlib.util.find_spec("serial") is None:
+                raise ValueError(
+                    "protocol: rtu needs the pyserial package (pip install pyserial)"
+                )
         elif not self.host:
             raise ValueError(f"host: required for protocol {self.protocol}")
         return self
@@ -334,8 +339,10 @@ def _first_error(error: ErrorDetails, raw: Mapping[str, object]) -> tuple[str, s
             message += f" (got {error['input']!r})"
     if len(loc) >= 2 and loc[0] == "registers" and isinstance(loc[1], int):
         message = _with_register_name(message, raw, loc[1])
-    if not field and ": " in message:
-        field, message = message.split(": ", 1)
+    head, sep, rest = message.partition(": ")
+    if kind == "value_error" and sep and head.isidentifier():
+        # A check across fields names the field it is about: "type: ...".
+        field, message = (f"{field}.{head}" if field else head), rest
     return field or "device", message
 
 

@@ -33,6 +33,7 @@ from pymodbus.exceptions import ModbusException
 
 from connectors.deadband import ReportByException
 from connectors.devices import Device
+from connectors.fast_pdu import register_fast_responses
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.scan import (
     BlockAnswer,
@@ -219,8 +220,11 @@ class DevicePoller:
         self._seq = reading.seq
         self.stats.readings += 1
         counts = self.stats.values
-        for q, n in Counter(reading.quality.values()).items():
-            counts[q] = counts.get(q, 0) + n
+        if self._assembler.all_good and len(reading.quality) == len(reading.values):
+            counts["good"] = counts.get("good", 0) + len(reading.values)
+        else:
+            for q, n in Counter(reading.quality.values()).items():
+                counts[q] = counts.get(q, 0) + n
         self._sink(reading)
 
     def _outage(self, group: _Group) -> None:
@@ -298,7 +302,7 @@ class DevicePoller:
                 request.address,
                 request.count,
             )
-        return BlockAnswer(request=request, registers=data)
+        return BlockAnswer(request=request, registers=data, raw=getattr(response, "raw", b""))
 
     def _refused(self, request: ReadRequest, reason: str) -> BlockAnswer:
         self.stats.refused_requests += 1
@@ -349,11 +353,15 @@ def _new_client(device: Device) -> Any:
         "reconnect_delay": 0,
     }
     if device.protocol == "rtu":
-        return AsyncModbusSerialClient(
+        serial = AsyncModbusSerialClient(
             device.serial_port, framer=FramerType.RTU, baudrate=device.baudrate, **common
         )
+        register_fast_responses(serial)
+        return serial
     framer = FramerType.SOCKET if device.protocol == "tcp" else FramerType.RTU
-    return AsyncModbusTcpClient(device.host, port=device.port, framer=framer, **common)
+    client = AsyncModbusTcpClient(device.host, port=device.port, framer=framer, **common)
+    register_fast_responses(client)
+    return client
 
 
 def next_deadline(previous_s: float, interval_s: float, *, now_s: float) -> tuple[float, int]:

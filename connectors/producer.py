@@ -26,6 +26,7 @@ from kafka.errors import KafkaError
 
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.settings import ConnectorSettings
+from contracts.commands import CommandResult
 from contracts.machines import MachineInfo
 from contracts.readings import Reading
 from contracts.topics import TopicNames
@@ -103,6 +104,10 @@ class ReadingPublisher:
     def publish_reading(self, reading: Reading) -> None:
         """Buffer one reading for the readings topic; never blocks on delivery."""
         self._send(self._topics.readings, reading.key(), reading.encode(), reading.machine_id)
+
+    def publish_command_result(self, result: CommandResult) -> None:
+        """Buffer one command outcome for the command-results topic."""
+        self._send(self._topics.command_results, result.key(), result.encode(), result.machine_id)
 
     def publish_machine(self, info: MachineInfo) -> None:
         """Buffer one registry entry for the machines topic."""

@@ -54,6 +54,8 @@ class BlockAnswer:
     request: ReadRequest
     registers: Sequence[int] | None
     refusal: str = ""
+    # The registers' bytes as they came on the wire, when the client kept them.
+    raw: bytes = b""
 
 
 def plan_requests(
@@ -164,7 +166,11 @@ class ScanAssembler:
             if answer.registers is None or len(answer.registers) < request.count:
                 bad.extend(r.name for r in request.registers)
                 continue
-            decoded, not_finite = self._decoder(request).decode(answer.registers)
+            decoder = self._decoder(request)
+            if answer.raw and isinstance(decoder, BlockDecoder):
+                decoded, not_finite = decoder.decode_bytes(answer.raw, answer.registers)
+            else:
+                decoded, not_finite = decoder.decode(answer.registers)
             values.update(decoded)
             bad.extend(not_finite)
         quality: dict[str, Quality] = dict.fromkeys(values, "good")

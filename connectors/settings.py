@@ -48,6 +48,13 @@ class ConnectorSettings(CommonSettings):
     connector_spool_tail_records: int = Field(default=50_000, ge=0)
     connector_max_in_flight: int = Field(default=5_000, ge=1)
 
+    # Prometheus /metrics on this port (0: no metrics endpoint).
+    connector_metrics_port: int = Field(default=0, ge=0, le=65535)
+    connector_metrics_host: str = "127.0.0.1"
+
+    # Commands older than this when they arrive are refused instead of run late.
+    connector_command_max_age_s: float = Field(default=60.0, gt=0)
+
     connector_backoff_initial_s: float = Field(default=0.5, gt=0)
     connector_backoff_max_s: float = Field(default=30.0, gt=0)
 

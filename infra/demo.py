@@ -21,6 +21,7 @@ from types import FrameType
 import yaml
 from rich.console import Console
 
+from connectors.simulator.factory import factory_devices, write_factory_file
 from infra import ports, processes
 from infra.errors import InfraError
 from infra.servers import LocalServers
@@ -44,14 +45,23 @@ def admin_key(run_dir: Path) -> str:
 
 
 def _devices_file(run_dir: Path, *, host: str, modbus_port: int) -> Path:
-    """The example devices, pointed at the simulator's port on this machine."""
-    doc = yaml.safe_load(DEVICES_EXAMPLE.read_text())
-    for device in doc["devices"]:
-        device["host"] = host
-        device["port"] = modbus_port
+    """The simulated factory: ``MILLSTREAM_DEMO_PLANTS`` plants (default 3) of
+    ``MILLSTREAM_DEMO_MACHINES`` machines (default 10), machine 42 first, one Modbus port
+    each; ``MILLSTREAM_DEMO_PLANTS=0`` serves only the example file's lathe."""
+    plants = int(os.environ.get("MILLSTREAM_DEMO_PLANTS", "3"))
+    machines = int(os.environ.get("MILLSTREAM_DEMO_MACHINES", "10"))
     path = run_dir / "devices.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    if plants <= 0:
+        doc = yaml.safe_load(DEVICES_EXAMPLE.read_text())
+        for device in doc["devices"]:
+            device["host"] = host
+            device["port"] = modbus_port
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+    count = plants * machines
+    machine_ports = [modbus_port] + [ports.free_port(host) for _ in range(count - 1)]
+    entries = factory_devices(plants=plants, machines=machines, host=host, ports=machine_ports)
+    return write_factory_file(path, entries)
 
 
 def _api_ready(url: str) -> bool:

@@ -1,4 +1,8 @@
-"""``python -m connectors.simulator --devices devices.example.yaml``: serve simulated machines.
+"""``python -m connectors.simulator``: serve simulated machines over Modbus TCP.
+
+Either the devices of a devices file (``--devices devices.example.yaml``), or a whole
+factory (``--plants 3 --machines 10``, machine 42 included; ``--devices-out FILE`` writes
+its devices file for the connector).
 
 Runs until SIGINT or SIGTERM. Exit codes: 0 when stopped, 1 when an address cannot be
 served, 2 for a bad devices file.
@@ -12,9 +16,12 @@ import logging
 import sys
 from pathlib import Path
 
-from connectors.devices import Device, load_devices
+import yaml
+
+from connectors.devices import Device, load_devices, parse_devices
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
+from connectors.simulator.factory import factory_devices, free_port, write_factory_file
 from connectors.simulator.server import SimulatorServer
 from contracts.errors import ConfigError
 
@@ -26,7 +33,26 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m connectors.simulator",
         description="Serve the devices of a devices file as simulated Modbus TCP machines.",
     )
-    parser.add_argument("--devices", type=Path, required=True, help="devices YAML file")
+    parser.add_argument("--devices", type=Path, default=None, help="devices YAML file")
+    parser.add_argument("--plants", type=int, default=0, help="simulate a factory of N plants")
+    parser.add_argument("--machines", type=int, default=10, help="machines per plant (default 10)")
+    parser.add_argument(
+        "--devices-out", type=Path, default=None, help="write the factory's devices file here"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address of a factory's devices")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=0,
+        help="first port of a factory's machines (one each; default: free ports)",
+    )
+    parser.add_argument(
+        "--comm-loss-every-s",
+        type=float,
+        default=0.0,
+        help="seconds between one machine going offline for --comm-loss-s (0: never)",
+    )
+    parser.add_argument("--comm-loss-s", type=float, default=15.0)
     parser.add_argument(
         "--port-override",
         type=int,
@@ -59,9 +85,31 @@ async def _serve(devices: tuple[Device, ...], args: argparse.Namespace) -> None:
         overheat_every_s=args.overheat_every_s,
         seed=args.seed,
         port_override=args.port_override,
+        comm_loss_every_s=args.comm_loss_every_s,
+        comm_loss_s=args.comm_loss_s,
     )
     await server.run(stop)
     logger.info("simulator stopped")
+
+
+def _devices(args: argparse.Namespace) -> tuple[Device, ...]:
+    if args.plants:
+        count = args.plants * args.machines
+        ports = (
+            [args.base_port + i for i in range(count)]
+            if args.base_port
+            else [free_port(args.host) for _ in range(count)]
+        )
+        entries = factory_devices(
+            plants=args.plants, machines=args.machines, host=args.host, ports=ports
+        )
+        text = yaml.safe_dump({"devices": entries}, sort_keys=False, allow_unicode=True)
+        if args.devices_out is not None:
+            write_factory_file(args.devices_out, entries)
+        return parse_devices(text, source="factory")
+    if args.devices is None:
+        raise ValueError("give --devices FILE or --plants N")
+    return load_devices(args.devices)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --tick-s must be greater than 0", file=sys.stderr)
         return 2
     try:
-        devices = load_devices(args.devices)
+        devices = _devices(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

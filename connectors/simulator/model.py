@@ -81,6 +81,19 @@ class MachineModel:
     def state(self) -> MachineState:
         return self._state
 
+    running = True
+
+    def set_running(self, running: bool) -> None:
+        """Stop (the spindle runs down within a few seconds and stays at 0) or start."""
+        if running == self.running:
+            return
+        self.running = running
+        self._cutting = True  # the next phase is idle; a started machine then cuts again
+        self._phase_end_s = self._t_s
+        if not running:
+            self._rpm_target = 0.0
+            self._load_target = 0.05
+
     def sample(self, *, now_s: float) -> MachineState:
         """Advance the model to ``now_s`` and return what the sensors show then."""
         if now_s < self._t_s:
@@ -104,7 +117,8 @@ class MachineModel:
             if not self._heating:
                 self._heating = True
                 self._peak_c = self._rng.uniform(87.0, 90.0)
-        self._rpm += (self._rpm_target - self._rpm) * _approach(dt_s, tau_s=1.5)
+        rpm_tau_s = 1.5 if self.running else 0.4
+        self._rpm += (self._rpm_target - self._rpm) * _approach(dt_s, tau_s=rpm_tau_s)
         self._load += (self._load_target - self._load) * _approach(dt_s, tau_s=2.0)
         self._drift_c += -self._drift_c * dt_s / 120.0 + 0.08 * math.sqrt(dt_s) * self._rng.gauss(
             0.0, 1.0
@@ -120,7 +134,7 @@ class MachineModel:
 
     def _next_phase(self) -> None:
         rng = self._rng
-        self._cutting = not self._cutting
+        self._cutting = not self._cutting and self.running
         if self._cutting:
             self._rpm_target = round(rng.uniform(1800.0, 3200.0) / 50.0) * 50.0
             self._load_target = rng.uniform(0.55, 0.9)

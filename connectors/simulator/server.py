@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,27 +42,57 @@ class TableBlock:
     registers: tuple[Register, ...]
 
 
+def run_register(device: Device) -> tuple[int, int, int] | None:
+    """``(address, stop value, start value)`` of the holding register that the device's
+    stop/start commands write, if both are configured there."""
+    stop, start = device.commands.stop, device.commands.start
+    if stop is None or start is None or stop.table != "holding" or start.table != "holding":
+        return None
+    if stop.address != start.address:
+        return None
+    return (stop.address, stop.value, start.value)
+
+
 def table_blocks(device: Device) -> tuple[TableBlock, ...]:
-    """One block per table the device uses, covering all of that table's registers."""
+    """One block per table the device uses, covering all of that table's registers (and
+    the run register of its stop/start commands)."""
     blocks = []
+    run = run_register(device)
     for table in FUNCTION_CODE:
         regs = tuple(r for r in device.registers if r.table == table)
-        if regs:
-            start = min(r.address for r in regs)
-            end = max(r.end for r in regs)
+        addresses = [r.address for r in regs] + [r.end - 1 for r in regs]
+        if table == "holding" and run is not None:
+            addresses.append(run[0])
+        if addresses:
+            start = min(addresses)
+            end = max(addresses) + 1
             blocks.append(TableBlock(table, start, end - start, regs))
     return tuple(blocks)
 
 
-def block_values(block: TableBlock, values: dict[str, float], *, now_s: float) -> list[int]:
+def block_values(
+    block: TableBlock,
+    values: dict[str, float],
+    *,
+    now_s: float,
+    current: list[int] | None = None,
+) -> list[int]:
     """The registers of ``block`` holding ``values`` (encoded per register spec).
 
     Sensors missing from ``values`` get :func:`extra_signal`; values a register type
-    cannot hold are clamped to its range.
+    cannot hold are clamped to its range. With ``current`` (the block as it is now),
+    writable tags and registers of no tag keep what is there: what a client wrote stays.
     """
-    out = [0] * block.count
+    out = list(current) if current is not None else [0] * block.count
     for reg in block.registers:
-        value = values[reg.name] if reg.name in values else extra_signal(reg.name, now_s=now_s)
+        if current is not None and reg.writable:
+            continue
+        if reg.writable:
+            value = (reg.min or 0.0) if reg.max is None else (reg.min or 0.0) / 2 + reg.max / 2
+        elif reg.name in values:
+            value = values[reg.name]
+        else:
+            value = extra_signal(reg.name, now_s=now_s)
         start = reg.address - block.address
         if reg.type == "bit":
             bit = 1 << reg.bit
@@ -93,6 +124,16 @@ def _sim_device(device: Device) -> SimDevice:
     )
 
 
+def _model(machine_id: str, seed: int, overheat_every_s: float) -> MachineModel:
+    """Machine 42 overheats every ``overheat_every_s``; the others three times as seldom,
+    each at its own moment, so a factory does not overheat all at once."""
+    if machine_id == "42" or overheat_every_s <= 0:
+        return MachineModel(seed=f"{seed}:{machine_id}", overheat_every_s=overheat_every_s)
+    every_s = 3 * overheat_every_s
+    phase_s = random.Random(f"phase:{seed}:{machine_id}").uniform(0, every_s)
+    return MachineModel(seed=f"{seed}:{machine_id}", overheat_every_s=every_s, start_s=-phase_s)
+
+
 class SimulatorServer:
     """Serves simulated machines; :meth:`start`, then :meth:`run` or :meth:`tick`."""
 
@@ -104,8 +145,14 @@ class SimulatorServer:
         overheat_every_s: float = 300.0,
         seed: int = 0,
         port_override: int | None = None,
+        comm_loss_every_s: float = 0.0,
+        comm_loss_s: float = 15.0,
     ) -> None:
         self._tick_s = tick_s
+        self._comm_loss_every_s = comm_loss_every_s
+        self._comm_loss_s = comm_loss_s
+        self._rng = random.Random(f"comm-loss:{seed}")
+        self._offline: dict[tuple[str, int], float] = {}
         self._groups: dict[tuple[str, int], list[Device]] = defaultdict(list)
         for device in devices:
             port = device.port if port_override is None else port_override
@@ -117,12 +164,7 @@ class SimulatorServer:
                     f"by device {clash.machine_id} on {device.host}:{port}"
                 )
             group.append(device)
-        self._models = {
-            d.machine_id: MachineModel(
-                seed=f"{seed}:{d.machine_id}", overheat_every_s=overheat_every_s
-            )
-            for d in devices
-        }
+        self._models = {d.machine_id: _model(d.machine_id, seed, overheat_every_s) for d in devices}
         self._blocks = {d.machine_id: table_blocks(d) for d in devices}
         self._servers: dict[tuple[str, int], ModbusTcpServer] = {}
         self._t0_s = 0.0
@@ -135,49 +177,94 @@ class SimulatorServer:
     def model(self, machine_id: str) -> MachineModel:
         return self._models[machine_id]
 
+    async def _listen(self, host: str, port: int) -> None:
+        devices = self._groups[(host, port)]
+        server = ModbusTcpServer([_sim_device(d) for d in devices], address=(host, port))
+        await server.serve_forever(background=True)
+        self._servers[(host, port)] = server
+        logger.info(
+            "simulator listening address=%s:%d devices=%s",
+            host,
+            port,
+            ",".join(f"{d.machine_id}(unit {d.device_id})" for d in devices),
+        )
+
     async def start(self) -> None:
         """Listen on every address and write the first values."""
         self._t0_s = asyncio.get_running_loop().time()
         try:
-            for (host, port), devices in self._groups.items():
-                server = ModbusTcpServer([_sim_device(d) for d in devices], address=(host, port))
-                await server.serve_forever(background=True)
-                self._servers[(host, port)] = server
-                logger.info(
-                    "simulator listening address=%s:%d devices=%s",
-                    host,
-                    port,
-                    ",".join(f"{d.machine_id}(unit {d.device_id})" for d in devices),
-                )
-            await self.tick()
+            for host, port in self._groups:
+                await self._listen(host, port)
+            await self.tick(first=True)
         except BaseException:
             await self.shutdown()
             raise
 
-    async def tick(self) -> None:
-        """Step every model to now and rewrite its registers."""
+    async def tick(self, *, first: bool = False) -> None:
+        """Apply what clients wrote (stop/start), step every model to now and rewrite its
+        registers; writable tags keep what clients wrote."""
         now_s = asyncio.get_running_loop().time() - self._t0_s
         for endpoint, devices in self._groups.items():
-            server = self._servers[endpoint]
+            server = self._servers.get(endpoint)
+            if server is None:
+                continue
             for device in devices:
-                values = self._models[device.machine_id].sample(now_s=now_s).values()
+                model = self._models[device.machine_id]
+                run = run_register(device)
                 for block in self._blocks[device.machine_id]:
-                    await server.async_setValues(
-                        device.device_id,
-                        FUNCTION_CODE[block.table],
-                        block.address,
-                        block_values(block, values, now_s=now_s),
+                    fc = FUNCTION_CODE[block.table]
+                    current = None
+                    if not first:
+                        got = await server.async_getValues(
+                            device.device_id, fc, block.address, block.count
+                        )
+                        current = [int(v) for v in got]
+                    if run is not None and block.table == "holding":
+                        index = run[0] - block.address
+                        if current is None:
+                            current = [0] * block.count
+                            current[index] = run[2]
+                        elif current[index] in (run[1], run[2]):
+                            model.set_running(current[index] == run[2])
+                    values = model.sample(now_s=now_s).values()
+                    regs = block_values(
+                        block, values, now_s=now_s, current=None if first else current
                     )
+                    if first and run is not None and block.table == "holding":
+                        regs[run[0] - block.address] = run[2]
+                    await server.async_setValues(device.device_id, fc, block.address, regs)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve and tick until ``stop`` is set, then shut down."""
         if not self._servers:
             await self.start()
+        loop = asyncio.get_running_loop()
+        next_loss_s = loop.time() + self._comm_loss_every_s
         try:
             while not await sleep_unless_stopped(stop, self._tick_s):
+                now_s = loop.time()
+                if self._comm_loss_every_s > 0 and now_s >= next_loss_s:
+                    next_loss_s = now_s + self._comm_loss_every_s
+                    await self._lose_one(until_s=now_s + self._comm_loss_s)
+                for endpoint, until_s in list(self._offline.items()):
+                    if now_s >= until_s:
+                        del self._offline[endpoint]
+                        await self._listen(*endpoint)
+                        logger.info("simulator back online address=%s:%d", *endpoint)
                 await self.tick()
         finally:
             await self.shutdown()
+
+    async def _lose_one(self, *, until_s: float) -> None:
+        """Take one address off the network (communication loss) until ``until_s``."""
+        online = [e for e in self._servers if e not in self._offline]
+        if not online:
+            return
+        endpoint = self._rng.choice(online)
+        server = self._servers.pop(endpoint)
+        await server.shutdown()  # type: ignore[no-untyped-call]
+        self._offline[endpoint] = until_s
+        logger.info("simulator comm loss address=%s:%d until_s=%.0f", *endpoint, until_s)
 
     async def shutdown(self) -> None:
         """Stop listening and drop every client connection."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from connectors.devices import Device, load_devices, parse_devices
+from connectors.devices import Commands, Device, load_devices, parse_devices
 from connectors.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading, decode_reading
@@ -83,7 +85,7 @@ async def test_poller_reads_the_simulated_lathe(polling: Polling) -> None:
     assert 3.5 < first.values["oil_pressure_bar"] < 5.5
     assert first.values["spindle_rpm"] == int(first.values["spindle_rpm"])
     assert decode_reading(first.encode()) == first
-    assert poller.requests[0].count == 9
+    assert poller.requests[0].count == 10
     assert poller.stats.connects == 1
     assert poller.stats.transport_errors == 0
 
@@ -156,13 +158,16 @@ async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
     last_good = polling.readings["42"][-1].values
     # The device comes back without its last register; the one request that covers
     # every register is now refused, so every value of the scan turns bad.
-    without_oil = device.model_copy(
-        update={"registers": tuple(r for r in device.registers if r.name != "oil_pressure_bar")}
+    without_last = device.model_copy(
+        update={
+            "registers": tuple(r for r in device.registers if r.name != "feed_override_pct"),
+            "commands": Commands(),
+        }
     )
-    server = SimulatorServer([without_oil], tick_s=0.1, seed=3)
+    server = SimulatorServer([without_last], tick_s=0.1, seed=3)
     await server.start()
     try:
-        await _until(lambda: polling.readings["42"][-1].quality["oil_pressure_bar"] == "bad")
+        await _until(lambda: polling.readings["42"][-1].quality["feed_override_pct"] == "bad")
     finally:
         await server.shutdown()
     reading = polling.readings["42"][-1]
@@ -223,3 +228,44 @@ async def test_unexpected_error_in_one_poller_leaves_the_others_running(
         await server.shutdown()
     assert fine.stats.unexpected_errors == 0
     assert broken.stats.connects >= 2
+
+
+async def test_a_silent_device_does_not_delay_the_others_and_its_return_is_picked_up(
+    polling: Polling,
+) -> None:
+    """Device B accepts connections but never answers (a hung PLC), then comes back."""
+    port_a, port_b = free_port(), free_port()
+    device_a = _example(port_a)
+    device_b = _example(port_b, machine_id="43", timeout_s=0.5)
+    server_a = SimulatorServer([device_a], tick_s=0.1, seed=8)
+    await server_a.start()
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            await reader.read(-1)
+        writer.close()
+
+    silent = await asyncio.start_server(swallow, "127.0.0.1", port_b)
+    server_b = None
+    try:
+        poller_a = polling.start(device_a)
+        poller_b = polling.start(device_b)
+        await _until(lambda: poller_b.stats.transport_errors >= 3, timeout_s=15)
+        a_times = [r.ts_ms for r in polling.readings["42"]]
+        assert len(a_times) >= 10
+        gaps_ms = [b - a for a, b in itertools.pairwise(a_times[-10:])]
+        # A keeps its 0.1 s grid while B times out every 0.5 s.
+        assert max(gaps_ms) < 250, gaps_ms
+        assert polling.readings["43"] == []
+        silent.close()
+        await silent.wait_closed()
+        server_b = SimulatorServer([device_b], tick_s=0.1, seed=9)
+        await server_b.start()
+        await _until(lambda: len(polling.readings["43"]) >= 3, timeout_s=40)
+    finally:
+        silent.close()
+        await server_a.shutdown()
+        if server_b is not None:
+            await server_b.shutdown()
+    assert poller_a.stats.transport_errors == 0
+    assert [r.seq for r in polling.readings["43"][:3]] == [1, 2, 3]

@@ -236,3 +236,31 @@ def test_byte_order_only_swaps_bytes_for_16_bit_types(raw: int) -> None:
 def test_overlapping_fields_are_refused() -> None:
     with pytest.raises(ValueError, match="overlaps"):
         BlockDecoder(0, 4, [FieldSpec("a", 0, "float32"), FieldSpec("b", 1, "uint16")])
+
+
+@given(regs=st.lists(register, min_size=1, max_size=125))
+def test_fast_responses_decode_like_pymodbus(regs: list[int]) -> None:
+    from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
+
+    from connectors.fast_pdu import FastReadHoldingRegistersResponse
+
+    data = ReadHoldingRegistersResponse(registers=regs).encode()
+    theirs = ReadHoldingRegistersResponse()
+    theirs.decode(data)
+    ours = FastReadHoldingRegistersResponse()
+    ours.decode(data)
+    assert ours.registers == theirs.registers == regs
+    assert ours.raw == struct.pack(f">{len(regs)}H", *regs)
+
+
+@given(data=st.data(), order=orders)
+def test_block_decoding_from_wire_bytes_matches_registers(
+    data: st.DataObject, order: ByteOrder
+) -> None:
+    value = data.draw(raw_values("float32"))
+    regs = [*pymodbus_registers(value, "float32", order), data.draw(register)]
+    specs = [FieldSpec("f", 0, "float32", order), FieldSpec("u", 2, "uint16")]
+    block = BlockDecoder(0, 3, specs)
+    wire = struct.pack(">3H", *regs)
+    assert block.decode_bytes(wire, regs) == block.decode(regs)
+    assert block.decode(regs)[0] == {"f": value, "u": regs[2]}

@@ -32,6 +32,7 @@ def test_example_file_describes_machine_42() -> None:
         "power_kw": "kW",
         "spindle_rpm": "rpm",
         "oil_pressure_bar": "bar",
+        "feed_override_pct": "%",
     }
 
 

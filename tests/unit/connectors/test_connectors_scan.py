@@ -41,7 +41,7 @@ def _answer(request: ReadRequest, values: dict[str, float]) -> BlockAnswer:
 def test_example_device_is_read_in_one_request() -> None:
     device = _example()
     (request,) = plan_requests(device.registers)
-    assert (request.table, request.address, request.count) == ("holding", 0, 9)
+    assert (request.table, request.address, request.count) == ("holding", 0, 10)
     assert [r.name for r in request.registers] == [r.name for r in device.registers]
 
 
@@ -81,6 +81,7 @@ def test_good_scan_becomes_a_valid_reading() -> None:
         "power_kw": 12.75,
         "spindle_rpm": 2400,
         "oil_pressure_bar": 4.75,
+        "feed_override_pct": 100,
     }
     reading = assemble_reading(device, [_answer(request, values)], ts_ms=TS_MS, seq=7, last_good={})
     assert reading is not None

@@ -1,0 +1,162 @@
+"""Commands through the real broker to a real pymodbus server (the simulator): a stop
+reaches the machine's run register and its spindle runs down; a setpoint is written in
+range; what the configuration does not allow is refused with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from pymodbus.client import AsyncModbusTcpClient
+
+from connectors.app import run_connector
+from connectors.devices import load_devices
+from connectors.settings import ConnectorSettings
+from connectors.simulator.server import SimulatorServer
+from contracts.commands import Command, CommandResult, decode_command_result
+from contracts.readings import decode_reading
+from contracts.settings import CommonSettings
+from contracts.timefmt import now_ms
+from infra.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _command(action: str, **fields: Any) -> Command:
+    return Command(
+        command_id=uuid.uuid4().hex,
+        machine_id="42",
+        action=action,
+        requested_by="engineer@example.com",
+        reason="integration test",
+        ts_ms=now_ms(),
+        **fields,
+    )
+
+
+def _results(bootstrap: str, topic: str, want: set[str], timeout_s: float) -> dict[str, Any]:
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    found: dict[str, CommandResult] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not want <= set(found) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                for record in batch:
+                    result = decode_command_result(record.value)
+                    assert record.key == b"42"
+                    found[result.command_id] = result
+    finally:
+        consumer.close()
+    return found
+
+
+def _spindle_values(
+    bootstrap: str, topic: str, *, until_running: bool = False, timeout_s: float
+) -> list[float]:
+    """Spindle speeds from the readings until it ran (``until_running``) or until three
+    readings in a row show it stopped."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    values: list[float] = []
+    deadline = time.monotonic() + timeout_s
+
+    def done() -> bool:
+        if until_running:
+            return bool(values) and values[-1] > 100.0
+        return values[-3:] == [0.0, 0.0, 0.0]
+
+    try:
+        while time.monotonic() < deadline and not done():
+            for batch in consumer.poll(timeout_ms=200).values():
+                values.extend(decode_reading(r.value).values["spindle_rpm"] for r in batch)
+    finally:
+        consumer.close()
+    return values
+
+
+async def test_commands_are_written_or_refused_and_reported(
+    common_settings: CommonSettings, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    (example,) = load_devices(REPO / "devices.example.yaml")
+    device = example.model_copy(update={"port": port, "poll_interval_s": 0.2})
+    settings = ConnectorSettings(
+        **common_settings.model_dump(),
+        connector_id=f"commands-{uuid.uuid4().hex[:6]}",
+        connector_spool_dir=tmp_path,
+        connector_linger_ms=5,
+        connector_flush_timeout_s=10.0,
+    )
+    server = SimulatorServer([device], tick_s=0.1, seed=7, overheat_every_s=0)
+    await server.start()
+    sim_stop = asyncio.Event()
+    sim_task = asyncio.create_task(server.run(sim_stop))
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_connector(settings, [device], stop=stop))
+    commands = {
+        "stop": _command("stop"),
+        "setpoint": _command("setpoint", target="feed_override_pct", value=120.0),
+        "not_writable": _command("setpoint", target="temperature_c", value=20.0),
+        "out_of_range": _command("setpoint", target="feed_override_pct", value=500.0),
+        "expired": _command("start", expires_ts_ms=now_ms() - 1),
+    }
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    try:
+        running = await asyncio.to_thread(
+            _spindle_values,
+            kafka_bootstrap,
+            settings.topics.readings,
+            until_running=True,
+            timeout_s=40.0,
+        )
+        for command in commands.values():
+            producer.send(settings.topics.commands, key=command.key(), value=command.encode())
+        producer.flush(10)
+        ids = {c.command_id for c in commands.values()}
+        results = await asyncio.to_thread(
+            _results, kafka_bootstrap, settings.topics.command_results, ids, 30.0
+        )
+        client = AsyncModbusTcpClient("127.0.0.1", port=port)
+        await client.connect()
+        run_register = await client.read_holding_registers(20, count=1, device_id=1)
+        feed = await client.read_holding_registers(9, count=1, device_id=1)
+        client.close()
+        spindle = await asyncio.to_thread(
+            _spindle_values, kafka_bootstrap, settings.topics.readings, timeout_s=20.0
+        )
+    finally:
+        producer.close()
+        stop.set()
+        await task
+        sim_stop.set()
+        await sim_task
+
+    by_name = {name: results[c.command_id] for name, c in commands.items()}
+    assert by_name["stop"].status == "succeeded"
+    assert "function code 6" in by_name["stop"].reason
+    assert by_name["stop"].executed_by == settings.connector_id
+    assert run_register.registers == [0]
+    assert server.model("42").running is False
+    # The spindle was turning before the stop, and stopped after it.
+    assert running[-1] > 100.0
+    assert spindle[-3:] == [0.0, 0.0, 0.0]
+
+    assert by_name["setpoint"].status == "succeeded"
+    assert feed.registers == [120]
+
+    assert by_name["not_writable"].status == "refused"
+    assert "temperature_c is not a writable tag" in by_name["not_writable"].reason
+    assert by_name["out_of_range"].status == "refused"
+    assert "outside 0..150" in by_name["out_of_range"].reason
+    assert by_name["expired"].status == "refused"
+    assert "expired" in by_name["expired"].reason

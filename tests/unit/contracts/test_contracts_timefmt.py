@@ -1,0 +1,17 @@
+"""format_ts: the cached form gives what strftime of the whole timestamp gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.timefmt import format_ts, parse_ts
+
+
+@given(ts_ms=st.integers(min_value=0, max_value=4_102_444_800_000))
+def test_format_ts_matches_strftime_and_parses_back(ts_ms: int) -> None:
+    dt = datetime.fromtimestamp(ts_ms // 1000, tz=UTC)
+    assert format_ts(ts_ms) == dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+    assert parse_ts(format_ts(ts_ms)) == ts_ms
