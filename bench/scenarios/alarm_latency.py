@@ -25,6 +25,7 @@ from bench.stack import ADMIN_KEY, services
 
 NAME = "alarm_latency"
 TITLE = "Overheat reading in Kafka -> alarm frame at a /live WebSocket client, under load"
+PROBE_TIMEOUT_S = 20.0
 POLL_INTERVAL_MS = 1000.0  # the connector's default poll interval (devices.example.yaml)
 
 
@@ -68,9 +69,8 @@ async def _probe(
                 deadline = sent + timeout_s
                 while m not in arrivals and time.time() < deadline:
                     await asyncio.sleep(0.001)
-                if m not in arrivals:
-                    raise RuntimeError(f"no alarm frame for {m} within {timeout_s} s")
-                latencies.append((arrivals[m] - sent) * 1000)
+                # A probe with no frame within the timeout counts as the timeout (a miss).
+                latencies.append((arrivals.get(m, deadline) - sent) * 1000)
         finally:
             await producer.stop()
             task.cancel()
@@ -112,7 +112,7 @@ async def _bare_round_trip(bootstrap: str, topic: str, count: int) -> list[float
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:
-    probes_n, load_s = (30, 2_000.0) if ctx.quick else (100, 10_000.0)
+    probes_n, load_s = (30, 2_000.0) if ctx.quick else (100, 5_000.0)
     settings = ctx.fresh_settings()
     tag = load.run_tag()
     probes = load.machine_ids(tag + "p", probes_n)
@@ -140,7 +140,7 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         try:
             ctx.progress(f"{probes_n} probes under {load_s:.0f} readings/s")
             ws_url = base.replace("http://", "ws://") + "/live"
-            lat = asyncio.run(_probe(ws_url, bootstrap, topic, probes, (0.2, 1.0), 15.0))
+            lat = asyncio.run(_probe(ws_url, bootstrap, topic, probes, (0.2, 1.0), PROBE_TIMEOUT_S))
         finally:
             loader.terminate()
             loader.join(10)
@@ -151,11 +151,16 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     b50, b99 = load.percentile(base_lat, 50), load.percentile(base_lat, 99)
     p50, p99 = load.percentile(lat, 50), load.percentile(lat, 99)
     goal_ms = 50.0
+    missed = sum(1 for x in lat if x >= PROBE_TIMEOUT_S * 1000)
+    if missed == len(lat):
+        raise RuntimeError(f"no probe raised an alarm frame within {PROBE_TIMEOUT_S} s")
     note = (
         f"{probes_n} probes under {load_s:.0f} readings/s ({load_s * 5:.0f} points/s) of "
         f"background load. Goal: p99 <= poll interval + 50 ms from the crossing on the "
         f"device; injection into Kafka skips the wait for the poll "
-        f"({POLL_INTERVAL_MS:.0f} ms by default), so the bar here is 50 ms"
+        f"({POLL_INTERVAL_MS:.0f} ms by default), so the bar here is 50 ms. "
+        f"{missed} probe(s) got no alarm frame within {PROBE_TIMEOUT_S:.0f} s and count as "
+        f"{PROBE_TIMEOUT_S * 1000:.0f} ms"
     )
     return [
         Figure(
