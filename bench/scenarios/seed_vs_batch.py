@@ -135,7 +135,7 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         api_profile = profile.finish(spy, spy_out, timeout_s=30)
         ctx.progress(f"seed loop on one connection, {n} POSTs")
         keepalive = _seed_keepalive(base, readings)
-        after_seed = load.end_offsets_total(bootstrap, topic) - n
+        after_seed = load.end_offsets_total(bootstrap, topic)  # both seed loops: 2n
         ctx.progress(f"batched, {-(-n // BATCH)} POST(s) of up to {BATCH}")
         batched = _batched(base, readings)
         after_batch = load.end_offsets_total(bootstrap, topic)
@@ -143,8 +143,8 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     connector = _connector_path(bootstrap, settings.topic_prefix, readings)
     after_connector = load.end_offsets_total(bootstrap, topic)
     counts = (after_seed, after_batch - after_seed, after_connector - after_batch)
-    if counts != (n, n, n):  # the seed's two loops: n each, checked as the second
-        raise RuntimeError(f"readings on the topic per path {counts}, expected {n} each")
+    if counts != (2 * n, n, n):
+        raise RuntimeError(f"readings on the topic per path {counts}, expected {(2 * n, n, n)}")
     return [
         Figure(
             NAME,
