@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             print(d.name, "(import failed)" if d.module is None else "")
         return 0
     chosen = runner.select(found, args.only)
-    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = " ".join(
+        ["python -m bench", shlex.join(sys.argv[1:] if argv is None else argv)]
+    ).strip()
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     t0 = time.monotonic()
     desc = machine.describe(REPO, InfraSettings().cache_dir)
