@@ -159,7 +159,8 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     if missed == len(lat):
         raise RuntimeError(f"no probe raised an alarm frame within {PROBE_TIMEOUT_S} s")
     note = (
-        f"{len(lat)} of {probes_n} probes (probing stops after {PROBES_BUDGET_S:.0f} s) under {load_s:.0f} readings/s ({load_s * 5:.0f} points/s) of "
+        f"{len(lat)} of {probes_n} probes (probing stops after {PROBES_BUDGET_S:.0f} s) "
+        f"under {load_s:.0f} readings/s ({load_s * 5:.0f} points/s) of "
         f"background load. Goal: p99 <= poll interval + 50 ms from the crossing on the "
         f"device; injection into Kafka skips the wait for the poll "
         f"({POLL_INTERVAL_MS:.0f} ms by default), so the bar here is 50 ms. "
