@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from api.bodylimit import BodyLimitMiddleware
 from api.handlers import install_error_handlers
 from api.responses import OrjsonResponse
 from api.routes import all_routers
@@ -53,6 +54,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityMiddleware)
     for router in all_routers():
         app.include_router(router)

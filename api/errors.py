@@ -34,6 +34,22 @@ class NotFoundError(ApiError):
     status_code = 404
 
 
+class ConflictError(ApiError):
+    """The resource already exists, or its state does not allow the request."""
+
+    status_code = 409
+
+
+class PreconditionFailedError(ApiError):
+    """``If-Match`` names a version that is no longer current."""
+
+    status_code = 412
+
+
+class PayloadTooLargeError(ApiError):
+    status_code = 413
+
+
 class AuthenticationError(ApiError):
     """No credential, or one that matches no key."""
 

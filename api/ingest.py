@@ -7,13 +7,19 @@ from typing import Any
 import orjson
 
 from api.errors import BadRequestError, InvalidInputError
+from api.flat import FlatLimits, machine_id_json, reading_from_flat
 from contracts.errors import ContractError
-from contracts.readings import Reading, machine_id_json, reading_from_flat
+from contracts.readings import Reading
 from contracts.timefmt import format_ts
 
 
 def parse_readings_body(
-    body: bytes, *, source: str, received_ms: int, max_batch: int
+    body: bytes,
+    *,
+    source: str,
+    received_ms: int,
+    max_batch: int,
+    limits: FlatLimits | None = None,
 ) -> list[Reading]:
     """One reading (a JSON object) or a batch (a JSON array of objects).
 
@@ -29,7 +35,7 @@ def parse_readings_body(
         raise BadRequestError(f"body: not valid JSON ({exc})") from exc
     if isinstance(obj, dict):
         try:
-            return [reading_from_flat(obj, source=source, received_ms=received_ms)]
+            return [reading_from_flat(obj, source=source, received_ms=received_ms, limits=limits)]
         except ContractError as exc:
             raise InvalidInputError(str(exc)) from exc
     if not isinstance(obj, list):
@@ -43,7 +49,9 @@ def parse_readings_body(
     readings = []
     for i, item in enumerate(obj):
         try:
-            readings.append(reading_from_flat(item, source=source, received_ms=received_ms))
+            readings.append(
+                reading_from_flat(item, source=source, received_ms=received_ms, limits=limits)
+            )
         except ContractError as exc:
             raise InvalidInputError(_at_index(i, str(exc))) from exc
     return readings

@@ -7,13 +7,16 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from api.alarms.store import AlarmStore
 from api.auth.store import ApiKeyStore
+from api.commands.tracker import CommandTracker
 from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
 from api.machines.registry import MachineRegistry
 from api.settings import ApiSettings
+from api.thresholds.store import ThresholdsStore
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,9 @@ class Services:
     history: HistoryReader
     hub: LiveHub
     feed: LiveFeed
+    thresholds: ThresholdsStore
+    alarms: AlarmStore
+    commands: CommandTracker
 
 
 @contextlib.asynccontextmanager
@@ -36,15 +42,20 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     bootstrap = settings.kafka_bootstrap_servers
     timeout_s = settings.startup_timeout_s
     publisher = KafkaPublisher(
-        bootstrap_servers=bootstrap, produce_timeout_s=settings.kafka_produce_timeout_s
+        bootstrap_servers=bootstrap,
+        produce_timeout_s=settings.kafka_produce_timeout_s,
+        linger_ms=settings.kafka_linger_ms,
     )
     keys = ApiKeyStore(bootstrap_servers=bootstrap, topic=topics.api_keys, publisher=publisher)
-    machines = MachineRegistry(bootstrap_servers=bootstrap, topic=topics.machines)
+    machines = MachineRegistry(
+        bootstrap_servers=bootstrap, topic=topics.machines, publisher=publisher
+    )
     history = HistoryReader(
         url=settings.influx_url,
         token=settings.influx_token.get_secret_value(),
         org=settings.influx_org,
         bucket=settings.influx_bucket,
+        aggregates_bucket=settings.influx_aggregates_bucket,
         timeout_s=settings.influx_query_timeout_s,
     )
     hub = LiveHub(queue_frames=settings.live_queue_frames)
@@ -52,7 +63,23 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         bootstrap_servers=bootstrap,
         readings_topic=topics.readings,
         alarms_topic=topics.alarms,
+        aggregates_topic=topics.aggregates,
         hub=hub,
+    )
+    thresholds = ThresholdsStore(
+        bootstrap_servers=bootstrap, topic=topics.thresholds, publisher=publisher
+    )
+    alarms = AlarmStore(
+        bootstrap_servers=bootstrap,
+        state_topic=topics.alarm_state,
+        actions_topic=topics.alarm_actions,
+        publisher=publisher,
+    )
+    commands = CommandTracker(
+        bootstrap_servers=bootstrap,
+        commands_topic=topics.commands,
+        results_topic=topics.command_results,
+        publisher=publisher,
     )
     admin = settings.admin_api_key
     async with contextlib.AsyncExitStack() as stack:
@@ -64,6 +91,9 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         stack.push_async_callback(keys.stop)
         await machines.start(timeout_s=timeout_s)
         stack.push_async_callback(machines.stop)
+        for store in (thresholds, alarms, commands):
+            await store.start(timeout_s=timeout_s)
+            stack.push_async_callback(store.stop)
         await history.start()
         stack.push_async_callback(history.stop)
         await feed.start(timeout_s=timeout_s)
@@ -82,5 +112,8 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
             history=history,
             hub=hub,
             feed=feed,
+            thresholds=thresholds,
+            alarms=alarms,
+            commands=commands,
         )
         logger.info("api services stopping")

@@ -46,9 +46,21 @@ class ApiSettings(CommonSettings):
     kafka_produce_timeout_s: float = Field(default=10.0, gt=0)
     startup_timeout_s: float = Field(default=30.0, gt=0)
     ready_check_timeout_s: float = Field(default=3.0, gt=0)
+    # How long the producer holds a record to batch it with others. Every write waits for
+    # Kafka's ack, so a linger adds to each request's latency; concurrent requests still
+    # share batches while a request is in flight.
+    kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
 
     # POST /api/readings
     max_batch_readings: int = Field(default=10_000, ge=1)
+    # A reading's time must lie within [now - max_age, now + max_future]: InfluxDB drops
+    # points older than the telemetry bucket's retention (30 days by default).
+    reading_max_age_s: float = Field(default=30 * 86_400, gt=0)
+    reading_max_future_s: float = Field(default=3_600, ge=0)
+    reading_max_sensors: int = Field(default=256, ge=1)
+    reading_max_text: int = Field(default=128, ge=1)
+    # Any request body; larger is 413, refused before it is read whole.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     # GET /api/machines/{id}/readings
     readings_default_limit: int = Field(default=10_000, ge=1)
@@ -59,6 +71,12 @@ class ApiSettings(CommonSettings):
     live_queue_frames: int = Field(default=1_000, ge=2)
     live_auth_timeout_s: float = Field(default=10.0, gt=0)
     live_max_subscriptions: int = Field(default=1_000, ge=1)
+    # Open /live sockets per credential (API key or user); more are closed with 1013.
+    live_max_connections_per_credential: int = Field(default=20, ge=1)
+    # A client message longer than this is refused (close 1009) before it is parsed.
+    live_max_message_bytes: int = Field(default=4_096, ge=64)
+    # How often each session checks that its credential is still valid (revoked: 1008).
+    live_recheck_s: float = Field(default=1.0, gt=0, le=60)
 
     # Deployment mode: ``production`` refuses weak secrets and plain HTTP off loopback
     # (see api.security.startup).

@@ -12,7 +12,6 @@ from typing import Any, Literal
 import orjson
 
 from contracts.errors import ContractError
-from contracts.readings import machine_id_json
 from contracts.timefmt import format_ts, parse_ts
 
 AlarmEventKind = Literal["raised", "cleared", "acknowledged", "shelved", "unshelved"]
@@ -87,13 +86,6 @@ class AlarmEvent:
 
     def key(self) -> bytes:
         return self.alarm_id.encode()
-
-    def frame(self) -> dict[str, Any]:
-        """The WebSocket frame of this event."""
-        out = self.to_dict()
-        out["type"] = "alarm"
-        out["machine_id"] = machine_id_json(self.machine_id)
-        return out
 
 
 def decode_alarm(data: bytes) -> AlarmEvent:

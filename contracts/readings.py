@@ -6,8 +6,8 @@ Wire format (JSON, UTF-8, key = machine id)::
      "plant": "hall-b", "line": "3",
      "values": {"temperature_c": 67.5}, "quality": {"temperature_c": "good"}}
 
-``reading_from_flat`` accepts the flat shape of the user's SCADA scripts, where sensor
-values sit at the top level next to ``machine_id`` and ``timestamp``.
+The flat shape of the user's SCADA scripts (sensor values next to ``machine_id``) is the
+API's input format; it is parsed in ``api.flat``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from contracts.timefmt import format_ts, parse_ts
 # ``stale``: no fresh value within the tag's interval; ``comm_loss``: the device did not answer.
 Quality = Literal["good", "uncertain", "bad", "stale", "comm_loss"]
 QUALITIES: frozenset[str] = frozenset(("good", "uncertain", "bad", "stale", "comm_loss"))
-# Keys of the flat shape that describe the reading instead of carrying a sensor value.
-_FLAT_META = frozenset(("machine_id", "timestamp", "ts", "seq", "plant", "line", "quality"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +58,6 @@ class Reading:
 
     def key(self) -> bytes:
         return self.machine_id.encode()
-
-    def flat_frame(self) -> dict[str, Any]:
-        """The flat shape dashboards consume: sensor values next to ``machine_id``."""
-        frame: dict[str, Any] = {
-            "type": "reading",
-            "machine_id": machine_id_json(self.machine_id),
-            "ts": format_ts(self.ts_ms),
-            "seq": self.seq,
-        }
-        frame.update(self.values)
-        if self.quality:
-            frame["quality"] = self.quality
-        return frame
-
-
-def machine_id_json(machine_id: str) -> int | str:
-    """A machine id as JSON shows it: numeric ids as numbers (``42``), others as strings."""
-    return int(machine_id) if machine_id.isdigit() and len(machine_id) < 16 else machine_id
 
 
 def normalize_machine_id(raw: object) -> str:
@@ -136,41 +116,6 @@ def _seq(obj: dict[str, Any]) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise ContractError("seq: must be an integer")
     return raw
-
-
-def reading_from_flat(obj: object, *, source: str, received_ms: int) -> Reading:
-    """Build a reading from the flat shape ``{"machine_id": 42, "temperature_c": 67.5, ...}``.
-
-    A nested ``"sensors"`` object is merged into the values; ``timestamp`` defaults to the
-    time the reading was received.
-    """
-    if not isinstance(obj, dict):
-        raise ContractError("reading: must be a JSON object")
-    if "machine_id" not in obj:
-        raise ContractError("machine_id: field required")
-    machine_id = normalize_machine_id(obj["machine_id"])
-    ts_ms = _timestamp(obj.get("timestamp", obj.get("ts")), "timestamp", received_ms)
-    values: dict[str, float] = {}
-    for name, raw in obj.items():
-        if name in _FLAT_META:
-            continue
-        if name == "sensors" and isinstance(raw, dict):
-            for sub, sub_raw in raw.items():
-                values[sub] = _sensor_value(f"{sub}", sub_raw)
-            continue
-        values[name] = _sensor_value(name, raw)
-    if not values:
-        raise ContractError("reading: carries no sensor value (e.g. \"temperature_c\": 67.5)")
-    return Reading(
-        machine_id=machine_id,
-        ts_ms=ts_ms,
-        values=values,
-        quality=_quality_map(obj.get("quality"), values),
-        seq=_seq(obj),
-        source=source,
-        plant=_text(obj, "plant"),
-        line=_text(obj, "line"),
-    )
 
 
 def decode_reading(data: bytes) -> Reading:

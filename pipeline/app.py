@@ -21,9 +21,10 @@ Instead the batches in flight are abandoned unacked and consumed again later; th
 because processing is idempotent (points overwrite, alarm ids are deterministic, window
 state remembers the last offset it applied).
 
-Tables written outside stream iteration use the producer's partitioner
-(``use_partitioner=True``): their key is the machine id's bytes, serialized raw, exactly
-the readings key, so each changelog record lands in that machine's readings partition.
+Tables are written outside stream iteration: their key is the machine id's bytes,
+serialized raw, exactly the readings key, and :class:`pipeline.tables.KeyPartitionedTable`
+puts each changelog record in that key's readings partition (Kafka's default partitioner,
+computed without the producer's metadata).
 The in-memory store is rebuilt from the compacted changelog at start-up; Faust's RocksDB
 store cannot be used here because its ``_set`` reads the partition from the *current
 stream event* (``current_event().message.partition``), and chunked processing runs
@@ -38,21 +39,20 @@ from typing import Any
 import faust
 import mode
 
+from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
 from pipeline.audit_loop import AuditLoop
 from pipeline.chunks import ChunkConsumer
 from pipeline.delivery import RetryPolicy, until_done
-from pipeline.legacy_alarms import LegacyAlarmProcessor
 from pipeline.publish import FaustPublisher
 from pipeline.readings_loop import AlarmStage, ReadingsLoop
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.batcher import StorageBatcher
+from pipeline.tables import KeyPartitionedTable
 from pipeline.topology import readings_partitions
 from pipeline.windows.stage import WINDOWS_TABLE, WindowsStage
 
 logger = logging.getLogger(__name__)
-
-ALARM_STATE_TABLE = "alarm-state"
 
 
 class PipelineApp(faust.App):  # type: ignore[misc]
@@ -83,43 +83,6 @@ def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
     return run
 
 
-def _alarm_stage(
-    app: faust.App,
-    settings: PipelineSettings,
-    publisher: FaustPublisher,
-    partitions: int,
-    retry: RetryPolicy,
-) -> AlarmStage:
-    """The ISA-18.2 alarm processor of ``pipeline.alarms`` with its agents (thresholds,
-    actions, timers) when that package is installed; else the fixed high-limit rule."""
-    try:
-        from pipeline.alarms.agents import (  # type: ignore[import-not-found, unused-ignore]
-            build_alarm_processor,
-            register_alarm_agents,
-        )
-    except ImportError:
-        alarm_state = app.Table(
-            ALARM_STATE_TABLE,
-            partitions=partitions,
-            use_partitioner=True,
-            key_type=bytes,
-            help="Alarm state per machine id (pipeline.alarm_rules).",
-        )
-        return LegacyAlarmProcessor(
-            table=alarm_state,
-            rules=settings.alarm_rules(),
-            publisher=publisher,
-            alarms_topic=settings.topics.alarms,
-            retry=retry,
-        )
-    processor = build_alarm_processor(
-        app, settings=settings, publisher=publisher, partitions=partitions
-    )
-    register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
-    stage: AlarmStage = processor
-    return stage
-
-
 def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
     """Build the pipeline's Faust app; ``partitions`` defaults to the readings topic's."""
     if partitions is None:
@@ -146,6 +109,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         web_port=settings.pipeline_web_port or 6066,
         web_bind=settings.pipeline_web_bind,
         web_tables_enabled=False,
+        Table=KeyPartitionedTable,
     )
     readings_topic = app.topic(
         topics.readings, key_serializer="raw", value_serializer="raw", partitions=partitions
@@ -158,7 +122,11 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     )
     alarms: AlarmStage | None = None
     if settings.pipeline_alarms_enabled:
-        alarms = _alarm_stage(app, settings, publisher, partitions, retry)
+        processor = build_alarm_processor(
+            app, settings=settings, publisher=publisher, partitions=partitions
+        )
+        register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
+        alarms = processor
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
         windows_table = app.Table(

@@ -28,10 +28,14 @@ def audit_line(record: AuditRecord) -> str:
     tags = tag_set(
         {"principal": record.principal, "method": record.method, "status": str(record.status)}
     )
+    # Fields sorted by name, as influxdb_client's Point writes them (the API writes the
+    # same points that way).
     fields = (
-        f"path={string_field(record.path)},role={string_field(record.role)},"
-        f"latency_ms={float_field(record.latency_ms)},client={string_field(record.client)},"
-        f"request_id={string_field(record.request_id)}"
+        f"client={string_field(record.client)},"
+        f"latency_ms={float_field(record.latency_ms)},"
+        f"path={string_field(record.path)},"
+        f"request_id={string_field(record.request_id)},"
+        f"role={string_field(record.role)}"
     )
     return f"{AUDIT}{tags} {fields} {audit_time_ns(record.ts_ms, record.request_id)}"
 

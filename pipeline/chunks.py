@@ -15,9 +15,9 @@ over as one :class:`Chunk` of raw aiokafka records; every other topic (table cha
 the alarm agents' topics) still takes Faust's own path. A handler acks a chunk later, with
 :meth:`ChunkConsumer.ack_chunk`, once its data is durable; the acked offsets enter Faust's
 own bookkeeping (``_acked``), so Faust's committer commits them as it commits any acked
-message, and never commits past a chunk that is not acked. An ack from before a rebalance
-(another consumer generation) is ignored: Faust seeks back to the committed offsets on a
-rebalance, so those records are consumed again.
+message, and never commits past a chunk that is not acked. Records a fetch returned but
+the loop could not deliver (the flow stopped for a rebalance, the partition was paused)
+are sought back to, so the position never moves past them.
 """
 
 from __future__ import annotations
@@ -58,12 +58,15 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.chunk_handlers = {}
+        self._chunk_generation: dict[TP, int] = {}
 
     def ack_chunk(self, chunk: Chunk) -> bool:
-        """Mark the chunk's offsets processed; False (and nothing acked) after a rebalance."""
-        app = cast(Any, self.app)
-        if chunk.generation != app.consumer_generation_id:
-            return False
+        """Mark the chunk's offsets processed (its data is durable); False when the
+        partition is no longer assigned here or its committed offset is past the chunk.
+
+        An ack from before a rebalance still counts for a partition this worker kept: its
+        data is in InfluxDB either way, and Faust seeks back only to a *committed* offset,
+        so rejecting it would leave a partition without one past records never acked."""
         tp = chunk.tp
         if tp not in self.assignment():
             return False
@@ -81,6 +84,24 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         self._n_acked += len(new)
         return True
 
+    async def _seek_back(self, fetched: Any) -> None:
+        """Seek each assigned partition back to the first of its fetched records."""
+        assignment = self.assignment()
+        for tp, batch in fetched:
+            if batch and tp in assignment:
+                logger.info(
+                    "fetched records not delivered, seeking back topic=%s partition=%d offset=%d",
+                    tp.topic,
+                    tp.partition,
+                    batch[0].offset,
+                )
+                try:
+                    await self.seek(tp, batch[0].offset)
+                except Exception as exc:  # the partition was revoked meanwhile
+                    logger.warning(
+                        "seek back failed topic=%s partition=%d: %r", tp.topic, tp.partition, exc
+                    )
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs Kafka
         callback = self.callback
         consumer_should_stop = cast(Any, self)._stopped.is_set
@@ -96,18 +117,39 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                 if not records or self.should_stop:
                     continue
                 if not self.flow_active:
+                    # Records fetched while the flow is stopped (a rebalance) are dropped:
+                    # seek each partition back to the first of them, or its position would
+                    # have moved past them (Faust's own getmany seeks to the committed
+                    # offsets, which leaves a partition without any committed offset past
+                    # the dropped records).
+                    await self._seek_back(records.items())
                     continue
                 generation = app.consumer_generation_id
-                for tp, batch in records.items():
+                pending = list(records.items())
+                for index, (tp, batch) in enumerate(pending):
                     if not batch:
                         continue
                     if (
                         active is not None
                         and tp not in active
-                        and (tp not in self._buffered_partitions)
+                        and tp not in self._buffered_partitions
                     ):
+                        # Fetched for a partition that is paused now: seek back so
+                        # its records are fetched again once it is resumed.
+                        logger.info(
+                            "skipping inactive topic=%s partition=%d offsets=%d-%d",
+                            tp.topic,
+                            tp.partition,
+                            batch[0].offset,
+                            batch[-1].offset,
+                        )
+                        await self._seek_back([(tp, batch)])
                         continue
                     if app.consumer_generation_id != generation or not self.flow_active:
+                        # A rebalance began: what is left of this fetch is dropped, so
+                        # seek those partitions back (Faust seeks to the committed offsets
+                        # again when the rebalance is done).
+                        await self._seek_back(pending[index:])
                         break
                     previous = read_offset[tp]
                     if previous is not None and batch[0].offset < previous:
@@ -117,6 +159,15 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                             continue
                     handler = handlers.get(tp.topic)
                     if handler is not None:
+                        if self._chunk_generation.get(tp) != generation:
+                            self._chunk_generation[tp] = generation
+                            logger.info(
+                                "consuming topic=%s partition=%d from offset=%d generation=%d",
+                                tp.topic,
+                                tp.partition,
+                                batch[0].offset,
+                                generation,
+                            )
                         first = batch[0].offset
                         last = batch[-1].offset
                         if previous and first - previous > 1:

@@ -14,7 +14,6 @@ from pydantic import Field, field_validator
 
 from contracts.alarms import Severity
 from contracts.settings import CommonSettings
-from pipeline.alarm_rules import HighLimitRule
 
 
 class PipelineSettings(CommonSettings):
@@ -105,20 +104,6 @@ class PipelineSettings(CommonSettings):
         default=500, ge=1, description="First pause between attempts; doubles each time."
     )
     pipeline_retry_backoff_max_ms: int = Field(default=10_000, ge=1)
-    pipeline_alarm_sensor: str = Field(
-        default="temperature_c",
-        pattern=r"^[a-z][a-z0-9_]{0,63}$",
-        description="Sensor watched by the default high-limit rule.",
-    )
-    pipeline_alarm_high_limit: float = Field(
-        default=85.0, description="Default rule's limit, in the sensor's unit (°C by default)."
-    )
-    pipeline_alarm_deadband: float = Field(
-        default=1.0,
-        ge=0.0,
-        description="The value must fall below limit - deadband (same unit) to clear.",
-    )
-    pipeline_alarm_severity: Severity = "high"
     pipeline_alarm_comm_loss_after_s: float = Field(
         default=60.0,
         ge=0,
@@ -164,14 +149,3 @@ class PipelineSettings(CommonSettings):
         """Kafka bootstrap servers as Faust wants them: ``kafka://host:port``."""
         hosts = [part.strip() for part in self.kafka_bootstrap_servers.split(",")]
         return [h if h.startswith("kafka://") else f"kafka://{h}" for h in hosts if h]
-
-    def alarm_rules(self) -> tuple[HighLimitRule, ...]:
-        """The rules applied to every machine until per-machine thresholds arrive."""
-        return (
-            HighLimitRule(
-                sensor=self.pipeline_alarm_sensor,
-                limit=self.pipeline_alarm_high_limit,
-                deadband=self.pipeline_alarm_deadband,
-                severity=self.pipeline_alarm_severity,
-            ),
-        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.history.params import ReadingsQuery
+from contracts.influx_schema import AGGREGATES, AGGREGATES_FIELDS, READINGS
 
-MEASUREMENT = "readings"
+MEASUREMENT = READINGS
 
 
 def flux_string(text: str) -> str:
@@ -51,5 +52,59 @@ def readings_flux(query: ReadingsQuery, *, bucket: str) -> str:
         "  |> group()",
         '  |> sort(columns: ["_time"])',
         f"  |> limit(n: {query.limit + 1})",
+    ]
+    return "\n".join(lines)
+
+
+def latest_flux(*, bucket: str, machine_id: str, start: datetime, stop: datetime) -> str:
+    """The last value of every numeric field of one machine, one row per distinct time."""
+    return "\n".join(
+        [
+            'import "types"',
+            "",
+            f"from(bucket: {flux_string(bucket)})",
+            f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})",
+            f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
+            f" and r.machine_id == {flux_string(machine_id)})",
+            '  |> filter(fn: (r) => types.isType(v: r._value, type: "float")'
+            ' or types.isType(v: r._value, type: "int"))',
+            "  |> last()",
+            '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+            '  |> drop(columns: ["_start", "_stop", "_measurement"])',
+            "  |> group()",
+            '  |> sort(columns: ["_time"])',
+        ]
+    )
+
+
+def aggregates_flux(
+    *,
+    bucket: str,
+    machine_id: str,
+    window: str,
+    sensors: tuple[str, ...] | None,
+    start: datetime,
+    stop: datetime,
+    limit: int,
+) -> str:
+    """Window statistics of one machine, one row per window start and sensor; ``window``
+    and ``sensors`` must have been validated (they are also escaped)."""
+    lines = [
+        f"from(bucket: {flux_string(bucket)})",
+        f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})",
+        f"  |> filter(fn: (r) => r._measurement == {flux_string(AGGREGATES)}"
+        f" and r.machine_id == {flux_string(machine_id)} and r.window == {flux_string(window)})",
+    ]
+    if sensors is not None:
+        matches = " or ".join(f"r.sensor == {flux_string(s)}" for s in sensors)
+        lines.append(f"  |> filter(fn: (r) => {matches})")
+    lines += [
+        '  |> pivot(rowKey: ["_time", "sensor"], columnKey: ["_field"], valueColumn: "_value")',
+        '  |> keep(columns: ["_time", "sensor", '
+        + ", ".join(f'"{f}"' for f in AGGREGATES_FIELDS)
+        + "])",
+        "  |> group()",
+        '  |> sort(columns: ["_time", "sensor"])',
+        f"  |> limit(n: {limit + 1})",
     ]
     return "\n".join(lines)

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from api.errors import InvalidInputError
 from contracts.errors import ContractError
+from contracts.patterns import is_sensor_name
 from contracts.readings import normalize_machine_id
 
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_DURATION = re.compile(r"^(?:\d{1,9}(?:ms|s|m|h|d|w))+$")
+_DURATION = re.compile(r"(?:\d{1,9}(?:ms|s|m|h|d|w))+")
 _DURATION_PART = re.compile(r"(\d{1,9})(ms|s|m|h|d|w)")
-_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # Flux cannot represent instants outside the int64 nanosecond range.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2262, 1, 1, tzinfo=UTC)
@@ -48,7 +48,7 @@ class Duration:
 
 def parse_duration(text: str, *, param: str) -> Duration:
     """``"1m"``, ``"90s"``, ``"1h30m"``; units ms, s, m, h, d, w."""
-    if not _DURATION.match(text):
+    if not _DURATION.fullmatch(text):
         raise InvalidInputError(
             f"{param}: {text!r} is not a duration (e.g. 30s, 1m, 1h30m; units ms s m h d w)"
         )
@@ -70,7 +70,10 @@ def parse_instant(text: str, *, param: str, now: datetime) -> datetime:
             raise InvalidInputError(
                 f"{param}: {text!r} is not a relative time (e.g. -1h, -30m, -7d)"
             ) from exc
-        moment = now - timedelta(milliseconds=ago.ms)
+        try:
+            moment = now - timedelta(milliseconds=ago.ms)
+        except OverflowError as exc:
+            raise InvalidInputError(f"{param}: {text!r} reaches before 1970") from exc
     else:
         moment = _parse_rfc3339(text, param=param)
     if not _EARLIEST <= moment < _LATEST:
@@ -88,7 +91,10 @@ def _parse_rfc3339(text: str, *, param: str) -> datetime:
         raise InvalidInputError(f"{param}: {text!r} is not a time ({hint})") from exc
     if moment.tzinfo is None:
         raise InvalidInputError(f"{param}: {text!r} needs a UTC offset (Z or +01:00)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInputError(f"{param}: {text!r} is outside 1970-2261") from exc
 
 
 def parse_fields(text: str | None) -> tuple[str, ...] | None:
@@ -98,7 +104,7 @@ def parse_fields(text: str | None) -> tuple[str, ...] | None:
     names: list[str] = []
     for raw in text.split(","):
         name = raw.strip()
-        if not _FIELD.match(name):
+        if not is_sensor_name(name):
             raise InvalidInputError(
                 f"fields: {name!r} is not a field name (lower_snake_case, e.g. temperature_c)"
             )

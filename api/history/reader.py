@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -15,7 +16,7 @@ from influxdb_client.rest import ApiException
 
 from api.errors import HistoryUnavailableError
 from api.history.csvrows import FluxResultError, points_from_csv
-from api.history.flux import readings_flux
+from api.history.flux import aggregates_flux, latest_flux, readings_flux
 from api.history.params import ReadingsQuery
 
 logger = logging.getLogger(__name__)
@@ -32,11 +33,21 @@ class ReadingsResult:
 class HistoryReader:
     """Runs validated history queries against one bucket."""
 
-    def __init__(self, *, url: str, token: str, org: str, bucket: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        timeout_s: float,
+        aggregates_bucket: str = "aggregates",
+    ) -> None:
         self._url = url
         self._token = token
         self._org = org
         self.bucket = bucket
+        self.aggregates_bucket = aggregates_bucket
         self._timeout_s = timeout_s
         self._client: InfluxDBClientAsync | None = None
 
@@ -89,6 +100,44 @@ class HistoryReader:
         )
         return ReadingsResult(points=points, truncated=truncated)
 
+    async def latest(
+        self, *, machine_id: str, start: datetime, stop: datetime
+    ) -> dict[str, dict[str, Any]]:
+        """The newest value of every numeric field of the machine in ``[start, stop)``."""
+        flux = latest_flux(bucket=self.bucket, machine_id=machine_id, start=start, stop=stop)
+        return latest_values(self._points(await self._query_raw(flux)))
+
+    async def aggregates(
+        self,
+        *,
+        machine_id: str,
+        window: str,
+        sensors: tuple[str, ...] | None,
+        start: datetime,
+        stop: datetime,
+        limit: int,
+    ) -> ReadingsResult:
+        flux = aggregates_flux(
+            bucket=self.aggregates_bucket,
+            machine_id=machine_id,
+            window=window,
+            sensors=sensors,
+            start=start,
+            stop=stop,
+            limit=limit,
+        )
+        points = self._points(await self._query_raw(flux), tags=("sensor",))
+        truncated = len(points) > limit
+        del points[limit:]
+        return ReadingsResult(points=points, truncated=truncated)
+
+    @staticmethod
+    def _points(text: str, *, tags: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        try:
+            return points_from_csv(text, tags=tags)
+        except FluxResultError as exc:
+            raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
+
     async def _query_raw(self, flux: str) -> str:
         client = self._started()
         try:
@@ -105,5 +154,17 @@ class HistoryReader:
                 f"influxdb: query refused ({exc.status} {exc.reason})"
             ) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise HistoryUnavailableError(f"influxdb: query failed ({exc!r})") from exc
+            logger.warning("influxdb query failed error=%r", exc)
+            raise HistoryUnavailableError(f"influxdb: query failed ({type(exc).__name__})") from exc
         return result
+
+
+def latest_values(points: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rows of :func:`latest_flux`, oldest first -> ``{field: {"value": .., "ts": ..}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for point in points:
+        ts = point["ts"]
+        for name, value in point.items():
+            if name != "ts":
+                out[name] = {"value": value, "ts": ts}
+    return dict(sorted(out.items()))

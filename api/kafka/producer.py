@@ -23,9 +23,12 @@ class KafkaPublisher:
     within ``produce_timeout_s``; callers turn that into ``503`` with ``Retry-After``.
     """
 
-    def __init__(self, *, bootstrap_servers: str, produce_timeout_s: float) -> None:
+    def __init__(
+        self, *, bootstrap_servers: str, produce_timeout_s: float, linger_ms: int = 0
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._timeout_s = produce_timeout_s
+        self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -36,7 +39,7 @@ class KafkaPublisher:
             acks="all",
             enable_idempotence=True,
             compression_type="lz4",
-            linger_ms=5,
+            linger_ms=self._linger_ms,
             request_timeout_ms=timeout_ms,
         )
         await producer.start()
@@ -68,7 +71,8 @@ class KafkaPublisher:
         except (KafkaError, TimeoutError) as exc:
             logger.warning("produce failed topic=%s records=%d error=%r", topic, len(records), exc)
             raise BrokerUnavailableError(
-                f"kafka: records not acknowledged within {self._timeout_s:g}s ({exc!r})"
+                f"kafka: records not acknowledged within {self._timeout_s:g}s"
+                f" ({type(exc).__name__})"
             ) from exc
 
     async def check(self, *, timeout_s: float) -> None:
@@ -78,4 +82,7 @@ class KafkaPublisher:
             async with asyncio.timeout(timeout_s):
                 await producer.client.fetch_all_metadata()
         except (KafkaError, TimeoutError) as exc:
-            raise BrokerUnavailableError(f"kafka: no metadata answer ({exc!r})") from exc
+            logger.warning("kafka metadata check failed error=%r", exc)
+            raise BrokerUnavailableError(
+                f"kafka: no metadata answer ({type(exc).__name__})"
+            ) from exc

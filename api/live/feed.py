@@ -12,27 +12,46 @@ import asyncio
 import contextlib
 import logging
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from api.kafka.partitions import topic_partitions
 from api.live.hub import LiveHub
-from contracts.alarms import decode_alarm
+from api.live.protocol import format_cursor
+from contracts.aggregates import decode_aggregate
+from contracts.alarms import AlarmEvent, decode_alarm
 from contracts.errors import ContractError
 from contracts.readings import decode_reading
 
 logger = logging.getLogger(__name__)
+
+
+class ReplayTooLongError(Exception):
+    """More missed alarm events than one replay sends."""
+
+    def __init__(self, max_events: int) -> None:
+        super().__init__(f"cursor: more than {max_events} missed alarm events")
+
 
 _LOG_EVERY_INVALID = 1000
 
 
 class LiveFeed:
     def __init__(
-        self, *, bootstrap_servers: str, readings_topic: str, alarms_topic: str, hub: LiveHub
+        self,
+        *,
+        bootstrap_servers: str,
+        readings_topic: str,
+        alarms_topic: str,
+        hub: LiveHub,
+        aggregates_topic: str | None = None,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._readings_topic = readings_topic
         self._alarms_topic = alarms_topic
+        self._aggregates_topic = aggregates_topic
+        # Per partition of the alarms topic: the offset of the next event to dispatch.
+        self.alarm_positions: dict[int, int] = {}
         self._hub = hub
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -50,15 +69,18 @@ class LiveFeed:
         await consumer.start()
         self._consumer = consumer
         try:
+            topics = [self._readings_topic, self._alarms_topic]
+            if self._aggregates_topic is not None:
+                topics.append(self._aggregates_topic)
             partitions = await topic_partitions(
-                self._bootstrap_servers,
-                [self._readings_topic, self._alarms_topic],
-                timeout_s=timeout_s,
+                self._bootstrap_servers, topics, timeout_s=timeout_s
             )
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)
             for tp in partitions:
-                await consumer.position(tp)  # resolve "end" now, not at the first fetch
+                position = await consumer.position(tp)  # resolve "end" now
+                if tp.topic == self._alarms_topic:
+                    self.alarm_positions[tp.partition] = position
         except BaseException:
             await self.stop()
             raise
@@ -107,7 +129,10 @@ class LiveFeed:
             if record.topic == self._readings_topic:
                 self._reading(record)
             elif record.topic == self._alarms_topic:
+                self.alarm_positions[record.partition] = record.offset + 1
                 self._alarm(record)
+            elif record.topic == self._aggregates_topic:
+                self._aggregate(record)
         except ContractError as exc:
             self.invalid_records += 1
             if self.invalid_records % _LOG_EVERY_INVALID == 1:
@@ -139,5 +164,66 @@ class LiveFeed:
         if record.value is None:
             return
         event = decode_alarm(record.value)
-        if self._hub.wants(event.machine_id):
-            self._hub.publish_alarm(event)
+        self._hub.publish_alarm(event, format_cursor(self.alarm_positions))
+
+    def _aggregate(self, record: ConsumerRecord) -> None:
+        if record.key is not None and not self._hub.wants_aggregates(
+            record.key.decode(errors="replace")
+        ):
+            return
+        if record.value is None:
+            return
+        self._hub.publish_aggregate(decode_aggregate(record.value))
+
+    async def replay_alarms(
+        self, since: dict[int, int], until: dict[int, int], *, timeout_s: float, max_events: int
+    ) -> list[tuple[AlarmEvent, str]]:
+        """The alarm events from ``since`` up to (not including) ``until``, each with the
+        cursor that follows it. A partition ``since`` does not name is not replayed; an
+        offset before the earliest one kept starts at the earliest.
+        """
+        start = {p: min(since.get(p, end), end) for p, end in until.items()}
+        wanted = {p: (o, until[p]) for p, o in start.items() if o < until[p]}
+        if not wanted:
+            return []
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id="millstream-api-live-replay",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        out: list[tuple[AlarmEvent, str]] = []
+        try:
+            tps = [TopicPartition(self._alarms_topic, p) for p in wanted]
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, wanted[tp.partition][0])
+            positions = dict(start)
+            async with asyncio.timeout(timeout_s):
+                while any(positions[p] < end for p, (_, end) in wanted.items()):
+                    batches = await consumer.getmany(*tps, timeout_ms=500)
+                    for tp, records in batches.items():
+                        for record in records:
+                            if record.offset >= until[tp.partition]:
+                                break
+                            positions[tp.partition] = record.offset + 1
+                            if record.value is None:
+                                continue
+                            try:
+                                event = decode_alarm(record.value)
+                            except ContractError:
+                                continue
+                            out.append((event, format_cursor(positions)))
+                            if len(out) > max_events:
+                                raise ReplayTooLongError(max_events)
+                    for tp in tps:
+                        # a compacted or deleted stretch: the position jumps past it
+                        positions[tp.partition] = max(
+                            positions[tp.partition],
+                            min(await consumer.position(tp), until[tp.partition]),
+                        )
+        finally:
+            await consumer.stop()
+        return out

@@ -17,8 +17,10 @@ from typing import Any
 import orjson
 
 from api.auth.roles import Identity
+from api.live.frames import aggregate_frame, alarm_frame, reading_frame
 from api.live.matching import filter_frame
 from api.live.queue import FrameQueue
+from contracts.aggregates import WindowAggregate
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 
@@ -35,6 +37,20 @@ class LiveClient:
     subscriptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflow: str | None = None
+    # While a reconnecting client's missed alarms are replayed, live alarm frames wait here.
+    held_alarms: list[bytes] | None = None
+    aggregates: set[str] = field(default_factory=set)
+
+    def push_alarm(self, frame: bytes) -> bool:
+        if self.held_alarms is not None:
+            self.held_alarms.append(frame)
+            return True
+        return self.push_essential(frame)
+
+    def release_alarms(self) -> bool:
+        """End a replay: queue the live alarm frames held meanwhile, in order."""
+        held, self.held_alarms = self.held_alarms or [], None
+        return all(self.push_essential(frame) for frame in held)
 
     def push_reading(self, frame: bytes) -> None:
         self.queue.put_reading(frame)
@@ -59,6 +75,10 @@ class LiveHub:
         self._ids = itertools.count(1)
         self._clients: set[LiveClient] = set()
         self._by_machine: dict[str, set[LiveClient]] = {}
+        # Clients watching every alarm event of one plant ("" for plant-less events), or of
+        # every plant (None).
+        self._alarm_watchers: dict[LiveClient, str | None] = {}
+        self._aggregates_by_machine: dict[str, set[LiveClient]] = {}
         self.readings_published = 0
         self.alarms_published = 0
         self.clients_overflowed = 0
@@ -66,6 +86,10 @@ class LiveHub:
     @property
     def client_count(self) -> int:
         return len(self._clients)
+
+    def connections_of(self, key_id: str) -> int:
+        """Open clients of one credential (API key id or ``user:<name>``)."""
+        return sum(1 for c in self._clients if c.identity.key_id == key_id)
 
     def register(self, identity: Identity) -> LiveClient:
         client = LiveClient(
@@ -76,7 +100,48 @@ class LiveHub:
 
     def unregister(self, client: LiveClient) -> None:
         self.unsubscribe(client, None)
+        self.unwatch_alarms(client)
+        self.unsubscribe_aggregates(client, None)
         self._clients.discard(client)
+
+    def watch_alarms(self, client: LiveClient, plant: str | None) -> None:
+        self._alarm_watchers[client] = plant
+
+    def unwatch_alarms(self, client: LiveClient) -> None:
+        self._alarm_watchers.pop(client, None)
+
+    def watches(self, client: LiveClient, event: AlarmEvent) -> bool:
+        """Whether ``client`` receives ``event`` through an alarm or machine subscription."""
+        if client in self._alarm_watchers:
+            plant = self._alarm_watchers[client]
+            if plant is None or plant == event.plant:
+                return True
+        return event.machine_id in client.subscriptions
+
+    def subscribe_aggregates(self, client: LiveClient, machine_id: str) -> None:
+        client.aggregates.add(machine_id)
+        self._aggregates_by_machine.setdefault(machine_id, set()).add(client)
+
+    def unsubscribe_aggregates(self, client: LiveClient, machine_id: str | None) -> None:
+        machines = list(client.aggregates) if machine_id is None else [machine_id]
+        for machine in machines:
+            client.aggregates.discard(machine)
+            watchers = self._aggregates_by_machine.get(machine)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del self._aggregates_by_machine[machine]
+
+    def wants_aggregates(self, machine_id: str) -> bool:
+        return machine_id in self._aggregates_by_machine
+
+    def publish_aggregate(self, aggregate: WindowAggregate) -> None:
+        watchers = self._aggregates_by_machine.get(aggregate.machine_id)
+        if not watchers:
+            return
+        data = orjson.dumps(aggregate_frame(aggregate))
+        for client in list(watchers):
+            client.push_reading(data)
 
     def subscribe(self, client: LiveClient, machine_id: str, sensors: tuple[str, ...]) -> None:
         client.subscriptions[machine_id] = sensors
@@ -95,12 +160,16 @@ class LiveHub:
     def wants(self, machine_id: str) -> bool:
         return machine_id in self._by_machine
 
+    @property
+    def watching_alarms(self) -> bool:
+        return bool(self._alarm_watchers)
+
     def publish_reading(self, reading: Reading) -> None:
         subscribers = self._by_machine.get(reading.machine_id)
         if not subscribers:
             return
         self.readings_published += 1
-        frame = reading.flat_frame()
+        frame = reading_frame(reading)
         encoded: dict[tuple[str, ...], bytes | None] = {}
         for client in list(subscribers):
             prefixes = client.subscriptions.get(reading.machine_id, ())
@@ -111,14 +180,18 @@ class LiveHub:
             if data is not None:
                 client.push_reading(data)
 
-    def publish_alarm(self, event: AlarmEvent) -> None:
-        subscribers = self._by_machine.get(event.machine_id)
-        if not subscribers:
+    def publish_alarm(self, event: AlarmEvent, cursor: str | None = None) -> None:
+        """To every client subscribed to the machine or watching its plant's alarms, once."""
+        targets = set(self._by_machine.get(event.machine_id, ()))
+        targets.update(
+            c for c, plant in self._alarm_watchers.items() if plant is None or plant == event.plant
+        )
+        if not targets:
             return
         self.alarms_published += 1
-        data = orjson.dumps(event.frame())
-        for client in list(subscribers):
-            if not client.push_essential(data):
+        data = orjson.dumps(alarm_frame(event, cursor))
+        for client in targets:
+            if not client.push_alarm(data):
                 self._drop_overflowed(client)
 
     def _drop_overflowed(self, client: LiveClient) -> None:

@@ -9,30 +9,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
+from aiokafka.errors import KafkaError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from api.auth.roles import Identity
+from api.flat import machine_id_json
+from api.live.actions import LiveActions
+from api.live.feed import LiveFeed, ReplayTooLongError
+from api.live.frames import alarm_frame
 from api.live.hub import LiveClient, LiveHub
 from api.live.protocol import (
+    Ack,
     Auth,
+    Command,
     Ping,
     Subscribe,
+    SubscribeAggregates,
+    SubscribeAlarms,
     Unsubscribe,
+    UnsubscribeAggregates,
+    UnsubscribeAlarms,
     error_frame,
+    format_cursor,
     parse_action,
     subscribed_frame,
     unsubscribed_frame,
 )
+from api.security.middleware import STATE_IDENTITY
 from contracts.errors import ContractError
 from contracts.timefmt import format_ts, now_ms
 
 logger = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
 _CLOSE_TIMEOUT_S = 5.0
 _MAX_CLOSE_REASON_BYTES = 123
@@ -48,6 +63,15 @@ Authenticate = Callable[[str], Identity | None]
 class SessionLimits:
     auth_timeout_s: float
     max_subscriptions: int
+    max_connections_per_credential: int = 20
+    max_message_bytes: int = 4_096
+    recheck_s: float = 1.0
+    replay_timeout_s: float = 10.0
+    replay_max_events: int = 10_000
+
+
+class _TooBig(Exception):
+    pass
 
 
 class LiveSession:
@@ -58,11 +82,17 @@ class LiveSession:
         hub: LiveHub,
         authenticate: Authenticate,
         limits: SessionLimits,
+        feed: LiveFeed | None = None,
+        actions: LiveActions | None = None,
     ) -> None:
         self._ws = websocket
         self._hub = hub
         self._authenticate = authenticate
         self._limits = limits
+        self._feed = feed
+        self._actions = actions
+        self._credential = ""
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         await self._ws.accept()
@@ -70,7 +100,18 @@ class LiveSession:
             identity = await self._identify()
         except WebSocketDisconnect:
             return
+        except _TooBig:
+            await self._close(MESSAGE_TOO_BIG, self._too_big())
+            return
         if identity is None:
+            return
+        open_now = self._hub.connections_of(identity.key_id)
+        if open_now >= self._limits.max_connections_per_credential:
+            await self._close(
+                TRY_AGAIN_LATER,
+                f"too many connections: at most {self._limits.max_connections_per_credential} "
+                "per credential",
+            )
             return
         client = self._hub.register(identity)
         logger.info(
@@ -81,16 +122,27 @@ class LiveSession:
         )
         receiver = asyncio.create_task(self._receive_loop(client), name="live-receive")
         sender = asyncio.create_task(self._send_loop(client), name="live-send")
+        watcher = asyncio.create_task(self._watch_credential(identity), name="live-recheck")
+        closing: tuple[int, str] | None = None
         try:
-            await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {receiver, sender, watcher}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if not task.cancelled() and isinstance(task.exception(), _TooBig):
+                    closing = (MESSAGE_TOO_BIG, self._too_big())
+            if watcher in done and not watcher.cancelled() and watcher.exception() is None:
+                closing = (POLICY_VIOLATION, "credential revoked or changed")
         finally:
-            for task in (receiver, sender):
+            for task in (receiver, sender, watcher, *self._tasks):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self._hub.unregister(client)
             if client.overflow is not None:
                 await self._close(TRY_AGAIN_LATER, client.overflow)
+            elif closing is not None:
+                await self._close(*closing)
             logger.info(
                 "live client disconnected client_id=%d key=%s dropped_readings=%d overflow=%s",
                 client.client_id,
@@ -99,20 +151,43 @@ class LiveSession:
                 client.overflow,
             )
 
+    def _too_big(self) -> str:
+        return f"message: longer than {self._limits.max_message_bytes} bytes"
+
+    def _checked(self, data: str | bytes | None) -> str | bytes | None:
+        """Refuse an over-long message before anything parses it."""
+        if data is not None and len(data) > self._limits.max_message_bytes:
+            raise _TooBig
+        return data
+
+    async def _watch_credential(self, identity: Identity) -> None:
+        """Return when the session's credential no longer names the same principal and
+        role (a revoked or re-roled key)."""
+        while True:
+            await asyncio.sleep(self._limits.recheck_s)
+            now = self._authenticate(self._credential)
+            if now is None or now.key_id != identity.key_id or now.role != identity.role:
+                logger.info("live credential no longer valid key=%s; closing", identity.name)
+                return
+
     async def _identify(self) -> Identity | None:
-        key = self._ws.query_params.get("api_key")
-        if key:
-            identity = self._authenticate(key)
-            if identity is None:
-                await self._close(POLICY_VIOLATION, "api_key: not a valid API key")
-            return identity
+        for param in ("api_key", "token"):
+            key = self._ws.query_params.get(param)
+            if key:
+                self._credential = key
+                identity = self._authenticate(key)
+                if identity is None:
+                    await self._close(POLICY_VIOLATION, f"{param}: not a valid credential")
+                else:
+                    setattr(self._ws.state, STATE_IDENTITY, identity)
+                return identity
         try:
             async with asyncio.timeout(self._limits.auth_timeout_s):
                 message = await self._ws.receive()
         except TimeoutError:
             await self._close(POLICY_VIOLATION, AUTH_REQUIRED)
             return None
-        data = _payload(message)
+        data = self._checked(_payload(message))
         if data is None:
             await self._close(POLICY_VIOLATION, AUTH_REQUIRED)
             return None
@@ -123,10 +198,12 @@ class LiveSession:
         if not isinstance(action, Auth):
             await self._close(POLICY_VIOLATION, AUTH_REQUIRED)
             return None
+        self._credential = action.api_key
         identity = self._authenticate(action.api_key)
         if identity is None:
-            await self._close(POLICY_VIOLATION, "api_key: not a valid API key")
+            await self._close(POLICY_VIOLATION, "api_key: not a valid credential")
             return None
+        setattr(self._ws.state, STATE_IDENTITY, identity)
         await self._ws.send_text(
             orjson.dumps(
                 {"type": "authenticated", "key_name": identity.name, "role": identity.role.value}
@@ -139,7 +216,7 @@ class LiveSession:
             message = await self._ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            data = _payload(message)
+            data = self._checked(_payload(message))
             if data is None:
                 continue
             self._handle(client, data)
@@ -166,8 +243,92 @@ class LiveSession:
             client.send(unsubscribed_frame(action))
         elif isinstance(action, Ping):
             client.send({"type": "pong", "ts": format_ts(now_ms())})
+        elif isinstance(action, SubscribeAlarms):
+            self._subscribe_alarms(client, action)
+        elif isinstance(action, UnsubscribeAlarms):
+            self._hub.unwatch_alarms(client)
+            client.send({"type": "unsubscribed_alarms"})
+        elif isinstance(action, SubscribeAggregates):
+            self._hub.subscribe_aggregates(client, action.machine_id)
+            client.send(
+                {"type": "subscribed_aggregates", "machine_id": machine_id_json(action.machine_id)}
+            )
+        elif isinstance(action, UnsubscribeAggregates):
+            self._hub.unsubscribe_aggregates(client, action.machine_id)
+            machine = None if action.machine_id is None else machine_id_json(action.machine_id)
+            client.send({"type": "unsubscribed_aggregates", "machine_id": machine})
+        elif isinstance(action, Ack | Command):
+            self._spawn(self._act(client, action))
         else:
             client.send(error_frame("action: already authenticated"))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _act(self, client: LiveClient, action: Ack | Command) -> None:
+        if self._actions is None:
+            client.send(error_frame("action: not available on this server"))
+            return
+        if isinstance(action, Ack):
+            frame = await self._actions.ack(client.identity, action)
+        else:
+            frame = await self._actions.command(client.identity, action)
+        client.send(frame)
+
+    def _subscribe_alarms(self, client: LiveClient, action: SubscribeAlarms) -> None:
+        """Watch the plant's alarms from now on; with a cursor, first send what was missed
+        since it (live events meanwhile wait, so none comes twice or out of order)."""
+        replay = action.cursor is not None and self._feed is not None
+        if replay and client.held_alarms is not None:
+            client.send(error_frame("cursor: a replay is already running"))
+            return
+        until = dict(self._feed.alarm_positions) if self._feed is not None else {}
+        if replay:
+            client.held_alarms = []
+        self._hub.watch_alarms(client, action.plant)
+        client.send(
+            {
+                "type": "subscribed_alarms",
+                "plant": action.plant,
+                "cursor": format_cursor(until) if until else None,
+            }
+        )
+        if replay:
+            assert action.cursor is not None
+            self._spawn(self._replay(client, action, action.cursor, until))
+
+    async def _replay(
+        self,
+        client: LiveClient,
+        action: SubscribeAlarms,
+        since: dict[int, int],
+        until: dict[int, int],
+    ) -> None:
+        assert self._feed is not None
+        sent = 0
+        try:
+            events = await self._feed.replay_alarms(
+                since,
+                until,
+                timeout_s=self._limits.replay_timeout_s,
+                max_events=self._limits.replay_max_events,
+            )
+        except (ReplayTooLongError, TimeoutError, KafkaError) as exc:
+            detail = str(exc) if isinstance(exc, ReplayTooLongError) else "cursor: replay failed"
+            logger.warning("live replay failed client_id=%d error=%r", client.client_id, exc)
+            client.send(error_frame(detail))
+        else:
+            for event, cursor in events:
+                if action.plant is None or event.plant == action.plant:
+                    if not client.push_essential(orjson.dumps(alarm_frame(event, cursor))):
+                        return
+                    sent += 1
+        finally:
+            if client.overflow is None:
+                client.release_alarms()
+        client.send({"type": "replayed", "count": sent})
 
     async def _send_loop(self, client: LiveClient) -> None:
         while True:

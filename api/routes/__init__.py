@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import dashboard, health, history, ingest, live, machines
+from api.routes import (
+    alarms,
+    commands,
+    dashboard,
+    health,
+    history,
+    ingest,
+    live,
+    machines,
+    thresholds,
+)
 
 
 def all_routers() -> list[APIRouter]:
@@ -13,6 +23,9 @@ def all_routers() -> list[APIRouter]:
         ingest.router,
         machines.router,
         history.router,
+        thresholds.router,
+        alarms.router,
+        commands.router,
         live.router,
         dashboard.router,
     ]

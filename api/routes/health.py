@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from api.deps import ServicesDep
 from api.errors import UnavailableError
 from api.responses import OrjsonResponse, json_response
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_class=OrjsonResponse)
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    """``status`` is ``ready``; each dependency says ``ok`` or why it is not."""
+
+    status: str
+    kafka: str
+    influxdb: str
+
+
+@router.get("/health", response_class=OrjsonResponse, response_model=HealthOut)
 async def health() -> OrjsonResponse:
     """The process is up and serving requests."""
     return json_response({"status": "ok"})
@@ -22,6 +38,7 @@ async def health() -> OrjsonResponse:
 @router.get(
     "/ready",
     response_class=OrjsonResponse,
+    response_model=ReadyOut,
     responses={503: {"description": "Kafka or InfluxDB does not answer"}},
 )
 async def ready(services: ServicesDep) -> OrjsonResponse:
@@ -39,7 +56,8 @@ async def ready(services: ServicesDep) -> OrjsonResponse:
             status[name] = str(result)
             down.append(name)
         elif isinstance(result, BaseException):
-            status[name] = f"{name}: check failed ({result!r})"
+            logger.warning("readiness check failed name=%s error=%r", name, result)
+            status[name] = f"{name}: check failed ({type(result).__name__})"
             down.append(name)
         else:
             status[name] = "ok"

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from api.deps import HistoryDep, Principal, SettingsDep
-from api.history.params import readings_query
-from api.responses import OrjsonResponse, json_response
-from contracts.readings import machine_id_json
+from api.errors import InvalidInputError
+from api.flat import machine_id_json
+from api.history.params import parse_fields, parse_instant, readings_query
+from api.pathparams import MachineIdPath
+from api.responses import OrjsonResponse, conditional_json
 from contracts.timefmt import format_ts
 
 router = APIRouter(prefix="/api", tags=["history"])
+
+
+class ReadingsOut(BaseModel):
+    """``points``: ``{"ts": ..., "<field>": <number>, ...}``, oldest first."""
+
+    machine_id: int | str
+    start: str
+    stop: str
+    fields: list[str] | None
+    window: str | None
+    fn: str | None
+    limit: int
+    truncated: bool
+    points: list[dict[str, float | int | str]]
 
 
 def _ms(moment: datetime) -> int:
@@ -23,12 +42,14 @@ def _ms(moment: datetime) -> int:
 @router.get(
     "/machines/{machine_id}/readings",
     response_class=OrjsonResponse,
+    response_model=ReadingsOut,
     responses={
         422: {"description": "A parameter is invalid; the detail names it"},
         503: {"description": "InfluxDB does not answer"},
     },
 )
 async def get_readings(
+    request: Request,
     machine_id: str,
     identity: Principal,
     history: HistoryDep,
@@ -45,7 +66,7 @@ async def get_readings(
         str | None, Query(description="mean (default with window), median, min, max, sum, ...")
     ] = None,
     limit: Annotated[int | None, Query(description="maximum points (oldest first)")] = None,
-) -> OrjsonResponse:
+) -> Response:
     """Points pivoted by time: ``{"ts": ..., "temperature_c": 68.1, ...}``, oldest first."""
     query = readings_query(
         machine_id=machine_id,
@@ -60,7 +81,8 @@ async def get_readings(
         max_limit=settings.readings_max_limit,
     )
     result = await history.readings(query)
-    return json_response(
+    return conditional_json(
+        request,
         {
             "machine_id": machine_id_json(query.machine_id),
             "start": format_ts(_ms(query.start)),
@@ -71,5 +93,112 @@ async def get_readings(
             "limit": query.limit,
             "truncated": result.truncated,
             "points": result.points,
-        }
+        },
+    )
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "A parameter is invalid; the detail names it"},
+    503: {"description": "InfluxDB does not answer"},
+}
+# Window labels as the pipeline tags them (contracts.aggregates.window_label): 1m, 5m_1m.
+_WINDOW_LABEL = re.compile(r"\d{1,6}[smh](?:_\d{1,6}[smh])?")
+
+
+class LatestValue(BaseModel):
+    value: float
+    ts: str
+
+
+class LatestOut(BaseModel):
+    machine_id: int | str
+    values: dict[str, LatestValue]
+
+
+class AggregatePoint(BaseModel):
+    ts: str
+    sensor: str
+    count: float | None = None
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    last: float | None = None
+    stddev: float | None = None
+
+
+class AggregatesOut(BaseModel):
+    machine_id: int | str
+    window: str
+    start: str
+    stop: str
+    truncated: bool
+    points: list[AggregatePoint]
+
+
+def _range(start: str, stop: str) -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    start_at = parse_instant(start, param="start", now=now)
+    stop_at = parse_instant(stop, param="stop", now=now)
+    if start_at >= stop_at:
+        raise InvalidInputError("start: must be before stop")
+    return start_at, stop_at
+
+
+@router.get("/machines/{machine_id}/latest", response_model=LatestOut, responses=_ERRORS)
+async def get_latest(
+    request: Request,
+    machine_id: MachineIdPath,
+    identity: Principal,
+    history: HistoryDep,
+    start: Annotated[str, Query(description="How far back to look: -1h, RFC 3339")] = "-30d",
+) -> Response:
+    """The newest value of every sensor of the machine, each with its own time."""
+    start_at, stop_at = _range(start, "now")
+    values = await history.latest(machine_id=machine_id, start=start_at, stop=stop_at)
+    return conditional_json(request, {"machine_id": machine_id_json(machine_id), "values": values})
+
+
+@router.get("/machines/{machine_id}/aggregates", response_model=AggregatesOut, responses=_ERRORS)
+async def get_aggregates(
+    request: Request,
+    machine_id: MachineIdPath,
+    identity: Principal,
+    history: HistoryDep,
+    settings: SettingsDep,
+    window: Annotated[
+        str, Query(description="window label: 1m (tumbling) or 5m_1m (5 min every 1 min)")
+    ] = "1m",
+    start: Annotated[str, Query(description="-24h (relative), or RFC 3339")] = "-24h",
+    stop: Annotated[str, Query(description="now, a relative time, or RFC 3339")] = "now",
+    sensors: Annotated[
+        str | None, Query(description="comma-separated sensor names; all if unset")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, description="maximum rows (oldest first)")] = None,
+) -> Response:
+    """Window statistics (count, min, max, mean, last, stddev) per sensor, oldest first,
+    from the aggregates bucket the pipeline writes."""
+    if not _WINDOW_LABEL.fullmatch(window):
+        raise InvalidInputError(f"window: {window!r} is not a window label (e.g. 1m, 5m_1m)")
+    start_at, stop_at = _range(start, stop)
+    rows = settings.readings_default_limit if limit is None else limit
+    if rows > settings.readings_max_limit:
+        raise InvalidInputError(f"limit: must be between 1 and {settings.readings_max_limit}")
+    result = await history.aggregates(
+        machine_id=machine_id,
+        window=window,
+        sensors=parse_fields(sensors),
+        start=start_at,
+        stop=stop_at,
+        limit=rows,
+    )
+    return conditional_json(
+        request,
+        {
+            "machine_id": machine_id_json(machine_id),
+            "window": window,
+            "start": format_ts(_ms(start_at)),
+            "stop": format_ts(_ms(stop_at)),
+            "truncated": result.truncated,
+            "points": result.points,
+        },
     )

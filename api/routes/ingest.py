@@ -5,13 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from api.deps import Engineer, PublisherDep, SettingsDep
+from api.flat import FlatLimits
 from api.ingest import accepted_body, parse_readings_body
 from api.responses import OrjsonResponse, json_response
 from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["readings"])
+
+
+class AcceptedReading(BaseModel):
+    machine_id: int | str
+    ts: str
+
+
+class AcceptedOut(BaseModel):
+    """How many readings Kafka has, with each one's machine and time, in order."""
+
+    accepted: int
+    readings: list[AcceptedReading]
+
 
 _READING_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -39,6 +54,7 @@ _BODY: dict[str, Any] = {
     "/readings",
     status_code=201,
     response_class=OrjsonResponse,
+    response_model=AcceptedOut,
     openapi_extra=_BODY,
     responses={
         400: {"description": "The body is not JSON"},
@@ -55,6 +71,12 @@ async def post_readings(
         source=identity.source,
         received_ms=now_ms(),
         max_batch=settings.max_batch_readings,
+        limits=FlatLimits(
+            max_age_s=settings.reading_max_age_s,
+            max_future_s=settings.reading_max_future_s,
+            max_sensors=settings.reading_max_sensors,
+            max_text=settings.reading_max_text,
+        ),
     )
     await publisher.send_many(settings.topics.readings, [(r.key(), r.encode()) for r in readings])
     return json_response(accepted_body(readings), status_code=201)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 from aiokafka.partitioner import murmur2
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from contracts.timefmt import now_ms
 from pipeline.alarms.engine import EngineConfig
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 ACTIONS_AGENT = "pipeline.alarm-actions"
 TIMER = "pipeline.alarm-timer"
+_PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 def partition_of(machine_id: str, partitions: int) -> int:
@@ -86,6 +87,7 @@ def build_alarm_processor(
         owns=owns,
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
         partitions=partitions,
+        flush=lambda: app.producer.flush(),
     )
 
 
@@ -147,6 +149,7 @@ def register_alarm_agents(
         registry = processor.metrics.registry
 
         async def alarm_metrics(view: Any, request: Any) -> Any:
-            return view.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+            # Prometheus' text format; aiohttp sets the charset itself.
+            return view.bytes(generate_latest(registry), content_type=_PROMETHEUS_TEXT)
 
         app.page("/alarms/metrics/")(alarm_metrics)

@@ -41,6 +41,7 @@ from pipeline.alarms.state import AlarmEntry, MachineState, Pending, SensorMemor
 
 Rules = Mapping[str, SensorThresholds]
 _USABLE = frozenset(("good", "uncertain"))
+_COMM_LOSS_KEY = f"{COMM_LOSS_SENSOR}:comm_loss"
 _UPPER = frozenset(("high", "high_high"))
 
 
@@ -204,7 +205,7 @@ def advance(
             )
         if event is not None:
             events.append(event)
-    for sensor, record in sorted(rules.items()):
+    for sensor, record in rules.items():
         memory = state.sensors.get(sensor)
         if record.stale_after_s is None or memory is None or memory.good_ts_ms is None:
             continue
@@ -283,20 +284,22 @@ def evaluate_reading(
     if reading.line:
         state.line = reading.line
     machine_id = state.machine_id
-    comm_lost = any(q == "comm_loss" for q in reading.quality.values())
-    events += observe(
-        state,
-        _comm_loss_condition(config),
-        present=comm_lost,
-        ts_ms=ts,
-        value=0.0,
-        message=(
-            f"machine {machine_id} reports communication loss"
-            if comm_lost
-            else f"communication with machine {machine_id} restored"
-        ),
-    )
-    for sensor, record in sorted(rules.items()):
+    comm_lost = "comm_loss" in reading.quality.values() if reading.quality else False
+    # Most readings change nothing: skip building conditions and messages for them.
+    if comm_lost or _COMM_LOSS_KEY in state.alarms:
+        events += observe(
+            state,
+            _comm_loss_condition(config),
+            present=comm_lost,
+            ts_ms=ts,
+            value=0.0,
+            message=(
+                f"machine {machine_id} reports communication loss"
+                if comm_lost
+                else f"communication with machine {machine_id} restored"
+            ),
+        )
+    for sensor, record in rules.items():
         value = reading.values.get(sensor)
         quality = reading.quality_of(sensor) if value is not None else None
         usable = value is not None and quality in _USABLE
@@ -304,7 +307,7 @@ def evaluate_reading(
         memory = state.sensors.get(sensor)
         if remember and memory is None:
             memory = state.sensors[sensor] = SensorMemory()
-        if quality == "stale" or usable:
+        if quality == "stale" or (usable and f"{sensor}:stale" in state.alarms):
             events += observe(
                 state,
                 _stale_condition(record),
@@ -327,6 +330,12 @@ def evaluate_reading(
             present = _limit_present(
                 kind, limit, value, was_active=entry is not None and entry.active
             )
+            if (
+                (not present)
+                if entry is None
+                else (present == entry.active and entry.pending is None)
+            ):
+                continue  # nothing changes
             events += observe(
                 state,
                 _limit_condition(sensor, kind, limit),
@@ -379,10 +388,13 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
     """Apply an operator action; :class:`ActionRefused` says why it cannot be."""
     key = f"{action.sensor}:{action.rule}"
     entry = state.alarms.get(key)
-    if entry is not None and (
-        action.action_id == entry.last_action_id or action.ts_ms < entry.last_action_ts_ms
-    ):
-        return []  # replayed: this action, or an older one, was applied already
+    if entry is not None and action.action_id == entry.last_action_id:
+        return []  # the same action again (a replay): applied already
+    if entry is not None and action.ts_ms < entry.last_action_ts_ms:
+        raise ActionRefused(
+            f"alarm {action.alarm_id}: action of ts_ms {action.ts_ms} is older than the last "
+            f"one applied ({entry.last_action_ts_ms}); replayed or out of order"
+        )
     ts = action.ts_ms
     event: AlarmEvent | None
     if action.action == "log":

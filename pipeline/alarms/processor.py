@@ -3,7 +3,11 @@
 Every change of a machine's alarms — a batch of readings, an operator action, a tick of
 the timer — runs under one :class:`asyncio.Lock` from loading the state to storing it, in
 this order: evaluate, publish the events (alarms topic) and the new alarm states
-(alarm-state topic), then store the machine state in the table. A crash before the store
+(alarm-state topic), then store the machine state in the table and flush the producer, so
+the table's changelog holds it before the caller acks the input. (Faust buffers changelog
+writes made outside a stream event; without the flush a worker killed with SIGKILL lost
+them while its offsets were already committed, and its successor reused transition
+numbers for different transitions.) A crash before the store
 replays the input from the old state and publishes the same events with the same
 ``(alarm_id, seq)``, which consumers drop as duplicates; the stored state never skips a
 transition that was not published.
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -91,7 +95,11 @@ class AlarmProcessor:
         rules_ready: asyncio.Event | None = None,
         rules_wait_s: float = 10.0,
         partitions: int | None = None,
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        # Waits until the table's changelog writes are in Kafka (the producer's flush): a
+        # stored state must be durable before the input that led to it is acked.
+        self._flush = flush
         # Partitions of the table and of the topics it is co-partitioned with.
         self.partitions = partitions
         self._table = table
@@ -131,6 +139,13 @@ class AlarmProcessor:
                     state = states[machine_id] = self._load(machine_id, loaded)
                 events += evaluate_reading(state, reading, self._rules_for(machine_id), self.config)
             await self._commit(states, loaded, events)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "alarm batch readings=%d machines=%d events=%d",
+                    len(readings),
+                    len(states),
+                    len(events),
+                )
             for machine_id, state in states.items():
                 if state.last_ts_ms is not None:
                     self._clock[machine_id] = (state.last_ts_ms, now_ms)
@@ -176,15 +191,21 @@ class AlarmProcessor:
                     self._clock.pop(machine_id, None)
                     continue
                 raw = self._table.get(key)
-                state = MachineState.from_dict(machine_id, raw)
+                if not isinstance(raw, dict):
+                    continue
                 clock = self._clock.get(machine_id)
-                if clock is None and state.last_ts_ms is not None:
+                last_ts_ms = raw.get("last_ts_ms")
+                if clock is None and isinstance(last_ts_ms, int):
                     # Taken over (start-up or rebalance): silence counts from now.
-                    clock = self._clock[machine_id] = (state.last_ts_ms, now_ms)
+                    clock = self._clock[machine_id] = (last_ts_ms, now_ms)
+                at_ms = clock[0] + max(0, now_ms - clock[1]) if clock is not None else None
+                rules = self._rules_for(machine_id)
+                if not self._timer_may_act(raw, at_ms, rules):
+                    continue
+                state = MachineState.from_dict(machine_id, raw)
                 new: list[AlarmEvent] = []
-                if clock is not None:
-                    at_ms = clock[0] + max(0, now_ms - clock[1])
-                    new += advance(state, at_ms, self._rules_for(machine_id), self.config)
+                if at_ms is not None:
+                    new += advance(state, at_ms, rules, self.config)
                 new += expire_shelves(state, now_ms)
                 if new:
                     events += new
@@ -193,6 +214,22 @@ class AlarmProcessor:
             if events:
                 await self._commit(states, loaded, events)
             return events
+
+    def _timer_may_act(
+        self, raw: dict[str, Any], at_ms: int | None, rules: dict[str, SensorThresholds]
+    ) -> bool:
+        """Whether time can change anything for this stored state (a cheap look before
+        loading it): a pending delay or a shelve, silence, or a stale-data rule."""
+        alarms = raw.get("alarms") or {}
+        if any(a.get("pending") or a.get("state") == "shelved" for a in alarms.values()):
+            return True
+        if at_ms is None:
+            return False
+        after_ms = self.config.comm_loss_after_ms
+        last_ts_ms = raw.get("last_ts_ms")
+        if after_ms is not None and isinstance(last_ts_ms, int) and at_ms - last_ts_ms >= after_ms:
+            return True
+        return bool(raw.get("sensors")) and any(r.stale_after_s for r in rules.values())
 
     # -- state and publishing ----------------------------------------------------------
 
@@ -242,10 +279,14 @@ class AlarmProcessor:
                 self._topics.alarm_state, [(r.key(), r.encode()) for r in latest.values()]
             )
             self.metrics.observe(events)
+        stored = False
         for machine_id, state in states.items():
             new = _to_store(loaded.get(machine_id), state)
             if new is not None:
                 self._table[machine_id.encode()] = new
+                stored = True
+        if stored and self._flush is not None:
+            await self._flush()
 
     async def _publish(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
         """Publish until the broker has the records; back off between attempts."""

@@ -20,9 +20,24 @@ ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("kafka", "influxdb", "simulator", "connector", "pipeline", "api")
 
 
+def _provisioned(env: dict[str, str]) -> None:
+    """Build or fetch the servers first, so the timed start-up below does not depend on an
+    earlier test (or run) having filled the cache."""
+    subprocess.run(
+        [sys.executable, "-m", "infra", "provision"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        timeout=900,
+    )
+
+
 def test_interrupt_during_start_up_stops_everything(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
     env["MILLSTREAM_RUN_DIR"] = str(tmp_path)
+    _provisioned(env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra", "run", "--api-port", str(free_port())],
         cwd=ROOT,

@@ -16,6 +16,7 @@ from apiserver import ServerThread
 from websockets.asyncio.client import ClientConnection
 
 from api.app import create_app
+from api.live.frames import alarm_frame, reading_frame
 from api.settings import ApiSettings
 from contracts.alarms import AlarmEvent, alarm_id
 from contracts.readings import Reading
@@ -104,7 +105,7 @@ async def test_seed_subscription_receives_flat_reading_and_alarm_frames(
         assert frame["vibration_mm_s"] == 3.5
         assert frame["power_kw"] == 12.7
         assert "pressure_bar" not in frame
-        assert frame["ts"] == reading.flat_frame()["ts"]
+        assert frame["ts"] == reading_frame(reading)["ts"]
 
         event = AlarmEvent(
             alarm_id=alarm_id("42", "temperature_c", "high"),
@@ -122,7 +123,8 @@ async def test_seed_subscription_receives_flat_reading_and_alarm_frames(
         await producer.send_and_wait(topics.alarms, key=event.key(), value=event.encode())
         alarm = await _next_frame(ws, of_type="alarm")
 
-        assert alarm == event.frame()
+        assert alarm == alarm_frame(event, alarm["cursor"])
+        assert all(part.count(":") == 1 for part in alarm["cursor"].split(","))
 
 
 async def test_control_messages_are_acknowledged_and_errors_do_not_close(
@@ -188,7 +190,7 @@ async def test_auth_message_first_is_accepted(server: ServerThread, admin_key: s
     ("path", "first_message", "reason_start"),
     [
         ("/live", SEED_SUBSCRIBE, "authentication required"),
-        ("/live?api_key=sk_prod_wrong", None, "api_key: not a valid API key"),
+        ("/live?api_key=sk_prod_wrong", None, "api_key: not a valid credential"),
         ("/live", {"action": "auth", "api_key": "sk_prod_wrong"}, "api_key: not a valid"),
     ],
 )

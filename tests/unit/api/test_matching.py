@@ -1,3 +1,4 @@
+from api.live.frames import reading_frame
 from api.live.matching import field_matches, filter_frame
 from contracts.readings import Reading
 
@@ -21,7 +22,7 @@ def test_prefix_matching():
 
 def test_seed_subscription_cuts_the_flat_frame():
     frame = filter_frame(
-        READING.flat_frame(), READING.values, ("temperature", "vibration", "power")
+        reading_frame(READING), READING.values, ("temperature", "vibration", "power")
     )
 
     assert frame == {
@@ -37,14 +38,14 @@ def test_seed_subscription_cuts_the_flat_frame():
 
 
 def test_empty_subscription_keeps_everything_and_no_match_is_none():
-    full = READING.flat_frame()
+    full = reading_frame(READING)
 
     assert filter_frame(full, READING.values, ()) == full
     assert filter_frame(full, READING.values, ("spindle",)) is None
 
 
 def test_quality_dropped_when_no_subscribed_sensor_has_one():
-    frame = filter_frame(READING.flat_frame(), READING.values, ("vibration",))
+    frame = filter_frame(reading_frame(READING), READING.values, ("vibration",))
 
     assert frame is not None
     assert "quality" not in frame

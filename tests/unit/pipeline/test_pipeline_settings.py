@@ -4,7 +4,6 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.errors import MillstreamError
-from pipeline.alarm_rules import HighLimitRule
 from pipeline.settings import PipelineSettings
 from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError, classify
 from pipeline.sink.influx import InfluxSink
@@ -25,9 +24,6 @@ def test_defaults(clean_env):
     assert s.pipeline_app_id == "millstream-pipeline"
     assert s.pipeline_web_port is None
     assert s.pipeline_partitions is None
-    assert s.alarm_rules() == (
-        HighLimitRule(sensor="temperature_c", limit=85.0, deadband=1.0, severity="high"),
-    )
 
 
 def test_reads_millstream_pipeline_variables(clean_env):
@@ -38,8 +34,6 @@ def test_reads_millstream_pipeline_variables(clean_env):
     clean_env.setenv("MILLSTREAM_PIPELINE_WEB_PORT", "6067")
     clean_env.setenv("MILLSTREAM_PIPELINE_BATCH_SIZE", "250")
     clean_env.setenv("MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS", "200")
-    clean_env.setenv("MILLSTREAM_PIPELINE_ALARM_HIGH_LIMIT", "90.5")
-    clean_env.setenv("MILLSTREAM_PIPELINE_ALARM_DEADBAND", "2")
     s = PipelineSettings()
     assert s.broker_urls() == ["kafka://k1:9092", "kafka://k2:9093"]
     assert s.topics.readings == "plant7.readings"
@@ -47,8 +41,6 @@ def test_reads_millstream_pipeline_variables(clean_env):
     assert s.pipeline_data_dir == Path("/var/lib/pipe-b")
     assert s.pipeline_web_port == 6067
     assert (s.pipeline_batch_size, s.pipeline_batch_max_wait_ms) == (250, 200)
-    rule = s.alarm_rules()[0]
-    assert (rule.limit, rule.deadband, rule.clear_below) == (90.5, 2.0, 88.5)
 
 
 @pytest.mark.parametrize(
@@ -56,8 +48,8 @@ def test_reads_millstream_pipeline_variables(clean_env):
     [
         ("MILLSTREAM_PIPELINE_BATCH_SIZE", "0"),
         ("MILLSTREAM_PIPELINE_WEB_PORT", "70000"),
-        ("MILLSTREAM_PIPELINE_ALARM_DEADBAND", "-1"),
-        ("MILLSTREAM_PIPELINE_ALARM_SEVERITY", "panic"),
+        ("MILLSTREAM_PIPELINE_WINDOW_TUMBLING_S", "0"),
+        ("MILLSTREAM_PIPELINE_MAX_PENDING_BATCHES", "0"),
         ("MILLSTREAM_PIPELINE_APP_ID", "has space"),
         ("MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS", " , "),
     ],

@@ -138,3 +138,12 @@ def test_a_replayed_action_is_applied_once():
     ack = action("acknowledge")
     assert len(apply_action(state, ack)) == 1
     assert apply_action(state, ack) == []
+
+
+def test_an_action_older_than_the_last_applied_is_refused_not_reapplied():
+    state = MachineState("42")
+    feed(state, 90)
+    late_ack = action("acknowledge")
+    apply_action(state, action("shelve", shelve_until_ts_ms=T0 + 10**9))
+    with pytest.raises(ActionRefused, match="older than the last one applied"):
+        apply_action(state, late_ack)

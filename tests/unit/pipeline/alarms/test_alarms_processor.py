@@ -76,6 +76,26 @@ async def test_events_and_state_records_are_published_then_the_state_stored():
     assert table[b"42"]["alarms"]["temperature_c:high"]["seq"] == 1
 
 
+async def test_the_stored_state_is_flushed_before_process_returns():
+    order: list[str] = []
+
+    class Table(dict):
+        def __setitem__(self, key, value):
+            order.append("store")
+            super().__setitem__(key, value)
+
+    class Publisher:
+        async def publish(self, topic, records):
+            order.append(f"publish {topic}")
+
+    async def flush():
+        order.append("flush")
+
+    proc = processor(Publisher(), Table(), flush=flush)
+    await proc.process([reading(90)], now_ms=T0)
+    assert order == [f"publish {TOPICS.alarms}", f"publish {TOPICS.alarm_state}", "store", "flush"]
+
+
 async def test_nothing_is_stored_when_publishing_is_cancelled():
     class Stuck:
         async def publish(self, topic, records):

@@ -22,8 +22,8 @@ def test_audit_line_has_the_schema_tags_fields_and_ns_time():
     line = audit_line(RECORD)
     assert line == (
         "audit,method=GET,principal=key:abc,status=200 "
-        'path="/api/machines/\\"42\\"",role="operator",latency_ms=1.5,client="127.0.0.1",'
-        f'request_id="req-1" {audit_time_ns(RECORD.ts_ms, "req-1")}'
+        'client="127.0.0.1",latency_ms=1.5,path="/api/machines/\\"42\\"",request_id="req-1",'
+        f'role="operator" {audit_time_ns(RECORD.ts_ms, "req-1")}'
     )
 
 
@@ -38,3 +38,11 @@ def test_bad_audit_record_is_dead_lettered_naming_the_field_and_neighbours_survi
     assert reason["reason"] == "status: field required"
     assert reason["stage"] == "audit"
     assert reason["source"]["offset"] == 2
+
+
+def test_pipeline_and_api_write_the_same_audit_point():
+    """The API also writes each audit record itself; the same point identity and fields
+    mean the pipeline's write overwrites it instead of doubling it."""
+    from api.security.audit import audit_point
+
+    assert audit_line(RECORD) == audit_point(RECORD).to_line_protocol()

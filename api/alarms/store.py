@@ -1,0 +1,116 @@
+"""Alarm states (the compacted alarm-state topic, written by the pipeline) in memory, and
+the operator actions the API produces to the alarm-actions topic."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from api.kafka.compacted import CompactedTopicReader, decode_keyed
+from api.kafka.producer import KafkaPublisher
+from contracts.alarm_actions import AlarmAction, AlarmActionKind
+from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
+from contracts.timefmt import now_ms
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmFilter:
+    """Every given field must match; ``None`` matches anything."""
+
+    states: frozenset[str] | None = None
+    severities: frozenset[str] | None = None
+    plant: str | None = None
+    machine_id: str | None = None
+    active: bool | None = None
+
+    def matches(self, record: AlarmStateRecord) -> bool:
+        return (
+            (self.states is None or record.state in self.states)
+            and (self.severities is None or record.severity in self.severities)
+            and (self.plant is None or record.plant == self.plant)
+            and (self.machine_id is None or record.machine_id == self.machine_id)
+            and (self.active is None or record.active == self.active)
+        )
+
+
+class AlarmTable:
+    """Alarm id -> latest state record, in offset order; tombstones delete."""
+
+    def __init__(self) -> None:
+        self._alarms: dict[str, AlarmStateRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._alarms)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        record = decode_keyed(
+            key, value, decode=decode_alarm_state, key_of=lambda a: a.alarm_id, what="alarm state"
+        )
+        if record is None:
+            return
+        if record.value is None:
+            self._alarms.pop(record.key, None)
+        else:
+            self._alarms[record.key] = record.value
+
+    def get(self, alarm_id: str) -> AlarmStateRecord | None:
+        return self._alarms.get(alarm_id)
+
+    def select(self, where: AlarmFilter, *, limit: int) -> list[AlarmStateRecord]:
+        """Matching alarms, the most recently changed first."""
+        found: Iterable[AlarmStateRecord] = (a for a in self._alarms.values() if where.matches(a))
+        return sorted(found, key=lambda a: (-a.updated_ts_ms, a.alarm_id))[:limit]
+
+
+def make_action(
+    record: AlarmStateRecord, kind: AlarmActionKind, by: str, **fields: Any
+) -> AlarmAction:
+    """An operator action on the alarm ``record`` names."""
+    return AlarmAction(
+        action_id=uuid.uuid4().hex,
+        action=kind,
+        machine_id=record.machine_id,
+        sensor=record.sensor,
+        rule=record.rule,
+        by=by,
+        ts_ms=now_ms(),
+        **fields,
+    )
+
+
+class AlarmStore:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        state_topic: str,
+        actions_topic: str,
+        publisher: KafkaPublisher,
+    ) -> None:
+        self.table = AlarmTable()
+        self.actions_topic = actions_topic
+        self._publisher = publisher
+        self._reader = CompactedTopicReader(
+            bootstrap_servers=bootstrap_servers, topic=state_topic, apply=self.table.apply
+        )
+
+    async def start(self, *, timeout_s: float) -> None:
+        await self._reader.start(timeout_s=timeout_s)
+
+    async def stop(self) -> None:
+        await self._reader.stop()
+
+    async def submit(self, action: AlarmAction) -> None:
+        """Produce one action and wait for Kafka's ack; the pipeline applies it."""
+        await self._publisher.send_many(self.actions_topic, [(action.key(), action.encode())])
+        logger.info(
+            "alarm action submitted action=%s alarm_id=%s by=%s",
+            action.action,
+            action.alarm_id,
+            action.by,
+        )

@@ -1,0 +1,1 @@
+"""Commands to devices and their results."""

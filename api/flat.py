@@ -1,0 +1,146 @@
+"""The seed's flat reading (``{"machine_id": 42, "temperature_c": 67.5}``), as only the API
+accepts it, bounded: time within what InfluxDB keeps, a bounded number of sensors, bounded
+text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contracts.errors import ContractError
+from contracts.patterns import check_sensor_name
+from contracts.readings import QUALITIES, Quality, Reading, normalize_machine_id
+from contracts.timefmt import format_ts
+
+# Keys of the flat shape that describe the reading instead of carrying a sensor value.
+FLAT_META = frozenset(("machine_id", "timestamp", "ts", "seq", "plant", "line", "quality"))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+_SEQ_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class FlatLimits:
+    """Bounds on one reading: its time within ``[now - max_age_s, now + max_future_s]``."""
+
+    max_age_s: float = 30 * 86_400
+    max_future_s: float = 3_600
+    max_sensors: int = 256
+    max_text: int = 128
+
+
+def machine_id_json(machine_id: str) -> int | str:
+    """A machine id as JSON shows it: numeric ids as numbers (``42``), others as strings."""
+    return int(machine_id) if machine_id.isdigit() and len(machine_id) < 16 else machine_id
+
+
+def _sensor_value(name: str, raw: object) -> float:
+    check_sensor_name(name)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise ContractError(f"{name}: sensor value must be a number, got {type(raw).__name__}")
+    try:
+        value = float(raw)
+    except OverflowError as exc:
+        raise ContractError(f"{name}: sensor value is out of range") from exc
+    if not math.isfinite(value):
+        raise ContractError(f"{name}: sensor value must be finite")
+    return value
+
+
+def _timestamp(raw: object, name: str, *, received_ms: int, limits: FlatLimits) -> int:
+    if raw is None:
+        return received_ms
+    if not isinstance(raw, str) or len(raw) > 64:
+        raise ContractError(f"{name}: must be an ISO-8601 string")
+    try:
+        moment = datetime.fromisoformat(raw)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        ts_ms = (moment - _EPOCH) // _ONE_MS
+    except (ValueError, OverflowError) as exc:
+        raise ContractError(f"{name}: {raw!r} is not an ISO-8601 timestamp") from exc
+    earliest = received_ms - int(limits.max_age_s * 1000)
+    latest = received_ms + int(limits.max_future_s * 1000)
+    if not earliest <= ts_ms <= latest:
+        raise ContractError(
+            f"{name}: {raw!r} is outside the accepted range "
+            f"{format_ts(earliest)} .. {format_ts(latest)} (the telemetry bucket keeps "
+            f"{limits.max_age_s / 86_400:g} days)"
+        )
+    return int(ts_ms)
+
+
+def _text(obj: dict[str, Any], name: str, limits: FlatLimits) -> str:
+    raw = obj.get(name, "")
+    if not isinstance(raw, str):
+        raise ContractError(f"{name}: must be a string")
+    if len(raw) > limits.max_text:
+        raise ContractError(f"{name}: at most {limits.max_text} characters")
+    return raw
+
+
+def _seq(obj: dict[str, Any]) -> int:
+    raw = obj.get("seq", 0)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= _SEQ_MAX:
+        raise ContractError(f"seq: must be an integer from 0 to {_SEQ_MAX}")
+    return raw
+
+
+def _quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ContractError("quality: must be an object of sensor name to quality")
+    out: dict[str, Quality] = {}
+    for name, q in raw.items():
+        if name not in values:
+            raise ContractError(f"quality.{name}: no value with that name in the reading")
+        if isinstance(q, str) and q in QUALITIES:
+            out[name] = q  # type: ignore[assignment]
+        else:
+            raise ContractError(f"quality.{name}: must be one of {', '.join(sorted(QUALITIES))}")
+    return out
+
+
+def reading_from_flat(
+    obj: object, *, source: str, received_ms: int, limits: FlatLimits | None = None
+) -> Reading:
+    """Build a reading from the flat shape ``{"machine_id": 42, "temperature_c": 67.5, ...}``.
+
+    A nested ``"sensors"`` object is merged into the values; ``timestamp`` defaults to the
+    time the reading was received. Raise :class:`ContractError` naming the field.
+    """
+    limits = limits or FlatLimits()
+    if not isinstance(obj, dict):
+        raise ContractError("reading: must be a JSON object")
+    if "machine_id" not in obj:
+        raise ContractError("machine_id: field required")
+    machine_id = normalize_machine_id(obj["machine_id"])
+    name = "timestamp" if "timestamp" in obj else "ts"
+    ts_ms = _timestamp(obj.get(name), name, received_ms=received_ms, limits=limits)
+    values: dict[str, float] = {}
+    for key, raw in obj.items():
+        if key in FLAT_META:
+            continue
+        if key == "sensors" and isinstance(raw, dict):
+            for sub, sub_raw in raw.items():
+                values[sub] = _sensor_value(sub, sub_raw)
+        else:
+            values[key] = _sensor_value(key, raw)
+        if len(values) > limits.max_sensors:
+            raise ContractError(f"reading: more than {limits.max_sensors} sensor values")
+    if not values:
+        raise ContractError('reading: carries no sensor value (e.g. "temperature_c": 67.5)')
+    return Reading(
+        machine_id=machine_id,
+        ts_ms=ts_ms,
+        values=values,
+        quality=_quality_map(obj.get("quality"), values),
+        seq=_seq(obj),
+        source=source,
+        plant=_text(obj, "plant", limits),
+        line=_text(obj, "line", limits),
+    )

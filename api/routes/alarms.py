@@ -1,0 +1,221 @@
+"""Alarms: current states from the alarm-state topic; acknowledge, shelve, unshelve and
+log-by-hand produce an action to the alarm-actions topic (``202``: the pipeline applies it
+and publishes the new state)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.alarms.models import AcknowledgeBody, ActionAccepted, LogAlarmBody, ShelveBody
+from api.alarms.store import AlarmFilter, AlarmStore, make_action
+from api.deps import Engineer, Principal, ServicesDep
+from api.errors import InvalidInputError, NotFoundError
+from api.pathparams import MachineIdPath
+from api.responses import conditional_json, json_response
+from contracts.alarm_actions import MANUAL_RULE, AlarmAction, parse_alarm_id
+from contracts.alarm_state import AlarmStateRecord
+from contracts.alarms import AlarmState, Severity, alarm_id
+from contracts.errors import ContractError
+from contracts.timefmt import now_ms
+
+router = APIRouter(prefix="/api", tags=["alarms"])
+
+_STATES = frozenset(get_args(AlarmState))
+_SEVERITIES = frozenset(get_args(Severity))
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No alarm with that id"},
+    422: {"description": "A field is invalid; the detail names it"},
+}
+MAX_LIMIT = 10_000
+
+
+async def _store(services: ServicesDep) -> AlarmStore:
+    return services.alarms
+
+
+StoreDep = Annotated[AlarmStore, Depends(_store)]
+
+
+def _choices(name: str, values: list[str] | None, allowed: frozenset[str]) -> frozenset[str] | None:
+    if not values:
+        return None
+    chosen = frozenset(v for item in values for v in item.split(",") if v)
+    unknown = sorted(chosen - allowed)
+    if unknown:
+        raise InvalidInputError(
+            f"{name}: unknown value(s) {', '.join(map(repr, unknown))}; "
+            f"one of {', '.join(sorted(allowed))}"
+        )
+    return chosen or None
+
+
+def _views(records: list[AlarmStateRecord]) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in records]
+
+
+@router.get("/alarms", response_model=list[AlarmStateRecord])
+async def list_alarms(
+    request: Request,
+    identity: Principal,
+    store: StoreDep,
+    state: Annotated[
+        list[str] | None,
+        Query(description=f"State(s), repeated or comma-separated: {', '.join(sorted(_STATES))}"),
+    ] = None,
+    severity: Annotated[
+        list[str] | None, Query(description=f"Severity(ies): {', '.join(sorted(_SEVERITIES))}")
+    ] = None,
+    plant: Annotated[str | None, Query(max_length=128)] = None,
+    machine_id: Annotated[str | None, Query(max_length=64)] = None,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+) -> Response:
+    """Alarms matching every given filter, the most recently changed first."""
+    where = AlarmFilter(
+        states=_choices("state", state, _STATES),
+        severities=_choices("severity", severity, _SEVERITIES),
+        plant=plant,
+        machine_id=machine_id,
+        active=active,
+    )
+    return conditional_json(request, _views(store.table.select(where, limit=limit)))
+
+
+@router.get("/machines/{machine_id}/alarms", response_model=list[AlarmStateRecord])
+async def machine_alarms(
+    request: Request,
+    machine_id: MachineIdPath,
+    identity: Principal,
+    store: StoreDep,
+    state: Annotated[list[str] | None, Query(description="State(s), as for /api/alarms")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+) -> Response:
+    """One machine's alarms (every rule and sensor), the most recently changed first."""
+    where = AlarmFilter(states=_choices("state", state, _STATES), machine_id=machine_id)
+    return conditional_json(request, _views(store.table.select(where, limit=limit)))
+
+
+@router.get(
+    "/alarms/{alarm_id}",
+    response_model=AlarmStateRecord,
+    responses={404: _ACTION_ERRORS[404]},
+)
+async def get_alarm(
+    request: Request, alarm_id: str, identity: Principal, store: StoreDep
+) -> Response:
+    return conditional_json(request, _existing(store, alarm_id).model_dump(mode="json"))
+
+
+def _existing(store: AlarmStore, alarm_id: str) -> AlarmStateRecord:
+    try:
+        parse_alarm_id(alarm_id)
+    except ContractError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    record = store.table.get(alarm_id)
+    if record is None:
+        raise NotFoundError(f"alarm {alarm_id!r}: not found")
+    return record
+
+
+async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
+    await store.submit(action)
+    accepted = ActionAccepted(
+        action_id=action.action_id, action=action.action, alarm_id=action.alarm_id
+    )
+    return json_response(
+        accepted.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/alarms/{action.alarm_id}"},
+    )
+
+
+@router.post(
+    "/alarms/{alarm_id}/acknowledge",
+    status_code=202,
+    response_model=ActionAccepted,
+    responses=_ACTION_ERRORS,
+)
+async def acknowledge_alarm(
+    alarm_id: str, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
+) -> Response:
+    """Acknowledge an alarm (ISA-18.2): an operator has seen it."""
+    record = _existing(store, alarm_id)
+    comment = body.comment if body is not None else ""
+    return await _submit(
+        store, make_action(record, "acknowledge", identity.principal, comment=comment)
+    )
+
+
+@router.post(
+    "/alarms/{alarm_id}/shelve",
+    status_code=202,
+    response_model=ActionAccepted,
+    responses=_ACTION_ERRORS,
+)
+async def shelve_alarm(
+    alarm_id: str, body: ShelveBody, identity: Engineer, store: StoreDep
+) -> Response:
+    """Suppress an alarm until ``until`` (or for ``duration_s``); it unshelves by itself."""
+    record = _existing(store, alarm_id)
+    now = now_ms()
+    if body.until is not None:
+        until_ms = int(body.until.astimezone(UTC).timestamp() * 1000)
+        if until_ms <= now:
+            raise InvalidInputError("until: must be in the future")
+        if until_ms - now > 7 * 24 * 3600 * 1000:
+            raise InvalidInputError("until: at most 7 days ahead")
+    else:
+        assert body.duration_s is not None
+        until_ms = now + int(body.duration_s * 1000)
+    action = make_action(
+        record, "shelve", identity.principal, comment=body.comment, shelve_until_ts_ms=until_ms
+    )
+    return await _submit(store, action)
+
+
+@router.post(
+    "/alarms/{alarm_id}/unshelve",
+    status_code=202,
+    response_model=ActionAccepted,
+    responses=_ACTION_ERRORS,
+)
+async def unshelve_alarm(
+    alarm_id: str, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
+) -> Response:
+    """End a shelve early."""
+    record = _existing(store, alarm_id)
+    comment = body.comment if body is not None else ""
+    return await _submit(
+        store, make_action(record, "unshelve", identity.principal, comment=comment)
+    )
+
+
+@router.post(
+    "/alarms",
+    status_code=202,
+    response_model=ActionAccepted,
+    responses={422: _ACTION_ERRORS[422]},
+)
+async def log_alarm(body: LogAlarmBody, identity: Engineer, store: StoreDep) -> Response:
+    """Log an alarm by hand (the seed's "Log a new alarm event"): raised under rule
+    ``manual`` for the sensor; its id is ``<machine_id>:<sensor>:manual``."""
+    action = AlarmAction(
+        action_id=uuid.uuid4().hex,
+        action="log",
+        machine_id=body.machine_id,
+        sensor=body.sensor,
+        rule=MANUAL_RULE,
+        by=identity.principal,
+        ts_ms=now_ms(),
+        comment=body.comment,
+        severity=body.severity,
+        message=body.message,
+        value=body.value,
+    )
+    assert action.alarm_id == alarm_id(body.machine_id, body.sensor, MANUAL_RULE)
+    return await _submit(store, action)

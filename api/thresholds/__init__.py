@@ -1,0 +1,1 @@
+"""Alarm thresholds: the compacted thresholds topic, read and written by the API."""

@@ -1,0 +1,126 @@
+"""The thresholds topic in memory, with the pipeline's rule of precedence.
+
+A machine's own record for a sensor replaces the ``*`` default for that sensor whole; the
+built-in defaults (:func:`contracts.thresholds.default_thresholds`) apply until a ``*``
+record or tombstone replaces them, as in the pipeline's rule set.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from api.kafka.compacted import CompactedTopicReader
+from api.kafka.producer import KafkaPublisher
+from contracts.errors import ContractError
+from contracts.thresholds import (
+    ALL_MACHINES,
+    SensorThresholds,
+    decode_thresholds,
+    default_thresholds,
+    parse_thresholds_key,
+    thresholds_key,
+)
+
+logger = logging.getLogger(__name__)
+
+Source = Literal["machine", "default"]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge key by key, ``null`` removes a key."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+class ThresholdsTable:
+    """``(machine_id, sensor)`` -> record, applied in offset order; tombstones delete."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], SensorThresholds] = {
+            (r.machine_id, r.sensor): r for r in default_thresholds()
+        }
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            logger.warning("thresholds record without a key ignored")
+            return
+        try:
+            machine_id, sensor = parse_thresholds_key(key)
+        except ContractError as exc:
+            logger.warning("thresholds record ignored error=%s", exc)
+            return
+        if value is None:
+            self._records.pop((machine_id, sensor), None)
+            return
+        try:
+            record = decode_thresholds(value)
+        except ContractError as exc:
+            logger.warning("thresholds record ignored key=%r error=%s", key, exc)
+            return
+        if (record.machine_id, record.sensor) != (machine_id, sensor):
+            logger.warning("thresholds record ignored key=%r reason=value names another", key)
+            return
+        self._records[(machine_id, sensor)] = record
+
+    def own(self, machine_id: str, sensor: str) -> SensorThresholds | None:
+        return self._records.get((machine_id, sensor))
+
+    def effective(self, machine_id: str, sensor: str) -> tuple[SensorThresholds, Source] | None:
+        own = self._records.get((machine_id, sensor))
+        if own is not None:
+            return own, "machine" if machine_id != ALL_MACHINES else "default"
+        default = self._records.get((ALL_MACHINES, sensor))
+        return (default, "default") if default is not None else None
+
+    def for_machine(self, machine_id: str) -> dict[str, tuple[SensorThresholds, Source]]:
+        """Every sensor with rules for ``machine_id``, sorted by sensor name."""
+        sensors = {s for (m, s) in self._records if m in (machine_id, ALL_MACHINES)}
+        out: dict[str, tuple[SensorThresholds, Source]] = {}
+        for sensor in sorted(sensors):
+            found = self.effective(machine_id, sensor)
+            if found is not None:
+                out[sensor] = found
+        return out
+
+    def own_sensors(self, machine_id: str) -> list[str]:
+        return sorted(s for (m, s) in self._records if m == machine_id)
+
+
+class ThresholdsStore:
+    """The thresholds topic kept current in memory; writes wait for Kafka's ack, then show
+    in this replica's view at once (read your own write)."""
+
+    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+        self.topic = topic
+        self.table = ThresholdsTable()
+        self._publisher = publisher
+        self._reader = CompactedTopicReader(
+            bootstrap_servers=bootstrap_servers, topic=topic, apply=self.table.apply
+        )
+
+    async def start(self, *, timeout_s: float) -> None:
+        await self._reader.start(timeout_s=timeout_s)
+
+    async def stop(self) -> None:
+        await self._reader.stop()
+
+    async def write(
+        self, puts: Sequence[SensorThresholds], deletes: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        records: list[tuple[bytes, bytes | None]] = [(r.key(), r.encode()) for r in puts]
+        records += [(thresholds_key(m, s), None) for m, s in deletes]
+        if not records:
+            return
+        await self._publisher.send_many(self.topic, records)
+        for key, value in records:
+            self.table.apply(key, value)

@@ -1,0 +1,136 @@
+"""Latest values and window aggregates from a real InfluxDB, and the time bounds of the
+history routes, over real HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from apiserver import ServerThread
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+from api.app import create_app
+from api.settings import ApiSettings
+from contracts.settings import CommonSettings
+from contracts.timefmt import format_ts, now_ms
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_S = 20.0
+
+
+@pytest.fixture(scope="module")
+def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
+    return ApiSettings(**make_settings(partitions=1).model_dump(), admin_api_key=admin_key)
+
+
+@pytest.fixture(scope="module")
+def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
+    with ServerThread(create_app(api_settings)) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: ServerThread, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=DEADLINE_S, headers={"X-API-Key": admin_key}
+    ) as client:
+        yield client
+
+
+async def _write(settings: ApiSettings, bucket: str, lines: list[str]) -> None:
+    async with InfluxDBClientAsync(
+        url=settings.influx_url,
+        token=settings.influx_token.get_secret_value(),
+        org=settings.influx_org,
+    ) as client:
+        await client.write_api().write(bucket=bucket, record="\n".join(lines), write_precision="ms")
+
+
+async def test_latest_gives_each_sensors_newest_value(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    base = now_ms() - 60_000
+    await _write(
+        api_settings,
+        api_settings.influx_bucket,
+        [
+            f"readings,machine_id={machine},plant=p temperature_c=60.5,power_kw=3.0 {base}",
+            f"readings,machine_id={machine},plant=p temperature_c=61.5 {base + 1000}",
+        ],
+    )
+
+    response = await http.get(f"/api/machines/{machine}/latest")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["values"] == {
+        "power_kw": {"value": 3.0, "ts": format_ts(base)},
+        "temperature_c": {"value": 61.5, "ts": format_ts(base + 1000)},
+    }
+    again = await http.get(
+        f"/api/machines/{machine}/latest", headers={"If-None-Match": response.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+async def test_aggregates_of_one_window_kind_and_sensor(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    start = (now_ms() // 60_000 - 5) * 60_000
+    stats = "count=10i,min=60.0,max=70.0,mean=65.0,last=66.0,stddev=1.5"
+    lines = [
+        f"aggregates,machine_id={machine},sensor=temperature_c,window=1m {stats} {start}",
+        f"aggregates,machine_id={machine},sensor=power_kw,window=1m {stats} {start}",
+        f"aggregates,machine_id={machine},sensor=temperature_c,window=1m {stats} {start + 60_000}",
+        f"aggregates,machine_id={machine},sensor=temperature_c,window=5m_1m {stats} {start}",
+    ]
+    await _write(api_settings, api_settings.influx_aggregates_bucket, lines)
+
+    response = await http.get(
+        f"/api/machines/{machine}/aggregates",
+        params={"window": "1m", "sensors": "temperature_c", "start": "-1h"},
+    )
+
+    assert response.status_code == 200, response.text
+    points = response.json()["points"]
+    assert [p["ts"] for p in points] == [format_ts(start), format_ts(start + 60_000)]
+    assert points[0] == {
+        "ts": format_ts(start),
+        "sensor": "temperature_c",
+        "count": 10,
+        "min": 60.0,
+        "max": 70.0,
+        "mean": 65.0,
+        "last": 66.0,
+        "stddev": 1.5,
+    }
+    both = await http.get(f"/api/machines/{machine}/aggregates", params={"limit": 2})
+    assert both.json()["truncated"] is True and len(both.json()["points"]) == 2
+    bad = await http.get(f"/api/machines/{machine}/aggregates", params={"window": "1m\n"})
+    assert bad.status_code == 422 and "window" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "start", ["-999999999w", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"]
+)
+@pytest.mark.parametrize("route", ["readings", "aggregates", "latest"])
+async def test_out_of_range_start_is_a_4xx_naming_start(
+    http: httpx.AsyncClient, route: str, start: str
+) -> None:
+    response = await http.get(f"/api/machines/42/{route}", params={"start": start})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"].startswith("start")
+
+
+@pytest.mark.parametrize("route", ["readings", "aggregates", "latest", "alarms", "thresholds"])
+async def test_machine_id_with_a_trailing_newline_is_422(
+    http: httpx.AsyncClient, route: str
+) -> None:
+    response = await http.get(f"/api/machines/42%0A/{route}")
+    assert response.status_code == 422, response.text
+    assert "machine_id" in response.json()["detail"]

@@ -1,0 +1,109 @@
+"""/live limits against a real broker: a revoked key closes its sockets, an over-long
+message is refused before it is parsed, and sockets per credential are capped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import orjson
+import pytest
+import websockets
+from apiserver import ServerThread
+
+from api.app import create_app
+from api.settings import ApiSettings
+from contracts.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_S = 20.0
+
+
+@pytest.fixture(scope="module")
+def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
+    return ApiSettings(
+        **make_settings(partitions=1).model_dump(),
+        admin_api_key=admin_key,
+        live_max_connections_per_credential=2,
+        live_max_message_bytes=1_000,
+        live_recheck_s=0.5,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
+    with ServerThread(create_app(api_settings)) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: ServerThread, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=DEADLINE_S, headers={"X-API-Key": admin_key}
+    ) as client:
+        yield client
+
+
+async def _key(http: httpx.AsyncClient, name: str) -> tuple[str, str]:
+    minted = await http.post("/api/keys", json={"name": name, "role": "operator"})
+    assert minted.status_code == 201, minted.text
+    return minted.json()["key_id"], minted.json()["secret"]
+
+
+async def _close_code(ws: websockets.ClientConnection) -> int:
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), DEADLINE_S)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+async def test_revoking_a_key_closes_its_open_socket(
+    http: httpx.AsyncClient, server: ServerThread
+) -> None:
+    key_id, secret = await _key(http, "live-revoke")
+    async with websockets.connect(f"{server.ws_url}/live?api_key={secret}") as ws:
+        await ws.send(orjson.dumps({"action": "ping"}).decode())
+        assert orjson.loads(await asyncio.wait_for(ws.recv(), DEADLINE_S))["type"] == "pong"
+        assert (await http.delete(f"/api/keys/{key_id}")).status_code == 204
+        assert await _close_code(ws) == 1008
+
+
+async def test_an_over_long_message_is_refused_with_1009(
+    http: httpx.AsyncClient, server: ServerThread
+) -> None:
+    _, secret = await _key(http, "live-big")
+    async with websockets.connect(f"{server.ws_url}/live?api_key={secret}") as ws:
+        await ws.send('{"action": "ping", "pad": "' + "x" * 2_000 + '"}')
+        assert await _close_code(ws) == 1009
+    async with websockets.connect(f"{server.ws_url}/live") as ws:
+        await ws.send('{"action": "auth", "api_key": "' + "x" * 2_000 + '"}')
+        assert await _close_code(ws) == 1009
+
+
+async def test_sockets_per_credential_are_capped(
+    http: httpx.AsyncClient, server: ServerThread
+) -> None:
+    _, secret = await _key(http, "live-cap")
+    url = f"{server.ws_url}/live?api_key={secret}"
+    async with websockets.connect(url) as first, websockets.connect(url) as second:
+        for ws in (first, second):
+            await ws.send('{"action": "ping"}')
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), DEADLINE_S))["type"] == "pong"
+        async with websockets.connect(url) as third:
+            assert await _close_code(third) == 1013
+    # once the others are gone (the server notices within moments), it may connect again
+    for _ in range(20):
+        async with websockets.connect(url) as again:
+            await again.send('{"action": "ping"}')
+            try:
+                frame = orjson.loads(await asyncio.wait_for(again.recv(), DEADLINE_S))
+            except websockets.ConnectionClosed:
+                await asyncio.sleep(0.1)
+                continue
+            assert frame["type"] == "pong"
+            break
+    else:
+        raise AssertionError("the credential could not connect again")
