@@ -5,14 +5,12 @@ text.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.errors import ContractError
-from contracts.patterns import check_sensor_name
-from contracts.readings import QUALITIES, Quality, Reading, normalize_machine_id
+from contracts.readings import Reading, normalize_machine_id, quality_map, sensor_value
 from contracts.timefmt import format_ts
 
 # Keys of the flat shape that describe the reading instead of carrying a sensor value.
@@ -35,19 +33,6 @@ class FlatLimits:
 def machine_id_json(machine_id: str) -> int | str:
     """A machine id as JSON shows it: numeric ids as numbers (``42``), others as strings."""
     return int(machine_id) if machine_id.isdigit() and len(machine_id) < 16 else machine_id
-
-
-def _sensor_value(name: str, raw: object) -> float:
-    check_sensor_name(name)
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise ContractError(f"{name}: sensor value must be a number, got {type(raw).__name__}")
-    try:
-        value = float(raw)
-    except OverflowError as exc:
-        raise ContractError(f"{name}: sensor value is out of range") from exc
-    if not math.isfinite(value):
-        raise ContractError(f"{name}: sensor value must be finite")
-    return value
 
 
 def _timestamp(raw: object, name: str, *, received_ms: int, limits: FlatLimits) -> int:
@@ -89,22 +74,6 @@ def _seq(obj: dict[str, Any]) -> int:
     return raw
 
 
-def _quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ContractError("quality: must be an object of sensor name to quality")
-    out: dict[str, Quality] = {}
-    for name, q in raw.items():
-        if name not in values:
-            raise ContractError(f"quality.{name}: no value with that name in the reading")
-        if isinstance(q, str) and q in QUALITIES:
-            out[name] = q  # type: ignore[assignment]
-        else:
-            raise ContractError(f"quality.{name}: must be one of {', '.join(sorted(QUALITIES))}")
-    return out
-
-
 def reading_from_flat(
     obj: object, *, source: str, received_ms: int, limits: FlatLimits | None = None
 ) -> Reading:
@@ -127,9 +96,9 @@ def reading_from_flat(
             continue
         if key == "sensors" and isinstance(raw, dict):
             for sub, sub_raw in raw.items():
-                values[sub] = _sensor_value(sub, sub_raw)
+                values[sub] = sensor_value(sub, sub_raw)
         else:
-            values[key] = _sensor_value(key, raw)
+            values[key] = sensor_value(key, raw)
         if len(values) > limits.max_sensors:
             raise ContractError(f"reading: more than {limits.max_sensors} sensor values")
     if not values:
@@ -138,7 +107,7 @@ def reading_from_flat(
         machine_id=machine_id,
         ts_ms=ts_ms,
         values=values,
-        quality=_quality_map(obj.get("quality"), values),
+        quality=quality_map(obj.get("quality"), values),
         seq=_seq(obj),
         source=source,
         plant=_text(obj, "plant", limits),

@@ -67,17 +67,22 @@ def normalize_machine_id(raw: object) -> str:
     return check_machine_id(text)
 
 
-def _sensor_value(name: str, raw: object) -> float:
+def sensor_value(name: str, raw: object) -> float:
+    """A sensor's value as a finite float; :class:`ContractError` naming the sensor if not."""
     check_sensor_name(name)
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise ContractError(f"{name}: sensor value must be a number, got {type(raw).__name__}")
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError as exc:
+        raise ContractError(f"{name}: sensor value is out of range") from exc
     if not math.isfinite(value):
         raise ContractError(f"{name}: sensor value must be finite")
     return value
 
 
-def _quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
+def quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
+    """The ``quality`` object of a reading, checked against its values."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -129,7 +134,7 @@ def decode_reading(data: bytes) -> Reading:
     raw_values = obj.get("values")
     if not isinstance(raw_values, dict) or not raw_values:
         raise ContractError("values: required, a non-empty object of sensor name to number")
-    values = {name: _sensor_value(name, raw) for name, raw in raw_values.items()}
+    values = {name: sensor_value(name, raw) for name, raw in raw_values.items()}
     if "machine_id" not in obj:
         raise ContractError("machine_id: field required")
     if "ts" not in obj:
@@ -138,7 +143,7 @@ def decode_reading(data: bytes) -> Reading:
         machine_id=normalize_machine_id(obj["machine_id"]),
         ts_ms=_timestamp(obj["ts"], "ts", 0),
         values=values,
-        quality=_quality_map(obj.get("quality"), values),
+        quality=quality_map(obj.get("quality"), values),
         seq=_seq(obj),
         source=_text(obj, "source"),
         plant=_text(obj, "plant"),
