@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from api.auth.roles import Role
+from api.auth.roles import Role, parse_role
 from contracts.errors import ContractError
 from contracts.timefmt import format_ts
 
@@ -88,12 +88,7 @@ def decode_key_record(data: bytes) -> ApiKeyRecord:
     for name in ("key_id", "sha256", "role", "name", "created"):
         if not isinstance(obj.get(name), str):
             raise ContractError(f"{name}: required, a string")
-    try:
-        role = Role(obj["role"])
-    except ValueError as exc:
-        raise ContractError(
-            f"role: {obj['role']!r} is not one of operator, engineer, admin"
-        ) from exc
+    role = parse_role(obj["role"])
     return ApiKeyRecord(
         key_id=obj["key_id"],
         sha256=obj["sha256"],

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from contracts.errors import ContractError
+
 
 class Role(StrEnum):
     operator = "operator"
@@ -21,6 +23,14 @@ class Role(StrEnum):
 
 
 _RANK = {Role.operator: 0, Role.engineer: 1, Role.admin: 2}
+
+
+def parse_role(raw: object) -> Role:
+    """A stored role; :class:`ContractError` naming the field if it is not one."""
+    try:
+        return Role(str(raw))
+    except ValueError as exc:
+        raise ContractError(f"role: {raw!r} is not one of operator, engineer, admin") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from api.auth.roles import Role
+from api.auth.roles import Role, parse_role
 from api.kafka.compacted import decode_keyed
 from contracts.errors import ContractError
 
@@ -95,12 +95,7 @@ def decode_user_record(data: bytes) -> UserRecord:
     version = obj.get("token_version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise ContractError("token_version: required, an integer")
-    try:
-        role = Role(obj["role"])
-    except ValueError as exc:
-        raise ContractError(
-            f"role: {obj['role']!r} is not one of operator, engineer, admin"
-        ) from exc
+    role = parse_role(obj["role"])
     return UserRecord(
         username=obj["username"],
         password_hash=obj["password_hash"],
