@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -40,7 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown report to regenerate")
     p.add_argument("--no-doc", action="store_true", help="do not regenerate the Markdown report")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: regenerate the report from this result file and bench/findings.md",
+    )
     return p
+
+
+def _write_doc(doc: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    findings = FINDINGS.read_text() if FINDINGS.exists() else ""
+    path.write_text(report.render(doc, findings))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("kafka").setLevel(logging.ERROR)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    if args.render is not None:
+        _write_doc(json.loads(args.render.read_text()), args.doc)
+        console.print(f"Report: {args.doc}")
+        return 0
     found = runner.discover()
     if args.list:
         for d in found:
@@ -128,9 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     console.print(f"Result: {args.out}")
     if not args.no_doc:
-        args.doc.parent.mkdir(parents=True, exist_ok=True)
-        findings = FINDINGS.read_text() if FINDINGS.exists() else ""
-        args.doc.write_text(report.render(doc, findings))
+        _write_doc(doc, args.doc)
         console.print(f"Report: {args.doc}")
     failed = [r.name for r in results if r.status != "ok"]
     if failed:

@@ -111,3 +111,17 @@ def test_profile_summary_counts_self_and_inclusive(tmp_path: Path) -> None:
     text = summarize(raw)
     assert "40 samples" in text
     assert " 75.0%  work (a.py:5)" in text
+
+
+def test_render_rewrites_the_report_from_a_result_file_without_running(tmp_path: Path) -> None:
+    import json
+
+    from bench.__main__ import main
+
+    bad = runner.ScenarioResult("ws_fanout", "WS", "failed", 1.0, error="boom")
+    result = tmp_path / "result.json"
+    result.write_text(json.dumps(_result([bad.to_json()])))
+    doc = tmp_path / "benchmarks.md"
+    assert main(["--render", str(result), "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "boom" in text and "`python -m bench --quick`" in text
