@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint up down status clean
+.PHONY: run test lint up down status clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ run: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m pytest
+
+## bench: the full benchmark suite on a stack of its own; regenerates docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python -m infra provision
+	$(BIN)/python -m bench
+
+## bench-quick: the same scenarios, smaller and shorter (a few minutes)
+bench-quick: $(STAMP)
+	$(BIN)/python -m infra provision
+	$(BIN)/python -m bench --quick
 
 ## lint: ruff and mypy
 lint: $(STAMP)

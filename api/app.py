@@ -37,9 +37,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         ):
             app.state.services = services
             app.state.security = security
+            metrics.watch_live(services.live_stats)
             try:
                 yield
             finally:
+                metrics.watch_live(None)
                 del app.state.services
                 del app.state.security
 

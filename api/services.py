@@ -15,6 +15,7 @@ from api.kafka.producer import KafkaPublisher
 from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
 from api.machines.registry import MachineRegistry
+from api.security.metrics import LiveStats
 from api.settings import ApiSettings
 from api.thresholds.store import ThresholdsStore
 
@@ -33,6 +34,18 @@ class Services:
     thresholds: ThresholdsStore
     alarms: AlarmStore
     commands: CommandTracker
+
+    def live_stats(self) -> LiveStats:
+        """The live feed's figures, for ``/metrics``."""
+        return LiveStats(
+            clients=self.hub.client_count,
+            frames={
+                "reading": self.hub.readings_published,
+                "alarm": self.hub.alarms_published,
+            },
+            clients_overflowed=self.hub.clients_overflowed,
+            lag=self.feed.lag(),
+        )
 
 
 @contextlib.asynccontextmanager

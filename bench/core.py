@@ -59,6 +59,8 @@ class ScenarioContext:
     work_dir: Path
     progress: Callable[[str], None]
     stream_partitions: int = 6
+    # Where the run's Kafka and InfluxDB keep their pid files (for CPU/memory sampling).
+    servers_dir: Path | None = None
 
     def fresh_settings(self, *, partitions: int | None = None) -> CommonSettings:
         """Settings with a topic prefix of their own, every topic created, so scenarios

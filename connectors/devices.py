@@ -234,9 +234,7 @@ class Device(BaseModel):
             if not self.serial_port:
                 raise ValueError("serial_port: required for protocol rtu")
             if importlib.util.find_spec("serial") is None:
-                raise ValueError(
-                    "protocol: rtu needs the pyserial package (pip install pyserial)"
-                )
+                raise ValueError("protocol: rtu needs the pyserial package (pip install pyserial)")
         elif not self.host:
             raise ValueError(f"host: required for protocol {self.protocol}")
         return self

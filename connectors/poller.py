@@ -11,6 +11,9 @@ Two error channels, as in pymodbus:
   quality ``bad`` in the reading (see :mod:`connectors.scan`), counted and logged when
   the refusal starts and when it ends.
 
+A watchdog beside the loop publishes the last good values of tags whose group's scan is
+late by more than one interval with quality ``stale`` (rule in :mod:`connectors.staleness`).
+
 Tags are grouped by poll interval; each group is scanned on its own grid. A scan that
 ends after its next slot counts one overrun (a late scan), and the missed slots are
 skipped rather than read in a burst. Each device has its own poller and connection, so
@@ -20,8 +23,10 @@ one failing device never delays the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +45,10 @@ from connectors.scan import (
     ReadRequest,
     ScanAssembler,
     comm_loss_reading,
+    last_good_reading,
     plan_device,
 )
+from connectors.staleness import StaleTracker
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 
@@ -68,6 +75,7 @@ class PollStats:
     unexpected_errors: int = 0
     connects: int = 0
     overruns: int = 0
+    stale_episodes: int = 0
     values: dict[str, int] = field(default_factory=dict)
 
 
@@ -112,6 +120,7 @@ class DevicePoller:
         self._last_good: dict[str, float] = {}
         self._refusing: set[int] = set()
         self._in_outage = False
+        self._stale: StaleTracker | None = None
         self.write_lock = asyncio.Lock()
 
     @property
@@ -130,6 +139,10 @@ class DevicePoller:
         backoff_s = self._backoff_initial_s
         for group in self._groups:
             group.due_s = loop.time()
+        self._stale = StaleTracker(
+            {n: g.interval_s for g in self._groups for n in g.names}, start_ms=_mono_ms()
+        )
+        watchdog = asyncio.create_task(self._watch_staleness(stop))
         try:
             while not stop.is_set():
                 group = min(self._groups, key=lambda g: g.due_s)
@@ -173,7 +186,46 @@ class DevicePoller:
                 for other in self._groups:
                     other.due_s = loop.time()
         finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
             self._close()
+
+    async def _watch_staleness(self, stop: asyncio.Event) -> None:
+        """Every half of the shortest interval (at least every 20 ms), publish the tags
+        that went stale."""
+        period_s = max(min(g.interval_s for g in self._groups) / 2, 0.02)
+        while not await sleep_unless_stopped(stop, period_s):
+            self.check_staleness()
+
+    def check_staleness(self) -> Reading | None:
+        """Publish (and return) the last good values of the tags that went stale since
+        the last check, marked ``stale``; nothing during a communication loss."""
+        if self._stale is None or self._in_outage:
+            return None
+        names = self._stale.newly_stale(now_ms=_mono_ms())
+        if not names:
+            return None
+        self.stats.stale_episodes += 1
+        logger.warning(
+            "tags stale machine_id=%s source=%s sensors=%s",
+            self.device.machine_id,
+            self.device.source,
+            ",".join(names),
+        )
+        reading = last_good_reading(
+            self.device,
+            self._last_good,
+            names,
+            "stale",
+            ts_ms=self._clock_ms(),
+            seq=self._seq + 1,
+        )
+        if reading is None:
+            return None
+        self._deadband.filter(reading)  # a fresh value after ``stale`` is always reported
+        self._publish(reading, scanned=False)
+        return reading
 
     async def scan_once(self) -> Reading | None:
         """Scan every group once; return the last reading (tests and benchmarks)."""
@@ -198,6 +250,10 @@ class DevicePoller:
         self.stats.scans += 1
         if self._in_outage:
             self._in_outage = False
+            if self._stale is not None:
+                self._stale.restart(now_ms=_mono_ms())
+        if self._stale is not None:
+            self._stale.refreshed(group.names, now_ms=_mono_ms())
         reading = self._assembler.assemble(
             answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
         )
@@ -216,11 +272,13 @@ class DevicePoller:
         self._publish(reading)
         return reading
 
-    def _publish(self, reading: Reading) -> None:
+    def _publish(self, reading: Reading, *, scanned: bool = True) -> None:
+        """Hand ``reading`` to the sink; ``scanned`` if it is the assembled scan (whose
+        all-good flag then holds), not a ``comm_loss`` or ``stale`` report."""
         self._seq = reading.seq
         self.stats.readings += 1
         counts = self.stats.values
-        if self._assembler.all_good and len(reading.quality) == len(reading.values):
+        if scanned and self._assembler.all_good and len(reading.quality) == len(reading.values):
             counts["good"] = counts.get("good", 0) + len(reading.values)
         else:
             for q, n in Counter(reading.quality.values()).items():
@@ -236,7 +294,7 @@ class DevicePoller:
             self.device, self._last_good, names, ts_ms=self._clock_ms(), seq=self._seq + 1
         )
         if reading is not None:
-            self._publish(reading)
+            self._publish(reading, scanned=False)
 
     async def connected_client(self) -> Any:
         """The open connection, opened if needed (the command writer shares it)."""
@@ -329,6 +387,10 @@ class DevicePoller:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _mono_ms() -> int:
+    return int(time.monotonic() * 1000)
 
 
 def _groups(requests: tuple[ReadRequest, ...]) -> list[_Group]:

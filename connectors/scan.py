@@ -218,8 +218,21 @@ def comm_loss_reading(
     device: Device, last_good: Mapping[str, float], names: Iterable[str], *, ts_ms: int, seq: int
 ) -> Reading | None:
     """The last good values of ``names`` marked ``comm_loss``; ``None`` if there are none."""
+    return last_good_reading(device, last_good, names, "comm_loss", ts_ms=ts_ms, seq=seq)
+
+
+def last_good_reading(
+    device: Device,
+    last_good: Mapping[str, float],
+    names: Iterable[str],
+    quality: Quality,
+    *,
+    ts_ms: int,
+    seq: int,
+) -> Reading | None:
+    """The last good values of ``names`` marked ``quality``; ``None`` if there are none."""
     values = {n: last_good[n] for n in names if n in last_good}
     if not values:
         return None
-    quality: dict[str, Quality] = dict.fromkeys(values, "comm_loss")
-    return ScanAssembler(device).reading(values, quality, ts_ms=ts_ms, seq=seq)
+    qualities: dict[str, Quality] = dict.fromkeys(values, quality)
+    return ScanAssembler(device).reading(values, qualities, ts_ms=ts_ms, seq=seq)

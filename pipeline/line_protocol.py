@@ -32,11 +32,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from contracts.alarms import AlarmEvent
+from contracts.influx_schema import ALARMS as ALARMS_MEASUREMENT
+from contracts.influx_schema import QUALITY_SUFFIX
+from contracts.influx_schema import READINGS as READINGS_MEASUREMENT
 from contracts.readings import Reading
-
-READINGS_MEASUREMENT = "readings"
-ALARMS_MEASUREMENT = "alarms"
-QUALITY_SUFFIX = "_quality"
 
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _ESCAPE_KEY = str.maketrans(
@@ -120,16 +119,24 @@ def reading_line(reading: Reading) -> str:
 
 
 def alarm_line(event: AlarmEvent) -> str:
-    """One ``alarms`` point; the series is (machine, sensor, severity, rule)."""
+    """One ``alarms`` point; the series is (plant, line, machine, sensor, severity, rule);
+    ``by`` and ``comment`` only when an operator caused the event."""
     tags = tag_set(
         {
+            "line": event.line,
             "machine_id": event.machine_id,
+            "plant": event.plant,
+            "rule": event.rule,
             "sensor": event.sensor,
             "severity": event.severity,
-            "rule": event.rule,
         }
     )
-    fields = (
+    fields = ""
+    if event.by:
+        fields += f"by={string_field(event.by)},"
+    if event.comment:
+        fields += f"comment={string_field(event.comment)},"
+    fields += (
         f"event={string_field(event.event)},"
         f"message={string_field(event.message)},"
         f"state={string_field(event.state)},"

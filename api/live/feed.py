@@ -52,6 +52,8 @@ class LiveFeed:
         self._aggregates_topic = aggregates_topic
         # Per partition of the alarms topic: the offset of the next event to dispatch.
         self.alarm_positions: dict[int, int] = {}
+        # Per (topic, partition): the offset of the next record to read, for the lag.
+        self._next_offsets: dict[tuple[str, int], int] = {}
         self._hub = hub
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -79,6 +81,7 @@ class LiveFeed:
             await consumer.seek_to_end(*partitions)
             for tp in partitions:
                 position = await consumer.position(tp)  # resolve "end" now
+                self._next_offsets[(tp.topic, tp.partition)] = position
                 if tp.topic == self._alarms_topic:
                     self.alarm_positions[tp.partition] = position
         except BaseException:
@@ -124,7 +127,22 @@ class LiveFeed:
                         # burst larger than a queue does not drop readings for fast clients.
                         await asyncio.sleep(0)
 
+    def lag(self) -> dict[str, int]:
+        """Records not read yet, per topic, from the high watermarks the last fetches saw."""
+        out: dict[str, int] = {}
+        consumer = self._consumer
+        if consumer is None:
+            return out
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            position = self._next_offsets.get((tp.topic, tp.partition))
+            if highwater is None or position is None:
+                continue
+            out[tp.topic] = out.get(tp.topic, 0) + max(0, highwater - position)
+        return out
+
     def dispatch(self, record: ConsumerRecord) -> None:
+        self._next_offsets[(record.topic, record.partition)] = record.offset + 1
         try:
             if record.topic == self._readings_topic:
                 self._reading(record)

@@ -1,23 +1,25 @@
 """Prometheus metrics of one app instance, in a registry of its own (no global state).
 
 Other parts of the API record into the same object, reachable as ``app.state.metrics``
-(or ``request.app.state.metrics``)::
-
-    metrics.ws_clients.inc() / .dec()          # open /live connections
-    metrics.ws_frames.labels(kind="reading").inc()   # frames sent, by frame type
-    metrics.live_lag.labels(topic="millstream.readings").set(records)  # consumer lag
+(or ``request.app.state.metrics``). The live feed's figures (open ``/live`` clients, frames
+fanned out by kind, the feed's lag per topic) are read at scrape time from the hub and the
+feed, which count them anyway: see :meth:`ApiMetrics.watch_live`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -61,21 +63,12 @@ class ApiMetrics:
             ["sink"],
             registry=r,
         )
-        self.ws_clients = Gauge(
-            "millstream_api_ws_clients", "Open WebSocket /live connections.", registry=r
-        )
-        self.ws_frames = Counter(
-            "millstream_api_ws_frames",
-            "WebSocket frames sent, by frame type.",
-            ["kind"],
-            registry=r,
-        )
-        self.live_lag = Gauge(
-            "millstream_api_live_lag_records",
-            "Records of the live feed's topics not yet read, by topic.",
-            ["topic"],
-            registry=r,
-        )
+        self._live = _LiveCollector()
+        r.register(self._live)
+
+    def watch_live(self, source: Callable[[], LiveStats] | None) -> None:
+        """Read the live feed's figures from ``source`` at each scrape (``None`` stops)."""
+        self._live.source = source
 
     def observe_request(
         self, *, route: str, method: str, status: int, duration_s: float | None
@@ -86,3 +79,47 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStats:
+    """What the live feed reports to ``/metrics``."""
+
+    clients: int
+    # Events fanned out to at least one client, by kind (``reading``, ``alarm``).
+    frames: dict[str, int]
+    clients_overflowed: int
+    # Records of each topic the feed has not read yet.
+    lag: dict[str, int]
+
+
+class _LiveCollector(Collector):
+    def __init__(self) -> None:
+        self.source: Callable[[], LiveStats] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.source() if self.source is not None else LiveStats(0, {}, 0, {})
+        yield GaugeMetricFamily(
+            "millstream_api_ws_clients", "Open WebSocket /live connections.", value=stats.clients
+        )
+        frames = CounterMetricFamily(
+            "millstream_api_ws_frames",
+            "Events fanned out to WebSocket clients, by kind.",
+            labels=["kind"],
+        )
+        for kind, total in sorted(stats.frames.items()):
+            frames.add_metric([kind], total)
+        yield frames
+        yield CounterMetricFamily(
+            "millstream_api_ws_clients_overflowed",
+            "WebSocket clients cut off because they could not keep up.",
+            value=stats.clients_overflowed,
+        )
+        lag = GaugeMetricFamily(
+            "millstream_api_live_lag_records",
+            "Records of the live feed's topics not yet read, by topic.",
+            labels=["topic"],
+        )
+        for topic, records in sorted(stats.lag.items()):
+            lag.add_metric([topic], records)
+        yield lag

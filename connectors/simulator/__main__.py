@@ -22,6 +22,7 @@ from connectors.devices import Device, load_devices, parse_devices
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
 from connectors.simulator.factory import factory_devices, free_port, write_factory_file
+from connectors.simulator.faults import EXCEPTION_CODES, parse_episode
 from connectors.simulator.server import SimulatorServer
 from contracts.errors import ConfigError
 
@@ -53,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between one machine going offline for --comm-loss-s (0: never)",
     )
     parser.add_argument("--comm-loss-s", type=float, default=15.0)
+    parser.add_argument(
+        "--exception",
+        action="append",
+        default=[],
+        metavar="EPISODE",
+        help="an exception-response episode, repeatable: "
+        "MACHINE:TABLE:ADDRESS[+COUNT]:CODE:START_S:DURATION_S[:EVERY_S], e.g. "
+        "42:holding:0+2:slave_device_busy:10:5:60 (codes: " + ", ".join(EXCEPTION_CODES) + ")",
+    )
     parser.add_argument(
         "--port-override",
         type=int,
@@ -87,6 +97,7 @@ async def _serve(devices: tuple[Device, ...], args: argparse.Namespace) -> None:
         port_override=args.port_override,
         comm_loss_every_s=args.comm_loss_every_s,
         comm_loss_s=args.comm_loss_s,
+        exception_episodes=args.episodes,
     )
     await server.run(stop)
     logger.info("simulator stopped")
@@ -118,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --tick-s must be greater than 0", file=sys.stderr)
         return 2
     try:
+        args.episodes = [parse_episode(text) for text in args.exception]
         devices = _devices(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,8 @@
 Machine ids run from 42 on, plant after plant, so the first machine of the first plant
 ("Hall B") is the seed's machine 42, the "CNC Lathe - Haas ST-20" on "Hall B, Line 3".
 Every machine is a Modbus TCP device of its own (one port each, device id 1), with the
-example lathe's tags, its stop/start commands and writable feed override; the connector
+example lathe's tags (its ``running`` coil and ``door_open`` discrete input included),
+its stop/start commands and writable feed override; the connector
 and the simulator read the same generated file.
 """
 
@@ -46,6 +47,8 @@ TAGS: tuple[dict[str, Any], ...] = (
         "min": 0,
         "max": 150,
     },
+    {"name": "running", "table": "coil", "address": 0, "type": "bit"},
+    {"name": "door_open", "table": "discrete", "address": 0, "type": "bit"},
 )
 COMMANDS = {
     "stop": {"table": "holding", "address": 20, "value": 0},

@@ -4,7 +4,9 @@ The spindle alternates between cutting jobs (1800-3200 rpm, 55-90 % load, 40-120
 and short idle spells. Temperature follows the load with thermal inertia around
 65-72 °C plus a slow random drift; vibration, power and oil pressure follow spindle
 speed and load. Every ``overheat_every_s`` seconds an overheat episode heats the machine
-past 85 °C (peak 87-90 °C, with raised vibration) before it cools back.
+past 85 °C (peak 87-90 °C, with raised vibration) before it cools back. The ``running``
+status follows stop/start; the door is open whenever the spindle stands still between
+jobs (the operator changes the part), never while it cuts.
 
 The model is pure: the same seed and the same sequence of ``now_s`` values give the
 same outputs, so tests step it without waiting.
@@ -39,10 +41,14 @@ class MachineState:
     oil_pressure_bar: float
     cutting: bool
     overheating: bool
+    running: bool = True
+    door_open: bool = False
 
     def values(self) -> dict[str, float]:
-        """Sensor values by field name."""
+        """Sensor values by field name (``running`` and ``door_open`` as 1.0 or 0.0)."""
         return {
+            "running": float(self.running),
+            "door_open": float(self.door_open),
             "temperature_c": self.temperature_c,
             "vibration_mm_s": self.vibration_mm_s,
             "power_kw": self.power_kw,
@@ -162,6 +168,8 @@ class MachineModel:
             oil_pressure_bar=max(0.0, oil + rng.gauss(0.0, 0.04)),
             cutting=self._cutting,
             overheating=overheating,
+            running=self.running,
+            door_open=not self._cutting and rpm == 0.0,
         )
 
 

@@ -5,31 +5,38 @@ one ``SimDevice`` per device, addressed by its ``device_id``. Each device gets o
 of registers per table spanning its configured registers; any other address answers
 with a Modbus exception (illegal address). Every ``tick_s`` the model is stepped and the
 registers rewritten with ``async_setValues`` (function code 3 = holding, 4 = input).
+
+Exception-response episodes (:mod:`connectors.simulator.faults`) make a register range
+of one machine answer clients' reads and writes with a Modbus exception for a while; the
+simulator's own register updates are not refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
 from connectors.decoding import Table, encode
 from connectors.devices import Device, Register
 from connectors.lifecycle import sleep_unless_stopped
+from connectors.simulator.faults import ExceptionEpisode, exception_code
 from connectors.simulator.model import MachineModel, extra_signal
 from contracts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4}
-# Coils and discrete inputs are not simulated yet: a device using them answers with an
-# exception (illegal address), which the connector reports as quality ``bad``.
+FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
+BIT_TABLES: tuple[Table, ...] = ("coil", "discrete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +98,14 @@ def block_values(
             value = (reg.min or 0.0) if reg.max is None else (reg.min or 0.0) / 2 + reg.max / 2
         elif reg.name in values:
             value = values[reg.name]
+        elif block.table in BIT_TABLES:
+            value = float(extra_signal(reg.name, now_s=now_s) >= 50.0)
         else:
             value = extra_signal(reg.name, now_s=now_s)
         start = reg.address - block.address
+        if block.table in BIT_TABLES:
+            out[start] = int(value >= 0.5)
+            continue
         if reg.type == "bit":
             bit = 1 << reg.bit
             out[start] = (out[start] | bit) if value >= 0.5 else (out[start] & ~bit)
@@ -109,18 +121,31 @@ def block_values(
     return out
 
 
-def _sim_device(device: Device) -> SimDevice:
+# Set while the simulator itself reads and writes its registers: exception episodes
+# refuse clients only.
+_INTERNAL = contextvars.ContextVar("simulator_internal_access", default=False)
+
+
+def _sim_device(device: Device, action: SimAction | None = None) -> SimDevice:
     tables: dict[Table, list[SimData]] = {
         table: [SimData(address=0, count=1, datatype=DataType.INVALID)] for table in FUNCTION_CODE
     }
+    for table in BIT_TABLES:  # pymodbus needs a bit block; an unused one is never read
+        tables[table] = [SimData(address=0, values=[False] * 16, datatype=DataType.BITS)]
     for block in table_blocks(device):
-        tables[block.table] = [
-            SimData(address=block.address, count=block.count, values=0, datatype=DataType.REGISTERS)
-        ]
-    no_bits = [SimData(address=0, values=[False] * 16, datatype=DataType.BITS)]
+        if block.table in BIT_TABLES:
+            data = SimData(
+                address=block.address, values=[False] * block.count, datatype=DataType.BITS
+            )
+        else:
+            data = SimData(
+                address=block.address, count=block.count, values=0, datatype=DataType.REGISTERS
+            )
+        tables[block.table] = [data]
     return SimDevice(
         device.device_id,
-        simdata=(no_bits, list(no_bits), tables["holding"], tables["input"]),
+        simdata=(tables["coil"], tables["discrete"], tables["holding"], tables["input"]),
+        action=action,
     )
 
 
@@ -147,8 +172,16 @@ class SimulatorServer:
         port_override: int | None = None,
         comm_loss_every_s: float = 0.0,
         comm_loss_s: float = 15.0,
+        exception_episodes: Sequence[ExceptionEpisode] = (),
     ) -> None:
         self._tick_s = tick_s
+        self._episodes = tuple(exception_episodes)
+        known = {d.machine_id for d in devices}
+        for episode in self._episodes:
+            if episode.machine_id not in known:
+                raise ConfigError(
+                    f"exception episode: machine {episode.machine_id} is not simulated"
+                )
         self._comm_loss_every_s = comm_loss_every_s
         self._comm_loss_s = comm_loss_s
         self._rng = random.Random(f"comm-loss:{seed}")
@@ -179,7 +212,9 @@ class SimulatorServer:
 
     async def _listen(self, host: str, port: int) -> None:
         devices = self._groups[(host, port)]
-        server = ModbusTcpServer([_sim_device(d) for d in devices], address=(host, port))
+        server = ModbusTcpServer(
+            [_sim_device(d, self._action_for(d)) for d in devices], address=(host, port)
+        )
         await server.serve_forever(background=True)
         self._servers[(host, port)] = server
         logger.info(
@@ -188,6 +223,39 @@ class SimulatorServer:
             port,
             ",".join(f"{d.machine_id}(unit {d.device_id})" for d in devices),
         )
+
+    def _action_for(self, device: Device) -> SimAction | None:
+        if not any(e.machine_id == device.machine_id for e in self._episodes):
+            return None
+        return functools.partial(self._refuse, device.machine_id)
+
+    async def _refuse(
+        self,
+        machine_id: str,
+        function_code: int,
+        _start_address: int,
+        address: int,
+        count: int,
+        _registers: list[int],
+        values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        """The exception a client's request gets during an episode, else ``None``."""
+        if _INTERNAL.get():
+            return None
+        now_s = asyncio.get_running_loop().time() - self._t0_s
+        if function_code in (1, 2, 5, 15):
+            # pymodbus passes the number of 16-bit words a bit request spans, not of bits:
+            # a read of coils or discrete inputs is refused if its words reach the range.
+            count = len(values) if values else count * 16 - address % 16
+        code = exception_code(
+            self._episodes,
+            machine_id,
+            function_code=function_code,
+            address=address,
+            count=count,
+            now_s=now_s,
+        )
+        return None if code is None else ExcCodes(code)
 
     async def start(self) -> None:
         """Listen on every address and write the first values."""
@@ -203,6 +271,13 @@ class SimulatorServer:
     async def tick(self, *, first: bool = False) -> None:
         """Apply what clients wrote (stop/start), step every model to now and rewrite its
         registers; writable tags keep what clients wrote."""
+        token = _INTERNAL.set(True)
+        try:
+            await self._tick(first=first)
+        finally:
+            _INTERNAL.reset(token)
+
+    async def _tick(self, *, first: bool) -> None:
         now_s = asyncio.get_running_loop().time() - self._t0_s
         for endpoint, devices in self._groups.items():
             server = self._servers.get(endpoint)
@@ -232,6 +307,10 @@ class SimulatorServer:
                     )
                     if first and run is not None and block.table == "holding":
                         regs[run[0] - block.address] = run[2]
+                    if block.table in BIT_TABLES:
+                        bits = [bool(v) for v in regs]
+                        await server.async_setValues(device.device_id, fc, block.address, bits)
+                        continue
                     await server.async_setValues(device.device_id, fc, block.address, regs)
 
     async def run(self, stop: asyncio.Event) -> None:

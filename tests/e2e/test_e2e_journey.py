@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -242,7 +244,11 @@ def _minted_key(stack: RunningStack, *, name: str, role: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-# The SCADA loop of the API integration guide, one pass, with only the address changed.
+# The SCADA loop of the API integration guide, one pass, with only the address changed, and
+# the timestamp a parameter: the guide's own, 2025-12-20, is older than the telemetry bucket's
+# 30-day retention, so Millstream refuses it (422 naming the field) instead of accepting a
+# point InfluxDB would drop; a SCADA sends the time of its reading.
+GUIDE_TIMESTAMP = "2025-12-20T14:30:00Z"
 SEED_SCADA_SCRIPT = """
 import requests
 import time
@@ -255,7 +261,7 @@ def read_modbus_register(address):
 
 reading = {{
     "machine_id": 42,
-    "timestamp": "2025-12-20T14:30:00Z",
+    "timestamp": "{timestamp}",
     "temperature_c": read_modbus_register(40001),
     "pressure_bar": read_modbus_register(40002),
     "vibration_mm_s": read_modbus_register(40003)
@@ -275,11 +281,22 @@ else:
 def test_seed_scada_script_records_a_reading_with_a_minted_key(stack: RunningStack) -> None:
     key = _minted_key(stack, name="scada-line-3", role="engineer")
     assert key.startswith("msk_")
-    script = SEED_SCADA_SCRIPT.format(base_url=stack.base_url, api_key=key)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    script = SEED_SCADA_SCRIPT.format(base_url=stack.base_url, api_key=key, timestamp=now)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout.strip() == "Reading recorded successfully", done.stdout + done.stderr
+
+    # The guide's literal timestamp: refused with a reason, never accepted and lost.
+    script = SEED_SCADA_SCRIPT.format(
+        base_url=stack.base_url, api_key=key, timestamp=GUIDE_TIMESTAMP
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.startswith("422 "), done.stdout + done.stderr
+    assert "timestamp" in done.stdout, done.stdout
 
 
 def test_seed_curl_examples(stack: RunningStack) -> None:
@@ -351,16 +368,8 @@ def test_readme_flux_queries_answer(stack: RunningStack) -> None:
             assert all(isinstance(v, (int, float)) for v in values), query
 
 
-# The JavaScript client of the API integration guide, verbatim but for its URL; the two
-# functions it calls are the page's own.
-SEED_JS_PAGE = """<!doctype html>
-<script>
-window.received = [];
-window.alarmsTriggered = [];
-function triggerAlarm(message) { window.alarmsTriggered.push(message); }
-function updateDashboard(data) { window.received.push(data); }
-
-// Connect to the WebSocket server for production line monitoring
+# The JavaScript client of the API integration guide, verbatim but for its URL (``%s``).
+SEED_JS = """// Connect to the WebSocket server for production line monitoring
 const ws = new WebSocket('%s');
 ws.onopen = () => {
 console.log('Connected to monitoring server');
@@ -382,8 +391,37 @@ updateDashboard(data);
 ws.onerror = (error) => {
 console.error('Connection error:', error);
 };
-</script>
 """
+
+# In a page, the two functions it calls are the page's own.
+SEED_JS_PAGE = """<!doctype html>
+<script>
+window.received = [];
+window.alarmsTriggered = [];
+function triggerAlarm(message) { window.alarmsTriggered.push(message); }
+function updateDashboard(data) { window.received.push(data); }
+
+""" + SEED_JS + """</script>
+"""
+
+# Under Node 20, which has no WebSocket of its own, the ``ws`` package provides it; the two
+# functions collect what arrives and print it once three readings are in.
+SEED_JS_NODE = """const WebSocket = require('ws');
+const received = [];
+const alarmsTriggered = [];
+function triggerAlarm(message) { alarmsTriggered.push(message); }
+function updateDashboard(data) {
+  received.push(data);
+  if (received.filter(d => d.type === 'reading').length >= 3) {
+    console.log(JSON.stringify({received, alarmsTriggered}));
+    process.exit(0);
+  }
+}
+setTimeout(() => { console.error('no three readings within 60 s'); process.exit(2); }, 60000);
+
+""" + SEED_JS
+
+NODE_DIR = Path(__file__).parent / "node"
 
 
 def test_seed_javascript_client_in_a_real_browser(stack: RunningStack, browser: Browser) -> None:
@@ -395,6 +433,32 @@ def test_seed_javascript_client_in_a_real_browser(stack: RunningStack, browser: 
     frames = page.evaluate("window.received")
     page.close()
     readings = [f for f in frames if f["type"] == "reading"]
+    assert all(f["machine_id"] == 42 for f in readings)
+    assert all(isinstance(f["temperature_c"], (int, float)) for f in readings)
+    assert all("vibration_mm_s" in f and "power_kw" in f for f in readings)
+
+
+def test_seed_javascript_client_under_node_with_ws(stack: RunningStack, tmp_path: Path) -> None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail("node and npm are needed for this test (Node 20 is part of the toolchain)")
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_DIR)],
+        check=True, capture_output=True, timeout=180,
+    )
+    script = NODE_DIR / f"seed-client-{tmp_path.name}.js"
+    script.write_text(SEED_JS_NODE % stack.ws_url)
+    try:
+        result = subprocess.run(
+            [node, str(script)], capture_output=True, text=True, timeout=90, cwd=NODE_DIR
+        )
+    finally:
+        script.unlink()
+    assert result.returncode == 0, result.stderr
+    assert "Connected to monitoring server" in result.stdout
+    out = orjson.loads(result.stdout.strip().splitlines()[-1])
+    readings = [f for f in out["received"] if f.get("type") == "reading"]
+    assert len(readings) >= 3
     assert all(f["machine_id"] == 42 for f in readings)
     assert all(isinstance(f["temperature_c"], (int, float)) for f in readings)
     assert all("vibration_mm_s" in f and "power_kw" in f for f in readings)

@@ -66,5 +66,14 @@ def test_requests_by_route_template_status_and_latency(
     ]
     assert count == 3
     assert not any("111111" in str(labels) for _, labels in samples)
-    for name in ("millstream_api_ws_clients", "millstream_api_audit_dropped_total"):
-        assert any(n == name for n, _ in samples)
+    for name in (
+        "millstream_api_ws_clients",
+        "millstream_api_ws_clients_overflowed_total",
+        "millstream_api_audit_dropped_total",
+    ):
+        assert any(n == name for n, _ in samples), name
+    assert samples[("millstream_api_ws_clients", ())] == 0
+    lag_topics = {
+        dict(labels)["topic"] for n, labels in samples if n == "millstream_api_live_lag_records"
+    }
+    assert any(topic.endswith(".readings") for topic in lag_topics), lag_topics

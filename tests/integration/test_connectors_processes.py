@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from connectors.devices import load_devices
@@ -136,3 +137,80 @@ async def test_connector_process_produces_and_exits_0_on_sigterm(
     assert int(fields["delivered"]) >= 3
     assert fields["spooled"] == "0"
     assert fields["failed"] == "0"
+
+
+async def _scrape(url: str) -> dict[str, float]:
+    """``/metrics`` over HTTP, as ``{'name{labels}': value}``."""
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        response = await client.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for line in response.text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+async def test_connector_metrics_endpoint_over_http_counts_a_simulated_exception_episode(
+    common_settings: CommonSettings, tmp_path: Path
+) -> None:
+    port, metrics_port = free_port(), free_port()
+    devices_file = tmp_path / "devices.yaml"
+    devices_file.write_text(
+        (REPO / "devices.example.yaml")
+        .read_text(encoding="utf-8")
+        .replace("port: 5020", f"port: {port}")
+        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
+        encoding="utf-8",
+    )
+    sim = await _start(
+        "-m",
+        "connectors.simulator",
+        "--devices",
+        str(devices_file),
+        "--tick-s",
+        "0.1",
+        "--exception",
+        "42:holding:0+2:slave_device_busy:0:1:2",
+        env=_env(),
+    )
+    connector = None
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    polls = 'millstream_connector_polls_total{machine_id="42"}'
+    refused = 'millstream_connector_errors_total{kind="refused",machine_id="42"}'
+    try:
+        await _line_with(sim, "simulator listening", timeout_s=20)
+        connector = await _start(
+            "-m",
+            "connectors",
+            env=_env(
+                MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=common_settings.kafka_bootstrap_servers,
+                MILLSTREAM_TOPIC_PREFIX=common_settings.topic_prefix,
+                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_file),
+                MILLSTREAM_CONNECTOR_ID="metrics-test",
+                MILLSTREAM_CONNECTOR_SPOOL_DIR=str(tmp_path / "spool"),
+                MILLSTREAM_CONNECTOR_METRICS_PORT=str(metrics_port),
+            ),
+        )
+        await _line_with(connector, "metrics served", timeout_s=30)
+        first: dict[str, float] = {}
+        async with asyncio.timeout(20):
+            while first.get(refused, 0) < 3 or first.get(polls, 0) < 10:
+                await asyncio.sleep(0.3)
+                first = await _scrape(url)
+        await asyncio.sleep(1.0)
+        later = await _scrape(url)
+        code, _ = await _stop(connector, signal.SIGTERM)
+    finally:
+        if connector is not None and connector.returncode is None:
+            connector.kill()
+        await _stop(sim, signal.SIGTERM)
+    assert code == 0
+    # Polling goes on through the episodes: the counters keep rising between scrapes.
+    assert later[polls] > first[polls]
+    assert later['millstream_connector_values_total{quality="good"}'] > 0
+    assert later['millstream_connector_values_total{quality="bad"}'] >= later[refused] >= 3
+    assert later['millstream_connector_errors_total{kind="transport",machine_id="42"}'] == 0
+    assert later["millstream_connector_request_seconds_count"] >= later[polls]

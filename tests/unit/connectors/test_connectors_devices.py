@@ -33,7 +33,12 @@ def test_example_file_describes_machine_42() -> None:
         "spindle_rpm": "rpm",
         "oil_pressure_bar": "bar",
         "feed_override_pct": "%",
+        "running": "",
+        "door_open": "",
     }
+    tables = {r.name: (r.table, r.type) for r in device.registers}
+    assert tables["running"] == ("coil", "bit")
+    assert tables["door_open"] == ("discrete", "bit")
 
 
 def test_machine_info_carries_registry_fields_and_sensors() -> None:

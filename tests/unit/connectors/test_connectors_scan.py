@@ -40,9 +40,13 @@ def _answer(request: ReadRequest, values: dict[str, float]) -> BlockAnswer:
 
 def test_example_device_is_read_in_one_request() -> None:
     device = _example()
-    (request,) = plan_requests(device.registers)
+    request, coils, inputs = plan_requests(device.registers)
     assert (request.table, request.address, request.count) == ("holding", 0, 10)
-    assert [r.name for r in request.registers] == [r.name for r in device.registers]
+    assert [r.name for r in request.registers] == [
+        r.name for r in device.registers if r.table == "holding"
+    ]
+    assert (coils.table, coils.address, coils.count) == ("coil", 0, 1)
+    assert (inputs.table, inputs.address, inputs.count) == ("discrete", 0, 1)
 
 
 def test_gaps_split_requests_unless_allowed() -> None:
@@ -74,6 +78,9 @@ def test_unsorted_registers_are_planned_by_address() -> None:
 
 def test_good_scan_becomes_a_valid_reading() -> None:
     device = _example()
+    device = device.model_copy(
+        update={"registers": tuple(r for r in device.registers if r.table == "holding")}
+    )
     (request,) = plan_requests(device.registers)
     values = {
         "temperature_c": 67.5,

@@ -206,3 +206,27 @@ def test_alarm_line_matches_the_client_reference():
         .time(event.ts_ms, WritePrecision.MS)
     )
     assert alarm_line(event) == point.to_line_protocol()
+
+
+def test_operator_alarm_line_carries_plant_line_by_and_comment_like_the_client():
+    event = alarm_event(
+        event="acknowledged", plant="hall b", line="3", by="user:ana", comment='seen, "ok"'
+    )
+    point = (
+        Point("alarms")
+        .tag("plant", event.plant)
+        .tag("line", event.line)
+        .tag("machine_id", event.machine_id)
+        .tag("sensor", event.sensor)
+        .tag("severity", event.severity)
+        .tag("rule", event.rule)
+        .field("by", event.by)
+        .field("comment", event.comment)
+        .field("state", event.state)
+        .field("event", event.event)
+        .field("value", event.value)
+        .field("threshold", event.threshold)
+        .field("message", event.message)
+        .time(event.ts_ms, WritePrecision.MS)
+    )
+    assert alarm_line(event) == point.to_line_protocol()

@@ -1,0 +1,273 @@
+"""End-to-end ingest: simulated plants -> connector -> Kafka -> pipeline worker -> InfluxDB.
+
+One simulator serves N machines (Modbus TCP, one port, unit ids 1..N); one connector polls
+them every ``poll_interval_s`` and produces readings; one pipeline worker (windows and
+alarms on) writes them to InfluxDB. The load runs for a fixed time, then the simulator and
+connector stop, the worker drains, and:
+
+- throughput = readings the worker committed (offsets advance only after InfluxDB accepted
+  the batch) over the sustained window, x 5 sensors for data points;
+- loss = distinct readings on the readings topic (read back whole) minus readings stored in
+  InfluxDB (a Flux count over this run's machine ids); must be 0;
+- consumer lag = end offsets minus the worker's committed offsets, sampled every second;
+- CPU (% of one core) and peak RSS per process, psutil.
+
+Baseline: the slowest of a bare aiokafka producer, a bare aiokafka consumer and a bare
+line-protocol writer into the same InfluxDB, each over the same number of readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from bench import load, profile
+from bench.core import Figure, ScenarioContext
+from bench.stack import ProcessSampler, server_processes, services
+from infra import ports
+
+NAME = "e2e_ingest"
+TITLE = "Simulated plants -> connector -> Kafka -> worker -> InfluxDB, sustained; loss must be 0"
+
+GOAL_POINTS_S = 100_000.0
+FLOOR_POINTS_S = 15_000.0  # ThingsBoard's published figure on 2 vCPUs
+SENSORS = len(load.SENSORS)
+
+
+async def _distinct_readings(bootstrap: str, topic: str, total: int, timeout_s: float) -> int:
+    """Distinct (machine, ts) readings with a temperature on ``topic``, read from the start."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-count-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: set[tuple[str, str]] = set()
+    n = 0
+    try:
+        deadline = time.monotonic() + timeout_s
+        while n < total and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                for r in records:
+                    n += 1
+                    obj: dict[str, Any] = orjson.loads(r.value)
+                    if "temperature_c" in (obj.get("values") or {}):
+                        seen.add((str(obj["machine_id"]), str(obj["ts"])))
+        if n < total:
+            raise RuntimeError(f"read back {n} of {total} records from {topic} in {timeout_s} s")
+        return len(seen)
+    finally:
+        await consumer.stop()
+
+
+def run_load(
+    ctx: ScenarioContext,
+    *,
+    machines: int,
+    poll_interval_s: float,
+    duration_s: float,
+    label: str = "",
+) -> dict[str, Any]:
+    """Run the whole path for ``duration_s``; return rates, lag, loss and process costs."""
+    settings = ctx.fresh_settings()
+    tag = load.run_tag()
+    ids = load.machine_ids(tag, machines)
+    modbus_port = ports.free_port("127.0.0.1")
+    work = ctx.work_dir / (label or "load")
+    work.mkdir(parents=True, exist_ok=True)
+    devices = load.devices_file(
+        work / "devices.yaml", ids, port=modbus_port, poll_interval_s=poll_interval_s
+    )
+    app_id = f"bench-worker-{tag}"
+    bootstrap = settings.kafka_bootstrap_servers
+    topic = settings.topics.readings
+    env = ctx.env(settings)
+    with services(work, env) as svc:
+        svc.start(
+            "pipeline",
+            ["-m", "pipeline", "worker"],
+            MILLSTREAM_PIPELINE_APP_ID=app_id,
+            MILLSTREAM_PIPELINE_DATA_DIR=str(work / "pipeline-data"),
+        )
+        # Readings arriving before the worker's first assignment crash it (a table's
+        # changelog topic without producer metadata); start the load once it is stable.
+        if not load.wait_group_stable(bootstrap, app_id, 90):
+            raise RuntimeError(f"the worker's group never became stable; see {work}/logs")
+        time.sleep(2.0)
+        svc.start(
+            "simulator",
+            [
+                "-m",
+                "connectors.simulator",
+                "--devices",
+                str(devices),
+                "--overheat-every-s",
+                "0",
+                "--log-level",
+                "WARNING",
+            ],
+        )
+        time.sleep(2.0)  # the simulator binds its port
+        svc.start(
+            "connector",
+            ["-m", "connectors"],
+            MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
+            MILLSTREAM_CONNECTOR_ID=f"bench-{tag}",
+        )
+        procs = {n: svc.psutil_process(n) for n in ("simulator", "connector", "pipeline")}
+        procs.update(server_processes(ctx.servers_dir))
+        sampler = ProcessSampler(procs)
+        # Warm-up: wait for the worker's first commit (group joined, first batch stored).
+        deadline = time.monotonic() + 90
+        while load.committed_total(bootstrap, app_id, topic) == 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker committed nothing within 90 s; see {work}/logs")
+            for n in ("simulator", "connector", "pipeline"):
+                if svc.exited(n):
+                    raise RuntimeError(f"{n} exited during warm-up; see {work}/logs/{n}.log")
+            time.sleep(0.5)
+        sampler.start()
+        c0, p0, t0 = (
+            load.committed_total(bootstrap, app_id, topic),
+            load.end_offsets_total(bootstrap, topic),
+            time.monotonic(),
+        )
+        lags: list[int] = []
+        prof_s = min(20.0, duration_s / 2)
+        spies = {
+            n: profile.start(svc.pid(n), prof_s, work / f"{n}.pyspy.txt")
+            for n in ("connector", "pipeline")
+        }
+        while time.monotonic() - t0 < duration_s:
+            time.sleep(1.0)
+            sampler.sample()
+            end = load.end_offsets_total(bootstrap, topic)
+            lags.append(end - load.committed_total(bootstrap, app_id, topic))
+            ctx.progress(
+                f"{label or 'load'}: {time.monotonic() - t0:.0f}/{duration_s:.0f} s, lag {lags[-1]}"
+            )
+        elapsed = time.monotonic() - t0
+        c1, p1 = (
+            load.committed_total(bootstrap, app_id, topic),
+            load.end_offsets_total(bootstrap, topic),
+        )
+        costs = sampler.stop()
+        profiles = {
+            n: profile.finish(p, work / f"{n}.pyspy.txt", timeout_s=30) for n, p in spies.items()
+        }
+        svc.stop("connector")  # flushes what it holds
+        svc.stop("simulator")
+        produced = load.end_offsets_total(bootstrap, topic)
+        drain_deadline = time.monotonic() + 120
+        while load.committed_total(bootstrap, app_id, topic) < produced:
+            if time.monotonic() > drain_deadline:
+                break
+            time.sleep(0.5)
+        committed = load.committed_total(bootstrap, app_id, topic)
+        svc.stop("pipeline")
+    distinct = asyncio.run(_distinct_readings(bootstrap, topic, produced, 120))
+    stored = load.influx_count_readings(settings, tag)
+    return {
+        "tag": tag,
+        "machines": machines,
+        "offered_readings_s": machines / poll_interval_s,
+        "produced_readings_s": (p1 - p0) / elapsed,
+        "stored_readings_s": (c1 - c0) / elapsed,
+        "duration_s": elapsed,
+        "lag_max": max(lags, default=0),
+        "lag_p50": load.percentile([float(x) for x in lags], 50),
+        "records_produced": produced,
+        "records_committed": committed,
+        "distinct_readings": distinct,
+        "stored_readings": stored,
+        "loss": distinct - stored,
+        "costs": costs,
+        "profiles": profiles,
+    }
+
+
+def run(ctx: ScenarioContext) -> list[Figure]:
+    machines, poll_s, duration_s = (50, 0.05, 30.0) if ctx.quick else (200, 0.02, 120.0)
+    ctx.progress("bare stages")
+    bare_n = 50_000 if ctx.quick else 200_000
+    bare = load.bare_stage_rates(ctx.fresh_settings(), load.run_tag(), bare_n, 120)
+    slowest_name, slowest = min(bare.items(), key=lambda kv: kv[1])
+    ctx.progress(f"{machines} machines every {poll_s * 1000:.0f} ms for {duration_s:.0f} s")
+    r = run_load(ctx, machines=machines, poll_interval_s=poll_s, duration_s=duration_s)
+    points_s = r["stored_readings_s"] * SENSORS
+    costs = r["costs"]
+    cost_note = "; ".join(
+        f"{n} {c['cpu_pct']:.0f}% CPU, {c['peak_rss_mb']:.0f} MB" for n, c in costs.items()
+    )
+    offered_note = (
+        f"offered load {r['offered_readings_s']:.0f} readings/s ({machines} simulated machines "
+        f"polled every {poll_s * 1000:.0f} ms); the connector produced "
+        f"{r['produced_readings_s']:.0f}/s"
+    )
+    return [
+        Figure(
+            NAME,
+            "data points/s stored",
+            points_s,
+            "points/s",
+            baseline_name=f"slowest bare stage ({slowest_name})",
+            baseline_value=slowest * SENSORS,
+            goal=f">= {GOAL_POINTS_S:,.0f} (floor {FLOOR_POINTS_S:,.0f})",
+            met=points_s >= GOAL_POINTS_S,
+            note=offered_note + ". Per process: " + cost_note,
+            extra={
+                "bare_stages_readings_s": bare,
+                "run": {k: v for k, v in r.items() if k != "profiles"},
+                "profile": "\n\n".join(
+                    f"[{n}]\n{text}" for n, text in r["profiles"].items() if text
+                ),
+            },
+        ),
+        Figure(
+            NAME,
+            "readings/s stored",
+            r["stored_readings_s"],
+            "readings/s",
+            baseline_name="readings/s produced by the connector",
+            baseline_value=r["produced_readings_s"],
+        ),
+        Figure(
+            NAME,
+            "consumer lag max",
+            float(r["lag_max"]),
+            "records",
+            higher_is_better=False,
+            note=f"median {r['lag_p50']:.0f} records, sampled every second",
+        ),
+        Figure(
+            NAME,
+            "loss (readings produced - stored)",
+            float(r["loss"]),
+            "readings",
+            goal="0",
+            met=r["loss"] == 0,
+            note=f"{r['distinct_readings']} distinct readings on Kafka "
+            f"({r['records_produced']} records), {r['stored_readings']} in InfluxDB",
+            extra={"produced": r["distinct_readings"], "stored": r["stored_readings"]},
+        ),
+        *[
+            Figure(
+                NAME,
+                f"{name} CPU",
+                c["cpu_pct"],
+                "% of one core",
+                higher_is_better=False,
+                extra={"peak_rss_mb": c["peak_rss_mb"]},
+            )
+            for name, c in costs.items()
+        ],
+    ]

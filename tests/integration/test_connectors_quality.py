@@ -1,0 +1,173 @@
+"""Qualities a real pymodbus server provokes: ``stale`` when a tag's scan is late by more
+than one interval, ``bad`` during the simulator's exception-response episodes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from connectors.devices import Device, parse_devices
+from connectors.poller import DevicePoller
+from connectors.simulator.faults import parse_episode
+from connectors.simulator.server import SimulatorServer
+from contracts.readings import Reading
+from infra.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+
+async def _until(predicate: Callable[[], bool], *, timeout_s: float = 8.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+def _device(port: int, yaml_tail: str) -> Device:
+    (device,) = parse_devices(
+        f"""
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    port: {port}
+    device_id: 1
+{yaml_tail}
+""",
+        source="test.yaml",
+    )
+    return device
+
+
+async def test_fast_tags_starved_by_a_slow_group_turn_stale_then_good_again() -> None:
+    port = free_port()
+    # The 1 s group takes three requests 400 ms apart (~0.8 s) on the one connection,
+    # so the 0.1 s tag misses more than one interval each time it runs.
+    device = _device(
+        port,
+        """    poll_interval_s: 1.0
+    workarounds: {one_request_per_register: true, pause_between_requests_ms: 400}
+    registers:
+      - {name: temperature_c, address: 0, type: float32, poll_interval_s: 0.1}
+      - {name: vibration_mm_s, address: 2, type: float32}
+      - {name: power_kw, address: 4, type: float32}
+      - {name: spindle_rpm, address: 6, type: uint16}
+""",
+    )
+    readings: list[Reading] = []
+    poller = DevicePoller(device, sink=readings.append)
+    server = SimulatorServer([device], tick_s=0.1, seed=5)
+    await server.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await _until(lambda: poller.stats.stale_episodes >= 2)
+        await _until(lambda: readings[-1].quality.get("temperature_c") == "good")
+    finally:
+        stop.set()
+        await task
+        await server.shutdown()
+    stale = [r for r in readings if "stale" in r.quality.values()]
+    assert len(stale) >= 2
+    for reading in stale:
+        assert reading.quality == {"temperature_c": "stale"}
+        previous = [r for r in readings if r.seq < reading.seq and "temperature_c" in r.values]
+        assert reading.values["temperature_c"] == previous[-1].values["temperature_c"]
+    seqs = [r.seq for r in readings]
+    assert seqs == list(range(1, len(readings) + 1))
+    # The slow tags are read on time: never stale.
+    assert all(r.quality.get("vibration_mm_s") in (None, "good") for r in readings)
+    assert poller.stats.values["stale"] == len(stale)
+    assert poller.stats.transport_errors == 0
+
+
+async def test_tags_read_on_time_are_never_stale() -> None:
+    port = free_port()
+    device = _device(
+        port,
+        """    poll_interval_s: 0.2
+    registers:
+      - {name: temperature_c, address: 0, type: float32, deadband: 100.0, heartbeat_s: 0.9}
+      - {name: power_kw, address: 4, type: float32, poll_interval_s: 0.3}
+""",
+    )
+    readings: list[Reading] = []
+    poller = DevicePoller(device, sink=readings.append)
+    server = SimulatorServer([device], tick_s=0.1, seed=6)
+    await server.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await _until(lambda: poller.stats.scans >= 15)
+    finally:
+        stop.set()
+        await task
+        await server.shutdown()
+    assert poller.stats.stale_episodes == 0
+    assert all(set(r.quality.values()) == {"good"} for r in readings)
+    # The deadband left temperature out of most readings (heartbeat every 0.9 s): that
+    # is "unchanged", not stale.
+    with_temperature = [r for r in readings if "temperature_c" in r.values]
+    assert 2 <= len(with_temperature) < poller.stats.scans
+
+
+async def test_exception_episode_marks_its_values_bad_and_polling_goes_on() -> None:
+    port = free_port()
+    (lathe, press) = parse_devices(
+        f"""
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    port: {port}
+    device_id: 1
+    poll_interval_s: 0.1
+    registers:
+      - {{name: temperature_c, address: 0, type: float32}}
+      - {{name: level_pct, address: 0, type: int16, table: input, scale: 0.1}}
+  - machine_id: 43
+    host: 127.0.0.1
+    port: {port}
+    device_id: 2
+    poll_interval_s: 0.1
+    registers:
+      - {{name: temperature_c, address: 0, type: float32}}
+""",
+        source="test.yaml",
+    )
+    episode = parse_episode("42:holding:0+2:slave_device_busy:0.5:1.0")
+    server = SimulatorServer([lathe, press], tick_s=0.1, seed=7, exception_episodes=[episode])
+    readings: dict[str, list[Reading]] = {"42": [], "43": []}
+    pollers = [DevicePoller(d, sink=readings[d.machine_id].append) for d in (lathe, press)]
+    await server.start()
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(p.run(stop)) for p in pollers]
+
+    def temperature(reading: Reading) -> str | None:
+        return reading.quality.get("temperature_c")
+
+    try:
+        await _until(lambda: any(temperature(r) == "bad" for r in readings["42"]))
+        await _until(
+            lambda: (
+                temperature(readings["42"][-1]) == "good" and pollers[0].stats.refused_requests >= 3
+            )
+        )
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await server.shutdown()
+    lathe_readings = readings["42"]
+    bad = [r for r in lathe_readings if temperature(r) == "bad"]
+    first_bad = lathe_readings.index(bad[0])
+    assert first_bad > 0
+    # The refused tag carries its last good value; the other table is read fine meanwhile.
+    assert bad[0].values["temperature_c"] == lathe_readings[first_bad - 1].values["temperature_c"]
+    assert all(r.quality["level_pct"] == "good" for r in lathe_readings)
+    assert len(bad) == pollers[0].stats.refused_requests
+    assert 5 <= len(bad) <= 15  # ~1 s of 0.1 s scans
+    assert pollers[0].stats.transport_errors == 0
+    assert pollers[0].stats.values["bad"] == len(bad)
+    # The other machine on the same server is never refused.
+    assert pollers[1].stats.refused_requests == 0
+    assert len(readings["43"]) >= 10
+    assert all(r.quality == {"temperature_c": "good"} for r in readings["43"])
