@@ -18,6 +18,17 @@ own bookkeeping (``_acked``), so Faust's committer commits them as it commits an
 message, and never commits past a chunk that is not acked. Records a fetch returned but
 the loop could not deliver (the flow stopped for a rebalance, the partition was paused)
 are sought back to, so the position never moves past them.
+
+Records of a chunked topic reach the handler in offset order, without holes: the consumer
+keeps, per partition, the next offset to deliver (the committed offset after Faust seeks
+to it, then one past each delivered chunk). A fetch that starts past it (the position moved
+ahead: a seek-back racing Faust's seek to the committed offsets after a rebalance) is not
+delivered: the partition is sought back to that offset first. Delivering it would evaluate
+later readings before earlier ones, and the earlier ones, fetched again later, would be
+skipped by the alarm engine as no newer than the last one evaluated (their transitions
+lost, and the next one published under a number already used). A gap still there after
+the seek back is real (offsets of transaction markers) and is delivered with Faust's gap
+bookkeeping.
 """
 
 from __future__ import annotations
@@ -59,6 +70,34 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.chunk_handlers = {}
         self._chunk_generation: dict[TP, int] = {}
+        # Per partition: the next offset to hand over, when known; bumped on every seek so a
+        # chunk that was being handled across a seek does not move it.
+        self._next_offset: dict[TP, int] = {}
+        self._seeks: dict[TP, int] = {}
+        # A gap sought back once: (expected offset, first offset fetched past it).
+        self._gap_sought: dict[TP, tuple[int, int]] = {}
+
+    def _expect(self, tp: TP, offset: int | None) -> None:
+        self._seeks[tp] = self._seeks.get(tp, 0) + 1
+        if offset is None:
+            self._next_offset.pop(tp, None)
+        else:
+            self._next_offset[tp] = offset
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets; those are the next to deliver."""
+        await super().perform_seek()
+        read_offset = self._read_offset
+        for tp in self.assignment():
+            offset = read_offset.get(tp)
+            self._expect(tp, offset if offset is not None and offset >= 0 else None)
+            self._gap_sought.pop(tp, None)
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self._expect(tp, None)
+            self._gap_sought.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
 
     def ack_chunk(self, chunk: Chunk) -> bool:
         """Mark the chunk's offsets processed (its data is durable); False when the
@@ -89,14 +128,21 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         assignment = self.assignment()
         for tp, batch in fetched:
             if batch and tp in assignment:
+                # Never ahead of the next offset to deliver: a seek to the committed
+                # offsets may have happened since these records were fetched.
+                offset = batch[0].offset
+                expected = self._next_offset.get(tp) if tp.topic in self.chunk_handlers else None
+                if expected is not None and expected < offset:
+                    offset = expected
                 logger.info(
                     "fetched records not delivered, seeking back topic=%s partition=%d offset=%d",
                     tp.topic,
                     tp.partition,
-                    batch[0].offset,
+                    offset,
                 )
                 try:
-                    await self.seek(tp, batch[0].offset)
+                    await self.seek(tp, offset)
+                    self._expect(tp, offset)
                 except Exception as exc:  # the partition was revoked meanwhile
                     logger.warning(
                         "seek back failed topic=%s partition=%d: %r", tp.topic, tp.partition, exc
@@ -151,14 +197,32 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                         # again when the rebalance is done).
                         await self._seek_back(pending[index:])
                         break
-                    previous = read_offset[tp]
-                    if previous is not None and batch[0].offset < previous:
-                        # Older than where Faust last sought to: a fetch racing a seek.
-                        batch = [r for r in batch if r.offset >= previous]
-                        if not batch:
-                            continue
                     handler = handlers.get(tp.topic)
                     if handler is not None:
+                        expected = self._next_offset.get(tp)
+                        if expected is not None and batch[0].offset < expected:
+                            # Older than the next to deliver: a fetch racing a seek.
+                            batch = [r for r in batch if r.offset >= expected]
+                            if not batch:
+                                continue
+                        if expected is not None and batch[0].offset > expected:
+                            sought = self._gap_sought.get(tp)
+                            if sought != (expected, batch[0].offset):
+                                # The position moved past records never delivered.
+                                logger.warning(
+                                    "fetch skipped offsets topic=%s partition=%d "
+                                    "expected=%d fetched_from=%d; seeking back",
+                                    tp.topic,
+                                    tp.partition,
+                                    expected,
+                                    batch[0].offset,
+                                )
+                                self._gap_sought[tp] = (expected, batch[0].offset)
+                                await self._seek_back([(tp, batch)])
+                                continue
+                            # Still there after seeking back: a real gap.
+                            await self._add_gap(tp, expected, batch[0].offset)
+                        self._gap_sought.pop(tp, None)
                         if self._chunk_generation.get(tp) != generation:
                             self._chunk_generation[tp] = generation
                             logger.info(
@@ -170,8 +234,7 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                             )
                         first = batch[0].offset
                         last = batch[-1].offset
-                        if previous and first - previous > 1:
-                            await self._add_gap(tp, previous + 1, first)
+                        seeks = self._seeks.get(tp, 0)
                         await handler(
                             Chunk(
                                 tp=tp,
@@ -181,7 +244,9 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                                 generation=generation,
                             )
                         )
-                        read_offset[tp] = last
+                        if self._seeks.get(tp, 0) == seeks:
+                            self._next_offset[tp] = last + 1
+                            read_offset[tp] = last
                         continue
                     for record in batch:
                         offset = record.offset

@@ -7,14 +7,28 @@ with ``TypeError: 'NoneType' object is not iterable``. The partition is computed
 instead, with Kafka's default partitioner (murmur2 of the key bytes, as the connectors'
 producer and aiokafka's use), over the table's partitions, which equal the readings
 topic's: each machine's state lands in the partition of its readings, with no metadata.
+
+A table write only queues its changelog record (Faust's ``send_soon``), and
+``Producer.flush()`` does not wait for that queue: its buffer flush returns after 0.1 s
+without progress, or as soon as the queue is empty while the last record is still being
+handed to the Kafka client. :meth:`KeyPartitionedTable.changelog_durable` waits for the
+broker's acknowledgement of every changelog record written so far instead, so a caller
+can ack its input only once the state derived from it survives the worker.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from typing import Any, cast
 
 import faust
 from aiokafka.partitioner import murmur2
+
+logger = logging.getLogger(__name__)
+
+# How long a writer waits for the broker's acknowledgement of its changelog records.
+CHANGELOG_WAIT_S = 30.0
 
 
 def key_partition(key: bytes, partitions: int) -> int:
@@ -28,3 +42,45 @@ class KeyPartitionedTable(faust.Table):  # type: ignore[misc]
             return key_partition(raw, self.partitions)
         result: int | None = super().partition_for_key(key)
         return result
+
+    def _changelog_pending(self) -> set[asyncio.Future[Any]]:
+        pending: set[asyncio.Future[Any]] = self.__dict__.setdefault("_changelog_futures", set())
+        return pending
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        fut = super().send_changelog(*args, **kwargs)
+        pending = self._changelog_pending()
+        pending.add(fut)
+
+        def sent(done: asyncio.Future[Any]) -> None:
+            # A failed record stays until changelog_durable() has reported it.
+            if done.cancelled() or done.exception() is None:
+                pending.discard(done)
+
+        fut.add_done_callback(sent)
+        return fut
+
+    async def changelog_durable(self, timeout_s: float = CHANGELOG_WAIT_S) -> None:
+        """Return once the broker has every changelog record written so far; raise the
+        producer's error when one failed (once per failed record). After ``timeout_s``
+        without it, log a warning and return: the worker goes on rather than stalls."""
+        pending = self._changelog_pending()
+        if not pending:
+            return
+        waiting = list(pending)
+        try:
+            done, late = await asyncio.wait(waiting, timeout=timeout_s)
+            for fut in done:
+                if not fut.cancelled() and fut.exception() is not None:
+                    raise cast(BaseException, fut.exception())
+            if late:
+                logger.warning(
+                    "changelog records not acknowledged table=%s pending=%d after_s=%.1f",
+                    self.name,
+                    len(late),
+                    timeout_s,
+                )
+        finally:
+            for fut in waiting:
+                if fut.done():
+                    pending.discard(fut)

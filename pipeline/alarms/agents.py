@@ -87,7 +87,8 @@ def build_alarm_processor(
         owns=owns,
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
         partitions=partitions,
-        flush=lambda: app.producer.flush(),
+        # The broker has the table's changelog records, not merely the producer's queue.
+        flush=table.changelog_durable,
     )
 
 

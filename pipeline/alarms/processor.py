@@ -5,9 +5,11 @@ the timer — runs under one :class:`asyncio.Lock` from loading the state to sto
 this order: evaluate, publish the events (alarms topic) and the new alarm states
 (alarm-state topic), then store the machine state in the table and flush the producer, so
 the table's changelog holds it before the caller acks the input. (Faust buffers changelog
-writes made outside a stream event; without the flush a worker killed with SIGKILL lost
-them while its offsets were already committed, and its successor reused transition
-numbers for different transitions.) A crash before the store
+writes made outside a stream event, and its producer flush may return before the buffer
+is sent; without waiting for the broker's acknowledgement of each changelog record,
+:meth:`pipeline.tables.KeyPartitionedTable.changelog_durable`, a worker killed with
+SIGKILL could lose them while its offsets were already committed, and its successor
+reused transition numbers for different transitions.) A crash before the store
 replays the input from the old state and publishes the same events with the same
 ``(alarm_id, seq)``, which consumers drop as duplicates; the stored state never skips a
 transition that was not published.
@@ -97,8 +99,8 @@ class AlarmProcessor:
         partitions: int | None = None,
         flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        # Waits until the table's changelog writes are in Kafka (the producer's flush): a
-        # stored state must be durable before the input that led to it is acked.
+        # Waits until the broker has the table's changelog writes: a stored state must be
+        # durable before the input that led to it is acked.
         self._flush = flush
         # Partitions of the table and of the topics it is co-partitioned with.
         self.partitions = partitions
