@@ -81,7 +81,7 @@ def test_tls_cert_without_key_is_refused(tmp_path):
         ("::1", True),
         ("localhost", True),
         ("0.0.0.0", False),
-        ("10.0.0.5", False),
+        ("192.0.2.5", False),
         ("api.example.com", False),
     ],
 )
