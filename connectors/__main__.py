@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from connectors.app import run_connector
-from connectors.devices import Device, load_devices
+from connectors.devices import Device, check_serial_ports, load_devices
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
 from connectors.scan import plan_device
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             return _check(settings.connector_devices_file)
         devices = load_devices(settings.connector_devices_file)
+        check_serial_ports(devices)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
