@@ -30,6 +30,12 @@ class Decoded:
     reading_lines: list[str] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
+    def extend(self, more: Decoded) -> None:
+        self.readings += more.readings
+        self.sources += more.sources
+        self.reading_lines += more.reading_lines
+        self.dead_letters += more.dead_letters
+
 
 def source_record(record: Any) -> SourceRecord:
     """A consumed record (aiokafka's, timestamp in ms) as a :class:`SourceRecord`."""
