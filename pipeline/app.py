@@ -50,6 +50,7 @@ from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
 from pipeline.alarms.reader import AlarmReader
 from pipeline.audit_rows import audit_record_line
 from pipeline.chunks import ChunkConsumer
+from pipeline.decoded_cache import DecodedReadings
 from pipeline.delivery import RetryPolicy, until_done
 from pipeline.line_protocol import alarm_event_line
 from pipeline.publish import FaustPublisher
@@ -131,6 +132,8 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
     )
     consumer: Any = app.consumer
+    decoded = DecodedReadings()
+    reader: AlarmReader | None = None
     if settings.pipeline_alarms_enabled:
         processor = build_alarm_processor(
             app, settings=settings, publisher=publisher, partitions=partitions
@@ -145,6 +148,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
             stable=lambda: not (app.rebalancing or getattr(app, "in_recovery", False)),
             fetch_max_bytes=settings.pipeline_fetch_max_bytes,
             max_records=settings.pipeline_batch_size,
+            share=decoded,
         )
         consumer.revoke_hooks.append(reader.revoke)
         app.task(_crash_on_error(app, "pipeline.alarm_reader", reader.run))
@@ -175,7 +179,13 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         )
 
     readings_batcher = batcher("readings", settings.pipeline_batch_size)
-    loop = ReadingsLoop(sink=sink, batcher=readings_batcher, windows=windows)
+    loop = ReadingsLoop(
+        sink=sink,
+        batcher=readings_batcher,
+        windows=windows,
+        decoded=decoded if reader is not None else None,
+        pause=reader.alarms_first if reader is not None else None,
+    )
     consumer.chunk_handlers[topics.readings] = loop.on_chunk
     batchers = [readings_batcher]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from contracts.readings import Reading
@@ -19,6 +19,7 @@ from contracts.timefmt import now_ms
 from pipeline.batch import decode_records
 from pipeline.chunks import Chunk
 from pipeline.dead_letter import DeadLetter
+from pipeline.decoded_cache import DecodedReadings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.batcher import StorageBatcher
 
@@ -26,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 # Records decoded between two yields to the event loop.
 SLICE = 500
+
+
+async def _next_turn() -> None:
+    await asyncio.sleep(0)
 
 
 class WindowStage(Protocol):
@@ -47,7 +52,12 @@ class ReadingsLoop:
         sink: InfluxSink,
         batcher: StorageBatcher,
         windows: WindowStage | None,
+        decoded: DecodedReadings | None = None,
+        pause: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._decoded = decoded
+        # Awaited between slices of a chunk: lets other tasks (the alarm reader) run first.
+        self._pause = pause if pause is not None else _next_turn
         self._sink = sink
         self._batcher = batcher
         self._windows = windows
@@ -56,16 +66,18 @@ class ReadingsLoop:
     async def on_chunk(self, chunk: Chunk) -> None:
         at_ms = now_ms()
         records = chunk.records
-        decoded = decode_records(records[:SLICE], now_ms=at_ms)
+        cache = self._decoded
+        decoded = decode_records(records[:SLICE], now_ms=at_ms, decoded=cache)
         for start in range(SLICE, len(records), SLICE):
-            # Other tasks (the alarm reader above all) run between slices of a large chunk.
-            await asyncio.sleep(0)
-            decoded.extend(decode_records(records[start : start + SLICE], now_ms=at_ms))
+            await self._pause()
+            more = records[start : start + SLICE]
+            decoded.extend(decode_records(more, now_ms=at_ms, decoded=cache))
         readings = decoded.readings
         self.readings_seen += len(readings)
         aggregate_lines: list[str] = []
         dead_letters = decoded.dead_letters
         if self._windows is not None and readings:
+            await self._pause()
             aggregate_lines, late = await self._windows.apply(
                 readings, [r.offset for r in decoded.sources], decoded.sources, at_ms
             )

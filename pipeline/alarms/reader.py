@@ -23,11 +23,13 @@ second aiokafka consumer in the same process:
   evaluated, commits, and stops reading them before the new owner recovers their state.
 
 Records that do not decode are skipped here: the storage path dead-letters them, once.
+The readings decoded here are left for the storage path (:mod:`pipeline.decoded_cache`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
@@ -37,6 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.readings import Reading, decode_reading
 from contracts.timefmt import now_ms
+from pipeline.decoded_cache import DecodedReadings
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,11 @@ logger = logging.getLogger(__name__)
 FETCH_WAIT_MS = 100
 # How often processed offsets are committed, at most (a revoke commits at once).
 COMMIT_EVERY_S = 1.0
+# Records not yet evaluated above which the reader counts as behind: the storage path then
+# gives it the worker's time first (:meth:`AlarmReader.alarms_first`).
+BEHIND_RECORDS = 1_000
+# How long the storage path waits, at most, per slice of work while the reader is behind.
+YIELD_MAX_S = 0.05
 
 
 class Evaluator(Protocol):
@@ -56,18 +64,18 @@ def alarm_group_id(app_id: str) -> str:
     return f"{app_id}-alarms"
 
 
-def decode_for_alarms(records: Collection[Any]) -> list[Reading]:
-    """The readings among ``records``; a record that does not decode is skipped."""
-    readings: list[Reading] = []
+def decode_for_alarms(records: Collection[Any]) -> list[tuple[int, Reading]]:
+    """``(offset, reading)`` of the ``records`` that decode; the others are skipped."""
+    decoded: list[tuple[int, Reading]] = []
     for record in records:
         value = record.value
         if value is None:
             continue
         try:
-            readings.append(decode_reading(value))
+            decoded.append((record.offset, decode_reading(value)))
         except Exception:  # noqa: S112 - dead-lettered, with the reason, by the storage path
             continue
-    return readings
+    return decoded
 
 
 class AlarmReader:
@@ -85,7 +93,10 @@ class AlarmReader:
         stable: Callable[[], bool],
         fetch_max_bytes: int,
         max_records: int,
+        share: DecodedReadings | None = None,
     ) -> None:
+        # Where the readings decoded here are left for the storage path.
+        self._share = share
         self._bootstrap = bootstrap_servers
         self._topic = topic
         self._app_id = app_id
@@ -102,7 +113,10 @@ class AlarmReader:
         self._position: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
         self.readings_evaluated = 0
+        self.lag_records = 0
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -138,6 +152,7 @@ class AlarmReader:
                 )
                 if fetched:
                     await self._evaluate(fetched)
+                self._note_lag(consumer)
                 now = asyncio.get_running_loop().time()
                 if now - last_commit >= COMMIT_EVERY_S:
                     last_commit = now
@@ -146,6 +161,29 @@ class AlarmReader:
         finally:
             self._consumer = None
             await consumer.stop()
+
+    def _note_lag(self, consumer: AIOKafkaConsumer) -> None:
+        lag = 0
+        for tp, position in self._position.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None and highwater > position:
+                lag += highwater - position
+        self.lag_records = lag
+        if lag > BEHIND_RECORDS:
+            self._caught_up.clear()
+        else:
+            self._caught_up.set()
+
+    async def alarms_first(self) -> None:
+        """For the storage path, between slices of its work: return at once while the
+        reader keeps up; while it is behind, when it has caught up or after
+        :data:`YIELD_MAX_S`, so that alarms get the worker's time first and storage
+        still moves."""
+        if self._caught_up.is_set():
+            await asyncio.sleep(0)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._caught_up.wait(), YIELD_MAX_S)
 
     async def _evaluate(self, fetched: Mapping[TopicPartition, list[Any]]) -> None:
         async with self._lock:
@@ -160,7 +198,10 @@ class AlarmReader:
                 if records[0].offset < position:
                     # Fetched before a seek back to this partition's position.
                     records = [r for r in records if r.offset >= position]
-                readings += decode_for_alarms(records)
+                decoded = decode_for_alarms(records)
+                readings += [reading for _, reading in decoded]
+                if self._share is not None:
+                    self._share.put(tp.topic, tp.partition, decoded)
                 done[tp] = records[-1].offset + 1
             if readings:
                 await self._evaluator.process(readings, now_ms())
@@ -179,12 +220,17 @@ class AlarmReader:
             if consumer is not None:
                 await self._commit(consumer)
             self._assigned -= gone
-            for tp in gone:
-                self._position.pop(tp, None)
-                self._committed.pop(tp, None)
+            self._forget(gone)
             if consumer is not None:
                 consumer.assign(sorted(self._assigned))
             logger.info("alarm reader released partitions=%s", sorted(tp.partition for tp in gone))
+
+    def _forget(self, gone: set[TopicPartition]) -> None:
+        for tp in gone:
+            self._position.pop(tp, None)
+            self._committed.pop(tp, None)
+            if self._share is not None:
+                self._share.forget(tp.topic, tp.partition)
 
     async def _reassign(self, consumer: AIOKafkaConsumer, wanted: set[TopicPartition]) -> None:
         async with self._lock:
@@ -196,9 +242,7 @@ class AlarmReader:
             new = wanted - self._assigned
             consumer.assign(sorted(wanted))
             self._assigned = set(wanted)
-            for tp in gone:
-                self._position.pop(tp, None)
-                self._committed.pop(tp, None)
+            self._forget(gone)
             if not new:
                 return
             starts = await self._start_offsets(consumer, new)

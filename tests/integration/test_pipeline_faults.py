@@ -176,11 +176,13 @@ def test_influx_stopped_for_a_minute_loses_nothing(
         assert sorted(r["_time"].timestamp() * 1000 for r in rows) == [
             float(t0 + i * 10) for i in range(produced)
         ]
-        # The alarm's row reaches InfluxDB once it is back.
+        # The alarm's row reaches InfluxDB once it is back (the machine's silence since
+        # has raised a comm-loss alarm too, on sensor "machine").
         alarm_rows = poll_flux(
             influx,
             influx.alarms_bucket,
-            f'r._measurement == "alarms" and r.machine_id == "{hot}" and r._field == "event"',
+            f'r._measurement == "alarms" and r.machine_id == "{hot}" '
+            'and r.sensor == "temperature_c" and r._field == "event"',
             lambda rows: len(rows) >= 1,
             proc=proc,
         )

@@ -10,6 +10,7 @@ from aiokafka import TopicPartition
 
 from contracts.readings import Reading
 from pipeline.alarms.reader import AlarmReader, decode_for_alarms
+from pipeline.decoded_cache import DecodedReadings
 
 TOPIC = "readings"
 P0 = TopicPartition(TOPIC, 0)
@@ -37,7 +38,7 @@ class Engine:
         self.batches.append(list(readings))
 
 
-def reader(engine: Engine) -> AlarmReader:
+def reader(engine: Engine, share: DecodedReadings | None = None) -> AlarmReader:
     r = AlarmReader(
         bootstrap_servers=["127.0.0.1:9"],
         topic=TOPIC,
@@ -47,6 +48,7 @@ def reader(engine: Engine) -> AlarmReader:
         stable=lambda: True,
         fetch_max_bytes=1 << 20,
         max_records=100,
+        share=share,
     )
     r._assigned = {P0, P1}
     r._position = {P0: 10, P1: 0}
@@ -55,8 +57,8 @@ def reader(engine: Engine) -> AlarmReader:
 
 def test_undecodable_records_are_skipped_not_raised() -> None:
     good = record(1)
-    readings = decode_for_alarms([Record(0, None), Record(1, b"{"), good, Record(3, b"[]")])
-    assert [r.ts_ms for r in readings] == [1_001]
+    decoded = decode_for_alarms([Record(0, None), Record(1, b"{"), good, Record(3, b"[]")])
+    assert [(offset, r.ts_ms) for offset, r in decoded] == [(1, 1_001)]
 
 
 def test_fetched_records_reach_the_engine_in_order_and_positions_move_on() -> None:
@@ -84,3 +86,14 @@ def test_a_revoked_partition_is_not_evaluated_and_forgets_its_position() -> None
     asyncio.run(r._evaluate({P0: [record(10)], P1: [record(0, "m2")]}))
     assert [x.machine_id for x in engine.batches[0]] == ["m1"]
     assert r._assigned == {P0} and P1 not in r._position
+
+
+def test_decoded_readings_are_left_for_the_storage_path() -> None:
+    share = DecodedReadings()
+    r = reader(Engine(), share)
+    asyncio.run(r._evaluate({P0: [record(10), record(11)]}))
+    assert share.take(TOPIC, 0, 11).ts_ms == 1_011  # 10 is dropped on the way
+    assert len(share) == 0
+    asyncio.run(r._evaluate({P1: [record(0, "m2")]}))
+    asyncio.run(r.revoke([P1]))
+    assert len(share) == 0
