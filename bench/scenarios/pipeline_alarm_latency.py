@@ -6,7 +6,8 @@ each for a new machine, so each raises one alarm) are produced one at a time; th
 of each is the alarm record's Kafka timestamp minus the reading record's (both CreateTime,
 stamped on this host). Measured at idle, then under load: a separate process produces
 readings of 50 machines at a steady rate (``LOAD_READINGS_S`` x 5 sensors = 100,000 points/s,
-the throughput goal) while the probes run. The baseline is the storage batch window alarms
+the throughput goal) while the probes run; and with the run's InfluxDB stopped (SIGSTOP),
+when the storage path waits for it. The baseline is the storage batch window alarms
 used to wait for when they were evaluated on the storage path; they are read by the worker's
 alarm reader now (``pipeline/alarms/reader.py``), at a position of their own.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -117,6 +119,15 @@ async def _probe(
     return latencies
 
 
+def _influx_pid(ctx: ScenarioContext) -> int | None:
+    """The run's InfluxDB process, when this run started it."""
+    if ctx.servers_dir is None:
+        return None
+    from infra import influxdb_server, processes
+
+    return processes.read_pid(ctx.servers_dir, influxdb_server.NAME)
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -154,7 +165,9 @@ def run(ctx: ScenarioContext) -> list[Figure]:
                     "worker raised no alarm within 90 s: "
                     + log_path.read_text(errors="replace")[-2000:]
                 )
-            for label in ("idle", "under load"):
+            influx_pid = _influx_pid(ctx)
+            labels = ["idle", "under load"] + (["InfluxDB stopped"] if influx_pid else [])
+            for label in labels:
                 stop = multiprocessing.Event()
                 loader = None
                 if label == "under load":
@@ -163,6 +176,9 @@ def run(ctx: ScenarioContext) -> list[Figure]:
                     )
                     loader.start()
                     time.sleep(3.0)
+                if label == "InfluxDB stopped" and influx_pid:
+                    # Storage stalls (its batches wait for InfluxDB); alarms must not.
+                    os.kill(influx_pid, signal.SIGSTOP)
                 ctx.progress(f"alarm latency: {count} probes, {label}")
                 try:
                     lat = asyncio.run(
@@ -172,7 +188,9 @@ def run(ctx: ScenarioContext) -> list[Figure]:
                     stop.set()
                     if loader is not None:
                         loader.join(timeout=30)
-                goal_ms = 50.0 if label == "idle" else 100.0
+                    if label == "InfluxDB stopped" and influx_pid:
+                        os.kill(influx_pid, signal.SIGCONT)
+                goal_ms = 100.0 if label == "under load" else 50.0
                 p99 = _pct(lat, 0.99) if lat else float("inf")
                 figures.append(
                     Figure(
