@@ -186,6 +186,8 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         decoded=decoded if reader is not None else None,
         pause=reader.alarms_first if reader is not None else None,
     )
+    if windows is not None and reader is not None:
+        windows.pause = reader.alarms_first
     consumer.chunk_handlers[topics.readings] = loop.on_chunk
     batchers = [readings_batcher]
 
