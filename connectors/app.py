@@ -14,7 +14,7 @@ from connectors.devices import Device
 from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.metrics import ConnectorMetrics
-from connectors.poller import DevicePoller, ReadingSink
+from connectors.poller import DevicePoller, ReadingSink, watch_staleness
 from connectors.producer import ReadingPublisher, build_kafka_producer, open_publisher
 from connectors.settings import ConnectorSettings
 from connectors.spool import Spool
@@ -161,8 +161,11 @@ async def run_connector(
                     ),
                     name="statistics",
                 )
+            group.create_task(watch_staleness(pollers, stop), name="staleness")
             for poller in pollers:
-                group.create_task(poller.run(stop), name=f"poll-{poller.device.machine_id}")
+                group.create_task(
+                    poller.run(stop, watchdog=False), name=f"poll-{poller.device.machine_id}"
+                )
     finally:
         writer.flush()
         await kafka.close(timeout_s=settings.connector_flush_timeout_s)

@@ -12,7 +12,8 @@ Two error channels, as in pymodbus:
   the refusal starts and when it ends.
 
 A watchdog beside the loop publishes the last good values of tags whose group's scan is
-late by more than one interval with quality ``stale`` (rule in :mod:`connectors.staleness`).
+late by more than one interval with quality ``stale`` (rule in :mod:`connectors.staleness`);
+the connector runs one watchdog for all its pollers (:func:`watch_staleness`).
 
 Tags are grouped by poll interval; each group is scanned on its own grid. A scan that
 ends after its next slot counts one overrun (a late scan), and the missed slots are
@@ -28,7 +29,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,12 +129,13 @@ class DevicePoller:
         """The read requests of every group, by interval."""
         return self._requests
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, watchdog: bool = True) -> None:
         """Poll until ``stop`` is set; never raises for device or network trouble.
 
         An unexpected error in a scan is logged with its traceback, counted in
         ``unexpected_errors`` and handled like a transport failure, so it cannot stop the
-        pollers of other devices.
+        pollers of other devices. ``watchdog=False``: the caller checks staleness itself
+        (:func:`watch_staleness`, one task for many pollers).
         """
         loop = asyncio.get_running_loop()
         backoff_s = self._backoff_initial_s
@@ -142,7 +144,7 @@ class DevicePoller:
         self._stale = StaleTracker(
             {n: g.interval_s for g in self._groups for n in g.names}, start_ms=_mono_ms()
         )
-        watchdog = asyncio.create_task(self._watch_staleness(stop))
+        watching = asyncio.create_task(watch_staleness([self], stop)) if watchdog else None
         try:
             while not stop.is_set():
                 group = min(self._groups, key=lambda g: g.due_s)
@@ -186,17 +188,16 @@ class DevicePoller:
                 for other in self._groups:
                     other.due_s = loop.time()
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
             self._close()
 
-    async def _watch_staleness(self, stop: asyncio.Event) -> None:
-        """Every half of the shortest interval (at least every 20 ms), publish the tags
-        that went stale."""
-        period_s = max(min(g.interval_s for g in self._groups) / 2, 0.02)
-        while not await sleep_unless_stopped(stop, period_s):
-            self.check_staleness()
+    @property
+    def shortest_interval_s(self) -> float:
+        """The shortest poll interval of the device's groups."""
+        return min(g.interval_s for g in self._groups)
 
     def check_staleness(self) -> Reading | None:
         """Publish (and return) the last good values of the tags that went stale since
@@ -387,6 +388,26 @@ class DevicePoller:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+async def watch_staleness(pollers: Sequence[DevicePoller], stop: asyncio.Event) -> None:
+    """Every half of the shortest interval (at least every 20 ms), publish the tags of
+    ``pollers`` that went stale, until ``stop`` is set.
+
+    One task serves many pollers: a check is a few microseconds of pure computation
+    (no I/O, so a slow device cannot hold it up), while a task per poller waking 50 times
+    a second costs more in scheduling than in checking. An unexpected error for one
+    poller is logged and the others are still checked.
+    """
+    if not pollers:
+        return
+    period_s = max(min(p.shortest_interval_s for p in pollers) / 2, 0.02)
+    while not await sleep_unless_stopped(stop, period_s):
+        for poller in pollers:
+            try:
+                poller.check_staleness()
+            except Exception:
+                logger.exception("staleness check failed machine_id=%s", poller.device.machine_id)
 
 
 def _mono_ms() -> int:
