@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pipeline: {exc}", file=sys.stderr)
         return 2
     worker = faust.Worker(app, loglevel=args.loglevel or settings.pipeline_log_level)
+    # Faust's start-up spinner sets the root logger to DEBUG (so that every record turns
+    # it), which makes every library's debug call build a log record on the hot path.
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from contracts.alarms import AlarmEvent
+from contracts.alarms import AlarmEvent, decode_alarm
 from contracts.influx_schema import ALARMS as ALARMS_MEASUREMENT
 from contracts.influx_schema import QUALITY_SUFFIX
 from contracts.influx_schema import READINGS as READINGS_MEASUREMENT
@@ -144,3 +144,8 @@ def alarm_line(event: AlarmEvent) -> str:
         f"value={float_field(event.value)}"
     )
     return f"{ALARMS_MEASUREMENT}{tags} {fields} {event.ts_ms}"
+
+
+def alarm_event_line(value: bytes) -> str:
+    """The point of one record of the alarms topic; :class:`ContractError` if invalid."""
+    return alarm_line(decode_alarm(value))

@@ -145,7 +145,11 @@ class PipelineSettings(CommonSettings):
             raise ValueError("at least one host:port is required")
         return value
 
+    def bootstrap_list(self) -> list[str]:
+        """Kafka bootstrap servers as aiokafka wants them: ``host:port`` each."""
+        hosts = [part.strip() for part in self.kafka_bootstrap_servers.split(",")]
+        return [h.removeprefix("kafka://") for h in hosts if h]
+
     def broker_urls(self) -> list[str]:
         """Kafka bootstrap servers as Faust wants them: ``kafka://host:port``."""
-        hosts = [part.strip() for part in self.kafka_bootstrap_servers.split(",")]
-        return [h if h.startswith("kafka://") else f"kafka://{h}" for h in hosts if h]
+        return [f"kafka://{h}" for h in self.bootstrap_list()]

@@ -7,7 +7,8 @@ of each is the alarm record's Kafka timestamp minus the reading record's (both C
 stamped on this host). Measured at idle, then under load: a separate process produces
 readings of 50 machines at a steady rate (``LOAD_READINGS_S`` x 5 sensors = 100,000 points/s,
 the throughput goal) while the probes run. The baseline is the storage batch window alarms
-used to wait for.
+used to wait for when they were evaluated on the storage path; they are read by the worker's
+alarm reader now (``pipeline/alarms/reader.py``), at a position of their own.
 """
 
 from __future__ import annotations
