@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 ReadingSink = Callable[[Reading], None]
 _TRANSPORT_ERRORS = (ModbusException, OSError, TimeoutError)
+# Devices named with their tags in one "tags stale" line of the shared watchdog.
+_STALE_SHOWN = 10
 
 
 class TransportError(Exception):
@@ -199,21 +201,25 @@ class DevicePoller:
         """The shortest poll interval of the device's groups."""
         return min(g.interval_s for g in self._groups)
 
-    def check_staleness(self) -> Reading | None:
-        """Publish (and return) the last good values of the tags that went stale since
-        the last check, marked ``stale``; nothing during a communication loss."""
+    def check_staleness(self, *, log: bool = True) -> list[str]:
+        """Publish the last good values of the tags that went stale since the last check,
+        marked ``stale``, and return those tags; nothing during a communication loss.
+
+        ``log=False``: the caller logs (:func:`watch_staleness` logs one line per sweep).
+        """
         if self._stale is None or self._in_outage:
-            return None
+            return []
         names = self._stale.newly_stale(now_ms=_mono_ms())
         if not names:
-            return None
+            return []
         self.stats.stale_episodes += 1
-        logger.warning(
-            "tags stale machine_id=%s source=%s sensors=%s",
-            self.device.machine_id,
-            self.device.source,
-            ",".join(names),
-        )
+        if log:
+            logger.warning(
+                "tags stale machine_id=%s source=%s sensors=%s",
+                self.device.machine_id,
+                self.device.source,
+                ",".join(names),
+            )
         reading = last_good_reading(
             self.device,
             self._last_good,
@@ -222,11 +228,10 @@ class DevicePoller:
             ts_ms=self._clock_ms(),
             seq=self._seq + 1,
         )
-        if reading is None:
-            return None
-        self._deadband.filter(reading)  # a fresh value after ``stale`` is always reported
-        self._publish(reading, scanned=False)
-        return reading
+        if reading is not None:
+            self._deadband.filter(reading)  # a fresh value after ``stale`` is always reported
+            self._publish(reading, scanned=False)
+        return names
 
     async def scan_once(self) -> Reading | None:
         """Scan every group once; return the last reading (tests and benchmarks)."""
@@ -397,17 +402,47 @@ async def watch_staleness(pollers: Sequence[DevicePoller], stop: asyncio.Event) 
     One task serves many pollers: a check is a few microseconds of pure computation
     (no I/O, so a slow device cannot hold it up), while a task per poller waking 50 times
     a second costs more in scheduling than in checking. An unexpected error for one
-    poller is logged and the others are still checked.
+    poller is logged and the others are still checked. The devices that went stale in
+    one sweep are logged in one line (under overload that is most of them, 50 times a
+    second), each with its tags for the first ten.
     """
     if not pollers:
         return
     period_s = max(min(p.shortest_interval_s for p in pollers) / 2, 0.02)
+    single = len(pollers) == 1
     while not await sleep_unless_stopped(stop, period_s):
+        went_stale: list[tuple[DevicePoller, list[str]]] = []
         for poller in pollers:
             try:
-                poller.check_staleness()
+                names = poller.check_staleness(log=single)
             except Exception:
                 logger.exception("staleness check failed machine_id=%s", poller.device.machine_id)
+                continue
+            if names and not single:
+                went_stale.append((poller, names))
+        if went_stale:
+            _log_stale(went_stale)
+
+
+def _log_stale(went_stale: Sequence[tuple[DevicePoller, list[str]]]) -> None:
+    """One line for the devices that went stale in one sweep (the first ten in full)."""
+    if len(went_stale) == 1:
+        poller, names = went_stale[0]
+        logger.warning(
+            "tags stale machine_id=%s source=%s sensors=%s",
+            poller.device.machine_id,
+            poller.device.source,
+            ",".join(names),
+        )
+        return
+    shown = " ".join(f"{p.device.machine_id}:{','.join(n)}" for p, n in went_stale[:_STALE_SHOWN])
+    more = len(went_stale) - _STALE_SHOWN
+    logger.warning(
+        "tags stale machines=%d sensors=%s%s",
+        len(went_stale),
+        shown,
+        f" (+{more} more machines)" if more > 0 else "",
+    )
 
 
 def _mono_ms() -> int:
