@@ -142,8 +142,9 @@ async def run_connector(
             settings.connector_metrics_port,
         )
     logger.info(
-        "connector started connector_id=%s devices=%d topic=%s spool=%s spooled=%d",
+        "connector started connector_id=%s shard=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
+        settings.connector_shard or "all",
         len(pollers),
         settings.topics.readings,
         spool.path,
