@@ -14,7 +14,9 @@ Full mode measures two loads: 200 devices at 50 Hz (more than one process can po
   the same 3 requests per device on the same interval grid (missed slots skipped, as the
   connector does), against the same simulator, in the same session.
 
-Rounds alternate which side runs first; medians are kept. CPU (% of one core) of the
+At 50 Hz, two connector processes sharing the devices file (``--shard 0/2`` and
+``1/2``) are measured as a third side. Rounds alternate which side runs first; medians
+are kept. CPU (% of one core) of the
 connector, the bare loop and the simulator is reported, so a simulator that caps both
 sides shows up as such. A py-spy profile of the connector (when py-spy is installed) is
 attached to the figure. Run it with ``python -m bench --only connector_many_devices``.
@@ -44,6 +46,7 @@ NAME = "connector_many_devices"
 TITLE = "One connector polling many small devices at 50 Hz vs a bare pymodbus loop"
 
 GOAL_RATIO = 0.8
+SHARDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,29 +167,48 @@ def _connector(
     *,
     duration_s: float,
     profile_out: Path | None,
+    shards: int = 1,
 ) -> tuple[Side, str]:
+    """``shards`` connector processes (``MILLSTREAM_CONNECTOR_SHARD=i/n`` when more than
+    one) polling the devices file; their scans, readings and CPU added up."""
     settings = ctx.fresh_settings()
     topic = settings.topics.readings
     bootstrap = settings.kafka_bootstrap_servers
-    metrics_port = ports.free_port("127.0.0.1")
-    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    tag = load.run_tag()
+    names = [f"connector-{i}" for i in range(shards)]
+    urls = []
     with services(work, ctx.env(settings)) as svc:
-        svc.start(
-            "connector",
-            ["-m", "connectors"],
-            MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_path),
-            MILLSTREAM_CONNECTOR_ID=f"bench-many-{load.run_tag()}",
-            MILLSTREAM_CONNECTOR_SPOOL_DIR=str(work / "spool"),
-            MILLSTREAM_CONNECTOR_METRICS_PORT=str(metrics_port),
-            MILLSTREAM_CONNECTOR_LOG_LEVEL="WARNING",
-        )
-        proc = svc.psutil_process("connector")
+        for i, name in enumerate(names):
+            metrics_port = ports.free_port("127.0.0.1")
+            urls.append(f"http://127.0.0.1:{metrics_port}/metrics")
+            extra = {"MILLSTREAM_CONNECTOR_SHARD": f"{i}/{shards}"} if shards > 1 else {}
+            svc.start(
+                name,
+                ["-m", "connectors"],
+                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_path),
+                MILLSTREAM_CONNECTOR_ID=f"bench-many-{tag}",
+                MILLSTREAM_CONNECTOR_SPOOL_DIR=str(work / "spool"),
+                MILLSTREAM_CONNECTOR_METRICS_PORT=str(metrics_port),
+                MILLSTREAM_CONNECTOR_LOG_LEVEL="WARNING",
+                **extra,
+            )
+        procs = [svc.psutil_process(n) for n in names]
+
+        def polls() -> float:
+            return sum(_polls_total(url) for url in urls)
+
+        def cpu() -> float:
+            return sum(_cpu_s(p) for p in procs)
+
         deadline = time.monotonic() + 60
         while True:  # warm-up: metrics served and readings reaching Kafka
-            if svc.exited("connector"):
-                raise RuntimeError(f"the connector exited; see {work}/logs/connector.log")
+            for name in names:
+                if svc.exited(name):
+                    raise RuntimeError(f"{name} exited; see {work}/logs/{name}.log")
             try:
-                if _polls_total(metrics_url) > 0 and load.end_offsets_total(bootstrap, topic) > 0:
+                if all(_polls_total(u) > 0 for u in urls) and load.end_offsets_total(
+                    bootstrap, topic
+                ):
                     break
             except OSError:
                 pass
@@ -194,24 +216,27 @@ def _connector(
                 raise RuntimeError(f"the connector produced nothing in 60 s; see {work}/logs")
             time.sleep(0.5)
         time.sleep(2.0)
-        spy = profile.start(proc.pid, min(duration_s, 20.0), profile_out) if profile_out else None
+        spy = (
+            profile.start(procs[0].pid, min(duration_s, 20.0), profile_out) if profile_out else None
+        )
         p0, o0, c0, s0, t0 = (
-            _polls_total(metrics_url),
+            polls(),
             load.end_offsets_total(bootstrap, topic),
-            _cpu_s(proc),
+            cpu(),
             _cpu_s(sim),
             time.monotonic(),
         )
         time.sleep(duration_s)
         p1, o1, c1, s1, t1 = (
-            _polls_total(metrics_url),
+            polls(),
             load.end_offsets_total(bootstrap, topic),
-            _cpu_s(proc),
+            cpu(),
             _cpu_s(sim),
             time.monotonic(),
         )
         summary = profile.finish(spy, profile_out, timeout_s=30) if spy and profile_out else ""
-        svc.stop("connector")
+        for name in names:
+            svc.stop(name)
     elapsed = t1 - t0
     side = Side(
         (p1 - p0) / elapsed,
@@ -229,8 +254,10 @@ def measure(
     interval_s: float,
     duration_s: float,
     rounds: int,
+    shards: int = 1,
 ) -> dict[str, Any]:
-    """Alternating rounds of connector and bare loop against one simulator."""
+    """Alternating rounds of connector and bare loop against one simulator (and of
+    ``shards`` sharded connector processes, when more than one)."""
     work = ctx.work_dir / NAME
     work.mkdir(parents=True, exist_ok=True)
     port = ports.free_port("127.0.0.1")
@@ -241,8 +268,9 @@ def measure(
         poll_interval_s=interval_s,
     )
     devices = load_devices(devices_path)
-    connector: list[Side] = []
-    bare: list[Side] = []
+    sides: dict[str, list[Side]] = {"connector": [], "bare": []}
+    if shards > 1:
+        sides["sharded"] = []
     summary = ""
     with services(work, {}) as svc:
         svc.start(
@@ -261,23 +289,28 @@ def measure(
         asyncio.run(_wait_listening(devices[0], timeout_s=30))
         sim = svc.psutil_process("simulator")
         for i in range(rounds):
-            order = ("bare", "connector") if i % 2 == 0 else ("connector", "bare")
+            order = list(sides) if i % 2 == 0 else list(reversed(sides))
             for side in order:
                 ctx.progress(f"round {i + 1}/{rounds}: {side}, {machines} devices")
                 if side == "bare":
-                    bare.append(_bare(devices, sim, interval_s=interval_s, duration_s=duration_s))
+                    result = _bare(devices, sim, interval_s=interval_s, duration_s=duration_s)
                 else:
-                    out = work / "connector.pyspy.txt" if i == 0 else None
+                    out = work / "connector.pyspy.txt" if i == 0 and side == "connector" else None
                     result, text = _connector(
-                        ctx, devices_path, sim, work, duration_s=duration_s, profile_out=out
+                        ctx,
+                        devices_path,
+                        sim,
+                        work,
+                        duration_s=duration_s,
+                        profile_out=out,
+                        shards=shards if side == "sharded" else 1,
                     )
-                    connector.append(result)
                     summary = summary or text
+                sides[side].append(result)
     return {
         "offered_scans_s": machines / interval_s,
-        "connector": _median(connector),
-        "bare": _median(bare),
-        "rounds": {"connector": connector, "bare": bare},
+        **{side: _median(results) for side, results in sides.items()},
+        "rounds": sides,
         "profile": summary,
     }
 
@@ -294,15 +327,49 @@ def _median(sides: list[Side]) -> Side:
 def run(ctx: ScenarioContext) -> list[Figure]:
     # (devices, interval): 50 Hz is more than one process on the 2-core development
     # machine can poll (the bare loop included); 10 Hz is what it should keep up with.
-    points = [(50, 0.02)] if ctx.quick else [(200, 0.02), (200, 0.1)]
+    # At 50 Hz, two connector processes (--shard 0/2, 1/2) are measured too.
+    points = [(50, 0.02, 1)] if ctx.quick else [(200, 0.02, SHARDS), (200, 0.1, 1)]
     duration_s, rounds = (6.0, 2) if ctx.quick else (12.0, 3)
     figures: list[Figure] = []
-    for machines, interval_s in points:
+    for machines, interval_s, shards in points:
         r = measure(
-            ctx, machines=machines, interval_s=interval_s, duration_s=duration_s, rounds=rounds
+            ctx,
+            machines=machines,
+            interval_s=interval_s,
+            duration_s=duration_s,
+            rounds=rounds,
+            shards=shards,
         )
         figures += _figures(ctx, r, machines=machines, interval_s=interval_s)
+        if "sharded" in r:
+            figures.append(_sharded_figure(ctx, r, machines=machines, interval_s=interval_s))
     return figures
+
+
+def _sharded_figure(
+    ctx: ScenarioContext, r: dict[str, Any], *, machines: int, interval_s: float
+) -> Figure:
+    sharded: Side = r["sharded"]
+    conn: Side = r["connector"]
+    bare: Side = r["bare"]
+    load = f"{machines} devices every {interval_s * 1000:.0f} ms"
+    ctx.progress(
+        f"{load}: {SHARDS} sharded connectors {sharded.scans_s:.0f} scans/s "
+        f"({sharded.cpu_pct:.0f}% CPU in all) vs one connector {conn.scans_s:.0f}/s"
+    )
+    return Figure(
+        NAME,
+        f"{SHARDS} connector processes (--shard i/{SHARDS}) scans/s, {load}",
+        sharded.scans_s,
+        "scans/s",
+        baseline_name="bare pymodbus AsyncModbusTcpClient loop (one process)",
+        baseline_value=bare.scans_s,
+        note=(
+            f"one connector: {conn.scans_s:.0f} scans/s; the {SHARDS} shards used "
+            f"{sharded.cpu_pct:.0f}% CPU in all, the simulator {sharded.simulator_cpu_pct:.0f}%"
+        ),
+        extra={"sharded": vars_of(sharded), "rounds": [vars_of(s) for s in r["rounds"]["sharded"]]},
+    )
 
 
 def _figures(
