@@ -14,7 +14,7 @@ from connectors.devices import Device
 from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.metrics import ConnectorMetrics
-from connectors.poller import DevicePoller, ReadingSink
+from connectors.poller import DevicePoller, ReadingSink, watch_staleness
 from connectors.producer import ReadingPublisher, build_kafka_producer, open_publisher
 from connectors.settings import ConnectorSettings
 from connectors.spool import Spool
@@ -142,8 +142,9 @@ async def run_connector(
             settings.connector_metrics_port,
         )
     logger.info(
-        "connector started connector_id=%s devices=%d topic=%s spool=%s spooled=%d",
+        "connector started connector_id=%s shard=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
+        settings.connector_shard or "all",
         len(pollers),
         settings.topics.readings,
         spool.path,
@@ -161,8 +162,11 @@ async def run_connector(
                     ),
                     name="statistics",
                 )
+            group.create_task(watch_staleness(pollers, stop), name="staleness")
             for poller in pollers:
-                group.create_task(poller.run(stop), name=f"poll-{poller.device.machine_id}")
+                group.create_task(
+                    poller.run(stop, watchdog=False), name=f"poll-{poller.device.machine_id}"
+                )
     finally:
         writer.flush()
         await kafka.close(timeout_s=settings.connector_flush_timeout_s)
