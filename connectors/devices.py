@@ -8,7 +8,6 @@ Everything is validated when the file is loaded; the first problem raises
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 from collections.abc import Mapping
@@ -211,6 +210,8 @@ class Device(BaseModel):
     port: int = Field(default=502, ge=1, le=65535)
     serial_port: str = ""
     baudrate: int = Field(default=19200, ge=300, le=921_600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
     device_id: int = Field(default=1, ge=0, le=255)
     poll_interval_s: float = Field(default=1.0, ge=MIN_POLL_INTERVAL_S, le=3600)
     timeout_s: float = Field(default=1.0, gt=0, le=60)
@@ -233,8 +234,6 @@ class Device(BaseModel):
         if self.protocol == "rtu":
             if not self.serial_port:
                 raise ValueError("serial_port: required for protocol rtu")
-            if importlib.util.find_spec("serial") is None:
-                raise ValueError("protocol: rtu needs the pyserial package (pip install pyserial)")
         elif not self.host:
             raise ValueError(f"host: required for protocol {self.protocol}")
         return self

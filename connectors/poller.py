@@ -472,7 +472,13 @@ def _new_client(device: Device) -> Any:
     }
     if device.protocol == "rtu":
         serial = AsyncModbusSerialClient(
-            device.serial_port, framer=FramerType.RTU, baudrate=device.baudrate, **common
+            device.serial_port,
+            framer=FramerType.RTU,
+            baudrate=device.baudrate,
+            parity=device.parity,
+            stopbits=device.stopbits,
+            bytesize=8,
+            **common,
         )
         register_fast_responses(serial)
         return serial
