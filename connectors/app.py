@@ -115,9 +115,7 @@ async def run_connector(
         max_records=settings.connector_spool_max_records,
         full_policy=settings.connector_spool_full_policy,
     )
-    writer = SpoolWriter(
-        spool, topic=settings.topics.readings, flush_ms=settings.connector_spool_flush_ms
-    )
+    writer = SpoolWriter(spool, topic=settings.topics.readings)
     metrics = ConnectorMetrics() if settings.connector_metrics_port else None
     pollers = build_pollers(
         devices,
@@ -153,7 +151,6 @@ async def run_connector(
     t0_s = asyncio.get_running_loop().time()
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(writer.run(stop), name="spool-writer")
             group.create_task(kafka.run(stop), name="kafka")
             if settings.connector_stats_interval_s > 0:
                 group.create_task(

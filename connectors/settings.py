@@ -43,7 +43,6 @@ class ConnectorSettings(CommonSettings):
     connector_spool_dir: Path | None = None
     connector_spool_max_records: int = Field(default=1_000_000, ge=1)
     connector_spool_full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
-    connector_spool_flush_ms: int = Field(default=20, ge=1, le=10_000)
     # After a restart, how far back each partition is read to find what already arrived.
     connector_spool_tail_records: int = Field(default=50_000, ge=0)
     connector_max_in_flight: int = Field(default=5_000, ge=1)
