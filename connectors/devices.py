@@ -127,9 +127,16 @@ class Register(BaseModel):
         if self.table in BIT_TABLES and self.type != "bit":
             raise ValueError(f"type: a {self.table} holds one bit, so type must be bit")
         if self.type == "string":
-            raise ValueError(
-                "type: string values cannot be published (readings carry numbers only)"
-            )
+            if self.length < 1:
+                raise ValueError("length: required for type string (registers, 2 characters each)")
+            if self.deadband is not None:
+                raise ValueError("deadband: not for type string (a text is published every scan)")
+            if self.scale != 1.0 or self.offset != 0.0:
+                raise ValueError("scale: not for type string")
+            if self.writable:
+                raise ValueError("writable: type string cannot be written")
+        elif self.length:
+            raise ValueError("length: only for type string")
         if self.bit and self.type != "bit":
             raise ValueError("bit: only for type bit")
         if self.heartbeat_s is not None and self.deadband is None:

@@ -31,11 +31,11 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
-from connectors.decoding import Table, encode
+from connectors.decoding import Table, encode, encode_string
 from connectors.devices import Device, Register
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.simulator.faults import ExceptionEpisode, exception_code
-from connectors.simulator.model import MachineModel, extra_signal
+from connectors.simulator.model import MachineModel, extra_signal, text_signal
 from contracts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ def block_values(
             continue
         if reg.writable:
             value = (reg.min or 0.0) if reg.max is None else (reg.min or 0.0) / 2 + reg.max / 2
+        elif reg.type == "string":
+            value = 0.0
         elif reg.name in values:
             value = values[reg.name]
         elif block.table in BIT_TABLES:
@@ -125,6 +127,12 @@ def block_values(
         start = reg.address - block.address
         if block.table in BIT_TABLES:
             out[start] = int(value >= 0.5)
+            continue
+        if reg.type == "string":
+            text = text_signal(reg.name, now_s=now_s)[: 2 * reg.length]
+            out[start : start + reg.count] = encode_string(
+                text, length=reg.length, byte_order=reg.byte_order
+            )
             continue
         if reg.type == "bit":
             bit = 1 << reg.bit

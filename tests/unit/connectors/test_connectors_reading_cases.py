@@ -35,3 +35,4 @@ def test_reading_case(case: str) -> None:
     assert reading is not None
     assert reading.values == expected["values"]
     assert reading.quality == expected["quality"]
+    assert reading.texts == expected.get("texts", {})
