@@ -1,10 +1,10 @@
 """``python -m connectors``: poll the devices of the devices file into Kafka.
 
 Configuration comes from ``MILLSTREAM_*`` environment variables (see
-:mod:`connectors.settings`); ``--config FILE`` names the devices file instead of
+:mod:`connectors.config.settings`); ``--config FILE`` names the devices file instead of
 ``MILLSTREAM_CONNECTOR_DEVICES_FILE``. ``--check`` only validates the devices file and
 prints what would be polled. ``--shard i/n`` (or ``MILLSTREAM_CONNECTOR_SHARD``) polls
-only shard ``i`` of ``n`` of the file's devices (:mod:`connectors.sharding`); with
+only shard ``i`` of ``n`` of the file's devices (:mod:`connectors.config.sharding`); with
 ``--check`` it prints that shard's devices and how many each shard gets. Exit codes: 0
 after SIGINT/SIGTERM (or a valid file with ``--check``), 2 for bad configuration.
 """
@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 from connectors.app import run_connector
-from connectors.devices import Device, load_devices
+from connectors.config.devices import Device, load_devices
+from connectors.config.settings import ConnectorSettings
+from connectors.config.sharding import Shard, parse_shard, shard_devices, shard_of
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
-from connectors.scan import plan_device
-from connectors.settings import ConnectorSettings
-from connectors.sharding import Shard, parse_shard, shard_devices, shard_of
+from connectors.modbus.scan import plan_device
 from contracts.errors import ConfigError
 from contracts.settings import load_settings
 

@@ -10,14 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from kafka.errors import KafkaError
 
 from connectors.commands import CommandRunner, build_command_consumer
-from connectors.devices import Device
-from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
+from connectors.config.devices import Device
+from connectors.config.settings import ConnectorSettings
+from connectors.forwarding.forwarder import Forwarder, SpoolWriter, delivered_seqs
+from connectors.forwarding.producer import ReadingPublisher, build_kafka_producer, open_publisher
+from connectors.forwarding.spool import Spool
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.metrics import ConnectorMetrics
-from connectors.poller import DevicePoller, ReadingSink, watch_staleness
-from connectors.producer import ReadingPublisher, build_kafka_producer, open_publisher
-from connectors.settings import ConnectorSettings
-from connectors.spool import Spool
+from connectors.modbus.poller import DevicePoller, ReadingSink, watch_staleness
 
 logger = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from pymodbus.client import AsyncModbusTcpClient
 from bench import load, profile
 from bench.core import Figure, ScenarioContext
 from bench.stack import services
-from connectors.devices import Device, load_devices
-from connectors.scan import ReadRequest, plan_device
+from connectors.config.devices import Device, load_devices
+from connectors.modbus.scan import ReadRequest, plan_device
 from infra import ports
 
 NAME = "connector_many_devices"

@@ -31,9 +31,9 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
-from connectors.decoding import Table, encode, encode_string
-from connectors.devices import Device, Register
+from connectors.config.devices import Device, Register
 from connectors.lifecycle import sleep_unless_stopped
+from connectors.modbus.decoding import Table, encode, encode_string
 from connectors.simulator.faults import ExceptionEpisode, exception_code
 from connectors.simulator.model import MachineModel, extra_signal, text_signal
 from contracts.errors import ConfigError

@@ -11,8 +11,8 @@ import pytest
 from ptypair import PtyPair
 
 from connectors.commands import Write, execute
-from connectors.devices import Device, load_devices
-from connectors.poller import DevicePoller
+from connectors.config.devices import Device, load_devices
+from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading
 from infra.ports import free_port

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from kafka import KafkaConsumer
 
-from connectors.sharding import shard_of
+from connectors.config.sharding import shard_of
 from contracts.settings import CommonSettings
 from infra.ports import free_port
 

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from connectors.devices import parse_devices
-from connectors.poller import DevicePoller
+from connectors.config.devices import parse_devices
+from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading, decode_reading
 from infra.ports import free_port

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 
-from connectors.decoding import (
+from connectors.modbus.decoding import (
     BYTE_ORDERS,
     INT_RANGES,
     BlockDecoder,
@@ -242,7 +242,7 @@ def test_overlapping_fields_are_refused() -> None:
 def test_fast_responses_decode_like_pymodbus(regs: list[int]) -> None:
     from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
-    from connectors.fast_pdu import FastReadHoldingRegistersResponse
+    from connectors.modbus.fast_pdu import FastReadHoldingRegistersResponse
 
     data = ReadHoldingRegistersResponse(registers=regs).encode()
     theirs = ReadHoldingRegistersResponse()

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from kafka.partitioner import DefaultPartitioner
 
-from connectors import partitioner as module
-from connectors.partitioner import KeyHashCachingPartitioner
+from connectors.forwarding import partitioner as module
+from connectors.forwarding.partitioner import KeyHashCachingPartitioner
 
 
 class _Cluster:

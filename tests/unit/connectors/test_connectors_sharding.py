@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from connectors.__main__ import main as connector_main
-from connectors.devices import load_devices
-from connectors.sharding import Shard, parse_shard, shard_devices, shard_of
+from connectors.config.devices import load_devices
+from connectors.config.sharding import Shard, parse_shard, shard_devices, shard_of
 from contracts.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.decoding import decode
-from connectors.devices import load_devices, parse_devices
+from connectors.config.devices import load_devices, parse_devices
+from connectors.modbus.decoding import decode
 from connectors.simulator.model import extra_signal
 from connectors.simulator.server import Endpoint, SimulatorServer, block_values, table_blocks
 from contracts.errors import ConfigError

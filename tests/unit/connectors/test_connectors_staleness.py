@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from connectors.staleness import StaleTracker
+from connectors.modbus.staleness import StaleTracker
 
 
 def test_a_tag_read_on_time_is_never_stale() -> None:

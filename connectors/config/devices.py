@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from connectors.decoding import (
+from connectors.modbus.decoding import (
     BIT_TABLES,
     BYTE_ORDERS,
     DATA_TYPES,

@@ -24,9 +24,9 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from connectors.config.settings import ConnectorSettings
+from connectors.forwarding.partitioner import KeyHashCachingPartitioner
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.partitioner import KeyHashCachingPartitioner
-from connectors.settings import ConnectorSettings
 from contracts.commands import CommandResult
 from contracts.machines import MachineInfo
 from contracts.readings import Reading

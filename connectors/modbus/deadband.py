@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from connectors.devices import Register
+from connectors.config.devices import Register
 from contracts.readings import Quality, Reading
 
 

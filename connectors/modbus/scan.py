@@ -21,13 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from connectors.decoding import BIT_TABLES, BlockDecoder, ByteOrder, Table, decode_string
-from connectors.devices import (
+from connectors.config.devices import (
     MAX_BITS_PER_REQUEST,
     MAX_REGISTERS_PER_REQUEST,
     Device,
     Register,
 )
+from connectors.modbus.decoding import BIT_TABLES, BlockDecoder, ByteOrder, Table, decode_string
 from contracts.readings import MAX_TEXT_CHARS, Quality, Reading
 
 _TABLE_ORDER: tuple[Table, ...] = ("holding", "input", "coil", "discrete")

@@ -34,8 +34,8 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from connectors.forwarding.spool import Spool
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.spool import Spool
 from contracts.readings import Reading
 
 logger = logging.getLogger(__name__)

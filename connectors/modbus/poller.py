@@ -8,11 +8,11 @@ Two error channels, as in pymodbus:
   exponential backoff (doubling up to ``backoff_max_s``) with jitter, so a plant's
   devices coming back from a power cut are not all hammered at the same instant;
 - the device refused a request (``response.isError()``): that request's values get
-  quality ``bad`` in the reading (see :mod:`connectors.scan`), counted and logged when
+  quality ``bad`` in the reading (see :mod:`connectors.modbus.scan`), counted and logged when
   the refusal starts and when it ends.
 
 A watchdog beside the loop publishes the last good values of tags whose group's scan is
-late by more than one interval with quality ``stale`` (rule in :mod:`connectors.staleness`);
+late by more than one interval with quality ``stale`` (rule in :mod:`connectors.modbus.staleness`);
 the connector runs one watchdog for all its pollers (:func:`watch_staleness`).
 
 Tags are grouped by poll interval; each group is scanned on its own grid. A scan that
@@ -37,11 +37,11 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from connectors.deadband import ReportByException
-from connectors.devices import Device
-from connectors.fast_pdu import register_fast_responses
+from connectors.config.devices import Device
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.scan import (
+from connectors.modbus.deadband import ReportByException
+from connectors.modbus.fast_pdu import register_fast_responses
+from connectors.modbus.scan import (
     BlockAnswer,
     ReadRequest,
     ScanAssembler,
@@ -49,7 +49,7 @@ from connectors.scan import (
     last_good_reading,
     plan_device,
 )
-from connectors.staleness import StaleTracker
+from connectors.modbus.staleness import StaleTracker
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 

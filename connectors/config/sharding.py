@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connectors.devices import Device
+from connectors.config.devices import Device
 from contracts.errors import ConfigError
 
 _SHARD = re.compile(r"(\d{1,4})/(\d{1,4})")
