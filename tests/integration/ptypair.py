@@ -1,13 +1,13 @@
-"""A virtual null-modem cable for serial tests, without hardware or socat.
+"""Two pseudo-terminals joined like a null-modem cable, for serial Modbus without hardware.
 
-Imported as ``from ptypair import PtyPair``: pytest puts this directory on ``sys.path``.
-Two pseudo-terminals whose master ends are bridged by a thread copying bytes both ways
-(what ``socat pty,raw pty,raw`` does); both slave ends are in raw mode, so a program
-opening :attr:`PtyPair.a_path` talks to one opening :attr:`PtyPair.b_path`.
+What ``socat pty,raw pty,raw`` does, in a thread: the bytes written to one end's slave come
+out of the other end's slave. Both slaves stay open here, so that a client closing and
+reopening its end (a reconnect) does not make the masters fail with EIO.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -16,17 +16,15 @@ from types import TracebackType
 
 
 class PtyPair:
-    """Two bridged pseudo-terminals; use as a context manager."""
-
     def __init__(self) -> None:
-        self._a_master, self._a_slave = os.openpty()
-        self._b_master, self._b_slave = os.openpty()
-        for fd in (self._a_slave, self._b_slave):
+        self._m1, self._s1 = os.openpty()
+        self._m2, self._s2 = os.openpty()
+        for fd in (self._s1, self._s2):
             tty.setraw(fd)
-        self.a_path = os.ttyname(self._a_slave)
-        self.b_path = os.ttyname(self._b_slave)
-        self.relayed_bytes = 0
-        self._stop_r, self._stop_w = os.pipe()
+        #: The two ends, e.g. /dev/pts/7 and /dev/pts/8.
+        self.a = os.ttyname(self._s1)
+        self.b = os.ttyname(self._s2)
+        self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._relay, name="pty-relay", daemon=True)
 
     def __enter__(self) -> PtyPair:
@@ -35,34 +33,26 @@ class PtyPair:
 
     def __exit__(
         self,
-        _type: type[BaseException] | None,
-        _exc: BaseException | None,
-        _tb: TracebackType | None,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
-        os.write(self._stop_w, b"x")
+        os.write(self._wake_w, b"x")
         self._thread.join(timeout=5)
-        for fd in (
-            self._a_master,
-            self._a_slave,
-            self._b_master,
-            self._b_slave,
-            self._stop_r,
-            self._stop_w,
-        ):
-            os.close(fd)
+        for fd in (self._m1, self._s1, self._m2, self._s2, self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _relay(self) -> None:
-        peer = {self._a_master: self._b_master, self._b_master: self._a_master}
+        other = {self._m1: self._m2, self._m2: self._m1}
         while True:
-            ready, _, _ = select.select([self._a_master, self._b_master, self._stop_r], [], [], 1)
-            if self._stop_r in ready:
+            ready, _, _ = select.select([self._m1, self._m2, self._wake_r], [], [], 1.0)
+            if self._wake_r in ready:
                 return
             for fd in ready:
                 try:
                     data = os.read(fd, 4096)
-                except OSError:  # no slave open on this side right now (EIO): wait
+                except OSError:
                     continue
-                self.relayed_bytes += len(data)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(peer[fd], view) :]
+                if data:
+                    os.write(other[fd], data)

@@ -1,10 +1,13 @@
 """From the pollers to the spool, and from the spool to Kafka.
 
-:class:`SpoolWriter` is the pollers' sink: it encodes each reading once and commits it,
-with its machine's sequence number, to the spool as its scan completes (at the end of the
-event loop turn that polled it, together with the other readings of that turn). A
-``kill -9`` can only lose readings of the turn in progress, whose sequence numbers were
-not persisted either, so the sequence stays gap-free.
+:class:`SpoolWriter` is the pollers' sink: it encodes each reading once and commits it
+to the spool in the next turn of the event loop, before the loop waits for anything (a
+group commit: scans that finish in the same turn share one transaction). A ``kill -9``
+can only catch a reading in the microseconds of computation between its scan and that
+commit, never while waiting for a device or for Kafka; such a reading's sequence number
+was not committed either, so the sequence stays gap-free. (WAL with
+``synchronous=NORMAL``: a committed reading survives the process being killed; a power
+cut of the host may lose the last transactions.)
 
 :class:`Forwarder` produces the spool's readings in order, at most ``max_in_flight`` at a
 time, and deletes each prefix Kafka acknowledged. While Kafka is away the producer keeps
@@ -31,30 +34,22 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from connectors.forwarding.spool import Spool
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.spool import Spool
 from contracts.readings import Reading
 
 logger = logging.getLogger(__name__)
 
 
 class SpoolWriter:
-    """The pollers' sink: commits readings to the spool as their scans complete.
-
-    The readings handed over during one turn of the event loop are committed together,
-    by a callback scheduled for the very next turn (``call_soon``), so nothing else runs
-    in between: no I/O, no timer, no forwarding. With few devices that is one transaction
-    per scan; when many scans complete at once they share one, which keeps the cost of
-    writing near that of a batch. The window in which a ``kill -9`` can lose a polled
-    reading is thus the rest of the event loop turn that polled it (microseconds of CPU
-    work, never a wait), not a flush interval; a reading lost there never got a durable
-    ``seq``, so the next run reuses it and the sequence stays gap-free.
-    """
+    """The pollers' sink: commits encoded readings to the spool, one transaction per turn
+    of the event loop (see the module docstring)."""
 
     def __init__(self, spool: Spool, *, topic: str) -> None:
         self._spool = spool
         self._topic = topic
         self._pending: list[tuple[str, int, str, bytes, bytes]] = []
+        self._scheduled = False
         self.written = 0
         self.commits = 0
 
@@ -62,17 +57,13 @@ class SpoolWriter:
         self._pending.append(
             (reading.machine_id, reading.seq, self._topic, reading.key(), reading.encode())
         )
-        if len(self._pending) > 1:
-            return  # the commit of this turn is already scheduled
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # called outside an event loop: commit at once
-            self.flush()
-            return
-        loop.call_soon(self.flush)
+        if not self._scheduled:
+            # Runs in the loop's next turn, before it waits for I/O again.
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Commit what is pending (the scheduled callback; also called on shutdown)."""
+        self._scheduled = False
         if self._pending:
             pending, self._pending = self._pending, []
             self._spool.append(pending)

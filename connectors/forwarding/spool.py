@@ -13,21 +13,11 @@ format). Two tables:
 The spool is bounded by ``max_records``. When a batch does not fit, the policy decides:
 ``drop_oldest`` deletes the oldest readings to make room (the freshest data wins),
 ``drop_newest`` refuses the new ones; either way every dropped reading is counted in
-:attr:`Spool.dropped` and logged. The forwarder (:mod:`connectors.forwarder`) reads the
+:attr:`Spool.dropped` and logged. The forwarder (:mod:`connectors.forwarding.forwarder`) reads the
 spool in order and deletes what Kafka acknowledged.
 
-All methods are synchronous and short (one transaction). The pollers' sink
-(:class:`connectors.forwarder.SpoolWriter`) commits readings with their machines'
-sequence numbers as their scans complete: one transaction per event loop turn.
-
-Durability: ``journal_mode=WAL`` with ``synchronous=NORMAL``. A commit appends to the WAL
-file through the operating system's page cache without ``fsync``; the WAL is synced at
-checkpoints only. So a committed reading survives the connector process being killed
-(``kill -9``, an out-of-memory kill, a crash: the kernel still holds the data and writes
-it out), but a power cut or kernel crash may lose the transactions since the last
-checkpoint (the database stays consistent, only recent readings are missing and their
-sequence numbers are reused). Surviving that too would take ``synchronous=FULL``: one
-``fsync`` per scan, milliseconds each on common disks.
+All methods are synchronous and short (one transaction); callers on the event loop
+batch their writes.
 """
 
 from __future__ import annotations
@@ -87,7 +77,7 @@ class Spool:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a process kill (not
-        # necessarily a power cut of the host) without an fsync per commit; see above.
+        # necessarily a power cut of the host), at a fraction of FULL's fsync cost.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])

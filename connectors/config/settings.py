@@ -54,6 +54,9 @@ class ConnectorSettings(CommonSettings):
     # Commands older than this when they arrive are refused instead of run late.
     connector_command_max_age_s: float = Field(default=60.0, gt=0)
 
+    # "i/n": poll only the devices of shard i of n (connectors/config/sharding.py); "" = all.
+    connector_shard: str = Field(default="", pattern=r"^(\d{1,4}/\d{1,4})?$")
+
     connector_backoff_initial_s: float = Field(default=0.5, gt=0)
     connector_backoff_max_s: float = Field(default=30.0, gt=0)
 
