@@ -22,7 +22,9 @@ Timestamps are epoch milliseconds: write with ``WritePrecision.MS``.
 Schema:
 
 - ``readings,line=..,machine_id=..,plant=.. <sensor>=<float>,...,<sensor>_quality="bad" <ts_ms>``
-  (a ``<sensor>_quality`` string field only for values whose quality is not ``good``)
+  (a ``<sensor>_quality`` string field only for values whose quality is not ``good``;
+  a text tag ``<name>="<text>"`` is a string field, with its ``<name>_quality`` likewise.
+  The contract only admits printable texts, so a text never holds a newline.)
 - ``alarms,machine_id=..,rule=..,sensor=..,severity=.. event="raised",message="..",
   state="..",threshold=<float>,value=<float> <ts_ms>``
 """
@@ -108,6 +110,12 @@ def reading_line(reading: Reading) -> str:
             q = quality.get(sensor, "good")
             if q != "good":
                 fields.append(escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q))
+    if reading.texts:
+        for name, text in reading.texts.items():
+            fields.append(escape_key(name) + "=" + string_field(text))
+            q = quality.get(name, "good")
+            if q != "good":
+                fields.append(escape_key(name + QUALITY_SUFFIX) + "=" + string_field(q))
     return (
         READINGS_MEASUREMENT
         + _reading_tags(reading)

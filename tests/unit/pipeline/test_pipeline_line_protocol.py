@@ -230,3 +230,26 @@ def test_operator_alarm_line_carries_plant_line_by_and_comment_like_the_client()
         .time(event.ts_ms, WritePrecision.MS)
     )
     assert alarm_line(event) == point.to_line_protocol()
+
+
+def test_texts_are_string_fields_matching_the_client_reference():
+    # No spaces in the texts: normalised() splits the line at spaces.
+    r = Reading(
+        machine_id="42",
+        ts_ms=TS,
+        values={"temperature_c": 67.5},
+        quality={"batch_id": "bad"},
+        texts={"recipe": 'PA6,"GF30"\\=é', "batch_id": ""},
+    )
+    point = Point("readings").tag("machine_id", "42").field("temperature_c", 67.5)
+    point.field("recipe", 'PA6,"GF30"\\=é').field("batch_id", "").field(
+        "batch_id_quality", "bad"
+    )
+    expected = point.time(TS, WritePrecision.MS).to_line_protocol()
+    assert normalised(reading_line(r)) == normalised(expected)
+    assert 'recipe="PA6,\\"GF30\\"\\\\=é"' in reading_line(r)
+
+
+def test_a_reading_with_only_texts_has_a_line():
+    r = Reading(machine_id="42", ts_ms=TS, values={}, texts={"recipe": "A"})
+    assert reading_line(r) == 'readings,machine_id=42 recipe="A" 1766241000123'
