@@ -41,7 +41,7 @@ from connectors.decoding import (
 )
 from contracts.errors import ConfigError, ContractError
 from contracts.machines import MachineInfo, SensorInfo
-from contracts.readings import normalize_machine_id
+from contracts.readings import MAX_TEXT_CHARS, normalize_machine_id
 
 _SENSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ADDRESS = 65535
@@ -128,9 +128,9 @@ class Register(BaseModel):
         if self.table in BIT_TABLES and self.type != "bit":
             raise ValueError(f"type: a {self.table} holds one bit, so type must be bit")
         if self.type == "string":
-            raise ValueError(
-                "type: string values cannot be published (readings carry numbers only)"
-            )
+            self._check_string()
+        elif self.length:
+            raise ValueError("length: only for type string")
         if self.bit and self.type != "bit":
             raise ValueError("bit: only for type bit")
         if self.heartbeat_s is not None and self.deadband is None:
@@ -138,6 +138,23 @@ class Register(BaseModel):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min: greater than max")
         return self
+
+    def _check_string(self) -> None:
+        """A string tag: ``length`` registers of two characters each, published as text."""
+        if self.table not in ("holding", "input"):
+            raise ValueError("type: a string lives in holding or input registers")
+        if self.length < 1:
+            raise ValueError("length: required for type string (registers, 2 characters each)")
+        if 2 * self.length > MAX_TEXT_CHARS:
+            raise ValueError(f"length: at most {MAX_TEXT_CHARS // 2} registers for a string")
+        if self.byte_order not in ("ABCD", "BADC"):
+            raise ValueError("byte_order: a string is ABCD (high byte first) or BADC (swapped)")
+        if self.scale != 1.0 or self.offset != 0.0:
+            raise ValueError("scale: a string has no scale or offset")
+        if self.min is not None or self.max is not None:
+            raise ValueError("min: a string has no min or max")
+        if self.writable:
+            raise ValueError("writable: string tags cannot be written")
 
     @property
     def count(self) -> int:

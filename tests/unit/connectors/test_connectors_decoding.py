@@ -264,3 +264,32 @@ def test_block_decoding_from_wire_bytes_matches_registers(
     wire = struct.pack(">3H", *regs)
     assert block.decode_bytes(wire, regs) == block.decode(regs)
     assert block.decode(regs)[0] == {"f": value, "u": regs[2]}
+
+
+TEXTS = st.text(
+    alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")), max_size=24
+)
+
+
+@given(
+    text=TEXTS,
+    spare=st.integers(min_value=0, max_value=3),
+    order=st.sampled_from(["ABCD", "BADC"]),
+)
+def test_strings_from_pymodbus_registers_decode_to_the_text(
+    text: str, spare: int, order: ByteOrder
+) -> None:
+    regs = ModbusTcpClient.convert_to_registers(text, PM.STRING) if text else []
+    regs = regs + [0] * spare  # a longer tag: NUL padding
+    if order == "BADC":
+        regs = [((r & 0xFF) << 8) | (r >> 8) for r in regs]
+    assert decode_string(regs, byte_order=order) == text.rstrip(" ")
+    back = encode_string(text, length=len(regs), byte_order=order) if regs else []
+    assert back == regs
+
+
+def test_string_trailing_spaces_and_nuls_are_stripped_and_bad_bytes_raise() -> None:
+    assert decode_string([0x4142, 0x2020, 0x0000]) == "AB"
+    assert decode_string([0x4241, 0x0020], byte_order="BADC") == "AB"
+    with pytest.raises(UnicodeDecodeError):
+        decode_string([0x41FF])
