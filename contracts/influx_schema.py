@@ -23,7 +23,6 @@ from typing import Final
 READINGS: Final = "readings"
 READINGS_TAGS: Final = ("plant", "line", "machine_id")
 # A string field ``<sensor>_quality`` is written only for values whose quality is not good.
-# A text tag (``Reading.texts``) is a string field named for the tag: ``recipe="PA6-GF30"``.
 QUALITY_SUFFIX: Final = "_quality"
 
 # aggregates,line=..,machine_id=..,plant=..,sensor=..,window=1m count=..,min=..,max=..,

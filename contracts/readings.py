@@ -5,11 +5,9 @@ Wire format (JSON, UTF-8, key = machine id)::
     {"machine_id": "42", "ts": "2025-12-20T14:30:00.000Z", "seq": 7, "source": "modbus://...",
      "plant": "hall-b", "line": "3",
      "values": {"temperature_c": 67.5}, "quality": {"temperature_c": "good"},
-     "texts": {"recipe": "PA6-GF30"}}
+     "texts": {"recipe": "P-17"}}
 
-``texts`` (optional, omitted when empty) holds text-valued tags (Modbus ``string`` tags): a
-sensor name (same pattern as values) to printable text of at most :data:`MAX_TEXT_CHARS`
-characters. A name is either a value or a text, never both; ``quality`` may name either.
+``texts`` (text tags, such as a recipe or a batch id) is left out when there are none.
 
 The flat shape of the user's SCADA scripts (sensor values next to ``machine_id``) is the
 API's input format; it is parsed in ``api.flat``.
@@ -24,18 +22,12 @@ from typing import Any, Literal
 import orjson
 
 from contracts.errors import ContractError
-from contracts.patterns import (
-    SENSOR_NAME_RULE,
-    check_machine_id,
-    check_sensor_name,
-    is_sensor_name,
-)
+from contracts.patterns import check_machine_id, check_sensor_name
 from contracts.timefmt import format_ts, parse_ts
 
 # ``stale``: no fresh value within the tag's interval; ``comm_loss``: the device did not answer.
 Quality = Literal["good", "uncertain", "bad", "stale", "comm_loss"]
 QUALITIES: frozenset[str] = frozenset(("good", "uncertain", "bad", "stale", "comm_loss"))
-MAX_TEXT_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +40,14 @@ class Reading:
     source: str = ""
     plant: str = ""
     line: str = ""
+    # Text tags (a recipe, a batch id), by sensor name; none of them also in ``values``.
     texts: dict[str, str] = field(default_factory=dict)
 
     def quality_of(self, sensor: str) -> Quality:
         return self.quality.get(sensor, "good")
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        out = {
             "machine_id": self.machine_id,
             "ts": format_ts(self.ts_ms),
             "seq": self.seq,
@@ -96,31 +89,30 @@ def sensor_value(name: str, raw: object) -> float:
     return value
 
 
-def sensor_text(name: str, raw: object) -> str:
-    """A text tag's value; :class:`ContractError` naming ``texts.<name>`` if not valid."""
-    if not isinstance(name, str) or not is_sensor_name(name):
-        raise ContractError(f"texts.{name}: sensor names are {SENSOR_NAME_RULE}")
-    if not isinstance(raw, str):
-        raise ContractError(f"texts.{name}: must be a string, got {type(raw).__name__}")
-    if len(raw) > MAX_TEXT_CHARS:
-        raise ContractError(f"texts.{name}: longer than {MAX_TEXT_CHARS} characters")
-    if not raw.isprintable():
-        raise ContractError(f"texts.{name}: must be printable text (no control characters)")
-    return raw
+# The longest text a text tag may carry, in characters.
+MAX_TEXT_CHARS = 256
 
 
 def text_map(raw: object, values: dict[str, float]) -> dict[str, str]:
-    """The optional ``texts`` object of a reading; no name may also be a value."""
+    """The ``texts`` object of a reading: sensor name to printable text."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ContractError("texts: must be an object of sensor name to string")
-    out: dict[str, str] = {}
+        raise ContractError("texts: must be an object of sensor name to text")
     for name, text in raw.items():
+        try:
+            check_sensor_name(name)
+        except ContractError as exc:
+            raise ContractError(f"texts.{exc}") from exc
         if name in values:
-            raise ContractError(f"texts.{name}: the name is also a value in the reading")
-        out[name] = sensor_text(name, text)
-    return out
+            raise ContractError(f"texts.{name}: also a number in values; a name is one or other")
+        if not isinstance(text, str):
+            raise ContractError(f"texts.{name}: must be a string, got {type(text).__name__}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ContractError(f"texts.{name}: longer than {MAX_TEXT_CHARS} characters")
+        if not text.isprintable():
+            raise ContractError(f"texts.{name}: must be printable text (no control characters)")
+    return raw
 
 
 def quality_map(
@@ -133,7 +125,7 @@ def quality_map(
         raise ContractError("quality: must be an object of sensor name to quality")
     out: dict[str, Quality] = {}
     for name, q in raw.items():
-        if name not in values and (not texts or name not in texts):
+        if name not in values and not (texts and name in texts):
             raise ContractError(f"quality.{name}: no value with that name in the reading")
         if isinstance(q, str) and q in QUALITIES:
             out[name] = q  # type: ignore[assignment]
@@ -176,13 +168,11 @@ def decode_reading(data: bytes) -> Reading:
     if not isinstance(obj, dict):
         raise ContractError("reading: must be a JSON object")
     raw_values = obj.get("values")
-    if not isinstance(raw_values, dict) or (not raw_values and not obj.get("texts")):
+    raw_texts = obj.get("texts")
+    if not isinstance(raw_values, dict) or not (raw_values or raw_texts):
         raise ContractError("values: required, a non-empty object of sensor name to number")
     values = {name: sensor_value(name, raw) for name, raw in raw_values.items()}
-    # Only a reading that carries texts pays for them; the numeric path is unchanged.
-    texts: dict[str, str] = {}
-    if "texts" in obj:
-        texts = text_map(obj["texts"], values)
+    texts = text_map(raw_texts, values) if raw_texts is not None else {}
     if "machine_id" not in obj:
         raise ContractError("machine_id: field required")
     if "ts" not in obj:

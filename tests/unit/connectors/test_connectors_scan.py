@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.decoding import encode
-from connectors.devices import Device, Register, load_devices, parse_devices
-from connectors.scan import BlockAnswer, ReadRequest, assemble_reading, plan_requests
+from connectors.config.devices import Device, Register, load_devices, parse_devices
+from connectors.modbus.decoding import encode
+from connectors.modbus.scan import BlockAnswer, ReadRequest, assemble_reading, plan_requests
 from contracts.readings import decode_reading
 
 REPO = Path(__file__).resolve().parents[3]
@@ -158,92 +158,3 @@ def test_nan_float_is_bad_quality() -> None:
     assert reading is not None
     assert reading.values == {"temperature_c": 69.0, "level_pct": 12.3}
     assert reading.quality == {"temperature_c": "bad", "level_pct": "good"}
-
-
-def _string_device() -> Device:
-    (device,) = parse_devices(
-        """
-devices:
-  - machine_id: 42
-    host: 127.0.0.1
-    registers:
-      - {name: temperature_c, address: 0, type: float32}
-      - {name: recipe, address: 2, type: string, length: 4}
-      - {name: batch_id, address: 6, type: string, length: 2, byte_order: BADC, deadband: 1,
-         heartbeat_s: 5}
-""",
-        source="test",
-    )
-    return device
-
-
-def _string_answer(request: ReadRequest, recipe: list[int], batch: list[int]) -> BlockAnswer:
-    return BlockAnswer(
-        request=request, registers=encode(61.5, data_type="float32") + recipe + batch
-    )
-
-
-def test_string_tags_become_texts_and_bad_bytes_keep_the_last_text() -> None:
-    from connectors.decoding import encode_string
-    from connectors.scan import ScanAssembler
-
-    device = _string_device()
-    (request,) = plan_requests(device.registers)
-    assembler = ScanAssembler(device)
-    recipe = encode_string("PA6-GF30", length=4)
-    batch = encode_string("B7", length=2, byte_order="BADC")
-    first = assembler.assemble(
-        [_string_answer(request, recipe, batch)], ts_ms=TS_MS, seq=1, last_good={}
-    )
-    assert first is not None
-    assert first.texts == {"recipe": "PA6-GF30", "batch_id": "B7"}
-    assert first.values == {"temperature_c": 61.5}
-    assert decode_reading(first.encode()) == first
-
-    broken = [0xFFFE, 0x4100, 0, 0]
-    second = assembler.assemble(
-        [_string_answer(request, broken, batch)], ts_ms=TS_MS + 1, seq=2, last_good={}
-    )
-    assert second is not None
-    assert second.texts["recipe"] == "PA6-GF30"
-    assert second.quality_of("recipe") == "bad"
-    assert assembler.bad_texts == {"not UTF-8": 1}
-    assert not assembler.all_good
-
-
-def test_string_without_history_that_reads_bad_is_left_out() -> None:
-    from connectors.scan import ScanAssembler
-
-    device = _string_device()
-    (request,) = plan_requests(device.registers)
-    reading = ScanAssembler(device).assemble(
-        [_string_answer(request, [0x0741, 0, 0, 0], [0x4142, 0])],
-        ts_ms=TS_MS,
-        seq=1,
-        last_good={},
-    )
-    assert reading is not None
-    assert "recipe" not in reading.texts and "recipe" not in reading.quality
-    assert reading.texts == {"batch_id": "BA"}
-
-
-def test_string_deadband_reports_on_change_and_heartbeat() -> None:
-    from connectors.deadband import ReportByException
-    from contracts.readings import Reading
-
-    device = _string_device()
-    rbe = ReportByException(device.registers)
-
-    def reading(ts_ms: int, batch: str) -> Reading:
-        return Reading(
-            machine_id="42", ts_ms=ts_ms, values={"temperature_c": 1.0}, texts={"batch_id": batch}
-        )
-
-    assert rbe.filter(reading(0, "B7")) == reading(0, "B7")
-    unchanged = rbe.filter(reading(1000, "B7"))
-    assert unchanged is not None and unchanged.texts == {}
-    changed = rbe.filter(reading(2000, "B8"))
-    assert changed is not None and changed.texts == {"batch_id": "B8"}
-    assert rbe.filter(reading(6000, "B8")).texts == {}  # type: ignore[union-attr]
-    beat = rbe.filter(reading(7000, "B8"))
-    assert beat is not None and beat.texts == {"batch_id": "B8"}

@@ -53,13 +53,13 @@ def test_empty_values_and_empty_texts_are_refused() -> None:
     ("texts", "message"),
     [
         ("PA6", "^texts: must be an object"),
-        ({"Recipe": "x"}, "^texts.Recipe: sensor names"),
-        ({"recipe\n": "x"}, "^texts.recipe\n: sensor names"),
+        ({"Recipe": "x"}, r"^texts\.'Recipe': sensor names"),
+        ({"recipe\n": "x"}, r"^texts\.'recipe\\n': sensor names"),
         ({"recipe": 5}, "^texts.recipe: must be a string, got int"),
         ({"recipe": "x" * (MAX_TEXT_CHARS + 1)}, "^texts.recipe: longer than 256"),
         ({"recipe": "a\nb"}, "^texts.recipe: must be printable"),
         ({"recipe": "a\x00"}, "^texts.recipe: must be printable"),
-        ({"temperature_c": "hot"}, "^texts.temperature_c: the name is also a value"),
+        ({"temperature_c": "hot"}, "^texts.temperature_c: also a number in values"),
     ],
 )
 def test_invalid_texts_name_the_field(texts: object, message: str) -> None:

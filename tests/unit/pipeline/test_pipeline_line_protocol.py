@@ -232,24 +232,19 @@ def test_operator_alarm_line_carries_plant_line_by_and_comment_like_the_client()
     assert alarm_line(event) == point.to_line_protocol()
 
 
-def test_texts_are_string_fields_matching_the_client_reference():
-    # No spaces in the texts: normalised() splits the line at spaces.
+def test_text_tags_are_string_fields_like_the_client_writes_them():
     r = Reading(
         machine_id="42",
         ts_ms=TS,
         values={"temperature_c": 67.5},
         quality={"batch_id": "bad"},
-        texts={"recipe": 'PA6,"GF30"\\=é', "batch_id": ""},
+        texts={"recipe": 'P-17"steel"\\2', "batch_id": "B-42"},
+        plant="hall-b",
     )
-    point = Point("readings").tag("machine_id", "42").field("temperature_c", 67.5)
-    point.field("recipe", 'PA6,"GF30"\\=é').field("batch_id", "").field(
-        "batch_id_quality", "bad"
-    )
-    expected = point.time(TS, WritePrecision.MS).to_line_protocol()
-    assert normalised(reading_line(r)) == normalised(expected)
-    assert 'recipe="PA6,\\"GF30\\"\\\\=é"' in reading_line(r)
-
-
-def test_a_reading_with_only_texts_has_a_line():
-    r = Reading(machine_id="42", ts_ms=TS, values={}, texts={"recipe": "A"})
-    assert reading_line(r) == 'readings,machine_id=42 recipe="A" 1766241000123'
+    point = Point("readings").tag("plant", "hall-b").tag("machine_id", "42")
+    point.field("temperature_c", 67.5)
+    point.field("recipe", 'P-17"steel"\\2')
+    point.field("batch_id", "B-42")
+    point.field("batch_id_quality", "bad")
+    reference = point.time(TS, WritePrecision.MS).to_line_protocol()
+    assert normalised(reading_line(r)) == normalised(reference)

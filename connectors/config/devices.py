@@ -8,7 +8,6 @@ Everything is validated when the file is loaded; the first problem raises
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from connectors.decoding import (
+from connectors.modbus.decoding import (
     BIT_TABLES,
     BYTE_ORDERS,
     DATA_TYPES,
@@ -41,7 +40,7 @@ from connectors.decoding import (
 )
 from contracts.errors import ConfigError, ContractError
 from contracts.machines import MachineInfo, SensorInfo
-from contracts.readings import MAX_TEXT_CHARS, normalize_machine_id
+from contracts.readings import normalize_machine_id
 
 _SENSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ADDRESS = 65535
@@ -128,7 +127,14 @@ class Register(BaseModel):
         if self.table in BIT_TABLES and self.type != "bit":
             raise ValueError(f"type: a {self.table} holds one bit, so type must be bit")
         if self.type == "string":
-            self._check_string()
+            if self.length < 1:
+                raise ValueError("length: required for type string (registers, 2 characters each)")
+            if self.deadband is not None:
+                raise ValueError("deadband: not for type string (a text is published every scan)")
+            if self.scale != 1.0 or self.offset != 0.0:
+                raise ValueError("scale: not for type string")
+            if self.writable:
+                raise ValueError("writable: type string cannot be written")
         elif self.length:
             raise ValueError("length: only for type string")
         if self.bit and self.type != "bit":
@@ -138,23 +144,6 @@ class Register(BaseModel):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min: greater than max")
         return self
-
-    def _check_string(self) -> None:
-        """A string tag: ``length`` registers of two characters each, published as text."""
-        if self.table not in ("holding", "input"):
-            raise ValueError("type: a string lives in holding or input registers")
-        if self.length < 1:
-            raise ValueError("length: required for type string (registers, 2 characters each)")
-        if 2 * self.length > MAX_TEXT_CHARS:
-            raise ValueError(f"length: at most {MAX_TEXT_CHARS // 2} registers for a string")
-        if self.byte_order not in ("ABCD", "BADC"):
-            raise ValueError("byte_order: a string is ABCD (high byte first) or BADC (swapped)")
-        if self.scale != 1.0 or self.offset != 0.0:
-            raise ValueError("scale: a string has no scale or offset")
-        if self.min is not None or self.max is not None:
-            raise ValueError("min: a string has no min or max")
-        if self.writable:
-            raise ValueError("writable: string tags cannot be written")
 
     @property
     def count(self) -> int:
@@ -228,6 +217,8 @@ class Device(BaseModel):
     port: int = Field(default=502, ge=1, le=65535)
     serial_port: str = ""
     baudrate: int = Field(default=19200, ge=300, le=921_600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
     device_id: int = Field(default=1, ge=0, le=255)
     poll_interval_s: float = Field(default=1.0, ge=MIN_POLL_INTERVAL_S, le=3600)
     timeout_s: float = Field(default=1.0, gt=0, le=60)
@@ -250,8 +241,6 @@ class Device(BaseModel):
         if self.protocol == "rtu":
             if not self.serial_port:
                 raise ValueError("serial_port: required for protocol rtu")
-            if importlib.util.find_spec("serial") is None:
-                raise ValueError("protocol: rtu needs the pyserial package (pip install pyserial)")
         elif not self.host:
             raise ValueError(f"host: required for protocol {self.protocol}")
         return self

@@ -9,10 +9,6 @@ answers into a :class:`~contracts.readings.Reading`:
 - a value whose request the device refused (or that decodes to NaN or infinity) has
   quality ``bad`` and carries the last good value of that tag; before the tag ever had a
   good value it is left out of the reading;
-- a ``string`` tag's registers become a text in ``Reading.texts`` (see
-  :func:`connectors.decoding.decode_string`); registers that are not UTF-8 or not printable
-  give quality ``bad`` and the tag's last good text (or nothing, before it had one), and the
-  reason is counted in :attr:`ScanAssembler.bad_texts`;
 - a scan left with no value at all produces no reading.
 
 :func:`comm_loss_reading` is what the poller publishes when the device stops answering:
@@ -21,21 +17,18 @@ the last good values, each with quality ``comm_loss``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from connectors.decoding import BIT_TABLES, BlockDecoder, ByteOrder, Table, decode_string
-from connectors.devices import (
+from connectors.config.devices import (
     MAX_BITS_PER_REQUEST,
     MAX_REGISTERS_PER_REQUEST,
     Device,
     Register,
 )
+from connectors.modbus.decoding import BIT_TABLES, BlockDecoder, ByteOrder, Table, decode_string
 from contracts.readings import MAX_TEXT_CHARS, Quality, Reading
-
-logger = logging.getLogger(__name__)
 
 _TABLE_ORDER: tuple[Table, ...] = ("holding", "input", "coil", "discrete")
 
@@ -135,19 +128,33 @@ class _BitDecoder:
         return {name: float(bool(bits[i])) for name, i in self.fields}, []
 
 
+@dataclass(frozen=True, slots=True)
+class _TextField:
+    name: str
+    offset: int  # registers from the start of the request
+    length: int
+    byte_order: ByteOrder
+
+    def text(self, registers: Sequence[int]) -> str | None:
+        """The text, or ``None`` when it is not printable UTF-8 (quality bad)."""
+        chunk = registers[self.offset : self.offset + self.length]
+        text = decode_string(chunk, byte_order=self.byte_order)
+        if "\ufffd" in text or not text.isprintable() or len(text) > MAX_TEXT_CHARS:
+            return None
+        return text
+
+
 @dataclass(slots=True)
 class ScanAssembler:
     """Decodes the answers of one device's requests into readings (see module docstring)."""
 
     device: Device
     _decoders: dict[int, BlockDecoder | _BitDecoder] = field(default_factory=dict)
+    _texts: dict[int, tuple[_TextField, ...]] = field(default_factory=dict)
+    # The last good text of each string tag (a bad one is published as that, marked bad).
+    last_texts: dict[str, str] = field(default_factory=dict)
     # Whether the last assembled reading had only good values (the poller's fast path).
     all_good: bool = True
-    # String tags per request (name, offset in the block, length, byte order).
-    _strings: dict[int, tuple[tuple[str, int, int, ByteOrder], ...]] = field(default_factory=dict)
-    _last_text: dict[str, str] = field(default_factory=dict)
-    # Why string tags read bad, counted by reason ("not UTF-8", "not printable").
-    bad_texts: dict[str, int] = field(default_factory=dict)
 
     def _decoder(self, request: ReadRequest) -> BlockDecoder | _BitDecoder:
         decoder = self._decoders.get(id(request))
@@ -157,18 +164,13 @@ class ScanAssembler:
                     tuple((r.name, r.address - request.address) for r in request.registers)
                 )
             else:
-                decoder = BlockDecoder(
-                    request.address,
-                    request.count,
-                    [r.field_spec() for r in request.registers if r.type != "string"],
-                )
-                strings = tuple(
-                    (r.name, r.address - request.address, r.length, r.byte_order)
+                numbers = [r.field_spec() for r in request.registers if r.type != "string"]
+                decoder = BlockDecoder(request.address, request.count, numbers)
+                self._texts[id(request)] = tuple(
+                    _TextField(r.name, r.address - request.address, r.length, r.byte_order)
                     for r in request.registers
                     if r.type == "string"
                 )
-                if strings:
-                    self._strings[id(request)] = strings
             self._decoders[id(request)] = decoder
         return decoder
 
@@ -183,10 +185,12 @@ class ScanAssembler:
         values: dict[str, float] = {}
         texts: dict[str, str] = {}
         bad: list[str] = []
+        bad_texts: list[str] = []
         for answer in answers:
             request = answer.request
             if answer.registers is None or len(answer.registers) < request.count:
-                bad.extend(r.name for r in request.registers)
+                for r in request.registers:
+                    (bad_texts if r.type == "string" else bad).append(r.name)
                 continue
             decoder = self._decoder(request)
             if answer.raw and isinstance(decoder, BlockDecoder):
@@ -195,46 +199,31 @@ class ScanAssembler:
                 decoded, not_finite = decoder.decode(answer.registers)
             values.update(decoded)
             bad.extend(not_finite)
-            if self._strings:
-                self._decode_texts(request, answer.registers, texts, bad)
+            for text_field in self._texts.get(id(request), ()):
+                text = text_field.text(answer.registers)
+                if text is None:
+                    bad_texts.append(text_field.name)
+                else:
+                    texts[text_field.name] = text
         quality: dict[str, Quality] = dict.fromkeys(values, "good")
-        if texts:
-            quality.update(dict.fromkeys(texts, "good"))
-        self.all_good = not bad
+        self.all_good = not bad and not bad_texts
         for name in bad:
             if name in last_good:
                 values[name] = last_good[name]
                 quality[name] = "bad"
-            elif name in self._last_text:
-                texts[name] = self._last_text[name]
-                quality[name] = "bad"
             else:
                 values.pop(name, None)
-                texts.pop(name, None)
                 quality.pop(name, None)
+        if texts or bad_texts:
+            self.last_texts.update(texts)
+            quality.update(dict.fromkeys(texts, "good"))
+            for name in bad_texts:
+                if name in self.last_texts:
+                    texts[name] = self.last_texts[name]
+                    quality[name] = "bad"
         if not values and not texts:
             return None
-        for name, text in texts.items():
-            if quality[name] == "good":
-                self._last_text[name] = text
         return self.reading(values, quality, ts_ms=ts_ms, seq=seq, texts=texts)
-
-    def _decode_texts(
-        self, request: ReadRequest, registers: Sequence[int], texts: dict[str, str], bad: list[str]
-    ) -> None:
-        for name, rel, length, order in self._strings.get(id(request), ()):
-            try:
-                text = decode_string(registers[rel : rel + length], byte_order=order)
-            except UnicodeDecodeError:
-                reason = "not UTF-8"
-            else:
-                if text.isprintable() and len(text) <= MAX_TEXT_CHARS:
-                    texts[name] = text
-                    continue
-                reason = "not printable"
-            self.bad_texts[reason] = self.bad_texts.get(reason, 0) + 1
-            logger.debug("string tag %s reads bad: %s", name, reason)
-            bad.append(name)
 
     def reading(
         self,

@@ -155,14 +155,12 @@ def decode(
 
 
 def decode_string(registers: Sequence[int], *, byte_order: ByteOrder = "ABCD") -> str:
-    """Two ASCII/UTF-8 bytes per register, trailing NULs and spaces removed.
+    """Two ASCII/UTF-8 characters per register, trailing NULs and spaces removed.
 
-    ``ABCD``: the first character in the high byte of each register (pymodbus'
-    ``DATATYPE.STRING``); ``BADC`` (and ``DCBA``): the two bytes of each register swapped.
-    Raises ``UnicodeDecodeError`` if the bytes are not UTF-8 (ASCII included)."""
+    Only the byte swap of the order applies (``BADC``/``DCBA``: low byte first)."""
     regs = _swap_bytes(registers) if _byte_swapped(byte_order) else registers
     raw = b"".join(r.to_bytes(2, "big") for r in regs)
-    return raw.rstrip(b"\x00 ").decode("utf-8")
+    return raw.rstrip(b"\x00 ").decode("utf-8", errors="replace")
 
 
 def encode(
