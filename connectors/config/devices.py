@@ -129,8 +129,6 @@ class Register(BaseModel):
         if self.type == "string":
             if self.length < 1:
                 raise ValueError("length: required for type string (registers, 2 characters each)")
-            if self.deadband is not None:
-                raise ValueError("deadband: not for type string (a text is published every scan)")
             if self.scale != 1.0 or self.offset != 0.0:
                 raise ValueError("scale: not for type string")
             if self.writable:
