@@ -26,7 +26,7 @@ from api.kafka.producer import KafkaPublisher
 from api.machines.registry import MachineRegistry
 from api.security.errors import RateLimitedError
 from api.security.middleware import STATE_IDENTITY, STATE_RATE
-from api.security.ratelimit import route_class
+from api.security.ratelimit import RouteClass, route_class
 from api.security.runtime import SecurityServices
 from api.services import Services
 from api.settings import ApiSettings
@@ -119,6 +119,9 @@ async def current_identity(
             f"missing credential: send an API key in the {API_KEY_HEADER} header "
             "or a token in Authorization: Bearer"
         )
+    client = request.client.host if request.client else "unknown"
+    if security is not None and security.limiter is not None:
+        await security.limiter.refuse_if_exhausted(RouteClass.auth_failures, client)
     if security is not None:
         identity = security.auth.authenticate(credential)
     elif looks_like_jwt(credential):
@@ -126,6 +129,8 @@ async def current_identity(
     else:  # no lifespan (unit tests of the HTTP mapping): API keys only
         identity = keys.authenticate(credential)
     if identity is None:
+        if security is not None and security.limiter is not None:
+            await security.limiter.hit(RouteClass.auth_failures, client)
         if api_key:
             raise AuthenticationError(f"{API_KEY_HEADER}: not a valid API key")
         raise AuthenticationError("Authorization: not a valid login token or API key")

@@ -97,6 +97,9 @@ class ApiSettings(CommonSettings):
     rate_limit_ingest: str = "5000/second"
     rate_limit_login: str = "10/minute"
     rate_limit_login_ip: str = "60/minute"
+    # Wrong API keys or tokens per client address; past it every credential from that
+    # address gets 429 until the window allows more (guessing keys stays slow).
+    rate_limit_auth_failures: str = "60/minute"
 
     # Audit: one record per request, batched to Kafka and InfluxDB
     audit_enabled: bool = True
@@ -136,6 +139,7 @@ class ApiSettings(CommonSettings):
         "rate_limit_ingest",
         "rate_limit_login",
         "rate_limit_login_ip",
+        "rate_limit_auth_failures",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:

@@ -6,6 +6,7 @@ Both are checked with ``fullmatch``: a ``$`` anchor would accept a trailing newl
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated
 
@@ -20,11 +21,14 @@ MACHINE_ID_RULE = "letters, digits, '_', '.', ':', '-'; 1-64 chars"
 SENSOR_NAME_RULE = "lower_snake_case, starting with a letter, up to 64 characters"
 
 
+@functools.lru_cache(maxsize=16384)
 def is_machine_id(text: str) -> bool:
     return MACHINE_ID_RE.fullmatch(text) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensor_name(text: str) -> bool:
+    # Cached, as machine ids are: every reading repeats its machine's few sensor names.
     return SENSOR_NAME_RE.fullmatch(text) is not None
 
 

@@ -28,7 +28,21 @@ def _second_prefix(ts_s: int) -> str:
 
 
 def parse_ts(text: str) -> int:
-    """Parse an ISO-8601 timestamp into epoch milliseconds; naive times are UTC."""
+    """Parse an ISO-8601 timestamp into epoch milliseconds; naive times are UTC.
+
+    The form :func:`format_ts` writes (``2025-12-20T14:30:00.123Z``) takes a fast path: the
+    seconds are cached per prefix, as in :func:`format_ts`."""
+    if len(text) == 24 and text[23] == "Z" and text[19] == "." and text[20:23].isdigit():
+        return _prefix_seconds(text[:19]) * 1000 + int(text[20:23])
+    return _parse_iso(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix_seconds(prefix: str) -> int:
+    return _parse_iso(prefix + "Z") // 1000
+
+
+def _parse_iso(text: str) -> int:
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)

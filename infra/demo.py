@@ -117,13 +117,19 @@ def run_demo(
     py = sys.executable
     commands = {
         "simulator": [
-            py, "-m", "connectors.simulator", "--devices", str(devices),
-            "--overheat-every-s", str(overheat_every_s),
+            py,
+            "-m",
+            "connectors.simulator",
+            "--devices",
+            str(devices),
+            "--overheat-every-s",
+            str(overheat_every_s),
         ],
         "connector": [py, "-m", "connectors"],
         "pipeline": [py, "-m", "pipeline", "worker"],
         "api": [py, "-m", "api"],
     }
+
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # Stop at once, even while waiting for start-up; the clean-up below runs only once.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -134,7 +140,9 @@ def run_demo(
     signal.signal(signal.SIGINT, on_signal)
     try:
         for name in _SERVICES:
-            children[name] = processes.start(commands[name], name=name, run_dir=run_dir, env=env)
+            children[name] = processes.start(
+                commands[name], name=name, run_dir=run_dir, env=env, die_with_parent=True
+            )
         console.print("Starting the simulator, connector, pipeline worker and API ...")
         ready_url = f"http://{host}:{port}/ready"
         processes.wait_until_healthy(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,8 +24,12 @@ def start(
     run_dir: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    die_with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own session, output to ``<run_dir>/logs/<name>.log``."""
+    """Start ``argv`` in its own session, output to ``<run_dir>/logs/<name>.log``.
+
+    ``die_with_parent``: the child gets SIGTERM when this process dies, even by SIGKILL
+    (Linux's ``PR_SET_PDEATHSIG``), so a killed ``make run`` leaves no service behind."""
     logs = run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{name}.log"
@@ -36,10 +42,20 @@ def start(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_term_on_parent_death if die_with_parent and _HAS_PDEATHSIG else None,
         )
     pid_file(run_dir, name).write_text(str(proc.pid))
     logger.info("started name=%s pid=%d log=%s", name, proc.pid, log_path)
     return proc
+
+
+_HAS_PDEATHSIG = sys.platform == "linux"
+_PR_SET_PDEATHSIG = 1
+
+
+def _term_on_parent_death() -> None:  # pragma: no cover - runs in the child before exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def pid_file(run_dir: Path, name: str) -> Path:

@@ -5,10 +5,17 @@ topic), rebalances, table changelogs and offset commits. The readings topic (and
 topic) are consumed chunk by chunk through :class:`pipeline.chunks.ChunkConsumer`, past
 Faust's per-event stream machinery; see that module for why and how offsets stay safe.
 
-Per chunk of readings (:class:`pipeline.readings_loop.ReadingsLoop`): decode, evaluate the
-alarms and publish their events at once, add the readings to their windows and emit the
-closed ones, then hand the lines to the storage batcher, which writes them to InfluxDB in
-the background and acks the chunk's offsets only after InfluxDB accepted them.
+Two paths read the readings:
+
+- storage (:class:`pipeline.readings_loop.ReadingsLoop`), per chunk: decode, add the
+  readings to their windows and emit the closed ones, then hand the lines to the storage
+  batcher, which writes them to InfluxDB in the background and acks the chunk's offsets
+  only after InfluxDB accepted them;
+- alarms (:class:`pipeline.alarms.reader.AlarmReader`): the same partitions at a position
+  of their own, so that a slow or stopped InfluxDB never delays an alarm.
+
+The alarm events' rows reach InfluxDB from the alarms topic (:class:`pipeline.rows_loop.
+RowsLoop`, as the audit records do).
 
 An unexpected exception in a loop stops the worker (exit code 1) instead of going on past
 a batch it could not store; the process manager restarts it, and it resumes from the
@@ -40,11 +47,15 @@ import faust
 import mode
 
 from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
-from pipeline.audit_loop import AuditLoop
-from pipeline.chunks import ChunkConsumer
+from pipeline.alarms.reader import AlarmReader
+from pipeline.audit_rows import audit_record_line
+from pipeline.chunks import Chunk, ChunkConsumer
+from pipeline.decoded_cache import DecodedReadings
 from pipeline.delivery import RetryPolicy, until_done
+from pipeline.line_protocol import alarm_event_line
 from pipeline.publish import FaustPublisher
-from pipeline.readings_loop import AlarmStage, ReadingsLoop
+from pipeline.readings_loop import ReadingsLoop
+from pipeline.rows_loop import RowsLoop
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.batcher import StorageBatcher
@@ -120,13 +131,27 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         backoff_ms=settings.pipeline_retry_backoff_ms,
         backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
     )
-    alarms: AlarmStage | None = None
+    consumer: Any = app.consumer
+    decoded = DecodedReadings()
+    reader: AlarmReader | None = None
     if settings.pipeline_alarms_enabled:
         processor = build_alarm_processor(
             app, settings=settings, publisher=publisher, partitions=partitions
         )
         register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
-        alarms = processor
+        reader = AlarmReader(
+            bootstrap_servers=settings.bootstrap_list(),
+            topic=topics.readings,
+            app_id=settings.pipeline_app_id,
+            evaluator=processor,
+            owned=app.assignor.assigned_actives,
+            stable=lambda: not (app.rebalancing or getattr(app, "in_recovery", False)),
+            fetch_max_bytes=settings.pipeline_fetch_max_bytes,
+            max_records=settings.pipeline_batch_size,
+            share=decoded if settings.pipeline_storage_enabled else None,
+        )
+        consumer.revoke_hooks.append(reader.revoke)
+        app.task(_crash_on_error(app, "pipeline.alarm_reader", reader.run))
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
         windows_table = app.Table(
@@ -140,7 +165,6 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
             settings, table=windows_table, publisher=publisher, retry=retry
         )
     sink = InfluxSink.from_settings(settings)
-    consumer: Any = app.consumer
 
     def batcher(name: str, batch_size: int) -> StorageBatcher:
         return StorageBatcher(
@@ -155,15 +179,45 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         )
 
     readings_batcher = batcher("readings", settings.pipeline_batch_size)
-    loop = ReadingsLoop(sink=sink, batcher=readings_batcher, alarms=alarms, windows=windows)
-    consumer.chunk_handlers[topics.readings] = loop.on_chunk
+    loop = ReadingsLoop(
+        sink=sink,
+        batcher=readings_batcher,
+        windows=windows,
+        decoded=decoded if reader is not None else None,
+        pause=reader.alarms_first if reader is not None else None,
+    )
+    if windows is not None and reader is not None:
+        windows.pause = reader.alarms_first
     batchers = [readings_batcher]
-    if settings.pipeline_audit_enabled:
-        audit_topic = app.topic(topics.audit, key_serializer="raw", value_serializer="raw")
-        app.topics.add(audit_topic)
+    if settings.pipeline_storage_enabled:
+        consumer.chunk_handlers[topics.readings] = loop.on_chunk
+    else:
+        # An alarms-only worker: the group's assignment of the readings is what the alarm
+        # reader follows; Faust's own reading of them only has to move on.
+        async def move_on(chunk: Chunk) -> None:
+            consumer.ack_chunk(chunk)
+
+        consumer.chunk_handlers[topics.readings] = move_on
+        batchers = []
+
+    def store_rows(topic: str, loop: RowsLoop) -> None:
+        app.topics.add(app.topic(topic, key_serializer="raw", value_serializer="raw"))
+        consumer.chunk_handlers[topic] = loop.on_chunk
+
+    if settings.pipeline_storage_enabled:
+        # Alarm events of every worker, an alarms-only one's too, become rows here.
+        alarms_batcher = batcher("alarms", settings.pipeline_audit_batch_size)
+        rows = RowsLoop(
+            what="alarms", to_line=alarm_event_line, write=sink.write_alarms, batcher=alarms_batcher
+        )
+        store_rows(topics.alarms, rows)
+        batchers.append(alarms_batcher)
+    if settings.pipeline_audit_enabled and settings.pipeline_storage_enabled:
         audit_batcher = batcher("audit", settings.pipeline_audit_batch_size)
-        audit = AuditLoop(sink=sink, batcher=audit_batcher)
-        consumer.chunk_handlers[topics.audit] = audit.on_chunk
+        rows = RowsLoop(
+            what="audit", to_line=audit_record_line, write=sink.write_audit, batcher=audit_batcher
+        )
+        store_rows(topics.audit, rows)
         batchers.append(audit_batcher)
 
     for each in batchers:

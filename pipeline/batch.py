@@ -17,6 +17,7 @@ from typing import Any
 from contracts.errors import ContractError
 from contracts.readings import Reading, decode_reading
 from pipeline.dead_letter import DeadLetter, SourceRecord
+from pipeline.decoded_cache import DecodedReadings
 from pipeline.line_protocol import reading_line
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ class Decoded:
     sources: list[Any] = field(default_factory=list)
     reading_lines: list[str] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def extend(self, more: Decoded) -> None:
+        self.readings += more.readings
+        self.sources += more.sources
+        self.reading_lines += more.reading_lines
+        self.dead_letters += more.dead_letters
 
 
 def source_record(record: Any) -> SourceRecord:
@@ -45,12 +52,22 @@ def source_record(record: Any) -> SourceRecord:
     )
 
 
-def decode_records(records: Iterable[Any], *, now_ms: int) -> Decoded:
+def decode_records(
+    records: Iterable[Any], *, now_ms: int, decoded: DecodedReadings | None = None
+) -> Decoded:
+    """``decoded``: readings already decoded by the alarm reader, taken where present."""
     out = Decoded()
     readings = out.readings
     sources = out.sources
     lines = out.reading_lines
     for record in records:
+        if decoded is not None:
+            reading = decoded.take(record.topic, record.partition, record.offset)
+            if reading is not None:
+                readings.append(reading)
+                sources.append(record)
+                lines.append(reading_line(reading))
+                continue
         value = record.value
         if value is None:
             out.dead_letters.append(

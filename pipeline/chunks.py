@@ -76,6 +76,8 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         self._seeks: dict[TP, int] = {}
         # A gap sought back once: (expected offset, first offset fetched past it).
         self._gap_sought: dict[TP, tuple[int, int]] = {}
+        # Awaited first when partitions are revoked (the alarm reader lets go of them).
+        self.revoke_hooks: list[Callable[[Any], Awaitable[None]]] = []
 
     def _expect(self, tp: TP, offset: int | None) -> None:
         self._seeks[tp] = self._seeks.get(tp, 0) + 1
@@ -94,6 +96,8 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
             self._gap_sought.pop(tp, None)
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        for hook in self.revoke_hooks:
+            await hook(revoked)
         for tp in revoked:
             self._expect(tp, None)
             self._gap_sought.pop(tp, None)

@@ -26,7 +26,7 @@ import orjson
 
 from contracts.timefmt import format_ts
 
-Stage = Literal["decode", "influx", "window", "audit"]
+Stage = Literal["decode", "influx", "window", "audit", "alarms"]
 
 
 @dataclass(frozen=True, slots=True)

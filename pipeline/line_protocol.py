@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from contracts.alarms import AlarmEvent
+from contracts.alarms import AlarmEvent, decode_alarm
 from contracts.influx_schema import ALARMS as ALARMS_MEASUREMENT
 from contracts.influx_schema import QUALITY_SUFFIX
 from contracts.influx_schema import READINGS as READINGS_MEASUREMENT
@@ -93,7 +93,8 @@ def _reading_tags(reading: Reading) -> str:
 
 
 def reading_line(reading: Reading) -> str:
-    """One ``readings`` point: a float field per sensor, a quality field if not good.
+    """One ``readings`` point: a float field per sensor, a string field per text tag, a
+    quality field for each one not good.
 
     Fields keep the reading's sensor order (InfluxDB does not care about field order).
     """
@@ -105,6 +106,12 @@ def reading_line(reading: Reading) -> str:
             text = text[:-2]
         fields.append(escape_key(sensor) + "=" + text)
         if quality:
+            q = quality.get(sensor, "good")
+            if q != "good":
+                fields.append(escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q))
+    if reading.texts:
+        for sensor, text in reading.texts.items():
+            fields.append(escape_key(sensor) + "=" + string_field(text))
             q = quality.get(sensor, "good")
             if q != "good":
                 fields.append(escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q))
@@ -144,3 +151,8 @@ def alarm_line(event: AlarmEvent) -> str:
         f"value={float_field(event.value)}"
     )
     return f"{ALARMS_MEASUREMENT}{tags} {fields} {event.ts_ms}"
+
+
+def alarm_event_line(value: bytes) -> str:
+    """The point of one record of the alarms topic; :class:`ContractError` if invalid."""
+    return alarm_line(decode_alarm(value))

@@ -10,12 +10,18 @@ import faust
 
 from pipeline.delivery import PublishError
 
+# How long a publish waits for the broker's acknowledgements before it fails (and the
+# caller's retry policy sends the records again; consumers drop what they already have).
+# Faust's producer would otherwise keep retrying a record for its request timeout, 20 min.
+ACK_TIMEOUT_S = 30.0
+
 
 class FaustPublisher:
     """Produces raw records to any topic by name; returns once the broker has them all."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, *, ack_timeout_s: float = ACK_TIMEOUT_S) -> None:
         self._app = app
+        self._ack_timeout_s = ack_timeout_s
         self._topics: dict[str, Any] = {}
 
     def _topic(self, name: str) -> Any:
@@ -34,9 +40,14 @@ class FaustPublisher:
             pending = [
                 await channel.send(key=key, value=value, force=True) for key, value in records
             ]
-            await asyncio.gather(*pending)
+            await asyncio.wait_for(asyncio.gather(*pending), self._ack_timeout_s)
         except asyncio.CancelledError:
             raise
+        except TimeoutError as exc:
+            raise PublishError(
+                f"topic {topic}: {len(records)} records not acknowledged "
+                f"within {self._ack_timeout_s:.0f} s"
+            ) from exc
         except Exception as exc:
             raise PublishError(
                 f"topic {topic}: {len(records)} records not published: {exc}"

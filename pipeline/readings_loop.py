@@ -1,34 +1,36 @@
-"""The readings loop: per chunk of consumed readings, decode, alarms at once, windows, and
-hand the lines to the storage batcher, which writes them in the background.
+"""The readings loop, the storage path: per chunk of consumed readings, decode, windows,
+and hand the lines to the storage batcher, which writes them in the background.
 
-Alarms do not wait for storage batching: the alarm stage evaluates each chunk as soon as it
-is fetched and publishes its events before the chunk joins the InfluxDB batch (their rows
-are written with that batch). Offsets are acked only after the batch holding the chunk is
-in InfluxDB (:mod:`pipeline.storage.batcher`).
+Offsets are acked only after the batch holding the chunk is in InfluxDB
+(:mod:`pipeline.storage.batcher`). Alarms are not evaluated here: they must not wait for
+storage, so :class:`pipeline.alarms.reader.AlarmReader` reads the same partitions at a
+position of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from pipeline.batch import decode_records
 from pipeline.chunks import Chunk
 from pipeline.dead_letter import DeadLetter
-from pipeline.line_protocol import alarm_line
+from pipeline.decoded_cache import DecodedReadings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.batcher import StorageBatcher
 
 logger = logging.getLogger(__name__)
 
+# Records decoded between two yields to the event loop.
+SLICE = 500
 
-class AlarmStage(Protocol):
-    async def process(self, readings: Sequence[Reading], now_ms: int) -> list[AlarmEvent]:
-        """Evaluate and publish; return the events published."""
+
+async def _next_turn() -> None:
+    await asyncio.sleep(0)
 
 
 class WindowStage(Protocol):
@@ -49,27 +51,33 @@ class ReadingsLoop:
         *,
         sink: InfluxSink,
         batcher: StorageBatcher,
-        alarms: AlarmStage | None,
         windows: WindowStage | None,
+        decoded: DecodedReadings | None = None,
+        pause: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._decoded = decoded
+        # Awaited between slices of a chunk: lets other tasks (the alarm reader) run first.
+        self._pause = pause if pause is not None else _next_turn
         self._sink = sink
         self._batcher = batcher
-        self._alarms = alarms
         self._windows = windows
         self.readings_seen = 0
 
     async def on_chunk(self, chunk: Chunk) -> None:
         at_ms = now_ms()
-        decoded = decode_records(chunk.records, now_ms=at_ms)
+        records = chunk.records
+        cache = self._decoded
+        decoded = decode_records(records[:SLICE], now_ms=at_ms, decoded=cache)
+        for start in range(SLICE, len(records), SLICE):
+            await self._pause()
+            more = records[start : start + SLICE]
+            decoded.extend(decode_records(more, now_ms=at_ms, decoded=cache))
         readings = decoded.readings
         self.readings_seen += len(readings)
-        alarm_lines: list[str] = []
-        if self._alarms is not None and readings:
-            events = await self._alarms.process(readings, at_ms)
-            alarm_lines = [alarm_line(event) for event in events]
         aggregate_lines: list[str] = []
         dead_letters = decoded.dead_letters
         if self._windows is not None and readings:
+            await self._pause()
             aggregate_lines, late = await self._windows.apply(
                 readings, [r.offset for r in decoded.sources], decoded.sources, at_ms
             )
@@ -79,7 +87,6 @@ class ReadingsLoop:
             chunk,
             [
                 ("readings", sink.write_readings, decoded.reading_lines, decoded.sources),
-                ("alarms", sink.write_alarms, alarm_lines, None),
                 ("aggregates", sink.write_aggregates, aggregate_lines, None),
             ],
             dead_letters,

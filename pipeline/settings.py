@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from contracts.alarms import Severity
 from contracts.settings import CommonSettings
@@ -75,6 +75,12 @@ class PipelineSettings(CommonSettings):
         description="Bytes fetched per partition per request (Kafka max.partition.fetch.bytes).",
     )
     pipeline_alarms_enabled: bool = True
+    pipeline_storage_enabled: bool = Field(
+        default=True,
+        description="Write readings, aggregates, alarm rows and the audit log to InfluxDB. "
+        "false (with windows off): a worker that only evaluates alarms, under an app id of "
+        "its own, next to workers with alarms off.",
+    )
     pipeline_windows_enabled: bool = True
     pipeline_window_tumbling_s: int = Field(
         default=60, ge=1, le=86_400, description="Size of the tumbling window."
@@ -138,6 +144,20 @@ class PipelineSettings(CommonSettings):
             raise ValueError("must be 0 (off) or at least 10 seconds")
         return value
 
+    @model_validator(mode="after")
+    def _roles_fit(self) -> PipelineSettings:
+        if not self.pipeline_storage_enabled and self.pipeline_windows_enabled:
+            raise ValueError(
+                "pipeline_windows_enabled: windows write to InfluxDB, so a worker with "
+                "MILLSTREAM_PIPELINE_STORAGE_ENABLED=false needs "
+                "MILLSTREAM_PIPELINE_WINDOWS_ENABLED=false"
+            )
+        if not (self.pipeline_storage_enabled or self.pipeline_alarms_enabled):
+            raise ValueError(
+                "pipeline_storage_enabled: with alarms off too, the worker would do nothing"
+            )
+        return self
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _bootstrap_not_empty(cls, value: str) -> str:
@@ -145,7 +165,11 @@ class PipelineSettings(CommonSettings):
             raise ValueError("at least one host:port is required")
         return value
 
+    def bootstrap_list(self) -> list[str]:
+        """Kafka bootstrap servers as aiokafka wants them: ``host:port`` each."""
+        hosts = [part.strip() for part in self.kafka_bootstrap_servers.split(",")]
+        return [h.removeprefix("kafka://") for h in hosts if h]
+
     def broker_urls(self) -> list[str]:
         """Kafka bootstrap servers as Faust wants them: ``kafka://host:port``."""
-        hosts = [part.strip() for part in self.kafka_bootstrap_servers.split(",")]
-        return [h if h.startswith("kafka://") else f"kafka://{h}" for h in hosts if h]
+        return [f"kafka://{h}" for h in self.bootstrap_list()]

@@ -48,7 +48,7 @@ class KeyPartitionedTable(faust.Table):  # type: ignore[misc]
         return pending
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        fut = super().send_changelog(*args, **kwargs)
+        fut = self._send_changelog_record(*args, **kwargs)
         pending = self._changelog_pending()
         pending.add(fut)
 
@@ -59,6 +59,9 @@ class KeyPartitionedTable(faust.Table):  # type: ignore[misc]
 
         fut.add_done_callback(sent)
         return fut
+
+    def _send_changelog_record(self, *args: Any, **kwargs: Any) -> Any:
+        return super().send_changelog(*args, **kwargs)
 
     async def changelog_durable(self, timeout_s: float = CHANGELOG_WAIT_S) -> None:
         """Return once the broker has every changelog record written so far; raise the
@@ -84,3 +87,46 @@ class KeyPartitionedTable(faust.Table):  # type: ignore[misc]
             for fut in waiting:
                 if fut.done():
                     pending.discard(fut)
+
+
+class PromptChangelogTable(KeyPartitionedTable):
+    """A table whose changelog records go to the Kafka client at once.
+
+    Faust's ``send_soon`` queues a changelog record in the producer's one buffer, which a
+    single task drains record by record; a busy table (the windows, one record per machine
+    per chunk) can fill it, and every other table's records wait behind. The alarm engine
+    waits for its state to be durable before it goes on, so its records must not queue
+    there: each is handed to the Kafka client in the order written (a task per record,
+    started in order; the writer awaits :meth:`changelog_durable` before writing the same
+    key again)."""
+
+    def _send_changelog_record(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> Any:
+        topic = self.changelog_topic
+        fut = topic.as_future_message(
+            key=key,
+            value=value,
+            partition=partition,
+            key_serializer=key_serializer if key_serializer is not None else self.key_serializer,
+            value_serializer=(
+                value_serializer if value_serializer is not None else self.value_serializer
+            ),
+            callback=self._on_changelog_sent,
+            eager_partitioning=True,
+        )
+        task = asyncio.ensure_future(topic.publish_message(fut))
+
+        def failed(done: asyncio.Future[Any]) -> None:
+            # The record never reached the client: fail its future, so that
+            # changelog_durable() reports the error rather than waiting for it.
+            if not done.cancelled() and done.exception() is not None and not fut.done():
+                fut.set_exception(cast(BaseException, done.exception()))
+
+        task.add_done_callback(failed)
+        return fut

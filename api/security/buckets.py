@@ -64,6 +64,24 @@ class TokenBuckets:
             allowed=False, remaining=0, reset_s=(1.0 - bucket.tokens) / bucket.rate_per_s
         )
 
+    def peek(
+        self, key: tuple[str, ...], *, capacity: int, period_s: float, now_s: float
+    ) -> BucketResult:
+        """Whether :meth:`take` would pass now, without taking a token."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return BucketResult(allowed=True, remaining=capacity, reset_s=0.0)
+        bucket.refill(now_s)
+        if bucket.tokens >= 1.0:
+            return BucketResult(
+                allowed=True,
+                remaining=math.floor(bucket.tokens),
+                reset_s=(bucket.capacity - bucket.tokens) / bucket.rate_per_s,
+            )
+        return BucketResult(
+            allowed=False, remaining=0, reset_s=(1.0 - bucket.tokens) / bucket.rate_per_s
+        )
+
     def forget_full(self, now_s: float) -> int:
         """Drop the buckets that have refilled completely; returns how many."""
         full = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,7 +26,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from api.security.buckets import TokenBuckets
+from api.security.buckets import BucketResult, TokenBuckets
 from api.security.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class RouteClass(StrEnum):
     ingest = "ingest"
     login = "login"
     login_ip = "login_ip"
+    # Failed authentications (a wrong key or token) per client address.
+    auth_failures = "auth_failures"
 
 
 def route_class(method: str, path: str) -> RouteClass:
@@ -85,6 +88,15 @@ class _SharedWindows:
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
         allowed = await self._limiter.hit(item, *identifiers)
+        return await self._decision(allowed, item, identifiers)
+
+    async def peek(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
+        allowed = await self._limiter.test(item, *identifiers)
+        return await self._decision(allowed, item, identifiers)
+
+    async def _decision(
+        self, allowed: bool, item: RateLimitItem, identifiers: tuple[str, ...]
+    ) -> RateDecision:
         stats = await self._limiter.get_window_stats(item, *identifiers)
         return RateDecision(
             allowed=allowed,
@@ -101,7 +113,16 @@ class _LocalBuckets:
         self._buckets = TokenBuckets()
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
-        result = self._buckets.take(
+        return self._decision(self._buckets.take, item, identifiers)
+
+    async def peek(self, item: RateLimitItem, *identifiers: str) -> RateDecision:
+        return self._decision(self._buckets.peek, item, identifiers)
+
+    @staticmethod
+    def _decision(
+        op: Callable[..., BucketResult], item: RateLimitItem, identifiers: tuple[str, ...]
+    ) -> RateDecision:
+        result = op(
             (item.key_for(*identifiers),),
             capacity=item.amount,
             period_s=float(item.get_expiry()),
@@ -135,11 +156,22 @@ class RateLimiter:
         }
 
     async def hit(self, cls: RouteClass, identifier: str) -> RateDecision:
+        return await self._count(cls, identifier, take=True)
+
+    async def peek(self, cls: RouteClass, identifier: str) -> RateDecision:
+        """Whether :meth:`hit` would pass now, counting nothing."""
+        return await self._count(cls, identifier, take=False)
+
+    async def _count(self, cls: RouteClass, identifier: str, *, take: bool) -> RateDecision:
         items = self._limits.get(cls, [])
         tightest: RateDecision | None = None
+        windows = self._windows
         try:
             for item in items:
-                decision = await self._windows.hit(item, cls.value, identifier)
+                if take:
+                    decision = await windows.hit(item, cls.value, identifier)
+                else:
+                    decision = await windows.peek(item, cls.value, identifier)
                 if tightest is None or _tighter(decision, tightest):
                     tightest = decision
         except Exception as exc:  # the storage is an external service; fail open
@@ -157,6 +189,16 @@ class RateLimiter:
                 headers=decision.headers(),
             )
         return decision
+
+    async def refuse_if_exhausted(self, cls: RouteClass, identifier: str) -> None:
+        """Raise :class:`RateLimitedError` if ``identifier`` has used up ``cls``."""
+        decision = await self.peek(cls, identifier)
+        if not decision.allowed:
+            raise RateLimitedError(
+                f"rate limit: more than {decision.limit} {cls.value.replace('_', ' ')} "
+                f"from this address in the window; retry in {max(decision.reset_s, 1)} s",
+                headers=decision.headers(),
+            )
 
 
 def _tighter(a: RateDecision, b: RateDecision) -> bool:

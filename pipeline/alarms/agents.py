@@ -34,6 +34,7 @@ from pipeline.alarms.processor import (
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import ThresholdsFeed
 from pipeline.dead_letter import SourceRecord
+from pipeline.tables import PromptChangelogTable
 
 if TYPE_CHECKING:
     from pipeline.settings import PipelineSettings
@@ -53,12 +54,16 @@ def partition_of(machine_id: str, partitions: int) -> int:
 def build_alarm_processor(
     app: faust.App, *, settings: PipelineSettings, publisher: Publisher, partitions: int
 ) -> AlarmProcessor:
-    table = app.Table(
-        ALARM_STATE_TABLE,
-        partitions=partitions,
-        use_partitioner=True,
-        key_type=bytes,
-        help="Alarm state per machine id (pipeline.alarms.state).",
+    table = app.tables.add(
+        PromptChangelogTable(
+            app,
+            name=ALARM_STATE_TABLE,
+            beacon=app.tables.beacon,
+            partitions=partitions,
+            use_partitioner=True,
+            key_type=bytes,
+            help="Alarm state per machine id (pipeline.alarms.state).",
+        )
     )
     readings_topic = settings.topics.readings
 
@@ -116,7 +121,7 @@ def register_alarm_agents(
     topics = settings.topics
     feed = ThresholdsFeed(
         processor.rules,
-        bootstrap_servers=[h.strip() for h in settings.kafka_bootstrap_servers.split(",")],
+        bootstrap_servers=settings.bootstrap_list(),
         topic=topics.thresholds,
         ready=processor.rules_ready,
     )

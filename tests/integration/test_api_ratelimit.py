@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import websockets
+from apiserver import ServerThread
 
+from api.app import create_app
 from api.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
@@ -84,3 +87,60 @@ async def test_login_is_limited_per_client_address(http: httpx.AsyncClient) -> N
 
     assert [r.status_code for r in attempts] == [401, 401, 401, 429, 429]
     assert int(attempts[-1].headers["Retry-After"]) >= 1
+
+
+async def test_wrong_credentials_are_limited_per_address_then_every_credential_waits(
+    api_settings: ApiSettings, admin_key: str
+) -> None:
+    """Guessing keys stays slow: past the failures allowed from an address, that address
+    gets 429 (with Retry-After) for any credential, a valid one too, until the window
+    allows more."""
+    settings = api_settings.model_copy(update={"rate_limit_auth_failures": "5/minute"})
+    with ServerThread(create_app(settings)) as running:
+        async with httpx.AsyncClient(base_url=running.url, timeout=DEADLINE_S) as client:
+            ok = await client.get("/api/machines", headers={"X-API-Key": admin_key})
+            assert ok.status_code == 200
+            guesses = [
+                await client.get("/api/machines", headers={"X-API-Key": f"guess-{n}"})
+                for n in range(8)
+            ]
+            assert [r.status_code for r in guesses] == [401] * 5 + [429] * 3
+            refused = guesses[-1]
+            assert refused.json()["detail"].startswith("rate limit: more than 5 auth failures")
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+            bearer = await client.get(
+                "/api/machines", headers={"Authorization": "Bearer not.a.token"}
+            )
+            assert bearer.status_code == 429
+            valid = await client.get("/api/machines", headers={"X-API-Key": admin_key})
+            assert valid.status_code == 429
+            # No credential at all is not a guess: still 401, naming what to send.
+            missing = await client.get("/api/machines")
+            assert missing.status_code == 401
+        # /live counts the same failures: the address is refused before the handshake.
+        ws_url = running.url.replace("http://", "ws://") + f"/live?api_key={admin_key}"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused_ws:
+            async with websockets.connect(ws_url, open_timeout=DEADLINE_S):
+                pass
+        assert refused_ws.value.response.status_code == 403
+
+
+async def test_wrong_credentials_on_live_count_against_the_address(
+    api_settings: ApiSettings, admin_key: str
+) -> None:
+    settings = api_settings.model_copy(update={"rate_limit_auth_failures": "2/minute"})
+    with ServerThread(create_app(settings)) as running:
+        base = running.url.replace("http://", "ws://") + "/live?api_key="
+        for n in range(2):
+            async with websockets.connect(base + f"guess-{n}", open_timeout=DEADLINE_S) as ws:
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), DEADLINE_S)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        async with httpx.AsyncClient(base_url=running.url, timeout=DEADLINE_S) as client:
+            deadline = asyncio.get_running_loop().time() + DEADLINE_S
+            while True:  # the failures are counted as each socket ends
+                answer = await client.get("/api/machines", headers={"X-API-Key": admin_key})
+                if answer.status_code == 429 or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            assert answer.status_code == 429

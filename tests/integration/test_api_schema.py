@@ -47,6 +47,7 @@ def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -
         rate_limit_write="100000/minute",
         rate_limit_login="100000/minute",
         rate_limit_login_ip="100000/minute",
+        rate_limit_auth_failures="100000/minute",
     )
 
 

@@ -42,6 +42,12 @@ pytestmark = pytest.mark.integration
 COMMIT_DEADLINE_S = 120.0
 
 
+def events_of(messages, machine: str) -> list[dict]:
+    """The alarm events of ``machine`` among ``messages`` of the alarms topic."""
+    bodies = [orjson.loads(m.value) for m in messages]
+    return [b for b in bodies if b["machine_id"] == machine]
+
+
 # How long InfluxDB stays stopped (the issue asks for 60 s).
 OUTAGE_S = float(os.environ.get("MILLSTREAM_TEST_INFLUX_OUTAGE_S", "60"))
 
@@ -90,6 +96,7 @@ def test_influx_stopped_for_a_minute_loses_nothing(
     topics = common_settings.topics
     bootstrap_servers = common_settings.kafka_bootstrap_servers
     machine = f"stop-{uuid.uuid4().hex[:8]}"
+    hot = f"hot-{uuid.uuid4().hex[:8]}"
     app_id = f"pl-{uuid.uuid4().hex[:6]}"
     env = dict(
         service_env,
@@ -124,6 +131,20 @@ def test_influx_stopped_for_a_minute_loses_nothing(
         try:
             stopped_at = time.monotonic()
             committed_before = committed_total(bootstrap_servers, app_id, topics.readings)
+            burst(2_000)
+            # Alarms do not wait for storage: an overheat while InfluxDB is stopped (and
+            # the storage path paused behind it) raises its alarm at once.
+            produce(
+                bootstrap_servers, topics.readings, [reading(hot, int(time.time() * 1000), 95.0)]
+            )
+            raised = consume_until(
+                bootstrap_servers,
+                topics.alarms,
+                lambda ms: bool(events_of(ms, hot)),
+                proc=proc,
+                deadline_s=15,
+            )
+            assert [e["event"] for e in events_of(raised, hot)] == ["raised"]
             while time.monotonic() - stopped_at < OUTAGE_S:
                 burst(2_000)
                 time.sleep(min(5.0, max(0.0, OUTAGE_S - (time.monotonic() - stopped_at))))
@@ -146,6 +167,17 @@ def test_influx_stopped_for_a_minute_loses_nothing(
         assert sorted(r["_time"].timestamp() * 1000 for r in rows) == [
             float(t0 + i * 10) for i in range(produced)
         ]
+        # The alarm's row reaches InfluxDB once it is back (the machine's silence since
+        # has raised a comm-loss alarm too, on sensor "machine").
+        alarm_rows = poll_flux(
+            influx,
+            influx.alarms_bucket,
+            f'r._measurement == "alarms" and r.machine_id == "{hot}" '
+            'and r.sensor == "temperature_c" and r._field == "event"',
+            lambda rows: len(rows) >= 1,
+            proc=proc,
+        )
+        assert [r["_value"] for r in alarm_rows] == ["raised"]
 
 
 def test_worker_killed_mid_window_loses_no_reading_and_no_window(
@@ -185,7 +217,13 @@ def test_worker_killed_mid_window_loses_no_reading_and_no_window(
         try:
             wait_group(bootstrap_servers, app_id, 2)
             produce(bootstrap_servers, topics.readings, first_half)
-            wait_committed(bootstrap_servers, app_id, topics.readings, len(first_half))
+            wait_committed(
+                bootstrap_servers,
+                app_id,
+                topics.readings,
+                len(first_half),
+                deadline_s=COMMIT_DEADLINE_S,
+            )
             time.sleep(1.0)  # the changelog of the open windows is out
         finally:
             victim.kill()

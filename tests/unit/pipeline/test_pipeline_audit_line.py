@@ -2,8 +2,9 @@ import orjson
 
 from contracts.audit import AuditRecord
 from contracts.influx_schema import audit_time_ns
-from pipeline.audit_loop import audit_line, decode_audit_records
+from pipeline.audit_rows import audit_line, audit_record_line
 from pipeline.dead_letter import SourceRecord
+from pipeline.rows_loop import decode_rows
 
 RECORD = AuditRecord(
     request_id="req-1",
@@ -32,7 +33,9 @@ def test_bad_audit_record_is_dead_lettered_naming_the_field_and_neighbours_survi
     body = RECORD.to_dict()
     del body["status"]
     bad = SourceRecord(key=b"key:abc", value=orjson.dumps(body), topic="a", partition=0, offset=2)
-    lines, sources, dead = decode_audit_records([good, bad, good], now_ms=0)
+    lines, sources, dead = decode_rows(
+        [good, bad, good], audit_record_line, stage="audit", now_ms=0
+    )
     assert len(lines) == 2 and sources == [good, good]
     reason = orjson.loads(dead[0].value)
     assert reason["reason"] == "status: field required"
@@ -46,3 +49,30 @@ def test_pipeline_and_api_write_the_same_audit_point():
     from api.security.audit import audit_point
 
     assert audit_line(RECORD) == audit_point(RECORD).to_line_protocol()
+
+
+def test_bad_alarm_event_is_dead_lettered_under_the_alarms_stage():
+    from contracts.alarms import AlarmEvent
+    from pipeline.line_protocol import alarm_event_line, alarm_line
+
+    event = AlarmEvent(
+        alarm_id="42:temperature_c:high",
+        event="raised",
+        state="active_unacked",
+        machine_id="42",
+        sensor="temperature_c",
+        rule="high",
+        severity="high",
+        value=95.0,
+        threshold=85.0,
+        ts_ms=1_766_241_000_123,
+        message="temperature_c 95.0 above 85.0",
+        seq=1,
+    )
+    good = SourceRecord(key=b"a", value=event.encode(), topic="al", partition=0, offset=7)
+    bad = SourceRecord(key=b"a", value=b"{}", topic="al", partition=0, offset=8)
+    lines, sources, dead = decode_rows([good, bad], alarm_event_line, stage="alarms", now_ms=0)
+    assert lines == [alarm_line(event)] and sources == [good]
+    reason = orjson.loads(dead[0].value)
+    assert reason["stage"] == "alarms" and reason["source"]["offset"] == 8
+    assert reason["reason"] == "event: field required"
