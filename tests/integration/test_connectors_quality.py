@@ -3,11 +3,10 @@ than one interval, ``bad`` during the simulator's exception-response episodes.""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+import functools
 
 import pytest
+from modbustools import polled, until
 
 from connectors.config.devices import Device, parse_devices
 from connectors.modbus.poller import DevicePoller
@@ -19,24 +18,7 @@ from infra.ports import free_port
 pytestmark = pytest.mark.integration
 
 
-async def _until(predicate: Callable[[], bool], *, timeout_s: float = 8.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not predicate():
-            await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def _polled(server: SimulatorServer, *pollers: DevicePoller) -> AsyncIterator[None]:
-    """``server`` serving and every poller polling it, until the block ends."""
-    await server.start()
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(p.run(stop)) for p in pollers]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-        await server.shutdown()
+_until = functools.partial(until, timeout_s=8.0)
 
 
 def _device(port: int, yaml_tail: str) -> Device:
@@ -71,7 +53,7 @@ async def test_fast_tags_starved_by_a_slow_group_turn_stale_then_good_again() ->
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)
-    async with _polled(SimulatorServer([device], tick_s=0.1, seed=5), poller):
+    async with polled(SimulatorServer([device], tick_s=0.1, seed=5), poller):
         await _until(lambda: poller.stats.stale_episodes >= 2)
         await _until(lambda: readings[-1].quality.get("temperature_c") == "good")
     stale = [r for r in readings if "stale" in r.quality.values()]
@@ -100,7 +82,7 @@ async def test_tags_read_on_time_are_never_stale() -> None:
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)
-    async with _polled(SimulatorServer([device], tick_s=0.1, seed=6), poller):
+    async with polled(SimulatorServer([device], tick_s=0.1, seed=6), poller):
         await _until(lambda: poller.stats.scans >= 15)
     assert poller.stats.stale_episodes == 0
     assert all(set(r.quality.values()) == {"good"} for r in readings)
@@ -141,7 +123,7 @@ devices:
     def temperature(reading: Reading) -> str | None:
         return reading.quality.get("temperature_c")
 
-    async with _polled(server, *pollers):
+    async with polled(server, *pollers):
         await _until(lambda: any(temperature(r) == "bad" for r in readings["42"]))
         await _until(
             lambda: (
