@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 import websockets
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from apiserver import ServerThread, end_offsets
+from aiokafka import AIOKafkaProducer, TopicPartition
+from apiserver import ServerThread, end_offsets, records_since
 from websockets.asyncio.client import ClientConnection
 
 from api.settings import ApiSettings
@@ -165,21 +165,11 @@ async def test_aggregates_subscription_receives_window_frames(
 
 
 async def _one_record_since(bootstrap: str, since: dict[TopicPartition, int]) -> bytes:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        consumer.assign(list(since))
-        for tp, offset in since.items():
-            consumer.seek(tp, offset)
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    assert record.value is not None
-                    return bytes(record.value)
-        raise AssertionError("no record")
-    finally:
-        await consumer.stop()
+    found = await records_since(bootstrap, since, count=1, timeout_s=DEADLINE_S)
+    assert found, "no record"
+    value = found[0][1]
+    assert value is not None
+    return bytes(value)
 
 
 async def test_ack_and_command_are_role_checked_and_answered(
