@@ -286,7 +286,7 @@ def wait_committed(
         if time.monotonic() > deadline:
             raise AssertionError(f"group {group}: committed {total} of {expected} on {topic}")
         time.sleep(0.5)
-    assert total == expected
+    assert total == expected, f"group {group}: committed {total}, expected {expected} on {topic}"
 
 
 # -- InfluxDB -------------------------------------------------------------------------------
