@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from connectors.app import run_connector
-from connectors.config.devices import Device, load_devices
+from connectors.config.devices import Device, check_serial_ports, load_devices
 from connectors.config.settings import ConnectorSettings
 from connectors.config.sharding import Shard, parse_shard, shard_devices, shard_of
 from connectors.lifecycle import stop_on_signals
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             return _check(settings.connector_devices_file, shard)
         devices = _devices_of(settings.connector_devices_file, shard)
+        check_serial_ports(devices)
         if shard is not None:
             settings = settings.model_copy(
                 update={

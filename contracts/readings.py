@@ -100,7 +100,10 @@ def text_map(raw: object, values: dict[str, float]) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise ContractError("texts: must be an object of sensor name to text")
     for name, text in raw.items():
-        check_sensor_name(name)
+        try:
+            check_sensor_name(name)
+        except ContractError as exc:
+            raise ContractError(f"texts.{exc}") from exc
         if name in values:
             raise ContractError(f"texts.{name}: also a number in values; a name is one or other")
         if not isinstance(text, str):

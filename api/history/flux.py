@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.history.params import ReadingsQuery
-from contracts.influx_schema import AGGREGATES, AGGREGATES_FIELDS, READINGS
+from contracts.influx_schema import AGGREGATES, AGGREGATES_FIELDS, QUALITY_SUFFIX, READINGS
 
 MEASUREMENT = READINGS
 
@@ -71,6 +71,28 @@ def latest_flux(*, bucket: str, machine_id: str, start: datetime, stop: datetime
             "  |> last()",
             '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
             '  |> drop(columns: ["_start", "_stop", "_measurement"])',
+            "  |> group()",
+            '  |> sort(columns: ["_time"])',
+        ]
+    )
+
+
+def latest_texts_flux(*, bucket: str, machine_id: str, start: datetime, stop: datetime) -> str:
+    """The last text of every text tag of one machine: its string fields other than the
+    ``<sensor>_quality`` ones, one row per field (``_time``, ``_field``, ``_value``)."""
+    return "\n".join(
+        [
+            'import "strings"',
+            'import "types"',
+            "",
+            f"from(bucket: {flux_string(bucket)})",
+            f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})",
+            f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
+            f" and r.machine_id == {flux_string(machine_id)})",
+            '  |> filter(fn: (r) => types.isType(v: r._value, type: "string")'
+            f" and not strings.hasSuffix(v: r._field, suffix: {flux_string(QUALITY_SUFFIX)}))",
+            "  |> last()",
+            '  |> keep(columns: ["_time", "_field", "_value"])',
             "  |> group()",
             '  |> sort(columns: ["_time"])',
         ]

@@ -16,7 +16,7 @@ from influxdb_client.rest import ApiException
 
 from api.errors import HistoryUnavailableError
 from api.history.csvrows import FluxResultError, points_from_csv
-from api.history.flux import aggregates_flux, latest_flux, readings_flux
+from api.history.flux import aggregates_flux, latest_flux, latest_texts_flux, readings_flux
 from api.history.params import ReadingsQuery
 
 logger = logging.getLogger(__name__)
@@ -107,6 +107,16 @@ class HistoryReader:
         flux = latest_flux(bucket=self.bucket, machine_id=machine_id, start=start, stop=stop)
         return latest_values(self._points(await self._query_raw(flux)))
 
+    async def latest_texts(
+        self, *, machine_id: str, start: datetime, stop: datetime
+    ) -> dict[str, dict[str, Any]]:
+        """The newest text of every text tag of the machine in ``[start, stop)``."""
+        flux = latest_texts_flux(
+            bucket=self.bucket, machine_id=machine_id, start=start, stop=stop
+        )
+        rows = self._points(await self._query_raw(flux), tags=("_field", "_value"))
+        return latest_texts(rows)
+
     async def aggregates(
         self,
         *,
@@ -157,6 +167,16 @@ class HistoryReader:
             logger.warning("influxdb query failed error=%r", exc)
             raise HistoryUnavailableError(f"influxdb: query failed ({type(exc).__name__})") from exc
         return result
+
+
+def latest_texts(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rows of :func:`latest_texts_flux` -> ``{tag: {"value": "<text>", "ts": ..}}``."""
+    out = {
+        row["_field"]: {"value": row.get("_value", ""), "ts": row["ts"]}
+        for row in rows
+        if "_field" in row
+    }
+    return dict(sorted(out.items()))
 
 
 def latest_values(points: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -110,9 +111,17 @@ class LatestValue(BaseModel):
     ts: str
 
 
+class LatestText(BaseModel):
+    value: str
+    ts: str
+
+
 class LatestOut(BaseModel):
+    """``values``: numeric sensors; ``texts``: text tags (Modbus string tags), if any."""
+
     machine_id: int | str
     values: dict[str, LatestValue]
+    texts: dict[str, LatestText] = {}
 
 
 class AggregatePoint(BaseModel):
@@ -152,10 +161,17 @@ async def get_latest(
     history: HistoryDep,
     start: Annotated[str, Query(description="How far back to look: -1h, RFC 3339")] = "-30d",
 ) -> Response:
-    """The newest value of every sensor of the machine, each with its own time."""
+    """The newest value of every sensor of the machine, each with its own time; the newest
+    text of every text tag under ``texts`` (left out when the machine has none)."""
     start_at, stop_at = _range(start, "now")
-    values = await history.latest(machine_id=machine_id, start=start_at, stop=stop_at)
-    return conditional_json(request, {"machine_id": machine_id_json(machine_id), "values": values})
+    values, texts = await asyncio.gather(
+        history.latest(machine_id=machine_id, start=start_at, stop=stop_at),
+        history.latest_texts(machine_id=machine_id, start=start_at, stop=stop_at),
+    )
+    body: dict[str, Any] = {"machine_id": machine_id_json(machine_id), "values": values}
+    if texts:
+        body["texts"] = texts
+    return conditional_json(request, body)
 
 
 @router.get("/machines/{machine_id}/aggregates", response_model=AggregatesOut, responses=_ERRORS)

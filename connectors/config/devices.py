@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Self
 
@@ -129,8 +129,6 @@ class Register(BaseModel):
         if self.type == "string":
             if self.length < 1:
                 raise ValueError("length: required for type string (registers, 2 characters each)")
-            if self.deadband is not None:
-                raise ValueError("deadband: not for type string (a text is published every scan)")
             if self.scale != 1.0 or self.offset != 0.0:
                 raise ValueError("scale: not for type string")
             if self.writable:
@@ -219,6 +217,7 @@ class Device(BaseModel):
     baudrate: int = Field(default=19200, ge=300, le=921_600)
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
     device_id: int = Field(default=1, ge=0, le=255)
     poll_interval_s: float = Field(default=1.0, ge=MIN_POLL_INTERVAL_S, le=3600)
     timeout_s: float = Field(default=1.0, gt=0, le=60)
@@ -397,6 +396,31 @@ def _span(reg: Register) -> str:
     if reg.count == 1:
         return f"{reg.table} {reg.address}"
     return f"{reg.table} {reg.address}-{reg.end - 1}"
+
+
+def check_serial_ports(devices: Sequence[Device]) -> None:
+    """Open and close the serial port of every ``rtu`` device once, at start-up, so a
+    missing or busy port is a clear :class:`ConfigError` naming the device and
+    ``serial_port`` rather than an endless reconnect loop."""
+    import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
+
+    for device in devices:
+        if device.protocol != "rtu":
+            continue
+        try:
+            port = serial.Serial(
+                device.serial_port,
+                baudrate=device.baudrate,
+                parity=device.parity,
+                stopbits=device.stopbits,
+                bytesize=device.bytesize,
+                timeout=0,
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ConfigError(
+                f"device {device.machine_id}: serial_port: cannot open {device.serial_port}: {exc}"
+            ) from exc
+        port.close()
 
 
 def _check_unique_devices(devices: tuple[Device, ...], *, source: str) -> None:

@@ -16,8 +16,18 @@ The spool is bounded by ``max_records``. When a batch does not fit, the policy d
 :attr:`Spool.dropped` and logged. The forwarder (:mod:`connectors.forwarding.forwarder`) reads the
 spool in order and deletes what Kafka acknowledged.
 
-All methods are synchronous and short (one transaction); callers on the event loop
-batch their writes.
+All methods are synchronous and short (one transaction). The pollers' sink
+(:class:`connectors.forwarding.forwarder.SpoolWriter`) commits readings with their
+machines' sequence numbers as their scans complete: one transaction per event loop turn.
+
+Durability: ``journal_mode=WAL`` with ``synchronous=NORMAL``. A commit appends to the WAL
+file through the operating system's page cache without ``fsync``; the WAL is synced at
+checkpoints only. So a committed reading survives the connector process being killed
+(``kill -9``, an out-of-memory kill, a crash: the kernel still holds the data and writes
+it out), but a power cut or kernel crash may lose the transactions since the last
+checkpoint (the database stays consistent; only recent readings are missing and their
+sequence numbers are reused). Surviving that too would take ``synchronous=FULL``: one
+``fsync`` per commit, milliseconds each on common disks.
 """
 
 from __future__ import annotations

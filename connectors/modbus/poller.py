@@ -477,7 +477,7 @@ def _new_client(device: Device) -> Any:
             baudrate=device.baudrate,
             parity=device.parity,
             stopbits=device.stopbits,
-            bytesize=8,
+            bytesize=device.bytesize,
             **common,
         )
         register_fast_responses(serial)

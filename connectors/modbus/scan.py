@@ -9,6 +9,8 @@ answers into a :class:`~contracts.readings.Reading`:
 - a value whose request the device refused (or that decodes to NaN or infinity) has
   quality ``bad`` and carries the last good value of that tag; before the tag ever had a
   good value it is left out of the reading;
+- a ``string`` tag that is not UTF-8 or not printable turns ``bad`` like a value (its
+  last good text, or left out), counted by reason in ``ScanAssembler.bad_text_reasons``;
 - a scan left with no value at all produces no reading.
 
 :func:`comm_loss_reading` is what the poller publishes when the device stops answering:
@@ -135,13 +137,18 @@ class _TextField:
     length: int
     byte_order: ByteOrder
 
-    def text(self, registers: Sequence[int]) -> str | None:
-        """The text, or ``None`` when it is not printable UTF-8 (quality bad)."""
+    def text(self, registers: Sequence[int]) -> tuple[str | None, str]:
+        """``(text, "")``, or ``(None, reason)`` when it is not printable UTF-8 (quality
+        bad); the reason is ``"not UTF-8"``, ``"not printable"`` or ``"too long"``."""
         chunk = registers[self.offset : self.offset + self.length]
         text = decode_string(chunk, byte_order=self.byte_order)
-        if "\ufffd" in text or not text.isprintable() or len(text) > MAX_TEXT_CHARS:
-            return None
-        return text
+        if "\ufffd" in text:
+            return None, "not UTF-8"
+        if not text.isprintable():
+            return None, "not printable"
+        if len(text) > MAX_TEXT_CHARS:
+            return None, "too long"
+        return text, ""
 
 
 @dataclass(slots=True)
@@ -155,6 +162,8 @@ class ScanAssembler:
     last_texts: dict[str, str] = field(default_factory=dict)
     # Whether the last assembled reading had only good values (the poller's fast path).
     all_good: bool = True
+    # String tags that read bad, counted by reason ("not UTF-8", "not printable", ...).
+    bad_text_reasons: dict[str, int] = field(default_factory=dict)
 
     def _decoder(self, request: ReadRequest) -> BlockDecoder | _BitDecoder:
         decoder = self._decoders.get(id(request))
@@ -200,9 +209,11 @@ class ScanAssembler:
             values.update(decoded)
             bad.extend(not_finite)
             for text_field in self._texts.get(id(request), ()):
-                text = text_field.text(answer.registers)
+                text, reason = text_field.text(answer.registers)
                 if text is None:
                     bad_texts.append(text_field.name)
+                    reasons = self.bad_text_reasons
+                    reasons[reason] = reasons.get(reason, 0) + 1
                 else:
                     texts[text_field.name] = text
         quality: dict[str, Quality] = dict.fromkeys(values, "good")

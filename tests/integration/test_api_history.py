@@ -65,6 +65,45 @@ async def test_latest_gives_each_sensors_newest_value(
     assert again.status_code == 304
 
 
+async def test_latest_gives_text_tags_apart_from_numbers(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    base = now_ms() - 60_000
+    await _write(
+        api_settings,
+        api_settings.influx_bucket,
+        [
+            f'readings,machine_id={machine} temperature_c=60.5,recipe="PA6 \\"GF\\"" {base}',
+            f'readings,machine_id={machine} temperature_c=61.5,temperature_c_quality="bad",'
+            f'batch_id="B-7",batch_id_quality="bad" {base + 1000}',
+        ],
+    )
+
+    response = await http.get(f"/api/machines/{machine}/latest")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["values"] == {"temperature_c": {"value": 61.5, "ts": format_ts(base + 1000)}}
+    assert body["texts"] == {
+        "batch_id": {"value": "B-7", "ts": format_ts(base + 1000)},
+        "recipe": {"value": 'PA6 "GF"', "ts": format_ts(base)},
+    }
+
+
+async def test_latest_without_text_tags_has_no_texts_key(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    await _write(
+        api_settings,
+        api_settings.influx_bucket,
+        [f"readings,machine_id={machine} temperature_c=60.5 {now_ms() - 60_000}"],
+    )
+    body = (await http.get(f"/api/machines/{machine}/latest")).json()
+    assert "texts" not in body and set(body["values"]) == {"temperature_c"}
+
+
 async def test_aggregates_of_one_window_kind_and_sensor(
     http: httpx.AsyncClient, api_settings: ApiSettings
 ) -> None:

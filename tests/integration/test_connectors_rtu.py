@@ -4,17 +4,25 @@ TCP): the connector's poller against the simulator's real pymodbus servers."""
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from ptypair import PtyPair
+from pymodbus import FramerType
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusSerialServer
+from pymodbus.simulator import DataType, SimData, SimDevice
 
-from connectors.commands import Write, execute
-from connectors.config.devices import Device, load_devices
+from connectors.commands import Write, execute, plan_write
+from connectors.config.devices import Device, check_serial_ports, load_devices, parse_devices
 from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
+from contracts.commands import Command
+from contracts.errors import ConfigError
 from contracts.readings import Reading
+from contracts.timefmt import now_ms
 from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -116,3 +124,120 @@ async def test_serial_rtu_refused_register_is_counted_and_the_rest_stays_good() 
     assert "ghost_c" not in last.values
     assert set(last.quality.values()) == {"good"}
     assert set(last.values) == {r.name for r in served.registers}
+
+
+# A plain pymodbus RTU serial server (not the simulator) whose registers the test sets:
+# float32 71.5 in 0-1, bit 3 of 2 set, a setpoint in 5, and 100 refused on demand.
+TEMPERATURE_C = 71.5
+_HOLDING = [*struct.unpack(">HH", struct.pack(">f", TEMPERATURE_C)), 0b1000, 0, 0, 1200]
+_REGISTERS = """    poll_interval_s: 0.1
+    timeout_s: 0.5
+    registers:
+      - {name: temperature_c, address: 0, type: float32}
+      - {name: running, address: 2, type: bit, bit: 3}
+      - {name: spindle_rpm_setpoint, address: 5, type: uint16, writable: true, min: 0, max: 5000}
+      - {name: pressure_bar, address: 100, type: uint16}
+"""
+
+
+class _Refusal:
+    """While :attr:`on`, the device answers reads of register 100 with exception 2."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.refused = 0
+
+    async def act(
+        self,
+        function_code: int,
+        _start_address: int,
+        address: int,
+        _count: int,
+        _registers: list[int],
+        _values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if self.on and function_code == 3 and address == 100:
+            self.refused += 1
+            return ExcCodes.ILLEGAL_ADDRESS
+        return None
+
+
+def _sim_device(refusal: _Refusal) -> SimDevice:
+    holding = [
+        SimData(address=0, values=list(_HOLDING), datatype=DataType.REGISTERS),
+        SimData(address=100, values=[7], datatype=DataType.REGISTERS),
+    ]
+    bits = [SimData(address=0, values=[False] * 16, datatype=DataType.BITS)]
+    blank = [SimData(address=0, count=1, datatype=DataType.INVALID)]
+    return SimDevice(1, simdata=(bits, bits, holding, blank), action=refusal.act)
+
+
+def _serial_device(serial_port: str) -> Device:
+    (device,) = parse_devices(
+        "devices:\n  - machine_id: 42\n    device_id: 1\n    protocol: rtu\n"
+        f"    serial_port: {serial_port}\n    baudrate: 19200\n    bytesize: 8\n{_REGISTERS}",
+        source="test.yaml",
+    )
+    return device
+
+
+async def test_serial_rtu_decodes_marks_a_refused_tag_bad_and_writes_a_setpoint() -> None:
+    refusal = _Refusal()
+    with PtyPair() as line:
+        server = ModbusSerialServer(
+            [_sim_device(refusal)], framer=FramerType.RTU, port=line.b, baudrate=19200
+        )
+        await server.serve_forever(background=True)
+        device = _serial_device(line.a)
+        check_serial_ports([device])  # the start-up check passes on an openable port
+        readings: list[Reading] = []
+        poller = DevicePoller(device, sink=readings.append, backoff_initial_s=0.1)
+        stop = asyncio.Event()
+        task = asyncio.create_task(poller.run(stop))
+        try:
+            await _until(lambda: len(readings) >= 3)
+            refusal.on = True
+            await _until(lambda: readings[-1].quality.get("pressure_bar") == "bad")
+            command = Command(
+                command_id="c1",
+                machine_id="42",
+                action="setpoint",
+                target="spindle_rpm_setpoint",
+                value=2400,
+                requested_by="test",
+                ts_ms=now_ms(),
+            )
+            write = plan_write(command, device, now_ms=now_ms(), max_age_s=30)
+            assert isinstance(write, Write) and write.function_code == 6
+            assert await execute(poller, write) is None
+            assert await server.async_getValues(1, 3, 5, 1) == [2400]
+            await _until(lambda: readings[-1].values["spindle_rpm_setpoint"] == 2400)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=5)
+            await server.shutdown()
+    first = readings[0]
+    assert first.values == {
+        "temperature_c": pytest.approx(TEMPERATURE_C),
+        "running": 1,
+        "spindle_rpm_setpoint": 1200,
+        "pressure_bar": 7,
+    }
+    assert set(first.quality.values()) == {"good"}
+    # The refused tag is bad and keeps its last good value; the rest of the scan is good.
+    refused = next(r for r in readings if r.quality["pressure_bar"] == "bad")
+    assert refused.values["pressure_bar"] == 7
+    assert refused.values["temperature_c"] == pytest.approx(TEMPERATURE_C)
+    assert {k for k, q in refused.quality.items() if q != "good"} == {"pressure_bar"}
+    assert refusal.refused > 0
+    assert poller.stats.transport_errors == 0
+    assert [r.seq for r in readings] == list(range(1, len(readings) + 1))
+
+
+def test_an_unopenable_serial_port_is_a_start_up_error_naming_the_field() -> None:
+    device = _serial_device("/dev/does-not-exist-ttyRTU")
+    with pytest.raises(ConfigError) as caught:
+        check_serial_ports([device])
+    assert str(caught.value).startswith(
+        "device 42: serial_port: cannot open /dev/does-not-exist-ttyRTU"
+    )

@@ -158,3 +158,78 @@ def test_nan_float_is_bad_quality() -> None:
     assert reading is not None
     assert reading.values == {"temperature_c": 69.0, "level_pct": 12.3}
     assert reading.quality == {"temperature_c": "bad", "level_pct": "good"}
+
+
+def test_string_deadband_reports_on_change_and_at_the_heartbeat() -> None:
+    from connectors.modbus.deadband import ReportByException
+    from contracts.readings import Reading
+
+    (device,) = parse_devices(
+        """
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    registers:
+      - {name: temperature_c, address: 0, type: float32}
+      - {name: batch_id, address: 2, type: string, length: 2, deadband: 1, heartbeat_s: 5}
+""",
+        source="test",
+    )
+    rbe = ReportByException(device.registers)
+
+    def reading(ts_ms: int, batch: str, quality: str = "good") -> Reading:
+        return Reading(
+            machine_id="42",
+            ts_ms=ts_ms,
+            values={"temperature_c": 1.0},
+            texts={"batch_id": batch},
+            quality={"batch_id": quality},  # type: ignore[dict-item]
+        )
+
+    assert rbe.filter(reading(0, "B7")) == reading(0, "B7")
+    unchanged = rbe.filter(reading(1000, "B7"))
+    assert unchanged is not None and unchanged.texts == {} and "batch_id" not in unchanged.quality
+    changed = rbe.filter(reading(2000, "B8"))
+    assert changed is not None and changed.texts == {"batch_id": "B8"}
+    turned_bad = rbe.filter(reading(3000, "B8", "bad"))
+    assert turned_bad is not None and turned_bad.texts == {"batch_id": "B8"}
+    quiet = rbe.filter(reading(7000, "B8", "bad"))
+    assert quiet is not None and quiet.texts == {}
+    beat = rbe.filter(reading(8000, "B8", "bad"))
+    assert beat is not None and beat.texts == {"batch_id": "B8"}
+
+
+def test_bad_texts_keep_the_last_text_and_are_counted_by_reason() -> None:
+    from connectors.modbus.decoding import encode_string
+    from connectors.modbus.scan import ScanAssembler
+
+    (device,) = parse_devices(
+        """
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    registers:
+      - {name: temperature_c, address: 0, type: float32}
+      - {name: recipe, address: 2, type: string, length: 4}
+""",
+        source="test",
+    )
+    (request,) = plan_requests(device.registers)
+    assembler = ScanAssembler(device)
+
+    def scan(recipe_regs: list[int], seq: int):  # type: ignore[no-untyped-def]
+        regs = encode(61.5, data_type="float32") + recipe_regs
+        return assembler.assemble(
+            [BlockAnswer(request=request, registers=regs)], ts_ms=TS_MS + seq, seq=seq, last_good={}
+        )
+
+    good = scan(encode_string("PA6-GF30", length=4), 1)
+    assert good is not None and good.texts == {"recipe": "PA6-GF30"}
+    assert decode_reading(good.encode()) == good
+    not_utf8 = scan([0xFFFE, 0x4100, 0, 0], 2)
+    assert not_utf8 is not None
+    assert (not_utf8.texts["recipe"], not_utf8.quality_of("recipe")) == ("PA6-GF30", "bad")
+    not_printable = scan([0x4107, 0, 0, 0], 3)
+    assert not_printable is not None and not_printable.quality_of("recipe") == "bad"
+    assert assembler.bad_text_reasons == {"not UTF-8": 1, "not printable": 1}
+    assert not assembler.all_good

@@ -71,7 +71,7 @@ def test_texts_travel_and_are_left_out_when_empty() -> None:
 @pytest.mark.parametrize(
     ("texts", "values", "reason"),
     [
-        ({"Recipe": "x"}, {"a": 1.0}, "'Recipe': sensor names are"),
+        ({"Recipe": "x"}, {"a": 1.0}, "texts.'Recipe': sensor names are"),
         ({"recipe": 7}, {"a": 1.0}, "texts.recipe: must be a string, got int"),
         ({"recipe": "x" * 257}, {"a": 1.0}, "texts.recipe: longer than 256 characters"),
         ({"recipe": "a\nb"}, {"a": 1.0}, "texts.recipe: must be printable text"),

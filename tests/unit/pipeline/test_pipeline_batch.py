@@ -98,3 +98,27 @@ def test_record_that_breaks_the_decoder_unexpectedly_is_dead_lettered():
     # Either the contract names the field, or the pipeline says the decoder broke.
     assert "quality" in body["reason"] or body["reason"].startswith("reading: cannot be decoded")
     assert body["source"]["offset"] == 0
+
+
+def test_reading_with_invalid_texts_is_dead_lettered_naming_the_field():
+    bad = orjson.dumps(
+        {
+            "machine_id": "42",
+            "ts": "2025-12-20T14:30:00Z",
+            "values": {"temperature_c": 1.0},
+            "texts": {"recipe": "a\nb"},
+        }
+    )
+    good_text = Reading(
+        machine_id="42", ts_ms=T0, values={"temperature_c": 2.0}, texts={"recipe": "PA6"}
+    ).encode()
+    records = [
+        record(reading_bytes(60.0, 0), offset=0),
+        record(bad, offset=1),
+        record(good_text, offset=2),
+    ]
+    plan = decode_records(records, now_ms=NOW)
+    assert [s.offset for s in plan.sources] == [0, 2]
+    reason = orjson.loads(plan.dead_letters[0].value)["reason"]
+    assert reason.startswith("texts.recipe: must be printable")
+    assert plan.reading_lines[1] == f'readings,machine_id=42 temperature_c=2,recipe="PA6" {T0}'
