@@ -1,5 +1,7 @@
 """Serving an app from a background thread on a free port, for the integration tests.
 
+Also the Kafka look-ups the API tests share (``end_offsets``, ``records_since``).
+
 Imported as ``from apiserver import ServerThread``: pytest puts this directory on
 ``sys.path`` for the tests in it (the directory is not a package).
 
@@ -14,9 +16,11 @@ import time
 from types import TracebackType
 
 import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
 from api.errors import StartupError
+from api.kafka.partitions import topic_partitions
 from infra.ports import free_port
 
 
@@ -75,3 +79,38 @@ class ServerThread:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+async def end_offsets(
+    bootstrap: str, topic: str, *, timeout_s: float = 20.0
+) -> dict[TopicPartition, int]:
+    """The end offset of every partition of ``topic``: where records produced next will go."""
+    partitions = await topic_partitions(bootstrap, [topic], timeout_s=timeout_s)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+
+
+async def records_since(
+    bootstrap: str, since: dict[TopicPartition, int], *, count: int, timeout_s: float = 20.0
+) -> list[tuple[bytes, bytes | None]]:
+    """The first ``count`` records produced after ``since`` (end offsets taken earlier), or
+    what arrived of them within ``timeout_s``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        found: list[tuple[bytes, bytes | None]] = []
+        deadline = time.monotonic() + timeout_s
+        while len(found) < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                found += [(r.key, r.value) for r in records]
+        return found
+    finally:
+        await consumer.stop()

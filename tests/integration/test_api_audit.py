@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,10 +16,8 @@ import websockets
 from aiokafka import AIOKafkaConsumer
 from apiserver import ServerThread
 
-from api.app import create_app
 from api.settings import ApiSettings
 from contracts.audit import decode_audit
-from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 
@@ -27,25 +25,12 @@ DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
-    return ApiSettings(
-        **make_settings(partitions=1).model_dump(),
-        admin_api_key=admin_key,
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(
+        partitions=1,
         jwt_secret="a" + secrets.token_hex(24),
         audit_flush_interval_s=0.2,
     )
-
-
-@pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=DEADLINE_S) as client:
-        yield client
 
 
 async def _audit_until(

@@ -7,7 +7,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import jwt
@@ -31,35 +31,15 @@ def admin_password() -> str:
 
 
 @pytest.fixture(scope="module")
-def api_settings(
-    make_settings: Callable[..., CommonSettings], admin_key: str, admin_password: str
-) -> ApiSettings:
-    return ApiSettings(
-        **make_settings(partitions=1).model_dump(),
-        admin_api_key=admin_key,
+def api_settings(make_api_settings: Callable[..., ApiSettings], admin_password: str) -> ApiSettings:
+    return make_api_settings(
+        partitions=1,
         admin_username=ADMIN_USER,
         admin_password=admin_password,
         jwt_secret="j" + secrets.token_hex(24),
         rate_limit_login="1000/minute",
         rate_limit_login_ip="1000/minute",
     )
-
-
-@pytest.fixture(scope="module")
-def app(api_settings: ApiSettings) -> FastAPI:
-    return create_app(api_settings)
-
-
-@pytest.fixture(scope="module")
-def server(app: FastAPI) -> Iterator[ServerThread]:
-    with ServerThread(app) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=DEADLINE_S) as client:
-        yield client
 
 
 async def _login(http: httpx.AsyncClient, username: str, password: str) -> str:

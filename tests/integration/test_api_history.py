@@ -4,16 +4,13 @@ history routes, over real HTTP."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
-from apiserver import ServerThread
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-from api.app import create_app
 from api.settings import ApiSettings
-from contracts.settings import CommonSettings
 from contracts.timefmt import format_ts, now_ms
 
 pytestmark = pytest.mark.integration
@@ -22,22 +19,13 @@ DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
-    return ApiSettings(**make_settings(partitions=1).model_dump(), admin_api_key=admin_key)
-
-
-@pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
-        yield running
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(partitions=1)
 
 
 @pytest.fixture
-async def http(server: ServerThread, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=server.url, timeout=DEADLINE_S, headers={"X-API-Key": admin_key}
-    ) as client:
-        yield client
+def http_headers(admin_headers: dict[str, str]) -> dict[str, str]:
+    return admin_headers
 
 
 async def _write(settings: ApiSettings, bucket: str, lines: list[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,12 +15,10 @@ from aiokafka import AIOKafkaProducer
 from apiserver import ServerThread
 from websockets.asyncio.client import ClientConnection
 
-from api.app import create_app
 from api.live.frames import alarm_frame, reading_frame
 from api.settings import ApiSettings
 from contracts.alarms import AlarmEvent, alarm_id
 from contracts.readings import Reading
-from contracts.settings import CommonSettings
 from contracts.timefmt import now_ms
 
 pytestmark = pytest.mark.integration
@@ -34,28 +32,9 @@ SEED_SUBSCRIBE = {
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
     """Topics of this module's own; one server serves every test of the module."""
-    return ApiSettings(
-        **make_settings(partitions=3).model_dump(),
-        admin_api_key=admin_key,
-    )
-
-
-@pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
-        yield running
-
-
-@pytest.fixture
-async def producer(api_settings: ApiSettings) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=api_settings.kafka_bootstrap_servers, acks="all")
-    await kafka.start()
-    try:
-        yield kafka
-    finally:
-        await kafka.stop()
+    return make_api_settings(partitions=3)
 
 
 async def _next_frame(ws: ClientConnection, *, of_type: str | None = None) -> dict[str, Any]:

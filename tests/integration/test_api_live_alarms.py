@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 import websockets
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from apiserver import ServerThread
+from aiokafka import AIOKafkaProducer, TopicPartition
+from apiserver import ServerThread, end_offsets, records_since
 from websockets.asyncio.client import ClientConnection
 
-from api.app import create_app
-from api.kafka.partitions import topic_partitions
 from api.settings import ApiSettings
 from contracts.aggregates import SensorStats, WindowAggregate
 from contracts.alarm_actions import decode_alarm_action
 from contracts.alarm_state import AlarmStateRecord
 from contracts.alarms import AlarmEvent, alarm_id
 from contracts.commands import decode_command
-from contracts.settings import CommonSettings
 from contracts.timefmt import now_ms
 
 pytestmark = pytest.mark.integration
@@ -33,24 +30,8 @@ DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
-    return ApiSettings(**make_settings(partitions=3).model_dump(), admin_api_key=admin_key)
-
-
-@pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
-        yield running
-
-
-@pytest.fixture
-async def producer(api_settings: ApiSettings) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=api_settings.kafka_bootstrap_servers, acks="all")
-    await kafka.start()
-    try:
-        yield kafka
-    finally:
-        await kafka.stop()
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(partitions=3)
 
 
 async def _frames(ws: ClientConnection, of_type: str, count: int) -> list[dict[str, Any]]:
@@ -183,32 +164,12 @@ async def test_aggregates_subscription_receives_window_frames(
         assert await _quiet(ws, "aggregate", 0.5) == []
 
 
-async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    partitions = await topic_partitions(bootstrap, [topic], timeout_s=DEADLINE_S)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-
-
 async def _one_record_since(bootstrap: str, since: dict[TopicPartition, int]) -> bytes:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        consumer.assign(list(since))
-        for tp, offset in since.items():
-            consumer.seek(tp, offset)
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    assert record.value is not None
-                    return bytes(record.value)
-        raise AssertionError("no record")
-    finally:
-        await consumer.stop()
+    found = await records_since(bootstrap, since, count=1, timeout_s=DEADLINE_S)
+    assert found, "no record"
+    value = found[0][1]
+    assert value is not None
+    return bytes(value)
 
 
 async def test_ack_and_command_are_role_checked_and_answered(
@@ -248,7 +209,7 @@ async def test_ack_and_command_are_role_checked_and_answered(
         [refused] = await _frames(ws, "result", 1)
         assert refused["status"] == 403 and refused["ok"] is False and refused["request_id"] == "r1"
 
-    since = await _end_offsets(bootstrap, api_settings.topics.alarm_actions)
+    since = await end_offsets(bootstrap, api_settings.topics.alarm_actions)
     async with websockets.connect(f"{server.ws_url}/live?api_key={admin_key}") as ws:
         await ws.send(orjson.dumps(ack).decode())
         [accepted] = await _frames(ws, "result", 1)
@@ -261,7 +222,7 @@ async def test_ack_and_command_are_role_checked_and_answered(
         [missing] = await _frames(ws, "result", 1)
         assert missing["status"] == 404
 
-        since = await _end_offsets(bootstrap, api_settings.topics.commands)
+        since = await end_offsets(bootstrap, api_settings.topics.commands)
         await ws.send(
             '{"action": "command", "machine_id": 42, "command": "stop", "request_id": "c1"}'
         )

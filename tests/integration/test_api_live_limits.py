@@ -4,7 +4,7 @@ message is refused before it is parsed, and sockets per credential are capped.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import orjson
@@ -12,9 +12,7 @@ import pytest
 import websockets
 from apiserver import ServerThread
 
-from api.app import create_app
 from api.settings import ApiSettings
-from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 
@@ -22,28 +20,18 @@ DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
-    return ApiSettings(
-        **make_settings(partitions=1).model_dump(),
-        admin_api_key=admin_key,
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(
+        partitions=1,
         live_max_connections_per_credential=2,
         live_max_message_bytes=1_000,
         live_recheck_s=0.5,
     )
 
 
-@pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
-        yield running
-
-
 @pytest.fixture
-async def http(server: ServerThread, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=server.url, timeout=DEADLINE_S, headers={"X-API-Key": admin_key}
-    ) as client:
-        yield client
+def http_headers(admin_headers: dict[str, str]) -> dict[str, str]:
+    return admin_headers
 
 
 async def _key(http: httpx.AsyncClient, name: str) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -14,12 +14,10 @@ from aiokafka import AIOKafkaProducer
 from apiserver import ServerThread
 from fastapi import FastAPI
 
-from api.app import create_app
 from api.services import Services
 from api.settings import ApiSettings
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
-from contracts.settings import CommonSettings
 from contracts.timefmt import now_ms
 
 pytestmark = pytest.mark.integration
@@ -32,19 +30,8 @@ SENSORS = {f"sensor_{i:02d}_value": float(i) for i in range(40)}
 
 
 @pytest.fixture(scope="module")
-def app(make_settings: Callable[..., CommonSettings], admin_key: str) -> FastAPI:
-    settings = ApiSettings(
-        **make_settings(partitions=1).model_dump(),
-        admin_api_key=admin_key,
-        live_queue_frames=8,
-    )
-    return create_app(settings)
-
-
-@pytest.fixture(scope="module")
-def server(app: FastAPI) -> Iterator[ServerThread]:
-    with ServerThread(app) as running:
-        yield running
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(partitions=1, live_queue_frames=8)
 
 
 def _small_buffer_socket(port: int) -> socket.socket:

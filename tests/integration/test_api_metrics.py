@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 from apiserver import ServerThread
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
 from api.settings import ApiSettings
-from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def server(make_settings: Callable[..., CommonSettings], admin_key: str) -> Iterator[ServerThread]:
-    settings = ApiSettings(
-        **make_settings(partitions=1).model_dump(),
-        admin_api_key=admin_key,
-        jwt_secret="m" + secrets.token_hex(24),
-    )
-    with ServerThread(create_app(settings)) as running:
-        yield running
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(jwt_secret="m" + secrets.token_hex(24))
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

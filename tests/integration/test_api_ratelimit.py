@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -13,7 +13,6 @@ from apiserver import ServerThread
 
 from api.app import create_app
 from api.settings import ApiSettings
-from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 
@@ -22,28 +21,15 @@ READS_PER_MINUTE = 20
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
-    return ApiSettings(
-        **make_settings(partitions=1).model_dump(),
-        admin_api_key=admin_key,
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(
+        partitions=1,
         jwt_secret="l" + secrets.token_hex(24),
         rate_limit_read=f"{READS_PER_MINUTE}/minute",
         rate_limit_write="1000/minute",
         rate_limit_login="1000/minute",
         rate_limit_login_ip="3/minute",
     )
-
-
-@pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=DEADLINE_S) as client:
-        yield client
 
 
 async def _key(http: httpx.AsyncClient, admin_key: str, name: str) -> dict[str, str]:

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from apiserver import ServerThread
+from aiokafka import AIOKafkaProducer
+from apiserver import end_offsets, records_since
 from fastapi import FastAPI
 
-from api.app import create_app
-from api.kafka.partitions import topic_partitions
 from api.settings import ApiSettings
 from contracts.alarm_actions import decode_alarm_action
 from contracts.alarm_state import AlarmStateRecord
 from contracts.commands import CommandResult, decode_command
 from contracts.machines import MachineInfo
-from contracts.settings import CommonSettings
 from contracts.thresholds import decode_thresholds
 from contracts.timefmt import now_ms
 
@@ -29,61 +26,16 @@ DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
-    return ApiSettings(
-        **make_settings(partitions=2).model_dump(),
-        admin_api_key=admin_key,
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(
+        partitions=2,
         kafka_produce_timeout_s=5.0,
     )
 
 
-@pytest.fixture(scope="module")
-def app(api_settings: ApiSettings) -> FastAPI:
-    return create_app(api_settings)
-
-
-@pytest.fixture(scope="module")
-def server(app: FastAPI) -> Iterator[ServerThread]:
-    with ServerThread(app) as running:
-        yield running
-
-
 @pytest.fixture
-async def http(server: ServerThread, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=server.url, timeout=DEADLINE_S, headers={"X-API-Key": admin_key}
-    ) as client:
-        yield client
-
-
-async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    partitions = await topic_partitions(bootstrap, [topic], timeout_s=DEADLINE_S)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-
-
-async def _records_since(
-    bootstrap: str, since: dict[TopicPartition, int], *, count: int
-) -> list[tuple[bytes, bytes | None]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        consumer.assign(list(since))
-        for tp, offset in since.items():
-            consumer.seek(tp, offset)
-        found: list[tuple[bytes, bytes | None]] = []
-        deadline = time.monotonic() + DEADLINE_S
-        while len(found) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                found += [(r.key, r.value) for r in records]
-        return found
-    finally:
-        await consumer.stop()
+def http_headers(admin_headers: dict[str, str]) -> dict[str, str]:
+    return admin_headers
 
 
 async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
@@ -120,7 +72,7 @@ async def test_thresholds_show_the_default_until_a_patch_of_one_limit(
     assert default["source"] == "default"
     assert default["limits"]["high"]["value"] == 85.0
     assert default["machine_id"] == "42"
-    since = await _end_offsets(bootstrap, topic)
+    since = await end_offsets(bootstrap, topic)
 
     patched = await http.patch(
         "/api/machines/42/thresholds/temperature_c", json={"limits": {"high": {"value": 90}}}
@@ -131,7 +83,7 @@ async def test_thresholds_show_the_default_until_a_patch_of_one_limit(
     assert body["source"] == "machine"
     assert body["limits"]["high"] == {**default["limits"]["high"], "value": 90.0}
     assert body["updated_by"].startswith("key:")
-    [(key, value)] = await _records_since(bootstrap, since, count=1)
+    [(key, value)] = await records_since(bootstrap, since, count=1)
     assert key == b"42/temperature_c"
     assert value is not None
     record = decode_thresholds(value)
@@ -147,7 +99,7 @@ async def test_thresholds_show_the_default_until_a_patch_of_one_limit(
     back = await http.get("/api/machines/42/thresholds/temperature_c")
     assert back.json()["source"] == "default"
     assert back.json()["limits"]["high"]["value"] == 85.0
-    tombstones = await _records_since(bootstrap, since, count=2)
+    tombstones = await records_since(bootstrap, since, count=2)
     assert tombstones[-1] == (b"42/temperature_c", None)
 
 
@@ -276,7 +228,7 @@ async def test_acknowledge_shelve_and_log_produce_alarm_actions(
     record = _state("b1", "temperature_c", "high")
     await _produce(bootstrap, api_settings.topics.alarm_state, [(record.key(), record.encode())])
     await _poll(http, f"/api/alarms/{record.alarm_id}", lambda r: r.status_code == 200)
-    since = await _end_offsets(bootstrap, api_settings.topics.alarm_actions)
+    since = await end_offsets(bootstrap, api_settings.topics.alarm_actions)
 
     ack = await http.post(f"/api/alarms/{record.alarm_id}/acknowledge", json={"comment": "seen"})
     assert ack.status_code == 202, ack.text
@@ -298,7 +250,7 @@ async def test_acknowledge_shelve_and_log_produce_alarm_actions(
     unknown = await http.post("/api/alarms/zz:temperature_c:high/acknowledge")
     assert unknown.status_code == 404
 
-    found = await _records_since(bootstrap, since, count=3)
+    found = await records_since(bootstrap, since, count=3)
     actions = [decode_alarm_action(v) for _, v in found if v is not None]
     assert [a.action for a in actions] == ["acknowledge", "shelve", "log"]
     assert all(k == b"b1" for k, _ in found)
@@ -316,7 +268,7 @@ async def test_command_is_pending_until_its_result_arrives(
     http: httpx.AsyncClient, api_settings: ApiSettings
 ) -> None:
     bootstrap = api_settings.kafka_bootstrap_servers
-    since = await _end_offsets(bootstrap, api_settings.topics.commands)
+    since = await end_offsets(bootstrap, api_settings.topics.commands)
 
     sent = await http.post(
         "/api/machines/42/commands",
@@ -326,7 +278,7 @@ async def test_command_is_pending_until_its_result_arrives(
     assert sent.status_code == 202, sent.text
     command_id = sent.json()["command_id"]
     assert sent.headers["Location"] == f"/api/machines/42/commands/{command_id}"
-    [(key, value)] = await _records_since(bootstrap, since, count=1)
+    [(key, value)] = await records_since(bootstrap, since, count=1)
     assert key == b"42" and value is not None
     command = decode_command(value)
     assert command.command_id == command_id and command.value == 1200.0

@@ -6,24 +6,21 @@ import asyncio
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from apiserver import ServerThread
+from aiokafka import AIOKafkaProducer
+from apiserver import end_offsets, records_since
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-from api.app import create_app
 from api.auth.keys import mint_key
 from api.auth.roles import Role
-from api.kafka.partitions import topic_partitions
 from api.settings import ApiSettings
 from contracts.machines import MachineInfo, SensorInfo
 from contracts.readings import decode_reading
-from contracts.settings import CommonSettings
 from contracts.timefmt import format_ts, now_ms
 
 pytestmark = pytest.mark.integration
@@ -32,56 +29,12 @@ DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
     """Topics of this module's own; one server serves every test of the module."""
-    return ApiSettings(
-        **make_settings(partitions=3).model_dump(),
-        admin_api_key=admin_key,
+    return make_api_settings(
+        partitions=3,
         kafka_produce_timeout_s=5.0,
     )
-
-
-@pytest.fixture(scope="module")
-def server(api_settings: ApiSettings) -> Iterator[ServerThread]:
-    with ServerThread(create_app(api_settings)) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=DEADLINE_S) as client:
-        yield client
-
-
-async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    partitions = await topic_partitions(bootstrap, [topic], timeout_s=DEADLINE_S)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-
-
-async def _records_since(
-    bootstrap: str, since: dict[TopicPartition, int], *, count: int
-) -> list[tuple[bytes, bytes]]:
-    """The first ``count`` records produced after ``since`` (end offsets taken earlier)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        consumer.assign(list(since))
-        for tp, offset in since.items():
-            consumer.seek(tp, offset)
-        found: list[tuple[bytes, bytes]] = []
-        deadline = time.monotonic() + DEADLINE_S
-        while len(found) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                found += [(r.key, r.value) for r in records]
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def _produce(bootstrap: str, topic: str, key: bytes, value: bytes | None) -> None:
@@ -111,7 +64,7 @@ async def test_seed_reading_is_created_and_lands_on_the_readings_topic(
     http: httpx.AsyncClient, api_settings: ApiSettings, admin_key: str
 ) -> None:
     topic = api_settings.topics.readings
-    since = await _end_offsets(api_settings.kafka_bootstrap_servers, topic)
+    since = await end_offsets(api_settings.kafka_bootstrap_servers, topic)
 
     response = await http.post(
         "/api/readings",
@@ -123,7 +76,7 @@ async def test_seed_reading_is_created_and_lands_on_the_readings_topic(
     body = response.json()
     assert body["accepted"] == 1
     assert body["readings"][0]["machine_id"] == 42
-    records = await _records_since(api_settings.kafka_bootstrap_servers, since, count=1)
+    records = await records_since(api_settings.kafka_bootstrap_servers, since, count=1)
     assert len(records) == 1
     key, value = records[0]
     assert key == b"42"
@@ -137,7 +90,7 @@ async def test_batch_with_timestamps_is_accepted_in_order(
     http: httpx.AsyncClient, api_settings: ApiSettings, admin_key: str
 ) -> None:
     topic = api_settings.topics.readings
-    since = await _end_offsets(api_settings.kafka_bootstrap_servers, topic)
+    since = await end_offsets(api_settings.kafka_bootstrap_servers, topic)
     base_ms = (now_ms() // 1000 - 60) * 1000
     batch = [
         {
@@ -155,7 +108,7 @@ async def test_batch_with_timestamps_is_accepted_in_order(
     assert [r["ts"] for r in response.json()["readings"]] == [
         format_ts(base_ms + 1000 * i) for i in range(3)
     ]
-    records = await _records_since(api_settings.kafka_bootstrap_servers, since, count=3)
+    records = await records_since(api_settings.kafka_bootstrap_servers, since, count=3)
     temps = [decode_reading(v).values["temperature_c"] for _, v in records]
     assert temps == [60.0, 61.0, 62.0]
 

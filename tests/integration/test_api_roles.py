@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Literal
 
 import httpx
@@ -21,9 +21,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Route, WebSocketRoute
 
-from api.app import create_app
 from api.settings import ApiSettings
-from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 
@@ -123,32 +121,14 @@ def fill(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def api_settings(make_settings: Callable[..., CommonSettings], admin_key: str) -> ApiSettings:
-    return ApiSettings(
-        **make_settings(partitions=1).model_dump(),
-        admin_api_key=admin_key,
+def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
+    return make_api_settings(
+        partitions=1,
         jwt_secret="r" + secrets.token_hex(24),
         rate_limit_read="100000/minute",
         rate_limit_write="100000/minute",
         live_auth_timeout_s=2.0,
     )
-
-
-@pytest.fixture(scope="module")
-def app(api_settings: ApiSettings) -> FastAPI:
-    return create_app(api_settings)
-
-
-@pytest.fixture(scope="module")
-def server(app: FastAPI) -> Iterator[ServerThread]:
-    with ServerThread(app) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=DEADLINE_S) as client:
-        yield client
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ them (function codes 1 and 2), and writes multiple coils (function code 15)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
 from pathlib import Path
 
 import pytest
+from modbustools import until
 from pymodbus.client import AsyncModbusTcpClient
 
 from connectors.commands import Write, execute
@@ -23,10 +24,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def _until(predicate: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not predicate():
-            await asyncio.sleep(0.02)
+_until = functools.partial(until, timeout_s=10.0)
 
 
 def _bits_device(port: int) -> Device:

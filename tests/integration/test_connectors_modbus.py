@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from modbustools import serving, until
 
 from connectors.config.devices import Commands, Device, load_devices, parse_devices
 from connectors.modbus.poller import DevicePoller
@@ -26,10 +28,7 @@ def _example(port: int, **update: object) -> Device:
     return device.model_copy(update={"port": port, "poll_interval_s": 0.1, **update})
 
 
-async def _until(predicate: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not predicate():
-            await asyncio.sleep(0.02)
+_until = functools.partial(until, timeout_s=5.0)
 
 
 class Polling:
@@ -67,13 +66,9 @@ async def polling() -> AsyncIterator[Polling]:
 async def test_poller_reads_the_simulated_lathe(polling: Polling) -> None:
     port = free_port()
     device = _example(port)
-    server = SimulatorServer([device], tick_s=0.1, seed=1)
-    await server.start()
-    try:
+    async with serving([device], seed=1):
         poller = polling.start(device)
         await _until(lambda: len(polling.readings["42"]) >= 3)
-    finally:
-        await server.shutdown()
     first, second, third = polling.readings["42"][:3]
     assert [first.seq, second.seq, third.seq] == [1, 2, 3]
     assert first.ts_ms < second.ts_ms < third.ts_ms
@@ -123,14 +118,10 @@ devices:
         }
     )
     healthy = served[1].model_copy(update={"poll_interval_s": 0.1})
-    server = SimulatorServer(served, tick_s=0.1, seed=2)
-    await server.start()
-    try:
+    async with serving(served, seed=2):
         broken = polling.start(misconfigured)
         fine = polling.start(healthy)
         await _until(lambda: broken.stats.refused_requests >= 5 and fine.stats.readings >= 5)
-    finally:
-        await server.shutdown()
     assert broken.stats.transport_errors == 0
     assert broken.stats.connects == 1
     for reading in polling.readings["42"]:
@@ -148,13 +139,9 @@ async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
 ) -> None:
     port = free_port()
     device = _example(port)
-    server = SimulatorServer([device], tick_s=0.1, seed=3)
-    await server.start()
-    poller = polling.start(device)
-    try:
+    async with serving([device], seed=3):
+        poller = polling.start(device)
         await _until(lambda: poller.stats.readings >= 2)
-    finally:
-        await server.shutdown()
     last_good = polling.readings["42"][-1].values
     # The device comes back without its last register; the one request that covers
     # every holding register is now refused, so every holding value of the scan turns bad.
@@ -164,12 +151,8 @@ async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
             "commands": Commands(),
         }
     )
-    server = SimulatorServer([without_last], tick_s=0.1, seed=3)
-    await server.start()
-    try:
+    async with serving([without_last], seed=3):
         await _until(lambda: polling.readings["42"][-1].quality["feed_override_pct"] == "bad")
-    finally:
-        await server.shutdown()
     reading = polling.readings["42"][-1]
     holding = {r.name for r in device.registers if r.table == "holding"}
     assert {n: reading.values[n] for n in holding} == {n: last_good[n] for n in holding}
@@ -183,24 +166,16 @@ async def test_values_refused_after_good_ones_turn_bad_with_last_good_values(
 async def test_poller_reconnects_when_the_server_comes_back(polling: Polling) -> None:
     port = free_port()
     device = _example(port)
-    server = SimulatorServer([device], tick_s=0.1, seed=4)
-    await server.start()
-    poller = polling.start(device)
-    try:
+    async with serving([device], seed=4):
+        poller = polling.start(device)
         await _until(lambda: poller.stats.readings >= 2)
-    finally:
-        await server.shutdown()
     await _until(lambda: poller.stats.transport_errors >= 2)
     readings_while_down = poller.stats.readings
     await asyncio.sleep(0.3)
     assert poller.stats.readings == readings_while_down
 
-    server = SimulatorServer([device], tick_s=0.1, seed=4)
-    await server.start()
-    try:
+    async with serving([device], seed=4):
         await _until(lambda: poller.stats.readings >= readings_while_down + 3)
-    finally:
-        await server.shutdown()
     assert poller.stats.connects == 2
     seqs = [r.seq for r in polling.readings["42"]]
     assert seqs == list(range(1, len(seqs) + 1))

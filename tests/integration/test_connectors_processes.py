@@ -35,6 +35,48 @@ async def _start(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     )
 
 
+def _example_devices(tmp_path: Path, port: int) -> Path:
+    """``devices.example.yaml`` on ``port``, polled every 0.2 s."""
+    devices_file = tmp_path / "devices.yaml"
+    devices_file.write_text(
+        (REPO / "devices.example.yaml")
+        .read_text(encoding="utf-8")
+        .replace("port: 5020", f"port: {port}")
+        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
+        encoding="utf-8",
+    )
+    return devices_file
+
+
+async def _start_simulator(devices_file: Path, *args: str) -> asyncio.subprocess.Process:
+    return await _start(
+        "-m",
+        "connectors.simulator",
+        "--devices",
+        str(devices_file),
+        "--tick-s",
+        "0.1",
+        *args,
+        env=_env(),
+    )
+
+
+async def _start_connector(
+    settings: CommonSettings, devices_file: Path, tmp_path: Path, **extra: str
+) -> asyncio.subprocess.Process:
+    return await _start(
+        "-m",
+        "connectors",
+        env=_env(
+            MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+            MILLSTREAM_TOPIC_PREFIX=settings.topic_prefix,
+            MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_file),
+            MILLSTREAM_CONNECTOR_SPOOL_DIR=str(tmp_path / "spool"),
+            **extra,
+        ),
+    )
+
+
 async def _line_with(proc: asyncio.subprocess.Process, text: str, *, timeout_s: float) -> str:
     assert proc.stderr is not None
     async with asyncio.timeout(timeout_s):
@@ -90,38 +132,17 @@ async def test_simulator_process_serves_and_stops_on_sigint() -> None:
 async def test_connector_process_produces_and_exits_0_on_sigterm(
     common_settings: CommonSettings, tmp_path: Path
 ) -> None:
-    port = free_port()
-    devices_file = tmp_path / "devices.yaml"
-    devices_file.write_text(
-        (REPO / "devices.example.yaml")
-        .read_text(encoding="utf-8")
-        .replace("port: 5020", f"port: {port}")
-        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
-        encoding="utf-8",
-    )
-    sim = await _start(
-        "-m",
-        "connectors.simulator",
-        "--devices",
-        str(devices_file),
-        "--tick-s",
-        "0.1",
-        env=_env(),
-    )
+    devices_file = _example_devices(tmp_path, free_port())
+    sim = await _start_simulator(devices_file)
     connector = None
     try:
         await _line_with(sim, "simulator listening", timeout_s=20)
-        connector = await _start(
-            "-m",
-            "connectors",
-            env=_env(
-                MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=common_settings.kafka_bootstrap_servers,
-                MILLSTREAM_TOPIC_PREFIX=common_settings.topic_prefix,
-                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_file),
-                MILLSTREAM_CONNECTOR_ID="cli-test",
-                MILLSTREAM_CONNECTOR_LINGER_MS="5",
-                MILLSTREAM_CONNECTOR_SPOOL_DIR=str(tmp_path / "spool"),
-            ),
+        connector = await _start_connector(
+            common_settings,
+            devices_file,
+            tmp_path,
+            MILLSTREAM_CONNECTOR_ID="cli-test",
+            MILLSTREAM_CONNECTOR_LINGER_MS="5",
         )
         await _line_with(connector, "modbus connected machine_id=42", timeout_s=30)
         await asyncio.sleep(1.0)
@@ -156,25 +177,10 @@ async def _scrape(url: str) -> dict[str, float]:
 async def test_connector_metrics_endpoint_over_http_counts_a_simulated_exception_episode(
     common_settings: CommonSettings, tmp_path: Path
 ) -> None:
-    port, metrics_port = free_port(), free_port()
-    devices_file = tmp_path / "devices.yaml"
-    devices_file.write_text(
-        (REPO / "devices.example.yaml")
-        .read_text(encoding="utf-8")
-        .replace("port: 5020", f"port: {port}")
-        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
-        encoding="utf-8",
-    )
-    sim = await _start(
-        "-m",
-        "connectors.simulator",
-        "--devices",
-        str(devices_file),
-        "--tick-s",
-        "0.1",
-        "--exception",
-        "42:holding:0+2:slave_device_busy:0:1:2",
-        env=_env(),
+    metrics_port = free_port()
+    devices_file = _example_devices(tmp_path, free_port())
+    sim = await _start_simulator(
+        devices_file, "--exception", "42:holding:0+2:slave_device_busy:0:1:2"
     )
     connector = None
     url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -182,17 +188,12 @@ async def test_connector_metrics_endpoint_over_http_counts_a_simulated_exception
     refused = 'millstream_connector_errors_total{kind="refused",machine_id="42"}'
     try:
         await _line_with(sim, "simulator listening", timeout_s=20)
-        connector = await _start(
-            "-m",
-            "connectors",
-            env=_env(
-                MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=common_settings.kafka_bootstrap_servers,
-                MILLSTREAM_TOPIC_PREFIX=common_settings.topic_prefix,
-                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_file),
-                MILLSTREAM_CONNECTOR_ID="metrics-test",
-                MILLSTREAM_CONNECTOR_SPOOL_DIR=str(tmp_path / "spool"),
-                MILLSTREAM_CONNECTOR_METRICS_PORT=str(metrics_port),
-            ),
+        connector = await _start_connector(
+            common_settings,
+            devices_file,
+            tmp_path,
+            MILLSTREAM_CONNECTOR_ID="metrics-test",
+            MILLSTREAM_CONNECTOR_METRICS_PORT=str(metrics_port),
         )
         await _line_with(connector, "metrics served", timeout_s=30)
         first: dict[str, float] = {}

@@ -3,10 +3,10 @@ than one interval, ``bad`` during the simulator's exception-response episodes.""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import functools
 
 import pytest
+from modbustools import polled, until
 
 from connectors.config.devices import Device, parse_devices
 from connectors.modbus.poller import DevicePoller
@@ -18,10 +18,7 @@ from infra.ports import free_port
 pytestmark = pytest.mark.integration
 
 
-async def _until(predicate: Callable[[], bool], *, timeout_s: float = 8.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not predicate():
-            await asyncio.sleep(0.02)
+_until = functools.partial(until, timeout_s=8.0)
 
 
 def _device(port: int, yaml_tail: str) -> Device:
@@ -56,17 +53,9 @@ async def test_fast_tags_starved_by_a_slow_group_turn_stale_then_good_again() ->
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)
-    server = SimulatorServer([device], tick_s=0.1, seed=5)
-    await server.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop))
-    try:
+    async with polled(SimulatorServer([device], tick_s=0.1, seed=5), poller):
         await _until(lambda: poller.stats.stale_episodes >= 2)
         await _until(lambda: readings[-1].quality.get("temperature_c") == "good")
-    finally:
-        stop.set()
-        await task
-        await server.shutdown()
     stale = [r for r in readings if "stale" in r.quality.values()]
     assert len(stale) >= 2
     for reading in stale:
@@ -93,16 +82,8 @@ async def test_tags_read_on_time_are_never_stale() -> None:
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)
-    server = SimulatorServer([device], tick_s=0.1, seed=6)
-    await server.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop))
-    try:
+    async with polled(SimulatorServer([device], tick_s=0.1, seed=6), poller):
         await _until(lambda: poller.stats.scans >= 15)
-    finally:
-        stop.set()
-        await task
-        await server.shutdown()
     assert poller.stats.stale_episodes == 0
     assert all(set(r.quality.values()) == {"good"} for r in readings)
     # The deadband left temperature out of most readings (heartbeat every 0.9 s): that
@@ -138,24 +119,17 @@ devices:
     server = SimulatorServer([lathe, press], tick_s=0.1, seed=7, exception_episodes=[episode])
     readings: dict[str, list[Reading]] = {"42": [], "43": []}
     pollers = [DevicePoller(d, sink=readings[d.machine_id].append) for d in (lathe, press)]
-    await server.start()
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(p.run(stop)) for p in pollers]
 
     def temperature(reading: Reading) -> str | None:
         return reading.quality.get("temperature_c")
 
-    try:
+    async with polled(server, *pollers):
         await _until(lambda: any(temperature(r) == "bad" for r in readings["42"]))
         await _until(
             lambda: (
                 temperature(readings["42"][-1]) == "good" and pollers[0].stats.refused_requests >= 3
             )
         )
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-        await server.shutdown()
     lathe_readings = readings["42"]
     bad = [r for r in lathe_readings if temperature(r) == "bad"]
     first_bad = lathe_readings.index(bad[0])

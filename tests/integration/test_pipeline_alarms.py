@@ -5,7 +5,6 @@ expiry lifecycle, comm loss by silence, and a worker killed in the middle of a r
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import threading
@@ -18,76 +17,45 @@ from typing import Any
 
 import orjson
 import pytest
-from influxdb_client import InfluxDBClient
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import CoordinatorNotAvailableError
-from kafka.partitioner import murmur2
+from pipelinetools import (
+    DEADLINE_S,
+    Producer,
+    Tail,
+    committed_offsets,
+    flux_rows,
+    machines_on_every_partition,
+    partition_count,
+    reading,
+    running_worker,
+    wait_group,
+)
 
 from contracts.alarm_actions import AlarmAction
 from contracts.alarm_state import decode_alarm_state
 from contracts.alarms import AlarmEvent, decode_alarm
-from contracts.readings import Reading
 from contracts.thresholds import Limit, SensorThresholds
 from contracts.timefmt import now_ms
 from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-DEADLINE_S = 90.0
 
-
-@contextlib.contextmanager
 def worker(
     env: dict[str, str], *, app_id: str, tmp_path: Path, **extra: str
-) -> Iterator[subprocess.Popen]:
-    """One worker; stopped with SIGTERM at the end unless the test killed it."""
-    log_path = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
-    worker_env = {
-        **env,
-        "MILLSTREAM_PIPELINE_APP_ID": app_id,
-        "MILLSTREAM_PIPELINE_DATA_DIR": str(tmp_path / f"data-{uuid.uuid4().hex[:6]}"),
-        "MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS": "200",
-        "MILLSTREAM_PIPELINE_RETRY_BACKOFF_MS": "100",
-        "MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS": "500",
-        "MILLSTREAM_PIPELINE_ALARM_COMM_LOSS_AFTER_S": "0",
-        **extra,
-    }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker"],
-            cwd=REPO,
-            env=worker_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        proc.log_path = log_path  # type: ignore[attr-defined]
-        try:
-            yield proc
-        except BaseException:
-            sys.stderr.write(log_path.read_text(errors="replace")[-6000:])
-            raise
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-class Producer:
-    def __init__(self, bootstrap: str) -> None:
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-
-    def send(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-        for key, value in records:
-            self._producer.send(topic, key=key, value=value)
-        self._producer.flush(timeout=30)
-
-    def close(self) -> None:
-        self._producer.close()
+) -> contextlib.AbstractContextManager[subprocess.Popen]:
+    """One worker with a data directory of its own and comm loss off unless ``extra`` says;
+    stopped with SIGTERM at the end unless the test killed it."""
+    return running_worker(
+        env,
+        app_id=app_id,
+        tmp_path=tmp_path,
+        check_exit=False,
+        **{
+            "MILLSTREAM_PIPELINE_DATA_DIR": str(tmp_path / f"data-{uuid.uuid4().hex[:6]}"),
+            "MILLSTREAM_PIPELINE_ALARM_COMM_LOSS_AFTER_S": "0",
+            **extra,
+        },
+    )
 
 
 @pytest.fixture
@@ -97,18 +65,6 @@ def producer(common_settings) -> Iterator[Producer]:
         yield p
     finally:
         p.close()
-
-
-def reading(machine: str, ts_ms: int, temperature: float, **extra: Any) -> tuple[bytes, bytes]:
-    r = Reading(
-        machine_id=machine,
-        ts_ms=ts_ms,
-        values={"temperature_c": temperature},
-        plant="hall-b",
-        line="3",
-        **extra,
-    )
-    return r.key(), r.encode()
 
 
 def action(machine: str, kind: str, **fields: Any) -> tuple[bytes, bytes]:
@@ -125,70 +81,12 @@ def action(machine: str, kind: str, **fields: Any) -> tuple[bytes, bytes]:
     return a.key(), a.encode()
 
 
-class Tail:
-    """Reads a topic from the start, keeping every message; ``until`` waits, bounded."""
-
-    def __init__(self, bootstrap: str, topic: str, proc: subprocess.Popen | None = None):
-        self.topic = topic
-        self.proc = proc
-        self.messages: list[Any] = []
-        self._consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-
-    def poll(self, timeout_ms: int = 100) -> None:
-        for batch in self._consumer.poll(timeout_ms=timeout_ms).values():
-            self.messages.extend(batch)
-
-    def until(self, done: Callable[[list[Any]], bool], *, deadline_s: float = DEADLINE_S):
-        deadline = time.monotonic() + deadline_s
-        while not done(self.messages):
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"worker exited with code {self.proc.returncode}")
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.topic}: condition not met after {len(self.messages)} messages: "
-                    f"{summary(self.messages)}"
-                )
-            self.poll(200)
-        return self.messages
-
-    def close(self) -> None:
-        self._consumer.close()
-
-
-def summary(messages: list[Any]) -> str:
-    """Per key: the seqs (alarm events) or the count of records seen, compactly."""
-    out: dict[str, list[Any]] = {}
-    for m in messages:
-        try:
-            item: Any = decode_alarm(m.value).seq
-        except Exception:
-            item = m.offset
-        out.setdefault((m.key or b"").decode(errors="replace"), []).append(item)
-    return "; ".join(f"{k}: {v}" for k, v in sorted(out.items()))
-
-
 def events_of(messages: list[Any], alarm: str) -> list[AlarmEvent]:
     return [decode_alarm(m.value) for m in messages if m.key == alarm.encode()]
 
 
 def count(alarm: str, n: int) -> Callable[[list[Any]], bool]:
     return lambda ms: len(events_of(ms, alarm)) >= n
-
-
-def flux_rows(influx, flux_filter: str) -> list[dict]:
-    query = (
-        f'from(bucket: "{influx.alarms_bucket}") |> range(start: -1d, stop: 1h) '
-        f"|> filter(fn: (r) => {flux_filter})"
-    )
-    with InfluxDBClient(url=influx.url, token=influx.token, org=influx.org) as client:
-        tables = client.query_api().query(query)
-    return [record.values for table in tables for record in table.records]
 
 
 def test_default_overheat_alarm_raised_and_cleared_with_its_deadband(
@@ -248,7 +146,13 @@ def test_default_overheat_alarm_raised_and_cleared_with_its_deadband(
             states.close()
         deadline = time.monotonic() + DEADLINE_S
         while (
-            len(rows := flux_rows(influx, f'r.machine_id == "{machine}" and r._field == "state"'))
+            len(
+                rows := flux_rows(
+                    influx,
+                    influx.alarms_bucket,
+                    f'r.machine_id == "{machine}" and r._field == "state"',
+                )
+            )
             < 2
         ):
             assert time.monotonic() < deadline, rows
@@ -414,42 +318,20 @@ def test_silence_raises_comm_loss_and_the_next_reading_clears_it(
             alarms.close()
 
 
-def group_state(bootstrap: str, group: str) -> tuple[str, int]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        info = admin.describe_groups([group])[group]
-    except CoordinatorNotAvailableError:
-        return "NoCoordinator", 0
-    finally:
-        admin.close()
-    return info["group_state"], len(info["members"])
-
-
-def wait_group(bootstrap: str, group: str, members: int) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while group_state(bootstrap, group) != ("Stable", members):
-        assert time.monotonic() < deadline, f"group {group} never stable with {members}"
-        time.sleep(0.5)
-
-
 def readings_stored(
     influx, machines: list[str], *, deadline_s: float, expected: int
 ) -> dict[str, int]:
     """Readings per machine in InfluxDB, polled until all are there or the deadline."""
     prefix = machines[0].rsplit("-", 1)[0]
-    query = (
-        f'from(bucket: "{influx.bucket}") |> range(start: -1d, stop: 1h) '
-        f'|> filter(fn: (r) => r._measurement == "readings" and r._field == "temperature_c" '
-        f"and r.machine_id =~ /^{prefix}-/)"
+    flux_filter = (
+        'r._measurement == "readings" and r._field == "temperature_c" '
+        f"and r.machine_id =~ /^{prefix}-/"
     )
     deadline = time.monotonic() + deadline_s
     while True:
-        with InfluxDBClient(url=influx.url, token=influx.token, org=influx.org) as client:
-            tables = client.query_api().query(query)
         counts = dict.fromkeys(machines, 0)
-        for table in tables:
-            for record in table.records:
-                counts[record.values["machine_id"]] = counts.get(record.values["machine_id"], 0) + 1
+        for row in flux_rows(influx, influx.bucket, flux_filter):
+            counts[row["machine_id"]] = counts.get(row["machine_id"], 0) + 1
         if all(n >= expected for n in counts.values()) or time.monotonic() > deadline:
             return counts
         time.sleep(0.5)
@@ -458,31 +340,12 @@ def readings_stored(
 def wait_committed_everywhere(bootstrap: str, group: str, topic: str, partitions: int) -> None:
     deadline = time.monotonic() + DEADLINE_S
     while True:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        try:
-            offsets = admin.list_group_offsets(group).get(group, {})
-        finally:
-            admin.close()
-        committed = {
-            tp.partition for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0
-        }
+        offsets = committed_offsets(bootstrap, group, topic)
+        committed = {partition for partition, offset in offsets.items() if offset > 0}
         if len(committed) == partitions:
             return
         assert time.monotonic() < deadline, f"group {group}: offsets committed only on {committed}"
         time.sleep(0.2)
-
-
-def machines_on_every_partition(partitions: int, per_partition: int) -> list[str]:
-    base = uuid.uuid4().hex[:6]
-    chosen: dict[int, list[str]] = {p: [] for p in range(partitions)}
-    n = 0
-    while any(len(ids) < per_partition for ids in chosen.values()):
-        machine = f"kb-{base}-{n}"
-        n += 1
-        partition = (murmur2(machine.encode()) & 0x7FFFFFFF) % partitions
-        if len(chosen[partition]) < per_partition:
-            chosen[partition].append(machine)
-    return [m for ids in chosen.values() for m in ids]
 
 
 def test_worker_killed_mid_run_loses_and_duplicates_no_alarm_transition(
@@ -491,12 +354,8 @@ def test_worker_killed_mid_run_loses_and_duplicates_no_alarm_transition(
     topics = common_settings.topics
     bootstrap = common_settings.kafka_bootstrap_servers
     app_id = f"al-{uuid.uuid4().hex[:6]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        partitions = len(admin.describe_topics([topics.readings])[0]["partitions"])
-    finally:
-        admin.close()
-    machines = machines_on_every_partition(partitions, 2)
+    partitions = partition_count(bootstrap, topics.readings)
+    machines = machines_on_every_partition(partitions, 2, prefix="kb")
     steps = 40
     t0 = now_ms() - 120_000
     # Faust's session timeout bounds how long the killed worker's partitions stay orphaned.

@@ -6,16 +6,11 @@ import uuid
 
 import orjson
 import pytest
+from pipelinetools import consume_until, poll_flux, produce, running_worker
 
 from contracts.audit import AuditRecord
 from contracts.influx_schema import audit_time_ns
 from contracts.timefmt import now_ms
-from tests.integration.test_pipeline_worker import (
-    consume_until,
-    poll_flux,
-    produce,
-    running_worker,
-)
 
 pytestmark = pytest.mark.integration
 

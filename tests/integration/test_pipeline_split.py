@@ -7,16 +7,16 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
-from contracts.alarms import decode_alarm
-from contracts.timefmt import now_ms
-from tests.integration.test_pipeline_worker import (
+from pipelinetools import (
     consume_until,
     poll_flux,
     produce,
     reading,
     running_worker,
 )
+
+from contracts.alarms import decode_alarm
+from contracts.timefmt import now_ms
 
 pytestmark = pytest.mark.integration
 

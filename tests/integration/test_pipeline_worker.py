@@ -3,142 +3,38 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import orjson
 import pytest
-from influxdb_client import InfluxDBClient
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import CoordinatorNotAvailableError
 from kafka.partitioner import murmur2
+from pipelinetools import (
+    REPO,
+    committed_total,
+    consume_until,
+    flux_rows,
+    for_machine,
+    machines_on_every_partition,
+    partition_count,
+    poll_flux,
+    produce,
+    reading,
+    running_worker,
+    wait_committed,
+    wait_for_log,
+    wait_group,
+)
 
 from contracts.alarms import decode_alarm
-from contracts.readings import Reading
 from contracts.timefmt import now_ms
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-DEADLINE_S = 90.0
-
-
-@contextlib.contextmanager
-def running_worker(env: dict[str, str], *, app_id: str, tmp_path: Path, **extra_env: str):
-    """Run one worker; on exit stop it with SIGTERM and check it stopped cleanly."""
-    log_path = tmp_path / f"worker-{app_id}-{uuid.uuid4().hex[:6]}.log"
-    worker_env = dict(env)
-    worker_env.update(
-        MILLSTREAM_PIPELINE_APP_ID=app_id,
-        MILLSTREAM_PIPELINE_DATA_DIR=str(tmp_path / f"data-{app_id}"),
-        MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS="200",
-        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MS="100",
-        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="500",
-    )
-    worker_env.update(extra_env)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker"],
-            cwd=REPO,
-            env=worker_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        proc.log_path = log_path  # type: ignore[attr-defined]
-        try:
-            yield proc
-        except BaseException:
-            sys.stderr.write(log_path.read_text(errors="replace")[-6000:])
-            raise
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-    assert proc.returncode == 0, log_path.read_text(errors="replace")[-6000:]
-
-
-def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    try:
-        for key, value in records:
-            producer.send(topic, key=key, value=value)
-        producer.flush(timeout=30)
-    finally:
-        producer.close()
-
-
-def reading(machine: str, ts_ms: int, temperature: float, **extra) -> tuple[bytes, bytes]:
-    r = Reading(
-        machine_id=machine,
-        ts_ms=ts_ms,
-        values={"temperature_c": temperature},
-        plant="hall b",
-        line="3",
-        **extra,
-    )
-    return r.key(), r.encode()
-
-
-def check_running(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is not None:
-        raise AssertionError(f"worker exited early with code {proc.returncode}")
-
-
-def consume_until(bootstrap: str, topic: str, done, *, proc=None, deadline_s: float = DEADLINE_S):
-    """Read ``topic`` from the start until ``done(messages)`` holds; return the messages."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    messages = []
-    deadline = time.monotonic() + deadline_s
-    try:
-        while not done(messages):
-            check_running(proc)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{topic}: condition not met, got {messages!r}")
-            for batch in consumer.poll(timeout_ms=500).values():
-                messages.extend(batch)
-    finally:
-        consumer.close()
-    return messages
-
-
-def flux_rows(influx, bucket: str, flux_filter: str) -> list[dict]:
-    query = (
-        f'from(bucket: "{bucket}") |> range(start: -1d, stop: 1h) '
-        f"|> filter(fn: (r) => {flux_filter})"
-    )
-    with InfluxDBClient(url=influx.url, token=influx.token, org=influx.org) as client:
-        tables = client.query_api().query(query)
-    return [record.values for table in tables for record in table.records]
-
-
-def poll_flux(influx, bucket: str, flux_filter: str, done, *, proc=None):
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        check_running(proc)
-        rows = flux_rows(influx, bucket, flux_filter)
-        if done(rows):
-            return rows
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{bucket}: condition not met for {flux_filter}, got {rows!r}")
-        time.sleep(0.5)
-
-
-def for_machine(machine: str, messages) -> list:
-    return [m for m in messages if m.key == machine.encode()]
+# A plant name with a space: the tag must be escaped in line protocol.
+PLANT = "hall b"
 
 
 def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
@@ -149,7 +45,7 @@ def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
     machine = f"it-{uuid.uuid4().hex[:8]}"
     t0 = now_ms() - 120_000
     flapping = [70.0, 84.9, 85.1, 84.8, 85.2, 84.5, 85.3, 84.2, 86.0]
-    records = [reading(machine, t0 + i * 1000, v) for i, v in enumerate(flapping)]
+    records = [reading(machine, t0 + i * 1000, v, plant=PLANT) for i, v in enumerate(flapping)]
     malformed = orjson.dumps(
         {
             "machine_id": machine,
@@ -159,8 +55,10 @@ def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
     )
     records.insert(4, (machine.encode(), malformed))
     records.insert(7, (machine.encode(), b"\x00\xffnot json at all"))
-    records.append(reading(machine, t0 + 20_000, 84.5, quality={"temperature_c": "uncertain"}))
-    records.append(reading(machine, t0 + 21_000, 83.0))
+    records.append(
+        reading(machine, t0 + 20_000, 84.5, plant=PLANT, quality={"temperature_c": "uncertain"})
+    )
+    records.append(reading(machine, t0 + 21_000, 83.0, plant=PLANT))
     good_count = len(flapping) + 2
 
     with running_worker(
@@ -203,7 +101,7 @@ def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
             proc=proc,
         )
         assert [row["_value"] for row in readings] == [*flapping, 84.5, 83.0]
-        assert {(row["plant"], row["line"]) for row in readings} == {("hall b", "3")}
+        assert {(row["plant"], row["line"]) for row in readings} == {(PLANT, "3")}
         quality = flux_rows(
             influx,
             influx.bucket,
@@ -228,24 +126,6 @@ def test_worker_writes_readings_raises_one_alarm_and_dead_letters(
             f'r._measurement == "alarms" and r.machine_id == "{machine}" and r._field == "message"',
         )
         assert messages[0]["_value"] == raised.message
-
-
-def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
-    return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)
-
-
-def wait_committed(bootstrap: str, group: str, topic: str, expected: int) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while (total := committed_total(bootstrap, group, topic)) < expected:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"group {group}: committed {total} of {expected} on {topic}")
-        time.sleep(0.5)
-    assert total == expected
 
 
 def test_restart_resumes_from_committed_offsets_and_kept_alarm_state(
@@ -321,15 +201,6 @@ def test_worker_refuses_to_start_without_the_readings_topic(service_env, tmp_pat
     assert b"readings does not exist" in result.stderr
 
 
-def wait_for_log(proc, text: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while text not in proc.log_path.read_text(errors="replace"):
-        check_running(proc)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"worker log never showed {text!r}")
-        time.sleep(0.2)
-
-
 def test_influx_outage_holds_offsets_until_the_batch_is_written(
     common_settings, service_env, influx, tmp_path, unused_tcp_port
 ):
@@ -375,51 +246,13 @@ def test_influx_outage_holds_offsets_until_the_batch_is_written(
         assert [decode_alarm(m.value).value for m in alarms] == [90.0]
 
 
-def group_members(bootstrap: str, group: str) -> tuple[str, int]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        info = admin.describe_groups([group])[group]
-    except CoordinatorNotAvailableError:
-        # A fresh broker creates its offsets topic when the first group asks for it.
-        return "NoCoordinator", 0
-    finally:
-        admin.close()
-    return info["group_state"], len(info["members"])
-
-
-def wait_group(bootstrap: str, group: str, members: int) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while group_members(bootstrap, group) != ("Stable", members):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"group {group} never became stable with {members} members")
-        time.sleep(0.5)
-
-
-def machines_on_every_partition(partitions: int, per_partition: int) -> list[str]:
-    """Machine ids whose keys land ``per_partition`` times on each readings partition."""
-    base = uuid.uuid4().hex[:6]
-    chosen: dict[int, list[str]] = {p: [] for p in range(partitions)}
-    n = 0
-    while any(len(ids) < per_partition for ids in chosen.values()):
-        machine = f"rb-{base}-{n}"
-        n += 1
-        partition = (murmur2(machine.encode()) & 0x7FFFFFFF) % partitions
-        if len(chosen[partition]) < per_partition:
-            chosen[partition].append(machine)
-    return [m for ids in chosen.values() for m in ids]
-
-
 def test_two_workers_share_partitions_and_hand_over_alarm_state(
     common_settings, service_env, influx, tmp_path
 ):
     topics = common_settings.topics
     bootstrap = common_settings.kafka_bootstrap_servers
     app_id = f"pl-{uuid.uuid4().hex[:6]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        partitions = len(admin.describe_topics([topics.readings])[0]["partitions"])
-    finally:
-        admin.close()
+    partitions = partition_count(bootstrap, topics.readings)
     machines = machines_on_every_partition(partitions, 2)
     t0 = now_ms() - 60_000
     produced = 0
