@@ -42,6 +42,16 @@ def _etags(header: str | None) -> set[str]:
     return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
 
 
+def versioned_json(
+    content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> OrjsonResponse:
+    """A written resource as a GET would now show it, with its ``ETag``: the next
+    conditional write needs no GET first."""
+    return json_response(
+        content, status_code=status_code, headers={**(headers or {}), "ETag": etag_of(content)}
+    )
+
+
 def conditional_json(
     request: Request, content: Any, *, headers: dict[str, str] | None = None
 ) -> Response:

@@ -10,14 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from kafka.errors import KafkaError
 
 from connectors.commands import CommandRunner, build_command_consumer
-from connectors.devices import Device
-from connectors.forwarder import Forwarder, SpoolWriter, delivered_seqs
+from connectors.config.devices import Device
+from connectors.config.settings import ConnectorSettings
+from connectors.forwarding.forwarder import Forwarder, SpoolWriter, delivered_seqs
+from connectors.forwarding.producer import ReadingPublisher, build_kafka_producer, open_publisher
+from connectors.forwarding.spool import Spool
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.metrics import ConnectorMetrics
-from connectors.poller import DevicePoller, ReadingSink
-from connectors.producer import ReadingPublisher, build_kafka_producer, open_publisher
-from connectors.settings import ConnectorSettings
-from connectors.spool import Spool
+from connectors.modbus.poller import DevicePoller, ReadingSink, watch_staleness
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +115,7 @@ async def run_connector(
         max_records=settings.connector_spool_max_records,
         full_policy=settings.connector_spool_full_policy,
     )
-    writer = SpoolWriter(
-        spool, topic=settings.topics.readings, flush_ms=settings.connector_spool_flush_ms
-    )
+    writer = SpoolWriter(spool, topic=settings.topics.readings)
     metrics = ConnectorMetrics() if settings.connector_metrics_port else None
     pollers = build_pollers(
         devices,
@@ -142,8 +140,9 @@ async def run_connector(
             settings.connector_metrics_port,
         )
     logger.info(
-        "connector started connector_id=%s devices=%d topic=%s spool=%s spooled=%d",
+        "connector started connector_id=%s shard=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
+        settings.connector_shard or "all",
         len(pollers),
         settings.topics.readings,
         spool.path,
@@ -152,7 +151,6 @@ async def run_connector(
     t0_s = asyncio.get_running_loop().time()
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(writer.run(stop), name="spool-writer")
             group.create_task(kafka.run(stop), name="kafka")
             if settings.connector_stats_interval_s > 0:
                 group.create_task(
@@ -161,8 +159,11 @@ async def run_connector(
                     ),
                     name="statistics",
                 )
+            group.create_task(watch_staleness(pollers, stop), name="staleness")
             for poller in pollers:
-                group.create_task(poller.run(stop), name=f"poll-{poller.device.machine_id}")
+                group.create_task(
+                    poller.run(stop, watchdog=False), name=f"poll-{poller.device.machine_id}"
+                )
     finally:
         writer.flush()
         await kafka.close(timeout_s=settings.connector_flush_timeout_s)

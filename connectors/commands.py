@@ -26,10 +26,10 @@ from typing import Any
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from connectors.decoding import encode
-from connectors.devices import Device
+from connectors.config.devices import Device
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.poller import _TRANSPORT_ERRORS, DevicePoller, TransportError
+from connectors.modbus.decoding import encode
+from connectors.modbus.poller import _TRANSPORT_ERRORS, DevicePoller, TransportError
 from contracts.commands import Command, CommandResult, CommandStatus, decode_command
 from contracts.errors import ContractError
 from contracts.timefmt import now_ms

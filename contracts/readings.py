@@ -4,7 +4,10 @@ Wire format (JSON, UTF-8, key = machine id)::
 
     {"machine_id": "42", "ts": "2025-12-20T14:30:00.000Z", "seq": 7, "source": "modbus://...",
      "plant": "hall-b", "line": "3",
-     "values": {"temperature_c": 67.5}, "quality": {"temperature_c": "good"}}
+     "values": {"temperature_c": 67.5}, "quality": {"temperature_c": "good"},
+     "texts": {"recipe": "P-17"}}
+
+``texts`` (text tags, such as a recipe or a batch id) is left out when there are none.
 
 The flat shape of the user's SCADA scripts (sensor values next to ``machine_id``) is the
 API's input format; it is parsed in ``api.flat``.
@@ -37,12 +40,14 @@ class Reading:
     source: str = ""
     plant: str = ""
     line: str = ""
+    # Text tags (a recipe, a batch id), by sensor name; none of them also in ``values``.
+    texts: dict[str, str] = field(default_factory=dict)
 
     def quality_of(self, sensor: str) -> Quality:
         return self.quality.get(sensor, "good")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "machine_id": self.machine_id,
             "ts": format_ts(self.ts_ms),
             "seq": self.seq,
@@ -52,6 +57,9 @@ class Reading:
             "values": self.values,
             "quality": self.quality,
         }
+        if self.texts:
+            out["texts"] = self.texts
+        return out
 
     def encode(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -81,15 +89,40 @@ def sensor_value(name: str, raw: object) -> float:
     return value
 
 
-def quality_map(raw: object, values: dict[str, float]) -> dict[str, Quality]:
-    """The ``quality`` object of a reading, checked against its values."""
+# The longest text a text tag may carry, in characters.
+MAX_TEXT_CHARS = 256
+
+
+def text_map(raw: object, values: dict[str, float]) -> dict[str, str]:
+    """The ``texts`` object of a reading: sensor name to printable text."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ContractError("texts: must be an object of sensor name to text")
+    for name, text in raw.items():
+        check_sensor_name(name)
+        if name in values:
+            raise ContractError(f"texts.{name}: also a number in values; a name is one or other")
+        if not isinstance(text, str):
+            raise ContractError(f"texts.{name}: must be a string, got {type(text).__name__}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ContractError(f"texts.{name}: longer than {MAX_TEXT_CHARS} characters")
+        if not text.isprintable():
+            raise ContractError(f"texts.{name}: must be printable text (no control characters)")
+    return raw
+
+
+def quality_map(
+    raw: object, values: dict[str, float], texts: dict[str, str] | None = None
+) -> dict[str, Quality]:
+    """The ``quality`` object of a reading, checked against its values and texts."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise ContractError("quality: must be an object of sensor name to quality")
     out: dict[str, Quality] = {}
     for name, q in raw.items():
-        if name not in values:
+        if name not in values and not (texts and name in texts):
             raise ContractError(f"quality.{name}: no value with that name in the reading")
         if isinstance(q, str) and q in QUALITIES:
             out[name] = q  # type: ignore[assignment]
@@ -132,9 +165,11 @@ def decode_reading(data: bytes) -> Reading:
     if not isinstance(obj, dict):
         raise ContractError("reading: must be a JSON object")
     raw_values = obj.get("values")
-    if not isinstance(raw_values, dict) or not raw_values:
+    raw_texts = obj.get("texts")
+    if not isinstance(raw_values, dict) or not (raw_values or raw_texts):
         raise ContractError("values: required, a non-empty object of sensor name to number")
     values = {name: sensor_value(name, raw) for name, raw in raw_values.items()}
+    texts = text_map(raw_texts, values) if raw_texts is not None else {}
     if "machine_id" not in obj:
         raise ContractError("machine_id: field required")
     if "ts" not in obj:
@@ -143,9 +178,10 @@ def decode_reading(data: bytes) -> Reading:
         machine_id=normalize_machine_id(obj["machine_id"]),
         ts_ms=_timestamp(obj["ts"], "ts", 0),
         values=values,
-        quality=quality_map(obj.get("quality"), values),
+        quality=quality_map(obj.get("quality"), values, texts),
         seq=_seq(obj),
         source=_text(obj, "source"),
         plant=_text(obj, "plant"),
         line=_text(obj, "line"),
+        texts=texts,
     )

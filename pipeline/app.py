@@ -49,7 +49,7 @@ import mode
 from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
 from pipeline.alarms.reader import AlarmReader
 from pipeline.audit_rows import audit_record_line
-from pipeline.chunks import ChunkConsumer
+from pipeline.chunks import Chunk, ChunkConsumer
 from pipeline.decoded_cache import DecodedReadings
 from pipeline.delivery import RetryPolicy, until_done
 from pipeline.line_protocol import alarm_event_line
@@ -148,7 +148,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
             stable=lambda: not (app.rebalancing or getattr(app, "in_recovery", False)),
             fetch_max_bytes=settings.pipeline_fetch_max_bytes,
             max_records=settings.pipeline_batch_size,
-            share=decoded,
+            share=decoded if settings.pipeline_storage_enabled else None,
         )
         consumer.revoke_hooks.append(reader.revoke)
         app.task(_crash_on_error(app, "pipeline.alarm_reader", reader.run))
@@ -186,21 +186,33 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         decoded=decoded if reader is not None else None,
         pause=reader.alarms_first if reader is not None else None,
     )
-    consumer.chunk_handlers[topics.readings] = loop.on_chunk
+    if windows is not None and reader is not None:
+        windows.pause = reader.alarms_first
     batchers = [readings_batcher]
+    if settings.pipeline_storage_enabled:
+        consumer.chunk_handlers[topics.readings] = loop.on_chunk
+    else:
+        # An alarms-only worker: the group's assignment of the readings is what the alarm
+        # reader follows; Faust's own reading of them only has to move on.
+        async def move_on(chunk: Chunk) -> None:
+            consumer.ack_chunk(chunk)
+
+        consumer.chunk_handlers[topics.readings] = move_on
+        batchers = []
 
     def store_rows(topic: str, loop: RowsLoop) -> None:
         app.topics.add(app.topic(topic, key_serializer="raw", value_serializer="raw"))
         consumer.chunk_handlers[topic] = loop.on_chunk
 
-    if settings.pipeline_alarms_enabled:
+    if settings.pipeline_storage_enabled:
+        # Alarm events of every worker, an alarms-only one's too, become rows here.
         alarms_batcher = batcher("alarms", settings.pipeline_audit_batch_size)
         rows = RowsLoop(
             what="alarms", to_line=alarm_event_line, write=sink.write_alarms, batcher=alarms_batcher
         )
         store_rows(topics.alarms, rows)
         batchers.append(alarms_batcher)
-    if settings.pipeline_audit_enabled:
+    if settings.pipeline_audit_enabled and settings.pipeline_storage_enabled:
         audit_batcher = batcher("audit", settings.pipeline_audit_batch_size)
         rows = RowsLoop(
             what="audit", to_line=audit_record_line, write=sink.write_audit, batcher=audit_batcher

@@ -93,7 +93,8 @@ def _reading_tags(reading: Reading) -> str:
 
 
 def reading_line(reading: Reading) -> str:
-    """One ``readings`` point: a float field per sensor, a quality field if not good.
+    """One ``readings`` point: a float field per sensor, a string field per text tag, a
+    quality field for each one not good.
 
     Fields keep the reading's sensor order (InfluxDB does not care about field order).
     """
@@ -105,6 +106,12 @@ def reading_line(reading: Reading) -> str:
             text = text[:-2]
         fields.append(escape_key(sensor) + "=" + text)
         if quality:
+            q = quality.get(sensor, "good")
+            if q != "good":
+                fields.append(escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q))
+    if reading.texts:
+        for sensor, text in reading.texts.items():
+            fields.append(escape_key(sensor) + "=" + string_field(text))
             q = quality.get(sensor, "good")
             if q != "good":
                 fields.append(escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from contracts.alarms import Severity
 from contracts.settings import CommonSettings
@@ -75,6 +75,12 @@ class PipelineSettings(CommonSettings):
         description="Bytes fetched per partition per request (Kafka max.partition.fetch.bytes).",
     )
     pipeline_alarms_enabled: bool = True
+    pipeline_storage_enabled: bool = Field(
+        default=True,
+        description="Write readings, aggregates, alarm rows and the audit log to InfluxDB. "
+        "false (with windows off): a worker that only evaluates alarms, under an app id of "
+        "its own, next to workers with alarms off.",
+    )
     pipeline_windows_enabled: bool = True
     pipeline_window_tumbling_s: int = Field(
         default=60, ge=1, le=86_400, description="Size of the tumbling window."
@@ -137,6 +143,20 @@ class PipelineSettings(CommonSettings):
         if 0 < value < 10:
             raise ValueError("must be 0 (off) or at least 10 seconds")
         return value
+
+    @model_validator(mode="after")
+    def _roles_fit(self) -> PipelineSettings:
+        if not self.pipeline_storage_enabled and self.pipeline_windows_enabled:
+            raise ValueError(
+                "pipeline_windows_enabled: windows write to InfluxDB, so a worker with "
+                "MILLSTREAM_PIPELINE_STORAGE_ENABLED=false needs "
+                "MILLSTREAM_PIPELINE_WINDOWS_ENABLED=false"
+            )
+        if not (self.pipeline_storage_enabled or self.pipeline_alarms_enabled):
+            raise ValueError(
+                "pipeline_storage_enabled: with alarms off too, the worker would do nothing"
+            )
+        return self
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

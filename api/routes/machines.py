@@ -18,7 +18,7 @@ from api.machines.models import MachineCreate, MachineFields, MachineOut, Machin
 from api.machines.overlay import MachineOverlay
 from api.machines.registry import MachineRegistry, machine_view
 from api.pathparams import MachineIdPath
-from api.responses import check_if_match, conditional_json, json_response
+from api.responses import check_if_match, conditional_json, versioned_json
 from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["machines"])
@@ -71,7 +71,7 @@ async def create_machine(
         raise ConflictError(f"machine {machine_id}: exists; use PUT or PATCH to change it")
     fields = body.model_dump(mode="json", exclude={"machine_id"})
     await machines.write_overlay(_overlay(machine_id, fields, identity.principal))
-    return json_response(
+    return versioned_json(
         _existing(machines, machine_id),
         status_code=201,
         headers={"Location": f"/api/machines/{machine_id}"},
@@ -97,7 +97,7 @@ async def replace_machine(
     await machines.write_overlay(
         _overlay(machine_id, body.model_dump(mode="json"), identity.principal)
     )
-    return json_response(_existing(machines, machine_id))
+    return versioned_json(_existing(machines, machine_id))
 
 
 @router.patch("/machines/{machine_id}", response_model=MachineOut, responses=_WRITE)
@@ -118,7 +118,7 @@ async def update_machine(
         else:
             fields[name] = value
     await machines.write_overlay(_overlay(machine_id, fields, identity.principal))
-    return json_response(_existing(machines, machine_id))
+    return versioned_json(_existing(machines, machine_id))
 
 
 @router.delete("/machines/{machine_id}", status_code=204, responses=_WRITE)

@@ -18,7 +18,7 @@ from api.deps import Engineer, Principal, ServicesDep
 from api.errors import InvalidInputError, NotFoundError
 from api.handlers import validation_detail
 from api.pathparams import SensorPath, ThresholdsMachinePath
-from api.responses import check_if_match, conditional_json, json_response
+from api.responses import check_if_match, conditional_json, versioned_json
 from api.thresholds.models import (
     EffectiveThresholds,
     MachineThresholds,
@@ -109,7 +109,7 @@ async def put_machine_thresholds(
         (machine_id, s) for s in store.table.own_sensors(machine_id) if s not in body.sensors
     ]
     await store.write(puts, deletes)
-    return json_response(machine_view(store, machine_id))
+    return versioned_json(machine_view(store, machine_id))
 
 
 @router.patch("", response_model=MachineThresholds, responses=_WRITE_ERRORS)
@@ -130,7 +130,7 @@ async def patch_machine_thresholds(
         current = sensor_view(store, machine_id, sensor) or {}
         puts.append(_record(machine_id, sensor, merge_patch(current, patch), identity.principal))
     await store.write(puts, deletes)
-    return json_response(machine_view(store, machine_id))
+    return versioned_json(machine_view(store, machine_id))
 
 
 @router.get("/{sensor}", response_model=EffectiveThresholds, responses=_NOT_FOUND)
@@ -160,7 +160,7 @@ async def put_sensor_thresholds(
     check_if_match(request, sensor_view(store, machine_id, sensor))
     record = _record(machine_id, sensor, body.model_dump(), identity.principal)
     await store.write([record])
-    return json_response(sensor_view(store, machine_id, sensor))
+    return versioned_json(sensor_view(store, machine_id, sensor))
 
 
 @router.patch(
@@ -189,7 +189,7 @@ async def patch_sensor_thresholds(
     check_if_match(request, current)
     record = _record(machine_id, sensor, merge_patch(current or {}, patch), identity.principal)
     await store.write([record])
-    return json_response(sensor_view(store, machine_id, sensor))
+    return versioned_json(sensor_view(store, machine_id, sensor))
 
 
 @router.delete("/{sensor}", status_code=204, responses={412: _WRITE_ERRORS[412]})

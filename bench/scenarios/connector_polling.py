@@ -35,10 +35,10 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 
 from bench.core import Figure, ScenarioContext
-from connectors.devices import Device, load_devices
-from connectors.poller import DevicePoller
-from connectors.producer import build_kafka_producer
-from connectors.settings import ConnectorSettings
+from connectors.config.devices import Device, load_devices
+from connectors.config.settings import ConnectorSettings
+from connectors.forwarding.producer import build_kafka_producer
+from connectors.modbus.poller import DevicePoller
 from contracts.readings import Reading
 from infra.ports import free_port
 

@@ -76,8 +76,12 @@ def run_load(
     poll_interval_s: float,
     duration_s: float,
     label: str = "",
+    connectors: int = 1,
 ) -> dict[str, Any]:
-    """Run the whole path for ``duration_s``; return rates, lag, loss and process costs."""
+    """Run the whole path for ``duration_s``; return rates, lag, loss and process costs.
+
+    ``connectors`` > 1 runs that many connector processes on the devices file, each
+    with ``MILLSTREAM_CONNECTOR_SHARD=i/n`` (named ``connector-0`` ...)."""
     settings = ctx.fresh_settings()
     tag = load.run_tag()
     ids = load.machine_ids(tag, machines)
@@ -117,13 +121,20 @@ def run_load(
             ],
         )
         time.sleep(2.0)  # the simulator binds its port
-        svc.start(
-            "connector",
-            ["-m", "connectors"],
-            MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
-            MILLSTREAM_CONNECTOR_ID=f"bench-{tag}",
+        connector_names = (
+            ["connector"] if connectors == 1 else [f"connector-{i}" for i in range(connectors)]
         )
-        procs = {n: svc.psutil_process(n) for n in ("simulator", "connector", "pipeline")}
+        for i, name in enumerate(connector_names):
+            shard = {"MILLSTREAM_CONNECTOR_SHARD": f"{i}/{connectors}"} if connectors > 1 else {}
+            svc.start(
+                name,
+                ["-m", "connectors"],
+                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
+                MILLSTREAM_CONNECTOR_ID=f"bench-{tag}",
+                **shard,
+            )
+        names = ["simulator", *connector_names, "pipeline"]
+        procs = {n: svc.psutil_process(n) for n in names}
         procs.update(server_processes(ctx.servers_dir))
         sampler = ProcessSampler(procs)
         # Warm-up: wait for the worker's first commit (group joined, first batch stored).
@@ -131,7 +142,7 @@ def run_load(
         while load.committed_total(bootstrap, app_id, topic) == 0:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the worker committed nothing within 90 s; see {work}/logs")
-            for n in ("simulator", "connector", "pipeline"):
+            for n in names:
                 if svc.exited(n):
                     raise RuntimeError(f"{n} exited during warm-up; see {work}/logs/{n}.log")
             time.sleep(0.5)
@@ -145,7 +156,7 @@ def run_load(
         prof_s = min(20.0, duration_s / 2)
         spies = {
             n: profile.start(svc.pid(n), prof_s, work / f"{n}.pyspy.txt")
-            for n in ("connector", "pipeline")
+            for n in (connector_names[0], "pipeline")
         }
         while time.monotonic() - t0 < duration_s:
             time.sleep(1.0)
@@ -164,7 +175,8 @@ def run_load(
         profiles = {
             n: profile.finish(p, work / f"{n}.pyspy.txt", timeout_s=30) for n, p in spies.items()
         }
-        svc.stop("connector")  # flushes what it holds
+        for name in connector_names:
+            svc.stop(name)  # flushes what it holds
         svc.stop("simulator")
         produced = load.end_offsets_total(bootstrap, topic)
         drain_deadline = time.monotonic() + 120

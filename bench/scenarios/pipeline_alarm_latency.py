@@ -6,20 +6,26 @@ each for a new machine, so each raises one alarm) are produced one at a time; th
 of each is the alarm record's Kafka timestamp minus the reading record's (both CreateTime,
 stamped on this host). Measured at idle, then under load: a separate process produces
 readings of 50 machines at a steady rate (``LOAD_READINGS_S`` x 5 sensors = 100,000 points/s,
-the throughput goal) while the probes run. The baseline is the storage batch window alarms
-used to wait for when they were evaluated on the storage path; they are read by the worker's
-alarm reader now (``pipeline/alarms/reader.py``), at a position of their own.
+the throughput goal) while the probes run; and with the run's InfluxDB stopped (SIGSTOP),
+when the storage path waits for it. Last, under the same load with the work scaled out: one
+worker stores (alarms off), another evaluates alarms only (storage and windows off). The
+baseline is the storage batch window alarms used to wait for when they were evaluated on the
+storage path; they are read by the worker's alarm reader now
+(``pipeline/alarms/reader.py``), at a position of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,8 @@ TITLE = "Alarm latency, reading in Kafka -> alarm event in Kafka, idle and under
 
 REPO = Path(__file__).resolve().parents[2]
 LOAD_READINGS_S = 20_000
+# The storage batch window alarms used to wait for.
+BATCH_WAIT_MS = 500.0
 SENSORS = ("temperature_c", "pressure_bar", "vibration_mm_s", "power_kw", "speed_rpm")
 
 
@@ -117,83 +125,134 @@ async def _probe(
     return latencies
 
 
+def _influx_pid(ctx: ScenarioContext) -> int | None:
+    """The run's InfluxDB process, when this run started it."""
+    if ctx.servers_dir is None:
+        return None
+    from infra import influxdb_server, processes
+
+    return processes.read_pid(ctx.servers_dir, influxdb_server.NAME)
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(ctx: ScenarioContext) -> list[Figure]:
-    count = 30 if ctx.quick else 100
-    settings = ctx.fresh_settings()
-    app_id = f"bench-lat-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ)
-    env.update(ctx.env(settings))
-    env.update(
-        MILLSTREAM_PIPELINE_APP_ID=app_id,
-        MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
-        MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
-    )
-    batch_wait_ms = 500.0
-    bootstrap = settings.kafka_bootstrap_servers
-    topics = settings.topics
-    figures: list[Figure] = []
-    log_path = ctx.work_dir / f"{app_id}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+@contextlib.contextmanager
+def _workers(
+    ctx: ScenarioContext, settings: Any, roles: dict[str, dict[str, str]]
+) -> Iterator[None]:
+    """``python -m pipeline worker`` per role (app id suffix -> extra environment), warmed
+    up: one probe's alarm came through."""
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    base = f"bench-lat-{uuid.uuid4().hex[:6]}"
+    try:
+        for suffix, extra in roles.items():
+            app_id = base + suffix
+            env = dict(os.environ)
+            env.update(ctx.env(settings))
+            env.update(
+                MILLSTREAM_PIPELINE_APP_ID=app_id,
+                MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
+                MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
+                **extra,
+            )
+            log_path = ctx.work_dir / f"{app_id}.log"
+            logs.append(log_path)
+            with log_path.open("wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "pipeline", "worker"],
+                        cwd=REPO,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        ctx.progress("alarm latency: warming up the worker")
+        topics = settings.topics
+        warm = asyncio.run(
+            _probe(settings.kafka_bootstrap_servers, topics.readings, topics.alarms, 1, 90.0)
         )
-        try:
-            ctx.progress("alarm latency: warming up the worker")
-            warm = asyncio.run(_probe(bootstrap, topics.readings, topics.alarms, 1, 90.0))
-            if not warm:
-                raise RuntimeError(
-                    "worker raised no alarm within 90 s: "
-                    + log_path.read_text(errors="replace")[-2000:]
-                )
-            for label in ("idle", "under load"):
-                stop = multiprocessing.Event()
-                loader = None
-                if label == "under load":
-                    loader = multiprocessing.Process(
-                        target=_load, args=(bootstrap, topics.readings, LOAD_READINGS_S, stop)
-                    )
-                    loader.start()
-                    time.sleep(3.0)
-                ctx.progress(f"alarm latency: {count} probes, {label}")
-                try:
-                    lat = asyncio.run(
-                        _probe(bootstrap, topics.readings, topics.alarms, count, 120.0)
-                    )
-                finally:
-                    stop.set()
-                    if loader is not None:
-                        loader.join(timeout=30)
-                goal_ms = 50.0 if label == "idle" else 100.0
-                p99 = _pct(lat, 0.99) if lat else float("inf")
-                figures.append(
-                    Figure(
-                        scenario=NAME,
-                        name=f"alarm p99, {label}",
-                        value=p99,
-                        unit="ms",
-                        baseline_name="storage batch window (alarms used to wait for it)",
-                        baseline_value=batch_wait_ms,
-                        goal=f"p99 <= {goal_ms:.0f} ms",
-                        met=bool(lat) and p99 <= goal_ms,
-                        higher_is_better=False,
-                        note=f"n={len(lat)} p50={_pct(lat, 0.5) if lat else float('nan'):.0f} ms",
-                        extra={"latencies_ms": lat},
-                    )
-                )
-        finally:
+        if not warm:
+            tails = [path.read_text(errors="replace")[-2000:] for path in logs]
+            raise RuntimeError("worker raised no alarm within 90 s: " + "\n".join(tails))
+        yield
+    finally:
+        for proc in procs:
             proc.terminate()
+        for proc in procs:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _phase(
+    ctx: ScenarioContext, settings: Any, label: str, count: int, influx_pid: int | None
+) -> Figure:
+    bootstrap = settings.kafka_bootstrap_servers
+    topics = settings.topics
+    stop = multiprocessing.Event()
+    loader = None
+    if "under load" in label:
+        loader = multiprocessing.Process(
+            target=_load, args=(bootstrap, topics.readings, LOAD_READINGS_S, stop)
+        )
+        loader.start()
+        time.sleep(3.0)
+    if label == "InfluxDB stopped" and influx_pid:
+        # Storage stalls (its batches wait for InfluxDB); alarms must not.
+        os.kill(influx_pid, signal.SIGSTOP)
+    ctx.progress(f"alarm latency: {count} probes, {label}")
+    try:
+        lat = asyncio.run(_probe(bootstrap, topics.readings, topics.alarms, count, 120.0))
+    finally:
+        stop.set()
+        if loader is not None:
+            loader.join(timeout=30)
+        if label == "InfluxDB stopped" and influx_pid:
+            os.kill(influx_pid, signal.SIGCONT)
+    goal_ms = 100.0 if "under load" in label else 50.0
+    p99 = _pct(lat, 0.99) if lat else float("inf")
+    return Figure(
+        scenario=NAME,
+        name=f"alarm p99, {label}",
+        value=p99,
+        unit="ms",
+        baseline_name="storage batch window (alarms used to wait for it)",
+        baseline_value=BATCH_WAIT_MS,
+        goal=f"p99 <= {goal_ms:.0f} ms",
+        met=bool(lat) and p99 <= goal_ms,
+        higher_is_better=False,
+        note=f"n={len(lat)} p50={_pct(lat, 0.5) if lat else float('nan'):.0f} ms",
+        extra={"latencies_ms": lat},
+    )
+
+
+def run(ctx: ScenarioContext) -> list[Figure]:
+    count = 30 if ctx.quick else 100
+    figures: list[Figure] = []
+    influx_pid = _influx_pid(ctx)
+    settings = ctx.fresh_settings()
+    with _workers(ctx, settings, {"": {}}):
+        labels = ["idle", "under load"] + (["InfluxDB stopped"] if influx_pid else [])
+        figures += [_phase(ctx, settings, label, count, influx_pid) for label in labels]
+    # Scaled out: storage (with windows) in one worker, the alarm engine in another, each
+    # with a core's worth of Python to itself.
+    settings = ctx.fresh_settings()
+    roles = {
+        "-store": {"MILLSTREAM_PIPELINE_ALARMS_ENABLED": "false"},
+        "-alarm": {
+            "MILLSTREAM_PIPELINE_STORAGE_ENABLED": "false",
+            "MILLSTREAM_PIPELINE_WINDOWS_ENABLED": "false",
+        },
+    }
+    with _workers(ctx, settings, roles):
+        figures.append(
+            _phase(ctx, settings, "under load, alarms in a worker of their own", count, None)
+        )
     return figures

@@ -93,8 +93,8 @@ def _batched(base: str, readings: list[dict[str, Any]]) -> float:
 
 def _connector_path(bootstrap: str, prefix: str, readings: list[dict[str, Any]]) -> float:
     from api.flat import reading_from_flat
-    from connectors.producer import ReadingPublisher, build_kafka_producer
-    from connectors.settings import ConnectorSettings
+    from connectors.config.settings import ConnectorSettings
+    from connectors.forwarding.producer import ReadingPublisher, build_kafka_producer
     from contracts.topics import TopicNames
 
     settings = ConnectorSettings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from connectors.devices import Device, load_devices, parse_devices
+from connectors.config.devices import Device, load_devices, parse_devices
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
 from connectors.simulator.factory import factory_devices, free_port, write_factory_file

@@ -184,3 +184,9 @@ def extra_signal(name: str, *, now_s: float) -> float:
 def _approach(dt_s: float, *, tau_s: float) -> float:
     """Fraction of the distance to its target a first-order system covers in ``dt_s``."""
     return 1.0 - math.exp(-dt_s / tau_s)
+
+
+def text_signal(name: str, *, now_s: float) -> str:
+    """A text tag's value: ``<first letters of the name>-<n>``, n changing every 5 minutes
+    (a recipe or batch that changes now and then)."""
+    return f"{name[:3].upper()}-{17 + int(now_s // 300) % 83}"

@@ -1,9 +1,12 @@
-"""Serve the devices of a devices file over Modbus TCP, driven by :class:`MachineModel`.
+"""Serve the devices of a devices file over Modbus, driven by :class:`MachineModel`.
 
-Devices are grouped by (host, port): one pymodbus ``ModbusTcpServer`` per address, with
-one ``SimDevice`` per device, addressed by its ``device_id``. Each device gets one block
-of registers per table spanning its configured registers; any other address answers
-with a Modbus exception (illegal address). Every ``tick_s`` the model is stepped and the
+Devices are grouped by endpoint: one pymodbus server per address, with one ``SimDevice``
+per device, addressed by its ``device_id``. A device's ``protocol`` picks the server:
+``tcp`` a ``ModbusTcpServer``; ``rtu_over_tcp`` the same with RTU frames; ``rtu`` a
+``ModbusSerialServer`` on the other end of the device's serial line (``serial_ports`` maps
+the connector's port to the simulator's, e.g. the two ends of a pty pair). Each device gets
+one block of registers per table spanning its configured registers; any other address
+answers with a Modbus exception (illegal address). Every ``tick_s`` the model is stepped and the
 registers rewritten with ``async_setValues`` (function code 3 = holding, 4 = input).
 
 Exception-response episodes (:mod:`connectors.simulator.faults`) make a register range
@@ -19,24 +22,41 @@ import functools
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
-from connectors.decoding import Table, encode
-from connectors.devices import Device, Register
+from connectors.config.devices import Device, Register
 from connectors.lifecycle import sleep_unless_stopped
+from connectors.modbus.decoding import Table, encode, encode_string
 from connectors.simulator.faults import ExceptionEpisode, exception_code
-from connectors.simulator.model import MachineModel, extra_signal
+from connectors.simulator.model import MachineModel, extra_signal, text_signal
 from contracts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
 BIT_TABLES: tuple[Table, ...] = ("coil", "discrete")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the simulator serves: a TCP address, or a serial port (``port`` 0)."""
+
+    protocol: Literal["tcp", "rtu_over_tcp", "rtu"]
+    host: str
+    port: int
+    baudrate: int = 19200
+    parity: str = "N"
+    stopbits: int = 1
+
+    def __str__(self) -> str:
+        return self.host if self.protocol == "rtu" else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +116,8 @@ def block_values(
             continue
         if reg.writable:
             value = (reg.min or 0.0) if reg.max is None else (reg.min or 0.0) / 2 + reg.max / 2
+        elif reg.type == "string":
+            value = 0.0
         elif reg.name in values:
             value = values[reg.name]
         elif block.table in BIT_TABLES:
@@ -105,6 +127,12 @@ def block_values(
         start = reg.address - block.address
         if block.table in BIT_TABLES:
             out[start] = int(value >= 0.5)
+            continue
+        if reg.type == "string":
+            text = text_signal(reg.name, now_s=now_s)[: 2 * reg.length]
+            out[start : start + reg.count] = encode_string(
+                text, length=reg.length, byte_order=reg.byte_order
+            )
             continue
         if reg.type == "bit":
             bit = 1 << reg.bit
@@ -173,6 +201,7 @@ class SimulatorServer:
         comm_loss_every_s: float = 0.0,
         comm_loss_s: float = 15.0,
         exception_episodes: Sequence[ExceptionEpisode] = (),
+        serial_ports: Mapping[str, str] | None = None,
     ) -> None:
         self._tick_s = tick_s
         self._episodes = tuple(exception_episodes)
@@ -185,42 +214,60 @@ class SimulatorServer:
         self._comm_loss_every_s = comm_loss_every_s
         self._comm_loss_s = comm_loss_s
         self._rng = random.Random(f"comm-loss:{seed}")
-        self._offline: dict[tuple[str, int], float] = {}
-        self._groups: dict[tuple[str, int], list[Device]] = defaultdict(list)
+        self._offline: dict[Endpoint, float] = {}
+        self._groups: dict[Endpoint, list[Device]] = defaultdict(list)
+        serial_ports = serial_ports or {}
         for device in devices:
-            port = device.port if port_override is None else port_override
-            group = self._groups[(device.host, port)]
+            if device.protocol == "rtu":
+                path = serial_ports.get(device.serial_port, device.serial_port)
+                endpoint = Endpoint("rtu", path, 0, device.baudrate, device.parity, device.stopbits)
+            else:
+                port = device.port if port_override is None else port_override
+                endpoint = Endpoint(device.protocol, device.host, port)
+            group = self._groups[endpoint]
             clash = next((d for d in group if d.device_id == device.device_id), None)
             if clash is not None:
                 raise ConfigError(
                     f"device {device.machine_id}: device_id: {device.device_id} is also used "
-                    f"by device {clash.machine_id} on {device.host}:{port}"
+                    f"by device {clash.machine_id} on {endpoint}"
                 )
             group.append(device)
         self._models = {d.machine_id: _model(d.machine_id, seed, overheat_every_s) for d in devices}
         self._blocks = {d.machine_id: table_blocks(d) for d in devices}
-        self._servers: dict[tuple[str, int], ModbusTcpServer] = {}
+        self._servers: dict[Endpoint, ModbusTcpServer | ModbusSerialServer] = {}
         self._t0_s = 0.0
 
     @property
-    def endpoints(self) -> list[tuple[str, int]]:
-        """Every (host, port) served."""
+    def endpoints(self) -> list[Endpoint]:
+        """Every address served."""
         return list(self._groups)
 
     def model(self, machine_id: str) -> MachineModel:
         return self._models[machine_id]
 
-    async def _listen(self, host: str, port: int) -> None:
-        devices = self._groups[(host, port)]
-        server = ModbusTcpServer(
-            [_sim_device(d, self._action_for(d)) for d in devices], address=(host, port)
-        )
+    async def _listen(self, endpoint: Endpoint) -> None:
+        devices = self._groups[endpoint]
+        sims = [_sim_device(d, self._action_for(d)) for d in devices]
+        server: ModbusTcpServer | ModbusSerialServer
+        if endpoint.protocol == "rtu":
+            server = ModbusSerialServer(
+                sims,
+                framer=FramerType.RTU,
+                port=endpoint.host,
+                baudrate=endpoint.baudrate,
+                parity=endpoint.parity,
+                stopbits=endpoint.stopbits,
+                bytesize=8,
+            )
+        else:
+            framer = FramerType.SOCKET if endpoint.protocol == "tcp" else FramerType.RTU
+            server = ModbusTcpServer(sims, framer=framer, address=(endpoint.host, endpoint.port))
         await server.serve_forever(background=True)
-        self._servers[(host, port)] = server
+        self._servers[endpoint] = server
         logger.info(
-            "simulator listening address=%s:%d devices=%s",
-            host,
-            port,
+            "simulator listening protocol=%s address=%s devices=%s",
+            endpoint.protocol,
+            endpoint,
             ",".join(f"{d.machine_id}(unit {d.device_id})" for d in devices),
         )
 
@@ -261,8 +308,8 @@ class SimulatorServer:
         """Listen on every address and write the first values."""
         self._t0_s = asyncio.get_running_loop().time()
         try:
-            for host, port in self._groups:
-                await self._listen(host, port)
+            for endpoint in self._groups:
+                await self._listen(endpoint)
             await self.tick(first=True)
         except BaseException:
             await self.shutdown()
@@ -328,8 +375,8 @@ class SimulatorServer:
                 for endpoint, until_s in list(self._offline.items()):
                     if now_s >= until_s:
                         del self._offline[endpoint]
-                        await self._listen(*endpoint)
-                        logger.info("simulator back online address=%s:%d", *endpoint)
+                        await self._listen(endpoint)
+                        logger.info("simulator back online address=%s", endpoint)
                 await self.tick()
         finally:
             await self.shutdown()
@@ -343,7 +390,7 @@ class SimulatorServer:
         server = self._servers.pop(endpoint)
         await server.shutdown()  # type: ignore[no-untyped-call]
         self._offline[endpoint] = until_s
-        logger.info("simulator comm loss address=%s:%d until_s=%.0f", *endpoint, until_s)
+        logger.info("simulator comm loss address=%s until_s=%.0f", endpoint, until_s)
 
     async def shutdown(self) -> None:
         """Stop listening and drop every client connection."""

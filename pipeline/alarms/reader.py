@@ -152,7 +152,7 @@ class AlarmReader:
                 )
                 if fetched:
                     await self._evaluate(fetched)
-                self._note_lag(consumer)
+                self._note_lag(consumer, sum(len(records) for records in fetched.values()))
                 now = asyncio.get_running_loop().time()
                 if now - last_commit >= COMMIT_EVERY_S:
                     last_commit = now
@@ -162,14 +162,16 @@ class AlarmReader:
             self._consumer = None
             await consumer.stop()
 
-    def _note_lag(self, consumer: AIOKafkaConsumer) -> None:
+    def _note_lag(self, consumer: AIOKafkaConsumer, fetched: int) -> None:
+        """Behind: records known to wait, or a fetch so large that more arrived while it
+        was evaluated (the broker's high watermarks are as old as the last fetch)."""
         lag = 0
         for tp, position in self._position.items():
             highwater = consumer.highwater(tp)
             if highwater is not None and highwater > position:
                 lag += highwater - position
         self.lag_records = lag
-        if lag > BEHIND_RECORDS:
+        if lag > BEHIND_RECORDS or fetched > BEHIND_RECORDS:
             self._caught_up.clear()
         else:
             self._caught_up.set()

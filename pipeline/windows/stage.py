@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from contracts.aggregates import WindowAggregate
@@ -29,6 +29,8 @@ from pipeline.windows.lines import aggregate_lines
 logger = logging.getLogger(__name__)
 
 WINDOWS_TABLE = "windows"
+# Readings between two pauses of a long chunk.
+PAUSE_EVERY = 500
 
 
 def specs_from_settings(settings: PipelineSettings) -> tuple[WindowSpec, ...]:
@@ -71,6 +73,9 @@ class WindowsStage:
         self._seen_ms: dict[str, int] = {}
         self.late_readings = 0
         self.emitted = 0
+        # Awaited every PAUSE_EVERY readings of a long chunk, so that other tasks (the
+        # alarm reader above all) get their turn; set by the app's wiring.
+        self.pause: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     def from_settings(
@@ -105,7 +110,12 @@ class WindowsStage:
             specs = self._specs
             grace = self._grace_ms
             pane = self._pane_ms
-            for reading, offset, source in zip(readings, offsets, sources, strict=True):
+            pause = self.pause
+            for index, (reading, offset, source) in enumerate(
+                zip(readings, offsets, sources, strict=True)
+            ):
+                if pause is not None and index and not index % PAUSE_EVERY:
+                    await pause()
                 machine_id = reading.machine_id
                 state = states.get(machine_id)
                 if state is None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
+import websockets
 from apiserver import ServerThread
 
 from api.app import create_app
@@ -130,3 +131,30 @@ async def test_wrong_credentials_are_limited_per_address_then_every_credential_w
             # No credential at all is not a guess: still 401, naming what to send.
             missing = await client.get("/api/machines")
             assert missing.status_code == 401
+        # /live counts the same failures: the address is refused before the handshake.
+        ws_url = running.url.replace("http://", "ws://") + f"/live?api_key={admin_key}"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused_ws:
+            async with websockets.connect(ws_url, open_timeout=DEADLINE_S):
+                pass
+        assert refused_ws.value.response.status_code == 403
+
+
+async def test_wrong_credentials_on_live_count_against_the_address(
+    api_settings: ApiSettings, admin_key: str
+) -> None:
+    settings = api_settings.model_copy(update={"rate_limit_auth_failures": "2/minute"})
+    with ServerThread(create_app(settings)) as running:
+        base = running.url.replace("http://", "ws://") + "/live?api_key="
+        for n in range(2):
+            async with websockets.connect(base + f"guess-{n}", open_timeout=DEADLINE_S) as ws:
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), DEADLINE_S)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        async with httpx.AsyncClient(base_url=running.url, timeout=DEADLINE_S) as client:
+            deadline = asyncio.get_running_loop().time() + DEADLINE_S
+            while True:  # the failures are counted as each socket ends
+                answer = await client.get("/api/machines", headers={"X-API-Key": admin_key})
+                if answer.status_code == 429 or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            assert answer.status_code == 429

@@ -163,6 +163,7 @@ async def test_thresholds_etag_gives_304_and_a_stale_if_match_412(
 
     ok = await http.patch(url, json={"limits": {"high": {"value": 80}}}, headers={"If-Match": tag})
     assert ok.status_code == 200, ok.text
+    assert ok.headers["ETag"] == (await http.get(url)).headers["ETag"] != tag
     stale = await http.patch(
         url, json={"limits": {"high": {"value": 70}}}, headers={"If-Match": tag}
     )
@@ -374,6 +375,7 @@ async def test_machine_create_conflict_etag_and_stale_if_match(http: httpx.Async
     first = await http.get("/api/machines/501")
     assert first.json()["name"] == "CNC Lathe - Haas ST-20"
     tag = first.headers["ETag"]
+    assert created.headers["ETag"] == tag  # a write answers with the new version's ETag
     assert (await http.get("/api/machines/501", headers={"If-None-Match": tag})).status_code == 304
     listed = await http.get("/api/machines")
     assert 501 in [m["machine_id"] for m in listed.json()] and "ETag" in listed.headers
@@ -383,6 +385,10 @@ async def test_machine_create_conflict_etag_and_stale_if_match(http: httpx.Async
     )
     assert put.status_code == 200, put.text
     assert put.json()["location"] == "" and put.json()["plant"] == "north"
+    chained = await http.patch(
+        "/api/machines/501", json={"line": "L0"}, headers={"If-Match": put.headers["ETag"]}
+    )
+    assert chained.status_code == 200, chained.text
     stale = await http.patch("/api/machines/501", json={"line": "L1"}, headers={"If-Match": tag})
     assert stale.status_code == 412
     assert (await http.patch("/api/machines/404404", json={"line": "L1"})).status_code == 404

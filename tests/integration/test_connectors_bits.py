@@ -11,8 +11,8 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from connectors.commands import Write, execute
-from connectors.devices import Device, load_devices, parse_devices
-from connectors.poller import DevicePoller
+from connectors.config.devices import Device, load_devices, parse_devices
+from connectors.modbus.poller import DevicePoller
 from connectors.simulator.faults import parse_episode
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading

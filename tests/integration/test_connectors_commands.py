@@ -15,8 +15,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from pymodbus.client import AsyncModbusTcpClient
 
 from connectors.app import run_connector
-from connectors.devices import load_devices
-from connectors.settings import ConnectorSettings
+from connectors.config.devices import load_devices
+from connectors.config.settings import ConnectorSettings
 from connectors.simulator.server import SimulatorServer
 from contracts.commands import Command, CommandResult, decode_command_result
 from contracts.readings import decode_reading

@@ -12,9 +12,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from connectors.app import run_connector
-from connectors.devices import load_devices
-from connectors.producer import ReadingPublisher, build_kafka_producer
-from connectors.settings import ConnectorSettings
+from connectors.config.devices import load_devices
+from connectors.config.settings import ConnectorSettings
+from connectors.forwarding.producer import ReadingPublisher, build_kafka_producer
 from connectors.simulator.server import SimulatorServer
 from contracts.machines import decode_machine
 from contracts.readings import Reading, decode_reading

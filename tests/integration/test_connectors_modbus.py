@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.devices import Commands, Device, load_devices, parse_devices
-from connectors.poller import DevicePoller
+from connectors.config.devices import Commands, Device, load_devices, parse_devices
+from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading, decode_reading
 from infra.ports import free_port

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.devices import load_devices
-from connectors.poller import DevicePoller
+from connectors.config.devices import load_devices
+from connectors.modbus.poller import DevicePoller
 from contracts.readings import Reading
 from contracts.settings import CommonSettings
 from infra.ports import free_port

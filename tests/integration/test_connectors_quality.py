@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from connectors.devices import Device, parse_devices
-from connectors.poller import DevicePoller
+from connectors.config.devices import Device, parse_devices
+from connectors.modbus.poller import DevicePoller
 from connectors.simulator.faults import parse_episode
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.commands import Write, plan_write
-from connectors.devices import load_devices
+from connectors.config.devices import load_devices
 from contracts.commands import Command
 
 REPO = Path(__file__).resolve().parents[3]
@@ -75,7 +75,7 @@ def test_actions_not_configured_and_foreign_machines_are_refused(lathe: Any) -> 
 
 
 def test_every_option_is_documented_in_the_example_file() -> None:
-    from connectors.devices import CommandWrite, Device, Register, Workarounds
+    from connectors.config.devices import CommandWrite, Device, Register, Workarounds
 
     text = (REPO / "devices.example.yaml").read_text(encoding="utf-8")
     for model in (Device, Register, Workarounds, CommandWrite):

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 
-from connectors.decoding import (
+from connectors.modbus.decoding import (
     BYTE_ORDERS,
     INT_RANGES,
     BlockDecoder,
@@ -242,7 +242,7 @@ def test_overlapping_fields_are_refused() -> None:
 def test_fast_responses_decode_like_pymodbus(regs: list[int]) -> None:
     from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
-    from connectors.fast_pdu import FastReadHoldingRegistersResponse
+    from connectors.modbus.fast_pdu import FastReadHoldingRegistersResponse
 
     data = ReadHoldingRegistersResponse(registers=regs).encode()
     theirs = ReadHoldingRegistersResponse()
@@ -264,3 +264,21 @@ def test_block_decoding_from_wire_bytes_matches_registers(
     wire = struct.pack(">3H", *regs)
     assert block.decode_bytes(wire, regs) == block.decode(regs)
     assert block.decode(regs)[0] == {"f": value, "u": regs[2]}
+
+
+@given(
+    text=st.text(
+        alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20
+    ),
+    spare=st.integers(0, 3),
+    byte_order=st.sampled_from(BYTE_ORDERS),
+)
+def test_strings_decode_what_pymodbus_encodes(text: str, spare: int, byte_order: ByteOrder) -> None:
+    """pymodbus' STRING encoder (high byte first, NUL-padded to whole registers); a byte
+    order with swapped bytes (BADC, DCBA) reads each register low byte first."""
+    padded = text + "\x00" * (len(text) % 2 + 2 * spare)
+    regs = ModbusTcpClient.convert_to_registers(padded, PM.STRING)
+    if byte_order in ("BADC", "DCBA"):
+        regs = [((r & 0xFF) << 8) | (r >> 8) for r in regs]
+    assert decode_string(regs, byte_order=byte_order) == text
+    assert encode_string(text, length=len(regs), byte_order=byte_order) == regs

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.devices import load_devices, parse_devices
+from connectors.config.devices import load_devices, parse_devices
 from contracts.errors import ConfigError
 from contracts.machines import MachineInfo, decode_machine
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.devices import load_devices
+from connectors.config.devices import load_devices
 from connectors.simulator.__main__ import main as simulator_main
 from connectors.simulator.factory import factory_devices, write_factory_file
 

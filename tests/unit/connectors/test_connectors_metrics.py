@@ -6,9 +6,9 @@ from pathlib import Path
 
 from prometheus_client import generate_latest
 
-from connectors.devices import load_devices
+from connectors.config.devices import load_devices
 from connectors.metrics import ConnectorMetrics
-from connectors.poller import DevicePoller
+from connectors.modbus.poller import DevicePoller
 
 REPO = Path(__file__).resolve().parents[3]
 

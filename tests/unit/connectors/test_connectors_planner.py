@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.deadband import ReportByException
-from connectors.devices import Device, Register, parse_devices
-from connectors.scan import plan_device, plan_requests
+from connectors.config.devices import Device, Register, parse_devices
+from connectors.modbus.deadband import ReportByException
+from connectors.modbus.scan import plan_device, plan_requests
 from contracts.readings import Reading
 
 

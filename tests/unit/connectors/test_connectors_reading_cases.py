@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.devices import load_devices
-from connectors.scan import BlockAnswer, assemble_reading, plan_device
+from connectors.config.devices import load_devices
+from connectors.modbus.scan import BlockAnswer, assemble_reading, plan_device
 
 CASES = Path(__file__).parent / "reading_cases"
 
@@ -35,3 +35,4 @@ def test_reading_case(case: str) -> None:
     assert reading is not None
     assert reading.values == expected["values"]
     assert reading.quality == expected["quality"]
+    assert reading.texts == expected.get("texts", {})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.decoding import encode
-from connectors.devices import Device, Register, load_devices, parse_devices
-from connectors.scan import BlockAnswer, ReadRequest, assemble_reading, plan_requests
+from connectors.config.devices import Device, Register, load_devices, parse_devices
+from connectors.modbus.decoding import encode
+from connectors.modbus.scan import BlockAnswer, ReadRequest, assemble_reading, plan_requests
 from contracts.readings import decode_reading
 
 REPO = Path(__file__).resolve().parents[3]

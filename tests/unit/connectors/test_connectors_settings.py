@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from connectors.settings import ConnectorSettings
+from connectors.config.settings import ConnectorSettings
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.decoding import decode
-from connectors.devices import load_devices, parse_devices
+from connectors.config.devices import load_devices, parse_devices
+from connectors.modbus.decoding import decode
 from connectors.simulator.model import extra_signal
-from connectors.simulator.server import SimulatorServer, block_values, table_blocks
+from connectors.simulator.server import Endpoint, SimulatorServer, block_values, table_blocks
 from contracts.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -56,12 +56,25 @@ def test_devices_are_grouped_by_address_and_port_override() -> None:
     (example,) = load_devices(REPO / "devices.example.yaml")
     other = example.model_copy(update={"machine_id": "43", "port": 5021, "device_id": 2})
     assert SimulatorServer([example, other]).endpoints == [
-        ("127.0.0.1", 5020),
-        ("127.0.0.1", 5021),
+        Endpoint("tcp", "127.0.0.1", 5020),
+        Endpoint("tcp", "127.0.0.1", 5021),
     ]
     assert SimulatorServer([example, other], port_override=15020).endpoints == [
-        ("127.0.0.1", 15020)
+        Endpoint("tcp", "127.0.0.1", 15020)
     ]
+    gateway = other.model_copy(update={"protocol": "rtu_over_tcp"})
+    serial = other.model_copy(
+        update={"machine_id": "44", "protocol": "rtu", "serial_port": "/dev/ttyUSB0"}
+    )
+    served = SimulatorServer(
+        [example, gateway, serial], serial_ports={"/dev/ttyUSB0": "/dev/pts/9"}
+    ).endpoints
+    assert served == [
+        Endpoint("tcp", "127.0.0.1", 5020),
+        Endpoint("rtu_over_tcp", "127.0.0.1", 5021),
+        Endpoint("rtu", "/dev/pts/9", 0),
+    ]
+    assert str(served[2]) == "/dev/pts/9" and str(served[1]) == "127.0.0.1:5021"
 
 
 def test_port_override_refuses_two_devices_on_one_unit_id() -> None:

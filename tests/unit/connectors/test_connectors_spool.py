@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.spool import Spool
+from connectors.forwarding.spool import Spool
 
 
 def _rows(machine: str, seqs: range) -> list[tuple[str, int, str, bytes, bytes]]:
@@ -70,7 +70,7 @@ def test_a_killed_writer_leaves_every_committed_batch(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from connectors.spool import Spool\n"
+        "from connectors.forwarding.spool import Spool\n"
         f"s = Spool(Path({str(path)!r}), max_records=1000)\n"
         "for i in range(10):\n"
         "    s.append([('42', i + 1, 't', b'42', b'v')])\n"

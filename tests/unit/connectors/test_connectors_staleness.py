@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.staleness import StaleTracker
+import random
+
+from connectors.modbus.staleness import StaleTracker
 
 
 def test_a_tag_read_on_time_is_never_stale() -> None:
@@ -40,3 +42,35 @@ def test_restart_after_an_outage_starts_every_deadline_again() -> None:
     assert tracker.stale == frozenset()
     assert tracker.newly_stale(now_ms=6200) == []
     assert tracker.newly_stale(now_ms=6201) == ["a"]
+
+
+def _naive_newly_stale(
+    intervals_ms: dict[str, float], refreshed_ms: dict[str, int], reported: set[str], now_ms: int
+) -> list[str]:
+    out = [
+        n
+        for n, last in refreshed_ms.items()
+        if n not in reported and now_ms - last > 2 * intervals_ms[n]
+    ]
+    reported.update(out)
+    return out
+
+
+def test_the_early_answer_agrees_with_checking_every_tag() -> None:
+    rng = random.Random(3)
+    intervals_s = {"a": 0.02, "b": 0.05, "c": 1.0}
+    tracker = StaleTracker(intervals_s, start_ms=0)
+    intervals_ms = {n: s * 1000 for n, s in intervals_s.items()}
+    refreshed_ms = dict.fromkeys(intervals_s, 0)
+    reported: set[str] = set()
+    now_ms = 0
+    for _ in range(5_000):
+        now_ms += rng.randint(0, 30)
+        if rng.random() < 0.3:
+            names = rng.sample(sorted(intervals_s), rng.randint(1, 3))
+            tracker.refreshed(names, now_ms=now_ms)
+            for n in names:
+                refreshed_ms[n] = now_ms
+                reported.discard(n)
+        expected = _naive_newly_stale(intervals_ms, refreshed_ms, reported, now_ms)
+        assert sorted(tracker.newly_stale(now_ms=now_ms)) == sorted(expected)

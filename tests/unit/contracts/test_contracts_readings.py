@@ -53,3 +53,41 @@ def test_timestamps_are_utc_with_milliseconds() -> None:
     assert format_ts(RECEIVED_MS + 7) == "2025-12-20T14:30:00.007Z"
     assert parse_ts("2025-12-20T15:30:00.007+01:00") == RECEIVED_MS + 7
     assert parse_ts("2025-12-20T14:30:00") == RECEIVED_MS
+
+
+def test_texts_travel_and_are_left_out_when_empty() -> None:
+    plain = Reading(machine_id="42", ts_ms=1_000, values={"temperature_c": 1.0})
+    assert "texts" not in plain.to_dict()
+    texts = Reading(
+        machine_id="42",
+        ts_ms=1_000,
+        values={},
+        texts={"recipe": "P-17"},
+        quality={"recipe": "bad"},
+    )
+    assert decode_reading(texts.encode()) == texts
+
+
+@pytest.mark.parametrize(
+    ("texts", "values", "reason"),
+    [
+        ({"Recipe": "x"}, {"a": 1.0}, "'Recipe': sensor names are"),
+        ({"recipe": 7}, {"a": 1.0}, "texts.recipe: must be a string, got int"),
+        ({"recipe": "x" * 257}, {"a": 1.0}, "texts.recipe: longer than 256 characters"),
+        ({"recipe": "a\nb"}, {"a": 1.0}, "texts.recipe: must be printable text"),
+        ({"a": "x"}, {"a": 1.0}, "texts.a: also a number in values"),
+        ([], {"a": 1.0}, "texts: must be an object"),
+    ],
+)
+def test_bad_texts_are_refused_naming_the_field(texts, values, reason) -> None:
+    body = {"machine_id": "42", "ts": "2025-12-20T14:30:00.000Z", "values": values}
+    body["texts"] = texts
+    with pytest.raises(ContractError) as refused:
+        decode_reading(orjson.dumps(body))
+    assert str(refused.value).startswith(reason)
+
+
+def test_a_reading_needs_a_value_or_a_text() -> None:
+    body = {"machine_id": "42", "ts": "2025-12-20T14:30:00.000Z", "values": {}}
+    with pytest.raises(ContractError, match="values: required"):
+        decode_reading(orjson.dumps(body))

@@ -94,6 +94,15 @@ def test_compose_devices_point_at_the_simulator_service() -> None:
     assert {d["host"] for d in doc["devices"]} == {"simulator"}
 
 
+def test_compose_devices_are_the_example_file_but_for_the_host() -> None:
+    """The containers poll what `make run` polls: same tags, commands and workarounds."""
+    compose_doc = yaml.safe_load((ROOT / "docker" / "devices.yaml").read_text())
+    example = yaml.safe_load((ROOT / "devices.example.yaml").read_text())
+    for device in example["devices"]:
+        device["host"] = "simulator"
+    assert compose_doc == example, "copy devices.example.yaml to docker/ with host: simulator"
+
+
 def _compose_client() -> list[str] | None:
     for argv in (["docker", "compose"], ["docker-compose"]):
         if shutil.which(argv[0]) is None:

@@ -230,3 +230,21 @@ def test_operator_alarm_line_carries_plant_line_by_and_comment_like_the_client()
         .time(event.ts_ms, WritePrecision.MS)
     )
     assert alarm_line(event) == point.to_line_protocol()
+
+
+def test_text_tags_are_string_fields_like_the_client_writes_them():
+    r = Reading(
+        machine_id="42",
+        ts_ms=TS,
+        values={"temperature_c": 67.5},
+        quality={"batch_id": "bad"},
+        texts={"recipe": 'P-17"steel"\\2', "batch_id": "B-42"},
+        plant="hall-b",
+    )
+    point = Point("readings").tag("plant", "hall-b").tag("machine_id", "42")
+    point.field("temperature_c", 67.5)
+    point.field("recipe", 'P-17"steel"\\2')
+    point.field("batch_id", "B-42")
+    point.field("batch_id_quality", "bad")
+    reference = point.time(TS, WritePrecision.MS).to_line_protocol()
+    assert normalised(reading_line(r)) == normalised(reference)

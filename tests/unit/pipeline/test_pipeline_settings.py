@@ -115,3 +115,17 @@ async def test_sink_writes_nothing_for_an_empty_batch():
     async with sink:
         await sink.write_alarms([])
         await sink.write_readings([])
+
+
+def test_an_alarms_only_worker_must_turn_windows_off_and_is_told_so(clean_env):
+    from contracts.errors import ConfigError
+    from contracts.settings import load_settings
+
+    clean_env.setenv("MILLSTREAM_PIPELINE_STORAGE_ENABLED", "false")
+    with pytest.raises(ConfigError, match="MILLSTREAM_PIPELINE_WINDOWS_ENABLED=false"):
+        load_settings(PipelineSettings)
+    clean_env.setenv("MILLSTREAM_PIPELINE_WINDOWS_ENABLED", "false")
+    assert not load_settings(PipelineSettings).pipeline_storage_enabled
+    clean_env.setenv("MILLSTREAM_PIPELINE_ALARMS_ENABLED", "false")
+    with pytest.raises(ConfigError, match="would do nothing"):
+        load_settings(PipelineSettings)

@@ -8,7 +8,6 @@ Everything is validated when the file is loaded; the first problem raises
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from connectors.decoding import (
+from connectors.modbus.decoding import (
     BIT_TABLES,
     BYTE_ORDERS,
     DATA_TYPES,
@@ -128,9 +127,16 @@ class Register(BaseModel):
         if self.table in BIT_TABLES and self.type != "bit":
             raise ValueError(f"type: a {self.table} holds one bit, so type must be bit")
         if self.type == "string":
-            raise ValueError(
-                "type: string values cannot be published (readings carry numbers only)"
-            )
+            if self.length < 1:
+                raise ValueError("length: required for type string (registers, 2 characters each)")
+            if self.deadband is not None:
+                raise ValueError("deadband: not for type string (a text is published every scan)")
+            if self.scale != 1.0 or self.offset != 0.0:
+                raise ValueError("scale: not for type string")
+            if self.writable:
+                raise ValueError("writable: type string cannot be written")
+        elif self.length:
+            raise ValueError("length: only for type string")
         if self.bit and self.type != "bit":
             raise ValueError("bit: only for type bit")
         if self.heartbeat_s is not None and self.deadband is None:
@@ -211,6 +217,8 @@ class Device(BaseModel):
     port: int = Field(default=502, ge=1, le=65535)
     serial_port: str = ""
     baudrate: int = Field(default=19200, ge=300, le=921_600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
     device_id: int = Field(default=1, ge=0, le=255)
     poll_interval_s: float = Field(default=1.0, ge=MIN_POLL_INTERVAL_S, le=3600)
     timeout_s: float = Field(default=1.0, gt=0, le=60)
@@ -233,8 +241,6 @@ class Device(BaseModel):
         if self.protocol == "rtu":
             if not self.serial_port:
                 raise ValueError("serial_port: required for protocol rtu")
-            if importlib.util.find_spec("serial") is None:
-                raise ValueError("protocol: rtu needs the pyserial package (pip install pyserial)")
         elif not self.host:
             raise ValueError(f"host: required for protocol {self.protocol}")
         return self

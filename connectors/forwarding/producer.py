@@ -24,8 +24,9 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from connectors.config.settings import ConnectorSettings
+from connectors.forwarding.partitioner import KeyHashCachingPartitioner
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.settings import ConnectorSettings
 from contracts.commands import CommandResult
 from contracts.machines import MachineInfo
 from contracts.readings import Reading
@@ -69,6 +70,7 @@ def build_kafka_producer(settings: ConnectorSettings) -> Any:
         retries=2_147_483_647,
         delivery_timeout_ms=settings.connector_delivery_timeout_ms,
         request_timeout_ms=settings.connector_request_timeout_ms,
+        partitioner=KeyHashCachingPartitioner(),
     )
 
 

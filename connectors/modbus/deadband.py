@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from connectors.devices import Register
+from connectors.config.devices import Register
 from contracts.readings import Quality, Reading
 
 
@@ -48,7 +48,8 @@ class ReportByException:
         if not drop:
             return reading
         values = {k: v for k, v in reading.values.items() if k not in drop}
-        if not values:
+        texts = reading.texts
+        if not values and not texts:
             return None
-        quality_map = {k: q for k, q in reading.quality.items() if k in values}
+        quality_map = {k: q for k, q in reading.quality.items() if k in values or k in texts}
         return dataclasses.replace(reading, values=values, quality=quality_map)

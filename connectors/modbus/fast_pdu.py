@@ -3,7 +3,7 @@
 pymodbus 3.16 decodes a read-registers response with one ``struct.unpack`` per register
 (125 calls for a full read, about 45 µs, the largest single cost of a poll). These
 subclasses decode the whole payload with one call and keep its bytes, which the block
-decoder (:class:`connectors.decoding.BlockDecoder`) then unpacks directly. They are
+decoder (:class:`connectors.modbus.decoding.BlockDecoder`) then unpacks directly. They are
 registered per client with ``client.register(...)`` (pymodbus' documented way to add
 response classes), so nothing global is patched; behaviour is otherwise pymodbus' own.
 """

@@ -21,14 +21,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from connectors.decoding import BIT_TABLES, BlockDecoder, Table
-from connectors.devices import (
+from connectors.config.devices import (
     MAX_BITS_PER_REQUEST,
     MAX_REGISTERS_PER_REQUEST,
     Device,
     Register,
 )
-from contracts.readings import Quality, Reading
+from connectors.modbus.decoding import BIT_TABLES, BlockDecoder, ByteOrder, Table, decode_string
+from contracts.readings import MAX_TEXT_CHARS, Quality, Reading
 
 _TABLE_ORDER: tuple[Table, ...] = ("holding", "input", "coil", "discrete")
 
@@ -128,12 +128,31 @@ class _BitDecoder:
         return {name: float(bool(bits[i])) for name, i in self.fields}, []
 
 
+@dataclass(frozen=True, slots=True)
+class _TextField:
+    name: str
+    offset: int  # registers from the start of the request
+    length: int
+    byte_order: ByteOrder
+
+    def text(self, registers: Sequence[int]) -> str | None:
+        """The text, or ``None`` when it is not printable UTF-8 (quality bad)."""
+        chunk = registers[self.offset : self.offset + self.length]
+        text = decode_string(chunk, byte_order=self.byte_order)
+        if "\ufffd" in text or not text.isprintable() or len(text) > MAX_TEXT_CHARS:
+            return None
+        return text
+
+
 @dataclass(slots=True)
 class ScanAssembler:
     """Decodes the answers of one device's requests into readings (see module docstring)."""
 
     device: Device
     _decoders: dict[int, BlockDecoder | _BitDecoder] = field(default_factory=dict)
+    _texts: dict[int, tuple[_TextField, ...]] = field(default_factory=dict)
+    # The last good text of each string tag (a bad one is published as that, marked bad).
+    last_texts: dict[str, str] = field(default_factory=dict)
     # Whether the last assembled reading had only good values (the poller's fast path).
     all_good: bool = True
 
@@ -145,8 +164,12 @@ class ScanAssembler:
                     tuple((r.name, r.address - request.address) for r in request.registers)
                 )
             else:
-                decoder = BlockDecoder(
-                    request.address, request.count, [r.field_spec() for r in request.registers]
+                numbers = [r.field_spec() for r in request.registers if r.type != "string"]
+                decoder = BlockDecoder(request.address, request.count, numbers)
+                self._texts[id(request)] = tuple(
+                    _TextField(r.name, r.address - request.address, r.length, r.byte_order)
+                    for r in request.registers
+                    if r.type == "string"
                 )
             self._decoders[id(request)] = decoder
         return decoder
@@ -160,11 +183,14 @@ class ScanAssembler:
         last_good: Mapping[str, float],
     ) -> Reading | None:
         values: dict[str, float] = {}
+        texts: dict[str, str] = {}
         bad: list[str] = []
+        bad_texts: list[str] = []
         for answer in answers:
             request = answer.request
             if answer.registers is None or len(answer.registers) < request.count:
-                bad.extend(r.name for r in request.registers)
+                for r in request.registers:
+                    (bad_texts if r.type == "string" else bad).append(r.name)
                 continue
             decoder = self._decoder(request)
             if answer.raw and isinstance(decoder, BlockDecoder):
@@ -173,8 +199,14 @@ class ScanAssembler:
                 decoded, not_finite = decoder.decode(answer.registers)
             values.update(decoded)
             bad.extend(not_finite)
+            for text_field in self._texts.get(id(request), ()):
+                text = text_field.text(answer.registers)
+                if text is None:
+                    bad_texts.append(text_field.name)
+                else:
+                    texts[text_field.name] = text
         quality: dict[str, Quality] = dict.fromkeys(values, "good")
-        self.all_good = not bad
+        self.all_good = not bad and not bad_texts
         for name in bad:
             if name in last_good:
                 values[name] = last_good[name]
@@ -182,12 +214,25 @@ class ScanAssembler:
             else:
                 values.pop(name, None)
                 quality.pop(name, None)
-        if not values:
+        if texts or bad_texts:
+            self.last_texts.update(texts)
+            quality.update(dict.fromkeys(texts, "good"))
+            for name in bad_texts:
+                if name in self.last_texts:
+                    texts[name] = self.last_texts[name]
+                    quality[name] = "bad"
+        if not values and not texts:
             return None
-        return self.reading(values, quality, ts_ms=ts_ms, seq=seq)
+        return self.reading(values, quality, ts_ms=ts_ms, seq=seq, texts=texts)
 
     def reading(
-        self, values: dict[str, float], quality: dict[str, Quality], *, ts_ms: int, seq: int
+        self,
+        values: dict[str, float],
+        quality: dict[str, Quality],
+        *,
+        ts_ms: int,
+        seq: int,
+        texts: dict[str, str] | None = None,
     ) -> Reading:
         device = self.device
         return Reading(
@@ -199,6 +244,7 @@ class ScanAssembler:
             source=device.source,
             plant=device.plant,
             line=device.line,
+            texts=texts or {},
         )
 
 

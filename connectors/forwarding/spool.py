@@ -13,7 +13,7 @@ format). Two tables:
 The spool is bounded by ``max_records``. When a batch does not fit, the policy decides:
 ``drop_oldest`` deletes the oldest readings to make room (the freshest data wins),
 ``drop_newest`` refuses the new ones; either way every dropped reading is counted in
-:attr:`Spool.dropped` and logged. The forwarder (:mod:`connectors.forwarder`) reads the
+:attr:`Spool.dropped` and logged. The forwarder (:mod:`connectors.forwarding.forwarder`) reads the
 spool in order and deletes what Kafka acknowledged.
 
 All methods are synchronous and short (one transaction); callers on the event loop

@@ -43,7 +43,6 @@ class ConnectorSettings(CommonSettings):
     connector_spool_dir: Path | None = None
     connector_spool_max_records: int = Field(default=1_000_000, ge=1)
     connector_spool_full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
-    connector_spool_flush_ms: int = Field(default=20, ge=1, le=10_000)
     # After a restart, how far back each partition is read to find what already arrived.
     connector_spool_tail_records: int = Field(default=50_000, ge=0)
     connector_max_in_flight: int = Field(default=5_000, ge=1)
@@ -54,6 +53,9 @@ class ConnectorSettings(CommonSettings):
 
     # Commands older than this when they arrive are refused instead of run late.
     connector_command_max_age_s: float = Field(default=60.0, gt=0)
+
+    # "i/n": poll only the devices of shard i of n (connectors/config/sharding.py); "" = all.
+    connector_shard: str = Field(default="", pattern=r"^(\d{1,4}/\d{1,4})?$")
 
     connector_backoff_initial_s: float = Field(default=0.5, gt=0)
     connector_backoff_max_s: float = Field(default=30.0, gt=0)

@@ -8,11 +8,12 @@ Two error channels, as in pymodbus:
   exponential backoff (doubling up to ``backoff_max_s``) with jitter, so a plant's
   devices coming back from a power cut are not all hammered at the same instant;
 - the device refused a request (``response.isError()``): that request's values get
-  quality ``bad`` in the reading (see :mod:`connectors.scan`), counted and logged when
+  quality ``bad`` in the reading (see :mod:`connectors.modbus.scan`), counted and logged when
   the refusal starts and when it ends.
 
 A watchdog beside the loop publishes the last good values of tags whose group's scan is
-late by more than one interval with quality ``stale`` (rule in :mod:`connectors.staleness`).
+late by more than one interval with quality ``stale`` (rule in :mod:`connectors.modbus.staleness`);
+the connector runs one watchdog for all its pollers (:func:`watch_staleness`).
 
 Tags are grouped by poll interval; each group is scanned on its own grid. A scan that
 ends after its next slot counts one overrun (a late scan), and the missed slots are
@@ -28,7 +29,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +37,11 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from connectors.deadband import ReportByException
-from connectors.devices import Device
-from connectors.fast_pdu import register_fast_responses
+from connectors.config.devices import Device
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.scan import (
+from connectors.modbus.deadband import ReportByException
+from connectors.modbus.fast_pdu import register_fast_responses
+from connectors.modbus.scan import (
     BlockAnswer,
     ReadRequest,
     ScanAssembler,
@@ -48,7 +49,7 @@ from connectors.scan import (
     last_good_reading,
     plan_device,
 )
-from connectors.staleness import StaleTracker
+from connectors.modbus.staleness import StaleTracker
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 ReadingSink = Callable[[Reading], None]
 _TRANSPORT_ERRORS = (ModbusException, OSError, TimeoutError)
+# Devices named with their tags in one "tags stale" line of the shared watchdog.
+_STALE_SHOWN = 10
 
 
 class TransportError(Exception):
@@ -128,12 +131,13 @@ class DevicePoller:
         """The read requests of every group, by interval."""
         return self._requests
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, watchdog: bool = True) -> None:
         """Poll until ``stop`` is set; never raises for device or network trouble.
 
         An unexpected error in a scan is logged with its traceback, counted in
         ``unexpected_errors`` and handled like a transport failure, so it cannot stop the
-        pollers of other devices.
+        pollers of other devices. ``watchdog=False``: the caller checks staleness itself
+        (:func:`watch_staleness`, one task for many pollers).
         """
         loop = asyncio.get_running_loop()
         backoff_s = self._backoff_initial_s
@@ -142,7 +146,7 @@ class DevicePoller:
         self._stale = StaleTracker(
             {n: g.interval_s for g in self._groups for n in g.names}, start_ms=_mono_ms()
         )
-        watchdog = asyncio.create_task(self._watch_staleness(stop))
+        watching = asyncio.create_task(watch_staleness([self], stop)) if watchdog else None
         try:
             while not stop.is_set():
                 group = min(self._groups, key=lambda g: g.due_s)
@@ -186,33 +190,36 @@ class DevicePoller:
                 for other in self._groups:
                     other.due_s = loop.time()
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
             self._close()
 
-    async def _watch_staleness(self, stop: asyncio.Event) -> None:
-        """Every half of the shortest interval (at least every 20 ms), publish the tags
-        that went stale."""
-        period_s = max(min(g.interval_s for g in self._groups) / 2, 0.02)
-        while not await sleep_unless_stopped(stop, period_s):
-            self.check_staleness()
+    @property
+    def shortest_interval_s(self) -> float:
+        """The shortest poll interval of the device's groups."""
+        return min(g.interval_s for g in self._groups)
 
-    def check_staleness(self) -> Reading | None:
-        """Publish (and return) the last good values of the tags that went stale since
-        the last check, marked ``stale``; nothing during a communication loss."""
+    def check_staleness(self, *, log: bool = True) -> list[str]:
+        """Publish the last good values of the tags that went stale since the last check,
+        marked ``stale``, and return those tags; nothing during a communication loss.
+
+        ``log=False``: the caller logs (:func:`watch_staleness` logs one line per sweep).
+        """
         if self._stale is None or self._in_outage:
-            return None
+            return []
         names = self._stale.newly_stale(now_ms=_mono_ms())
         if not names:
-            return None
+            return []
         self.stats.stale_episodes += 1
-        logger.warning(
-            "tags stale machine_id=%s source=%s sensors=%s",
-            self.device.machine_id,
-            self.device.source,
-            ",".join(names),
-        )
+        if log:
+            logger.warning(
+                "tags stale machine_id=%s source=%s sensors=%s",
+                self.device.machine_id,
+                self.device.source,
+                ",".join(names),
+            )
         reading = last_good_reading(
             self.device,
             self._last_good,
@@ -221,11 +228,10 @@ class DevicePoller:
             ts_ms=self._clock_ms(),
             seq=self._seq + 1,
         )
-        if reading is None:
-            return None
-        self._deadband.filter(reading)  # a fresh value after ``stale`` is always reported
-        self._publish(reading, scanned=False)
-        return reading
+        if reading is not None:
+            self._deadband.filter(reading)  # a fresh value after ``stale`` is always reported
+            self._publish(reading, scanned=False)
+        return names
 
     async def scan_once(self) -> Reading | None:
         """Scan every group once; return the last reading (tests and benchmarks)."""
@@ -389,6 +395,56 @@ class DevicePoller:
             self._client = None
 
 
+async def watch_staleness(pollers: Sequence[DevicePoller], stop: asyncio.Event) -> None:
+    """Every half of the shortest interval (at least every 20 ms), publish the tags of
+    ``pollers`` that went stale, until ``stop`` is set.
+
+    One task serves many pollers: a check is a few microseconds of pure computation
+    (no I/O, so a slow device cannot hold it up), while a task per poller waking 50 times
+    a second costs more in scheduling than in checking. An unexpected error for one
+    poller is logged and the others are still checked. The devices that went stale in
+    one sweep are logged in one line (under overload that is most of them, 50 times a
+    second), each with its tags for the first ten.
+    """
+    if not pollers:
+        return
+    period_s = max(min(p.shortest_interval_s for p in pollers) / 2, 0.02)
+    single = len(pollers) == 1
+    while not await sleep_unless_stopped(stop, period_s):
+        went_stale: list[tuple[DevicePoller, list[str]]] = []
+        for poller in pollers:
+            try:
+                names = poller.check_staleness(log=single)
+            except Exception:
+                logger.exception("staleness check failed machine_id=%s", poller.device.machine_id)
+                continue
+            if names and not single:
+                went_stale.append((poller, names))
+        if went_stale:
+            _log_stale(went_stale)
+
+
+def _log_stale(went_stale: Sequence[tuple[DevicePoller, list[str]]]) -> None:
+    """One line for the devices that went stale in one sweep (the first ten in full)."""
+    if len(went_stale) == 1:
+        poller, names = went_stale[0]
+        logger.warning(
+            "tags stale machine_id=%s source=%s sensors=%s",
+            poller.device.machine_id,
+            poller.device.source,
+            ",".join(names),
+        )
+        return
+    shown = " ".join(f"{p.device.machine_id}:{','.join(n)}" for p, n in went_stale[:_STALE_SHOWN])
+    more = len(went_stale) - _STALE_SHOWN
+    logger.warning(
+        "tags stale machines=%d sensors=%s%s",
+        len(went_stale),
+        shown,
+        f" (+{more} more machines)" if more > 0 else "",
+    )
+
+
 def _mono_ms() -> int:
     return int(time.monotonic() * 1000)
 
@@ -416,7 +472,13 @@ def _new_client(device: Device) -> Any:
     }
     if device.protocol == "rtu":
         serial = AsyncModbusSerialClient(
-            device.serial_port, framer=FramerType.RTU, baudrate=device.baudrate, **common
+            device.serial_port,
+            framer=FramerType.RTU,
+            baudrate=device.baudrate,
+            parity=device.parity,
+            stopbits=device.stopbits,
+            bytesize=8,
+            **common,
         )
         register_fast_responses(serial)
         return serial

@@ -1,0 +1,101 @@
+"""One staleness watchdog for many pollers: each is checked, a failing one spares the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from connectors.modbus.poller import watch_staleness
+
+
+@dataclass
+class _FakePoller:
+    machine_id: str
+    shortest_interval_s: float = 0.02
+    fail: bool = False
+    checks: int = 0
+    device: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.device = SimpleNamespace(machine_id=self.machine_id)
+
+    def check_staleness(self, *, log: bool = True) -> list[str]:
+        self.checks += 1
+        if self.fail:
+            raise RuntimeError("boom")
+        return []
+
+
+def test_every_poller_is_checked_even_after_one_fails(caplog: pytest.LogCaptureFixture) -> None:
+    pollers = [_FakePoller("a"), _FakePoller("b", fail=True), _FakePoller("c")]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.2, stop.set)
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+    # every 20 ms for 200 ms: about 10 checks each, whatever the middle one does
+    assert all(4 <= p.checks <= 12 for p in pollers)
+    assert pollers[0].checks == pollers[2].checks
+    assert "staleness check failed machine_id=b" in caplog.text
+
+
+def test_the_period_follows_the_shortest_interval() -> None:
+    pollers = [_FakePoller("a", shortest_interval_s=1.0), _FakePoller("b", 0.2)]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.55, stop.set)
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+    # every 100 ms (half of 0.2 s) for 0.55 s
+    assert 4 <= pollers[0].checks <= 6
+
+
+def test_no_pollers_returns_at_once() -> None:
+    asyncio.run(asyncio.wait_for(watch_staleness([], asyncio.Event()), timeout=1))
+
+
+@dataclass
+class _StalePoller:
+    machine_id: str
+    names: list[str]
+    shortest_interval_s: float = 0.02
+    device: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.device = SimpleNamespace(
+            machine_id=self.machine_id, source=f"modbus://x/{self.machine_id}"
+        )
+
+    def check_staleness(self, *, log: bool = True) -> list[str]:
+        assert not log  # the shared watchdog logs
+        names, self.names = self.names, []
+        return names
+
+
+def test_devices_going_stale_in_one_sweep_are_logged_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pollers = [_StalePoller(f"m{i}", ["temperature_c"]) for i in range(12)]
+    pollers.append(_StalePoller("quiet", []))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.1, stop.set)
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+
+    with caplog.at_level("WARNING", logger="connectors.modbus.poller"):
+        asyncio.run(main())
+    lines = [r.getMessage() for r in caplog.records if "tags stale" in r.getMessage()]
+    assert lines == [
+        "tags stale machines=12 sensors="
+        + " ".join(f"m{i}:temperature_c" for i in range(10))
+        + " (+2 more machines)"
+    ]
