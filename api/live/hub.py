@@ -74,6 +74,8 @@ class LiveHub:
         self.queue_frames = queue_frames
         self._ids = itertools.count(1)
         self._clients: set[LiveClient] = set()
+        # Open clients per credential, so the per-credential cap costs O(1) per connect.
+        self._per_credential: dict[str, int] = {}
         self._by_machine: dict[str, set[LiveClient]] = {}
         # Clients watching every alarm event of one plant ("" for plant-less events), or of
         # every plant (None).
@@ -89,20 +91,30 @@ class LiveHub:
 
     def connections_of(self, key_id: str) -> int:
         """Open clients of one credential (API key id or ``user:<name>``)."""
-        return sum(1 for c in self._clients if c.identity.key_id == key_id)
+        return self._per_credential.get(key_id, 0)
 
     def register(self, identity: Identity) -> LiveClient:
         client = LiveClient(
             client_id=next(self._ids), identity=identity, queue=FrameQueue(self.queue_frames)
         )
         self._clients.add(client)
+        key_id = identity.key_id
+        self._per_credential[key_id] = self._per_credential.get(key_id, 0) + 1
         return client
 
     def unregister(self, client: LiveClient) -> None:
         self.unsubscribe(client, None)
         self.unwatch_alarms(client)
         self.unsubscribe_aggregates(client, None)
+        if client not in self._clients:
+            return
         self._clients.discard(client)
+        key_id = client.identity.key_id
+        left = self._per_credential.get(key_id, 0) - 1
+        if left > 0:
+            self._per_credential[key_id] = left
+        else:
+            self._per_credential.pop(key_id, None)
 
     def watch_alarms(self, client: LiveClient, plant: str | None) -> None:
         self._alarm_watchers[client] = plant

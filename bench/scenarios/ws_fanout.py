@@ -80,7 +80,13 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     topic = settings.topics.readings
     mp = multiprocessing.get_context("spawn")
     with services(ctx.work_dir, ctx.env(settings)) as svc:
-        base = svc.start_api(MILLSTREAM_LIVE_MAX_SUBSCRIPTIONS="10000")
+        # Every client of the crowd uses the one admin key: lift the per-credential socket
+        # cap (20 by default) to the crowd's size, or all but 20 clients are refused and the
+        # figures measure 20 clients against a bare server feeding all of them.
+        base = svc.start_api(
+            MILLSTREAM_LIVE_MAX_SUBSCRIPTIONS="10000",
+            MILLSTREAM_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=str(clients),
+        )
         url = base.replace("http://", "ws://") + "/live"
         loader: list[Any] = []
 

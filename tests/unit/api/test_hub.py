@@ -126,3 +126,16 @@ def test_slow_client_skips_readings_but_keeps_alarms():
     assert frames[0] == {"type": "dropped", "count": 3}
     assert [f["type"] for f in frames[1:]] == ["reading", "reading", "alarm"]
     assert [f["power_kw"] for f in frames[1:3]] == [3.0, 4.0]
+
+
+def test_connections_of_counts_open_clients_per_credential_once():
+    hub = LiveHub(queue_frames=4)
+    other = Identity(key_id="other", name="script", role=Role.engineer)
+    a, b, c = hub.register(WHO), hub.register(WHO), hub.register(other)
+    assert (hub.connections_of("k"), hub.connections_of("other")) == (2, 1)
+    hub.unregister(a)
+    hub.unregister(a)  # a client cut off is unregistered again when its session ends
+    assert (hub.connections_of("k"), hub.connections_of("other")) == (1, 1)
+    hub.unregister(b)
+    hub.unregister(c)
+    assert (hub.connections_of("k"), hub.connections_of("other"), hub.client_count) == (0, 0, 0)
