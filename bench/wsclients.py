@@ -106,7 +106,8 @@ def bare_server(port: int, n: int, frames: int, frame_bytes: int, ready: Any, go
             finally:
                 clients.discard(ws)
 
-        async with websockets.serve(handler, "127.0.0.1", port, max_size=2**22):
+        # Without compression, as the API serves /live.
+        async with websockets.serve(handler, "127.0.0.1", port, max_size=2**22, compression=None):
             ready.set()
             while not go.is_set():
                 await asyncio.sleep(0.05)

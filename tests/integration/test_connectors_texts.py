@@ -8,13 +8,13 @@ import asyncio
 import uuid
 
 import pytest
+from pipelinetools import poll_flux, produce, running_worker
 
 from connectors.config.devices import parse_devices
 from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading, decode_reading
 from infra.ports import free_port
-from tests.integration.test_pipeline_worker import poll_flux, produce, running_worker
 
 pytestmark = pytest.mark.integration
 
