@@ -8,12 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from connectors.config.devices import Device
 from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def start_python(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``python *args`` in the repository, its stderr piped (see :func:`line_with`)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=REPO, env=env, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def line_with(proc: asyncio.subprocess.Process, text: str, *, timeout_s: float) -> str:
+    """The first line of ``proc``'s stderr containing ``text``."""
+    assert proc.stderr is not None
+    async with asyncio.timeout(timeout_s):
+        while True:
+            line = (await proc.stderr.readline()).decode()
+            if not line:
+                raise AssertionError(f"process ended before logging {text!r}")
+            if text in line:
+                return line
 
 
 async def until(predicate: Callable[[], bool], *, timeout_s: float) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from modbustools import line_with, start_python
 
 from connectors.config.devices import load_devices
 from connectors.modbus.poller import DevicePoller
@@ -29,12 +29,6 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-async def _start(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, *args, cwd=REPO, env=env, stderr=asyncio.subprocess.PIPE
-    )
-
-
 def _example_devices(tmp_path: Path, port: int) -> Path:
     """``devices.example.yaml`` on ``port``, polled every 0.2 s."""
     devices_file = tmp_path / "devices.yaml"
@@ -49,7 +43,7 @@ def _example_devices(tmp_path: Path, port: int) -> Path:
 
 
 async def _start_simulator(devices_file: Path, *args: str) -> asyncio.subprocess.Process:
-    return await _start(
+    return await start_python(
         "-m",
         "connectors.simulator",
         "--devices",
@@ -64,7 +58,7 @@ async def _start_simulator(devices_file: Path, *args: str) -> asyncio.subprocess
 async def _start_connector(
     settings: CommonSettings, devices_file: Path, tmp_path: Path, **extra: str
 ) -> asyncio.subprocess.Process:
-    return await _start(
+    return await start_python(
         "-m",
         "connectors",
         env=_env(
@@ -75,17 +69,6 @@ async def _start_connector(
             **extra,
         ),
     )
-
-
-async def _line_with(proc: asyncio.subprocess.Process, text: str, *, timeout_s: float) -> str:
-    assert proc.stderr is not None
-    async with asyncio.timeout(timeout_s):
-        while True:
-            line = (await proc.stderr.readline()).decode()
-            if not line:
-                raise AssertionError(f"process ended before logging {text!r}")
-            if text in line:
-                return line
 
 
 async def _stop(proc: asyncio.subprocess.Process, sig: signal.Signals) -> tuple[int, str]:
@@ -99,7 +82,7 @@ async def _stop(proc: asyncio.subprocess.Process, sig: signal.Signals) -> tuple[
 
 async def test_simulator_process_serves_and_stops_on_sigint() -> None:
     port = free_port()
-    sim = await _start(
+    sim = await start_python(
         "-m",
         "connectors.simulator",
         "--devices",
@@ -113,7 +96,7 @@ async def test_simulator_process_serves_and_stops_on_sigint() -> None:
         env=_env(),
     )
     try:
-        line = await _line_with(sim, "simulator listening", timeout_s=20)
+        line = await line_with(sim, "simulator listening", timeout_s=20)
         assert f"address=127.0.0.1:{port}" in line
         assert "devices=42(unit 1)" in line
         (example,) = load_devices(REPO / "devices.example.yaml")
@@ -136,7 +119,7 @@ async def test_connector_process_produces_and_exits_0_on_sigterm(
     sim = await _start_simulator(devices_file)
     connector = None
     try:
-        await _line_with(sim, "simulator listening", timeout_s=20)
+        await line_with(sim, "simulator listening", timeout_s=20)
         connector = await _start_connector(
             common_settings,
             devices_file,
@@ -144,7 +127,7 @@ async def test_connector_process_produces_and_exits_0_on_sigterm(
             MILLSTREAM_CONNECTOR_ID="cli-test",
             MILLSTREAM_CONNECTOR_LINGER_MS="5",
         )
-        await _line_with(connector, "modbus connected machine_id=42", timeout_s=30)
+        await line_with(connector, "modbus connected machine_id=42", timeout_s=30)
         await asyncio.sleep(1.0)
         code, rest = await _stop(connector, signal.SIGTERM)
     finally:
@@ -187,7 +170,7 @@ async def test_connector_metrics_endpoint_over_http_counts_a_simulated_exception
     polls = 'millstream_connector_polls_total{machine_id="42"}'
     refused = 'millstream_connector_errors_total{kind="refused",machine_id="42"}'
     try:
-        await _line_with(sim, "simulator listening", timeout_s=20)
+        await line_with(sim, "simulator listening", timeout_s=20)
         connector = await _start_connector(
             common_settings,
             devices_file,
@@ -195,7 +178,7 @@ async def test_connector_metrics_endpoint_over_http_counts_a_simulated_exception
             MILLSTREAM_CONNECTOR_ID="metrics-test",
             MILLSTREAM_CONNECTOR_METRICS_PORT=str(metrics_port),
         )
-        await _line_with(connector, "metrics served", timeout_s=30)
+        await line_with(connector, "metrics served", timeout_s=30)
         first: dict[str, float] = {}
         async with asyncio.timeout(20):
             while first.get(refused, 0) < 3 or first.get(polls, 0) < 10:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import orjson
 import pytest
 import yaml
 from kafka import KafkaConsumer
+from modbustools import line_with, start_python
 
 from connectors.config.sharding import shard_of
 from contracts.settings import CommonSettings
@@ -41,23 +41,6 @@ def _devices_file(path: Path, port: int) -> Path:
         devices.append(d)
     path.write_text(yaml.safe_dump({"devices": devices}, sort_keys=False))
     return path
-
-
-async def _start(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, *args, cwd=REPO, env=env, stderr=asyncio.subprocess.PIPE
-    )
-
-
-async def _line_with(proc: asyncio.subprocess.Process, text: str, *, timeout_s: float) -> str:
-    assert proc.stderr is not None
-    async with asyncio.timeout(timeout_s):
-        while True:
-            line = (await proc.stderr.readline()).decode()
-            if not line:
-                raise AssertionError(f"process ended before logging {text!r}")
-            if text in line:
-                return line
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str]:
@@ -89,13 +72,13 @@ async def test_two_shards_poll_each_machine_once(
 ) -> None:
     port = free_port()
     devices = _devices_file(tmp_path / "devices.yaml", port)
-    sim = await _start(
+    sim = await start_python(
         "-m", "connectors.simulator", "--devices", str(devices), "--tick-s", "0.1", env=_env()
     )
     shards: list[asyncio.subprocess.Process] = []
     results: list[tuple[int, str]] = []
     try:
-        await _line_with(sim, "simulator listening", timeout_s=20)
+        await line_with(sim, "simulator listening", timeout_s=20)
         for i in range(2):
             env = _env(
                 MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=common_settings.kafka_bootstrap_servers,
@@ -107,11 +90,11 @@ async def test_two_shards_poll_each_machine_once(
             )
             # one shard from the command line, the other from the environment
             if i == 0:
-                shards.append(await _start("-m", "connectors", "--shard", "0/2", env=env))
+                shards.append(await start_python("-m", "connectors", "--shard", "0/2", env=env))
             else:
                 env["MILLSTREAM_CONNECTOR_SHARD"] = "1/2"
-                shards.append(await _start("-m", "connectors", env=env))
-        started = [await _line_with(p, "connector started", timeout_s=30) for p in shards]
+                shards.append(await start_python("-m", "connectors", env=env))
+        started = [await line_with(p, "connector started", timeout_s=30) for p in shards]
         await asyncio.sleep(2.0)
     finally:
         for proc in shards:
