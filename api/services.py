@@ -111,6 +111,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         stack.push_async_callback(history.stop)
         await feed.start(timeout_s=timeout_s)
         stack.push_async_callback(feed.stop)
+        stack.push_async_callback(hub.overviews.close)
         logger.info(
             "api services started kafka=%s influx=%s topic_prefix=%s",
             bootstrap,
