@@ -69,6 +69,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         org=settings.influx_org,
         bucket=settings.influx_bucket,
         aggregates_bucket=settings.influx_aggregates_bucket,
+        alarms_bucket=settings.influx_alarms_bucket,
         timeout_s=settings.influx_query_timeout_s,
     )
     hub = LiveHub(queue_frames=settings.live_queue_frames)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.routes import (
     alarms,
+    backtest,
     commands,
     dashboard,
     health,
@@ -24,6 +25,7 @@ def all_routers() -> list[APIRouter]:
         machines.router,
         history.router,
         thresholds.router,
+        backtest.router,
         alarms.router,
         commands.router,
         live.router,
