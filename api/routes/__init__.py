@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import (
+    alarm_history,
     alarms,
     backtest,
     commands,
@@ -26,6 +27,7 @@ def all_routers() -> list[APIRouter]:
         history.router,
         thresholds.router,
         backtest.router,
+        alarm_history.router,  # before alarms: /alarms/journal is not an alarm id
         alarms.router,
         commands.router,
         live.router,

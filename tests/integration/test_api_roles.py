@@ -55,6 +55,7 @@ MIN_ROLE: dict[tuple[str, str], MinRole] = {
     ("GET", "/api/machines/{machine_id}/aggregates"): "operator",
     ("GET", "/api/machines/{machine_id}/alarms"): "operator",
     ("GET", "/api/alarms"): "operator",
+    ("GET", "/api/alarms/journal"): "operator",
     ("GET", "/api/alarms/{alarm_id}"): "operator",
     ("GET", "/api/machines/{machine_id}/thresholds"): "operator",
     ("GET", "/api/machines/{machine_id}/thresholds/{sensor}"): "operator",
@@ -78,6 +79,8 @@ MIN_ROLE: dict[tuple[str, str], MinRole] = {
     ("PATCH", "/api/machines/{machine_id}/thresholds/{sensor}"): "engineer",
     ("DELETE", "/api/machines/{machine_id}/thresholds/{sensor}"): "engineer",
     ("POST", "/api/machines/{machine_id}/commands"): "engineer",
+    ("POST", "/api/machines/{machine_id}/thresholds/{sensor}/backtest"): "engineer",
+    ("GET", "/api/alarm-health"): "engineer",
     # admins control users, keys and the audit log
     ("POST", "/api/users"): "admin",
     ("GET", "/api/users"): "admin",
