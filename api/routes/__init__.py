@@ -10,6 +10,7 @@ from api.routes import (
     backtest,
     commands,
     dashboard,
+    fleet,
     health,
     history,
     ingest,
@@ -25,6 +26,7 @@ def all_routers() -> list[APIRouter]:
         ingest.router,
         machines.router,
         history.router,
+        fleet.router,
         thresholds.router,
         backtest.router,
         alarm_history.router,  # before alarms: /alarms/journal is not an alarm id

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import websockets
 from aiokafka import AIOKafkaProducer
 from apiserver import ServerThread
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from websockets.asyncio.client import ClientConnection
 
 from api.settings import ApiSettings
 from contracts.readings import Reading
-from contracts.timefmt import now_ms
+from contracts.timefmt import format_ts, now_ms
+from pipeline.line_protocol import reading_line
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +153,62 @@ async def test_bad_overview_request_names_the_field(server: ServerThread, admin_
         await ws.send('{"action": "subscribe_overview", "interval_ms": 10}')
         error = await _next(ws, "error")
         assert error["detail"] == "interval_ms: must be an integer from 250 to 60000"
+
+
+async def test_rest_latest_of_every_machine_of_a_plant(
+    server: ServerThread, api_settings: ApiSettings, admin_key: str
+) -> None:
+    """``GET /api/latest`` fills an overview's tiles before the first live frame."""
+    plant = f"p{uuid.uuid4().hex[:8]}"
+    base = now_ms() - 120_000
+    readings = [
+        Reading(
+            machine_id="3",
+            ts_ms=base,
+            values={"temperature_c": 60.0, "power_kw": 2.0},
+            plant=plant,
+            line="1",
+        ),
+        Reading(
+            machine_id="3", ts_ms=base + 1000, values={"temperature_c": 61.0}, plant=plant, line="1"
+        ),
+        Reading(
+            machine_id="20", ts_ms=base + 500, values={"temperature_c": 70.0}, plant=plant, line="2"
+        ),
+        Reading(machine_id="21", ts_ms=base, values={"temperature_c": 1.0}, plant="elsewhere"),
+    ]
+    async with InfluxDBClientAsync(
+        url=api_settings.influx_url,
+        token=api_settings.influx_token.get_secret_value(),
+        org=api_settings.influx_org,
+    ) as client:
+        await client.write_api().write(
+            bucket=api_settings.influx_bucket,
+            record="\n".join(reading_line(r) for r in readings),
+            write_precision="ms",
+        )
+    async with httpx.AsyncClient(base_url=server.url, headers={"X-API-Key": admin_key}) as http:
+        response = await http.get("/api/latest", params={"plant": plant, "start": "-10m"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "plant": plant,
+        "machines": [
+            {
+                "machine_id": 3,
+                "plant": plant,
+                "line": "1",
+                "ts": format_ts(base + 1000),
+                "values": {
+                    "power_kw": {"value": 2.0, "ts": format_ts(base)},
+                    "temperature_c": {"value": 61.0, "ts": format_ts(base + 1000)},
+                },
+            },
+            {
+                "machine_id": 20,
+                "plant": plant,
+                "line": "2",
+                "ts": format_ts(base + 500),
+                "values": {"temperature_c": {"value": 70.0, "ts": format_ts(base + 500)}},
+            },
+        ],
+    }

@@ -53,6 +53,7 @@ MIN_ROLE: dict[tuple[str, str], MinRole] = {
     ("GET", "/api/machines/{machine_id}/readings"): "operator",
     ("GET", "/api/machines/{machine_id}/latest"): "operator",
     ("GET", "/api/machines/{machine_id}/aggregates"): "operator",
+    ("GET", "/api/latest"): "operator",
     ("GET", "/api/machines/{machine_id}/alarms"): "operator",
     ("GET", "/api/alarms"): "operator",
     ("GET", "/api/alarms/journal"): "operator",
