@@ -106,3 +106,15 @@ def test_until_ms_fires_a_pending_delay_and_counts_time_in_alarm_to_the_end():
     )
     assert result.raised == 1
     assert result.time_in_alarm_ms == 50_000
+
+
+def test_several_rules_in_one_pass_equal_one_replay_each():
+    from alarmrules.backtest import replay_each
+
+    history = _history()
+    rules = [_rule(value=85, deadband=1), _rule(value=75, deadband=1), None]
+    together = replay_each(machine_id="42", sensor="temperature_c", rules=rules, readings=history)
+    alone = [
+        replay(machine_id="42", sensor="temperature_c", rule=r, readings=history) for r in rules
+    ]
+    assert together == alone
