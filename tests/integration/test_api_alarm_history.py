@@ -3,11 +3,17 @@ InfluxDB in the pipeline's own line protocol."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from apiserver import ServerThread
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from api.settings import ApiSettings
@@ -17,6 +23,7 @@ from pipeline.line_protocol import alarm_line
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
 MIN = 60_000
 DAY = 24 * 60 * MIN
 
@@ -178,3 +185,29 @@ async def test_alarm_health_kpis_of_a_plant(
     acks = kpi["acknowledge"]
     assert (acks["count"], acks["unacknowledged"]) == (13, 1)
     assert acks["max_s"] == 600.0 and acks["median_s"] == 5.0
+
+
+def test_integrators_console_examples_run_as_written(server: ServerThread, admin_key: str) -> None:
+    """The curl block of docs/integrators.md for consoles, through bash, against this API."""
+    doc = (ROOT / "docs" / "integrators.md").read_text()
+    [block] = [b for b in re.findall(r"```sh\n(.*?)```", doc, flags=re.S) if "/backtest" in b]
+    script = block.replace("http://127.0.0.1:8080", server.url)
+    done = subprocess.run(
+        ["bash", "-ec", script],
+        env={**os.environ, "K": admin_key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    answers, decoder, rest = [], json.JSONDecoder(), done.stdout.strip()
+    while rest:
+        answer, end = decoder.raw_decode(rest)
+        answers.append(answer)
+        rest = rest[end:].strip()
+    latest, backtest, journal, health = answers
+    assert all("detail" not in a for a in answers), answers
+    assert latest["plant"] == "north" and "machines" in latest
+    assert backtest["sensor"] == "temperature_c" and "proposed" in backtest
+    assert journal["limit"] == 100 and "events" in journal
+    assert health["guideline"]["per_10min_target"] == [1, 2]
