@@ -9,6 +9,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Query
 
 from api.alarms.health import alarm_health
+from api.alarms.history_models import AlarmHealthOut, JournalOut
 from api.alarms.journal import JournalFilter, event_rows, events_flux, journal_flux, journal_rows
 from api.deps import Engineer, HistoryDep, Principal
 from api.errors import HistoryUnavailableError, InvalidInputError
@@ -65,7 +66,9 @@ async def _query(history: HistoryDep, flux: str) -> str:
     return await history.query_csv(flux)
 
 
-@router.get("/alarms/journal", response_class=OrjsonResponse, responses=_ERRORS)
+@router.get(
+    "/alarms/journal", response_class=OrjsonResponse, response_model=JournalOut, responses=_ERRORS
+)
 async def alarm_journal(
     identity: Principal,
     history: HistoryDep,
@@ -113,7 +116,9 @@ async def alarm_journal(
     )
 
 
-@router.get("/alarm-health", response_class=OrjsonResponse, responses=_ERRORS)
+@router.get(
+    "/alarm-health", response_class=OrjsonResponse, response_model=AlarmHealthOut, responses=_ERRORS
+)
 async def alarm_health_kpis(
     identity: Engineer,
     history: HistoryDep,

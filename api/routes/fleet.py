@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from api.deps import HistoryDep, Principal
 from api.errors import HistoryUnavailableError, InvalidInputError
@@ -23,7 +24,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/latest", responses=_ERRORS)
+class LatestValue(BaseModel):
+    value: float
+    ts: str
+
+
+class FleetMachine(BaseModel):
+    machine_id: int | str
+    plant: str
+    line: str
+    ts: str
+    values: dict[str, LatestValue]
+
+
+class FleetOut(BaseModel):
+    plant: str | None
+    machines: list[FleetMachine]
+
+
+@router.get("/latest", response_model=FleetOut, responses=_ERRORS)
 async def get_fleet_latest(
     request: Request,
     identity: Principal,
