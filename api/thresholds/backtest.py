@@ -29,6 +29,7 @@ from contracts.timefmt import format_ts
 logger = logging.getLogger(__name__)
 
 MAX_RANGE_MS = 31 * 86_400_000
+# A week at 1 Hz is 604,800; more than this many is refused before it is fetched.
 MAX_READINGS = 2_000_000
 KEEP_EVENTS = 500
 
@@ -41,22 +42,48 @@ class BacktestRange:
     stop: datetime
 
 
+def _selection(bucket: str, query: BacktestRange, fields: tuple[str, ...]) -> list[str]:
+    matches = " or ".join(f"r._field == {flux_string(f)}" for f in fields)
+    return [
+        f"from(bucket: {flux_string(bucket)})",
+        f"  |> range(start: {flux_time(query.start)}, stop: {flux_time(query.stop)})",
+        f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
+        f" and r.machine_id == {flux_string(query.machine_id)} and ({matches}))",
+    ]
+
+
+def count_flux(*, bucket: str, query: BacktestRange) -> str:
+    """How many values of the sensor the range holds: one row, column ``_value``."""
+    lines = _selection(bucket, query, (query.sensor,))
+    return "\n".join([*lines, "  |> count()", "  |> group()", "  |> sum()"])
+
+
 def history_flux(*, bucket: str, query: BacktestRange) -> str:
     """The sensor's values and its non-good qualities: ``_time``, ``_field``, ``_value``,
     at most ``MAX_READINGS + 1`` rows per series."""
-    quality = query.sensor + QUALITY_SUFFIX
+    lines = _selection(bucket, query, (query.sensor, query.sensor + QUALITY_SUFFIX))
     return "\n".join(
         [
-            f"from(bucket: {flux_string(bucket)})",
-            f"  |> range(start: {flux_time(query.start)}, stop: {flux_time(query.stop)})",
-            f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
-            f" and r.machine_id == {flux_string(query.machine_id)}"
-            f" and (r._field == {flux_string(query.sensor)}"
-            f" or r._field == {flux_string(quality)}))",
+            *lines,
             f"  |> limit(n: {MAX_READINGS + 1})",
             '  |> keep(columns: ["_time", "_field", "_value"])',
         ]
     )
+
+
+def count_from_csv(text: str) -> int:
+    """The ``_value`` of the one row :func:`count_flux` answers (0 when no row)."""
+    header: list[str] | None = None
+    for row in csv.reader(io.StringIO(text)):
+        if not row or row[0].startswith("#"):
+            header = None
+        elif header is None:
+            header = row
+            if "error" in header and "_value" not in header:
+                raise FluxResultError("query failed mid-result")
+        else:
+            return int(row[header.index("_value")])
+    return 0
 
 
 @dataclass(slots=True)
@@ -180,17 +207,20 @@ async def run_backtest(
     if span_ms > MAX_RANGE_MS:
         raise InvalidInputError("start: the range may span at most 31 days")
     started = time.perf_counter()
-    text = await history.query_csv(history_flux(bucket=history.bucket, query=query))
     try:
+        held = count_from_csv(
+            await history.query_csv(count_flux(bucket=history.bucket, query=query))
+        )
+        if held > MAX_READINGS:
+            raise InvalidInputError(
+                f"start: the range holds {held} readings of {query.sensor}, more than "
+                f"{MAX_READINGS}; choose a shorter range"
+            )
+        text = await history.query_csv(history_flux(bucket=history.bucket, query=query))
         series = await asyncio.to_thread(series_from_csv, text, sensor=query.sensor)
     except FluxResultError as exc:
         raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
     del text
-    if len(series) > MAX_READINGS:
-        raise InvalidInputError(
-            f"start: the range holds more than {MAX_READINGS} readings of {query.sensor}; "
-            "choose a shorter range"
-        )
     until_ms = int(query.stop.astimezone(UTC).timestamp() * 1000)
     new, old = await asyncio.to_thread(
         replay_each,
