@@ -37,10 +37,11 @@ class BucketSettings(BaseSettings):
     influx_aggregates_bucket: str = "aggregates"
     influx_alarms_bucket: str = "alarms"
     influx_audit_bucket: str = "audit"
-    # Raw readings: kept forever by default, so history of any age can be imported.
+    # Raw readings, and the aggregates and alarm events derived from them, are kept forever
+    # by default, so history of any age can be imported whole; the audit log 400 days.
     influx_retention_days: int = Field(default=0, ge=0)
-    influx_aggregates_retention_days: int = Field(default=400, ge=0)
-    influx_alarms_retention_days: int = Field(default=400, ge=0)
+    influx_aggregates_retention_days: int = Field(default=0, ge=0)
+    influx_alarms_retention_days: int = Field(default=0, ge=0)
     influx_audit_retention_days: int = Field(default=400, ge=0)
 
     def bucket_retention_days(self) -> dict[str, int]:
