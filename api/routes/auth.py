@@ -52,7 +52,7 @@ async def login(body: LoginRequest, request: Request, security: SecurityDep) -> 
     if record is None:
         raise AuthenticationError("username or password: not valid")
     issued = security.auth.tokens.issue(
-        username=record.username, token_version=record.token_version
+        username=record.username, user_id=record.user_id, token_version=record.token_version
     )
     identity = security.auth.authenticate(issued.token)
     if identity is not None:
