@@ -21,7 +21,9 @@ def validation_detail(errors: Sequence[Any]) -> str:
     """``[{"loc": ("query", "limit"), "msg": "..."}]`` -> ``"limit: ..."``, one per error."""
     parts = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "header")]
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("query", "path", "header"):
+            loc = loc[1:]  # where it was sent; a parameter may itself be named ``path``
         where = ".".join(loc) or "request"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "request: invalid"
