@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.authfirst import credential_error
 from api.errors import ApiError
 from api.responses import json_response
 
@@ -40,6 +41,10 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        refused = await credential_error(request)
+        if refused is not None:
+            return await _api_error(request, refused)
     return json_response({"detail": validation_detail(exc.errors())}, status_code=422)
 
 
