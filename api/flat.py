@@ -40,8 +40,21 @@ class FlatLimits:
 
 
 def machine_id_json(machine_id: str) -> int | str:
-    """A machine id as JSON shows it: numeric ids as numbers (``42``), others as strings."""
-    return int(machine_id) if machine_id.isdigit() and len(machine_id) < 16 else machine_id
+    """A machine id as JSON shows it: numeric ids as numbers (``42``), others as strings.
+
+    Only an id that is exactly the decimal form of its number is shown as a number, so
+    ``"0042"`` stays ``"0042"`` and is never mistaken for machine ``42``: each id has one
+    form, the same in every response, frame and URL.
+    """
+    if machine_id.isdigit() and len(machine_id) < 16 and str(int(machine_id)) == machine_id:
+        return int(machine_id)
+    return machine_id
+
+
+def with_machine_id_json(view: dict[str, Any]) -> dict[str, Any]:
+    """``view`` with its ``machine_id`` as :func:`machine_id_json` shows it."""
+    view["machine_id"] = machine_id_json(view["machine_id"])
+    return view
 
 
 def _timestamp(raw: object, name: str, *, received_ms: int, limits: FlatLimits) -> int:

@@ -94,8 +94,14 @@ class ApiSettings(CommonSettings):
     rate_limit_read: str = "200/second"
     rate_limit_write: str = "100/second"
     rate_limit_ingest: str = "5000/second"
+    # Failed logins per client address and username: a guesser is slowed, the user logging
+    # in from elsewhere is not.
     rate_limit_login: str = "10/minute"
+    # Login attempts per client address, failed or not.
     rate_limit_login_ip: str = "60/minute"
+    # Failed logins per username from all addresses together: the cap on a guesser spread
+    # over many addresses (past it, the user waits too).
+    rate_limit_login_user: str = "100/hour"
     # Wrong API keys or tokens per client address; past it every credential from that
     # address gets 429 until the window allows more (guessing keys stays slow).
     rate_limit_auth_failures: str = "60/minute"
@@ -138,6 +144,7 @@ class ApiSettings(CommonSettings):
         "rate_limit_ingest",
         "rate_limit_login",
         "rate_limit_login_ip",
+        "rate_limit_login_user",
         "rate_limit_auth_failures",
     )
     @classmethod

@@ -78,6 +78,9 @@ def test_flat_frame_matches_the_seed_client() -> None:
 
 def test_machine_ids_keep_their_json_type() -> None:
     assert machine_id_json("42") == 42
+    assert machine_id_json("0") == 0
+    assert machine_id_json("0042") == "0042"
+    assert machine_id_json("00") == "00"
     assert machine_id_json("press-7") == "press-7"
 
 
