@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import faust
 from aiokafka.partitioner import murmur2
 
+from alarmrules.engine import EngineConfig
 from contracts.timefmt import now_ms
-from pipeline.alarms.engine import EngineConfig
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.processor import (
     ALARM_STATE_TABLE,
@@ -61,7 +61,7 @@ def build_alarm_processor(
             partitions=partitions,
             use_partitioner=True,
             key_type=bytes,
-            help="Alarm state per machine id (pipeline.alarms.state).",
+            help="Alarm state per machine id (alarmrules.state).",
         )
     )
     readings_topic = settings.topics.readings

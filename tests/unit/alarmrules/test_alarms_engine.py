@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from alarmrules.engine import EngineConfig, advance, evaluate_reading
+from alarmrules.state import MachineState
 from contracts.alarms import COMM_LOSS_SENSOR
 from contracts.readings import Reading
 from contracts.thresholds import Limit, RateOfChangeLimit, SensorThresholds, default_thresholds
-from pipeline.alarms.engine import EngineConfig, advance, evaluate_reading
 from pipeline.alarms.ruleset import RuleSet
-from pipeline.alarms.state import MachineState
 
 T0 = 1_766_241_000_000
 NO_SILENCE = EngineConfig(comm_loss_after_ms=None)
