@@ -57,17 +57,23 @@ class LiveClient:
         self.queue.put_reading(frame)
         self.wake.set()
 
-    def push_essential(self, frame: bytes) -> bool:
-        """Queue an alarm or a reply; False (and the client marked overflowed) if no room."""
+    def push_essential(self, frame: bytes, *, reply: bool = False) -> bool:
+        """Queue an alarm or (``reply``) an answer to the client's own message; False (and
+        the client marked overflowed, saying which filled its queue) if no room."""
         if not self.queue.put_essential(frame):
-            self.overflow = "too slow: its queue is full of undelivered alarms"
+            self.overflow = (
+                "too many messages: it sent faster than it read the replies"
+                if reply
+                else "too slow: its queue is full of undelivered alarms"
+            )
             self.wake.set()
             return False
         self.wake.set()
         return True
 
     def send(self, frame: dict[str, Any]) -> bool:
-        return self.push_essential(orjson.dumps(frame))
+        """Queue a reply to one of the client's messages."""
+        return self.push_essential(orjson.dumps(frame), reply=True)
 
 
 class LiveHub:
