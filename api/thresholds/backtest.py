@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import logging
 import time
@@ -21,6 +22,7 @@ from api.flat import machine_id_json
 from api.history.csvrows import FluxResultError
 from api.history.flux import flux_string, flux_time
 from api.history.reader import HistoryReader
+from api.thresholds.pool import BacktestPool
 from contracts.influx_schema import QUALITY_SUFFIX, READINGS
 from contracts.readings import Quality, Reading
 from contracts.thresholds import SensorThresholds
@@ -181,6 +183,28 @@ def series_from_csv(text: str, *, sensor: str) -> SensorSeries:
     return series
 
 
+def replay_csv(
+    text: str,
+    *,
+    machine_id: str,
+    sensor: str,
+    rules: list[SensorThresholds | None],
+    until_ms: int,
+) -> tuple[int, list[BacktestResult]]:
+    """The CSV of :func:`history_flux` parsed and replayed against each rule: the number
+    of readings and a result per rule. Module-level, so a process pool can run it."""
+    series = series_from_csv(text, sensor=sensor)
+    results = replay_each(
+        machine_id=machine_id,
+        sensor=sensor,
+        rules=rules,
+        readings=series.readings(machine_id, sensor),
+        until_ms=until_ms,
+        keep=KEEP_EVENTS,
+    )
+    return len(series), results
+
+
 def side_view(result: BacktestResult) -> dict[str, Any]:
     return {
         "raised": result.raised,
@@ -199,13 +223,16 @@ async def run_backtest(
     *,
     proposed: SensorThresholds,
     in_force: SensorThresholds | None,
+    pool: BacktestPool | None = None,
 ) -> dict[str, Any]:
-    """Both replays over the same readings; the answer of the backtest route."""
+    """Both replays over the same readings, parsed and replayed in ``pool``'s process
+    (None: a thread); the answer of the backtest route."""
     span_ms = (query.stop - query.start).total_seconds() * 1000
     if span_ms <= 0:
         raise InvalidInputError("stop: must be after start")
     if span_ms > MAX_RANGE_MS:
         raise InvalidInputError("start: the range may span at most 31 days")
+    until_ms = int(query.stop.astimezone(UTC).timestamp() * 1000)
     started = time.perf_counter()
     try:
         held = count_from_csv(
@@ -217,25 +244,27 @@ async def run_backtest(
                 f"{MAX_READINGS}; choose a shorter range"
             )
         text = await history.query_csv(history_flux(bucket=history.bucket, query=query))
-        series = await asyncio.to_thread(series_from_csv, text, sensor=query.sensor)
+        work = functools.partial(
+            replay_csv,
+            text,
+            machine_id=query.machine_id,
+            sensor=query.sensor,
+            rules=[proposed, in_force],
+            until_ms=until_ms,
+        )
+        del text
+        if pool is None:
+            readings, results = await asyncio.to_thread(work)
+        else:
+            readings, results = await pool.run(work)
+        new, old = results
     except FluxResultError as exc:
         raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
-    del text
-    until_ms = int(query.stop.astimezone(UTC).timestamp() * 1000)
-    new, old = await asyncio.to_thread(
-        replay_each,
-        machine_id=query.machine_id,
-        sensor=query.sensor,
-        rules=[proposed, in_force],
-        readings=series.readings(query.machine_id, query.sensor),
-        until_ms=until_ms,
-        keep=KEEP_EVENTS,
-    )
     logger.info(
         "backtest machine_id=%s sensor=%s readings=%d proposed=%d in_force=%d elapsed_ms=%.0f",
         query.machine_id,
         query.sensor,
-        len(series),
+        readings,
         new.raised,
         old.raised,
         (time.perf_counter() - started) * 1000,
@@ -245,7 +274,7 @@ async def run_backtest(
         "sensor": query.sensor,
         "start": format_ts(int(query.start.timestamp() * 1000)),
         "stop": format_ts(until_ms),
-        "readings": len(series),
+        "readings": readings,
         "proposed": side_view(new),
         "in_force": side_view(old),
     }
