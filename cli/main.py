@@ -167,8 +167,19 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def _relative_times(argv: list[str]) -> list[str]:
+    """``--start -1h`` as ``--start=-1h``: argparse takes ``-1h`` for an option otherwise."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--start", "--stop") and arg.startswith("-"):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_relative_times(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     out = _console(args.color, stderr=False)
     err = _console(args.color, stderr=True)

@@ -125,3 +125,16 @@ def test_the_credential_comes_from_options_then_environment() -> None:
         resolve_api(url=None, api_key=None, token=None, user=None, environ={})
     with pytest.raises(CliError, match="--url"):
         resolve_api(url="ftp://x", api_key="k", token=None, user=None, environ={})
+
+
+def test_relative_times_after_start_and_stop_are_values() -> None:
+    from cli.main import _relative_times
+
+    assert _relative_times(["query", "42", "--start", "-3d", "--stop", "-1h", "-o", "x"]) == [
+        "query",
+        "42",
+        "--start=-3d",
+        "--stop=-1h",
+        "-o",
+        "x",
+    ]
