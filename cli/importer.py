@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,10 +140,24 @@ def run_import(api: Api, options: ImportOptions, *, console: Console) -> int:
         TaskProgressColumn(),
         TimeRemainingColumn(),
     )
-    with api.client() as client, Progress(*columns, console=console) as progress:
+    with (
+        api.client() as client,
+        Progress(*columns, console=console) as progress,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-post") as poster,
+    ):
         task = progress.add_task("import", total=total)
+        # One request in flight while the next batch is read: in order, and the reading of
+        # the file overlaps the API's work.
+        pending: tuple[Future[None], int] | None = None
         for batch in batches(options):
-            post_batch(client, batch, done=done, path=options.path)
-            done += len(batch)
+            if pending is not None:
+                pending[0].result()
+                done += pending[1]
+                progress.update(task, completed=done)
+            future = poster.submit(post_batch, client, batch, done=done, path=options.path)
+            pending = (future, len(batch))
+        if pending is not None:
+            pending[0].result()
+            done += pending[1]
             progress.update(task, completed=done)
     return done
