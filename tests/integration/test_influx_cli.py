@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -20,10 +22,12 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from contracts.timefmt import now_ms
 from infra.influx_cli_dist import influx_cli_path
-from infra.servers import Connection
+from infra.servers import Connection, LocalServers
 from infra.settings import InfraSettings
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -58,29 +62,56 @@ def machine(stack_connection: Connection) -> str:
     return machine
 
 
-def _influx(connection: Connection, tmp_path: Path, *args: str) -> str:
-    binary = influx_cli_path(InfraSettings(run_dir=tmp_path).cache_dir)
-    assert binary.exists(), "the session's provisioning builds the influx CLI"
+@pytest.fixture(scope="module")
+def infra_env(local_servers: LocalServers) -> tuple[Path, dict[str, str]]:
+    """What `python -m infra env` tells of the session's stack: the CLI (on stderr) and
+    the INFLUX_* lines."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MILLSTREAM_", "INFLUX_"))}
+    env["MILLSTREAM_RUN_DIR"] = str(local_servers.run_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "infra", "env"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split("=", 1) for line in done.stdout.splitlines())
+    influx = {k: v for k, v in lines.items() if k.startswith("INFLUX_")}
+    assert set(influx) == {"INFLUX_HOST", "INFLUX_TOKEN", "INFLUX_ORG"}
+    found = re.search(r"the influx CLI: (\S+)", done.stderr)
+    assert found, done.stderr
+    binary = Path(found.group(1))
+    assert binary == influx_cli_path(InfraSettings(run_dir=local_servers.run_dir).cache_dir)
+    return binary, influx
+
+
+def _influx(infra_env: tuple[Path, dict[str, str]], tmp_path: Path, *args: str) -> str:
+    binary, influx = infra_env
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUX_")}
-    env.update(connection.influx_cli_env(), INFLUX_CONFIGS_PATH=str(tmp_path / "configs"))
+    env.update(influx, INFLUX_CONFIGS_PATH=str(tmp_path / "configs"))
     done = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_influx_query_answers_flux(
-    stack_connection: Connection, machine: str, tmp_path: Path
+    stack_connection: Connection,
+    infra_env: tuple[Path, dict[str, str]],
+    machine: str,
+    tmp_path: Path,
 ) -> None:
     flux = (
         f'from(bucket: "{stack_connection.influx_bucket}") |> range(start: -1h)'
         f' |> filter(fn: (r) => r._measurement == "readings" and r.machine_id == "{machine}")'
         ' |> filter(fn: (r) => r._field == "temperature_c") |> mean()'
     )
-    raw = _influx(stack_connection, tmp_path, "query", "--raw", flux)
+    raw = _influx(infra_env, tmp_path, "query", "--raw", flux)
     rows = [r for r in csv.reader(io.StringIO(raw)) if r and not r[0].startswith("#")]
     header, [row] = rows[0], rows[1:]
     assert float(row[header.index("_value")]) == 70.0
-    assert "Influx CLI" in _influx(stack_connection, tmp_path, "version")
+    assert "Influx CLI" in _influx(infra_env, tmp_path, "version")
 
 
 @pytest.mark.parametrize(
