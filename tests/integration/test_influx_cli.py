@@ -33,7 +33,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def machine(stack_connection: Connection) -> str:
     """A machine with three readings, a window aggregate and an alarm, written a minute ago."""
-    machine = f"cli-{uuid.uuid4().hex[:8]}"
+    return _write_machine(stack_connection, f"cli-{uuid.uuid4().hex[:8]}")
+
+
+def _write_machine(stack_connection: Connection, machine: str) -> str:
     ts = now_ms() - 60_000
     c = stack_connection
     with InfluxDBClient(url=c.influx_url, token=c.influx_token, org=c.influx_org) as client:
@@ -149,3 +152,33 @@ def test_influxql_answers_on_each_bucket(
     [series] = result["series"]
     [values] = series["values"]
     assert values[series["columns"].index(column)] == expected
+
+
+def _doc_statements() -> list[tuple[str, str]]:
+    """``(db, statement)`` of each influxql block in docs/analysts.md's InfluxQL section."""
+    doc = (ROOT / "docs" / "analysts.md").read_text()
+    section = doc.split("\n## InfluxQL\n", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for block in re.findall(r"```influxql\n(.*?)```", section, flags=re.S):
+        comment, statement = block.strip().split("\n", 1)
+        db = re.fullmatch(r"-- db=(\w+):.*", comment)
+        assert db, comment
+        found.append((db.group(1), statement.strip()))
+    return found
+
+
+def test_the_docs_influxql_statements_answer(stack_connection: Connection) -> None:
+    c = stack_connection
+    _write_machine(c, "42")
+    statements = _doc_statements()
+    assert {db for db, _ in statements} == {"telemetry", "aggregates", "alarms"}
+    for db, statement in statements:
+        answer = httpx.get(
+            f"{c.influx_url}/query",
+            params={"db": db, "q": statement},
+            headers={"Authorization": f"Token {c.influx_token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        [result] = answer.json()["results"]
+        assert result.get("series"), f"{db}: {statement}: {result}"
