@@ -119,16 +119,48 @@ def test_import_100k_csv_rows_then_query_them_back_as_csv_and_json(
 
         # A slice as JSON: the API's document, every point of the range.
         start, stop = format_ts(first_ms + 10_000), format_ts(first_ms + 20_000)
+        sliced = tmp_path / "slice.json"
         got = millstream(
-            "query", machine, "--start", start, "--stop", stop, "--format", "json", *api
+            "query",
+            machine,
+            "--start",
+            start,
+            "--stop",
+            stop,
+            "--fields",
+            "temperature_c",
+            "--format",
+            "json",
+            "-o",
+            str(sliced),
+            *api,
         )
         assert got.returncode == 0, got.stderr
-        document = orjson.loads(got.stdout)
+        document = orjson.loads(sliced.read_bytes())
         assert document["truncated"] is False
         assert [p["ts"] for p in document["points"]] == [
             format_ts(first_ms + i * 1000) for i in range(10, 20)
         ]
-        assert document["points"][0]["temperature_c"] == 61.0
+        assert document["points"][0] == {"ts": format_ts(first_ms + 10_000), "temperature_c": 61.0}
+
+        # Hourly maxima over the range.
+        got = millstream(
+            "query",
+            machine,
+            "--start",
+            "-3d",
+            "--window",
+            "1h",
+            "--fn",
+            "max",
+            "--format",
+            "json",
+            *api,
+        )
+        assert got.returncode == 0, got.stderr
+        hourly = orjson.loads(got.stdout)["points"]
+        assert ROWS / 3600 <= len(hourly) <= ROWS / 3600 + 2
+        assert max(p["temperature_c"] for p in hourly) == 69.9
 
 
 def test_import_line_protocol_and_bad_rows_named_by_line(
@@ -156,6 +188,8 @@ def test_import_line_protocol_and_bad_rows_named_by_line(
         f"machine_id,ts,temperature_c\n{machine},{format_ts(first_ms)},1\n"
         f"{machine},{format_ts(later)},1\n"
     )
+    plain = tmp_path / "plc-7.csv"
+    plain.write_text(f"ts,temperature_c\n{format_ts(first_ms)},1\n{format_ts(first_ms + 1)},2\n")
     with _stack(common_settings, service_env, tmp_path, admin_key) as api:
         refused = millstream("import", str(bad), *api)
         assert refused.returncode == 1
@@ -166,6 +200,12 @@ def test_import_line_protocol_and_bad_rows_named_by_line(
         assert refused.returncode == 1
         assert "line 3: the API refused it (HTTP 422" in refused.stderr, refused.stderr
         assert "0 rows before it were imported" in refused.stderr
+
+        checked = millstream(
+            "import", str(plain), "--machine", machine, "--plant", "north", "--dry-run", *api
+        )
+        assert checked.returncode == 0, checked.stderr
+        assert "2 rows checked" in checked.stderr and "0 readings imported" in checked.stderr
 
         done = millstream("import", str(source), *api)
         assert done.returncode == 0, done.stderr

@@ -135,20 +135,31 @@ def test_tail_shows_readings_and_highlighted_alarms_and_resumes_after_an_api_res
         http = stack.enter_context(
             httpx.Client(base_url=url, headers={"X-API-Key": admin_key}, timeout=30)
         )
-        shown = stack.enter_context(tailing([*common, "--color", "always"], tmp_path, "rich"))
+        shown = stack.enter_context(
+            tailing(
+                [*common, "--sensors", "temperature,vibration", "--color", "always"],
+                tmp_path,
+                "rich",
+            )
+        )
+        every = stack.enter_context(
+            tailing(["--url", url, "--api-key", admin_key, "--alarms", "--json"], tmp_path, "all")
+        )
         piped = stack.enter_context(tailing([*common, "--json"], tmp_path, "json"))
         shown.wait_for(lambda t: "subscribed_alarms" in t, "its subscription", stream="err")
         piped.wait_for(lambda t: '"subscribed_alarms"' in t, "its subscription")
 
         _post_until(
             http,
-            {"machine_id": 42, "temperature_c": 70.5, "vibration_mm_s": 3.5},
+            {"machine_id": 42, "temperature_c": 70.5, "vibration_mm_s": 3.5, "power_kw": 9.5},
             lambda: "temperature" in shown.out() and '"reading"' in piped.out(),
             "a reading in both tails",
         )
         lines = shown.out().splitlines()
         [reading_line, *_] = [line for line in lines if "temperature" in line]
         assert "70.5" in reading_line and "°C" in reading_line and "mm/s" in reading_line
+        assert "kW" not in reading_line  # not among the sensors asked for
+        assert '"power_kw":9.5' in piped.out().replace(" ", "")
 
         _post_until(
             http,
@@ -158,6 +169,8 @@ def test_tail_shows_readings_and_highlighted_alarms_and_resumes_after_an_api_res
         )
         [raised] = _alarms(piped.out())
         assert raised["alarm_id"] == alarm_id and raised["cursor"]
+        every.wait_for(lambda t: any(a["alarm_id"] == alarm_id for a in _alarms(t)), "alarm")
+        assert '"reading"' not in every.out()  # --alarms alone: no machine's readings
         out = shown.wait_for(lambda t: "ALARM" in t, "the alarm")
         [alarm_line] = [line for line in out.splitlines() if "ALARM" in line]
         assert f"ALARM {raised['severity'].upper()} raised" in alarm_line.replace("\x1b[0m", "")

@@ -138,3 +138,20 @@ def test_relative_times_after_start_and_stop_are_values() -> None:
         "-o",
         "x",
     ]
+
+
+def test_the_next_page_starts_a_millisecond_after_the_last_point() -> None:
+    from cli.query import _after, render
+
+    assert _after("2025-12-20T14:30:00.999Z") == "2025-12-20T14:30:01.000Z"
+    document = {"machine_id": 42, "points": [{"ts": "t1", "a_c": 1.5}, {"ts": "t2", "b_kw": 2}]}
+    assert render(document, "csv") == "machine_id,ts,a_c,b_kw\n42,t1,1.5,\n42,t2,,2\n"
+
+
+def test_a_refused_row_is_named_by_its_file_line() -> None:
+    from cli.historian import Row
+    from cli.importer import _line_of
+
+    batch = [Row(10, {}), Row(12, {}), Row(15, {})]
+    assert _line_of("HTTP 422: [1].timestamp: outside", batch) == "12"
+    assert _line_of("HTTP 422: body: too large", batch) == "10-15"
