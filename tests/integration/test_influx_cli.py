@@ -154,31 +154,27 @@ def test_influxql_answers_on_each_bucket(
     assert values[series["columns"].index(column)] == expected
 
 
-def _doc_statements() -> list[tuple[str, str]]:
-    """``(db, statement)`` of each influxql block in docs/analysts.md's InfluxQL section."""
+def test_the_docs_influx_command_answers(
+    stack_connection: Connection, local_servers: LocalServers, tmp_path: Path
+) -> None:
+    """docs/analysts.md's `influx query` line, through bash, as written."""
+    _write_machine(stack_connection, "42")
     doc = (ROOT / "docs" / "analysts.md").read_text()
-    section = doc.split("\n## InfluxQL\n", 1)[1].split("\n## ", 1)[0]
-    found = []
-    for block in re.findall(r"```influxql\n(.*?)```", section, flags=re.S):
-        comment, statement = block.strip().split("\n", 1)
-        db = re.fullmatch(r"-- db=(\w+):.*", comment)
-        assert db, comment
-        found.append((db.group(1), statement.strip()))
-    return found
-
-
-def test_the_docs_influxql_statements_answer(stack_connection: Connection) -> None:
-    c = stack_connection
-    _write_machine(c, "42")
-    statements = _doc_statements()
-    assert {db for db, _ in statements} == {"telemetry", "aggregates", "alarms"}
-    for db, statement in statements:
-        answer = httpx.get(
-            f"{c.influx_url}/query",
-            params={"db": db, "q": statement},
-            headers={"Authorization": f"Token {c.influx_token}"},
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
-        [result] = answer.json()["results"]
-        assert result.get("series"), f"{db}: {statement}: {result}"
+    section = doc.split("\n## The `influx` CLI\n", 1)[1].split("\n## ", 1)[0]
+    [command] = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    python = ".venv/bin/python" if (ROOT / ".venv/bin/python").exists() else sys.executable
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MILLSTREAM_", "INFLUX_"))}
+    env.update(
+        MILLSTREAM_RUN_DIR=str(local_servers.run_dir),
+        INFLUX_CONFIGS_PATH=str(tmp_path / "configs"),
+    )
+    done = subprocess.run(
+        ["bash", "-ec", command.replace(".venv/bin/python", python)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "temperature_c" in done.stdout and "42" in done.stdout
