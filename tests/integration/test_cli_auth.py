@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,11 +63,12 @@ def test_user_password_and_token_work_and_bad_ones_are_refused(
     )
     assert made.status_code == 201, made.text
     token = _login(server.url, "ana")
-    query = ["query", "42", "--format", "json", "--url", server.url]
+    machine = f"auth-{uuid.uuid4().hex[:8]}"  # no readings: the answer is known
+    query = ["query", machine, "--format", "json", "--url", server.url]
 
     by_password = millstream(*query, "--user", "ana", "--password-stdin", stdin=PASSWORD + "\n")
     assert by_password.returncode == 0, by_password.stderr
-    assert orjson.loads(by_password.stdout)["machine_id"] == 42
+    assert orjson.loads(by_password.stdout)["machine_id"] == machine
 
     by_token = millstream(*query, "--token", token)
     assert by_token.returncode == 0, by_token.stderr
