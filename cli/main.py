@@ -54,8 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--sensors", type=_csv_list, default=(), help="e.g. temperature,vibration")
     tail.add_argument(
-        "-p", "--plant", action="append", default=[], help="a plant's alarms (repeatable)"
+        "-p",
+        "--plant",
+        action="append",
+        default=[],
+        help="a plant's readings (an overview) and alarms (repeatable)",
     )
+    tail.add_argument(
+        "--interval-ms", type=int, default=1000, help="with --plant: overview rate (default 1000)"
+    )
+    tail.add_argument("--no-readings", action="store_true", help="with --plant: alarms only")
     tail.add_argument(
         "--alarms", action="store_true", help="every alarm (the default with no --machine)"
     )
@@ -160,6 +168,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         alarms=not args.no_alarms,
         all_alarms=args.alarms,
         aggregates=args.aggregates,
+        plant_readings=not args.no_readings,
+        interval_ms=args.interval_ms,
         json=args.json,
         max_backoff_s=args.max_backoff,
     )

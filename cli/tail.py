@@ -46,6 +46,8 @@ class TailOptions:
     alarms: bool = True
     all_alarms: bool = False
     aggregates: bool = False
+    plant_readings: bool = True  # with plants: their machines' readings (an overview)
+    interval_ms: int = 1000
     json: bool = False
     backoff_s: float = 0.5
     max_backoff_s: float = 30.0
@@ -81,6 +83,16 @@ def subscribe_messages(options: TailOptions, cursor: str | None) -> list[dict[st
         out.append(message)
         if options.aggregates:
             out.append({"action": "subscribe_aggregates", "machine_id": _json_id(machine)})
+    if options.plants and options.plant_readings:
+        overview: dict[str, Any] = {
+            "action": "subscribe_overview",
+            "interval_ms": options.interval_ms,
+        }
+        if len(options.plants) == 1:
+            overview["plant"] = options.plants[0]
+        if options.sensors:
+            overview["sensors"] = list(options.sensors)
+        out.append(overview)
     if options.alarms:
         alarms: dict[str, Any] = {"action": "subscribe_alarms"}
         if len(options.plants) == 1 and not options.all_alarms:
@@ -100,6 +112,16 @@ def wanted_alarm(options: TailOptions, frame: dict[str, Any]) -> bool:
     if options.machines:
         return str(frame.get("machine_id")) in options.machines
     return True
+
+
+def overview_readings(options: TailOptions, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """The readings of an overview frame, of the plants asked for, as reading frames."""
+    machines = frame.get("machines")
+    return [
+        {"type": "reading", **m}
+        for m in (machines if isinstance(machines, list) else [])
+        if isinstance(m, dict) and (not options.plants or m.get("plant") in options.plants)
+    ]
 
 
 def _json_id(machine: str) -> int | str:
@@ -198,6 +220,9 @@ class Tail:
         machine = str(frame.get("machine_id"))
         if kind == "reading":
             self._out.print(reading_text(frame, self._units(machine)))
+        elif kind == "overview":
+            for entry in overview_readings(self._options, frame):
+                self._out.print(reading_text(entry, self._units(str(entry.get("machine_id")))))
         elif kind == "alarm":
             self._out.print(alarm_text(frame, self._units(machine)))
         elif kind == "aggregate":

@@ -145,14 +145,31 @@ def test_tail_shows_readings_and_highlighted_alarms_and_resumes_after_an_api_res
         every = stack.enter_context(
             tailing(["--url", url, "--api-key", admin_key, "--alarms", "--json"], tmp_path, "all")
         )
+        plant = stack.enter_context(
+            tailing(
+                ["--url", url, "--api-key", admin_key, "--plant", "hall-b", "--color", "never"],
+                tmp_path,
+                "plant",
+            )
+        )
         piped = stack.enter_context(tailing([*common, "--json"], tmp_path, "json"))
         shown.wait_for(lambda t: "subscribed_alarms" in t, "its subscription", stream="err")
         piped.wait_for(lambda t: '"subscribed_alarms"' in t, "its subscription")
 
         _post_until(
             http,
-            {"machine_id": 42, "temperature_c": 70.5, "vibration_mm_s": 3.5, "power_kw": 9.5},
-            lambda: "temperature" in shown.out() and '"reading"' in piped.out(),
+            {
+                "machine_id": 42,
+                "plant": "hall-b",
+                "temperature_c": 70.5,
+                "vibration_mm_s": 3.5,
+                "power_kw": 9.5,
+            },
+            lambda: (
+                "temperature" in shown.out()
+                and '"reading"' in piped.out()
+                and "power 9.5 kW" in plant.out()
+            ),
             "a reading in both tails",
         )
         lines = shown.out().splitlines()
@@ -171,6 +188,7 @@ def test_tail_shows_readings_and_highlighted_alarms_and_resumes_after_an_api_res
         assert raised["alarm_id"] == alarm_id and raised["cursor"]
         every.wait_for(lambda t: any(a["alarm_id"] == alarm_id for a in _alarms(t)), "alarm")
         assert '"reading"' not in every.out()  # --alarms alone: no machine's readings
+        plant.wait_for(lambda t: "ALARM HIGH raised" in t, "the plant's alarm")
         out = shown.wait_for(lambda t: "ALARM" in t, "the alarm")
         [alarm_line] = [line for line in out.splitlines() if "ALARM" in line]
         assert f"ALARM {raised['severity'].upper()} raised" in alarm_line.replace("\x1b[0m", "")

@@ -9,7 +9,14 @@ from rich.console import Console
 from cli.connection import resolve_api
 from cli.errors import CliError
 from cli.render import alarm_text, reading_text, split_unit
-from cli.tail import TailOptions, TailState, subscribe_messages, units_of, wanted_alarm
+from cli.tail import (
+    TailOptions,
+    TailState,
+    overview_readings,
+    subscribe_messages,
+    units_of,
+    wanted_alarm,
+)
 
 
 def test_subscriptions_resume_alarms_from_the_cursor() -> None:
@@ -23,10 +30,29 @@ def test_subscriptions_resume_alarms_from_the_cursor() -> None:
     again = subscribe_messages(options, "0:12,1:7")
     assert again[-1] == {"action": "subscribe_alarms", "cursor": "0:12,1:7"}
     one_plant = subscribe_messages(TailOptions(plants=("north",)), None)
-    assert one_plant == [{"action": "subscribe_alarms", "plant": "north"}]
+    assert one_plant == [
+        {"action": "subscribe_overview", "interval_ms": 1000, "plant": "north"},
+        {"action": "subscribe_alarms", "plant": "north"},
+    ]
+    two_plants = subscribe_messages(
+        TailOptions(plants=("north", "south"), plant_readings=False), None
+    )
+    assert two_plants == [{"action": "subscribe_alarms"}]
     assert subscribe_messages(TailOptions(machines=("1",), alarms=False), None) == [
         {"action": "subscribe", "machine_id": 1}
     ]
+
+
+def test_an_overview_gives_the_readings_of_the_plants_asked_for() -> None:
+    frame = {
+        "type": "overview",
+        "machines": [
+            {"machine_id": 42, "plant": "north", "ts": "t", "temperature_c": 70.0},
+            {"machine_id": 7, "plant": "east", "ts": "t", "temperature_c": 60.0},
+        ],
+    }
+    [entry] = overview_readings(TailOptions(plants=("north", "south")), frame)
+    assert entry == {"type": "reading", **frame["machines"][0]}  # type: ignore[dict-item]
 
 
 def test_alarms_are_filtered_to_what_was_asked() -> None:
