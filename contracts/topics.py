@@ -77,3 +77,20 @@ def topic_specs(
             )
         )
     return specs
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """How many copies of each partition a cluster keeps, and how many must have a write
+    before ``acks=all`` returns: ``min(3, brokers)`` copies; 2 in sync from 3 brokers on,
+    so one broker can be lost without losing or refusing a write."""
+
+    factor: int
+    min_insync: int
+
+    @classmethod
+    def for_brokers(cls, brokers: int) -> Replication:
+        if brokers < 1:
+            raise ValueError(f"brokers must be at least 1, not {brokers}")
+        factor = min(3, brokers)
+        return cls(factor=factor, min_insync=2 if brokers >= 3 else 1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from dataclasses import asdict
 
 from rich.console import Console
 
@@ -16,14 +18,18 @@ from infra.settings import InfraSettings
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m infra", description="Run Millstream's local Kafka and InfluxDB."
+        prog="python -m infra",
+        description="Run Millstream's local Kafka and InfluxDB (and Redis, when configured).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("provision", help="build or fetch both servers into the cache, then exit")
     sub.add_parser("up", help="start Kafka and InfluxDB, bootstrap them, print settings")
     down = sub.add_parser("down", help="stop both servers")
     down.add_argument("--purge", action="store_true", help="also delete their data")
-    sub.add_parser("status", help="say what is running")
+    status = sub.add_parser("status", help="say what is running: name, pid, port, health")
+    status.add_argument(
+        "--json", action="store_true", help="a JSON list of {name, pid, port, healthy}"
+    )
     sub.add_parser(
         "bootstrap",
         help="create topics and buckets on the servers named by MILLSTREAM_* (e.g. in compose)",
@@ -57,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
             stopped = servers.down(purge=args.purge)
             console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         elif args.command == "status":
-            for name, text in servers.status().items():
-                print(f"{name}: {text}")
+            if args.json:
+                print(json.dumps([asdict(p) for p in servers.processes()]))
+            else:
+                for name, text in servers.status().items():
+                    print(f"{name}: {text}")
         elif args.command == "bootstrap":
             _bootstrap_external(settings, console)
         elif args.command == "env":

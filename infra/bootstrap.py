@@ -6,20 +6,27 @@ import logging
 import time
 from typing import Any
 
-from contracts.topics import TopicNames, TopicSpec, topic_specs
+from contracts.topics import Replication, TopicNames, TopicSpec, topic_specs
 from infra.errors import InfraError
 
 logger = logging.getLogger(__name__)
 
 
-def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
-    """Create the missing topics; return the names created."""
+def create_topics(
+    bootstrap: str, specs: list[TopicSpec], *, replication: Replication | None = None
+) -> list[str]:
+    """Create the missing topics; return the names created.
+
+    ``replication`` defaults to what the cluster's broker count calls for
+    (:meth:`Replication.for_brokers`)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     try:
+        if replication is None:
+            replication = Replication.for_brokers(broker_count(admin))
         existing = set(admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         created: list[str] = []
@@ -27,9 +34,15 @@ def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
             configs = {"cleanup.policy": "compact"} if spec.compacted else {}
             if spec.retention_ms is not None:
                 configs["retention.ms"] = str(spec.retention_ms)
+            if replication.factor > 1:
+                configs["min.insync.replicas"] = str(replication.min_insync)
             try:
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=configs)],
+                    [
+                        NewTopic(
+                            spec.name, spec.partitions, replication.factor, topic_configs=configs
+                        )
+                    ],
                     timeout_ms=15000,
                 )
                 created.append(spec.name)
@@ -41,6 +54,11 @@ def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+def broker_count(admin: Any) -> int:
+    """How many brokers the cluster behind ``admin`` has registered."""
+    return max(1, len(admin.describe_cluster().get("brokers", ())))
 
 
 def _wait_visible(admin: Any, names: set[str], *, timeout_s: float = 15.0) -> None:
@@ -55,9 +73,15 @@ def _wait_visible(admin: Any, names: set[str], *, timeout_s: float = 15.0) -> No
         time.sleep(0.2)
 
 
-def create_millstream_topics(bootstrap: str, *, prefix: str, stream_partitions: int) -> list[str]:
+def create_millstream_topics(
+    bootstrap: str,
+    *,
+    prefix: str,
+    stream_partitions: int,
+    replication: Replication | None = None,
+) -> list[str]:
     specs = topic_specs(TopicNames.with_prefix(prefix), stream_partitions=stream_partitions)
-    return create_topics(bootstrap, specs)
+    return create_topics(bootstrap, specs, replication=replication)
 
 
 def ensure_buckets(url: str, token: str, *, org: str, retention_days: dict[str, int]) -> None:

@@ -100,20 +100,32 @@ def _not_zombie(pid: int) -> bool:
 
 def stop(run_dir: Path, name: str, *, timeout_s: float = 20.0) -> bool:
     """Stop the process named ``name``: SIGTERM to its group, SIGKILL after ``timeout_s``."""
-    pid = read_pid(run_dir, name)
-    pid_file(run_dir, name).unlink(missing_ok=True)
-    if pid is None:
-        return False
-    _signal_group(pid, signal.SIGTERM)
+    return bool(stop_all(run_dir, [name], timeout_s=timeout_s))
+
+
+def stop_all(run_dir: Path, names: Sequence[str], *, timeout_s: float = 20.0) -> list[str]:
+    """Stop several processes at once (SIGTERM to all, then wait; SIGKILL after
+    ``timeout_s``), so the nodes of a cluster shut down together instead of the last one
+    waiting for a quorum that has gone. Returns the names that were running."""
+    pids: dict[str, int] = {}
+    for name in names:
+        pid = read_pid(run_dir, name)
+        pid_file(run_dir, name).unlink(missing_ok=True)
+        if pid is not None:
+            pids[name] = pid
+            _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not is_alive(pid):
-            logger.info("stopped name=%s pid=%d", name, pid)
-            return True
+    waiting = dict(pids)
+    while waiting and time.monotonic() < deadline:
+        for name, pid in list(waiting.items()):
+            if not is_alive(pid):
+                logger.info("stopped name=%s pid=%d", name, pid)
+                del waiting[name]
         time.sleep(0.1)
-    logger.warning("killing name=%s pid=%d after %.0fs", name, pid, timeout_s)
-    _signal_group(pid, signal.SIGKILL)
-    return True
+    for name, pid in waiting.items():
+        logger.warning("killing name=%s pid=%d after %.0fs", name, pid, timeout_s)
+        _signal_group(pid, signal.SIGKILL)
+    return [name for name in names if name in pids]
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -1,7 +1,10 @@
 """The local Kafka + InfluxDB pair: up (idempotent), down, status, connection settings.
 
-The run directory keeps each server's data, logs, pid files and ``state.json`` (ports,
-InfluxDB token), so ``up`` after ``down`` finds the same data on the same ports.
+Kafka is one broker, or with ``MILLSTREAM_KAFKA_BROKERS=3`` a replicated cluster
+(:mod:`infra.kafka_server`); with ``MILLSTREAM_REDIS=1`` a Redis server runs beside them for
+the API replicas' shared rate limits. The run directory keeps each server's data, logs, pid
+files and ``state.json`` (ports, InfluxDB token), so ``up`` after ``down`` finds the same
+data on the same ports.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ import json
 import logging
 import os
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
-from infra import bootstrap, influxdb_server, kafka_server, ports, processes
+from contracts.topics import Replication
+from infra import bootstrap, influxdb_server, kafka_server, ports, processes, redis_server
 from infra.errors import InfraError
 from infra.influx_cli_dist import provision_influx_cli
 from infra.influxdb_dist import provision_influxdb
@@ -38,10 +42,13 @@ class Connection:
     influx_alarms_bucket: str
     influx_audit_bucket: str
     topic_prefix: str
+    # Set when the stack runs Redis / several brokers; absent from env() otherwise.
+    rate_limit_storage_uri: str = ""
+    replication_factor: int = 1
 
     def env(self) -> dict[str, str]:
         """The ``MILLSTREAM_*`` variables every service reads."""
-        return {
+        env = {
             "MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "MILLSTREAM_INFLUX_URL": self.influx_url,
             "MILLSTREAM_INFLUX_TOKEN": self.influx_token,
@@ -52,6 +59,12 @@ class Connection:
             "MILLSTREAM_INFLUX_AUDIT_BUCKET": self.influx_audit_bucket,
             "MILLSTREAM_TOPIC_PREFIX": self.topic_prefix,
         }
+        if self.rate_limit_storage_uri:
+            env["MILLSTREAM_RATE_LIMIT_STORAGE_URI"] = self.rate_limit_storage_uri
+        if self.replication_factor > 1:
+            # Faust's changelog and repartition topics, as the bootstrap's topics.
+            env["MILLSTREAM_PIPELINE_REPLICATION_FACTOR"] = str(self.replication_factor)
+        return env
 
     def influx_cli_env(self) -> dict[str, str]:
         """The variables InfluxData's ``influx`` CLI reads, for this stack."""
@@ -69,6 +82,19 @@ class _State:
     influx_port: int
     influx_token: str = ""
     influx_password: str = ""
+    # [port, controller port] of each node of a multi-broker cluster (kafka-central-<i>).
+    cluster_ports: list[list[int]] = field(default_factory=list)
+    redis_port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStatus:
+    """One server process, as ``python -m infra status`` reports it."""
+
+    name: str
+    pid: int | None
+    port: int
+    healthy: bool
 
 
 class LocalServers:
@@ -101,18 +127,12 @@ class LocalServers:
         state = self._load_or_choose_ports()
         host = self._settings.host
         timeout_s = self._settings.start_timeout_s
-        bootstrap_servers = f"{host}:{state.kafka_port}"
+        nodes = self._kafka_nodes(state)
+        bootstrap_servers = ",".join(f"{host}:{node.port}" for node in nodes)
         influx_url = f"http://{host}:{state.influx_port}"
-        if processes.read_pid(self._run_dir, kafka_server.NAME) is None:
-            self._console.print(f"Starting Kafka on {bootstrap_servers}")
-            self._children[kafka_server.NAME] = kafka_server.start_kafka(
-                kafka_dist,
-                run_dir=self._run_dir,
-                host=host,
-                port=state.kafka_port,
-                controller_port=state.controller_port,
-                heap_mb=self._settings.kafka_heap_mb,
-            )
+        self._start_kafka(kafka_dist, nodes)
+        if self._settings.redis_enabled:
+            self._start_redis(state)
         if processes.read_pid(self._run_dir, influxdb_server.NAME) is None:
             self._console.print(f"Starting InfluxDB on {influx_url}")
             self._children[influxdb_server.NAME] = influxdb_server.start_influxdb(
@@ -139,28 +159,90 @@ class LocalServers:
             org=self._settings.influx_org,
             retention_days=self._settings.bucket_retention_days(),
         )
-        kafka_server.wait_healthy(bootstrap_servers, run_dir=self._run_dir, timeout_s=timeout_s)
+        kafka_server.wait_healthy(
+            bootstrap_servers,
+            run_dir=self._run_dir,
+            timeout_s=timeout_s,
+            names=[node.name for node in nodes],
+        )
         bootstrap.create_millstream_topics(
             bootstrap_servers,
             prefix=self._settings.topic_prefix,
             stream_partitions=self._settings.stream_partitions,
+            replication=self._replication(),
         )
         return self._connection(state)
 
+    def _replication(self) -> Replication:
+        return Replication.for_brokers(self._settings.kafka_brokers)
+
+    def _kafka_nodes(self, state: _State) -> list[kafka_server.KafkaNode]:
+        names = kafka_server.node_names(self._settings.kafka_brokers)
+        if len(names) == 1:
+            return [kafka_server.KafkaNode(names[0], 1, state.kafka_port, state.controller_port)]
+        return [
+            kafka_server.KafkaNode(name, i + 1, port, controller_port)
+            for i, (name, (port, controller_port)) in enumerate(
+                zip(names, state.cluster_ports, strict=True)
+            )
+        ]
+
+    def _start_kafka(self, dist: KafkaDist, nodes: list[kafka_server.KafkaNode]) -> None:
+        """Start the nodes not running; refuse to mix a single broker and a cluster."""
+        other = kafka_server.node_names(1 if len(nodes) > 1 else 3)
+        running_other = [n for n in other if processes.read_pid(self._run_dir, n) is not None]
+        if running_other:
+            raise InfraError(
+                f"{', '.join(running_other)} already running under {self._run_dir} with another "
+                "MILLSTREAM_KAFKA_BROKERS: run 'python -m infra down' first"
+            )
+        stopped = [n for n in nodes if processes.read_pid(self._run_dir, n.name) is None]
+        if not stopped:
+            return
+        host = self._settings.host
+        configs = kafka_server.write_configs(
+            run_dir=self._run_dir, host=host, nodes=nodes, replication=self._replication()
+        )
+        kafka_server.format_storage(dist, {n.name: configs[n.name] for n in stopped}, self._run_dir)
+        heap_mb = self._settings.kafka_heap_mb if len(nodes) == 1 else (
+            self._settings.kafka_node_heap_mb
+        )
+        for node in stopped:
+            died = self._children.pop(node.name, None)
+            if died is not None:
+                died.poll()  # reaped: a node of ours that died is being replaced
+            self._console.print(f"Starting Kafka {node.name} on {host}:{node.port}")
+            self._children[node.name] = kafka_server.start_node(
+                dist, run_dir=self._run_dir, name=node.name, props=configs[node.name],
+                heap_mb=heap_mb,
+            )
+
+    def _start_redis(self, state: _State) -> None:
+        host = self._settings.host
+        if processes.read_pid(self._run_dir, redis_server.NAME) is None:
+            binary = redis_server.redis_binary(self._settings.redis_server)
+            self._console.print(f"Starting Redis on {host}:{state.redis_port}")
+            self._children[redis_server.NAME] = redis_server.start_redis(
+                binary,
+                run_dir=self._run_dir,
+                host=host,
+                port=state.redis_port,
+                maxmemory_mb=self._settings.redis_maxmemory_mb,
+            )
+        redis_server.wait_healthy(
+            host, state.redis_port, run_dir=self._run_dir, timeout_s=self._settings.start_timeout_s
+        )
+
     def down(self, *, purge: bool = False) -> list[str]:
         """Stop both servers; with ``purge`` also delete their data. Returns what was stopped."""
-        stopped = [
-            name
-            for name in (influxdb_server.NAME, kafka_server.NAME)
-            if processes.stop(self._run_dir, name, timeout_s=30)
-        ]
+        stopped = processes.stop_all(self._run_dir, self._all_names(), timeout_s=30)
         for child in self._children.values():
             child.wait(timeout=10)
         self._children.clear()
         if purge:
             import shutil
 
-            for sub in ("kafka", "influxdb", "state.json"):
+            for sub in (*self._all_names(), "state.json"):
                 path = self._run_dir / sub
                 if path.is_dir():
                     shutil.rmtree(path)
@@ -168,20 +250,55 @@ class LocalServers:
                     path.unlink(missing_ok=True)
         return stopped
 
-    def status(self) -> dict[str, str]:
+    def _all_names(self) -> list[str]:
+        """Every server this class may run, the ones configured first."""
+        names = [influxdb_server.NAME, redis_server.NAME]
+        for brokers in (self._settings.kafka_brokers, 1, 3):
+            names += [n for n in kafka_server.node_names(brokers) if n not in names]
+        return names
+
+    def processes(self) -> list[ProcessStatus]:
+        """Each configured server: name, pid (None when stopped), port, and whether it
+        accepts connections on that port."""
         state = self._load()
-        result: dict[str, str] = {}
-        for name, port in (
-            (kafka_server.NAME, state.kafka_port if state else 0),
-            (influxdb_server.NAME, state.influx_port if state else 0),
-        ):
+        host = self._settings.host
+        ports_by_name: dict[str, int] = {}
+        if state is not None:
+            ports_by_name = {node.name: node.port for node in self._kafka_nodes_or_none(state)}
+            ports_by_name[influxdb_server.NAME] = state.influx_port
+            if self._settings.redis_enabled:
+                ports_by_name[redis_server.NAME] = state.redis_port
+        else:
+            ports_by_name = dict.fromkeys(kafka_server.node_names(self._settings.kafka_brokers), 0)
+            ports_by_name[influxdb_server.NAME] = 0
+            if self._settings.redis_enabled:
+                ports_by_name[redis_server.NAME] = 0
+        result = []
+        for name, port in ports_by_name.items():
             pid = processes.read_pid(self._run_dir, name)
-            result[name] = (
-                f"running pid={pid} address={self._settings.host}:{port}"
-                if pid is not None
+            healthy = pid is not None and port != 0 and ports.is_listening(host, port)
+            result.append(ProcessStatus(name=name, pid=pid, port=port, healthy=healthy))
+        return result
+
+    def _kafka_nodes_or_none(self, state: _State) -> list[kafka_server.KafkaNode]:
+        try:
+            return self._kafka_nodes(state)
+        except ValueError:  # state.json written for another broker count
+            names = kafka_server.node_names(self._settings.kafka_brokers)
+            return [kafka_server.KafkaNode(n, i + 1, 0, 0) for i, n in enumerate(names)]
+
+    def status(self) -> dict[str, str]:
+        """One line of text per server (``python -m infra status``)."""
+        host = self._settings.host
+        return {
+            p.name: (
+                f"running pid={p.pid} address={host}:{p.port}"
+                + ("" if p.healthy else " (not answering)")
+                if p.pid is not None
                 else "stopped"
             )
-        return result
+            for p in self.processes()
+        }
 
     def connection(self) -> Connection:
         state = self._load()
@@ -193,8 +310,9 @@ class LocalServers:
 
     def _connection(self, state: _State) -> Connection:
         host = self._settings.host
+        nodes = self._kafka_nodes(state)
         return Connection(
-            kafka_bootstrap=f"{host}:{state.kafka_port}",
+            kafka_bootstrap=",".join(f"{host}:{node.port}" for node in nodes),
             influx_url=f"http://{host}:{state.influx_port}",
             influx_token=state.influx_token,
             influx_org=self._settings.influx_org,
@@ -203,6 +321,12 @@ class LocalServers:
             influx_alarms_bucket=self._settings.influx_alarms_bucket,
             influx_audit_bucket=self._settings.influx_audit_bucket,
             topic_prefix=self._settings.topic_prefix,
+            rate_limit_storage_uri=(
+                redis_server.storage_uri(host, state.redis_port)
+                if self._settings.redis_enabled
+                else ""
+            ),
+            replication_factor=self._replication().factor,
         )
 
     def _state_path(self) -> Path:
@@ -234,9 +358,21 @@ class LocalServers:
                 return previous
             return ports.free_port(host)
 
+        cluster_ports: list[list[int]] = []
+        if s.kafka_brokers > 1:
+            previous = state.cluster_ports if state else []
+            for i, name in enumerate(kafka_server.node_names(s.kafka_brokers)):
+                running = processes.read_pid(self._run_dir, name) is not None
+                old = previous[i] if i < len(previous) else [0, 0]
+                cluster_ports.append(
+                    [pick(0, old[0] or None, running), pick(0, old[1] or None, running)]
+                )
+        redis_running = processes.read_pid(self._run_dir, redis_server.NAME) is not None
         new = _State(
             kafka_port=pick(s.kafka_port, state.kafka_port if state else None, kafka_running),
             controller_port=pick(0, state.controller_port if state else None, kafka_running),
+            cluster_ports=cluster_ports or (state.cluster_ports if state else []),
+            redis_port=pick(s.redis_port, state.redis_port if state else None, redis_running),
             influx_port=pick(s.influx_port, state.influx_port if state else None, influx_running),
             influx_token=state.influx_token if state else "",
             influx_password=state.influx_password if state else "",

@@ -26,7 +26,22 @@ class InfraSettings(BucketSettings):
     kafka_port: int = 0
     influx_port: int = 0
     kafka_heap_mb: int = 512
+    # MILLSTREAM_KAFKA_BROKERS=3: a KRaft cluster of 3 broker+controller nodes on loopback
+    # (replication factor 3, min.insync.replicas 2), each node with kafka_node_heap_mb.
+    kafka_brokers: int = Field(default=1, ge=1, le=9)
+    kafka_node_heap_mb: int = 384
+    # MILLSTREAM_REDIS=1: also run redis-server (for rate limits shared by API replicas).
+    redis: bool = False
+    redis_port: int = 0
+    redis_server: str = "redis-server"
+    redis_maxmemory_mb: int = 64
     topic_prefix: str = "millstream"
     stream_partitions: int = 6
+
     # The org, the buckets and their retentions are BucketSettings' fields.
     start_timeout_s: float = 120.0
+
+    @property
+    def redis_enabled(self) -> bool:
+        """MILLSTREAM_REDIS=1, or a Redis port set."""
+        return self.redis or self.redis_port != 0
