@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The browser tests drive Debian's Chromium (a browser download cannot work here).
 CHROMIUM := /usr/bin/chromium
+# The cluster tests and MILLSTREAM_REDIS=1 run Debian's redis-server (shared rate limits).
+REDIS_SERVER := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint up down status clean bench bench-quick
+.PHONY: run test lint up down status clean bench bench-quick redis-server
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +23,20 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+$(REDIS_SERVER):
+	@echo "Installing Debian's redis-server for shared rate limits and the cluster tests"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+
+## redis-server: install Debian's redis-server (for MILLSTREAM_REDIS=1)
+redis-server: $(REDIS_SERVER)
+
 ## run: provision if needed, then run Kafka, InfluxDB, simulator, connector, worker and API
 run: $(STAMP)
 	$(BIN)/python -m infra run
 
 ## test: provision if needed, then run the whole suite against real servers
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m pytest
 
