@@ -15,6 +15,7 @@ from api.kafka.producer import KafkaPublisher
 from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
 from api.machines.registry import MachineRegistry
+from api.maintenance.store import MaintenanceStore
 from api.security.metrics import LiveStats
 from api.settings import ApiSettings
 from api.thresholds.store import ThresholdsStore
@@ -34,6 +35,7 @@ class Services:
     thresholds: ThresholdsStore
     alarms: AlarmStore
     commands: CommandTracker
+    maintenance: MaintenanceStore
 
     def live_stats(self) -> LiveStats:
         """The live feed's figures, for ``/metrics``."""
@@ -94,6 +96,9 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         results_topic=topics.command_results,
         publisher=publisher,
     )
+    maintenance = MaintenanceStore(
+        bootstrap_servers=bootstrap, topic=topics.maintenance, publisher=publisher
+    )
     admin = settings.admin_api_key
     async with contextlib.AsyncExitStack() as stack:
         await publisher.start()
@@ -104,7 +109,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         stack.push_async_callback(keys.stop)
         await machines.start(timeout_s=timeout_s)
         stack.push_async_callback(machines.stop)
-        for store in (thresholds, alarms, commands):
+        for store in (thresholds, alarms, commands, maintenance):
             await store.start(timeout_s=timeout_s)
             stack.push_async_callback(store.stop)
         await history.start()
@@ -128,5 +133,6 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
             thresholds=thresholds,
             alarms=alarms,
             commands=commands,
+            maintenance=maintenance,
         )
         logger.info("api services stopping")

@@ -13,6 +13,7 @@ from api.routes import (
     ingest,
     live,
     machines,
+    maintenance,
     thresholds,
 )
 
@@ -22,6 +23,7 @@ def all_routers() -> list[APIRouter]:
         health.router,
         ingest.router,
         machines.router,
+        maintenance.router,
         history.router,
         thresholds.router,
         alarms.router,
