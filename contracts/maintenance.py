@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.codec import decode_model
 from contracts.errors import ContractError
@@ -34,9 +34,20 @@ def check_schedule_id(text: str) -> str:
     return text
 
 
+_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    """``"2025-12-15"`` (or a date); never a number read as a timestamp."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or _ISO_DATE_RE.fullmatch(value) is None:
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
 ScheduleId = Annotated[str, AfterValidator(check_schedule_id)]
-# ISO dates only ("2025-12-15"), never numbers read as timestamps.
-IsoDate = Annotated[date, Field(strict=True)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Task = Annotated[str, Field(min_length=1, max_length=200)]
 IntervalDays = Annotated[int, Field(ge=1, le=MAX_INTERVAL_DAYS)]
 Person = Annotated[str, Field(max_length=128)]

@@ -91,7 +91,7 @@ class MachineFields(BaseModel):
 
     def stored_fields(self) -> dict[str, Any]:
         """The given writable fields, in the shape the machines topic keeps."""
-        given = self.model_fields_set - {"machine_id", *READ_ONLY}
+        given = (self.model_fields_set & set(type(self).model_fields)) - {"machine_id", *READ_ONLY}
         out = self.model_dump(mode="json", include=given - {"sensor_info"})
         if "sensor_info" in given:
             out["sensors"] = sensor_list(self.sensor_info)
