@@ -5,14 +5,19 @@ GET -> change -> PUT round trip, the seed's own object as a PUT body, 304 and 41
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import secrets
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from apiserver import ServerThread
 from fastapi import FastAPI
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
@@ -273,3 +278,34 @@ async def test_reposting_a_deleted_machine_keeps_the_connectors_fields(
     assert body["name"] == "lathe 2"
     assert (body["plant"], body["line"], body["location"]) == ("hall-b", "3", "Hall B, Line 3")
     assert set(body["sensor_info"]) == {"temperature_c", "spindle_rpm"}
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "machines.md"
+DOC_API = "API=http://127.0.0.1:8080/api"
+
+
+def test_the_docs_commands_run_as_written(
+    server: ServerThread, admin_key: str, tmp_path: Path
+) -> None:
+    httpx.post(
+        f"{server.url}/api/machines", json={"machine_id": 42}, headers={"X-API-Key": admin_key}
+    )
+    blocks = re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.S)
+    assert len(blocks) == 2 and all(DOC_API in b for b in blocks)
+    outputs = []
+    for block in blocks:
+        script = block.replace(DOC_API, f"API={server.url}/api")
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=tmp_path,
+            env={**os.environ, "KEY": admin_key},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, (script, done.stdout, done.stderr)
+        outputs.append(done.stdout.strip().splitlines())
+    assert outputs[0][-1] == "200"
+    assert '"location":"Hall C, Line 1"' in outputs[0][0]
+    assert outputs[1][-1] == "2025-12-15"
