@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from api.errors import InvalidInputError
 from api.machines.views import READ_ONLY, TOP_LEVEL
@@ -18,6 +18,16 @@ from contracts.patterns import SensorName
 from contracts.readings import normalize_machine_id
 
 Text = Annotated[str, Field(max_length=200)]
+
+
+def _machine_id(value: object) -> object:
+    """A body's machine id, checked like every id (``true`` or ``"x y"`` is ``422``)."""
+    return value if value is None else normalize_machine_id(value)
+
+
+BodyMachineId = Annotated[
+    int | str, BeforeValidator(_machine_id), Field(description="Numeric or text id, e.g. 42")
+]
 MAX_SENSORS = 256
 MAX_PRIMARY = 16
 
@@ -67,7 +77,7 @@ class MachineFields(BaseModel):
         default_factory=dict, description='Units by sensor name: {"temperature_c": {"unit": "°C"}}'
     )
     # Read-only, as GET shows them: accepted and ignored.
-    machine_id: Annotated[int | str | None, Field(description="Must be the path's")] = None
+    machine_id: BodyMachineId | None = Field(default=None, description="Must be the path's")
     status: Any = None
     alarms: Any = None
     last_maintenance: Any = None
@@ -110,12 +120,7 @@ class MachineFields(BaseModel):
 
 
 class MachineCreate(MachineFields):
-    machine_id: Annotated[int | str, Field(description="Numeric or text id, e.g. 42")]
-
-    @field_validator("machine_id")
-    @classmethod
-    def _machine_id(cls, value: int | str) -> str:
-        return normalize_machine_id(value)
+    machine_id: BodyMachineId
 
 
 class MachinePatch(BaseModel):

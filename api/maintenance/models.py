@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.flat import machine_id_json
+from api.machines.models import BodyMachineId
 from contracts.maintenance import IntervalDays, IsoDate, MaintenanceSchedule, Person, Task
 from contracts.timefmt import format_ts
 
@@ -31,7 +32,7 @@ class ScheduleFields(BaseModel):
     )
     # Read-only, as GET shows them: accepted and ignored (ids must match the path's).
     schedule_id: Annotated[str | None, Field(max_length=64)] = None
-    machine_id: int | str | None = None
+    machine_id: BodyMachineId | None = None
     next_due: Any = None
     updated_by: Any = None
     updated: Any = None

@@ -38,7 +38,6 @@ from api.responses import (
 )
 from api.services import Services
 from contracts.machines import MachineInfo
-from contracts.readings import normalize_machine_id
 from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["machines"])
@@ -141,7 +140,7 @@ async def replace_machine(
     A writable field not given shows the connector's value."""
     current = _existing(services.machines, machine_id)
     check_if_match(request, writable_view(current))
-    if body.machine_id is not None and normalize_machine_id(body.machine_id) != machine_id:
+    if body.machine_id is not None and str(body.machine_id) != machine_id:
         raise InvalidInputError(
             f"machine_id: {body.machine_id!r} is not the path's {machine_id!r}; "
             "a machine's id cannot change (POST a new machine instead)"

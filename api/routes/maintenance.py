@@ -23,7 +23,6 @@ from api.responses import check_if_match, conditional_json, versioned_json
 from contracts.codec import validate_model
 from contracts.errors import ContractError
 from contracts.maintenance import MaintenanceSchedule, ScheduleId
-from contracts.readings import normalize_machine_id
 from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["maintenance"])
@@ -123,7 +122,7 @@ def _same_ids(body: ScheduleFields, machine_id: str, schedule_id: str) -> None:
             f"schedule_id: {body.schedule_id!r} is not the path's {schedule_id!r}; "
             "an id cannot change"
         )
-    if body.machine_id is not None and normalize_machine_id(body.machine_id) != machine_id:
+    if body.machine_id is not None and str(body.machine_id) != machine_id:
         raise InvalidInputError(
             f"machine_id: {body.machine_id!r} is not the path's {machine_id!r}; "
             "a schedule cannot move to another machine"

@@ -233,6 +233,8 @@ async def test_the_seeds_own_object_posts_and_puts(http: httpx.AsyncClient) -> N
     ("change", "named"),
     [
         ({"machine_id": 43}, "machine_id"),
+        ({"machine_id": "4 2"}, "machine_id"),
+        ({"machine_id": True}, "machine_id"),
         ({"colour": "red"}, "colour"),
         ({"sensors": [{"name": "temperature_c", "unit": "°C"}]}, "sensor_info"),
         ({"primary_sensors": ["status"]}, "primary_sensors"),
