@@ -282,7 +282,7 @@ async def test_reposting_a_deleted_machine_keeps_the_connectors_fields(
     assert set(body["sensor_info"]) == {"temperature_c", "spindle_rpm"}
 
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "machines.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "integrators.md"
 DOC_API = "API=http://127.0.0.1:8080/api"
 
 
@@ -292,8 +292,8 @@ def test_the_docs_commands_run_as_written(
     httpx.post(
         f"{server.url}/api/machines", json={"machine_id": 42}, headers={"X-API-Key": admin_key}
     )
-    blocks = re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.S)
-    assert len(blocks) == 2 and all(DOC_API in b for b in blocks)
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.S) if DOC_API in b]
+    assert len(blocks) == 2
     outputs = []
     for block in blocks:
         script = block.replace(DOC_API, f"API={server.url}/api")
