@@ -100,7 +100,9 @@ def machine_object(
     }
     for sensor in primary_of(info):
         out[sensor] = values.get(sensor)
-    out["alarms"] = [a.model_dump(mode="json") for a in alarms]
+    out["alarms"] = [
+        {**a.model_dump(mode="json"), "machine_id": writable["machine_id"]} for a in alarms
+    ]
     out["last_maintenance"] = last_maintenance.isoformat() if last_maintenance else None
     out["sensors"] = dict(sorted(values.items()))
     out["plant"] = info.plant

@@ -175,6 +175,7 @@ async def test_status_from_the_running_coil_alarms_and_communication_loss(
     alarmed = (await http.get(url)).json()
     assert alarmed["status"] == "alarm"
     assert [a["alarm_id"] for a in alarmed["alarms"]] == [f"{machine_id}:temperature_c:high"]
+    assert alarmed["alarms"][0]["machine_id"] == int(machine_id)  # a number, as everywhere
 
     await _alarm(app, api_settings, machine_id, "comm_loss")
     assert (await http.get(url)).json()["status"] == "offline"
