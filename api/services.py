@@ -18,6 +18,7 @@ from api.machines.registry import MachineRegistry
 from api.maintenance.store import MaintenanceStore
 from api.security.metrics import LiveStats
 from api.settings import ApiSettings
+from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class Services:
     alarms: AlarmStore
     commands: CommandTracker
     maintenance: MaintenanceStore
+    # Threshold backtests parse and replay history here, away from the event loop.
+    backtests: BacktestPool
 
     def live_stats(self) -> LiveStats:
         """The live feed's figures, for ``/metrics``."""
@@ -118,6 +121,8 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         await feed.start(timeout_s=timeout_s)
         stack.push_async_callback(feed.stop)
         stack.push_async_callback(hub.overviews.close)
+        backtests = BacktestPool()
+        stack.callback(backtests.close)
         logger.info(
             "api services started kafka=%s influx=%s topic_prefix=%s",
             bootstrap,
@@ -136,5 +141,6 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
             alarms=alarms,
             commands=commands,
             maintenance=maintenance,
+            backtests=backtests,
         )
         logger.info("api services stopping")
