@@ -28,4 +28,4 @@ export const command = (machineId, body) =>
   act(`/api/machines/${encodeURIComponent(machineId)}/commands`, body, `Command ${body.action} sent to machine ${machineId}.`);
 
 // For scripts and tests in the browser's console: the same paths the buttons take.
-window.millstreamConsole = { acknowledge, shelve, unshelve, command };
+window.millstreamConsole = { ...(window.millstreamConsole || {}), acknowledge, shelve, unshelve, command };

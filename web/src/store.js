@@ -140,6 +140,8 @@ function onAlarm(frame) {
   if (frame.event === 'cleared') record.cleared_ts_ms = ts;
   if (frame.event === 'shelved') record.shelved_by = frame.by;
   state.alarms.set(frame.alarm_id, record);
+  events.push(`${frame.alarm_id}#${frame.seq}#${frame.event}`);
+  if (events.length > 5000) events.splice(0, 1000);
   if (frame.event === 'raised') {
     state.announcement = `${frame.severity} priority alarm on machine ${frame.machine_id}: ${frame.message || frame.sensor}`;
     if (isNewHighPriority(frame)) {
@@ -149,6 +151,10 @@ function onAlarm(frame) {
   }
   changed();
 }
+
+// Every alarm event handled, for scripts and tests in the browser: "<alarm id>#<seq>#<event>".
+const events = [];
+window.millstreamConsole = { ...(window.millstreamConsole || {}), alarmEvents: events };
 
 let audio = null;
 function beep(freq) {

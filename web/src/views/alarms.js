@@ -52,14 +52,21 @@ function AlarmActions({ alarm }) {
   </span>`;
 }
 
-export function AlarmTable({ alarms, focus }) {
+const FRESH_MS = 30000;
+
+function isFresh(a, now) {
+  const high = a.severity === 'high' || a.severity === 'critical';
+  return high && a.state === 'active_unacknowledged' && a.raised_ts_ms && now - a.raised_ts_ms < FRESH_MS;
+}
+
+export function AlarmTable({ alarms, focus, now = Date.now() }) {
   return html`<table class="alarms-table">
     <thead><tr>
       <th scope="col">Priority</th><th scope="col">Time</th><th scope="col">Machine</th><th scope="col">Alarm</th>
       <th scope="col">Value / limit</th><th scope="col">State</th><th scope="col">Actions</th>
     </tr></thead>
-    <tbody>${alarms.map((a) => html`<tr key=${a.alarm_id} data-alarm=${a.alarm_id} data-state=${a.state}
-      class=${`${isUnacknowledged(a) ? 'unack' : ''} ${a.alarm_id === focus ? 'focus' : ''} row-${a.severity}`}>
+    <tbody>${alarms.map((a) => html`<tr key=${a.alarm_id} data-alarm=${a.alarm_id} data-state=${a.state} data-raised=${a.raised_ts_ms || 0}
+      class=${`${isUnacknowledged(a) ? 'unack' : ''} ${isFresh(a, now) ? 'new' : ''} ${a.alarm_id === focus ? 'focus' : ''}`}>
       <td><${Priority} severity=${a.severity} /></td>
       <td>${time(a.raised_ts_ms || a.updated_ts_ms)}</td>
       <td><a href=${`#/machine/${encodeURIComponent(a.machine_id)}`}>${a.machine_id}</a> <span class="muted">${a.plant}</span></td>
@@ -105,7 +112,7 @@ function matches(a, query) {
   return a.state === st;
 }
 
-export function AlarmsView({ route, state }) {
+export function AlarmsView({ route, state, now }) {
   const tab = route.query.get('tab') || 'current';
   const plants = [...new Set(state.machines.map((m) => m.plant).filter(Boolean))].sort();
   const shown = [...state.alarms.values()].filter((a) => matches(a, route.query)).sort(byPriorityThenTime);
@@ -121,6 +128,6 @@ export function AlarmsView({ route, state }) {
       : html`<${Filters} query=${route.query} plants=${plants} />
         ${state.alarmsError && html`<p class="error" role="alert">${state.alarmsError}</p>`}
         <p class="muted" id="alarm-count">${shown.length} alarm${shown.length === 1 ? '' : 's'}</p>
-        ${shown.length ? html`<${AlarmTable} alarms=${shown} focus=${route.query.get('focus')} />` : html`<p class="muted">No alarms match.</p>`}`}
+        ${shown.length ? html`<${AlarmTable} alarms=${shown} now=${now} focus=${route.query.get('focus')} />` : html`<p class="muted">No alarms match.</p>`}`}
   </section>`;
 }

@@ -47,8 +47,8 @@ function Banners({ state, now }) {
     )}
     ${cue &&
     html`<a class=${`banner cue sev-${cue.severity}`} id="alarm-cue" href=${`#/alarms?focus=${encodeURIComponent(cue.alarm_id)}`}>
-      <span class="prio">${PRIORITIES[cue.severity].shape} ${PRIORITIES[cue.severity].label}</span>
-      New alarm on machine ${cue.machine_id}: ${cue.message || cue.sensor}
+      <span class="prio">${PRIORITIES[cue.severity].shape} ${PRIORITIES[cue.severity].label} priority:</span>${' '}
+      new alarm on machine ${cue.machine_id}: ${cue.message || cue.sensor}
     </a>`}`;
 }
 

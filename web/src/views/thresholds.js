@@ -114,7 +114,7 @@ function Editor({ machineId, sensor }) {
     ${KINDS.map((kind) => {
       const l = form.limits[kind];
       return html`<fieldset data-limit=${kind}>
-        <legend><label><input type="checkbox" checked=${l.set} onChange=${(e) => setLimit(kind, 'set', e.target.checked)} /> ${kind.replace('_', ' ')}</label></legend>
+        <legend><label class="check"><input type="checkbox" checked=${l.set} onChange=${(e) => setLimit(kind, 'set', e.target.checked)} /> ${kind.replace('_', ' ')}</label></legend>
         ${l.set && html`
           ${NUMBERS.map(([f, label]) => html`<${Field} label=${label} name=${`limits.${kind}.${f}`} errors=${errors}>
             <input type="number" step="any" name=${`limits.${kind}.${f}`} value=${l[f]} onInput=${(e) => setLimit(kind, f, e.target.value)} />
@@ -124,7 +124,7 @@ function Editor({ machineId, sensor }) {
               ${SEVERITIES.map((s) => html`<option value=${s}>${PRIORITIES[s].label}</option>`)}
             </select>
           </${Field}>
-          <label><input type="checkbox" checked=${l.enabled !== false} onChange=${(e) => setLimit(kind, 'enabled', e.target.checked)} /> Enabled</label>`}
+          <label class="check"><input type="checkbox" checked=${l.enabled !== false} onChange=${(e) => setLimit(kind, 'enabled', e.target.checked)} /> Enabled</label>`}
       </fieldset>`;
     })}
     <${Field} label="Stale after (s)" name="stale_after_s" errors=${errors}>
