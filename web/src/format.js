@@ -59,7 +59,22 @@ export function sensorLabel(name) {
   return name.replace(/_(c|mm_s|kw|rpm|bar|pct)$/, '').replace(/_/g, ' ');
 }
 
+// A machine's sensors as [{name, unit}], from either registry shape: `sensors` as a list of
+// {name, unit}, or `sensor_info` as {name: {unit}}; `extra` adds names seen in live values.
+export function sensorsOf(machine, extra = []) {
+  if (!machine) return [];
+  const out = new Map();
+  if (Array.isArray(machine.sensors)) {
+    for (const s of machine.sensors) out.set(s.name, { name: s.name, unit: s.unit || '' });
+  }
+  for (const [name, info] of Object.entries(machine.sensor_info || {})) {
+    out.set(name, { name, unit: (info && info.unit) || '' });
+  }
+  for (const name of extra) if (!out.has(name)) out.set(name, { name, unit: '' });
+  return [...out.values()];
+}
+
 export function unitOf(machine, sensor) {
-  const info = machine && (machine.sensors || []).find((s) => s.name === sensor);
+  const info = sensorsOf(machine).find((s) => s.name === sensor);
   return info && info.unit ? info.unit : '';
 }

@@ -11,7 +11,9 @@ export class Live {
     this.ws = null;
     this.status = 'offline';
     this.attempt = 0;
-    this.machines = new Set();
+    this.machines = new Set(); // per-machine subscriptions
+    this.everyMachine = []; // the overview's machines, when the server has no overview action
+    this.overview = null; // null: unknown yet; true: subscribe_overview works; false: it does not
     this.alarms = null; // {plant} when subscribed to alarm events
     this.cursor = null;
     this.seen = new Set(); // alarm_id#seq of every alarm event handled
@@ -46,6 +48,8 @@ export class Live {
     if (this.ws) this.ws.close(1000, 'logged out');
     this.ws = null;
     this.machines.clear();
+    this.everyMachine = [];
+    this.overview = null;
     this.alarms = null;
     this.setStatus('offline');
   }
@@ -62,7 +66,8 @@ export class Live {
       ws.send(JSON.stringify({ action: 'auth', ...auth }));
       this.attempt = 0;
       this.lastOpenAt = Date.now();
-      for (const id of this.machines) this.send({ action: 'subscribe', machine_id: id, sensors: [] });
+      for (const id of this.subscribed()) this.send({ action: 'subscribe', machine_id: id, sensors: [] });
+      if (this.overview !== false) this.send({ action: 'subscribe_overview', interval_ms: 1000 });
       if (this.alarms) this.sendAlarmSubscription();
       this.setStatus('online');
     };
@@ -90,7 +95,35 @@ export class Live {
       if (frame.seq && this.seen.has(key)) return;
       this.seen.add(key);
       this.emit('alarm', frame);
+    } else if (frame.type === 'overview') {
+      for (const m of frame.machines) this.emit('reading', { ...m, type: 'reading', snapshot: !!frame.snapshot });
+    } else if (frame.type === 'subscribed_overview') this.overview = true;
+    else if (frame.type === 'dropped' && this.overview) {
+      this.send({ action: 'subscribe_overview', interval_ms: 1000 }); // a fresh snapshot
+    } else if (frame.type === 'error' && /subscribe_overview/.test(frame.detail) && this.overview !== true) {
+      // An API without the overview action: one subscription per machine instead.
+      this.overview = false;
+      for (const id of this.everyMachine) {
+        if (!this.machines.has(id)) this.send({ action: 'subscribe', machine_id: id, sensors: [] });
+      }
     } else if (frame.type === 'replayed') this.emit('replayed', frame);
+  }
+
+  // The machine ids this socket follows one by one.
+  subscribed() {
+    const ids = new Set(this.machines);
+    if (this.overview === false) for (const id of this.everyMachine) ids.add(id);
+    return ids;
+  }
+
+  // Every machine of the overview: by the overview subscription, or one by one.
+  watchEveryMachine(ids) {
+    const before = this.subscribed();
+    this.everyMachine = ids.map(String);
+    if (this.overview !== false) return;
+    for (const id of this.subscribed()) {
+      if (!before.has(id)) this.send({ action: 'subscribe', machine_id: id, sensors: [] });
+    }
   }
 
   send(message) {
@@ -104,20 +137,16 @@ export class Live {
     this.send(msg);
   }
 
-  watchMachines(ids) {
-    const wanted = new Set(ids.map(String));
-    for (const id of this.machines) {
-      if (!wanted.has(id)) {
-        this.machines.delete(id);
-        this.send({ action: 'unsubscribe', machine_id: id });
-      }
-    }
-    for (const id of wanted) {
-      if (!this.machines.has(id)) {
-        this.machines.add(id);
-        this.send({ action: 'subscribe', machine_id: id, sensors: [] });
-      }
-    }
+  // Every reading of one machine (the machine view's charts), not only the overview's.
+  watchMachine(id) {
+    id = String(id);
+    if (this.machines.has(id)) return () => {};
+    this.machines.add(id);
+    this.send({ action: 'subscribe', machine_id: id, sensors: [] });
+    return () => {
+      this.machines.delete(id);
+      if (!this.subscribed().has(id)) this.send({ action: 'unsubscribe', machine_id: id });
+    };
   }
 
   watchAlarms(plant = null) {

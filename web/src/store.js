@@ -68,9 +68,28 @@ export async function loadMachines() {
   try {
     state.machines = await get('/api/machines');
     state.machinesError = '';
-    live.watchMachines(state.machines.map((m) => String(m.machine_id)));
+    live.watchEveryMachine(state.machines.map((m) => String(m.machine_id)));
   } catch (err) {
     state.machinesError = err.message;
+  }
+  changed();
+}
+
+// Newest values of every machine from REST (GET /api/latest, where the API has it), so
+// tiles of machines silent since the console opened show their last values, greyed.
+export async function loadLatest() {
+  let body;
+  try {
+    body = await get('/api/latest');
+  } catch {
+    return; // an API without the bulk route: tiles fill from /live
+  }
+  for (const m of body.machines || []) {
+    const id = String(m.machine_id);
+    if (state.values.has(id)) continue;
+    const values = Object.fromEntries(Object.entries(m.values || {}).map(([k, v]) => [k, v.value]));
+    const at = Date.parse(m.ts) || 0;
+    state.values.set(id, { values, quality: {}, ts: m.ts, receivedAt: at, version: 1 });
   }
   changed();
 }
@@ -96,11 +115,13 @@ function onReading(frame) {
     if (typeof v === 'number' && k !== 'machine_id' && k !== 'seq') values[k] = v;
   }
   const known = state.values.get(id);
+  // A snapshot's reading may be old: its age counts from its own time.
+  const receivedAt = frame.snapshot ? Math.min(Date.now(), Date.parse(frame.ts) || 0) : Date.now();
   state.values.set(id, {
     values: { ...(known ? known.values : {}), ...values },
     quality: frame.quality || {},
     ts: frame.ts,
-    receivedAt: Date.now(),
+    receivedAt,
     version: (known ? known.version : 0) + 1,
   });
   changed();
@@ -203,6 +224,7 @@ export function startData() {
   live.watchAlarms(null);
   loadMachines();
   loadAlarms();
+  loadLatest();
 }
 
 export function stopData() {

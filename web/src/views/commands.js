@@ -1,6 +1,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { command } from '../actions.js';
+import { sensorsOf } from '../format.js';
 
 // Stop, start, setpoint: each asks for confirmation first.
 export function Commands({ machine }) {
@@ -20,7 +21,7 @@ export function Commands({ machine }) {
       <button onClick=${() => setPending(body('stop'))}>Stop…</button>
       <button onClick=${() => setPending(body('start'))}>Start…</button>
       <label>Setpoint <select value=${target} onChange=${(e) => setTarget(e.target.value)}>
-        ${(machine.sensors || []).map((s) => html`<option value=${s.name}>${s.name}</option>`)}
+        ${sensorsOf(machine).map((s) => html`<option value=${s.name}>${s.name}</option>`)}
       </select></label>
       <input type="number" aria-label="Setpoint value" value=${value} onInput=${(e) => setValue(e.target.value)} />
       <button disabled=${value === ''} onClick=${() => setPending(body('setpoint'))}>Set…</button>

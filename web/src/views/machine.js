@@ -5,7 +5,7 @@ import { Chart } from '../chart.js';
 import { live } from '../live.js';
 import { setQuery } from '../router.js';
 import { can } from '../session.js';
-import { ago, byPriorityThenTime, num, sensorLabel, time, unitOf } from '../format.js';
+import { ago, byPriorityThenTime, num, sensorLabel, sensorsOf, time, unitOf } from '../format.js';
 import { STALE_MS, machineStatus } from './overview.js';
 import { AlarmTable } from './alarms.js';
 import { Commands } from './commands.js';
@@ -22,8 +22,8 @@ export const RANGES = {
 const SKIP = new Set(['running', 'door_open']);
 const THRESHOLD_POLL_MS = 5000;
 
-function chartSensors(machine) {
-  return (machine.sensors || []).map((s) => s.name).filter((n) => !SKIP.has(n));
+function chartSensors(machine, seen) {
+  return sensorsOf(machine, seen).map((s) => s.name).filter((n) => !SKIP.has(n));
 }
 
 async function loadHistory(id, sensors, rangeKey) {
@@ -113,6 +113,7 @@ function useSeries(id, sensors, rangeKey) {
       setVersion((v) => v + 1);
     };
     // Live values that arrive while history loads are kept and joined after it.
+    const unwatch = live.watchMachine(id);
     const off = live.on('reading', (frame) => {
       if (String(frame.machine_id) !== String(id)) return;
       if (pending) pending.push(frame);
@@ -133,13 +134,15 @@ function useSeries(id, sensors, rangeKey) {
     return () => {
       alive = false;
       off();
+      unwatch();
     };
   }, [id, rangeKey, sensors.join(',')]);
   return { data: data.current, version, error, truncated };
 }
 
 function Latest({ machine, liveValues, rest }) {
-  const sensors = (machine.sensors || []).map((s) => s.name);
+  const seen = [...Object.keys(rest), ...Object.keys((liveValues && liveValues.values) || {})];
+  const sensors = sensorsOf(machine, seen).map((s) => s.name);
   return html`<table class="latest" id="latest-values">
     <caption>Latest values</caption>
     <thead><tr><th scope="col">Sensor</th><th scope="col">Value</th><th scope="col">Quality</th><th scope="col">Time</th></tr></thead>
@@ -162,10 +165,10 @@ export function MachineView({ route, state, now }) {
   const id = route.parts[1];
   const rangeKey = RANGES[route.query.get('range')] ? route.query.get('range') : '1h';
   const machine = state.machines.find((m) => String(m.machine_id) === id);
-  const sensors = machine ? chartSensors(machine) : [];
+  const [rest, setRest] = useState({});
+  const sensors = machine ? chartSensors(machine, Object.keys(rest)) : [];
   const limits = useThresholds(id);
   const { data, version, error, truncated } = useSeries(id, sensors, rangeKey);
-  const [rest, setRest] = useState({});
   useEffect(() => {
     get(`/api/machines/${encodeURIComponent(id)}/latest`).then((r) => setRest(r.values)).catch(() => {});
   }, [id]);

@@ -1,14 +1,18 @@
 import { html } from 'htm/preact';
 import { Component } from 'preact';
 import { setQuery } from '../router.js';
-import { PRIORITIES, SEVERITIES, ago, isOpen, num, sensorLabel, unitOf } from '../format.js';
+import { PRIORITIES, SEVERITIES, ago, isOpen, num, sensorLabel, sensorsOf, unitOf } from '../format.js';
 
 export const STALE_MS = 15000;
 const KEY_VALUES = 3;
 const NOT_KEY = new Set(['running', 'door_open']);
 
+// The machine's primary sensors when the registry names them, else its first few.
 export function keySensors(machine) {
-  return (machine.sensors || []).map((s) => s.name).filter((n) => !NOT_KEY.has(n)).slice(0, KEY_VALUES);
+  if (Array.isArray(machine.primary_sensors) && machine.primary_sensors.length) {
+    return machine.primary_sensors.slice(0, KEY_VALUES);
+  }
+  return sensorsOf(machine).map((s) => s.name).filter((n) => !NOT_KEY.has(n)).slice(0, KEY_VALUES);
 }
 
 function alarmSummary(alarms) {

@@ -1,8 +1,8 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, request } from '../api.js';
+import { ApiError, optional, request } from '../api.js';
 import { href } from '../router.js';
-import { PRIORITIES, SEVERITIES } from '../format.js';
+import { PRIORITIES, SEVERITIES, sensorsOf } from '../format.js';
 import { say } from '../store.js';
 import { Unavailable } from './unavailable.js';
 
@@ -19,7 +19,7 @@ const NUMBERS = [
 export function fieldErrors(detail) {
   const out = {};
   for (const part of String(detail).split('; ')) {
-    const m = /^(?:body\.)?([\w.]+): (.*)$/s.exec(part);
+    const m = /^(?:body\.)?(?:rule\.)?([\w.]+): (.*)$/s.exec(part);
     if (m) out[m[1]] = m[2];
     else out._ = (out._ ? `${out._}; ` : '') + part;
   }
@@ -47,6 +47,43 @@ function toBody(form) {
   if (form.stale_after_s !== '') body.stale_after_s = Number(form.stale_after_s);
   if (form.rate_of_change) body.rate_of_change = form.rate_of_change;
   return body;
+}
+
+function Side({ id, title, side }) {
+  return html`<div class="side" id=${id}><h4>${title}</h4>
+    <p><strong class="big" data-raised=${side.raised}>${side.raised}</strong> alarm${side.raised === 1 ? '' : 's'} raised</p>
+    <p class="muted">${Object.entries(side.by_rule || {}).map(([r, n]) => `${r}: ${n}`).join(', ') || 'none'};
+      in alarm ${Math.round(side.time_in_alarm_s / 60)} min</p></div>`;
+}
+
+// How many alarms the proposed rule would have raised over the last 7 days, against the
+// rule in force: the API replays the sensor's history through the alarm engine's rules.
+function Backtest({ path, form, onErrors }) {
+  const [result, setResult] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  async function run() {
+    setBusy(true);
+    setError('');
+    try {
+      setResult(await optional('POST', `${path}/backtest`, { rule: toBody(form), start: '-7d', stop: 'now' }));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422) onErrors(fieldErrors(err.detail));
+      else setError(err.message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  if (result === null) return html`<${Unavailable} what="The backtest" needs="the threshold backtest route of the API" />`;
+  return html`<div>
+    <button type="button" id="run-backtest" disabled=${busy} onClick=${run}>${busy ? 'Replaying 7 days…' : 'Backtest the rule above'}</button>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${result && html`<div class="backtest-result" role="status">
+      <${Side} id="backtest-proposed" title="Proposed rule" side=${result.proposed} />
+      <${Side} id="backtest-in-force" title=${`Rule in force (${result.in_force_source})`} side=${result.in_force} />
+      <p class="muted">${result.readings} readings from ${new Date(result.start).toLocaleString()} to ${new Date(result.stop).toLocaleString()}.</p>
+    </div>`}
+  </div>`;
 }
 
 function Field({ label, name, errors, children }) {
@@ -131,7 +168,7 @@ function Editor({ machineId, sensor }) {
       <input type="number" step="any" name="stale_after_s" value=${form.stale_after_s} onInput=${(e) => setForm({ ...form, stale_after_s: e.target.value })} />
     </${Field}>
     <section class="backtest"><h3>Backtest over the last 7 days</h3>
-      <${Unavailable} what="The backtest" needs="the threshold backtest route of the API" />
+      <${Backtest} path=${path} form=${form} onErrors=${setErrors} />
     </section>
     <button type="submit" class="primary">Save</button>
   </form>`;
@@ -140,7 +177,7 @@ function Editor({ machineId, sensor }) {
 export function ThresholdsView({ route, state }) {
   const machineId = route.parts[1] || (state.machines[0] ? String(state.machines[0].machine_id) : '');
   const machine = state.machines.find((m) => String(m.machine_id) === machineId);
-  const sensors = ((machine || state.machines[0] || {}).sensors || []).map((s) => s.name);
+  const sensors = sensorsOf(machine || state.machines[0]).map((s) => s.name);
   const sensor = route.parts[2] || sensors[0] || 'temperature_c';
   const go = (m, s) => {
     location.hash = href(['thresholds', m, s]);
