@@ -25,9 +25,8 @@ _TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-
 IMMUTABLE = "public, max-age=31536000, immutable"
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Millstream console</title>
 <h1>The console is not built</h1>
-<p><code>make run</code> builds it; by hand:
-<code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>,
-then reload this page. The API itself works: see <a href="/docs">/docs</a>.</p>
+<p><code>make run</code> builds it (or <code>make console</code> alone), then reload
+this page. The API itself works: see <a href="/docs">/docs</a>.</p>
 """
 
 

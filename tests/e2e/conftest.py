@@ -65,6 +65,8 @@ def _read_banner(proc: subprocess.Popen[str], *, timeout_s: float) -> str:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """`python -m infra run` (what `make run` runs) on a free port, one per test module."""
+    if not (ROOT / "api" / "static" / "console" / "index.html").is_file():
+        raise AssertionError("the console is not built: run `make console` (`make test` does)")
     run_dir = tmp_path_factory.mktemp("run")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}

@@ -27,7 +27,9 @@ function thresholdLines(thresholds) {
             ctx.lineTo(bbox.left + bbox.width, y);
             ctx.stroke();
             const p = PRIORITIES[t.severity];
-            ctx.fillText(`${t.kind} ${t.value} ${p ? p.shape : ''}`, bbox.left + 4, y - 3);
+            const label = `${p ? p.shape : ''} ${t.kind} ${t.value}`;
+            const x = bbox.left + bbox.width - ctx.measureText(label).width - 4 * devicePixelRatio;
+            ctx.fillText(label, x, y - 4 * devicePixelRatio);
           }
           ctx.restore();
         },

@@ -59,4 +59,4 @@ def test_only_existing_hashed_assets_are_served(built: Path, name: str) -> None:
 def test_an_unbuilt_console_says_how_to_build_it(built: Path) -> None:
     resp = _client().get("/")
     assert resp.status_code == 503
-    assert "npm ci" in resp.text and "make run" in resp.text
+    assert "make console" in resp.text and "make run" in resp.text
