@@ -211,6 +211,32 @@ def test_the_printed_link_opens_an_overview_of_every_machine_with_changing_value
     page.close()
 
 
+def test_a_machine_page_charts_history_with_units_and_pans_back_in_time(
+    stack: RunningStack, browser: Browser, sessions: dict[str, dict[str, str]]
+) -> None:
+    page = _open(browser, stack.base_url, sessions["operator"], "#/machine/42?range=15m")
+    chart = 'figure.chart[data-sensor="temperature_c"]'
+    page.wait_for_function(
+        f"Number(document.querySelector('{chart}')?.dataset.points) > 3", timeout=30_000
+    )
+    assert "temperature_c (°C)" in (page.text_content(f"{chart} figcaption") or "")
+    assert page.locator(f"{chart} .u-axis").count() == 2  # time and value axes
+    assert json.loads(page.get_attribute(chart, "data-thresholds") or "[]") == [85]
+    before = int(page.get_attribute(chart, "data-points") or 0)
+    page.wait_for_function(  # live values join the history
+        f"Number(document.querySelector('{chart}').dataset.points) > {before}", timeout=30_000
+    )
+    page.click("button:has-text('earlier')")
+    page.wait_for_selector("text=not live")
+    assert "end=" in page.url
+    assert page.locator("main .error").count() == 0
+    page.click("button:has-text('Now')")
+    page.wait_for_function("!location.hash.includes('end=')")
+    assert page.locator("text=not live").count() == 0
+    assert page.locator("button:has-text('Stop')").count() == 0  # an operator sends no commands
+    _close(page)
+
+
 def _row(page: Page, alarm_id: str) -> str:
     return f'tr[data-alarm="{alarm_id}"]'
 

@@ -73,7 +73,7 @@ function options(width, unit, thresholds, bands, onZoom) {
 }
 
 // data: {x: [s], y: [..], min?: [..], max?: [..]}; version changes when data changed.
-export function Chart({ title, unit, data, version, thresholds, range, stale }) {
+export function Chart({ title, unit, data, version, thresholds, range, end, stale }) {
   const box = useRef(null);
   const plot = useRef(null);
   const zoomed = useRef(false);
@@ -110,10 +110,10 @@ export function Chart({ title, unit, data, version, thresholds, range, stale }) 
     const arrays = bands ? [data.x, data.y, data.min, data.max] : [data.x, data.y];
     u.setData(arrays, !zoomed.current);
     if (!zoomed.current && range) {
-      const now = Date.now() / 1000;
-      u.setScale('x', { min: now - range, max: now });
+      const right = (end || Date.now()) / 1000;
+      u.setScale('x', { min: right - range, max: right });
     }
-  }, [version, range]);
+  }, [version, range, end]);
 
   useEffect(() => {
     if (plot.current) plot.current.redraw(true, false);

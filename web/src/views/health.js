@@ -37,7 +37,7 @@ function List({ title, rows, cols, empty }) {
 const alarmCell = (r) => html`<a href=${`#/machine/${encodeURIComponent(r.machine_id)}`}>${r.alarm_id}</a>`;
 
 // ISA-18.2 alarm system performance over a period.
-export function HealthView({ route }) {
+export function HealthView({ route, state }) {
   const start = route.query.get('start') || '-7d';
   const plant = route.query.get('plant') || '';
   const [body, setBody] = useState(undefined);
@@ -52,6 +52,10 @@ export function HealthView({ route }) {
     <div class="toolbar"><h1>Alarm health</h1>
       <div class="ranges" role="group" aria-label="Period">${PERIODS.map((p) => html`<button class=${p === start ? 'on' : ''}
         aria-pressed=${p === start} onClick=${() => setQuery({ start: p })}>${p.slice(1)}</button>`)}</div>
+      <label>Plant <select value=${plant} onChange=${(e) => setQuery({ plant: e.target.value })}>
+        <option value="">All plants</option>
+        ${[...new Set(state.machines.map((m) => m.plant).filter(Boolean))].sort().map((p) => html`<option value=${p}>${p}</option>`)}
+      </select></label>
     </div>
     ${body === null && html`<${Unavailable} what="Alarm health (ISA-18.2 KPIs)" needs="the alarm health route (GET /api/alarm-health)" />`}
     ${error && html`<p class="error" role="alert">${error}</p>`}

@@ -26,9 +26,13 @@ function chartSensors(machine, seen) {
   return sensorsOf(machine, seen).map((s) => s.name).filter((n) => !SKIP.has(n));
 }
 
-async function loadHistory(id, sensors, rangeKey) {
+// end: null follows now; else the range ends there (ms), panned back in time.
+async function loadHistory(id, sensors, rangeKey, end) {
   const r = RANGES[rangeKey];
-  const base = `/api/machines/${encodeURIComponent(id)}/readings?start=-${rangeKey}&fields=${sensors.join(',')}`;
+  const span = end
+    ? `start=${new Date(end - r.s * 1000).toISOString()}&stop=${new Date(end).toISOString()}`
+    : `start=-${rangeKey}`;
+  const base = `/api/machines/${encodeURIComponent(id)}/readings?${span}&fields=${sensors.join(',')}`;
   const url = (fn) => (r.window ? `${base}&window=${r.window}&fn=${fn}` : `${base}&limit=100000`);
   const [main, lo, hi] = await Promise.all([
     get(url('mean')),
@@ -78,7 +82,7 @@ function useThresholds(id) {
   return limits;
 }
 
-function useSeries(id, sensors, rangeKey) {
+function useSeries(id, sensors, rangeKey, end) {
   const data = useRef({});
   const [version, setVersion] = useState(0);
   const [error, setError] = useState('');
@@ -115,11 +119,11 @@ function useSeries(id, sensors, rangeKey) {
     // Live values that arrive while history loads are kept and joined after it.
     const unwatch = live.watchMachine(id);
     const off = live.on('reading', (frame) => {
-      if (String(frame.machine_id) !== String(id)) return;
+      if (String(frame.machine_id) !== String(id) || end) return;
       if (pending) pending.push(frame);
       else append(frame);
     });
-    loadHistory(id, sensors, rangeKey)
+    loadHistory(id, sensors, rangeKey, end)
       .then(({ series, truncated: cut }) => {
         if (!alive) return;
         data.current = series;
@@ -136,7 +140,7 @@ function useSeries(id, sensors, rangeKey) {
       off();
       unwatch();
     };
-  }, [id, rangeKey, sensors.join(',')]);
+  }, [id, rangeKey, end, sensors.join(',')]);
   return { data: data.current, version, error, truncated };
 }
 
@@ -164,11 +168,17 @@ function Latest({ machine, liveValues, rest }) {
 export function MachineView({ route, state, now }) {
   const id = route.parts[1];
   const rangeKey = RANGES[route.query.get('range')] ? route.query.get('range') : '1h';
+  const end = Number(route.query.get('end')) || null;
+  const spanMs = RANGES[rangeKey].s * 1000;
+  const pan = (dir) => {
+    const next = (end || Date.now()) + (dir * spanMs) / 2;
+    setQuery({ end: next >= Date.now() ? '' : String(Math.round(next)) });
+  };
   const machine = state.machines.find((m) => String(m.machine_id) === id);
   const [rest, setRest] = useState({});
   const sensors = machine ? chartSensors(machine, Object.keys(rest)) : [];
   const limits = useThresholds(id);
-  const { data, version, error, truncated } = useSeries(id, sensors, rangeKey);
+  const { data, version, error, truncated } = useSeries(id, sensors, rangeKey, end);
   useEffect(() => {
     get(`/api/machines/${encodeURIComponent(id)}/latest`).then((r) => setRest(r.values)).catch(() => {});
   }, [id]);
@@ -188,6 +198,10 @@ export function MachineView({ route, state, now }) {
     <div class="ranges" role="group" aria-label="Time range">
       ${Object.keys(RANGES).map((k) => html`<button class=${k === rangeKey ? 'on' : ''} aria-pressed=${k === rangeKey}
         onClick=${() => setQuery({ range: k })}>${k}</button>`)}
+      <button aria-label="Earlier" onClick=${() => pan(-1)}>◀ earlier</button>
+      <button aria-label="Later" disabled=${!end} onClick=${() => pan(1)}>later ▶</button>
+      ${end ? html`<button onClick=${() => setQuery({ end: '' })}>Now</button>
+        <span class="muted">until ${new Date(end).toLocaleString()}, not live</span>` : ''}
       <span class="muted">Drag across a chart to zoom, double-click to reset.</span>
     </div>
     ${error && html`<p class="error" role="alert">History could not be loaded: ${error}</p>`}
@@ -195,7 +209,7 @@ export function MachineView({ route, state, now }) {
     <div class="charts">
       ${sensors.map((s) => html`<${Chart} key=${`${s}-${rangeKey}`} title=${s} unit=${unitOf(machine, s)}
         data=${data[s] || { x: [], y: [] }} version=${version} thresholds=${limits[s] || []}
-        range=${RANGES[rangeKey].s} stale=${stale} />`)}
+        range=${RANGES[rangeKey].s} end=${end} stale=${stale} />`)}
     </div>
     <div class="columns">
       <${Latest} machine=${machine} liveValues=${liveValues} rest=${rest} />
