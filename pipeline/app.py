@@ -46,12 +46,14 @@ from typing import Any
 import faust
 import mode
 
+from kafka_edge.connection import ProducerSettings
+from kafka_edge.faust_broker import faust_broker_settings
 from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
 from pipeline.alarms.reader import AlarmReader
 from pipeline.audit_rows import audit_record_line
 from pipeline.chunks import Chunk, ChunkConsumer
 from pipeline.decoded_cache import DecodedReadings
-from pipeline.delivery import RetryPolicy, until_done
+from pipeline.delivery import until_done
 from pipeline.line_protocol import alarm_event_line
 from pipeline.publish import FaustPublisher
 from pipeline.readings_loop import ReadingsLoop
@@ -64,6 +66,9 @@ from pipeline.topology import readings_partitions
 from pipeline.windows.stage import WINDOWS_TABLE, WindowsStage
 
 logger = logging.getLogger(__name__)
+
+# Faust's producer as it always was here: acks from all in-sync replicas, no compression.
+FAUST_PRODUCER = ProducerSettings(acks="all", compression="none")
 
 
 class PipelineApp(faust.App):  # type: ignore[misc]
@@ -102,7 +107,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     web_enabled = settings.pipeline_web_port is not None
     app = PipelineApp(
         settings.pipeline_app_id,
-        broker=settings.broker_urls(),
+        **faust_broker_settings(settings.kafka(), FAUST_PRODUCER),
         datadir=str(settings.pipeline_data_dir),
         store="memory://",
         autodiscover=False,
@@ -127,10 +132,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     )
     app.topics.add(readings_topic)
     publisher = FaustPublisher(app)
-    retry = RetryPolicy(
-        backoff_ms=settings.pipeline_retry_backoff_ms,
-        backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
-    )
+    retry = settings.retry_policy()
     consumer: Any = app.consumer
     decoded = DecodedReadings()
     reader: AlarmReader | None = None
@@ -140,7 +142,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         )
         register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
         reader = AlarmReader(
-            bootstrap_servers=settings.bootstrap_list(),
+            kafka=settings.kafka(),
             topic=topics.readings,
             app_id=settings.pipeline_app_id,
             evaluator=processor,

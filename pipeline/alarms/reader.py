@@ -35,10 +35,11 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.readings import Reading, decode_reading
 from contracts.timefmt import now_ms
+from kafka_edge.aio_clients import aio_admin, aio_consumer
+from kafka_edge.connection import KafkaConnection
 from pipeline.decoded_cache import DecodedReadings
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class AlarmReader:
     def __init__(
         self,
         *,
-        bootstrap_servers: list[str],
+        kafka: KafkaConnection,
         topic: str,
         app_id: str,
         evaluator: Evaluator,
@@ -97,7 +98,7 @@ class AlarmReader:
     ) -> None:
         # Where the readings decoded here are left for the storage path.
         self._share = share
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._app_id = app_id
         self._evaluator = evaluator
@@ -121,8 +122,8 @@ class AlarmReader:
     # -- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+        consumer = aio_consumer(
+            self._kafka,
             group_id=alarm_group_id(self._app_id),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -277,7 +278,7 @@ class AlarmReader:
 
     async def _storage_committed(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         """The storage group's committed offsets for ``tps`` (where it has any)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = aio_admin(self._kafka)
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(self._app_id, partitions=list(tps))

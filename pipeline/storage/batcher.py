@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from kafka_edge.records import Publisher
+from kafka_edge.retry import RetryPolicy
 from pipeline.chunks import Chunk
 from pipeline.dead_letter import DeadLetter, SourceRecord
-from pipeline.delivery import LineSet, Publisher, RetryPolicy, Write, deliver
+from pipeline.delivery import LineSet, Write, deliver
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,11 @@ from contracts.aggregates import WindowAggregate
 from contracts.errors import ConfigError
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
+from kafka_edge.records import Publisher, Record
+from kafka_edge.retry import RetryPolicy
 from pipeline.batch import source_record
 from pipeline.dead_letter import DeadLetter
-from pipeline.delivery import Publisher, RetryPolicy, until_done
+from pipeline.delivery import until_done
 from pipeline.settings import PipelineSettings
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
 from pipeline.windows.lines import aggregate_lines
@@ -147,7 +149,7 @@ class WindowsStage:
     async def _emit(self, closed: list[WindowAggregate]) -> None:
         if not closed:
             return
-        records = [(a.key(), a.encode()) for a in closed]
+        records = [Record(a.key(), a.encode()) for a in closed]
 
         async def publish() -> None:
             await self._publisher.publish(self._topic, records)

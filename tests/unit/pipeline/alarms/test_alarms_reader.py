@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiokafka import TopicPartition
 
 from contracts.readings import Reading
+from kafka_edge.connection import KafkaConnection
 from pipeline.alarms.reader import AlarmReader, decode_for_alarms
 from pipeline.decoded_cache import DecodedReadings
 
@@ -40,7 +41,7 @@ class Engine:
 
 def reader(engine: Engine, share: DecodedReadings | None = None) -> AlarmReader:
     r = AlarmReader(
-        bootstrap_servers=["127.0.0.1:9"],
+        kafka=KafkaConnection.plain("127.0.0.1:9"),
         topic=TOPIC,
         app_id="app",
         evaluator=engine,
