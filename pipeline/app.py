@@ -7,20 +7,20 @@ Faust's per-event stream machinery; see that module for why and how offsets stay
 
 Two paths read the readings:
 
-- storage (:class:`pipeline.readings_loop.ReadingsLoop`), per chunk: decode, add the
+- storage (:class:`pipeline.storage.readings_loop.ReadingsLoop`), per chunk: decode, add the
   readings to their windows and emit the closed ones, then hand the lines to the storage
   batcher, which writes them to InfluxDB in the background and acks the chunk's offsets
   only after InfluxDB accepted them;
 - alarms (:class:`pipeline.alarms.reader.AlarmReader`): the same partitions at a position
   of their own, so that a slow or stopped InfluxDB never delays an alarm.
 
-The alarm events' rows reach InfluxDB from the alarms topic (:class:`pipeline.rows_loop.
+The alarm events' rows reach InfluxDB from the alarms topic (:class:`pipeline.storage.rows_loop.
 RowsLoop`, as the audit records do).
 
 An unexpected exception in a loop stops the worker (exit code 1) instead of going on past
 a batch it could not store; the process manager restarts it, and it resumes from the
 committed offsets. Expected failures never get that far: bad records become dead letters,
-and :mod:`pipeline.delivery` retries I/O failures.
+and :mod:`pipeline.storage.delivery` retries I/O failures.
 
 ``stream_wait_empty`` is off: by default Faust waits, before a shutdown or a rebalance,
 until every record being processed is acked, which never happens while InfluxDB is down.
@@ -50,17 +50,17 @@ from kafka_edge.connection import ProducerSettings
 from kafka_edge.faust_broker import faust_broker_settings
 from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
 from pipeline.alarms.reader import AlarmReader
-from pipeline.audit_rows import audit_record_line
 from pipeline.chunks import Chunk, ChunkConsumer
-from pipeline.decoded_cache import DecodedReadings
-from pipeline.delivery import until_done
-from pipeline.line_protocol import alarm_event_line
 from pipeline.publish import FaustPublisher
-from pipeline.readings_loop import ReadingsLoop
-from pipeline.rows_loop import RowsLoop
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
+from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.decoded_cache import DecodedReadings
+from pipeline.storage.delivery import until_done
+from pipeline.storage.line_protocol import alarm_event_line
+from pipeline.storage.readings_loop import ReadingsLoop
+from pipeline.storage.rows_loop import RowsLoop
 from pipeline.tables import KeyPartitionedTable
 from pipeline.topology import readings_partitions
 from pipeline.windows.stage import WINDOWS_TABLE, WindowsStage

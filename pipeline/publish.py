@@ -9,7 +9,7 @@ from typing import Any
 import faust
 
 from kafka_edge.records import Record
-from pipeline.delivery import PublishError
+from pipeline.storage.delivery import PublishError
 
 # How long a publish waits for the broker's acknowledgements before it fails (and the
 # caller's retry policy sends the records again; consumers drop what they already have).

@@ -43,7 +43,7 @@ from pipeline.alarms.lifecycle import ActionRefused
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.state import MachineState
-from pipeline.dead_letter import SourceRecord, dead_letter_body
+from pipeline.storage.dead_letter import SourceRecord, dead_letter_body
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ second aiokafka consumer in the same process:
   evaluated, commits, and stops reading them before the new owner recovers their state.
 
 Records that do not decode are skipped here: the storage path dead-letters them, once.
-The readings decoded here are left for the storage path (:mod:`pipeline.decoded_cache`).
+The readings decoded here are left for the storage path (:mod:`pipeline.storage.decoded_cache`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from contracts.readings import Reading, decode_reading
 from contracts.timefmt import now_ms
 from kafka_edge.aio_clients import aio_admin, aio_consumer
 from kafka_edge.connection import KafkaConnection
-from pipeline.decoded_cache import DecodedReadings
+from pipeline.storage.decoded_cache import DecodedReadings
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ Readings go to ``influx_bucket``, aggregates to ``influx_aggregates_bucket``, al
 (nanoseconds). A failed attempt raises :class:`~pipeline.sink.errors.InfluxWriteError`
 (or :class:`~pipeline.sink.errors.SinkBackpressureError` for 429 and 503, with the
 server's ``Retry-After`` when it sent one); this module never retries and never sleeps:
-:mod:`pipeline.delivery` retries, under :mod:`kafka_edge.retry`.
+:mod:`pipeline.storage.delivery` retries, under :mod:`kafka_edge.retry`.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from kafka_edge.records import Publisher
 from kafka_edge.retry import RetryPolicy
 from pipeline.chunks import Chunk
-from pipeline.dead_letter import DeadLetter, SourceRecord
-from pipeline.delivery import LineSet, Write, deliver
+from pipeline.storage.dead_letter import DeadLetter, SourceRecord
+from pipeline.storage.delivery import LineSet, Write, deliver
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy
-from pipeline.batch import source_record
-from pipeline.dead_letter import DeadLetter
-from pipeline.delivery import until_done
 from pipeline.settings import PipelineSettings
+from pipeline.storage.batch import source_record
+from pipeline.storage.dead_letter import DeadLetter
+from pipeline.storage.delivery import until_done
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
 from pipeline.windows.lines import aggregate_lines
 

@@ -5,10 +5,10 @@ import pytest
 
 from contracts.readings import Reading
 from kafka_edge.retry import RetryPolicy
-from pipeline.batch import decode_records
-from pipeline.dead_letter import SourceRecord
-from pipeline.delivery import LineSet, PublishError, deliver, write_isolating
 from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError
+from pipeline.storage.batch import decode_records
+from pipeline.storage.dead_letter import SourceRecord
+from pipeline.storage.delivery import LineSet, PublishError, deliver, write_isolating
 
 T0 = 1_766_241_000_000
 FAST = RetryPolicy(initial_s=0.001, max_s=0.002)

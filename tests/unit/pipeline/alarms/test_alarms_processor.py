@@ -19,7 +19,7 @@ from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.processor import AlarmProcessor
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import apply_record
-from pipeline.dead_letter import SourceRecord
+from pipeline.storage.dead_letter import SourceRecord
 
 T0 = 1_766_241_000_000
 TOPICS = TopicNames.with_prefix("t")

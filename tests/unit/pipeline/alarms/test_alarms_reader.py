@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 from contracts.readings import Reading
 from kafka_edge.connection import KafkaConnection
 from pipeline.alarms.reader import AlarmReader, decode_for_alarms
-from pipeline.decoded_cache import DecodedReadings
+from pipeline.storage.decoded_cache import DecodedReadings
 
 TOPIC = "readings"
 P0 = TopicPartition(TOPIC, 0)

@@ -16,12 +16,12 @@ from typing import Protocol
 
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
-from pipeline.batch import decode_records
 from pipeline.chunks import Chunk
-from pipeline.dead_letter import DeadLetter
-from pipeline.decoded_cache import DecodedReadings
 from pipeline.sink.influx import InfluxSink
+from pipeline.storage.batch import decode_records
 from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.dead_letter import DeadLetter
+from pipeline.storage.decoded_cache import DecodedReadings
 
 logger = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from contracts.errors import MillstreamError
 from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy, retry_async
-from pipeline.batch import source_record
-from pipeline.dead_letter import DeadLetter, SourceRecord
 from pipeline.sink.errors import InfluxWriteError
+from pipeline.storage.batch import source_record
+from pipeline.storage.dead_letter import DeadLetter, SourceRecord
 
 logger = logging.getLogger(__name__)
 
