@@ -2,8 +2,10 @@
 
 Faust owns the consumer group, the assignment (tables co-partitioned with the readings
 topic), rebalances, table changelogs and offset commits. The readings topic (and the audit
-topic) are consumed chunk by chunk through :class:`pipeline.chunks.ChunkConsumer`, past
-Faust's per-event stream machinery; see that module for why and how offsets stay safe.
+topic) are consumed chunk by chunk through :class:`pipeline.faust_ext.chunks.ChunkConsumer`,
+past Faust's per-event stream machinery; see that module for why and how offsets stay safe.
+That and the other extensions of Faust's internals live in :mod:`pipeline.faust_ext`, and
+:func:`create_app` refuses a faust-streaming version they were not tested with.
 
 Two paths read the readings:
 
@@ -29,7 +31,7 @@ because processing is idempotent (points overwrite, alarm ids are deterministic,
 state remembers the last offset it applied).
 
 Tables are written outside stream iteration: their key is the machine id's bytes,
-serialized raw, exactly the readings key, and :class:`pipeline.tables.KeyPartitionedTable`
+serialized raw, exactly the readings key, and :class:`pipeline.faust_ext.tables.KeyPartitionedTable`
 puts each changelog record in that key's readings partition (Kafka's default partitioner,
 computed without the producer's metadata).
 The in-memory store is rebuilt from the compacted changelog at start-up; Faust's RocksDB
@@ -50,7 +52,10 @@ from kafka_edge.connection import ProducerSettings
 from kafka_edge.faust_broker import faust_broker_settings
 from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
 from pipeline.alarms.reader import AlarmReader
-from pipeline.chunks import Chunk, ChunkConsumer
+from pipeline.faust_ext.app import PipelineApp
+from pipeline.faust_ext.chunks import Chunk
+from pipeline.faust_ext.tables import KeyPartitionedTable
+from pipeline.faust_ext.version import check_faust_version
 from pipeline.publish import FaustPublisher
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
@@ -61,7 +66,6 @@ from pipeline.storage.delivery import until_done
 from pipeline.storage.line_protocol import alarm_event_line
 from pipeline.storage.readings_loop import ReadingsLoop
 from pipeline.storage.rows_loop import RowsLoop
-from pipeline.tables import KeyPartitionedTable
 from pipeline.topology import readings_partitions
 from pipeline.windows.stage import WINDOWS_TABLE, WindowsStage
 
@@ -69,21 +73,6 @@ logger = logging.getLogger(__name__)
 
 # Faust's producer as it always was here: acks from all in-sync replicas, no compression.
 FAUST_PRODUCER = ProducerSettings(acks="all", compression="none")
-
-
-class PipelineApp(faust.App):  # type: ignore[misc]
-    """A Faust app whose consumer hands registered topics over chunk by chunk."""
-
-    def _new_consumer(self) -> Any:
-        transport: Any = self.transport
-        return ChunkConsumer(
-            transport,
-            callback=self.topics.on_message,
-            on_partitions_revoked=self._on_partitions_revoked,
-            on_partitions_assigned=self._on_partitions_assigned,
-            beacon=self.beacon,
-            loop=transport.loop,
-        )
 
 
 def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
@@ -101,6 +90,7 @@ def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
 
 def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
     """Build the pipeline's Faust app; ``partitions`` defaults to the readings topic's."""
+    check_faust_version()
     if partitions is None:
         partitions = settings.pipeline_partitions or readings_partitions(settings)
     topics = settings.topics

@@ -29,8 +29,8 @@ from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.processor import ALARM_STATE_TABLE, AlarmProcessor
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import ThresholdsFeed
+from pipeline.faust_ext.tables import PromptChangelogTable
 from pipeline.storage.dead_letter import SourceRecord
-from pipeline.tables import PromptChangelogTable
 
 if TYPE_CHECKING:
     from pipeline.settings import PipelineSettings

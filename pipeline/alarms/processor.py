@@ -7,7 +7,7 @@ this order: evaluate, publish the events (alarms topic) and the new alarm states
 the table's changelog holds it before the caller acks the input. (Faust buffers changelog
 writes made outside a stream event, and its producer flush may return before the buffer
 is sent; without waiting for the broker's acknowledgement of each changelog record,
-:meth:`pipeline.tables.KeyPartitionedTable.changelog_durable`, a worker killed with
+:meth:`pipeline.faust_ext.tables.KeyPartitionedTable.changelog_durable`, a worker killed with
 SIGKILL could lose them while its offsets were already committed, and its successor
 reused transition numbers for different transitions.) A crash before the store
 replays the input from the old state and publishes the same events with the same

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from kafka_edge.records import Publisher
 from kafka_edge.retry import RetryPolicy
-from pipeline.chunks import Chunk
+from pipeline.faust_ext.chunks import Chunk
 from pipeline.storage.dead_letter import DeadLetter, SourceRecord
 from pipeline.storage.delivery import LineSet, Write, deliver
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
-from pipeline.chunks import Chunk
+from pipeline.faust_ext.chunks import Chunk
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.batch import decode_records
 from pipeline.storage.batcher import StorageBatcher

@@ -13,7 +13,7 @@ from typing import Any
 
 from contracts.errors import ContractError
 from contracts.timefmt import now_ms
-from pipeline.chunks import Chunk
+from pipeline.faust_ext.chunks import Chunk
 from pipeline.storage.batch import source_record
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.dead_letter import DeadLetter, Stage

@@ -3,7 +3,7 @@ import asyncio
 import faust
 import pytest
 
-from pipeline.tables import KeyPartitionedTable
+from pipeline.faust_ext.tables import KeyPartitionedTable
 
 
 async def test_changelog_durable_waits_for_every_changelog_record(monkeypatch):
