@@ -13,8 +13,8 @@ Two paths read the readings:
   readings to their windows and emit the closed ones, then hand the lines to the storage
   batcher, which writes them to InfluxDB in the background and acks the chunk's offsets
   only after InfluxDB accepted them;
-- alarms (:class:`pipeline.alarms.reader.AlarmReader`): the same partitions at a position
-  of their own, so that a slow or stopped InfluxDB never delays an alarm.
+- alarms (:class:`pipeline.alarms.readings_reader.ReadingsReader`): the same partitions at
+  a position of their own, so that a slow or stopped InfluxDB never delays an alarm.
 
 The alarm events' rows reach InfluxDB from the alarms topic (:class:`pipeline.storage.rows_loop.
 RowsLoop`, as the audit records do).
@@ -51,7 +51,7 @@ import mode
 from kafka_edge.connection import ProducerSettings
 from kafka_edge.faust_broker import faust_broker_settings
 from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
-from pipeline.alarms.reader import AlarmReader
+from pipeline.alarms.readings_reader import ReadingsReader
 from pipeline.faust_ext.app import PipelineApp
 from pipeline.faust_ext.chunks import Chunk
 from pipeline.faust_ext.tables import KeyPartitionedTable
@@ -125,13 +125,13 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     retry = settings.retry_policy()
     consumer: Any = app.consumer
     decoded = DecodedReadings()
-    reader: AlarmReader | None = None
+    reader: ReadingsReader | None = None
     if settings.pipeline_alarms_enabled:
         processor = build_alarm_processor(
             app, settings=settings, publisher=publisher, partitions=partitions
         )
         register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
-        reader = AlarmReader(
+        reader = ReadingsReader(
             kafka=settings.kafka(),
             topic=topics.readings,
             app_id=settings.pipeline_app_id,
@@ -143,7 +143,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
             share=decoded if settings.pipeline_storage_enabled else None,
         )
         consumer.revoke_hooks.append(reader.revoke)
-        app.task(_crash_on_error(app, "pipeline.alarm_reader", reader.run))
+        app.task(_crash_on_error(app, "pipeline.readings_reader", reader.run))
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
         windows_table = app.Table(

@@ -55,7 +55,7 @@ def source_record(record: Any) -> SourceRecord:
 def decode_records(
     records: Iterable[Any], *, now_ms: int, decoded: DecodedReadings | None = None
 ) -> Decoded:
-    """``decoded``: readings already decoded by the alarm reader, taken where present."""
+    """``decoded``: readings already decoded by the readings reader, taken where present."""
     out = Decoded()
     readings = out.readings
     sources = out.sources

@@ -3,7 +3,7 @@ and hand the lines to the storage batcher, which writes them in the background.
 
 Offsets are acked only after the batch holding the chunk is in InfluxDB
 (:mod:`pipeline.storage.batcher`). Alarms are not evaluated here: they must not wait for
-storage, so :class:`pipeline.alarms.reader.AlarmReader` reads the same partitions at a
+storage, so :class:`pipeline.alarms.readings_reader.ReadingsReader` reads the same partitions at a
 position of its own.
 """
 
@@ -56,7 +56,7 @@ class ReadingsLoop:
         pause: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._decoded = decoded
-        # Awaited between slices of a chunk: lets other tasks (the alarm reader) run first.
+        # Awaited between slices of a chunk: lets other tasks (the readings reader) run first.
         self._pause = pause if pause is not None else _next_turn
         self._sink = sink
         self._batcher = batcher

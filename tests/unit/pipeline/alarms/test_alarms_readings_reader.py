@@ -1,4 +1,4 @@
-"""The alarm reader's bookkeeping: which fetched records reach the engine, and where each
+"""The readings reader's bookkeeping: which fetched records reach the engine, and where each
 partition goes on from. (Its Kafka edge runs in the pipeline's integration tests.)"""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from aiokafka import TopicPartition
 
 from contracts.readings import Reading
 from kafka_edge.connection import KafkaConnection
-from pipeline.alarms.reader import AlarmReader, decode_for_alarms
+from pipeline.alarms.readings_reader import ReadingsReader, decode_for_alarms
 from pipeline.storage.decoded_cache import DecodedReadings
 
 TOPIC = "readings"
@@ -39,8 +39,8 @@ class Engine:
         self.batches.append(list(readings))
 
 
-def reader(engine: Engine, share: DecodedReadings | None = None) -> AlarmReader:
-    r = AlarmReader(
+def reader(engine: Engine, share: DecodedReadings | None = None) -> ReadingsReader:
+    r = ReadingsReader(
         kafka=KafkaConnection.plain("127.0.0.1:9"),
         topic=TOPIC,
         app_id="app",

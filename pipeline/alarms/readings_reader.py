@@ -1,4 +1,4 @@
-"""The alarm reader: the readings this worker owns, read for the alarm engine alone, at a
+"""The readings reader: the readings this worker owns, read for the alarm engine alone, at a
 position of its own, so that alarms never wait for storage.
 
 Faust's consumer reads the readings for storage (line protocol, windows, InfluxDB), and
@@ -19,7 +19,7 @@ second aiokafka consumer in the same process:
 - Starting early is harmless: the engine skips a reading no newer than the last one it
   evaluated for the machine, so a replay publishes nothing twice. Starting late would
   lose transitions, which is why the commit follows the state.
-- When Faust revokes partitions, :meth:`AlarmReader.revoke` waits for the batch being
+- When Faust revokes partitions, :meth:`ReadingsReader.revoke` waits for the batch being
   evaluated, commits, and stops reading them before the new owner recovers their state.
 
 Records that do not decode are skipped here: the storage path dead-letters them, once.
@@ -50,7 +50,7 @@ FETCH_WAIT_MS = 100
 # How often processed offsets are committed, at most (a revoke commits at once).
 COMMIT_EVERY_S = 1.0
 # Records not yet evaluated above which the reader counts as behind: the storage path then
-# gives it the worker's time first (:meth:`AlarmReader.alarms_first`).
+# gives it the worker's time first (:meth:`ReadingsReader.alarms_first`).
 BEHIND_RECORDS = 1_000
 # How long the storage path waits, at most, per slice of work while the reader is behind.
 YIELD_MAX_S = 0.05
@@ -79,7 +79,7 @@ def decode_for_alarms(records: Collection[Any]) -> list[tuple[int, Reading]]:
     return decoded
 
 
-class AlarmReader:
+class ReadingsReader:
     """One per worker; run :meth:`run` as a task, and call :meth:`revoke` from the
     consumer's revocation hook."""
 
@@ -226,7 +226,9 @@ class AlarmReader:
             self._forget(gone)
             if consumer is not None:
                 consumer.assign(sorted(self._assigned))
-            logger.info("alarm reader released partitions=%s", sorted(tp.partition for tp in gone))
+            logger.info(
+                "readings reader released partitions=%s", sorted(tp.partition for tp in gone)
+            )
 
     def _forget(self, gone: set[TopicPartition]) -> None:
         for tp in gone:
@@ -254,7 +256,7 @@ class AlarmReader:
                 self._position[tp] = offset
                 self._committed[tp] = offset
             logger.info(
-                "alarm reader took partitions=%s from offsets=%s",
+                "readings reader took partitions=%s from offsets=%s",
                 sorted(tp.partition for tp in new),
                 [starts[tp] for tp in sorted(new)],
             )
@@ -302,6 +304,6 @@ class AlarmReader:
         try:
             await consumer.commit(due)
         except Exception as exc:  # the next commit carries the same or later offsets
-            logger.warning("alarm reader commit failed partitions=%d error=%r", len(due), exc)
+            logger.warning("readings reader commit failed partitions=%d error=%r", len(due), exc)
             return
         self._committed.update(due)
