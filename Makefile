@@ -43,7 +43,7 @@ bench-quick: $(STAMP)
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy contracts kafka_edge connectors pipeline api infra bench
+	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench
 
 up: $(STAMP)
 	$(BIN)/python -m infra up

@@ -56,6 +56,7 @@ from pipeline.faust_ext.app import PipelineApp
 from pipeline.faust_ext.chunks import Chunk
 from pipeline.faust_ext.tables import KeyPartitionedTable
 from pipeline.faust_ext.version import check_faust_version
+from pipeline.metrics_page import serve_metrics
 from pipeline.publish import FaustPublisher
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
@@ -156,6 +157,8 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         windows = WindowsStage.from_settings(
             settings, table=windows_table, publisher=publisher, retry=retry
         )
+        if web_enabled:
+            serve_metrics(app, "/windows/metrics/", windows.registry)
     sink = InfluxSink.from_settings(settings)
 
     def batcher(name: str, batch_size: int) -> StorageBatcher:

@@ -19,17 +19,17 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import faust
-from prometheus_client import generate_latest
 
+from alarmrules.engine import EngineConfig
 from contracts.timefmt import now_ms
 from kafka_edge.partitioner import partition_for
 from kafka_edge.records import Publisher
-from pipeline.alarms.engine import EngineConfig
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.processor import ALARM_STATE_TABLE, AlarmProcessor
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import ThresholdsFeed
 from pipeline.faust_ext.tables import PromptChangelogTable
+from pipeline.metrics_page import serve_metrics
 from pipeline.storage.dead_letter import SourceRecord
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 ACTIONS_AGENT = "pipeline.alarm-actions"
 TIMER = "pipeline.alarm-timer"
-_PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 def partition_of(machine_id: str, partitions: int) -> int:
@@ -58,7 +57,7 @@ def build_alarm_processor(
             partitions=partitions,
             use_partitioner=True,
             key_type=bytes,
-            help="Alarm state per machine id (pipeline.alarms.state).",
+            help="Alarm state per machine id (alarmrules.state).",
         )
     )
     readings_topic = settings.topics.readings
@@ -145,10 +144,4 @@ def register_alarm_agents(
     app.timer(settings.pipeline_alarm_timer_interval_ms / 1000, name=TIMER)(alarm_timer)
 
     if settings.pipeline_web_port is not None:
-        registry = processor.metrics.registry
-
-        async def alarm_metrics(view: Any, request: Any) -> Any:
-            # Prometheus' text format; aiohttp sets the charset itself.
-            return view.bytes(generate_latest(registry), content_type=_PROMETHEUS_TEXT)
-
-        app.page("/alarms/metrics/")(alarm_metrics)
+        serve_metrics(app, "/alarms/metrics/", processor.metrics.registry)

@@ -24,6 +24,15 @@ from typing import Any
 
 import orjson
 
+from alarmrules.engine import (
+    EngineConfig,
+    advance,
+    apply_action,
+    evaluate_reading,
+    expire_shelves,
+)
+from alarmrules.lifecycle import ActionRefused
+from alarmrules.state import MachineState
 from contracts.alarm_actions import decode_alarm_action
 from contracts.alarms import AlarmEvent
 from contracts.errors import ContractError
@@ -32,17 +41,8 @@ from contracts.thresholds import SensorThresholds
 from contracts.topics import TopicNames
 from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy, retry_async
-from pipeline.alarms.engine import (
-    EngineConfig,
-    advance,
-    apply_action,
-    evaluate_reading,
-    expire_shelves,
-)
-from pipeline.alarms.lifecycle import ActionRefused
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
-from pipeline.alarms.state import MachineState
 from pipeline.storage.dead_letter import SourceRecord, dead_letter_body
 
 logger = logging.getLogger(__name__)
