@@ -56,7 +56,7 @@ bench-quick: $(STAMP)
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy contracts alarmrules connectors pipeline api infra bench cli
+	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
 
 up: $(STAMP)
 	$(BIN)/python -m infra up

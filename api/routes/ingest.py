@@ -12,6 +12,7 @@ from api.flat import FlatLimits
 from api.ingest import accepted_body, parse_readings_body
 from api.responses import OrjsonResponse, json_response
 from contracts.timefmt import now_ms
+from kafka_edge.records import Record
 
 router = APIRouter(prefix="/api", tags=["readings"])
 
@@ -78,5 +79,7 @@ async def post_readings(
             max_text=settings.reading_max_text,
         ),
     )
-    await publisher.send_many(settings.topics.readings, [(r.key(), r.encode()) for r in readings])
+    await publisher.publish(
+        settings.topics.readings, [Record(r.key(), r.encode()) for r in readings]
+    )
     return json_response(accepted_body(readings), status_code=201)
