@@ -12,6 +12,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
+COPY kafka_edge ./kafka_edge
 COPY alarmrules ./alarmrules
 COPY connectors ./connectors
 COPY pipeline ./pipeline
