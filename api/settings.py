@@ -53,9 +53,8 @@ class ApiSettings(CommonSettings):
 
     # POST /api/readings
     max_batch_readings: int = Field(default=10_000, ge=1)
-    # A reading's time must lie within [now - max_age, now + max_future]: InfluxDB drops
-    # points older than the telemetry bucket's retention (30 days by default).
-    reading_max_age_s: float = Field(default=30 * 86_400, gt=0)
+    # A reading's time must lie within [now - the telemetry bucket's retention
+    # (influx_retention_days, 0: forever), now + max_future]: InfluxDB drops anything older.
     reading_max_future_s: float = Field(default=3_600, ge=0)
     reading_max_sensors: int = Field(default=256, ge=1)
     reading_max_text: int = Field(default=128, ge=1)
@@ -161,6 +160,12 @@ class ApiSettings(CommonSettings):
         if (self.api_tls_cert is None) != (self.api_tls_key is None):
             raise ValueError("api_tls_cert and api_tls_key: set both or neither")
         return self
+
+    @property
+    def reading_max_age_s(self) -> float | None:
+        """The oldest reading InfluxDB keeps, in seconds before now; None: any age."""
+        days = self.influx_retention_days
+        return days * 86_400.0 if days else None
 
     @property
     def tls(self) -> bool:
