@@ -15,6 +15,8 @@ from api.kafka.store import CompactedStore
 from contracts.alarm_actions import AlarmAction, AlarmActionKind
 from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
 from contracts.timefmt import now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ class AlarmStore(CompactedStore):
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         state_topic: str,
         actions_topic: str,
         publisher: KafkaPublisher,
@@ -99,7 +101,7 @@ class AlarmStore(CompactedStore):
         self.table = AlarmTable()
         self.actions_topic = actions_topic
         super().__init__(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=state_topic,
             publisher=publisher,
             apply=self.table.apply,
@@ -113,7 +115,7 @@ class AlarmStore(CompactedStore):
 
     async def submit(self, action: AlarmAction) -> None:
         """Produce one action and wait for Kafka's ack; the pipeline applies it."""
-        await self.publisher.send_many(self.actions_topic, [(action.key(), action.encode())])
+        await self.publisher.publish(self.actions_topic, [Record(action.key(), action.encode())])
         logger.info(
             "alarm action submitted action=%s alarm_id=%s by=%s",
             action.action,

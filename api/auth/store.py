@@ -10,6 +10,8 @@ from api.auth.roles import Identity, Role
 from api.kafka.producer import KafkaPublisher
 from api.kafka.store import CompactedStore
 from contracts.timefmt import now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -17,10 +19,10 @@ logger = logging.getLogger(__name__)
 class ApiKeyStore(CompactedStore):
     """Authenticates secrets against the keys on the topic; mints and revokes keys."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+    def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
         self._index = KeyIndex()
         super().__init__(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=topic,
             publisher=publisher,
             apply=self._index.apply,
@@ -59,9 +61,9 @@ class ApiKeyStore(CompactedStore):
     async def revoke(self, key_id: str) -> bool:
         if self._index.get(key_id) is None:
             return False
-        await self.write([(key_id.encode(), None)])
+        await self.write([Record(key_id.encode(), None)])
         logger.info("api key revoked key_id=%s", key_id)
         return True
 
     async def _publish(self, record: ApiKeyRecord) -> None:
-        await self.write([(record.key(), record.encode())])
+        await self.write([Record(record.key(), record.encode())])

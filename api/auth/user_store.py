@@ -12,6 +12,8 @@ from api.auth.users import UserIndex, UserRecord
 from api.kafka.producer import KafkaPublisher
 from api.kafka.store import CompactedStore
 from contracts.timefmt import format_ts, now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +31,10 @@ class UserExistsError(Exception):
 class UserStore(CompactedStore):
     """Every replica reads the whole topic, so a change made on one is seen by all."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+    def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
         self._index = UserIndex()
         super().__init__(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=topic,
             publisher=publisher,
             apply=self._index.apply,
@@ -117,7 +119,7 @@ class UserStore(CompactedStore):
     async def delete(self, username: str) -> bool:
         if self._index.get(username) is None:
             return False
-        await self.write([(username.encode(), None)])
+        await self.write([Record(username.encode(), None)])
         logger.info("user deleted username=%s", username)
         return True
 
@@ -137,4 +139,4 @@ class UserStore(CompactedStore):
         logger.info("bootstrap admin user restored username=%s", username)
 
     async def _publish(self, record: UserRecord) -> None:
-        await self.write([(record.key(), record.encode())])
+        await self.write([Record(record.key(), record.encode())])

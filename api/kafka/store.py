@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from api.kafka.compacted import ApplyRecord, CompactedTopicReader
-from api.kafka.producer import KafkaPublisher, Record
+from api.kafka.producer import KafkaPublisher
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 
 class CompactedStore:
@@ -19,7 +21,7 @@ class CompactedStore:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         topic: str,
         publisher: KafkaPublisher | None,
         apply: ApplyRecord,
@@ -27,9 +29,7 @@ class CompactedStore:
         self.topic = topic
         self._publisher = publisher
         self._apply = apply
-        self._reader = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers, topic=topic, apply=apply
-        )
+        self._reader = CompactedTopicReader(kafka=kafka, topic=topic, apply=apply)
 
     async def start(self, *, timeout_s: float) -> None:
         """Return once every record present at start-up has been applied."""
@@ -45,10 +45,10 @@ class CompactedStore:
         return self._publisher
 
     async def write(self, records: Sequence[Record]) -> None:
-        """Produce ``(key, value)`` records (``None``: tombstone), wait for Kafka's ack,
-        then apply them here (read your own write). Raises ``BrokerUnavailableError``."""
+        """Produce records (a ``None`` value: tombstone), wait for Kafka's ack, then apply
+        them here (read your own write). Raises ``BrokerUnavailableError``."""
         if not records:
             return
-        await self.publisher.send_many(self.topic, records)
-        for key, value in records:
-            self._apply(key, value)
+        await self.publisher.publish(self.topic, records)
+        for record in records:
+            self._apply(record.key, record.value)

@@ -15,6 +15,8 @@ from api.kafka.store import CompactedStore
 from api.machines.overlay import OVERLAY_SUFFIX, MachineOverlay, decode_overlay, merged
 from contracts.errors import ContractError
 from contracts.machines import MachineInfo, decode_machine
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +86,11 @@ class MachineRegistry(CompactedStore):
     """The machines topic, kept current in memory; the API's writes show at once."""
 
     def __init__(
-        self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher | None = None
+        self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher | None = None
     ) -> None:
         self.table = MachineTable()
         super().__init__(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=topic,
             publisher=publisher,
             apply=self.table.apply,
@@ -102,4 +104,4 @@ class MachineRegistry(CompactedStore):
 
     async def write_overlay(self, overlay: MachineOverlay) -> None:
         """Produce the overlay, wait for Kafka's ack, then apply it here (read your write)."""
-        await self.write([(overlay.key(), overlay.encode())])
+        await self.write([Record(overlay.key(), overlay.encode())])

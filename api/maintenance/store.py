@@ -9,6 +9,8 @@ from api.kafka.producer import KafkaPublisher
 from api.kafka.store import CompactedStore
 from contracts.errors import ContractError
 from contracts.maintenance import MaintenanceSchedule, decode_maintenance, maintenance_key
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +64,17 @@ class MaintenanceTable:
 class MaintenanceStore(CompactedStore):
     """Every replica reads the whole topic; a write shows here once Kafka acknowledged it."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+    def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
         self.table = MaintenanceTable()
         super().__init__(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=topic,
             publisher=publisher,
             apply=self.table.apply,
         )
 
     async def put(self, schedule: MaintenanceSchedule) -> None:
-        await self.write([(schedule.key(), schedule.encode())])
+        await self.write([Record(schedule.key(), schedule.encode())])
 
     async def delete(self, machine_id: str, schedule_id: str) -> None:
-        await self.write([(maintenance_key(machine_id, schedule_id), None)])
+        await self.write([Record(maintenance_key(machine_id, schedule_id), None)])

@@ -23,6 +23,8 @@ from contracts.thresholds import (
     parse_thresholds_key,
     thresholds_key,
 )
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +102,10 @@ class ThresholdsStore(CompactedStore):
     """The thresholds topic kept current in memory; writes wait for Kafka's ack, then show
     in this replica's view at once (read your own write)."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+    def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
         self.table = ThresholdsTable()
         super().__init__(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=topic,
             publisher=publisher,
             apply=self.table.apply,
@@ -112,6 +114,6 @@ class ThresholdsStore(CompactedStore):
     async def write_rules(
         self, puts: Sequence[SensorThresholds], deletes: Sequence[tuple[str, str]] = ()
     ) -> None:
-        records: list[tuple[bytes, bytes | None]] = [(r.key(), r.encode()) for r in puts]
-        records += [(thresholds_key(m, s), None) for m, s in deletes]
+        records = [Record(r.key(), r.encode()) for r in puts]
+        records += [Record(thresholds_key(m, s), None) for m, s in deletes]
         await self.write(records)
