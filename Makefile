@@ -2,19 +2,41 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Every Python package, transitive ones too, pinned with hashes: `make lock` writes it.
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) 2>/dev/null | cksum | cut -d' ' -f1)
 # The browser tests drive Debian's Chromium (a browser download cannot work here).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint up down status clean bench bench-quick
+.PHONY: run test test-quick lint lock lock-upgrade up down status clean bench bench-quick
 
-$(STAMP): pyproject.toml
+# The venv holds exactly the locked versions; the project itself is installed without deps,
+# then checked against pyproject.toml so that an unlocked new dependency is named.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python .ci/check_lock.py
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+$(BIN)/uv:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command 'make lock' --quiet --output-file $(LOCK)
+
+## lock: re-lock after a change to pyproject.toml, keeping every locked version that still fits
+lock: $(BIN)/uv
+	$(UV_COMPILE)
+
+## lock-upgrade: re-lock with the newest versions pyproject.toml allows
+lock-upgrade: $(BIN)/uv
+	$(UV_COMPILE) --upgrade
 
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests"
