@@ -22,20 +22,22 @@ $(STAMP): pyproject.toml $(LOCK)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-$(BIN)/uv:
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
+$(UV_STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	@touch $@
 
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
 	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
 	--custom-compile-command 'make lock' --quiet --output-file $(LOCK)
 
 ## lock: re-lock after a change to pyproject.toml, keeping every locked version that still fits
-lock: $(BIN)/uv
+lock: $(UV_STAMP)
 	$(UV_COMPILE)
 
 ## lock-upgrade: re-lock with the newest versions pyproject.toml allows
-lock-upgrade: $(BIN)/uv
+lock-upgrade: $(UV_STAMP)
 	$(UV_COMPILE) --upgrade
 
 $(CHROMIUM):
@@ -47,10 +49,19 @@ $(CHROMIUM):
 run: $(STAMP)
 	$(BIN)/python -m infra run
 
+# `make test` runs the suite on two pytest-xdist workers, each with its own Kafka and
+# InfluxDB; a module runs whole on one worker, the longest modules first (tests/conftest.py).
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 ## test: provision if needed, then run the whole suite against real servers
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m infra provision
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## test-quick: the unit and contract tests alone, without servers (under a minute)
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest tests/unit --without-servers -q
 
 ## bench: the full benchmark suite on a stack of its own; regenerates docs/benchmarks.md
 bench: $(STAMP)
