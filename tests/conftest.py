@@ -41,7 +41,7 @@ TEST_PARTITIONS = 3
 # would starve each other. LONGEST_FIRST are handed out before everything else, longest
 # first (a group counts as one), so that no worker is still running a long module after the
 # other has run out of work; every other module follows in the usual order, the unit tests
-# last. The figures are seconds on a busy machine.
+# last. The figures are seconds, run alone on a busy machine; the rest take 2 to 20 each.
 SHARING_A_WORKER = {
     "tests/e2e/test_e2e_journey.py": "own-stack",  # 180
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
@@ -51,11 +51,17 @@ LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
     "tests/e2e/test_bench_quick.py",
     "tests/e2e/test_e2e_interrupt.py",
-    "tests/integration/test_pipeline_faults.py",  # 180
-    "tests/integration/test_pipeline_worker.py",  # 145
+    "tests/integration/test_pipeline_faults.py",  # 175
     "tests/integration/test_connectors_outage.py",  # 135
+    "tests/integration/test_pipeline_worker.py",  # 125
     "tests/integration/test_pipeline_alarms.py",  # 105
+    "tests/integration/test_api_auth.py",  # 70
+    "tests/integration/test_api_schema.py",  # 70
     "tests/integration/test_infra_cli.py",  # 55
+    "tests/integration/test_api_roles.py",  # 50
+    "tests/integration/test_api_alarms_pipeline.py",  # 30
+    "tests/integration/test_api_tls.py",  # 25
+    "tests/integration/test_connectors_processes.py",  # 25
 )
 
 
