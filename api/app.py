@@ -21,6 +21,7 @@ from api.security.middleware import SecurityMiddleware
 from api.security.runtime import running_security
 from api.services import running_services
 from api.settings import ApiSettings
+from api.slashes import slash_redirect
 
 API_VERSION = "0.1.0"
 
@@ -62,4 +63,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.include_router(router)
     for module in (auth_routes, users_routes, keys_routes, audit_routes, metrics_routes):
         app.include_router(module.router)
+    app.router.redirect_slashes = False
+    app.router.default = slash_redirect(app.router.routes, app.router.default)
     return app

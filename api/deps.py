@@ -149,16 +149,25 @@ async def current_identity(
 Principal = Annotated[Identity, Depends(current_identity)]
 
 
+def role_refusal(identity: Identity, required: Role) -> PermissionDeniedError | None:
+    """The 403 for ``identity`` where ``required`` is needed, or ``None`` if it may."""
+    if identity.role.at_least(required):
+        return None
+    return PermissionDeniedError(
+        f"role {required.value} or higher required; "
+        f"{'key' if identity.kind == 'api_key' else 'user'} {identity.name!r} "
+        f"has role {identity.role.value}"
+    )
+
+
 def require_role(required: Role) -> Callable[[Identity], Awaitable[Identity]]:
     async def check(identity: Principal) -> Identity:
-        if not identity.role.at_least(required):
-            raise PermissionDeniedError(
-                f"role {required.value} or higher required; "
-                f"{'key' if identity.kind == 'api_key' else 'user'} {identity.name!r} "
-                f"has role {identity.role.value}"
-            )
+        refused = role_refusal(identity, required)
+        if refused is not None:
+            raise refused
         return identity
 
+    check.required_role = required  # type: ignore[attr-defined]  # read by api.authfirst
     return check
 
 

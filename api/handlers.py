@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.authfirst import credential_error
 from api.errors import ApiError
 from api.responses import json_response
 
@@ -21,7 +22,9 @@ def validation_detail(errors: Sequence[Any]) -> str:
     """``[{"loc": ("query", "limit"), "msg": "..."}]`` -> ``"limit: ..."``, one per error."""
     parts = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "header")]
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("query", "path", "header"):
+            loc = loc[1:]  # where it was sent; a parameter may itself be named ``path``
         where = ".".join(loc) or "request"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "request: invalid"
@@ -38,6 +41,10 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        refused = await credential_error(request)
+        if refused is not None:
+            return await _api_error(request, refused)
     return json_response({"detail": validation_detail(exc.errors())}, status_code=422)
 
 

@@ -25,7 +25,8 @@ def parse_readings_body(
 
     A body that is not JSON is a :class:`BadRequestError`; a reading that breaks the
     contract is an :class:`InvalidInputError` naming the field, prefixed with ``[i].``
-    (its index) for a batch. A batch is all or nothing.
+    (its index) for a batch. A batch is all or nothing, and each reading of one machine in
+    it needs a time of its own (see :func:`check_distinct_times`).
     """
     if not body.strip():
         raise BadRequestError("body: empty; send one reading object or an array of them")
@@ -54,7 +55,32 @@ def parse_readings_body(
             )
         except ContractError as exc:
             raise InvalidInputError(_at_index(i, str(exc))) from exc
+    check_distinct_times(obj, readings)
     return readings
+
+
+def check_distinct_times(items: list[Any], readings: list[Reading]) -> None:
+    """Refuse a batch in which two readings of one machine share a millisecond.
+
+    InfluxDB keeps one point per machine and time, so the second would overwrite the first
+    after its ``201``. Readings without a timestamp take the receive time, so a batch may
+    carry at most one such reading per machine.
+    """
+    first: dict[tuple[str, int], int] = {}
+    for i, reading in enumerate(readings):
+        earlier = first.setdefault((reading.machine_id, reading.ts_ms), i)
+        if earlier == i:
+            continue
+        item = items[i]
+        name = "timestamp" if "timestamp" in item or "ts" not in item else "ts"
+        if name in item:
+            why = f"the same time as [{earlier}] ({format_ts(reading.ts_ms)})"
+        else:
+            why = f"no timestamp, so it would take the receive time of [{earlier}]"
+        raise InvalidInputError(
+            f"[{i}].{name}: machine {reading.machine_id} has {why}; InfluxDB keeps one point "
+            "per machine and time, so give each reading of one machine its own timestamp"
+        )
 
 
 def _at_index(index: int, detail: str) -> str:

@@ -69,6 +69,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         org=settings.influx_org,
         bucket=settings.influx_bucket,
         aggregates_bucket=settings.influx_aggregates_bucket,
+        alarms_bucket=settings.influx_alarms_bucket,
         timeout_s=settings.influx_query_timeout_s,
     )
     hub = LiveHub(queue_frames=settings.live_queue_frames)
@@ -111,6 +112,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         stack.push_async_callback(history.stop)
         await feed.start(timeout_s=timeout_s)
         stack.push_async_callback(feed.stop)
+        stack.push_async_callback(hub.overviews.close)
         logger.info(
             "api services started kafka=%s influx=%s topic_prefix=%s",
             bootstrap,

@@ -53,9 +53,8 @@ class ApiSettings(CommonSettings):
 
     # POST /api/readings
     max_batch_readings: int = Field(default=10_000, ge=1)
-    # A reading's time must lie within [now - max_age, now + max_future]: InfluxDB drops
-    # points older than the telemetry bucket's retention (30 days by default).
-    reading_max_age_s: float = Field(default=30 * 86_400, gt=0)
+    # A reading's time must lie within [now - the telemetry bucket's retention
+    # (influx_retention_days, 0: forever), now + max_future]: InfluxDB drops anything older.
     reading_max_future_s: float = Field(default=3_600, ge=0)
     reading_max_sensors: int = Field(default=256, ge=1)
     reading_max_text: int = Field(default=128, ge=1)
@@ -95,8 +94,14 @@ class ApiSettings(CommonSettings):
     rate_limit_read: str = "200/second"
     rate_limit_write: str = "100/second"
     rate_limit_ingest: str = "5000/second"
+    # Failed logins per client address and username: a guesser is slowed, the user logging
+    # in from elsewhere is not.
     rate_limit_login: str = "10/minute"
+    # Login attempts per client address, failed or not.
     rate_limit_login_ip: str = "60/minute"
+    # Failed logins per username from all addresses together: the cap on a guesser spread
+    # over many addresses (past it, the user waits too).
+    rate_limit_login_user: str = "100/hour"
     # Wrong API keys or tokens per client address; past it every credential from that
     # address gets 429 until the window allows more (guessing keys stays slow).
     rate_limit_auth_failures: str = "60/minute"
@@ -139,6 +144,7 @@ class ApiSettings(CommonSettings):
         "rate_limit_ingest",
         "rate_limit_login",
         "rate_limit_login_ip",
+        "rate_limit_login_user",
         "rate_limit_auth_failures",
     )
     @classmethod
@@ -154,6 +160,12 @@ class ApiSettings(CommonSettings):
         if (self.api_tls_cert is None) != (self.api_tls_key is None):
             raise ValueError("api_tls_cert and api_tls_key: set both or neither")
         return self
+
+    @property
+    def reading_max_age_s(self) -> float | None:
+        """The oldest reading InfluxDB keeps, in seconds before now; None: any age."""
+        days = self.influx_retention_days
+        return days * 86_400.0 if days else None
 
     @property
     def tls(self) -> bool:

@@ -25,6 +25,10 @@ READINGS_TAGS: Final = ("plant", "line", "machine_id")
 # A string field ``<sensor>_quality`` is written only for values whose quality is not good.
 QUALITY_SUFFIX: Final = "_quality"
 
+# Columns every Flux result has besides ``_``-prefixed ones; ``time`` is the name line protocol
+# and SQL give a point's timestamp. A field or tag may not take any of them.
+FLUX_COLUMNS: Final = ("time", "result", "table")
+
 # aggregates,line=..,machine_id=..,plant=..,sensor=..,window=1m count=..,min=..,max=..,
 #   mean=..,last=..,stddev=.. <window start ms>
 AGGREGATES: Final = "aggregates"

@@ -13,12 +13,29 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from contracts.errors import ContractError
+from contracts.influx_schema import (
+    AGGREGATES_TAGS,
+    ALARMS_TAGS,
+    FLUX_COLUMNS,
+    QUALITY_SUFFIX,
+    READINGS_TAGS,
+)
 
 MACHINE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 SENSOR_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 MACHINE_ID_RULE = "letters, digits, '_', '.', ':', '-'; 1-64 chars"
 SENSOR_NAME_RULE = "lower_snake_case, starting with a letter, up to 64 characters"
+
+# Names a sensor may not have, because something else already means them: the tag keys of
+# every measurement, the columns Flux adds to a result (``_``-prefixed ones cannot match the
+# pattern anyway), and the keys of the reading itself (wire and flat shapes, history rows).
+RESERVED_SENSOR_NAMES: frozenset[str] = frozenset(
+    (*READINGS_TAGS, *AGGREGATES_TAGS, *ALARMS_TAGS, *FLUX_COLUMNS)
+) | frozenset(("ts", "timestamp", "seq", "source", "quality", "values", "texts", "sensors"))
+# Suffixes of the field names the schema derives from a sensor's name: a sensor named
+# ``temperature_c_quality`` would take the string field of ``temperature_c``'s quality.
+RESERVED_SENSOR_SUFFIXES: tuple[str, ...] = (QUALITY_SUFFIX,)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -29,7 +46,16 @@ def is_machine_id(text: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def is_sensor_name(text: str) -> bool:
     # Cached, as machine ids are: every reading repeats its machine's few sensor names.
-    return SENSOR_NAME_RE.fullmatch(text) is not None
+    return SENSOR_NAME_RE.fullmatch(text) is not None and _reserved_because(text) is None
+
+
+def _reserved_because(text: str) -> str | None:
+    if text in RESERVED_SENSOR_NAMES:
+        return "is reserved (a tag, a column InfluxDB adds, or a key of the reading)"
+    for suffix in RESERVED_SENSOR_SUFFIXES:
+        if text.endswith(suffix):
+            return f"ends in {suffix!r}, which the schema keeps for the quality of another sensor"
+    return None
 
 
 def check_machine_id(text: str) -> str:
@@ -42,6 +68,9 @@ def check_machine_id(text: str) -> str:
 def check_sensor_name(text: str) -> str:
     """Return ``text`` if it is a valid sensor name, else raise :class:`ContractError`."""
     if not is_sensor_name(text):
+        why = _reserved_because(text) if SENSOR_NAME_RE.fullmatch(text) else None
+        if why is not None:
+            raise ContractError(f"{text!r}: sensor name {why}; choose another name")
         raise ContractError(f"{text!r}: sensor names are {SENSOR_NAME_RULE}")
     return text
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.errors import ConfigError
@@ -18,21 +18,49 @@ ENV_PREFIX = "MILLSTREAM_"
 S = TypeVar("S", bound=BaseSettings)
 
 
-class CommonSettings(BaseSettings):
-    """Where Kafka and InfluxDB are, and the topic prefix."""
+# The setting that bounds how old a reading may be: the telemetry bucket's retention.
+TELEMETRY_RETENTION_VAR = f"{ENV_PREFIX}INFLUX_RETENTION_DAYS"
+
+
+class BucketSettings(BaseSettings):
+    """The InfluxDB org and buckets, each with its retention in days (0 keeps forever).
+
+    ``infra`` creates the buckets with these retentions; the API refuses a reading older
+    than the telemetry bucket's, which InfluxDB would drop.
+    """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    topic_prefix: str = "millstream"
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_token: SecretStr = SecretStr("")
     influx_org: str = "millstream"
     influx_bucket: str = "telemetry"
     # Buckets, named for what they hold (see contracts.influx_schema).
     influx_aggregates_bucket: str = "aggregates"
     influx_alarms_bucket: str = "alarms"
     influx_audit_bucket: str = "audit"
+    # Raw readings, and the aggregates and alarm events derived from them, are kept forever
+    # by default, so history of any age can be imported whole; the audit log 400 days.
+    influx_retention_days: int = Field(default=0, ge=0)
+    influx_aggregates_retention_days: int = Field(default=0, ge=0)
+    influx_alarms_retention_days: int = Field(default=0, ge=0)
+    influx_audit_retention_days: int = Field(default=400, ge=0)
+
+    def bucket_retention_days(self) -> dict[str, int]:
+        """Every bucket Millstream writes, with its retention in days (0: forever)."""
+        return {
+            self.influx_bucket: self.influx_retention_days,
+            self.influx_aggregates_bucket: self.influx_aggregates_retention_days,
+            self.influx_alarms_bucket: self.influx_alarms_retention_days,
+            self.influx_audit_bucket: self.influx_audit_retention_days,
+        }
+
+
+class CommonSettings(BucketSettings):
+    """Where Kafka and InfluxDB are, the topic prefix, and the buckets."""
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = "millstream"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: SecretStr = SecretStr("")
 
     @property
     def topics(self) -> TopicNames:

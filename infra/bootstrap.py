@@ -61,17 +61,23 @@ def create_millstream_topics(bootstrap: str, *, prefix: str, stream_partitions: 
 
 
 def ensure_buckets(url: str, token: str, *, org: str, retention_days: dict[str, int]) -> None:
-    """Create each bucket with its retention if it does not exist yet."""
+    """Create each bucket with its retention (days, 0 keeps forever), or set the retention
+    of a bucket that exists with another, so InfluxDB keeps what the API accepts."""
     from influxdb_client import BucketRetentionRules, InfluxDBClient
 
     with InfluxDBClient(url=url, token=token, org=org) as client:
         api = client.buckets_api()
         for name, days in retention_days.items():
-            if api.find_bucket_by_name(name) is not None:
+            rules = [BucketRetentionRules(type="expire", every_seconds=days * 86400)]
+            bucket = api.find_bucket_by_name(name)
+            if bucket is None:
+                api.create_bucket(bucket_name=name, org=org, retention_rules=rules)
+                logger.info("created bucket=%s retention_days=%d", name, days)
                 continue
-            api.create_bucket(
-                bucket_name=name,
-                org=org,
-                retention_rules=[BucketRetentionRules(type="expire", every_seconds=days * 86400)],
-            )
-            logger.info("created bucket=%s retention_days=%d", name, days)
+            current = bucket.retention_rules[0].every_seconds if bucket.retention_rules else 0
+            if current != days * 86400:
+                bucket.retention_rules = rules
+                api.update_bucket(bucket=bucket)
+                logger.info(
+                    "bucket=%s retention_days=%d (was %d)", name, days, current // 86400
+                )

@@ -5,21 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.settings import BucketSettings
 
 
 def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "millstream"
 
 
-class InfraSettings(BaseSettings):
+class InfraSettings(BucketSettings):
     """Where servers are cached and run, and on which loopback ports.
 
     A port of 0 means "pick a free one"; the chosen ports are kept in the run directory's
     state file so a restarted stack reuses them.
     """
-
-    model_config = SettingsConfigDict(env_prefix="MILLSTREAM_", frozen=True, extra="ignore")
 
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     run_dir: Path = Path(".millstream")
@@ -29,22 +28,5 @@ class InfraSettings(BaseSettings):
     kafka_heap_mb: int = 512
     topic_prefix: str = "millstream"
     stream_partitions: int = 6
-    influx_org: str = "millstream"
-    influx_bucket: str = "telemetry"
-    influx_aggregates_bucket: str = "aggregates"
-    influx_alarms_bucket: str = "alarms"
-    influx_audit_bucket: str = "audit"
-    # Raw readings (influx_bucket) are kept 30 days; aggregates, alarms and audit 400.
-    influx_retention_days: int = 30
-    influx_history_retention_days: int = 400
-
-    def bucket_retention_days(self) -> dict[str, int]:
-        """Every bucket Millstream writes, with its retention in days."""
-        history = self.influx_history_retention_days
-        return {
-            self.influx_bucket: self.influx_retention_days,
-            self.influx_aggregates_bucket: history,
-            self.influx_alarms_bucket: history,
-            self.influx_audit_bucket: history,
-        }
+    # The org, the buckets and their retentions are BucketSettings' fields.
     start_timeout_s: float = 120.0

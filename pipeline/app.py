@@ -53,6 +53,7 @@ from pipeline.chunks import Chunk, ChunkConsumer
 from pipeline.decoded_cache import DecodedReadings
 from pipeline.delivery import RetryPolicy, until_done
 from pipeline.line_protocol import alarm_event_line
+from pipeline.metrics_page import serve_metrics
 from pipeline.publish import FaustPublisher
 from pipeline.readings_loop import ReadingsLoop
 from pipeline.rows_loop import RowsLoop
@@ -164,6 +165,8 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         windows = WindowsStage.from_settings(
             settings, table=windows_table, publisher=publisher, retry=retry
         )
+        if web_enabled:
+            serve_metrics(app, "/windows/metrics/", windows.registry)
     sink = InfluxSink.from_settings(settings)
 
     def batcher(name: str, batch_size: int) -> StorageBatcher:

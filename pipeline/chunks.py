@@ -6,8 +6,8 @@ path from a fetch to an agent: ``Consumer._drain_messages`` converts every recor
 ``Message``, awaits ``wait_first(callback(message), suspend_flow.wait())`` (two tasks per
 record), the conductor decodes it into an ``Event`` and puts it on the stream's queue, the
 stream iterates, calls sensors, and acks one by one. The profile of the worker showed
-that path, not our code, as the bulk of the time (see ``docs`` in the README's pipeline
-section for the figures).
+that path, not our code, as the bulk of the time (see docs/operations.md, Pipeline worker,
+for the figures).
 
 :class:`ChunkConsumer` overrides ``_drain_messages`` only: for a topic with a registered
 :data:`ChunkHandler`, the records each ``getmany`` returned for one partition are handed

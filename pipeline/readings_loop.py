@@ -18,7 +18,6 @@ from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from pipeline.batch import decode_records
 from pipeline.chunks import Chunk
-from pipeline.dead_letter import DeadLetter
 from pipeline.decoded_cache import DecodedReadings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.batcher import StorageBatcher
@@ -35,14 +34,10 @@ async def _next_turn() -> None:
 
 class WindowStage(Protocol):
     async def apply(
-        self,
-        readings: Sequence[Reading],
-        offsets: Sequence[int],
-        sources: Sequence[object],
-        now_ms: int,
-    ) -> tuple[list[str], list[DeadLetter]]:
+        self, readings: Sequence[Reading], offsets: Sequence[int], now_ms: int
+    ) -> list[str]:
         """Add readings to their windows, emit the closed ones; return their InfluxDB lines
-        and the dead letters of late readings."""
+        (late readings are counted there; their raw points are stored here all the same)."""
 
 
 class ReadingsLoop:
@@ -78,10 +73,9 @@ class ReadingsLoop:
         dead_letters = decoded.dead_letters
         if self._windows is not None and readings:
             await self._pause()
-            aggregate_lines, late = await self._windows.apply(
-                readings, [r.offset for r in decoded.sources], decoded.sources, at_ms
+            aggregate_lines = await self._windows.apply(
+                readings, [r.offset for r in decoded.sources], at_ms
             )
-            dead_letters.extend(late)
         sink = self._sink
         await self._batcher.add(
             chunk,

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.alarm_actions import AlarmActionKind
+from contracts.alarm_state import AlarmStateRecord
 from contracts.alarms import Severity
 from contracts.patterns import MachineId, SensorName
 
@@ -52,6 +53,12 @@ class LogAlarmBody(BaseModel):
     message: Annotated[str, Field(min_length=1, max_length=500)]
     value: Annotated[float, Field(allow_inf_nan=False)] | None = None
     comment: Comment = ""
+
+
+class AlarmView(AlarmStateRecord):
+    """An alarm state as the API shows it: the machine id as ``api.flat.machine_id_json``."""
+
+    machine_id: int | str  # type: ignore[assignment]
 
 
 class ActionAccepted(BaseModel):

@@ -33,7 +33,7 @@ class Authenticator:
         claims = self.tokens.decode(token)
         if claims is None:
             return None
-        record = self.users.is_current(claims.username, claims.token_version)
+        record = self.users.is_current(claims.username, claims.user_id, claims.token_version)
         if record is None:
             return None
         return Identity(
@@ -42,12 +42,15 @@ class Authenticator:
             role=record.role,
             method="user",
             token_version=record.token_version,
+            user_id=record.user_id,
         )
 
     def still_valid(self, identity: Identity) -> bool:
         """``False`` once the key is revoked or the user deleted, disabled or changed."""
         if identity.method == "user":
-            record = self.users.is_current(identity.name, identity.token_version)
+            record = self.users.is_current(
+                identity.name, identity.user_id, identity.token_version
+            )
             return record is not None and record.role is identity.role
         record_key = self.keys.get(identity.key_id)
         return record_key is not None and record_key.role is identity.role

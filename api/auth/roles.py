@@ -38,8 +38,8 @@ class Identity:
     """The caller a request acts for, resolved from its credential.
 
     ``method`` is the principal kind: ``api_key`` (``key_id`` is the key's id) or ``user``
-    (a logged-in user; ``key_id`` is ``user:<name>``, ``token_version`` the version its
-    token was issued at).
+    (a logged-in user; ``key_id`` is ``user:<name>``, ``user_id`` and ``token_version``
+    the user's id and the version its token was issued at).
     """
 
     key_id: str
@@ -47,6 +47,7 @@ class Identity:
     role: Role
     method: Literal["api_key", "user"] = "api_key"
     token_version: int = 0
+    user_id: str = ""
 
     @property
     def kind(self) -> Literal["api_key", "user"]:

@@ -1,4 +1,5 @@
-"""Login tokens: HS256 JWTs (PyJWT) naming the user and the version they were issued at."""
+"""Login tokens: HS256 JWTs (PyJWT) naming the user, the user's id (``uid``: a user created
+again under the same name has another) and the version they were issued at."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class IssuedToken:
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     username: str
+    user_id: str
     token_version: int
     issued_at_s: int
     expires_at_s: int
@@ -37,11 +39,14 @@ class TokenIssuer:
         self._secret = secret
         self.ttl_s = ttl_s
 
-    def issue(self, *, username: str, token_version: int, now_s: int | None = None) -> IssuedToken:
+    def issue(
+        self, *, username: str, user_id: str, token_version: int, now_s: int | None = None
+    ) -> IssuedToken:
         issued = int(time.time()) if now_s is None else now_s
         expires = issued + self.ttl_s
         claims = {
             "sub": username,
+            "uid": user_id,
             "ver": token_version,
             "iat": issued,
             "exp": expires,
@@ -57,15 +62,18 @@ class TokenIssuer:
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["sub", "ver", "iat", "exp", "iss"]},
+                options={"require": ["sub", "uid", "ver", "iat", "exp", "iss"]},
             )
         except jwt.PyJWTError:
             return None
-        sub, ver = claims.get("sub"), claims.get("ver")
-        if not isinstance(sub, str) or isinstance(ver, bool) or not isinstance(ver, int):
+        sub, uid, ver = claims.get("sub"), claims.get("uid"), claims.get("ver")
+        if not isinstance(sub, str) or not isinstance(uid, str):
+            return None
+        if isinstance(ver, bool) or not isinstance(ver, int):
             return None
         return TokenClaims(
             username=sub,
+            user_id=uid,
             token_version=ver,
             issued_at_s=int(claims["iat"]),
             expires_at_s=int(claims["exp"]),

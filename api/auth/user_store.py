@@ -50,10 +50,16 @@ class UserStore:
     def records(self) -> list[UserRecord]:
         return self._index.records()
 
-    def is_current(self, username: str, token_version: int) -> UserRecord | None:
-        """The user if it exists, is enabled and still at ``token_version``; else ``None``."""
+    def is_current(self, username: str, user_id: str, token_version: int) -> UserRecord | None:
+        """The user if it exists, is the same user (``user_id``: not one created again under
+        the name), is enabled and is still at ``token_version``; else ``None``."""
         record = self._index.get(username)
-        if record is None or record.disabled or record.token_version != token_version:
+        if (
+            record is None
+            or record.user_id != user_id
+            or record.disabled
+            or record.token_version != token_version
+        ):
             return None
         return record
 
@@ -73,6 +79,7 @@ class UserStore:
         stamp = format_ts(now_ms())
         record = UserRecord(
             username=username,
+            user_id=secrets.token_urlsafe(12),
             password_hash=await hash_password_async(password),
             role=role,
             disabled=False,

@@ -2,11 +2,15 @@
 
 Wire format (JSON, key = username; a tombstone deletes the user)::
 
-    {"username": "alice", "password_hash": "$argon2id$...", "role": "engineer",
-     "disabled": false, "token_version": 3, "created": "...", "updated": "..."}
+    {"username": "alice", "user_id": "Jx3...", "password_hash": "$argon2id$...",
+     "role": "engineer", "disabled": false, "token_version": 3, "created": "...",
+     "updated": "..."}
 
-``token_version`` grows whenever the password, role or ``disabled`` changes; a token
-carries the version it was issued under and stops working once the record moves on.
+``user_id`` is drawn at random when the user is created, so a user deleted and created again
+under the same name is another user. ``token_version`` grows whenever the password, role or
+``disabled`` changes; a token carries the id and the version it was issued under and stops
+working once the record moves on or the user is gone, whatever is created under the name.
+A record written before ``user_id`` existed takes ``created:<created>`` as its id.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ def check_username(username: str) -> str:
 @dataclass(frozen=True, slots=True)
 class UserRecord:
     username: str
+    user_id: str
     password_hash: str
     role: Role
     disabled: bool
@@ -47,10 +52,13 @@ class UserRecord:
             raise ContractError("password_hash: must be an argon2 hash")
         if self.token_version < 0:
             raise ContractError("token_version: must not be negative")
+        if not self.user_id:
+            raise ContractError("user_id: required")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "username": self.username,
+            "user_id": self.user_id,
             "password_hash": self.password_hash,
             "role": self.role.value,
             "disabled": self.disabled,
@@ -96,8 +104,12 @@ def decode_user_record(data: bytes) -> UserRecord:
     if isinstance(version, bool) or not isinstance(version, int):
         raise ContractError("token_version: required, an integer")
     role = parse_role(obj["role"])
+    user_id = obj.get("user_id", f"created:{obj['created']}")
+    if not isinstance(user_id, str):
+        raise ContractError("user_id: must be a string")
     return UserRecord(
         username=obj["username"],
+        user_id=user_id,
         password_hash=obj["password_hash"],
         role=role,
         disabled=obj["disabled"],

@@ -35,7 +35,7 @@ class CommandBody(BaseModel):
 
 class CommandView(BaseModel):
     command_id: str
-    machine_id: str
+    machine_id: int | str
     action: CommandAction
     target: str | None
     value: float | None

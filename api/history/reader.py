@@ -42,12 +42,14 @@ class HistoryReader:
         bucket: str,
         timeout_s: float,
         aggregates_bucket: str = "aggregates",
+        alarms_bucket: str = "alarms",
     ) -> None:
         self._url = url
         self._token = token
         self._org = org
         self.bucket = bucket
         self.aggregates_bucket = aggregates_bucket
+        self.alarms_bucket = alarms_bucket
         self._timeout_s = timeout_s
         self._client: InfluxDBClientAsync | None = None
 
@@ -140,6 +142,11 @@ class HistoryReader:
         truncated = len(points) > limit
         del points[limit:]
         return ReadingsResult(points=points, truncated=truncated)
+
+    async def query_csv(self, flux: str) -> str:
+        """The annotated CSV of any Flux query (``#datatype`` annotation, header);
+        :class:`HistoryUnavailableError` when InfluxDB refuses or does not answer."""
+        return await self._query_raw(flux)
 
     @staticmethod
     def _points(text: str, *, tags: tuple[str, ...] = ()) -> list[dict[str, Any]]:

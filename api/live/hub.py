@@ -19,6 +19,7 @@ import orjson
 from api.auth.roles import Identity
 from api.live.frames import aggregate_frame, alarm_frame, reading_frame
 from api.live.matching import filter_frame
+from api.live.overview import Overviews
 from api.live.queue import FrameQueue
 from contracts.aggregates import WindowAggregate
 from contracts.alarms import AlarmEvent
@@ -56,17 +57,23 @@ class LiveClient:
         self.queue.put_reading(frame)
         self.wake.set()
 
-    def push_essential(self, frame: bytes) -> bool:
-        """Queue an alarm or a reply; False (and the client marked overflowed) if no room."""
+    def push_essential(self, frame: bytes, *, reply: bool = False) -> bool:
+        """Queue an alarm or (``reply``) an answer to the client's own message; False (and
+        the client marked overflowed, saying which filled its queue) if no room."""
         if not self.queue.put_essential(frame):
-            self.overflow = "too slow: its queue is full of undelivered alarms"
+            self.overflow = (
+                "too many messages: it sent faster than it read the replies"
+                if reply
+                else "too slow: its queue is full of undelivered alarms"
+            )
             self.wake.set()
             return False
         self.wake.set()
         return True
 
     def send(self, frame: dict[str, Any]) -> bool:
-        return self.push_essential(orjson.dumps(frame))
+        """Queue a reply to one of the client's messages."""
+        return self.push_essential(orjson.dumps(frame), reply=True)
 
 
 class LiveHub:
@@ -81,6 +88,8 @@ class LiveHub:
         # every plant (None).
         self._alarm_watchers: dict[LiveClient, str | None] = {}
         self._aggregates_by_machine: dict[str, set[LiveClient]] = {}
+        # Overview subscriptions (a plant, or every machine, at a chosen rate).
+        self.overviews = Overviews()
         self.readings_published = 0
         self.alarms_published = 0
         self.clients_overflowed = 0
@@ -106,6 +115,7 @@ class LiveHub:
         self.unsubscribe(client, None)
         self.unwatch_alarms(client)
         self.unsubscribe_aggregates(client, None)
+        self.overviews.leave(client)
         if client not in self._clients:
             return
         self._clients.discard(client)
@@ -170,13 +180,15 @@ class LiveHub:
                     del self._by_machine[machine]
 
     def wants(self, machine_id: str) -> bool:
-        return machine_id in self._by_machine
+        return machine_id in self._by_machine or self.overviews.active
 
     @property
     def watching_alarms(self) -> bool:
         return bool(self._alarm_watchers)
 
     def publish_reading(self, reading: Reading) -> None:
+        if self.overviews.active:
+            self.overviews.note(reading)
         subscribers = self._by_machine.get(reading.machine_id)
         if not subscribers:
             return

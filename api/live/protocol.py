@@ -26,6 +26,8 @@ ACTIONS = (
     "unsubscribe_alarms",
     "subscribe_aggregates",
     "unsubscribe_aggregates",
+    "subscribe_overview",
+    "unsubscribe_overview",
     "ack",
     "command",
 )
@@ -33,6 +35,8 @@ COMMANDS = ("stop", "start", "setpoint")
 MAX_TEXT = 500
 MAX_PARTITIONS = 1024
 MAX_SENSORS = 64
+OVERVIEW_INTERVAL_MS = (250, 60_000)
+OVERVIEW_DEFAULT_INTERVAL_MS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,21 @@ class UnsubscribeAggregates:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscribeOverview:
+    """The latest reading of every machine of ``plant`` (None: of every plant), at most
+    once per ``interval_ms``."""
+
+    plant: str | None
+    interval_ms: int
+    sensors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeOverview:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class Ack:
     alarm_id: str
     comment: str
@@ -106,6 +125,8 @@ Action = (
     | UnsubscribeAlarms
     | SubscribeAggregates
     | UnsubscribeAggregates
+    | SubscribeOverview
+    | UnsubscribeOverview
     | Ack
     | Command
 )
@@ -155,6 +176,14 @@ def parse_action(data: str | bytes) -> Action:
     if action == "unsubscribe_aggregates":
         raw_machine = obj.get("machine_id")
         return UnsubscribeAggregates(machine_id=None if raw_machine is None else _machine_id(obj))
+    if action == "subscribe_overview":
+        return SubscribeOverview(
+            plant=_optional_text(obj, "plant"),
+            interval_ms=_interval_ms(obj.get("interval_ms")),
+            sensors=_sensors(obj.get("sensors")),
+        )
+    if action == "unsubscribe_overview":
+        return UnsubscribeOverview()
     if action == "ack":
         alarm = obj.get("alarm_id")
         if not isinstance(alarm, str) or not alarm or len(alarm) > 200:
@@ -228,6 +257,15 @@ def _machine_id(obj: dict[str, Any]) -> str:
     if "machine_id" not in obj:
         raise ContractError("machine_id: field required")
     return normalize_machine_id(obj["machine_id"])
+
+
+def _interval_ms(raw: object) -> int:
+    if raw is None:
+        return OVERVIEW_DEFAULT_INTERVAL_MS
+    low, high = OVERVIEW_INTERVAL_MS
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise ContractError(f"interval_ms: must be an integer from {low} to {high}")
+    return raw
 
 
 def _sensors(raw: object) -> tuple[str, ...]:

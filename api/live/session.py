@@ -23,6 +23,7 @@ from api.live.actions import LiveActions
 from api.live.feed import LiveFeed, ReplayTooLongError
 from api.live.frames import alarm_frame
 from api.live.hub import LiveClient, LiveHub
+from api.live.overview import overview_ack
 from api.live.protocol import (
     Ack,
     Auth,
@@ -31,9 +32,11 @@ from api.live.protocol import (
     Subscribe,
     SubscribeAggregates,
     SubscribeAlarms,
+    SubscribeOverview,
     Unsubscribe,
     UnsubscribeAggregates,
     UnsubscribeAlarms,
+    UnsubscribeOverview,
     error_frame,
     format_cursor,
     parse_action,
@@ -257,6 +260,12 @@ class LiveSession:
             self._hub.unsubscribe_aggregates(client, action.machine_id)
             machine = None if action.machine_id is None else machine_id_json(action.machine_id)
             client.send({"type": "unsubscribed_aggregates", "machine_id": machine})
+        elif isinstance(action, SubscribeOverview):
+            client.send(overview_ack(action.plant, action.interval_ms, action.sensors))
+            self._hub.overviews.join(client, action.plant, action.interval_ms, action.sensors)
+        elif isinstance(action, UnsubscribeOverview):
+            self._hub.overviews.leave(client)
+            client.send({"type": "unsubscribed_overview"})
         elif isinstance(action, Ack | Command):
             self._spawn(self._act(client, action))
         else:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import (
+    alarm_history,
     alarms,
+    backtest,
     commands,
     dashboard,
+    fleet,
     health,
     history,
     ingest,
@@ -23,7 +26,10 @@ def all_routers() -> list[APIRouter]:
         ingest.router,
         machines.router,
         history.router,
+        fleet.router,
         thresholds.router,
+        backtest.router,
+        alarm_history.router,  # before alarms: /alarms/journal is not an alarm id
         alarms.router,
         commands.router,
         live.router,

@@ -11,10 +11,17 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.alarms.models import AcknowledgeBody, ActionAccepted, LogAlarmBody, ShelveBody
+from api.alarms.models import (
+    AcknowledgeBody,
+    ActionAccepted,
+    AlarmView,
+    LogAlarmBody,
+    ShelveBody,
+)
 from api.alarms.store import AlarmFilter, AlarmStore, make_action
 from api.deps import Engineer, Principal, ServicesDep
 from api.errors import InvalidInputError, NotFoundError
+from api.flat import with_machine_id_json
 from api.pathparams import MachineIdPath
 from api.responses import conditional_json, json_response
 from contracts.alarm_actions import MANUAL_RULE, AlarmAction, parse_alarm_id
@@ -55,10 +62,10 @@ def _choices(name: str, values: list[str] | None, allowed: frozenset[str]) -> fr
 
 
 def _views(records: list[AlarmStateRecord]) -> list[dict[str, Any]]:
-    return [r.model_dump(mode="json") for r in records]
+    return [with_machine_id_json(r.model_dump(mode="json")) for r in records]
 
 
-@router.get("/alarms", response_model=list[AlarmStateRecord])
+@router.get("/alarms", response_model=list[AlarmView])
 async def list_alarms(
     request: Request,
     identity: Principal,
@@ -86,7 +93,7 @@ async def list_alarms(
     return conditional_json(request, _views(store.table.select(where, limit=limit)))
 
 
-@router.get("/machines/{machine_id}/alarms", response_model=list[AlarmStateRecord])
+@router.get("/machines/{machine_id}/alarms", response_model=list[AlarmView])
 async def machine_alarms(
     request: Request,
     machine_id: MachineIdPath,
@@ -102,13 +109,14 @@ async def machine_alarms(
 
 @router.get(
     "/alarms/{alarm_id}",
-    response_model=AlarmStateRecord,
+    response_model=AlarmView,
     responses={404: _ACTION_ERRORS[404]},
 )
 async def get_alarm(
     request: Request, alarm_id: str, identity: Principal, store: StoreDep
 ) -> Response:
-    return conditional_json(request, _existing(store, alarm_id).model_dump(mode="json"))
+    view = with_machine_id_json(_existing(store, alarm_id).model_dump(mode="json"))
+    return conditional_json(request, view)
 
 
 def _existing(store: AlarmStore, alarm_id: str) -> AlarmStateRecord:

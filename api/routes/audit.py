@@ -18,6 +18,9 @@ from api.security.audit import audit_flux
 router = APIRouter(prefix="/api", tags=["audit"], default_response_class=JSONResponse)
 
 MAX_AUDIT_LIMIT = 10_000
+# Text filters are printable: a control character (NUL above all) is no principal or path,
+# and InfluxDB refuses a query that carries one.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
 class AuditEntry(BaseModel):
@@ -49,10 +52,17 @@ async def audit(
     security: SecurityDep,
     settings: SettingsDep,
     who: Annotated[
-        str | None, Query(max_length=200, description="key:<key id>, user:<name> or anonymous")
+        str | None,
+        Query(
+            max_length=200,
+            pattern=PRINTABLE,
+            description="key:<key id>, user:<name> or anonymous",
+        ),
     ] = None,
-    path: Annotated[str | None, Query(max_length=2000, description="Exact request path")] = None,
-    path_prefix: Annotated[str | None, Query(max_length=2000)] = None,
+    path: Annotated[
+        str | None, Query(max_length=2000, pattern=PRINTABLE, description="Exact request path")
+    ] = None,
+    path_prefix: Annotated[str | None, Query(max_length=2000, pattern=PRINTABLE)] = None,
     method: Annotated[
         Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "WS"] | None, Query()
     ] = None,

@@ -39,20 +39,33 @@ class IdentityView(BaseModel):
     response_model=LoginResponse,
     responses={
         401: {"description": "Unknown user, wrong password or disabled user"},
-        429: {"description": "Too many attempts from this address or for this user"},
+        429: {
+            "description": "Too many attempts from this address, too many failed logins for "
+            "this user from this address, or for this user from all addresses"
+        },
     },
 )
 async def login(body: LoginRequest, request: Request, security: SecurityDep) -> LoginResponse:
     """Exchange a username and password for a token (HS256 JWT with an expiry)."""
-    if security.limiter is not None:
-        client = request.client.host if request.client else "unknown"
-        await security.limiter.enforce(RouteClass.login_ip, client)
-        await security.limiter.enforce(RouteClass.login, body.username)
+    limiter = security.limiter
+    client = request.client.host if request.client else "unknown"
+    pair = f"{client}/{body.username}"
+    if limiter is not None:
+        await limiter.enforce(RouteClass.login_ip, client)
+        await limiter.refuse_if_exhausted(
+            RouteClass.login, pair, what="failed logins for this user from this address"
+        )
+        await limiter.refuse_if_exhausted(
+            RouteClass.login_user, body.username, what="failed logins for this user"
+        )
     record = await security.users.verify(body.username, body.password)
     if record is None:
+        if limiter is not None:
+            await limiter.hit(RouteClass.login, pair)
+            await limiter.hit(RouteClass.login_user, body.username)
         raise AuthenticationError("username or password: not valid")
     issued = security.auth.tokens.issue(
-        username=record.username, token_version=record.token_version
+        username=record.username, user_id=record.user_id, token_version=record.token_version
     )
     identity = security.auth.authenticate(issued.token)
     if identity is not None:

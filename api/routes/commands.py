@@ -12,6 +12,7 @@ from api.commands.models import CommandBody, CommandView
 from api.commands.tracker import CommandStatusView, CommandTracker, make_command
 from api.deps import Engineer, Principal, ServicesDep
 from api.errors import NotFoundError
+from api.flat import with_machine_id_json
 from api.pathparams import MachineIdPath
 from api.responses import conditional_json, json_response
 
@@ -26,7 +27,7 @@ TrackerDep = Annotated[CommandTracker, Depends(_tracker)]
 
 
 def command_view(found: CommandStatusView) -> dict[str, Any]:
-    out = found.command.model_dump(mode="json")
+    out = with_machine_id_json(found.command.model_dump(mode="json"))
     out["status"] = found.status
     out["result"] = found.result.model_dump(mode="json") if found.result is not None else None
     return out

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from api.deps import Engineer, Principal, ServicesDep
 from api.errors import InvalidInputError, NotFoundError
+from api.flat import machine_id_json
 from api.handlers import validation_detail
 from api.pathparams import SensorPath, ThresholdsMachinePath
 from api.responses import check_if_match, conditional_json, versioned_json
@@ -49,11 +50,12 @@ StoreDep = Annotated[ThresholdsStore, Depends(_store)]
 
 
 def machine_view(store: ThresholdsStore, machine_id: str) -> dict[str, Any]:
+    shown = machine_id_json(machine_id)
     sensors = [
-        {**record.model_dump(mode="json"), "machine_id": machine_id, "source": source}
+        {**record.model_dump(mode="json"), "machine_id": shown, "source": source}
         for record, source in store.table.for_machine(machine_id).values()
     ]
-    return {"machine_id": machine_id, "sensors": sensors}
+    return {"machine_id": shown, "sensors": sensors}
 
 
 def sensor_view(store: ThresholdsStore, machine_id: str, sensor: str) -> dict[str, Any] | None:
@@ -61,7 +63,11 @@ def sensor_view(store: ThresholdsStore, machine_id: str, sensor: str) -> dict[st
     if found is None:
         return None
     record, source = found
-    return {**record.model_dump(mode="json"), "machine_id": machine_id, "source": source}
+    return {
+        **record.model_dump(mode="json"),
+        "machine_id": machine_id_json(machine_id),
+        "source": source,
+    }
 
 
 def _record(machine_id: str, sensor: str, rules: dict[str, Any], by: str) -> SensorThresholds:

@@ -23,6 +23,10 @@ from contracts.audit import AuditRecord
 STATE_IDENTITY = "identity"
 STATE_RATE = "rate_decision"
 UNMATCHED_ROUTE = "unmatched"
+# Methods named as they are in metrics and audit tags; any other is ``OTHER``, so that made-up
+# methods from anyone on the network cannot grow the label sets (and InfluxDB's series).
+KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "WS"))
+OTHER_METHOD = "OTHER"
 QUERY_CREDENTIALS = ("api_key", "token")
 
 
@@ -87,6 +91,8 @@ class SecurityMiddleware:
         duration_s = time.perf_counter() - started_s
         websocket = scope["type"] == "websocket"
         method = "WS" if websocket else str(scope.get("method", ""))
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
         app = scope.get("app")
         app_state = getattr(app, "state", None)
         metrics: ApiMetrics | None = getattr(app_state, "metrics", None)

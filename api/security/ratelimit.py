@@ -40,8 +40,12 @@ class RouteClass(StrEnum):
     read = "read"
     write = "write"
     ingest = "ingest"
+    # Failed logins per client address and username: slows a guesser, not the owner elsewhere.
     login = "login"
+    # Every login attempt per client address.
     login_ip = "login_ip"
+    # Failed logins per username from all addresses: the cap on guessing from many addresses.
+    login_user = "login_user"
     # Failed authentications (a wrong key or token) per client address.
     auth_failures = "auth_failures"
 
@@ -190,13 +194,17 @@ class RateLimiter:
             )
         return decision
 
-    async def refuse_if_exhausted(self, cls: RouteClass, identifier: str) -> None:
-        """Raise :class:`RateLimitedError` if ``identifier`` has used up ``cls``."""
+    async def refuse_if_exhausted(
+        self, cls: RouteClass, identifier: str, *, what: str | None = None
+    ) -> None:
+        """Raise :class:`RateLimitedError` if ``identifier`` has used up ``cls``; ``what``
+        names what was counted (default: ``<class> from this address``)."""
         decision = await self.peek(cls, identifier)
         if not decision.allowed:
+            counted = what or f"{cls.value.replace('_', ' ')} from this address"
             raise RateLimitedError(
-                f"rate limit: more than {decision.limit} {cls.value.replace('_', ' ')} "
-                f"from this address in the window; retry in {max(decision.reset_s, 1)} s",
+                f"rate limit: more than {decision.limit} {counted} "
+                f"in the window; retry in {max(decision.reset_s, 1)} s",
                 headers=decision.headers(),
             )
 

@@ -36,6 +36,7 @@ def rate_limits(settings: ApiSettings) -> dict[RouteClass, str]:
         RouteClass.ingest: settings.rate_limit_ingest,
         RouteClass.login: settings.rate_limit_login,
         RouteClass.login_ip: settings.rate_limit_login_ip,
+        RouteClass.login_user: settings.rate_limit_login_user,
         RouteClass.auth_failures: settings.rate_limit_auth_failures,
     }
 

@@ -44,9 +44,10 @@ class EffectiveThresholds(SensorThresholds):
     """The record in force for one sensor; ``source`` says whether it is the machine's own
     or the ``*`` default."""
 
+    machine_id: int | str  # type: ignore[assignment]  # shown as api.flat.machine_id_json
     source: Literal["machine", "default"]
 
 
 class MachineThresholds(BaseModel):
-    machine_id: str
+    machine_id: int | str
     sensors: list[EffectiveThresholds]

@@ -9,7 +9,6 @@ Everything is validated when the file is loaded; the first problem raises
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Self
@@ -40,9 +39,9 @@ from connectors.modbus.decoding import (
 )
 from contracts.errors import ConfigError, ContractError
 from contracts.machines import MachineInfo, SensorInfo
+from contracts.patterns import check_sensor_name
 from contracts.readings import normalize_machine_id
 
-_SENSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ADDRESS = 65535
 # Below this a poll loop mostly measures itself and floods the topic; a device that must
 # be read faster needs a dedicated gateway, not a faster poll.
@@ -84,12 +83,10 @@ class Register(BaseModel):
     @field_validator("name")
     @classmethod
     def _sensor_name(cls, value: str) -> str:
-        if not _SENSOR_NAME.match(value):
-            raise ValueError(
-                f"{value!r} is not a sensor name (lower_snake_case: a-z, 0-9 and '_', "
-                "starting with a letter, up to 64 characters, e.g. temperature_c)"
-            )
-        return value
+        try:
+            return check_sensor_name(value)
+        except ContractError as exc:
+            raise ValueError(f"{exc} (e.g. temperature_c)") from exc
 
     @field_validator("type", mode="before")
     @classmethod

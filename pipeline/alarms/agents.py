@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 from aiokafka.partitioner import murmur2
-from prometheus_client import generate_latest
 
+from alarmrules.engine import EngineConfig
 from contracts.timefmt import now_ms
-from pipeline.alarms.engine import EngineConfig
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.processor import (
     ALARM_STATE_TABLE,
@@ -34,6 +33,7 @@ from pipeline.alarms.processor import (
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import ThresholdsFeed
 from pipeline.dead_letter import SourceRecord
+from pipeline.metrics_page import serve_metrics
 from pipeline.tables import PromptChangelogTable
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 ACTIONS_AGENT = "pipeline.alarm-actions"
 TIMER = "pipeline.alarm-timer"
-_PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 def partition_of(machine_id: str, partitions: int) -> int:
@@ -62,7 +61,7 @@ def build_alarm_processor(
             partitions=partitions,
             use_partitioner=True,
             key_type=bytes,
-            help="Alarm state per machine id (pipeline.alarms.state).",
+            help="Alarm state per machine id (alarmrules.state).",
         )
     )
     readings_topic = settings.topics.readings
@@ -152,10 +151,4 @@ def register_alarm_agents(
     app.timer(settings.pipeline_alarm_timer_interval_ms / 1000, name=TIMER)(alarm_timer)
 
     if settings.pipeline_web_port is not None:
-        registry = processor.metrics.registry
-
-        async def alarm_metrics(view: Any, request: Any) -> Any:
-            # Prometheus' text format; aiohttp sets the charset itself.
-            return view.bytes(generate_latest(registry), content_type=_PROMETHEUS_TEXT)
-
-        app.page("/alarms/metrics/")(alarm_metrics)
+        serve_metrics(app, "/alarms/metrics/", processor.metrics.registry)

@@ -25,23 +25,23 @@ from typing import Any, Protocol
 
 import orjson
 
-from contracts.alarm_actions import decode_alarm_action
-from contracts.alarms import AlarmEvent
-from contracts.errors import ContractError
-from contracts.readings import Reading
-from contracts.thresholds import SensorThresholds
-from contracts.topics import TopicNames
-from pipeline.alarms.engine import (
+from alarmrules.engine import (
     EngineConfig,
     advance,
     apply_action,
     evaluate_reading,
     expire_shelves,
 )
-from pipeline.alarms.lifecycle import ActionRefused
+from alarmrules.lifecycle import ActionRefused
+from alarmrules.state import MachineState
+from contracts.alarm_actions import decode_alarm_action
+from contracts.alarms import AlarmEvent
+from contracts.errors import ContractError
+from contracts.readings import Reading
+from contracts.thresholds import SensorThresholds
+from contracts.topics import TopicNames
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
-from pipeline.alarms.state import MachineState
 from pipeline.dead_letter import SourceRecord, dead_letter_body
 
 logger = logging.getLogger(__name__)

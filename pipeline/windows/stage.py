@@ -6,6 +6,11 @@ rebuilt from its compacted changelog at start-up) holds :mod:`pipeline.windows.c
 state of each machine; it is written once per machine per chunk. A restarted worker
 recovers its windows from the changelog and skips readings at or below the offset the
 state already applied, so a replay never counts a reading twice.
+
+A reading whose window closed already (history imported or an edge device catching up) is
+late: it joins no window and is counted (``late_readings``, and
+``millstream_window_late_readings_total`` on the worker's ``/windows/metrics/``); the
+storage path writes its raw point all the same.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
+
 from contracts.aggregates import WindowAggregate
 from contracts.errors import ConfigError
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
-from pipeline.batch import source_record
-from pipeline.dead_letter import DeadLetter
 from pipeline.delivery import Publisher, RetryPolicy, until_done
 from pipeline.settings import PipelineSettings
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
@@ -59,6 +64,7 @@ class WindowsStage:
         publisher: Publisher,
         aggregates_topic: str,
         retry: RetryPolicy,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self._table = table
         self._specs = tuple(specs)
@@ -72,6 +78,12 @@ class WindowsStage:
         # machine id -> wall time of its last reading here (for closing idle machines).
         self._seen_ms: dict[str, int] = {}
         self.late_readings = 0
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._late_counter = Counter(
+            "millstream_window_late_readings",
+            "Readings whose window had closed (stored, in no aggregate).",
+            registry=self.registry,
+        )
         self.emitted = 0
         # Awaited every PAUSE_EVERY readings of a long chunk, so that other tasks (the
         # alarm reader above all) get their turn; set by the app's wiring.
@@ -97,23 +109,20 @@ class WindowsStage:
         )
 
     async def apply(
-        self,
-        readings: Sequence[Reading],
-        offsets: Sequence[int],
-        sources: Sequence[Any],
-        now_ms: int,
-    ) -> tuple[list[str], list[DeadLetter]]:
+        self, readings: Sequence[Reading], offsets: Sequence[int], now_ms: int
+    ) -> list[str]:
+        """Add readings to their windows and emit the closed ones; return their InfluxDB
+        lines. Late readings are counted; their raw points are the storage path's."""
         async with self._lock:
             states: dict[str, dict[str, Any]] = {}
             closed: list[WindowAggregate] = []
-            late: list[DeadLetter] = []
+            late = 0
+            last_reason = ""
             specs = self._specs
             grace = self._grace_ms
             pane = self._pane_ms
             pause = self.pause
-            for index, (reading, offset, source) in enumerate(
-                zip(readings, offsets, sources, strict=True)
-            ):
+            for index, (reading, offset) in enumerate(zip(readings, offsets, strict=True)):
                 if pause is not None and index and not index % PAUSE_EVERY:
                     await pause()
                 machine_id = reading.machine_id
@@ -124,15 +133,8 @@ class WindowsStage:
                 previous_max = state["max_ts"]
                 reason = add_reading(state, reading, offset, specs, pane)
                 if reason is not None:
-                    self.late_readings += 1
-                    late.append(
-                        DeadLetter.build(
-                            source_record(source),
-                            reason=reason,
-                            stage="window",
-                            failed_at_ms=now_ms,
-                        )
-                    )
+                    late += 1
+                    last_reason = reason
                     continue
                 if state["max_ts"] != previous_max:
                     closed.extend(
@@ -142,7 +144,11 @@ class WindowsStage:
             await self._emit(closed)
             for machine_id, state in states.items():
                 self._table[machine_id.encode()] = state
-        return aggregate_lines(closed), late
+        if late:
+            self.late_readings += late
+            self._late_counter.inc(late)
+            logger.info("late readings=%d stored, in no window; last: %s", late, last_reason)
+        return aggregate_lines(closed)
 
     async def _emit(self, closed: list[WindowAggregate]) -> None:
         if not closed:

@@ -156,9 +156,16 @@ async def test_audit_is_admin_only_and_checks_its_filters(
     backwards = await http.get("/api/audit", headers=admin, params={"start": "-1m", "stop": "-2m"})
     bad_status = await http.get("/api/audit", headers=admin, params={"status": "99"})
     bad_time = await http.get("/api/audit", headers=admin, params={"start": "yesterday"})
+    nuls = [
+        await http.get("/api/audit", headers=admin, params={name: "a\x00b"})
+        for name in ("who", "path", "path_prefix")
+    ]
 
     assert denied.status_code == 403
     assert backwards.status_code == 422
     assert bad_status.status_code == 422
     assert bad_time.status_code == 422
     assert bad_time.json()["detail"].startswith("start: ")
+    for name, nul in zip(("who", "path", "path_prefix"), nuls, strict=True):
+        assert nul.status_code == 422, nul.text
+        assert name in nul.json()["detail"]

@@ -196,6 +196,54 @@ async def test_admin_manages_users_and_changes_end_tokens(
     assert (await http.delete(f"/api/users/{name}", headers=admin)).status_code == 404
 
 
+async def test_a_deleted_users_token_never_returns_when_the_name_is_created_again(
+    http: httpx.AsyncClient, admin_key: str
+) -> None:
+    admin = {"X-API-Key": admin_key}
+    name = "bob-" + secrets.token_hex(3)
+    password = "pw-" + secrets.token_hex(10)
+    user = {"username": name, "password": password, "role": "operator"}
+    assert (await http.post("/api/users", headers=admin, json=user)).status_code == 201
+    old_token = await _login(http, name, password)
+    assert (await http.delete(f"/api/users/{name}", headers=admin)).status_code == 204
+
+    again = await http.post("/api/users", headers=admin, json={**user, "role": "admin"})
+
+    assert again.status_code == 201, again.text
+    assert (await http.get("/api/machines", headers=_bearer(old_token))).status_code == 401
+    assert (await http.get("/api/users", headers=_bearer(old_token))).status_code == 401
+    new_token = await _login(http, name, password)
+    assert (await http.get("/api/users", headers=_bearer(new_token))).status_code == 200
+
+
+async def test_a_body_that_is_not_json_is_answered_after_the_credential(
+    http: httpx.AsyncClient, admin_key: str
+) -> None:
+    admin = {"X-API-Key": admin_key}
+    operator = await http.post("/api/keys", headers=admin, json={"name": "op", "role": "operator"})
+    garbage = {"Content-Type": "application/json"}
+    routes = [("POST", "/api/users"), ("PATCH", "/api/machines/42/thresholds/temperature_c")]
+    for method, url in routes:
+        anonymous = await http.request(method, url, content=b"{not json", headers=garbage)
+        forged = await http.request(
+            method, url, content=b"{not json", headers={**garbage, "X-API-Key": "sk_nope"}
+        )
+        low = await http.request(
+            method,
+            url,
+            content=b"{not json",
+            headers={**garbage, "X-API-Key": operator.json()["secret"]},
+        )
+        allowed = await http.request(
+            method, url, content=b"{not json", headers={**garbage, **admin}
+        )
+        assert anonymous.status_code == 401, (url, anonymous.text)
+        assert forged.status_code == 401, (url, forged.text)
+        assert low.status_code == 403, (url, low.text)
+        assert "role" in low.json()["detail"]
+        assert allowed.status_code == 422, (url, allowed.text)
+
+
 async def test_a_second_replica_sees_user_changes_within_seconds(
     http: httpx.AsyncClient, api_settings: ApiSettings, admin_key: str
 ) -> None:

@@ -69,3 +69,27 @@ def test_requests_by_route_template_status_and_latency(
         dict(labels)["topic"] for n, labels in samples if n == "millstream_api_live_lag_records"
     }
     assert any(topic.endswith(".readings") for topic in lag_topics), lag_topics
+
+
+def test_made_up_methods_and_paths_do_not_grow_the_label_sets(server: ServerThread) -> None:
+    with httpx.Client(base_url=server.url, timeout=20) as http:
+        before = http.get("/metrics").text
+        for i in range(40):
+            http.request(f"MADEUP{i}", f"/no/such/path/{i}")
+            http.request(f"MADEUP{i}", "/api/machines")
+        after = http.get("/metrics").text
+
+    methods = {
+        dict(labels)["method"]
+        for name, labels in _samples(after)
+        if name == "millstream_api_requests_total"
+    }
+    assert methods <= {"GET", "POST", "OTHER"}, methods
+    assert "OTHER" in methods
+    routes = {
+        dict(labels)["route"]
+        for name, labels in _samples(after)
+        if name == "millstream_api_requests_total"
+    }
+    assert not any("/no/such" in route for route in routes)
+    assert len(after) - len(before) < 4_000

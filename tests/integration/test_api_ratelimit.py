@@ -144,3 +144,49 @@ async def test_wrong_credentials_on_live_count_against_the_address(
                     break
                 await asyncio.sleep(0.05)
             assert answer.status_code == 429
+
+
+def _from(address: str, url: str) -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=url, timeout=DEADLINE_S, transport=transport)
+
+
+async def test_a_guesser_is_slowed_per_address_and_user_not_the_owner(
+    api_settings: ApiSettings, admin_key: str
+) -> None:
+    """Wrong passwords for a user from one address slow that address only; the owner, from
+    another address, logs in. Past the cap for the user from all addresses, all wait."""
+    settings = api_settings.model_copy(
+        update={
+            "rate_limit_login": "3/minute",
+            "rate_limit_login_ip": "1000/minute",
+            "rate_limit_login_user": "6/minute",
+        }
+    )
+    name, password = "owner-" + secrets.token_hex(3), "pw-" + secrets.token_hex(10)
+    wrong = {"username": name, "password": "wrong-password-1"}
+    right = {"username": name, "password": password}
+    with ServerThread(create_app(settings)) as running:
+        async with (
+            _from("127.0.0.1", running.url) as owner,
+            _from("127.0.0.2", running.url) as guesser,
+            _from("127.0.0.3", running.url) as second_guesser,
+        ):
+            created = await owner.post(
+                "/api/users",
+                headers={"X-API-Key": admin_key},
+                json={**right, "role": "operator"},
+            )
+            assert created.status_code == 201, created.text
+            guesses = [await guesser.post("/api/auth/login", json=wrong) for _ in range(5)]
+            mine = await owner.post("/api/auth/login", json=right)
+            more = [await second_guesser.post("/api/auth/login", json=wrong) for _ in range(4)]
+            capped = await owner.post("/api/auth/login", json=right)
+
+    assert mine.status_code == 200, mine.text
+    assert [r.status_code for r in guesses] == [401] * 3 + [429] * 2
+    assert "for this user from this address" in guesses[-1].json()["detail"]
+    assert [r.status_code for r in more] == [401] * 3 + [429]
+    assert capped.status_code == 429
+    assert capped.json()["detail"].startswith("rate limit: more than 6 failed logins for this")
+    assert int(capped.headers["Retry-After"]) >= 1

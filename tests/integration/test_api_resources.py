@@ -71,7 +71,7 @@ async def test_thresholds_show_the_default_until_a_patch_of_one_limit(
     [default] = [s for s in before.json()["sensors"] if s["sensor"] == "temperature_c"]
     assert default["source"] == "default"
     assert default["limits"]["high"]["value"] == 85.0
-    assert default["machine_id"] == "42"
+    assert default["machine_id"] == 42
     since = await end_offsets(bootstrap, topic)
 
     patched = await http.patch(
@@ -259,6 +259,43 @@ async def test_acknowledge_shelve_and_log_produce_alarm_actions(
     assert 590_000 <= actions[1].shelve_until_ts_ms - actions[1].ts_ms <= 610_000
     assert actions[1].comment == "sensor being replaced"
     assert actions[2].rule == "manual" and actions[2].message == "leak seen at the pump"
+
+
+async def test_a_machine_id_has_one_form_in_every_answer(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    """``42`` is a number everywhere (as in the seed); ``0042`` is another machine and is
+    shown as the string ``"0042"`` everywhere, never as ``42``."""
+    records = [_state("42", "temperature_c", "high"), _state("0042", "temperature_c", "high")]
+    await _produce(
+        api_settings.kafka_bootstrap_servers,
+        api_settings.topics.alarm_state,
+        [(r.key(), r.encode()) for r in records],
+    )
+    for raw, shown in (("42", 42), ("0042", "0042")):
+        alarms = await _poll(
+            http,
+            "/api/alarms",
+            lambda r, raw=raw: any(a["alarm_id"].startswith(f"{raw}:") for a in r.json()),
+        )
+        assert [a["machine_id"] for a in alarms.json() if a["alarm_id"].startswith(f"{raw}:")] == [
+            shown
+        ]
+        one = await http.get(f"/api/alarms/{raw}:temperature_c:high")
+        assert one.json()["machine_id"] == shown
+        listed = await http.get(f"/api/machines/{raw}/alarms")
+        assert [a["machine_id"] for a in listed.json()] == [shown]
+        posted = await http.post("/api/readings", json={"machine_id": raw, "temperature_c": 1})
+        assert posted.json()["readings"][0]["machine_id"] == shown
+        sent = await http.post(f"/api/machines/{raw}/commands", json={"action": "stop"})
+        assert sent.json()["machine_id"] == shown
+        command = await http.get(sent.headers["Location"])
+        assert command.json()["machine_id"] == shown
+        thresholds = await http.get(f"/api/machines/{raw}/thresholds")
+        assert thresholds.json()["machine_id"] == shown
+        assert {s["machine_id"] for s in thresholds.json()["sensors"]} == {shown}
+        sensor = await http.get(f"/api/machines/{raw}/thresholds/temperature_c")
+        assert sensor.json()["machine_id"] == shown
 
 
 # --- commands --------------------------------------------------------------------------

@@ -342,3 +342,24 @@ async def test_unknown_route_is_json_404(http: httpx.AsyncClient) -> None:
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+async def test_a_trailing_slash_is_a_relative_redirect(
+    http: httpx.AsyncClient, admin_key: str
+) -> None:
+    """301 (308 for a body) to the path without the slash; the Host header is not used."""
+    spoofed = {"Host": "attacker.example", "X-API-Key": admin_key}
+
+    listed = await http.get("/api/machines/?limit=5", headers=spoofed)
+    posted = await http.post("/api/readings/", headers=spoofed, json={"machine_id": 1, "t": 1})
+    unknown = await http.get("/api/nothing-here/", headers=spoofed)
+    doubled = await http.get(http.base_url.copy_with(raw_path=b"//api/machines/"), headers=spoofed)
+
+    assert listed.status_code == 301
+    assert listed.headers["location"] == "/api/machines?limit=5"
+    assert posted.status_code == 308
+    assert posted.headers["location"] == "/api/readings"
+    assert unknown.status_code == 404
+    assert doubled.status_code == 404
+    followed = await http.get(listed.headers["location"], headers={"X-API-Key": admin_key})
+    assert followed.status_code == 200

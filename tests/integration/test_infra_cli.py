@@ -1,4 +1,4 @@
-"""`python -m infra up | status | env | down` as the README shows them."""
+"""`python -m infra up | status | env | down` as docs/operations.md shows them."""
 
 from __future__ import annotations
 

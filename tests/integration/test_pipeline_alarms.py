@@ -387,7 +387,7 @@ def test_worker_killed_mid_run_loses_and_duplicates_no_alarm_transition(
             try:
                 alarms.until(lambda ms: len(ms) >= 4 * len(machines))
                 # Mid-run, once every partition has committed offsets (a worker killed
-                # before its first commit is a different case: see the README).
+                # before its first commit is a different case: see docs/engineers.md, Alarms).
                 wait_committed_everywhere(bootstrap, app_id, topics.readings, partitions)
                 first.kill()  # SIGKILL: no commit, no leave-group, table writes in flight
                 first.wait(timeout=10)

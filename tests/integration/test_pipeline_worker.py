@@ -8,11 +8,13 @@ import sys
 import time
 import uuid
 
+import httpx
 import orjson
 import pytest
 from kafka.partitioner import murmur2
 from pipelinetools import (
     REPO,
+    Tail,
     committed_total,
     consume_until,
     flux_rows,
@@ -30,6 +32,7 @@ from pipelinetools import (
 
 from contracts.alarms import decode_alarm
 from contracts.timefmt import now_ms
+from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -325,7 +328,7 @@ def test_two_workers_share_partitions_and_hand_over_alarm_state(
     assert len(rows) == produced
 
 
-def test_aggregates_for_a_known_input_in_kafka_and_influx_and_late_reading_dead_lettered(
+def test_aggregates_for_a_known_input_and_a_late_reading_counted_stored_and_not_alarmed(
     common_settings, service_env, influx, tmp_path
 ):
     topics = common_settings.topics
@@ -337,8 +340,12 @@ def test_aggregates_for_a_known_input_in_kafka_and_influx_and_late_reading_dead_
     records = [reading(machine, w0 + i * 10_000, v) for i, v in enumerate(values)]
     # Reading time moves past the first minute plus the 5 s grace: [w0, w0+1m) closes.
     records.append(reading(machine, w0 + minute + 6_000, 50.0))
-    # Then a reading for the closed minute: late.
+    # Then a reading for the closed minute: late, and over the 85 °C alarm limit, but older
+    # than the machine's last evaluated reading, so history that raises no alarm.
     records.append(reading(machine, w0 + 30_000, 99.0))
+    # A live overheat after it: the first alarm event of the machine must be this one's.
+    records.append(reading(machine, w0 + minute + 7_000, 90.0))
+    web_port = free_port()
 
     with running_worker(
         service_env,
@@ -346,6 +353,7 @@ def test_aggregates_for_a_known_input_in_kafka_and_influx_and_late_reading_dead_
         tmp_path=tmp_path,
         MILLSTREAM_PIPELINE_WINDOW_HOPPING_S="0",
         MILLSTREAM_PIPELINE_WINDOW_GRACE_MS="5000",
+        MILLSTREAM_PIPELINE_WEB_PORT=str(web_port),
     ) as proc:
         produce(bootstrap, topics.readings, records)
         aggregates = consume_until(
@@ -368,15 +376,30 @@ def test_aggregates_for_a_known_input_in_kafka_and_influx_and_late_reading_dead_
         )
         assert abs(stats["stddev"] - 11.180339887) < 1e-6
 
-        dead = consume_until(
-            bootstrap,
-            topics.dead_letter,
-            lambda ms: bool(for_machine(machine, ms)),
+        # The late reading: counted by the windows, stored all the same, no alarm.
+        late = poll_flux(
+            influx,
+            influx.bucket,
+            f'r.machine_id == "{machine}" and r._value == 99.0',
+            bool,
             proc=proc,
         )
-        body = orjson.loads(for_machine(machine, dead)[0].value)
-        assert body["stage"] == "window"
-        assert "later than the grace period" in body["reason"]
+        assert [row["_time"].timestamp() * 1000 for row in late] == [w0 + 30_000]
+        high = f"{machine}:temperature_c:high"
+        alarms = consume_until(
+            bootstrap, topics.alarms, lambda ms: bool(for_machine(high, ms)), proc=proc
+        )
+        first = decode_alarm(for_machine(high, alarms)[0].value)
+        assert (first.event, first.value) == ("raised", 90.0)
+        metrics = httpx.get(f"http://127.0.0.1:{web_port}/windows/metrics/", timeout=10).text
+        assert "millstream_window_late_readings_total 1.0" in metrics
+        dead = Tail(bootstrap, topics.dead_letter)
+        try:
+            for _ in range(15):
+                dead.poll(200)
+        finally:
+            dead.close()
+        assert not for_machine(machine, dead.messages)
 
         rows = poll_flux(
             influx,

@@ -16,12 +16,12 @@ SECRET = "s" * 8 + "0123456789abcdefghijklmnopqrstuv"
 
 def test_token_round_trip_and_claims():
     issuer = TokenIssuer(secret=SECRET, ttl_s=600)
-    issued = issuer.issue(username="alice", token_version=3, now_s=int(time.time()))
+    issued = issuer.issue(username="alice", user_id="u-1", token_version=3, now_s=int(time.time()))
 
     claims = issuer.decode(issued.token)
 
     assert claims is not None
-    assert (claims.username, claims.token_version) == ("alice", 3)
+    assert (claims.username, claims.user_id, claims.token_version) == ("alice", "u-1", 3)
     assert claims.expires_at_s - claims.issued_at_s == 600
     assert looks_like_jwt(issued.token)
     assert not looks_like_jwt("msk_" + "A" * 43)
@@ -30,10 +30,13 @@ def test_token_round_trip_and_claims():
 @pytest.mark.parametrize(
     "token",
     [
-        jwt.encode({"sub": "a", "ver": 0, "iat": 1, "exp": 2, "iss": "millstream-api"}, SECRET),
+        jwt.encode(
+            {"sub": "a", "uid": "u", "ver": 0, "iat": 1, "exp": 2, "iss": "millstream-api"}, SECRET
+        ),
         jwt.encode(
             {
                 "sub": "a",
+                "uid": "u",
                 "ver": 0,
                 "iat": int(time.time()),
                 "exp": int(time.time()) + 60,
@@ -44,6 +47,7 @@ def test_token_round_trip_and_claims():
         jwt.encode(
             {
                 "sub": "a",
+                "uid": "u",
                 "iat": int(time.time()),
                 "exp": int(time.time()) + 60,
                 "iss": "millstream-api",
@@ -53,6 +57,7 @@ def test_token_round_trip_and_claims():
         jwt.encode(
             {
                 "sub": "a",
+                "uid": "u",
                 "ver": 0,
                 "iat": int(time.time()),
                 "exp": int(time.time()) + 60,
@@ -60,9 +65,19 @@ def test_token_round_trip_and_claims():
             },
             SECRET,
         ),
+        jwt.encode(
+            {
+                "sub": "a",
+                "ver": 0,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 60,
+                "iss": "millstream-api",
+            },
+            SECRET,
+        ),
         "not.a.token",
     ],
-    ids=["expired", "wrong-secret", "no-version", "wrong-issuer", "garbage"],
+    ids=["expired", "wrong-secret", "no-version", "wrong-issuer", "no-user-id", "garbage"],
 )
 def test_invalid_tokens_decode_to_none(token):
     assert TokenIssuer(secret=SECRET, ttl_s=600).decode(token) is None
@@ -82,6 +97,7 @@ def test_passwords_hash_with_argon2_and_verify():
 def _user(**changes):
     values = dict(
         username="alice",
+        user_id="u-1",
         password_hash="$argon2id$v=19$x",
         role=Role.engineer,
         disabled=False,
@@ -100,6 +116,15 @@ def test_user_record_round_trip_and_change_moves_the_version():
     changed = record.changed(updated="2025-12-21T00:00:00.000Z", disabled=True)
     assert changed.token_version == 1 and changed.disabled
     assert "password_hash" not in record.view()
+    assert "user_id" not in record.view()
+
+
+def test_a_record_from_before_user_ids_takes_its_creation_as_its_id():
+    import orjson
+
+    obj = _user().to_dict()
+    del obj["user_id"]
+    assert decode_user_record(orjson.dumps(obj)).user_id == "created:2025-12-20T14:30:00.000Z"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.flat import FlatLimits, machine_id_json, reading_from_flat
+from api.flat import INFLUX_MIN_MS, FlatLimits, machine_id_json, reading_from_flat
 from api.live.frames import reading_frame
 from contracts.errors import ContractError
 from contracts.readings import Reading
@@ -78,6 +78,9 @@ def test_flat_frame_matches_the_seed_client() -> None:
 
 def test_machine_ids_keep_their_json_type() -> None:
     assert machine_id_json("42") == 42
+    assert machine_id_json("0") == 0
+    assert machine_id_json("0042") == "0042"
+    assert machine_id_json("00") == "00"
     assert machine_id_json("press-7") == "press-7"
 
 
@@ -86,9 +89,8 @@ def test_machine_ids_keep_their_json_type() -> None:
     [
         "9999-12-31T23:59:59-14:00",
         "9999-12-31T23:59:59+14:00",
-        "1677-09-21T00:00:00Z",
+        "1677-09-21T00:00:00Z",  # before the earliest time InfluxDB stores
         "0001-01-01T00:00:00+01:00",
-        "2025-11-01T00:00:00Z",  # older than the 30 days the telemetry bucket keeps
         "2025-12-20T16:00:00Z",  # more than an hour ahead
     ],
 )
@@ -96,6 +98,43 @@ def test_timestamps_outside_the_accepted_range_name_the_field(timestamp: str) ->
     with pytest.raises(ContractError, match=r"^timestamp: "):
         reading_from_flat(
             {"machine_id": 42, "temperature_c": 1.0, "timestamp": timestamp},
+            source="api",
+            received_ms=RECEIVED_MS,
+        )
+
+
+def test_history_of_any_age_is_accepted_when_the_telemetry_bucket_keeps_forever() -> None:
+    for ts, ms in (
+        ("2015-06-01T00:00:00Z", 1_433_116_800_000),
+        ("1677-09-21T00:12:43.146Z", INFLUX_MIN_MS),
+    ):
+        reading = reading_from_flat(
+            {"machine_id": 42, "temperature_c": 1.0, "timestamp": ts},
+            source="api",
+            received_ms=RECEIVED_MS,
+        )
+        assert reading.ts_ms == ms
+
+
+def test_older_than_the_retention_is_refused_naming_the_setting() -> None:
+    limits = FlatLimits(max_age_s=30 * 86_400)
+    with pytest.raises(ContractError) as refused:
+        reading_from_flat(
+            {"machine_id": 42, "temperature_c": 1.0, "timestamp": "2025-11-01T00:00:00Z"},
+            source="api",
+            received_ms=RECEIVED_MS,
+            limits=limits,
+        )
+    detail = str(refused.value)
+    assert detail.startswith("timestamp: ")
+    assert "MILLSTREAM_INFLUX_RETENTION_DAYS=30 days" in detail
+    assert "from 2025-11-20T14:30:00.000Z on" in detail
+
+
+def test_more_than_max_future_ahead_names_its_setting() -> None:
+    with pytest.raises(ContractError, match="MILLSTREAM_READING_MAX_FUTURE_S"):
+        reading_from_flat(
+            {"machine_id": 42, "temperature_c": 1.0, "timestamp": "2025-12-20T16:00:00Z"},
             source="api",
             received_ms=RECEIVED_MS,
         )

@@ -104,13 +104,24 @@ def test_slow_client_is_cut_off_on_alarm_overflow_without_hurting_others():
         hub.publish_alarm(_alarm())
         _frames(fast)
 
-    assert slow.overflow is not None
+    assert slow.overflow == "too slow: its queue is full of undelivered alarms"
     assert slow.wake.is_set()
     assert fast.overflow is None
     assert hub.client_count == 1
     assert hub.clients_overflowed == 1
     hub.publish_alarm(_alarm())
     assert len(_frames(fast)) == 1
+
+
+def test_a_client_flooding_messages_is_cut_off_for_its_unread_replies():
+    hub = LiveHub(queue_frames=2)
+    flooder = hub.register(WHO)
+
+    sent = [flooder.send({"type": "subscribed", "machine_id": 42}) for _ in range(3)]
+
+    assert sent == [True, True, False]
+    assert flooder.overflow == "too many messages: it sent faster than it read the replies"
+    assert "alarm" not in flooder.overflow
 
 
 def test_slow_client_skips_readings_but_keeps_alarms():

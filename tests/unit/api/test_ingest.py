@@ -70,3 +70,28 @@ def test_invalid_bodies_are_422_naming_field_and_index(body, detail_start):
 def test_unreadable_bodies_are_400(body):
     with pytest.raises(BadRequestError, match=r"^body: "):
         _parse(body)
+
+
+def test_a_batch_of_one_machine_without_timestamps_is_refused_naming_the_second():
+    body = b'[{"machine_id": 42, "temperature_c": 1}, {"machine_id": 42, "temperature_c": 2}]'
+    with pytest.raises(InvalidInputError, match=r"^\[1\]\.timestamp: machine 42 has no timestamp"):
+        _parse(body)
+
+
+def test_a_batch_of_one_machine_at_one_timestamp_is_refused():
+    body = (
+        b'[{"machine_id": "a", "ts": "2025-12-20T14:30:00Z", "t": 1},'
+        b' {"machine_id": "b", "ts": "2025-12-20T14:30:00Z", "t": 1},'
+        b' {"machine_id": "a", "ts": "2025-12-20T14:30:00.000Z", "t": 2}]'
+    )
+    with pytest.raises(InvalidInputError, match=r"^\[2\]\.ts: machine a has the same time"):
+        _parse(body)
+
+
+def test_a_batch_with_a_time_per_reading_of_a_machine_is_kept_whole():
+    body = (
+        b'[{"machine_id": 42, "temperature_c": 1}, {"machine_id": 7, "temperature_c": 2},'
+        b' {"machine_id": 42, "timestamp": "2025-12-20T14:29:59Z", "temperature_c": 3}]'
+    )
+    readings = _parse(body)
+    assert len({(r.machine_id, r.ts_ms) for r in readings}) == 3

@@ -8,12 +8,12 @@ import asyncio
 import orjson
 import pytest
 
+from alarmrules.engine import EngineConfig
 from contracts.alarm_state import decode_alarm_state
 from contracts.alarms import decode_alarm
 from contracts.readings import Reading
 from contracts.thresholds import Limit, SensorThresholds
 from contracts.topics import TopicNames
-from pipeline.alarms.engine import EngineConfig
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.processor import AlarmProcessor, PublishRetry
 from pipeline.alarms.ruleset import RuleSet

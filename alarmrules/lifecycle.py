@@ -18,9 +18,9 @@ names one transition for good.
 
 from __future__ import annotations
 
+from alarmrules.state import ACTIVE_STATES, AlarmEntry, MachineState
 from contracts.alarms import AlarmEvent, AlarmEventKind
 from contracts.errors import MillstreamError
-from pipeline.alarms.state import ACTIVE_STATES, AlarmEntry, MachineState
 
 
 class ActionRefused(MillstreamError):

@@ -9,18 +9,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.alarm_actions import AlarmAction
-from contracts.readings import Reading
-from contracts.thresholds import Limit, SensorThresholds
-from pipeline.alarms.engine import (
+from alarmrules.engine import (
     EngineConfig,
     advance,
     apply_action,
     evaluate_reading,
     expire_shelves,
 )
-from pipeline.alarms.lifecycle import ActionRefused
-from pipeline.alarms.state import MachineState
+from alarmrules.lifecycle import ActionRefused
+from alarmrules.state import MachineState
+from contracts.alarm_actions import AlarmAction
+from contracts.readings import Reading
+from contracts.thresholds import Limit, SensorThresholds
 
 T0 = 1_766_241_000_000
 CONFIG = EngineConfig(comm_loss_after_ms=20_000)

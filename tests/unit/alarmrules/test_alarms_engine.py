@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from alarmrules.engine import EngineConfig, advance, evaluate_reading
+from alarmrules.state import MachineState
 from contracts.alarms import COMM_LOSS_SENSOR
 from contracts.readings import Reading
 from contracts.thresholds import Limit, RateOfChangeLimit, SensorThresholds, default_thresholds
-from pipeline.alarms.engine import EngineConfig, advance, evaluate_reading
 from pipeline.alarms.ruleset import RuleSet
-from pipeline.alarms.state import MachineState
 
 T0 = 1_766_241_000_000
 NO_SILENCE = EngineConfig(comm_loss_after_ms=None)
@@ -228,3 +228,22 @@ def test_state_round_trips_through_its_stored_dict():
     assert MachineState.from_dict("42", stored).to_dict() == stored
     # The layout before this engine (entries keyed at the top) loads as a fresh state.
     assert MachineState.from_dict("42", {"temperature_c:high": {"state": "normal"}}).alarms == {}
+
+
+def test_history_older_than_the_last_evaluated_reading_fires_nothing():
+    """A backfilled day of overheats and lost communication, imported after a live reading,
+    neither raises an alarm nor moves the machine's state back in time."""
+    rules = RuleSet().for_machine("42")
+    state = MachineState("42")
+    day_ms = 86_400_000
+    assert evaluate_reading(state, reading(70, ms=day_ms), rules, NO_SILENCE) == []
+    for i in range(100):
+        hot = reading(99.0, ms=i * 1000, quality="comm_loss" if i % 2 else None)
+        assert evaluate_reading(state, hot, rules, NO_SILENCE) == []
+    assert state.last_ts_ms == T0 + day_ms
+    assert not any(entry.active for entry in state.alarms.values())
+    # A machine seen for the first time evaluates its history: its overheats raise.
+    fresh = MachineState("42")
+    assert kinds(evaluate_reading(fresh, reading(99.0, ms=0), rules, NO_SILENCE)) == [
+        ("raised", "high", 99.0)
+    ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from alarmrules.engine import EngineConfig, apply_action, evaluate_reading, expire_shelves
+from alarmrules.lifecycle import ActionRefused
+from alarmrules.state import MachineState
 from contracts.alarm_actions import AlarmAction
 from contracts.readings import Reading
-from pipeline.alarms.engine import EngineConfig, apply_action, evaluate_reading, expire_shelves
-from pipeline.alarms.lifecycle import ActionRefused
 from pipeline.alarms.ruleset import RuleSet
-from pipeline.alarms.state import MachineState
 
 T0 = 1_766_241_000_000
 CONFIG = EngineConfig(comm_loss_after_ms=None)

@@ -1,6 +1,6 @@
 """The rule engine: readings, the passing of time and operator actions in, events out.
 
-Pure code on a :class:`~pipeline.alarms.state.MachineState` (mutated in place; the caller
+Pure code on a :class:`~alarmrules.state.MachineState` (mutated in place; the caller
 loads a fresh copy and stores it back). Three inputs:
 
 - :func:`evaluate_reading`: one reading against the rules of its machine's sensors;
@@ -11,7 +11,7 @@ loads a fresh copy and stores it back). Three inputs:
   with the reading's time, so the outcome depends on the readings alone, not on when the
   timer ran (values are held until the next reading, as SCADA does);
 - :func:`apply_action`: acknowledge, shelve, unshelve, log, clear; refused with
-  :class:`~pipeline.alarms.lifecycle.ActionRefused` when the state does not allow it.
+  :class:`~alarmrules.lifecycle.ActionRefused` when the state does not allow it.
   :func:`expire_shelves` ends shelves whose time is up.
 
 Limit alarms evaluate values of quality ``good`` and ``uncertain`` only: a ``bad``,
@@ -25,11 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contracts.alarm_actions import AlarmAction
-from contracts.alarms import COMM_LOSS_SENSOR, AlarmEvent, Severity
-from contracts.readings import Reading
-from contracts.thresholds import LIMIT_KINDS, Limit, SensorThresholds
-from pipeline.alarms.lifecycle import (
+from alarmrules.lifecycle import (
     ActionRefused,
     acknowledge,
     clear_alarm,
@@ -37,7 +33,11 @@ from pipeline.alarms.lifecycle import (
     shelve,
     unshelve,
 )
-from pipeline.alarms.state import AlarmEntry, MachineState, Pending, SensorMemory
+from alarmrules.state import AlarmEntry, MachineState, Pending, SensorMemory
+from contracts.alarm_actions import AlarmAction
+from contracts.alarms import COMM_LOSS_SENSOR, AlarmEvent, Severity
+from contracts.readings import Reading
+from contracts.thresholds import LIMIT_KINDS, Limit, SensorThresholds
 
 Rules = Mapping[str, SensorThresholds]
 _USABLE = frozenset(("good", "uncertain"))

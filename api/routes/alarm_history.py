@@ -1,0 +1,144 @@
+"""Alarm history from the InfluxDB ``alarms`` bucket: the journal (operators) and the
+ISA-18.2 performance KPIs (engineers and admins)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, Query
+
+from api.alarms.health import alarm_health
+from api.alarms.history_models import AlarmHealthOut, JournalOut
+from api.alarms.journal import JournalFilter, event_rows, events_flux, journal_flux, journal_rows
+from api.deps import Engineer, HistoryDep, Principal
+from api.errors import HistoryUnavailableError, InvalidInputError
+from api.history.csvrows import FluxResultError
+from api.history.params import parse_instant
+from api.responses import OrjsonResponse
+from contracts.alarms import AlarmEventKind, Severity
+from contracts.errors import ContractError
+from contracts.patterns import is_sensor_name
+from contracts.readings import normalize_machine_id
+from contracts.timefmt import format_ts, now_ms
+
+router = APIRouter(prefix="/api", tags=["alarms"])
+
+_SEVERITIES = frozenset(get_args(Severity))
+_EVENTS = frozenset(get_args(AlarmEventKind))
+MAX_JOURNAL = 10_000
+MAX_HEALTH_DAYS = 400
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "A parameter is invalid; the detail names it"},
+    503: {"description": "InfluxDB does not answer"},
+}
+Instant = Annotated[str, Query(max_length=64, description="-24h, now, or RFC 3339")]
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+def _choices(name: str, raw: str | None, allowed: frozenset[str]) -> frozenset[str] | None:
+    if not raw:
+        return None
+    chosen = frozenset(v for v in raw.split(",") if v)
+    unknown = sorted(chosen - allowed)
+    if unknown:
+        raise InvalidInputError(
+            f"{name}: unknown value(s) {', '.join(map(repr, unknown))}; "
+            f"one of {', '.join(sorted(allowed))}"
+        )
+    return chosen or None
+
+
+def _filter(start: str, stop: str, *, plant: str | None = None, **more: Any) -> JournalFilter:
+    now = datetime.now(UTC)
+    query = JournalFilter(
+        start=parse_instant(start, param="start", now=now),
+        stop=parse_instant(stop, param="stop", now=now),
+        plant=plant,
+        **more,
+    )
+    if query.stop <= query.start:
+        raise InvalidInputError("stop: must be after start")
+    return query
+
+
+async def _query(history: HistoryDep, flux: str) -> str:
+    return await history.query_csv(flux)
+
+
+@router.get(
+    "/alarms/journal", response_class=OrjsonResponse, response_model=JournalOut, responses=_ERRORS
+)
+async def alarm_journal(
+    identity: Principal,
+    history: HistoryDep,
+    start: Instant = "-24h",
+    stop: Instant = "now",
+    plant: Text = None,
+    machine_id: Text = None,
+    sensor: Text = None,
+    severity: Text = None,
+    event: Text = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_JOURNAL)] = 1000,
+) -> OrjsonResponse:
+    """Every alarm event of the period (raised, cleared, acknowledged, shelved, unshelved),
+    newest first; ``severity`` and ``event`` take comma lists."""
+    if sensor is not None and not is_sensor_name(sensor):
+        raise InvalidInputError(f"sensor: {sensor!r} is not a sensor name (lower_snake_case)")
+    try:
+        machine = normalize_machine_id(machine_id) if machine_id is not None else None
+    except ContractError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    query = _filter(
+        start,
+        stop,
+        plant=plant,
+        machine_id=machine,
+        sensor=sensor,
+        severities=_choices("severity", severity, _SEVERITIES),
+        events=_choices("event", event, _EVENTS),
+    )
+    text = await _query(
+        history, journal_flux(bucket=history.alarms_bucket, query=query, limit=limit)
+    )
+    try:
+        rows = journal_rows(text)
+    except FluxResultError as exc:
+        raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
+    return OrjsonResponse(
+        {
+            "start": format_ts(int(query.start.timestamp() * 1000)),
+            "stop": format_ts(int(query.stop.timestamp() * 1000)),
+            "limit": limit,
+            "truncated": len(rows) > limit,
+            "events": rows[:limit],
+        }
+    )
+
+
+@router.get(
+    "/alarm-health", response_class=OrjsonResponse, response_model=AlarmHealthOut, responses=_ERRORS
+)
+async def alarm_health_kpis(
+    identity: Engineer,
+    history: HistoryDep,
+    start: Instant = "-7d",
+    stop: Instant = "now",
+    plant: Text = None,
+) -> OrjsonResponse:
+    """ISA-18.2 KPIs of the period: alarms per 10 minutes per plant (the guideline's 1-2),
+    peak 10-minute rate, share of time in flood, the ten most frequent alarms, chattering
+    and standing alarms, time to acknowledge."""
+    query = _filter(start, stop, plant=plant)
+    if (query.stop - query.start).days > MAX_HEALTH_DAYS:
+        raise InvalidInputError(f"start: the period may span at most {MAX_HEALTH_DAYS} days")
+    text = await _query(history, events_flux(bucket=history.alarms_bucket, query=query))
+    try:
+        events = event_rows(text)
+    except FluxResultError as exc:
+        raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
+    start_ms = int(query.start.timestamp() * 1000)
+    stop_ms = int(query.stop.timestamp() * 1000)
+    return OrjsonResponse(
+        alarm_health(events, start_ms=start_ms, stop_ms=stop_ms, now_ms=now_ms(), plant=plant)
+    )
