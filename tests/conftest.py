@@ -52,7 +52,9 @@ LONGEST_FIRST = (
     "tests/e2e/test_bench_quick.py",
     "tests/e2e/test_e2e_interrupt.py",
     "tests/integration/test_pipeline_faults.py",  # 175
+    "tests/integration/test_cli_import_query.py",  # 150
     "tests/integration/test_connectors_outage.py",  # 135
+    "tests/integration/test_api_backfill.py",  # 135
     "tests/integration/test_pipeline_worker.py",  # 125
     "tests/integration/test_pipeline_alarms.py",  # 105
     "tests/integration/test_api_auth.py",  # 70
@@ -60,8 +62,13 @@ LONGEST_FIRST = (
     "tests/integration/test_infra_cli.py",  # 55
     "tests/integration/test_api_roles.py",  # 50
     "tests/integration/test_api_alarms_pipeline.py",  # 30
+    "tests/integration/test_api_backtest.py",  # 30
+    "tests/integration/test_cli_auth.py",  # 30
+    "tests/integration/test_bench_disk_cost.py",  # 30
     "tests/integration/test_api_tls.py",  # 25
     "tests/integration/test_connectors_processes.py",  # 25
+    "tests/integration/test_cli_tail.py",  # 20
+    "tests/integration/test_requirements_lock.py",  # 20
 )
 
 
