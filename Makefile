@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) 2>/dev/null | cks
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-quick lint lock lock-upgrade up down status clean bench bench-quick
+.PHONY: run test test-quick lint lock lock-upgrade up down status clean bench bench-quick console
 
 # The venv holds exactly the locked versions; the project itself is installed without deps,
 # then checked against pyproject.toml so that an unlocked new dependency is named.
@@ -45,8 +45,21 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# The operator console (web/): npm ci when the lockfile changed, esbuild when a source did.
+CONSOLE := api/static/console/index.html
+WEB_SOURCES := $(shell find web/src -type f) web/build.mjs web/package.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+
+$(CONSOLE): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && node build.mjs
+
+## console: build the operator console into api/static/console
+console: $(CONSOLE)
+
 ## run: provision if needed, then run Kafka, InfluxDB, simulator, connector, worker and API
-run: $(STAMP)
+run: $(STAMP) $(CONSOLE)
 	$(BIN)/python -m infra run
 
 # `make test` runs the suite on two pytest-xdist workers, each with its own Kafka and
@@ -55,7 +68,7 @@ run: $(STAMP)
 TEST_WORKERS ?= 2
 
 ## test: provision if needed, then run the whole suite against real servers
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(CONSOLE)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
@@ -76,7 +89,7 @@ bench-quick: $(STAMP)
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy contracts alarmrules connectors pipeline api infra bench cli
+	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
 
 up: $(STAMP)
 	$(BIN)/python -m infra up
@@ -88,4 +101,4 @@ status: $(STAMP)
 	$(BIN)/python -m infra status
 
 clean:
-	rm -rf $(VENV) .millstream .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .millstream .pytest_cache .mypy_cache .ruff_cache web/node_modules api/static/console
