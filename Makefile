@@ -2,21 +2,46 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Every Python package, transitive ones too, pinned with hashes: `make lock` writes it.
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) 2>/dev/null | cksum | cut -d' ' -f1)
 # The browser tests drive Debian's Chromium (a browser download cannot work here).
 CHROMIUM := /usr/bin/chromium
 # The cluster tests and MILLSTREAM_REDIS=1 run Debian's redis-server (shared rate limits).
 REDIS_SERVER := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint up down status clean bench bench-quick redis-server
+.PHONY: run test test-quick lint lock lock-upgrade up down status clean bench bench-quick console \
+	redis-server
 
-$(STAMP): pyproject.toml
+# The venv holds exactly the locked versions; the project itself is installed without deps,
+# then checked against pyproject.toml so that an unlocked new dependency is named.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python .ci/check_lock.py
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
+$(UV_STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	@touch $@
+
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command 'make lock' --quiet --output-file $(LOCK)
+
+## lock: re-lock after a change to pyproject.toml, keeping every locked version that still fits
+lock: $(UV_STAMP)
+	$(UV_COMPILE)
+
+## lock-upgrade: re-lock with the newest versions pyproject.toml allows
+lock-upgrade: $(UV_STAMP)
+	$(UV_COMPILE) --upgrade
 
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests"
@@ -31,14 +56,36 @@ $(REDIS_SERVER):
 ## redis-server: install Debian's redis-server (for MILLSTREAM_REDIS=1)
 redis-server: $(REDIS_SERVER)
 
+# The operator console (web/): npm ci when the lockfile changed, esbuild when a source did.
+CONSOLE := api/static/console/index.html
+WEB_SOURCES := $(shell find web/src -type f) web/build.mjs web/package.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+
+$(CONSOLE): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && node build.mjs
+
+## console: build the operator console into api/static/console
+console: $(CONSOLE)
+
 ## run: provision if needed, then run Kafka, InfluxDB, simulator, connector, worker and API
-run: $(STAMP)
+run: $(STAMP) $(CONSOLE)
 	$(BIN)/python -m infra run
 
+# `make test` runs the suite on two pytest-xdist workers, each with its own Kafka and
+# InfluxDB; a module runs whole on one worker, the longest modules first (tests/conftest.py).
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 ## test: provision if needed, then run the whole suite against real servers
-test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER)
+test: $(STAMP) $(CHROMIUM) $(CONSOLE) $(REDIS_SERVER)
 	$(BIN)/python -m infra provision
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## test-quick: the unit and contract tests alone, without servers (under a minute)
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest tests/unit --without-servers -q
 
 ## bench: the full benchmark suite on a stack of its own; regenerates docs/benchmarks.md
 bench: $(STAMP)
@@ -53,7 +100,7 @@ bench-quick: $(STAMP)
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy contracts alarmrules connectors pipeline api infra bench cli
+	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
 
 up: $(STAMP)
 	$(BIN)/python -m infra up
@@ -65,4 +112,4 @@ status: $(STAMP)
 	$(BIN)/python -m infra status
 
 clean:
-	rm -rf $(VENV) .millstream .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .millstream .pytest_cache .mypy_cache .ruff_cache web/node_modules api/static/console

@@ -182,11 +182,13 @@ def start_node(
 
 def is_healthy(bootstrap: str, *, brokers: int = 1) -> bool:
     """Whether the cluster answers and has registered ``brokers`` brokers."""
-    from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    from kafka_edge.connection import KafkaConnection
+    from kafka_edge.sync_clients import kafka_admin
+
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = kafka_admin(KafkaConnection.plain(bootstrap), request_timeout_ms=3000)
     except (KafkaError, OSError, ValueError):
         return False
     try:
