@@ -46,11 +46,13 @@ SHARING_A_WORKER = {
     "tests/e2e/test_e2e_journey.py": "own-stack",  # 180
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
     "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
+    "tests/integration/test_cluster.py": "own-stack",  # 140: 3 brokers, InfluxDB, Redis
 }
 LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
     "tests/e2e/test_bench_quick.py",
     "tests/e2e/test_e2e_interrupt.py",
+    "tests/integration/test_cluster.py",
     "tests/integration/test_pipeline_faults.py",  # 175
     "tests/integration/test_cli_import_query.py",  # 150
     "tests/integration/test_connectors_outage.py",  # 135
