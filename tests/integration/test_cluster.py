@@ -7,6 +7,8 @@ stops it at the end; each test takes well under a minute.
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +76,21 @@ def test_status_lists_every_central_broker_and_redis(cluster: LocalServers) -> N
     assert len(central) == BROKERS
     assert all(rows[name].healthy and rows[name].pid for name in [*central, "redis", "influxdb"])
     assert cluster.connection().kafka_bootstrap.count(",") == BROKERS - 1
+    # The command docs/scaling.md shows, on the same run directory.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env.update(
+        MILLSTREAM_RUN_DIR=str(cluster.run_dir),
+        MILLSTREAM_KAFKA_BROKERS=str(BROKERS),
+        MILLSTREAM_REDIS="1",
+    )
+    shown = subprocess.run(
+        [sys.executable, "-m", "infra", "status", "--json"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    )
+    listed = json.loads(shown.stdout)
+    assert {p["name"]: (p["pid"], p["port"], p["healthy"]) for p in listed} == {
+        name: (p.pid, p.port, True) for name, p in rows.items()
+    }
 
 
 def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
@@ -216,6 +234,11 @@ def test_broker_sigkilled_under_steady_produce_loses_and_duplicates_nothing(
         assert pause < 30
     finally:
         cluster.up()  # the killed node rejoins, so the module's later tests see 3 brokers
+        # kafka-python leaves the sockets of connection attempts the killed node refused to
+        # the garbage collector; collect them here rather than in a later test.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
 
 
 def _start_api(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
