@@ -54,11 +54,16 @@ from pipeline.decoded_cache import DecodedReadings
 from pipeline.delivery import RetryPolicy, until_done
 from pipeline.line_protocol import alarm_event_line
 from pipeline.metrics_page import serve_metrics
-from pipeline.publish import FaustPublisher
+from pipeline.observability import (
+    CountingPublisher,
+    WorkerMetrics,
+    serve_health,
+    timed_sink,
+    worker_readiness,
+)
 from pipeline.readings_loop import ReadingsLoop
 from pipeline.rows_loop import RowsLoop
 from pipeline.settings import PipelineSettings
-from pipeline.sink.influx import InfluxSink
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.tables import KeyPartitionedTable
 from pipeline.topology import readings_partitions
@@ -127,7 +132,10 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         topics.readings, key_serializer="raw", value_serializer="raw", partitions=partitions
     )
     app.topics.add(readings_topic)
-    publisher = FaustPublisher(app)
+    metrics = WorkerMetrics()  # the process's one registry, on every metrics page
+    publisher = CountingPublisher(
+        app, dead_letter_topic=topics.dead_letter, count=metrics.count_dead_letters
+    )
     retry = RetryPolicy(
         backoff_ms=settings.pipeline_retry_backoff_ms,
         backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
@@ -137,7 +145,11 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     reader: AlarmReader | None = None
     if settings.pipeline_alarms_enabled:
         processor = build_alarm_processor(
-            app, settings=settings, publisher=publisher, partitions=partitions
+            app,
+            settings=settings,
+            publisher=publisher,
+            partitions=partitions,
+            registry=metrics.registry,
         )
         register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
         reader = AlarmReader(
@@ -163,11 +175,15 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
             help="Open aggregate windows per machine id (pipeline.windows).",
         )
         windows = WindowsStage.from_settings(
-            settings, table=windows_table, publisher=publisher, retry=retry
+            settings,
+            table=windows_table,
+            publisher=publisher,
+            retry=retry,
+            registry=metrics.registry,
         )
         if web_enabled:
             serve_metrics(app, "/windows/metrics/", windows.registry)
-    sink = InfluxSink.from_settings(settings)
+    sink = timed_sink(settings, metrics.observe_write)
 
     def batcher(name: str, batch_size: int) -> StorageBatcher:
         return StorageBatcher(
@@ -226,6 +242,14 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     for each in batchers:
         app.task(_crash_on_error(app, f"pipeline.{each.name}_writer", each.run_writer))
         app.task(_crash_on_error(app, f"pipeline.{each.name}_timer", each.run_timer))
+    metrics.watch(
+        readings=lambda: loop.readings_seen,
+        consumer=consumer,
+        windows=windows_table if windows is not None else None,
+    )
+    if web_enabled:
+        serve_metrics(app, "/metrics/", metrics.registry)
+        serve_health(app, ready=worker_readiness(app))
     if windows is not None:
         stage = windows
 

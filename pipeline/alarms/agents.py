@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 from aiokafka.partitioner import murmur2
+from prometheus_client import CollectorRegistry
 
 from alarmrules.engine import EngineConfig
 from contracts.timefmt import now_ms
@@ -51,7 +52,12 @@ def partition_of(machine_id: str, partitions: int) -> int:
 
 
 def build_alarm_processor(
-    app: faust.App, *, settings: PipelineSettings, publisher: Publisher, partitions: int
+    app: faust.App,
+    *,
+    settings: PipelineSettings,
+    publisher: Publisher,
+    partitions: int,
+    registry: CollectorRegistry | None = None,
 ) -> AlarmProcessor:
     table = app.tables.add(
         PromptChangelogTable(
@@ -87,7 +93,7 @@ def build_alarm_processor(
             backoff_ms=settings.pipeline_retry_backoff_ms,
             backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
         ),
-        metrics=AlarmMetrics(),
+        metrics=AlarmMetrics(registry),
         owns=owns,
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
         partitions=partitions,
