@@ -8,6 +8,7 @@ COPY connectors ./connectors
 COPY pipeline ./pipeline
 COPY api ./api
 COPY infra ./infra
+COPY cli ./cli
 COPY devices.example.yaml ./
 RUN pip install --no-cache-dir .
 USER nobody

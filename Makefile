@@ -43,7 +43,7 @@ bench-quick: $(STAMP)
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy contracts alarmrules connectors pipeline api infra bench
+	$(BIN)/mypy contracts alarmrules connectors pipeline api infra bench cli
 
 up: $(STAMP)
 	$(BIN)/python -m infra up

@@ -17,6 +17,7 @@ from api.live.hub import LiveHub
 from api.machines.registry import MachineRegistry
 from api.security.metrics import LiveStats
 from api.settings import ApiSettings
+from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class Services:
     thresholds: ThresholdsStore
     alarms: AlarmStore
     commands: CommandTracker
+    # Threshold backtests parse and replay history here, away from the event loop.
+    backtests: BacktestPool
 
     def live_stats(self) -> LiveStats:
         """The live feed's figures, for ``/metrics``."""
@@ -113,6 +116,8 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         await feed.start(timeout_s=timeout_s)
         stack.push_async_callback(feed.stop)
         stack.push_async_callback(hub.overviews.close)
+        backtests = BacktestPool()
+        stack.callback(backtests.close)
         logger.info(
             "api services started kafka=%s influx=%s topic_prefix=%s",
             bootstrap,
@@ -130,5 +135,6 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
             thresholds=thresholds,
             alarms=alarms,
             commands=commands,
+            backtests=backtests,
         )
         logger.info("api services stopping")

@@ -9,7 +9,8 @@ import sys
 from rich.console import Console
 
 from contracts.errors import MillstreamError
-from infra.servers import LocalServers
+from infra.influx_cli_dist import influx_cli_path
+from infra.servers import Connection, LocalServers
 from infra.settings import InfraSettings
 
 
@@ -27,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
         "bootstrap",
         help="create topics and buckets on the servers named by MILLSTREAM_* (e.g. in compose)",
     )
-    sub.add_parser("env", help="print connection settings as KEY=value lines")
+    sub.add_parser(
+        "env", help="print connection settings as KEY=value lines (also INFLUX_* for influx)"
+    )
     run = sub.add_parser("run", help="the whole demo: servers, simulator, connector, worker, API")
     run.add_argument("--api-port", type=int, default=None, help="API port (default 8080)")
     run.add_argument(
@@ -49,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "up":
             conn = servers.up()
             console.print(f"Kafka and InfluxDB are up (run directory {servers.run_dir})")
-            for key, value in conn.env().items():
-                print(f"{key}={value}")
+            _print_env(conn, settings, console)
         elif args.command == "down":
             stopped = servers.down(purge=args.purge)
             console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
@@ -60,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bootstrap":
             _bootstrap_external(settings, console)
         elif args.command == "env":
-            for key, value in servers.connection().env().items():
-                print(f"{key}={value}")
+            _print_env(servers.connection(), settings, console)
         elif args.command == "run":
             from infra.demo import run_demo
 
@@ -77,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _print_env(conn: Connection, settings: InfraSettings, console: Console) -> None:
+    """``KEY=value`` lines: the services' settings, then what the ``influx`` CLI reads."""
+    for key, value in {**conn.env(), **conn.influx_cli_env()}.items():
+        print(f"{key}={value}")
+    cli = influx_cli_path(settings.cache_dir)
+    if cli.exists():
+        console.print(f"the influx CLI: {cli} (reads the INFLUX_* lines)", style="dim")
 
 
 def _bootstrap_external(settings: InfraSettings, console: Console) -> None:

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from infra import bootstrap, influxdb_server, kafka_server, ports, processes
 from infra.errors import InfraError
+from infra.influx_cli_dist import provision_influx_cli
 from infra.influxdb_dist import provision_influxdb
 from infra.kafka_dist import KafkaDist, provision_kafka
 from infra.settings import InfraSettings
@@ -52,6 +53,14 @@ class Connection:
             "MILLSTREAM_TOPIC_PREFIX": self.topic_prefix,
         }
 
+    def influx_cli_env(self) -> dict[str, str]:
+        """The variables InfluxData's ``influx`` CLI reads, for this stack."""
+        return {
+            "INFLUX_HOST": self.influx_url,
+            "INFLUX_TOKEN": self.influx_token,
+            "INFLUX_ORG": self.influx_org,
+        }
+
 
 @dataclass(slots=True)
 class _State:
@@ -77,11 +86,13 @@ class LocalServers:
         return self._run_dir
 
     def provision(self) -> tuple[KafkaDist, Path]:
-        """Make sure both servers are built and cached (only the first run pays)."""
+        """Make sure both servers, and the ``influx`` CLI beside InfluxDB, are built and
+        cached (only the first run pays)."""
         cache = self._settings.cache_dir
-        return provision_kafka(cache, console=self._console), provision_influxdb(
-            cache, console=self._console
-        )
+        kafka = provision_kafka(cache, console=self._console)
+        influxd = provision_influxdb(cache, console=self._console)
+        provision_influx_cli(cache, console=self._console)
+        return kafka, influxd
 
     def up(self) -> Connection:
         """Start whatever is not running, wait for health, bootstrap; safe to call twice."""

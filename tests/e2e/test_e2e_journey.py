@@ -414,19 +414,24 @@ console.error('Connection error:', error);
 """
 
 # In a page, the two functions it calls are the page's own.
-SEED_JS_PAGE = """<!doctype html>
+SEED_JS_PAGE = (
+    """<!doctype html>
 <script>
 window.received = [];
 window.alarmsTriggered = [];
 function triggerAlarm(message) { window.alarmsTriggered.push(message); }
 function updateDashboard(data) { window.received.push(data); }
 
-""" + SEED_JS + """</script>
 """
+    + SEED_JS
+    + """</script>
+"""
+)
 
 # Under Node 20, which has no WebSocket of its own, the ``ws`` package provides it; the two
 # functions collect what arrives and print it once three readings are in.
-SEED_JS_NODE = """const WebSocket = require('ws');
+SEED_JS_NODE = (
+    """const WebSocket = require('ws');
 const received = [];
 const alarmsTriggered = [];
 function triggerAlarm(message) { alarmsTriggered.push(message); }
@@ -439,7 +444,9 @@ function updateDashboard(data) {
 }
 setTimeout(() => { console.error('no three readings within 60 s'); process.exit(2); }, 60000);
 
-""" + SEED_JS
+"""
+    + SEED_JS
+)
 
 NODE_DIR = Path(__file__).parent / "node"
 
@@ -464,7 +471,9 @@ def test_seed_javascript_client_under_node_with_ws(stack: RunningStack, tmp_path
         pytest.fail("node and npm are needed for this test (Node 20 is part of the toolchain)")
     subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_DIR)],
-        check=True, capture_output=True, timeout=180,
+        check=True,
+        capture_output=True,
+        timeout=180,
     )
     script = NODE_DIR / f"seed-client-{tmp_path.name}.js"
     script.write_text(SEED_JS_NODE % stack.ws_url)

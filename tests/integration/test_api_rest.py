@@ -353,9 +353,7 @@ async def test_a_trailing_slash_is_a_relative_redirect(
     listed = await http.get("/api/machines/?limit=5", headers=spoofed)
     posted = await http.post("/api/readings/", headers=spoofed, json={"machine_id": 1, "t": 1})
     unknown = await http.get("/api/nothing-here/", headers=spoofed)
-    doubled = await http.get(
-        http.base_url.copy_with(raw_path=b"//api/machines/"), headers=spoofed
-    )
+    doubled = await http.get(http.base_url.copy_with(raw_path=b"//api/machines/"), headers=spoofed)
 
     assert listed.status_code == 301
     assert listed.headers["location"] == "/api/machines?limit=5"

@@ -68,9 +68,7 @@ def test_ensure_buckets_sets_the_configured_retention_of_an_existing_bucket(
         api = client.buckets_api()
         try:
             assert _retention_s(api.find_bucket_by_name(name)) == 30 * 86400
-            ensure_buckets(
-                c.influx_url, c.influx_token, org=c.influx_org, retention_days={name: 0}
-            )
+            ensure_buckets(c.influx_url, c.influx_token, org=c.influx_org, retention_days={name: 0})
             assert _retention_s(api.find_bucket_by_name(name)) == 0
         finally:
             api.delete_bucket(api.find_bucket_by_name(name))

@@ -27,9 +27,9 @@ def test_texts_round_trip_and_quality_may_name_a_text() -> None:
         ts_ms=T0,
         values={"temperature_c": 60.0},
         quality={"recipe": "bad"},
-        texts={"recipe": "PA6-GF30 \"blue\" \\ é"},
+        texts={"recipe": 'PA6-GF30 "blue" \\ é'},
     )
-    assert orjson.loads(original.encode())["texts"] == {"recipe": "PA6-GF30 \"blue\" \\ é"}
+    assert orjson.loads(original.encode())["texts"] == {"recipe": 'PA6-GF30 "blue" \\ é'}
     assert decode_reading(original.encode()) == original
 
 

@@ -76,3 +76,11 @@ def test_wait_gives_up_after_its_timeout(tmp_path: Path) -> None:
         processes.wait_until_healthy(
             lambda: False, run_dir=tmp_path, names=[], what="never healthy", timeout_s=0.2
         )
+
+
+def test_the_influx_cli_version_and_path_come_from_its_build_module(tmp_path: Path) -> None:
+    from infra.influx_cli_dist import influx_cli_path, influx_cli_version
+
+    version = influx_cli_version()
+    assert version.startswith("2.")
+    assert influx_cli_path(tmp_path) == tmp_path / f"influx-cli-{version}" / "influx"

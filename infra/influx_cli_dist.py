@@ -1,0 +1,72 @@
+"""Building InfluxData's ``influx`` CLI from the Go module proxy, cached by version, beside
+``influxd``.
+
+The CLI has no replace directives and no Rust part, so a small wrapper module
+(``influx_cli_build/``) pinning it is enough for ``go build``. The version is the one
+InfluxDB 2.7.12 itself requires (its go.mod pins influx-cli at a commit of October 2022,
+between the 2.5.0 and 2.6.0 releases); the Go module proxy this project builds from does
+not serve the tagged 2.7.x releases.
+
+Point it at the local stack with ``INFLUX_HOST``, ``INFLUX_TOKEN`` and ``INFLUX_ORG``
+(``python -m infra env`` prints them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+
+from infra import tools
+from infra.progress import run_step
+
+_BUILD_MODULE = Path(__file__).parent / "influx_cli_build"
+_PACKAGE = "github.com/influxdata/influx-cli/v2"
+
+
+def influx_cli_version() -> str:
+    go_mod = (_BUILD_MODULE / "go.mod").read_text()
+    match = re.search(re.escape(_PACKAGE) + r" (v[\w.\-]+)", go_mod)
+    if match is None:
+        raise RuntimeError(f"{_BUILD_MODULE / 'go.mod'}: no {_PACKAGE} line")
+    return match.group(1).lstrip("v")
+
+
+def influx_cli_path(cache_dir: Path) -> Path:
+    return cache_dir / f"influx-cli-{influx_cli_version()}" / "influx"
+
+
+def provision_influx_cli(cache_dir: Path, *, console: Console) -> Path:
+    """Return the cached ``influx`` binary for the pinned version, building it if missing."""
+    target = influx_cli_path(cache_dir)
+    if target.exists():
+        return target
+    tools.require("go")
+    version = influx_cli_version()
+    home = target.parent
+    work = home.with_name(home.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "module").mkdir(parents=True)
+    for name in ("go.mod", "go.sum", "tools.go"):
+        shutil.copy(_BUILD_MODULE / name, work / "module" / name)
+    env = dict(os.environ)
+    env.update(GOFLAGS="-mod=mod", CGO_ENABLED="0")
+    # The CLI's own `influx version` shows these (its build sets them the same way).
+    ldflags = f"-X main.version={version} -X main.commit={version.rsplit('-', 1)[-1]}"
+    seconds = run_step(
+        ["go", "build", "-ldflags", ldflags, "-o", str(work / "influx"), f"{_PACKAGE}/cmd/influx"],
+        title=f"Building the influx CLI {version}",
+        estimate="first time only: about 1-3 minutes, then cached",
+        log_path=cache_dir / "logs" / "influx-cli-build.log",
+        console=console,
+        env=env,
+        cwd=work / "module",
+    )
+    (work / "BUILD_SECONDS").write_text(f"{seconds:.0f}\n")
+    shutil.rmtree(work / "module")
+    shutil.rmtree(home, ignore_errors=True)
+    work.rename(home)
+    return target
