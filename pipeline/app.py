@@ -243,7 +243,11 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         app.task(_crash_on_error(app, f"pipeline.{each.name}_writer", each.run_writer))
         app.task(_crash_on_error(app, f"pipeline.{each.name}_timer", each.run_timer))
     metrics.watch(
-        readings=lambda: loop.readings_seen,
+        readings=(
+            (lambda: loop.readings_seen)
+            if settings.pipeline_storage_enabled or reader is None
+            else (lambda: reader.readings_evaluated)
+        ),
         consumer=consumer,
         windows=windows_table if windows is not None else None,
     )

@@ -4,8 +4,8 @@ One Prometheus registry per worker process (:class:`WorkerMetrics`), shared with
 alarm and window counters and served on every metrics page of the worker's web server
 (``/metrics/``, ``/alarms/metrics/``, ``/windows/metrics/``):
 
-- ``millstream_pipeline_readings_total``: readings decoded by the storage path (rate =
-  readings per second);
+- ``millstream_pipeline_readings_total``: readings decoded by the storage path, or
+  evaluated by the alarm reader in an alarms-only worker (rate = readings per second);
 - ``millstream_pipeline_consumer_lag{topic,partition}``: records between Kafka's high
   watermark and the committed offset of each partition assigned here;
 - ``millstream_pipeline_influx_write_seconds{bucket}`` and
@@ -122,7 +122,7 @@ class _WorkerCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         yield CounterMetricFamily(
             "millstream_pipeline_readings",
-            "Readings decoded by the storage path (rate = readings per second)",
+            "Readings decoded (storage path) or evaluated (alarms-only worker); rate = per second",
             value=self._readings(),
         )
         lag = GaugeMetricFamily(
