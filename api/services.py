@@ -19,6 +19,7 @@ from api.security.metrics import LiveStats
 from api.settings import ApiSettings
 from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
+from kafka_edge.connection import KafkaConnection
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +56,15 @@ class Services:
 async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     """Start everything in dependency order; stop in reverse, also when a start fails."""
     topics = settings.topics
-    bootstrap = settings.kafka_bootstrap_servers
+    kafka = KafkaConnection.from_settings(settings)
     timeout_s = settings.startup_timeout_s
     publisher = KafkaPublisher(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         produce_timeout_s=settings.kafka_produce_timeout_s,
         linger_ms=settings.kafka_linger_ms,
     )
-    keys = ApiKeyStore(bootstrap_servers=bootstrap, topic=topics.api_keys, publisher=publisher)
-    machines = MachineRegistry(
-        bootstrap_servers=bootstrap, topic=topics.machines, publisher=publisher
-    )
+    keys = ApiKeyStore(kafka=kafka, topic=topics.api_keys, publisher=publisher)
+    machines = MachineRegistry(kafka=kafka, topic=topics.machines, publisher=publisher)
     history = HistoryReader(
         url=settings.influx_url,
         token=settings.influx_token.get_secret_value(),
@@ -77,23 +76,21 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     )
     hub = LiveHub(queue_frames=settings.live_queue_frames)
     feed = LiveFeed(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         readings_topic=topics.readings,
         alarms_topic=topics.alarms,
         aggregates_topic=topics.aggregates,
         hub=hub,
     )
-    thresholds = ThresholdsStore(
-        bootstrap_servers=bootstrap, topic=topics.thresholds, publisher=publisher
-    )
+    thresholds = ThresholdsStore(kafka=kafka, topic=topics.thresholds, publisher=publisher)
     alarms = AlarmStore(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         state_topic=topics.alarm_state,
         actions_topic=topics.alarm_actions,
         publisher=publisher,
     )
     commands = CommandTracker(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         commands_topic=topics.commands,
         results_topic=topics.command_results,
         publisher=publisher,
@@ -120,7 +117,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         stack.callback(backtests.close)
         logger.info(
             "api services started kafka=%s influx=%s topic_prefix=%s",
-            bootstrap,
+            kafka.servers,
             settings.influx_url,
             settings.topic_prefix,
         )

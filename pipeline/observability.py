@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from kafka_edge.records import Record
 from pipeline.publish import FaustPublisher
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
@@ -88,9 +89,9 @@ class WorkerMetrics:
         if not ok:
             self.write_errors.labels(bucket).inc()
 
-    def count_dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        for _, value in records:
-            self.dead_letters.labels(_stage_of(value)).inc()
+    def count_dead_letters(self, records: Sequence[Record]) -> None:
+        for record in records:
+            self.dead_letters.labels(_stage_of(record.value)).inc()
 
     def watch(
         self,
@@ -103,7 +104,9 @@ class WorkerMetrics:
         self.registry.register(_WorkerCollector(readings, consumer, windows))
 
 
-def _stage_of(value: bytes) -> str:
+def _stage_of(value: bytes | None) -> str:
+    if value is None:
+        return "unknown"
     try:
         stage = orjson.loads(value).get("stage")
     except (orjson.JSONDecodeError, AttributeError):
@@ -211,13 +214,13 @@ class CountingPublisher(FaustPublisher):
         app: Any,
         *,
         dead_letter_topic: str,
-        count: Callable[[Sequence[tuple[bytes | None, bytes]]], None],
+        count: Callable[[Sequence[Record]], None],
     ) -> None:
         super().__init__(app)
         self._dead_letter_topic = dead_letter_topic
         self._count = count
 
-    async def publish(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def publish(self, topic: str, records: Sequence[Record]) -> None:
         await super().publish(topic, records)
         if topic == self._dead_letter_topic:
             self._count(records)

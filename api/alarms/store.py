@@ -14,6 +14,8 @@ from api.kafka.producer import KafkaPublisher
 from contracts.alarm_actions import AlarmAction, AlarmActionKind
 from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
 from contracts.timefmt import now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ class AlarmStore:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         state_topic: str,
         actions_topic: str,
         publisher: KafkaPublisher,
@@ -96,7 +98,7 @@ class AlarmStore:
         self.actions_topic = actions_topic
         self._publisher = publisher
         self._reader = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers, topic=state_topic, apply=self.table.apply
+            kafka=kafka, topic=state_topic, apply=self.table.apply
         )
 
     async def start(self, *, timeout_s: float) -> None:
@@ -107,7 +109,7 @@ class AlarmStore:
 
     async def submit(self, action: AlarmAction) -> None:
         """Produce one action and wait for Kafka's ack; the pipeline applies it."""
-        await self._publisher.send_many(self.actions_topic, [(action.key(), action.encode())])
+        await self._publisher.publish(self.actions_topic, [Record(action.key(), action.encode())])
         logger.info(
             "alarm action submitted action=%s alarm_id=%s by=%s",
             action.action,

@@ -10,6 +10,8 @@ from api.auth.roles import Identity, Role
 from api.kafka.compacted import CompactedTopicReader
 from api.kafka.producer import KafkaPublisher
 from contracts.timefmt import now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +19,12 @@ logger = logging.getLogger(__name__)
 class ApiKeyStore:
     """Authenticates secrets against the keys on the topic; mints and revokes keys."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+    def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
         self.topic = topic
         self._publisher = publisher
         self._index = KeyIndex()
         self._reader = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers, topic=topic, apply=self._index.apply
+            kafka=kafka, topic=topic, apply=self._index.apply
         )
 
     async def start(self, *, timeout_s: float, admin_secret: str | None = None) -> None:
@@ -61,11 +63,11 @@ class ApiKeyStore:
     async def revoke(self, key_id: str) -> bool:
         if self._index.get(key_id) is None:
             return False
-        await self._publisher.send_many(self.topic, [(key_id.encode(), None)])
+        await self._publisher.publish(self.topic, [Record(key_id.encode(), None)])
         self._index.remove(key_id)
         logger.info("api key revoked key_id=%s", key_id)
         return True
 
     async def _publish(self, record: ApiKeyRecord) -> None:
-        await self._publisher.send_many(self.topic, [(record.key(), record.encode())])
+        await self._publisher.publish(self.topic, [Record(record.key(), record.encode())])
         self._index.put(record)

@@ -12,6 +12,8 @@ from api.auth.users import UserIndex, UserRecord
 from api.kafka.compacted import CompactedTopicReader
 from api.kafka.producer import KafkaPublisher
 from contracts.timefmt import format_ts, now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +31,12 @@ class UserExistsError(Exception):
 class UserStore:
     """Every replica reads the whole topic, so a change made on one is seen by all."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+    def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
         self.topic = topic
         self._publisher = publisher
         self._index = UserIndex()
         self._reader = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers, topic=topic, apply=self._index.apply
+            kafka=kafka, topic=topic, apply=self._index.apply
         )
 
     async def start(self, *, timeout_s: float) -> None:
@@ -119,7 +121,7 @@ class UserStore:
     async def delete(self, username: str) -> bool:
         if self._index.get(username) is None:
             return False
-        await self._publisher.send_many(self.topic, [(username.encode(), None)])
+        await self._publisher.publish(self.topic, [Record(username.encode(), None)])
         self._index.remove(username)
         logger.info("user deleted username=%s", username)
         return True
@@ -140,5 +142,5 @@ class UserStore:
         logger.info("bootstrap admin user restored username=%s", username)
 
     async def _publish(self, record: UserRecord) -> None:
-        await self._publisher.send_many(self.topic, [(record.key(), record.encode())])
+        await self._publisher.publish(self.topic, [Record(record.key(), record.encode())])
         self._index.put(record)

@@ -16,6 +16,8 @@ from api.kafka.producer import KafkaPublisher
 from api.machines.overlay import OVERLAY_SUFFIX, MachineOverlay, decode_overlay, merged
 from contracts.errors import ContractError
 from contracts.machines import MachineInfo, decode_machine
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +94,13 @@ class MachineRegistry:
     """The machines topic, kept current in memory; the API's writes show at once."""
 
     def __init__(
-        self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher | None = None
+        self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher | None = None
     ) -> None:
         self.topic = topic
         self.table = MachineTable()
         self._publisher = publisher
         self._reader = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers, topic=topic, apply=self.table.apply
+            kafka=kafka, topic=topic, apply=self.table.apply
         )
 
     async def start(self, *, timeout_s: float) -> None:
@@ -118,5 +120,5 @@ class MachineRegistry:
         if self._publisher is None:
             raise RuntimeError("machine registry: started without a publisher")
         key, value = overlay.key(), overlay.encode()
-        await self._publisher.send_many(self.topic, [(key, value)])
+        await self._publisher.publish(self.topic, [Record(key, value)])
         self.table.apply(key, value)

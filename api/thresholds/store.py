@@ -23,6 +23,8 @@ from contracts.thresholds import (
     parse_thresholds_key,
     thresholds_key,
 )
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +102,12 @@ class ThresholdsStore:
     """The thresholds topic kept current in memory; writes wait for Kafka's ack, then show
     in this replica's view at once (read your own write)."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, publisher: KafkaPublisher) -> None:
+    def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
         self.topic = topic
         self.table = ThresholdsTable()
         self._publisher = publisher
         self._reader = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers, topic=topic, apply=self.table.apply
+            kafka=kafka, topic=topic, apply=self.table.apply
         )
 
     async def start(self, *, timeout_s: float) -> None:
@@ -117,10 +119,10 @@ class ThresholdsStore:
     async def write(
         self, puts: Sequence[SensorThresholds], deletes: Sequence[tuple[str, str]] = ()
     ) -> None:
-        records: list[tuple[bytes, bytes | None]] = [(r.key(), r.encode()) for r in puts]
-        records += [(thresholds_key(m, s), None) for m, s in deletes]
+        records = [Record(r.key(), r.encode()) for r in puts]
+        records += [Record(thresholds_key(m, s), None) for m, s in deletes]
         if not records:
             return
-        await self._publisher.send_many(self.topic, records)
-        for key, value in records:
-            self.table.apply(key, value)
+        await self._publisher.publish(self.topic, records)
+        for record in records:
+            self.table.apply(record.key, record.value)

@@ -37,6 +37,7 @@ MIN_ROLE: dict[tuple[str, str], MinRole] = {
     ("GET", "/ready"): "public",
     ("GET", "/metrics"): "public",
     ("GET", "/"): "public",
+    ("GET", "/console/{name}"): "public",
     ("GET", "/openapi.json"): "public",
     ("GET", "/docs"): "public",
     ("GET", "/docs/oauth2-redirect"): "public",

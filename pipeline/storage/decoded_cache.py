@@ -1,8 +1,8 @@
 """Readings decoded once for both paths.
 
-The alarm reader (:mod:`pipeline.alarms.reader`) and the storage path read the same
-records of the readings topic, the alarm reader first. Decoding was the largest share of
-the worker's time, so the alarm reader leaves what it decoded here and the storage path
+The readings reader (:mod:`pipeline.alarms.readings_reader`) and the storage path read the same
+records of the readings topic, the readings reader first. Decoding was the largest share of
+the worker's time, so the readings reader leaves what it decoded here and the storage path
 takes it, by partition and offset, instead of decoding again. A record it does not find
 (the storage path ahead, the cache full, a record that did not decode) it decodes itself,
 so the cache changes no result, only the time.

@@ -1,14 +1,41 @@
-"""The key-hash caching partitioner picks exactly kafka-python's default partition."""
+"""One murmur2 for every service: the Java client's values, kafka-python's and aiokafka's
+partitions, and the connector's key-hash caching partitioner."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from kafka.partitioner import DefaultPartitioner
+from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
-from connectors.forwarding import partitioner as module
-from connectors.forwarding.partitioner import KeyHashCachingPartitioner
+from kafka_edge import sync_clients as module
+from kafka_edge.partitioner import murmur2, partition_for
+from kafka_edge.sync_clients import KeyHashCachingPartitioner
+
+# org.apache.kafka.common.utils.UtilsTest.testMurmur2
+JAVA_CASES = {
+    b"21": -973932308,
+    b"foobar": -790332482,
+    b"a-little-bit-long-string": -985981536,
+    b"a-little-bit-longer-string": -1486304829,
+    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+    b"abc": 479470107,
+}
+
+
+@pytest.mark.parametrize(("data", "expected"), JAVA_CASES.items())
+def test_murmur2_matches_the_java_client(data: bytes, expected: int) -> None:
+    assert murmur2(data) == expected
+
+
+def test_partition_for_matches_both_client_libraries() -> None:
+    keys = [f"m-{i}".encode() for i in range(500)] + [b"", b"x", "ä€".encode(), bytes(range(256))]
+    for key in keys:
+        for count in (1, 3, 7, 12):
+            assert partition_for(key, count) == (kafka_python_murmur2(key) & 0x7FFFFFFF) % count
+            assert partition_for(key, count) == (aiokafka_murmur2(key) & 0x7FFFFFFF) % count
 
 
 class _Cluster:
@@ -60,7 +87,7 @@ def test_unknown_topic_is_refused_and_no_key_is_random_among_partitions() -> Non
 
 
 def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "MAX_KEYS", 10)
+    monkeypatch.setattr(module, "MAX_REMEMBERED_KEYS", 10)
     cluster = _Cluster({"readings": set(range(6))})
     caching, default = KeyHashCachingPartitioner(), DefaultPartitioner()
     for i in range(25):

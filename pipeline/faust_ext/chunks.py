@@ -76,7 +76,7 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         self._seeks: dict[TP, int] = {}
         # A gap sought back once: (expected offset, first offset fetched past it).
         self._gap_sought: dict[TP, tuple[int, int]] = {}
-        # Awaited first when partitions are revoked (the alarm reader lets go of them).
+        # Awaited first when partitions are revoked (the readings reader lets go of them).
         self.revoke_hooks: list[Callable[[Any], Awaitable[None]]] = []
 
     def _expect(self, tp: TP, offset: int | None) -> None:

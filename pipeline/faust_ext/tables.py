@@ -4,7 +4,7 @@ With ``use_partitioner=True`` Faust leaves the changelog partition to the produc
 partitioner, which needs the producer's metadata of the changelog topic *at that moment*
 (``key_partition`` is synchronous): the first write after start-up can find none and fail
 with ``TypeError: 'NoneType' object is not iterable``. The partition is computed here
-instead, with Kafka's default partitioner (murmur2 of the key bytes, as the connectors'
+instead, with Kafka's default partitioner (:mod:`kafka_edge.partitioner`, as the connectors'
 producer and aiokafka's use), over the table's partitions, which equal the readings
 topic's: each machine's state lands in the partition of its readings, with no metadata.
 
@@ -23,7 +23,8 @@ import logging
 from typing import Any, cast
 
 import faust
-from aiokafka.partitioner import murmur2
+
+from kafka_edge.partitioner import partition_for
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +32,11 @@ logger = logging.getLogger(__name__)
 CHANGELOG_WAIT_S = 30.0
 
 
-def key_partition(key: bytes, partitions: int) -> int:
-    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
-
-
 class KeyPartitionedTable(faust.Table):  # type: ignore[misc]
     def partition_for_key(self, key: Any) -> int | None:
         if self.use_partitioner and self.partitions:
             raw = key if isinstance(key, bytes) else str(key).encode()
-            return key_partition(raw, self.partitions)
+            return partition_for(raw, self.partitions)
         result: int | None = super().partition_for_key(key)
         return result
 

@@ -1,14 +1,14 @@
 """The audit topic's points: each record (``contracts.audit.AuditRecord``) is one point in
 ``influx_audit_bucket`` at :func:`contracts.influx_schema.audit_time_ns` (nanoseconds, so
 two requests in one millisecond stay two points and a replay overwrites the same point).
-:class:`pipeline.rows_loop.RowsLoop` batches, stores and dead-letters them.
+:class:`pipeline.storage.rows_loop.RowsLoop` batches, stores and dead-letters them.
 """
 
 from __future__ import annotations
 
 from contracts.audit import AuditRecord, decode_audit
 from contracts.influx_schema import AUDIT, audit_time_ns
-from pipeline.line_protocol import float_field, string_field, tag_set
+from pipeline.storage.line_protocol import float_field, string_field, tag_set
 
 
 def audit_line(record: AuditRecord) -> str:

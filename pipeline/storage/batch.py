@@ -16,9 +16,9 @@ from typing import Any
 
 from contracts.errors import ContractError
 from contracts.readings import Reading, decode_reading
-from pipeline.dead_letter import DeadLetter, SourceRecord
-from pipeline.decoded_cache import DecodedReadings
-from pipeline.line_protocol import reading_line
+from pipeline.storage.dead_letter import DeadLetter, SourceRecord
+from pipeline.storage.decoded_cache import DecodedReadings
+from pipeline.storage.line_protocol import reading_line
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def source_record(record: Any) -> SourceRecord:
 def decode_records(
     records: Iterable[Any], *, now_ms: int, decoded: DecodedReadings | None = None
 ) -> Decoded:
-    """``decoded``: readings already decoded by the alarm reader, taken where present."""
+    """``decoded``: readings already decoded by the readings reader, taken where present."""
     out = Decoded()
     readings = out.readings
     sources = out.sources

@@ -1,4 +1,4 @@
-"""The alarm reader's bookkeeping: which fetched records reach the engine, and where each
+"""The readings reader's bookkeeping: which fetched records reach the engine, and where each
 partition goes on from. (Its Kafka edge runs in the pipeline's integration tests.)"""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from aiokafka import TopicPartition
 
 from contracts.readings import Reading
-from pipeline.alarms.reader import AlarmReader, decode_for_alarms
-from pipeline.decoded_cache import DecodedReadings
+from kafka_edge.connection import KafkaConnection
+from pipeline.alarms.readings_reader import ReadingsReader, decode_for_alarms
+from pipeline.storage.decoded_cache import DecodedReadings
 
 TOPIC = "readings"
 P0 = TopicPartition(TOPIC, 0)
@@ -38,9 +39,9 @@ class Engine:
         self.batches.append(list(readings))
 
 
-def reader(engine: Engine, share: DecodedReadings | None = None) -> AlarmReader:
-    r = AlarmReader(
-        bootstrap_servers=["127.0.0.1:9"],
+def reader(engine: Engine, share: DecodedReadings | None = None) -> ReadingsReader:
+    r = ReadingsReader(
+        kafka=KafkaConnection.plain("127.0.0.1:9"),
         topic=TOPIC,
         app_id="app",
         evaluator=engine,

@@ -13,11 +13,11 @@ from typing import Any
 
 from contracts.errors import ContractError
 from contracts.timefmt import now_ms
-from pipeline.batch import source_record
-from pipeline.chunks import Chunk
-from pipeline.dead_letter import DeadLetter, Stage
-from pipeline.delivery import Write
+from pipeline.faust_ext.chunks import Chunk
+from pipeline.storage.batch import source_record
 from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.dead_letter import DeadLetter, Stage
+from pipeline.storage.delivery import Write
 
 ToLine = Callable[[bytes], str]
 

@@ -3,7 +3,7 @@ and hand the lines to the storage batcher, which writes them in the background.
 
 Offsets are acked only after the batch holding the chunk is in InfluxDB
 (:mod:`pipeline.storage.batcher`). Alarms are not evaluated here: they must not wait for
-storage, so :class:`pipeline.alarms.reader.AlarmReader` reads the same partitions at a
+storage, so :class:`pipeline.alarms.readings_reader.ReadingsReader` reads the same partitions at a
 position of its own.
 """
 
@@ -16,11 +16,11 @@ from typing import Protocol
 
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
-from pipeline.batch import decode_records
-from pipeline.chunks import Chunk
-from pipeline.decoded_cache import DecodedReadings
+from pipeline.faust_ext.chunks import Chunk
 from pipeline.sink.influx import InfluxSink
+from pipeline.storage.batch import decode_records
 from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.decoded_cache import DecodedReadings
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ReadingsLoop:
         pause: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._decoded = decoded
-        # Awaited between slices of a chunk: lets other tasks (the alarm reader) run first.
+        # Awaited between slices of a chunk: lets other tasks (the readings reader) run first.
         self._pause = pause if pause is not None else _next_turn
         self._sink = sink
         self._batcher = batcher

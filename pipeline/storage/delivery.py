@@ -1,8 +1,8 @@
 """Delivering a storage batch: InfluxDB, then the dead letters to Kafka; retried until done.
 
-This is the pipeline's one retry policy for its sinks: the sink makes single attempts and
-classifies their failure (:mod:`pipeline.sink.errors`); here a retryable failure waits
-with capped exponential backoff, backpressure (InfluxDB's 429 or 503) waits for the
+The sink makes single attempts and classifies their failure (:mod:`pipeline.sink.errors`);
+here, under the one retry policy (:mod:`kafka_edge.retry`), a retryable failure waits
+with capped, jittered exponential backoff, backpressure (InfluxDB's 429 or 503) waits for the
 server's ``Retry-After`` or the same backoff, and nothing is skipped. While a batch waits,
 the readings loop's bounded queue of batches fills and consumption pauses: memory stays
 bounded however long InfluxDB is away. Cancellation (shutdown, rebalance) stops between
@@ -16,18 +16,18 @@ written.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from contracts.errors import MillstreamError
 from contracts.timefmt import now_ms
-from pipeline.batch import source_record
-from pipeline.dead_letter import DeadLetter, SourceRecord
+from kafka_edge.records import Publisher, Record
+from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.sink.errors import InfluxWriteError
-from pipeline.sink.influx import backoff_s
+from pipeline.storage.batch import source_record
+from pipeline.storage.dead_letter import DeadLetter, SourceRecord
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +36,6 @@ Write = Callable[[Sequence[str]], Awaitable[None]]
 
 class PublishError(MillstreamError):
     """Kafka did not accept a record; the text names the topic."""
-
-
-class Publisher(Protocol):
-    async def publish(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Produce ``(key, value)`` records and return once the broker has them all."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    backoff_ms: int = 500
-    backoff_max_ms: int = 10_000
 
 
 @dataclass(slots=True)
@@ -60,37 +49,49 @@ class LineSet:
     what: str = "lines"
 
 
+def _backpressure(exc: BaseException) -> bool:
+    return isinstance(exc, InfluxWriteError) and exc.outcome == "backpressure"
+
+
 async def until_done(step: Callable[[], Awaitable[None]], *, what: str, retry: RetryPolicy) -> None:
-    """Run ``step`` until it succeeds; InfluxDB and Kafka failures wait and try again."""
-    attempt = 0
-    while True:
-        try:
-            await step()
-            if attempt:
-                logger.info("batch step recovered step=%s attempts=%d", what, attempt + 1)
-            return
-        except (InfluxWriteError, PublishError) as exc:
-            attempt += 1
-            pause_s = backoff_s(attempt, first_ms=retry.backoff_ms, max_ms=retry.backoff_max_ms)
-            if isinstance(exc, InfluxWriteError) and exc.outcome == "backpressure":
-                if exc.retry_after_s is not None:
-                    pause_s = min(max(exc.retry_after_s, 0.0), retry.backoff_max_ms / 1000 * 6)
-                logger.warning(
-                    "influx backpressure step=%s attempt=%d pause_s=%.2f error=%s",
-                    what,
-                    attempt,
-                    pause_s,
-                    exc,
-                )
-            else:
-                logger.error(
-                    "batch step failed step=%s attempt=%d retry_in_s=%.2f error=%s",
-                    what,
-                    attempt,
-                    pause_s,
-                    exc,
-                )
-            await asyncio.sleep(pause_s)
+    """Run ``step`` until it succeeds; InfluxDB and Kafka failures wait and try again.
+
+    Backpressure waits for the server's ``Retry-After`` (at most six times the policy's
+    cap) when it sent one. No deadline: nothing is skipped (see the module docstring).
+    """
+
+    def pause_for(exc: BaseException, pause_s: float) -> float:
+        retry_after_s = getattr(exc, "retry_after_s", None)
+        if _backpressure(exc) and retry_after_s is not None:
+            return float(min(max(retry_after_s, 0.0), retry.max_s * 6))
+        return pause_s
+
+    def log(exc: BaseException, attempt: int, pause_s: float) -> None:
+        if _backpressure(exc):
+            logger.warning(
+                "influx backpressure step=%s attempt=%d pause_s=%.2f error=%s",
+                what,
+                attempt,
+                pause_s,
+                exc,
+            )
+        else:
+            logger.error(
+                "batch step failed step=%s attempt=%d retry_in_s=%.2f error=%s",
+                what,
+                attempt,
+                pause_s,
+                exc,
+            )
+
+    await retry_async(
+        step,
+        policy=retry,
+        what=f"batch step {what}",
+        retry_on=(InfluxWriteError, PublishError),
+        on_retry=log,
+        pause_for=pause_for,
+    )
 
 
 async def write_isolating(write: Write, lines: Sequence[str]) -> list[tuple[int, InfluxWriteError]]:
@@ -161,7 +162,7 @@ async def deliver(
         await until_done(write_set, what=f"write_{line_set.what}", retry=retry)
 
     async def publish_dead_letters() -> None:
-        await publisher.publish(dead_letter_topic, [(d.key, d.value) for d in published])
+        await publisher.publish(dead_letter_topic, [Record(d.key, d.value) for d in published])
 
     await until_done(publish_dead_letters, what="publish_dead_letters", retry=retry)
     return published

@@ -1,4 +1,4 @@
-"""The alarm reader: the readings this worker owns, read for the alarm engine alone, at a
+"""The readings reader: the readings this worker owns, read for the alarm engine alone, at a
 position of its own, so that alarms never wait for storage.
 
 Faust's consumer reads the readings for storage (line protocol, windows, InfluxDB), and
@@ -19,11 +19,11 @@ second aiokafka consumer in the same process:
 - Starting early is harmless: the engine skips a reading no newer than the last one it
   evaluated for the machine, so a replay publishes nothing twice. Starting late would
   lose transitions, which is why the commit follows the state.
-- When Faust revokes partitions, :meth:`AlarmReader.revoke` waits for the batch being
+- When Faust revokes partitions, :meth:`ReadingsReader.revoke` waits for the batch being
   evaluated, commits, and stops reading them before the new owner recovers their state.
 
 Records that do not decode are skipped here: the storage path dead-letters them, once.
-The readings decoded here are left for the storage path (:mod:`pipeline.decoded_cache`).
+The readings decoded here are left for the storage path (:mod:`pipeline.storage.decoded_cache`).
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.readings import Reading, decode_reading
 from contracts.timefmt import now_ms
-from pipeline.decoded_cache import DecodedReadings
+from kafka_edge.aio_clients import aio_admin, aio_consumer
+from kafka_edge.connection import KafkaConnection
+from pipeline.storage.decoded_cache import DecodedReadings
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ FETCH_WAIT_MS = 100
 # How often processed offsets are committed, at most (a revoke commits at once).
 COMMIT_EVERY_S = 1.0
 # Records not yet evaluated above which the reader counts as behind: the storage path then
-# gives it the worker's time first (:meth:`AlarmReader.alarms_first`).
+# gives it the worker's time first (:meth:`ReadingsReader.alarms_first`).
 BEHIND_RECORDS = 1_000
 # How long the storage path waits, at most, per slice of work while the reader is behind.
 YIELD_MAX_S = 0.05
@@ -78,14 +79,14 @@ def decode_for_alarms(records: Collection[Any]) -> list[tuple[int, Reading]]:
     return decoded
 
 
-class AlarmReader:
+class ReadingsReader:
     """One per worker; run :meth:`run` as a task, and call :meth:`revoke` from the
     consumer's revocation hook."""
 
     def __init__(
         self,
         *,
-        bootstrap_servers: list[str],
+        kafka: KafkaConnection,
         topic: str,
         app_id: str,
         evaluator: Evaluator,
@@ -97,7 +98,7 @@ class AlarmReader:
     ) -> None:
         # Where the readings decoded here are left for the storage path.
         self._share = share
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._app_id = app_id
         self._evaluator = evaluator
@@ -121,8 +122,8 @@ class AlarmReader:
     # -- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+        consumer = aio_consumer(
+            self._kafka,
             group_id=alarm_group_id(self._app_id),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -225,7 +226,9 @@ class AlarmReader:
             self._forget(gone)
             if consumer is not None:
                 consumer.assign(sorted(self._assigned))
-            logger.info("alarm reader released partitions=%s", sorted(tp.partition for tp in gone))
+            logger.info(
+                "readings reader released partitions=%s", sorted(tp.partition for tp in gone)
+            )
 
     def _forget(self, gone: set[TopicPartition]) -> None:
         for tp in gone:
@@ -253,7 +256,7 @@ class AlarmReader:
                 self._position[tp] = offset
                 self._committed[tp] = offset
             logger.info(
-                "alarm reader took partitions=%s from offsets=%s",
+                "readings reader took partitions=%s from offsets=%s",
                 sorted(tp.partition for tp in new),
                 [starts[tp] for tp in sorted(new)],
             )
@@ -277,7 +280,7 @@ class AlarmReader:
 
     async def _storage_committed(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         """The storage group's committed offsets for ``tps`` (where it has any)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = aio_admin(self._kafka)
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(self._app_id, partitions=list(tps))
@@ -301,6 +304,6 @@ class AlarmReader:
         try:
             await consumer.commit(due)
         except Exception as exc:  # the next commit carries the same or later offsets
-            logger.warning("alarm reader commit failed partitions=%d error=%r", len(due), exc)
+            logger.warning("readings reader commit failed partitions=%d error=%r", len(due), exc)
             return
         self._committed.update(due)
