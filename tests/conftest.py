@@ -46,10 +46,12 @@ SHARING_A_WORKER = {
     "tests/e2e/test_e2e_journey.py": "own-stack",  # 180
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
     "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
+    "tests/e2e/test_console.py": "own-stack",  # 200
     "tests/integration/test_cluster.py": "own-stack",  # 140: 3 brokers, InfluxDB, Redis
 }
 LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
+    "tests/e2e/test_console.py",
     "tests/e2e/test_bench_quick.py",
     "tests/e2e/test_e2e_interrupt.py",
     "tests/integration/test_cluster.py",
