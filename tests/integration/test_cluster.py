@@ -308,3 +308,31 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Path) -> None:
+    """The worker gets MILLSTREAM_PIPELINE_REPLICATION_FACTOR from `infra env` and Faust
+    creates its table changelogs with it."""
+    from pipelinetools import running_worker
+
+    prefix = f"w{uuid.uuid4().hex[:8]}"
+    create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
+    app_id = f"cluster-{prefix}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env = {**base, **conn.env(), "MILLSTREAM_TOPIC_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
+    admin = KafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap.split(","))
+    try:
+        with running_worker(env, app_id=app_id, tmp_path=tmp_path):
+            deadline = time.monotonic() + 60
+            changelogs: list[str] = []
+            while len(changelogs) < 2:
+                assert time.monotonic() < deadline, f"changelogs so far: {changelogs}"
+                time.sleep(0.5)
+                changelogs = [
+                    t for t in admin.list_topics() if t.startswith(app_id) and "changelog" in t
+                ]
+            described = admin.describe_topics(changelogs)
+    finally:
+        admin.close()
+    copies = {len(p["replica_nodes"]) for t in described for p in t["partitions"]}
+    assert copies == {3}, described
