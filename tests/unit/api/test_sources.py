@@ -69,7 +69,7 @@ def test_mean_is_weighted_by_count_and_min_reads_the_minima() -> None:
     assert 'r.window == "1m"' in mean and 'r.sensor == "temperature_c"' in mean
     assert "r.mean * float(v: r.count)" in mean and "_value: r.s / r.n" in mean
     total = aggregated_flux(_query("1h", "sum"), bucket="aggregates")
-    assert "_value: r.s}" in total
+    assert "weighted\n  |> map" in total and "r.s / r.n" not in total
     low = aggregated_flux(_query("15m", "min"), bucket="aggregates")
     assert 'r._field == "min"' in low and "aggregateWindow(every: 15m, fn: min" in low
     count = aggregated_flux(_query("1h", "count"), bucket="aggregates")
