@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint up down status clean bench bench-quick
+.PHONY: run test lint up down status clean bench bench-quick console
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,25 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# The operator console (web/): npm ci when the lockfile changed, esbuild when a source did.
+CONSOLE := api/static/console/index.html
+WEB_SOURCES := $(shell find web/src -type f) web/build.mjs web/package.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+
+$(CONSOLE): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && node build.mjs
+
+## console: build the operator console into api/static/console
+console: $(CONSOLE)
+
 ## run: provision if needed, then run Kafka, InfluxDB, simulator, connector, worker and API
-run: $(STAMP)
+run: $(STAMP) $(CONSOLE)
 	$(BIN)/python -m infra run
 
 ## test: provision if needed, then run the whole suite against real servers
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(CONSOLE)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m pytest
 
@@ -43,7 +56,7 @@ bench-quick: $(STAMP)
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy contracts alarmrules connectors pipeline api infra bench cli
+	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
 
 up: $(STAMP)
 	$(BIN)/python -m infra up
@@ -55,4 +68,4 @@ status: $(STAMP)
 	$(BIN)/python -m infra status
 
 clean:
-	rm -rf $(VENV) .millstream .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .millstream .pytest_cache .mypy_cache .ruff_cache web/node_modules api/static/console

@@ -28,6 +28,7 @@ from api.security.startup import check_deployment
 from api.settings import ApiSettings
 from contracts.errors import ConfigError, MillstreamError
 from contracts.settings import load_settings
+from kafka_edge.connection import KafkaConnection
 
 logger = logging.getLogger("api")
 
@@ -65,14 +66,12 @@ def serve(settings: ApiSettings) -> None:
 
 
 async def add_user(settings: ApiSettings, *, username: str, password: str, role: Role) -> None:
-    publisher = KafkaPublisher(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        produce_timeout_s=settings.kafka_produce_timeout_s,
-    )
+    kafka = KafkaConnection.from_settings(settings)
+    publisher = KafkaPublisher(kafka=kafka, produce_timeout_s=settings.kafka_produce_timeout_s)
     await publisher.start()
     try:
         store = UserStore(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka=kafka,
             topic=settings.topics.users,
             publisher=publisher,
         )
@@ -101,14 +100,12 @@ def _read_password(env_name: str) -> str:
 
 
 async def mint(settings: ApiSettings, *, name: str, role: Role) -> str:
-    publisher = KafkaPublisher(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        produce_timeout_s=settings.kafka_produce_timeout_s,
-    )
+    kafka = KafkaConnection.from_settings(settings)
+    publisher = KafkaPublisher(kafka=kafka, produce_timeout_s=settings.kafka_produce_timeout_s)
     await publisher.start()
     try:
         store = ApiKeyStore(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka=kafka,
             topic=settings.topics.api_keys,
             publisher=publisher,
         )

@@ -20,11 +20,11 @@ from api.deps import API_KEY_HEADER, current_identity, role_refusal
 from api.errors import ApiError
 
 
-def _needs(dependant: Dependant) -> tuple[bool, Role | None]:
+def route_needs(dependant: Dependant) -> tuple[bool, Role | None]:
     """Whether the route needs a caller, and the least role it needs (``None``: any)."""
     needs, role = False, None
     for dep in dependant.dependencies:
-        sub_needs, sub_role = _needs(dep)
+        sub_needs, sub_role = route_needs(dep)
         required = getattr(dep.call, "required_role", None)
         needs = needs or sub_needs or dep.call is current_identity
         role = required if isinstance(required, Role) else (role or sub_role)
@@ -44,7 +44,7 @@ async def credential_error(request: Request) -> ApiError | None:
     dependant = getattr(route, "dependant", None)
     if not isinstance(dependant, Dependant):
         return None
-    needs, role = _needs(dependant)
+    needs, role = route_needs(dependant)
     if not needs:
         return None
     services = getattr(request.app.state, "services", None)

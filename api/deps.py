@@ -24,6 +24,7 @@ from api.errors import AuthenticationError, PermissionDeniedError, UnavailableEr
 from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.machines.registry import MachineRegistry
+from api.maintenance.store import MaintenanceStore
 from api.security.errors import RateLimitedError
 from api.security.middleware import STATE_IDENTITY, STATE_RATE
 from api.security.ratelimit import RouteClass, route_class
@@ -75,6 +76,10 @@ async def get_history(services: ServicesDep) -> HistoryReader:
     return services.history
 
 
+async def get_maintenance(services: ServicesDep) -> MaintenanceStore:
+    return services.maintenance
+
+
 async def get_security(connection: HTTPConnection) -> SecurityServices:
     """The security services (also usable from WebSocket routes)."""
     security: SecurityServices | None = getattr(connection.app.state, "security", None)
@@ -104,6 +109,7 @@ PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
 KeyStoreDep = Annotated[ApiKeyStore, Depends(get_key_store)]
 MachinesDep = Annotated[MachineRegistry, Depends(get_machines)]
 HistoryDep = Annotated[HistoryReader, Depends(get_history)]
+MaintenanceDep = Annotated[MaintenanceStore, Depends(get_maintenance)]
 
 
 async def current_identity(

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.authfirst import credential_error
 from api.errors import ApiError
+from api.openapi import install_openapi
 from api.responses import json_response
 
 logger = logging.getLogger(__name__)
@@ -60,35 +61,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return json_response({"detail": "internal server error"}, status_code=500)
 
 
-# Every error body, as OpenAPI documents it (FastAPI's default 422 schema is a list).
-ERROR_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "properties": {"detail": {"title": "Detail", "type": "string"}},
-    "required": ["detail"],
-}
-
-
-def _document_errors(app: FastAPI) -> None:
-    """Make the OpenAPI schema say what :func:`validation_detail` sends: a string."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        schemas = schema.get("components", {}).get("schemas", {})
-        if "HTTPValidationError" in schemas:
-            schemas["HTTPValidationError"] = dict(ERROR_SCHEMA)
-            schemas.pop("ValidationError", None)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    _document_errors(app)
+    install_openapi(app)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

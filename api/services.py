@@ -15,9 +15,12 @@ from api.kafka.producer import KafkaPublisher
 from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
 from api.machines.registry import MachineRegistry
+from api.maintenance.store import MaintenanceStore
 from api.security.metrics import LiveStats
 from api.settings import ApiSettings
+from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
+from kafka_edge.connection import KafkaConnection
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,9 @@ class Services:
     thresholds: ThresholdsStore
     alarms: AlarmStore
     commands: CommandTracker
+    maintenance: MaintenanceStore
+    # Threshold backtests parse and replay history here, away from the event loop.
+    backtests: BacktestPool
 
     def live_stats(self) -> LiveStats:
         """The live feed's figures, for ``/metrics``."""
@@ -52,17 +58,15 @@ class Services:
 async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     """Start everything in dependency order; stop in reverse, also when a start fails."""
     topics = settings.topics
-    bootstrap = settings.kafka_bootstrap_servers
+    kafka = KafkaConnection.from_settings(settings)
     timeout_s = settings.startup_timeout_s
     publisher = KafkaPublisher(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         produce_timeout_s=settings.kafka_produce_timeout_s,
         linger_ms=settings.kafka_linger_ms,
     )
-    keys = ApiKeyStore(bootstrap_servers=bootstrap, topic=topics.api_keys, publisher=publisher)
-    machines = MachineRegistry(
-        bootstrap_servers=bootstrap, topic=topics.machines, publisher=publisher
-    )
+    keys = ApiKeyStore(kafka=kafka, topic=topics.api_keys, publisher=publisher)
+    machines = MachineRegistry(kafka=kafka, topic=topics.machines, publisher=publisher)
     history = HistoryReader(
         url=settings.influx_url,
         token=settings.influx_token.get_secret_value(),
@@ -74,27 +78,26 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     )
     hub = LiveHub(queue_frames=settings.live_queue_frames)
     feed = LiveFeed(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         readings_topic=topics.readings,
         alarms_topic=topics.alarms,
         aggregates_topic=topics.aggregates,
         hub=hub,
     )
-    thresholds = ThresholdsStore(
-        bootstrap_servers=bootstrap, topic=topics.thresholds, publisher=publisher
-    )
+    thresholds = ThresholdsStore(kafka=kafka, topic=topics.thresholds, publisher=publisher)
     alarms = AlarmStore(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         state_topic=topics.alarm_state,
         actions_topic=topics.alarm_actions,
         publisher=publisher,
     )
     commands = CommandTracker(
-        bootstrap_servers=bootstrap,
+        kafka=kafka,
         commands_topic=topics.commands,
         results_topic=topics.command_results,
         publisher=publisher,
     )
+    maintenance = MaintenanceStore(kafka=kafka, topic=topics.maintenance, publisher=publisher)
     admin = settings.admin_api_key
     async with contextlib.AsyncExitStack() as stack:
         await publisher.start()
@@ -105,7 +108,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         stack.push_async_callback(keys.stop)
         await machines.start(timeout_s=timeout_s)
         stack.push_async_callback(machines.stop)
-        for store in (thresholds, alarms, commands):
+        for store in (thresholds, alarms, commands, maintenance):
             await store.start(timeout_s=timeout_s)
             stack.push_async_callback(store.stop)
         await history.start()
@@ -113,9 +116,11 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         await feed.start(timeout_s=timeout_s)
         stack.push_async_callback(feed.stop)
         stack.push_async_callback(hub.overviews.close)
+        backtests = BacktestPool()
+        stack.callback(backtests.close)
         logger.info(
             "api services started kafka=%s influx=%s topic_prefix=%s",
-            bootstrap,
+            kafka.servers,
             settings.influx_url,
             settings.topic_prefix,
         )
@@ -130,5 +135,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
             thresholds=thresholds,
             alarms=alarms,
             commands=commands,
+            maintenance=maintenance,
+            backtests=backtests,
         )
         logger.info("api services stopping")

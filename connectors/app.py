@@ -18,6 +18,8 @@ from connectors.forwarding.spool import Spool
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.metrics import ConnectorMetrics
 from connectors.modbus.poller import DevicePoller, ReadingSink, watch_staleness
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ def build_pollers(
 async def _keep_producer_healthy(
     publisher: ReadingPublisher, stop: asyncio.Event, *, check_every_s: float = 1.0
 ) -> None:
+    # A periodic check, not a retry loop: a failed replacement is tried at the next check.
     while not await sleep_unless_stopped(stop, check_every_s):
         try:
             await publisher.recover()
@@ -204,13 +207,19 @@ class _KafkaSide:
         self.publisher = await open_publisher(settings, stop=stop)
         if self.publisher is None:
             return
-        for device in self.devices:
-            self.publisher.publish_machine(device.machine_info())
+        machines = [device.machine_info() for device in self.devices]
+        try:
+            await self.publisher.publish(
+                settings.topics.machines, [Record(m.key(), m.encode()) for m in machines]
+            )
+        except KafkaError as exc:
+            # Counted and logged by the publisher; the next start publishes them again.
+            logger.warning("machine registry entries not delivered error=%r", exc)
         spooled = self.spool.machines()
         if spooled and settings.connector_spool_tail_records:
             delivered = await asyncio.to_thread(
                 delivered_seqs,
-                settings.kafka_bootstrap_servers,
+                KafkaConnection.from_settings(settings),
                 settings.topics.readings,
                 spooled,
                 tail_records=settings.connector_spool_tail_records,
@@ -234,12 +243,13 @@ class _KafkaSide:
         self.commands = CommandRunner(
             consumer_factory=functools.partial(
                 build_command_consumer,
-                settings.kafka_bootstrap_servers,
+                KafkaConnection.from_settings(settings),
                 settings.topics.commands,
                 group_id=f"{settings.connector_id}-commands",
             ),
             pollers={p.device.machine_id: p for p in self.pollers},
-            publish=self.publisher.publish_command_result,
+            publisher=self.publisher,
+            results_topic=settings.topics.command_results,
             executed_by=settings.connector_id,
             max_age_s=settings.connector_command_max_age_s,
         )

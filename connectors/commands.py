@@ -17,24 +17,30 @@ current actions, which write one coil at most).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from connectors.config.devices import Device
-from connectors.lifecycle import sleep_unless_stopped
 from connectors.modbus.decoding import encode
 from connectors.modbus.poller import _TRANSPORT_ERRORS, DevicePoller, TransportError
 from contracts.commands import Command, CommandResult, CommandStatus, decode_command
 from contracts.errors import ContractError
 from contracts.timefmt import now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Publisher, Record
+from kafka_edge.retry import RetryPolicy, RetryStopped, retry_async
+from kafka_edge.sync_clients import kafka_consumer
 
 logger = logging.getLogger(__name__)
+
+# Rebuilding the commands consumer after a Kafka error: 1 s, doubling to 5 s, jittered.
+CONSUMER_RETRY = RetryPolicy(initial_s=1.0, max_s=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,27 +144,32 @@ class CommandRunner:
         *,
         consumer_factory: Callable[[], Any],
         pollers: Mapping[str, DevicePoller],
-        publish: Callable[[CommandResult], None],
+        publisher: Publisher,
+        results_topic: str,
         executed_by: str,
         max_age_s: float,
         clock_ms: Callable[[], int] = now_ms,
     ) -> None:
         self._factory = consumer_factory
         self._pollers = pollers
-        self._publish = publish
+        self._publisher = publisher
+        self._results_topic = results_topic
         self._executed_by = executed_by
         self._max_age_s = max_age_s
         self._clock_ms = clock_ms
         self.counts: dict[CommandStatus, int] = {"succeeded": 0, "refused": 0, "failed": 0}
 
-    async def run(self, stop: asyncio.Event, *, retry_s: float = 5.0) -> None:
+    async def run(self, stop: asyncio.Event, *, retry: RetryPolicy = CONSUMER_RETRY) -> None:
         """Consume until ``stop``; a Kafka error is logged and the consumer rebuilt."""
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except KafkaError as exc:
-                logger.warning("command consumer failed error=%r retry_in_s=%.0f", exc, retry_s)
-                await sleep_unless_stopped(stop, retry_s)
+        with contextlib.suppress(RetryStopped):
+            await retry_async(
+                lambda: self._consume(stop),
+                policy=retry,
+                what="command consumer",
+                retry_on=(KafkaError,),
+                stop=stop,
+                healthy_after_s=60.0,
+            )
 
     async def _consume(self, stop: asyncio.Event) -> None:
         consumer: Any = await asyncio.to_thread(self._factory)
@@ -212,15 +223,23 @@ class CommandRunner:
             command.requested_by,
             reason,
         )
-        self._publish(result)
+        try:
+            await self._publisher.publish(
+                self._results_topic, [Record(result.key(), result.encode())]
+            )
+        except KafkaError as exc:
+            # Not retried: the write was made; the publisher counted and logged the loss.
+            logger.error(
+                "command result not delivered command_id=%s error=%r", command.command_id, exc
+            )
         return result
 
 
-def build_command_consumer(bootstrap_servers: str, topic: str, *, group_id: str) -> Any:
+def build_command_consumer(connection: KafkaConnection, topic: str, *, group_id: str) -> Any:
     """A consumer of the commands topic in a group of this connector's own."""
-    return KafkaConsumer(
+    return kafka_consumer(
+        connection,
         topic,
-        bootstrap_servers=bootstrap_servers.split(","),
         group_id=group_id,
         enable_auto_commit=False,
         # A new connector reads what is there; commands older than max_age_s are refused

@@ -10,7 +10,7 @@ import functools
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from contracts.errors import ContractError
 from contracts.influx_schema import (
@@ -23,6 +23,10 @@ from contracts.influx_schema import (
 
 MACHINE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 SENSOR_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+# The same, anchored, for JSON Schema (OpenAPI), whose patterns are searched, not matched.
+MACHINE_ID_PATTERN = f"^{MACHINE_ID_RE.pattern}$"
+SENSOR_NAME_PATTERN = f"^{SENSOR_NAME_RE.pattern}$"
 
 MACHINE_ID_RULE = "letters, digits, '_', '.', ':', '-'; 1-64 chars"
 SENSOR_NAME_RULE = "lower_snake_case, starting with a letter, up to 64 characters"
@@ -77,5 +81,22 @@ def check_sensor_name(text: str) -> str:
 
 # For pydantic models: ``machine_id: MachineId``. ContractError is a ValueError, so pydantic
 # reports it as a validation error naming the field.
-MachineId = Annotated[str, AfterValidator(check_machine_id)]
-SensorName = Annotated[str, AfterValidator(check_sensor_name)]
+# The pattern is shown in the JSON schema only; validation is the check, which also names
+# the reserved sensor names.
+MachineId = Annotated[
+    str,
+    AfterValidator(check_machine_id),
+    Field(json_schema_extra={"pattern": MACHINE_ID_PATTERN}),
+]
+SensorName = Annotated[
+    str,
+    AfterValidator(check_sensor_name),
+    Field(
+        json_schema_extra={
+            "pattern": SENSOR_NAME_PATTERN,
+            "description": f"A sensor name: {SENSOR_NAME_RULE}; not ending in "
+            f"{', '.join(RESERVED_SENSOR_SUFFIXES)}, and none of "
+            f"{', '.join(sorted(RESERVED_SENSOR_NAMES))}",
+        }
+    ),
+]

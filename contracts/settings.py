@@ -58,6 +58,14 @@ class CommonSettings(BucketSettings):
     """Where Kafka and InfluxDB are, the topic prefix, and the buckets."""
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # A managed cluster's TLS and SASL (kafka_edge.connection); the default is plain.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
     topic_prefix: str = "millstream"
     influx_url: str = "http://127.0.0.1:8086"
     influx_token: SecretStr = SecretStr("")

@@ -92,10 +92,11 @@ def _print_env(conn: Connection, settings: InfraSettings, console: Console) -> N
 def _bootstrap_external(settings: InfraSettings, console: Console) -> None:
     from contracts.settings import CommonSettings
     from infra import bootstrap
+    from kafka_edge.connection import KafkaConnection
 
     common = CommonSettings()
     created = bootstrap.create_millstream_topics(
-        common.kafka_bootstrap_servers,
+        KafkaConnection.from_settings(common),
         prefix=common.topic_prefix,
         stream_partitions=settings.stream_partitions,
     )

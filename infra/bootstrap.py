@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from contracts.topics import TopicNames, TopicSpec, topic_specs
 from infra.errors import InfraError
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.retry import RetryPolicy, poll_until_blocking
 
 logger = logging.getLogger(__name__)
 
 
-def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
-    """Create the missing topics; return the names created."""
-    from kafka import KafkaAdminClient
+def create_topics(kafka: KafkaConnection | str, specs: list[TopicSpec]) -> list[str]:
+    """Create the missing topics; return the names created. ``kafka`` as a string is the
+    plain listener at that ``host:port`` (the local server)."""
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    from kafka_edge.sync_clients import kafka_admin
+
+    if isinstance(kafka, str):
+        kafka = KafkaConnection.plain(kafka)
+    admin = kafka_admin(kafka, request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
@@ -45,19 +50,23 @@ def create_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
 
 def _wait_visible(admin: Any, names: set[str], *, timeout_s: float = 15.0) -> None:
     """Wait until the broker's metadata lists every topic, so clients can use them at once."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    missing = names
+
+    def all_visible() -> bool | None:
+        nonlocal missing
         missing = names - set(admin.list_topics())
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise InfraError(f"topics not visible after {timeout_s:.0f}s: {sorted(missing)}")
-        time.sleep(0.2)
+        return True if not missing else None
+
+    if poll_until_blocking(all_visible, policy=RetryPolicy.fixed(0.2, deadline_s=timeout_s)):
+        return
+    raise InfraError(f"topics not visible after {timeout_s:.0f}s: {sorted(missing)}")
 
 
-def create_millstream_topics(bootstrap: str, *, prefix: str, stream_partitions: int) -> list[str]:
+def create_millstream_topics(
+    kafka: KafkaConnection | str, *, prefix: str, stream_partitions: int
+) -> list[str]:
     specs = topic_specs(TopicNames.with_prefix(prefix), stream_partitions=stream_partitions)
-    return create_topics(bootstrap, specs)
+    return create_topics(kafka, specs)
 
 
 def ensure_buckets(url: str, token: str, *, org: str, retention_days: dict[str, int]) -> None:

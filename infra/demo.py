@@ -23,6 +23,7 @@ from rich.console import Console
 
 from connectors.simulator.factory import factory_devices, write_factory_file
 from infra import ports, processes
+from infra.demo_maintenance import seed_maintenance
 from infra.errors import InfraError
 from infra.servers import LocalServers
 
@@ -44,22 +45,22 @@ def admin_key(run_dir: Path) -> str:
     return key
 
 
-def _devices_file(run_dir: Path, *, host: str, modbus_port: int) -> Path:
+def _devices_file(run_dir: Path, *, host: str) -> Path:
     """The simulated factory: ``MILLSTREAM_DEMO_PLANTS`` plants (default 3) of
     ``MILLSTREAM_DEMO_MACHINES`` machines (default 10), machine 42 first, one Modbus port
-    each; ``MILLSTREAM_DEMO_PLANTS=0`` serves only the example file's lathe."""
+    each, all distinct; ``MILLSTREAM_DEMO_PLANTS=0`` serves only the example file's lathe."""
     plants = int(os.environ.get("MILLSTREAM_DEMO_PLANTS", "3"))
     machines = int(os.environ.get("MILLSTREAM_DEMO_MACHINES", "10"))
     path = run_dir / "devices.yaml"
     if plants <= 0:
+        [modbus_port] = ports.free_ports(host, 1)
         doc = yaml.safe_load(DEVICES_EXAMPLE.read_text())
         for device in doc["devices"]:
             device["host"] = host
             device["port"] = modbus_port
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
-    count = plants * machines
-    machine_ports = [modbus_port] + [ports.free_port(host) for _ in range(count - 1)]
+    machine_ports = ports.free_ports(host, plants * machines)
     entries = factory_devices(plants=plants, machines=machines, host=host, ports=machine_ports)
     return write_factory_file(path, entries)
 
@@ -100,8 +101,7 @@ def run_demo(
     children: dict[str, subprocess.Popen[bytes]] = {}
     _stop_services(run_dir, children)  # leftovers of an earlier run that was killed
     key = admin_key(run_dir)
-    modbus_port = ports.free_port(host)
-    devices = _devices_file(run_dir, host=host, modbus_port=modbus_port)
+    devices = _devices_file(run_dir, host=host)
     # The user's own MILLSTREAM_* settings (an alarm limit, say) reach every service;
     # where the servers are and the API's address come from this stack.
     env = dict(os.environ)
@@ -153,6 +153,7 @@ def run_demo(
             timeout_s=120,
             interval_s=0.5,
         )
+        seed_maintenance(f"http://{host}:{port}", key)
         _print_banner(console, host=host, port=port, key=key, run_dir=run_dir)
         while True:
             for name in _SERVICES:

@@ -92,11 +92,13 @@ def start_kafka(
 
 
 def is_healthy(bootstrap: str) -> bool:
-    from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    from kafka_edge.connection import KafkaConnection
+    from kafka_edge.sync_clients import kafka_admin
+
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = kafka_admin(KafkaConnection.plain(bootstrap), request_timeout_ms=3000)
     except (KafkaError, OSError, ValueError):
         return False
     try:

@@ -2,25 +2,27 @@
 
 Faust owns the consumer group, the assignment (tables co-partitioned with the readings
 topic), rebalances, table changelogs and offset commits. The readings topic (and the audit
-topic) are consumed chunk by chunk through :class:`pipeline.chunks.ChunkConsumer`, past
-Faust's per-event stream machinery; see that module for why and how offsets stay safe.
+topic) are consumed chunk by chunk through :class:`pipeline.faust_ext.chunks.ChunkConsumer`,
+past Faust's per-event stream machinery; see that module for why and how offsets stay safe.
+That and the other extensions of Faust's internals live in :mod:`pipeline.faust_ext`, and
+:func:`create_app` refuses a faust-streaming version they were not tested with.
 
 Two paths read the readings:
 
-- storage (:class:`pipeline.readings_loop.ReadingsLoop`), per chunk: decode, add the
+- storage (:class:`pipeline.storage.readings_loop.ReadingsLoop`), per chunk: decode, add the
   readings to their windows and emit the closed ones, then hand the lines to the storage
   batcher, which writes them to InfluxDB in the background and acks the chunk's offsets
   only after InfluxDB accepted them;
-- alarms (:class:`pipeline.alarms.reader.AlarmReader`): the same partitions at a position
-  of their own, so that a slow or stopped InfluxDB never delays an alarm.
+- alarms (:class:`pipeline.alarms.readings_reader.ReadingsReader`): the same partitions at
+  a position of their own, so that a slow or stopped InfluxDB never delays an alarm.
 
-The alarm events' rows reach InfluxDB from the alarms topic (:class:`pipeline.rows_loop.
+The alarm events' rows reach InfluxDB from the alarms topic (:class:`pipeline.storage.rows_loop.
 RowsLoop`, as the audit records do).
 
 An unexpected exception in a loop stops the worker (exit code 1) instead of going on past
 a batch it could not store; the process manager restarts it, and it resumes from the
 committed offsets. Expected failures never get that far: bad records become dead letters,
-and :mod:`pipeline.delivery` retries I/O failures.
+and :mod:`pipeline.storage.delivery` retries I/O failures.
 
 ``stream_wait_empty`` is off: by default Faust waits, before a shutdown or a rebalance,
 until every record being processed is acked, which never happens while InfluxDB is down.
@@ -29,7 +31,7 @@ because processing is idempotent (points overwrite, alarm ids are deterministic,
 state remembers the last offset it applied).
 
 Tables are written outside stream iteration: their key is the machine id's bytes,
-serialized raw, exactly the readings key, and :class:`pipeline.tables.KeyPartitionedTable`
+serialized raw, exactly the readings key, and :class:`pipeline.faust_ext.tables.KeyPartitionedTable`
 puts each changelog record in that key's readings partition (Kafka's default partitioner,
 computed without the producer's metadata).
 The in-memory store is rebuilt from the compacted changelog at start-up; Faust's RocksDB
@@ -46,40 +48,32 @@ from typing import Any
 import faust
 import mode
 
+from kafka_edge.connection import ProducerSettings
+from kafka_edge.faust_broker import faust_broker_settings
 from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
-from pipeline.alarms.reader import AlarmReader
-from pipeline.audit_rows import audit_record_line
-from pipeline.chunks import Chunk, ChunkConsumer
-from pipeline.decoded_cache import DecodedReadings
-from pipeline.delivery import RetryPolicy, until_done
-from pipeline.line_protocol import alarm_event_line
+from pipeline.alarms.readings_reader import ReadingsReader
+from pipeline.faust_ext.app import PipelineApp
+from pipeline.faust_ext.chunks import Chunk
+from pipeline.faust_ext.tables import KeyPartitionedTable
+from pipeline.faust_ext.version import check_faust_version
 from pipeline.metrics_page import serve_metrics
 from pipeline.publish import FaustPublisher
-from pipeline.readings_loop import ReadingsLoop
-from pipeline.rows_loop import RowsLoop
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
+from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.batcher import StorageBatcher
-from pipeline.tables import KeyPartitionedTable
+from pipeline.storage.decoded_cache import DecodedReadings
+from pipeline.storage.delivery import until_done
+from pipeline.storage.line_protocol import alarm_event_line
+from pipeline.storage.readings_loop import ReadingsLoop
+from pipeline.storage.rows_loop import RowsLoop
 from pipeline.topology import readings_partitions
 from pipeline.windows.stage import WINDOWS_TABLE, WindowsStage
 
 logger = logging.getLogger(__name__)
 
-
-class PipelineApp(faust.App):  # type: ignore[misc]
-    """A Faust app whose consumer hands registered topics over chunk by chunk."""
-
-    def _new_consumer(self) -> Any:
-        transport: Any = self.transport
-        return ChunkConsumer(
-            transport,
-            callback=self.topics.on_message,
-            on_partitions_revoked=self._on_partitions_revoked,
-            on_partitions_assigned=self._on_partitions_assigned,
-            beacon=self.beacon,
-            loop=transport.loop,
-        )
+# Faust's producer as it always was here: acks from all in-sync replicas, no compression.
+FAUST_PRODUCER = ProducerSettings(acks="all", compression="none")
 
 
 def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
@@ -97,13 +91,14 @@ def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
 
 def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
     """Build the pipeline's Faust app; ``partitions`` defaults to the readings topic's."""
+    check_faust_version()
     if partitions is None:
         partitions = settings.pipeline_partitions or readings_partitions(settings)
     topics = settings.topics
     web_enabled = settings.pipeline_web_port is not None
     app = PipelineApp(
         settings.pipeline_app_id,
-        broker=settings.broker_urls(),
+        **faust_broker_settings(settings.kafka(), FAUST_PRODUCER),
         datadir=str(settings.pipeline_data_dir),
         store="memory://",
         autodiscover=False,
@@ -128,20 +123,17 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     )
     app.topics.add(readings_topic)
     publisher = FaustPublisher(app)
-    retry = RetryPolicy(
-        backoff_ms=settings.pipeline_retry_backoff_ms,
-        backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
-    )
+    retry = settings.retry_policy()
     consumer: Any = app.consumer
     decoded = DecodedReadings()
-    reader: AlarmReader | None = None
+    reader: ReadingsReader | None = None
     if settings.pipeline_alarms_enabled:
         processor = build_alarm_processor(
             app, settings=settings, publisher=publisher, partitions=partitions
         )
         register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
-        reader = AlarmReader(
-            bootstrap_servers=settings.bootstrap_list(),
+        reader = ReadingsReader(
+            kafka=settings.kafka(),
             topic=topics.readings,
             app_id=settings.pipeline_app_id,
             evaluator=processor,
@@ -152,7 +144,7 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
             share=decoded if settings.pipeline_storage_enabled else None,
         )
         consumer.revoke_hooks.append(reader.revoke)
-        app.task(_crash_on_error(app, "pipeline.alarm_reader", reader.run))
+        app.task(_crash_on_error(app, "pipeline.readings_reader", reader.run))
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
         windows_table = app.Table(

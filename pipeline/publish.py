@@ -1,4 +1,4 @@
-"""Publishing raw ``(key, value)`` records through the Faust app's producer."""
+"""Publishing raw records through the Faust app's producer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 import faust
 
-from pipeline.delivery import PublishError
+from kafka_edge.records import Record
+from pipeline.storage.delivery import PublishError
 
 # How long a publish waits for the broker's acknowledgements before it fails (and the
 # caller's retry policy sends the records again; consumers drop what they already have).
@@ -17,7 +18,8 @@ ACK_TIMEOUT_S = 30.0
 
 
 class FaustPublisher:
-    """Produces raw records to any topic by name; returns once the broker has them all."""
+    """The worker's :class:`~kafka_edge.records.Publisher`: produces raw records to any
+    topic by name; returns once the broker has them all."""
 
     def __init__(self, app: faust.App, *, ack_timeout_s: float = ACK_TIMEOUT_S) -> None:
         self._app = app
@@ -32,13 +34,14 @@ class FaustPublisher:
             )
         return topic
 
-    async def publish(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def publish(self, topic: str, records: Sequence[Record]) -> None:
         if not records:
             return
         channel = self._topic(topic)
         try:
             pending = [
-                await channel.send(key=key, value=value, force=True) for key, value in records
+                await channel.send(key=record.key, value=record.value, force=True)
+                for record in records
             ]
             await asyncio.wait_for(asyncio.gather(*pending), self._ack_timeout_s)
         except asyncio.CancelledError:

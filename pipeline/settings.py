@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from contracts.alarms import Severity
 from contracts.settings import CommonSettings
+from kafka_edge.connection import KafkaConnection, parse_bootstrap
+from kafka_edge.retry import RetryPolicy
 
 
 class PipelineSettings(CommonSettings):
@@ -160,16 +162,17 @@ class PipelineSettings(CommonSettings):
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
-    def _bootstrap_not_empty(cls, value: str) -> str:
-        if not [part for part in value.split(",") if part.strip()]:
-            raise ValueError("at least one host:port is required")
+    def _bootstrap_parses(cls, value: str) -> str:
+        parse_bootstrap(value)
         return value
 
-    def bootstrap_list(self) -> list[str]:
-        """Kafka bootstrap servers as aiokafka wants them: ``host:port`` each."""
-        hosts = [part.strip() for part in self.kafka_bootstrap_servers.split(",")]
-        return [h.removeprefix("kafka://") for h in hosts if h]
+    def kafka(self) -> KafkaConnection:
+        """Where Kafka is and how to reach it, for every client of the worker."""
+        return KafkaConnection.from_settings(self)
 
-    def broker_urls(self) -> list[str]:
-        """Kafka bootstrap servers as Faust wants them: ``kafka://host:port``."""
-        return [f"kafka://{h}" for h in self.bootstrap_list()]
+    def retry_policy(self) -> RetryPolicy:
+        """The sinks' and publishers' retry policy (the settings are in milliseconds)."""
+        return RetryPolicy(
+            initial_s=self.pipeline_retry_backoff_ms / 1000,
+            max_s=max(self.pipeline_retry_backoff_max_ms, self.pipeline_retry_backoff_ms) / 1000,
+        )

@@ -23,6 +23,8 @@ from contracts.commands import (
 )
 from contracts.errors import ContractError
 from contracts.timefmt import now_ms
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ class CommandTracker:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         commands_topic: str,
         results_topic: str,
         publisher: KafkaPublisher,
@@ -120,12 +122,12 @@ class CommandTracker:
         self.commands_topic = commands_topic
         self._publisher = publisher
         self._commands = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=commands_topic,
             apply=self.table.apply_command,
         )
         self._results = CompactedTopicReader(
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka,
             topic=results_topic,
             apply=self.table.apply_result,
         )
@@ -144,7 +146,9 @@ class CommandTracker:
 
     async def submit(self, command: Command) -> None:
         """Produce the command, wait for Kafka's ack, then track it."""
-        await self._publisher.send_many(self.commands_topic, [(command.key(), command.encode())])
+        await self._publisher.publish(
+            self.commands_topic, [Record(command.key(), command.encode())]
+        )
         self.table.add_command(command)
         logger.info(
             "command submitted command_id=%s machine_id=%s action=%s by=%s",

@@ -20,6 +20,9 @@ from aiokafka.errors import KafkaError
 from api.errors import StartupError
 from api.kafka.partitions import topic_partitions
 from contracts.errors import ContractError
+from kafka_edge.aio_clients import aio_consumer
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.retry import RetryPolicy, retry_async
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,10 @@ logger = logging.getLogger(__name__)
 ApplyRecord = Callable[[bytes | None, bytes | None], None]
 
 T = TypeVar("T")
+
+# A failed fetch while following: 0.5 s, doubling to 5 s, jittered; never gives up (the
+# copy in memory stays as it was meanwhile).
+FOLLOW_RETRY = RetryPolicy(initial_s=0.5, max_s=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +75,8 @@ def decode_keyed(
 class CompactedTopicReader:
     """Feeds every record of one topic to ``apply``, first to the end, then as they come."""
 
-    def __init__(self, *, bootstrap_servers: str, topic: str, apply: ApplyRecord) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, *, kafka: KafkaConnection, topic: str, apply: ApplyRecord) -> None:
+        self._kafka = kafka
         self.topic = topic
         self._apply = apply
         self._consumer: AIOKafkaConsumer | None = None
@@ -78,8 +85,8 @@ class CompactedTopicReader:
 
     async def start(self, *, timeout_s: float) -> None:
         """Return once every record present at start-up has been applied."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+        consumer = aio_consumer(
+            self._kafka,
             client_id=f"millstream-api-{self.topic}",
             group_id=None,
             enable_auto_commit=False,
@@ -96,9 +103,7 @@ class CompactedTopicReader:
 
     async def _catch_up(self, consumer: AIOKafkaConsumer, *, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        partitions = await topic_partitions(
-            self._bootstrap_servers, [self.topic], timeout_s=timeout_s
-        )
+        partitions = await topic_partitions(self._kafka, [self.topic], timeout_s=timeout_s)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
@@ -138,17 +143,23 @@ class CompactedTopicReader:
                 self.records_applied += 1
 
     async def _follow_loop(self, consumer: AIOKafkaConsumer) -> None:
+        def log_retry(exc: BaseException, attempt: int, pause_s: float) -> None:
+            logger.log(
+                logging.WARNING if isinstance(exc, KafkaError) else logging.ERROR,
+                "follow failed topic=%s attempt=%d retry_in_s=%.2f error=%r",
+                self.topic,
+                attempt,
+                pause_s,
+                exc,
+            )
+
         while True:
-            try:
-                batches = await consumer.getmany(timeout_ms=1000)
-            except KafkaError as exc:
-                logger.warning("follow failed topic=%s error=%r; retrying", self.topic, exc)
-                await asyncio.sleep(1.0)
-                continue
-            except Exception:
-                logger.exception("follow failed topic=%s; retrying", self.topic)
-                await asyncio.sleep(1.0)
-                continue
+            batches = await retry_async(
+                lambda: consumer.getmany(timeout_ms=1000),
+                policy=FOLLOW_RETRY,
+                what=f"follow {self.topic}",
+                on_retry=log_retry,
+            )
             self._apply_batches(batches)
 
     async def stop(self) -> None:

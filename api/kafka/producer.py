@@ -10,41 +10,40 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from api.errors import BrokerUnavailableError
+from kafka_edge.aio_clients import aio_producer
+from kafka_edge.connection import KafkaConnection, ProducerSettings
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
-Record = tuple[bytes, bytes | None]
-
 
 class KafkaPublisher:
-    """Produces records and waits for the broker's acknowledgement.
+    """The API's :class:`~kafka_edge.records.Publisher`: produces records and waits for
+    the broker's acknowledgement.
 
-    ``send_many`` raises :class:`BrokerUnavailableError` when Kafka does not acknowledge
+    ``publish`` raises :class:`BrokerUnavailableError` when Kafka does not acknowledge
     within ``produce_timeout_s``; callers turn that into ``503`` with ``Retry-After``.
     """
 
     def __init__(
-        self, *, bootstrap_servers: str, produce_timeout_s: float, linger_ms: int = 0
+        self, *, kafka: KafkaConnection, produce_timeout_s: float, linger_ms: int = 0
     ) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._timeout_s = produce_timeout_s
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         timeout_ms = int(self._timeout_s * 1000)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
+        producer = aio_producer(
+            self._kafka,
+            ProducerSettings(acks="all", compression="lz4", linger_ms=self._linger_ms),
             client_id="millstream-api",
-            acks="all",
-            enable_idempotence=True,
-            compression_type="lz4",
-            linger_ms=self._linger_ms,
             request_timeout_ms=timeout_ms,
         )
         await producer.start()
         self._producer = producer
-        logger.info("kafka producer started bootstrap=%s", self._bootstrap_servers)
+        logger.info("kafka producer started bootstrap=%s", self._kafka.servers)
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -56,16 +55,19 @@ class KafkaPublisher:
             raise BrokerUnavailableError("kafka: the producer is not running")
         return self._producer
 
-    async def send_many(self, topic: str, records: Sequence[Record]) -> None:
-        """Produce ``(key, value)`` records in order and wait until all are acknowledged.
+    async def publish(self, topic: str, records: Sequence[Record]) -> None:
+        """Produce ``records`` in order and wait until all are acknowledged.
 
-        A ``None`` value is a tombstone. Raises :class:`BrokerUnavailableError`.
+        A ``None`` value is a tombstone. Raises :class:`BrokerUnavailableError`. Not
+        retried here: a request must not wait longer, so the client gets 503 with
+        ``Retry-After`` and retries itself.
         """
         producer = self._started()
         try:
             async with asyncio.timeout(self._timeout_s):
                 futures = [
-                    await producer.send(topic, key=key, value=value) for key, value in records
+                    await producer.send(topic, key=record.key, value=record.value)
+                    for record in records
                 ]
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:

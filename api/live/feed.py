@@ -22,6 +22,9 @@ from contracts.aggregates import decode_aggregate
 from contracts.alarms import AlarmEvent, decode_alarm
 from contracts.errors import ContractError
 from contracts.readings import decode_reading
+from kafka_edge.aio_clients import aio_consumer
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.retry import RetryPolicy, retry_async
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +37,22 @@ class ReplayTooLongError(Exception):
 
 
 _LOG_EVERY_INVALID = 1000
+# A failed fetch: 0.5 s, doubling to 5 s, jittered; never gives up (clients stay
+# connected and get frames again once Kafka answers).
+FETCH_RETRY = RetryPolicy(initial_s=0.5, max_s=5.0)
 
 
 class LiveFeed:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         readings_topic: str,
         alarms_topic: str,
         hub: LiveHub,
         aggregates_topic: str | None = None,
     ) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._readings_topic = readings_topic
         self._alarms_topic = alarms_topic
         self._aggregates_topic = aggregates_topic
@@ -61,8 +67,8 @@ class LiveFeed:
         self._yield_every = max(1, min(256, hub.queue_frames // 4))
 
     async def start(self, *, timeout_s: float) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+        consumer = aio_consumer(
+            self._kafka,
             client_id="millstream-api-live",
             group_id=None,
             enable_auto_commit=False,
@@ -74,9 +80,7 @@ class LiveFeed:
             topics = [self._readings_topic, self._alarms_topic]
             if self._aggregates_topic is not None:
                 topics.append(self._aggregates_topic)
-            partitions = await topic_partitions(
-                self._bootstrap_servers, topics, timeout_s=timeout_s
-            )
+            partitions = await topic_partitions(self._kafka, topics, timeout_s=timeout_s)
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)
             for tp in partitions:
@@ -111,12 +115,12 @@ class LiveFeed:
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            try:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            except KafkaError as exc:
-                logger.warning("live feed fetch failed error=%r; retrying", exc)
-                await asyncio.sleep(1.0)
-                continue
+            batches = await retry_async(
+                lambda: consumer.getmany(timeout_ms=1000, max_records=5000),
+                policy=FETCH_RETRY,
+                what="live feed fetch",
+                retry_on=(KafkaError,),
+            )
             handled = 0
             for records in batches.values():
                 for record in records:
@@ -204,8 +208,8 @@ class LiveFeed:
         wanted = {p: (o, until[p]) for p, o in start.items() if o < until[p]}
         if not wanted:
             return []
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+        consumer = aio_consumer(
+            self._kafka,
             client_id="millstream-api-live-replay",
             group_id=None,
             enable_auto_commit=False,

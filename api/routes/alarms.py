@@ -22,7 +22,7 @@ from api.alarms.store import AlarmFilter, AlarmStore, make_action
 from api.deps import Engineer, Principal, ServicesDep
 from api.errors import InvalidInputError, NotFoundError
 from api.flat import with_machine_id_json
-from api.pathparams import MachineIdPath
+from api.pathparams import AlarmIdPath, MachineIdPath
 from api.responses import conditional_json, json_response
 from contracts.alarm_actions import MANUAL_RULE, AlarmAction, parse_alarm_id
 from contracts.alarm_state import AlarmStateRecord
@@ -113,7 +113,7 @@ async def machine_alarms(
     responses={404: _ACTION_ERRORS[404]},
 )
 async def get_alarm(
-    request: Request, alarm_id: str, identity: Principal, store: StoreDep
+    request: Request, alarm_id: AlarmIdPath, identity: Principal, store: StoreDep
 ) -> Response:
     view = with_machine_id_json(_existing(store, alarm_id).model_dump(mode="json"))
     return conditional_json(request, view)
@@ -149,7 +149,7 @@ async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
     responses=_ACTION_ERRORS,
 )
 async def acknowledge_alarm(
-    alarm_id: str, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
+    alarm_id: AlarmIdPath, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
 ) -> Response:
     """Acknowledge an alarm (ISA-18.2): an operator has seen it."""
     record = _existing(store, alarm_id)
@@ -166,7 +166,7 @@ async def acknowledge_alarm(
     responses=_ACTION_ERRORS,
 )
 async def shelve_alarm(
-    alarm_id: str, body: ShelveBody, identity: Engineer, store: StoreDep
+    alarm_id: AlarmIdPath, body: ShelveBody, identity: Engineer, store: StoreDep
 ) -> Response:
     """Suppress an alarm until ``until`` (or for ``duration_s``); it unshelves by itself."""
     record = _existing(store, alarm_id)
@@ -193,7 +193,7 @@ async def shelve_alarm(
     responses=_ACTION_ERRORS,
 )
 async def unshelve_alarm(
-    alarm_id: str, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
+    alarm_id: AlarmIdPath, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
 ) -> Response:
     """End a shelve early."""
     record = _existing(store, alarm_id)

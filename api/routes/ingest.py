@@ -11,7 +11,9 @@ from api.deps import Engineer, PublisherDep, SettingsDep
 from api.flat import FlatLimits
 from api.ingest import accepted_body, parse_readings_body
 from api.responses import OrjsonResponse, json_response
+from contracts.patterns import MACHINE_ID_PATTERN, SENSOR_NAME_PATTERN
 from contracts.timefmt import now_ms
+from kafka_edge.records import Record
 
 router = APIRouter(prefix="/api", tags=["readings"])
 
@@ -31,19 +33,48 @@ class AcceptedOut(BaseModel):
 _READING_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["machine_id"],
+    "description": "Sensor values next to machine_id, named as sensor names are "
+    f"({SENSOR_NAME_PATTERN}, none of the reserved names). Readings of one machine in one "
+    "batch need distinct timestamps; one without a timestamp takes the receive time.",
     "properties": {
-        "machine_id": {"type": ["integer", "string"], "example": 42},
-        "timestamp": {"type": "string", "format": "date-time", "example": "2025-12-20T14:30:00Z"},
+        "machine_id": {
+            "oneOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": MACHINE_ID_PATTERN},
+            ]
+        },
+        "timestamp": {"type": "string", "format": "date-time"},
+        "plant": {"type": "string", "maxLength": 128},
+        "line": {"type": "string", "maxLength": 128},
+        "sensors": {
+            "type": "object",
+            "additionalProperties": {"type": "number"},
+            "propertyNames": {"pattern": SENSOR_NAME_PATTERN},
+        },
     },
     "additionalProperties": {"type": "number"},
-    "example": {"machine_id": 42, "temperature_c": 67.5},
+    "propertyNames": {"pattern": SENSOR_NAME_PATTERN},
+}
+_EXAMPLES: dict[str, Any] = {
+    "seed": {
+        "summary": "The integration guide's curl example",
+        "value": {"machine_id": 42, "temperature_c": 67.5},
+    },
+    "batch": {
+        "summary": "Two machines in one request",
+        "value": [
+            {"machine_id": 42, "temperature_c": 67.5, "sensors": {"power_kw": 12.7}},
+            {"machine_id": "press-7", "pressure_bar": 4.8},
+        ],
+    },
 }
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [_READING_SCHEMA, {"type": "array", "items": _READING_SCHEMA}]}
+                "schema": {"oneOf": [_READING_SCHEMA, {"type": "array", "items": _READING_SCHEMA}]},
+                "examples": _EXAMPLES,
             }
         },
     }
@@ -78,5 +109,7 @@ async def post_readings(
             max_text=settings.reading_max_text,
         ),
     )
-    await publisher.send_many(settings.topics.readings, [(r.key(), r.encode()) for r in readings])
+    await publisher.publish(
+        settings.topics.readings, [Record(r.key(), r.encode()) for r in readings]
+    )
     return json_response(accepted_body(readings), status_code=201)

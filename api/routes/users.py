@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
-from api.auth.passwords import MAX_PASSWORD_CHARS, check_password_policy
+from api.auth.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_password_policy
 from api.auth.roles import Role
 from api.auth.user_store import UserExistsError
 from api.auth.users import UserRecord, check_username
@@ -28,7 +28,7 @@ class UserView(BaseModel):
 
 class NewUser(BaseModel):
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
     role: Role = Role.operator
 
     @field_validator("username")
@@ -45,7 +45,9 @@ class NewUser(BaseModel):
 
 class UserChange(BaseModel):
     role: Role | None = None
-    password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_CHARS)
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS
+    )
     disabled: bool | None = None
 
     @field_validator("password")

@@ -26,6 +26,7 @@ from api.security.metrics import ApiMetrics
 from contracts.audit import AuditRecord
 from contracts.influx_schema import AUDIT, audit_time_ns
 from contracts.timefmt import format_ts
+from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +189,9 @@ class AuditLog:
 
     async def _write(self, batch: list[AuditRecord]) -> None:
         try:
-            await self._publisher.send_many(self.topic, [(r.key(), r.encode()) for r in batch])
+            await self._publisher.publish(
+                self.topic, [Record(r.key(), r.encode()) for r in batch]
+            )
             self._metrics.audit_written.labels(sink="kafka").inc(len(batch))
         except Exception as exc:  # counted and logged; the request path never sees it
             self._metrics.audit_failed.labels(sink="kafka").inc(len(batch))

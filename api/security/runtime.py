@@ -16,6 +16,7 @@ from api.security.metrics import ApiMetrics
 from api.security.ratelimit import RateLimiter, RouteClass
 from api.services import Services
 from api.settings import ApiSettings
+from kafka_edge.connection import KafkaConnection
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ async def running_security(
     settings: ApiSettings, services: Services, metrics: ApiMetrics
 ) -> AsyncIterator[SecurityServices]:
     users = UserStore(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        kafka=KafkaConnection.from_settings(settings),
         topic=settings.topics.users,
         publisher=services.publisher,
     )

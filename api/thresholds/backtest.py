@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import logging
 import time
@@ -21,6 +22,7 @@ from api.flat import machine_id_json
 from api.history.csvrows import FluxResultError
 from api.history.flux import flux_string, flux_time
 from api.history.reader import HistoryReader
+from api.thresholds.pool import BacktestPool
 from contracts.influx_schema import QUALITY_SUFFIX, READINGS
 from contracts.readings import Quality, Reading
 from contracts.thresholds import SensorThresholds
@@ -29,6 +31,7 @@ from contracts.timefmt import format_ts
 logger = logging.getLogger(__name__)
 
 MAX_RANGE_MS = 31 * 86_400_000
+# A week at 1 Hz is 604,800; more than this many is refused before it is fetched.
 MAX_READINGS = 2_000_000
 KEEP_EVENTS = 500
 
@@ -41,22 +44,48 @@ class BacktestRange:
     stop: datetime
 
 
+def _selection(bucket: str, query: BacktestRange, fields: tuple[str, ...]) -> list[str]:
+    matches = " or ".join(f"r._field == {flux_string(f)}" for f in fields)
+    return [
+        f"from(bucket: {flux_string(bucket)})",
+        f"  |> range(start: {flux_time(query.start)}, stop: {flux_time(query.stop)})",
+        f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
+        f" and r.machine_id == {flux_string(query.machine_id)} and ({matches}))",
+    ]
+
+
+def count_flux(*, bucket: str, query: BacktestRange) -> str:
+    """How many values of the sensor the range holds: one row, column ``_value``."""
+    lines = _selection(bucket, query, (query.sensor,))
+    return "\n".join([*lines, "  |> count()", "  |> group()", "  |> sum()"])
+
+
 def history_flux(*, bucket: str, query: BacktestRange) -> str:
     """The sensor's values and its non-good qualities: ``_time``, ``_field``, ``_value``,
     at most ``MAX_READINGS + 1`` rows per series."""
-    quality = query.sensor + QUALITY_SUFFIX
+    lines = _selection(bucket, query, (query.sensor, query.sensor + QUALITY_SUFFIX))
     return "\n".join(
         [
-            f"from(bucket: {flux_string(bucket)})",
-            f"  |> range(start: {flux_time(query.start)}, stop: {flux_time(query.stop)})",
-            f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
-            f" and r.machine_id == {flux_string(query.machine_id)}"
-            f" and (r._field == {flux_string(query.sensor)}"
-            f" or r._field == {flux_string(quality)}))",
+            *lines,
             f"  |> limit(n: {MAX_READINGS + 1})",
             '  |> keep(columns: ["_time", "_field", "_value"])',
         ]
     )
+
+
+def count_from_csv(text: str) -> int:
+    """The ``_value`` of the one row :func:`count_flux` answers (0 when no row)."""
+    header: list[str] | None = None
+    for row in csv.reader(io.StringIO(text)):
+        if not row or row[0].startswith("#"):
+            header = None
+        elif header is None:
+            header = row
+            if "error" in header and "_value" not in header:
+                raise FluxResultError("query failed mid-result")
+        else:
+            return int(row[header.index("_value")])
+    return 0
 
 
 @dataclass(slots=True)
@@ -154,6 +183,28 @@ def series_from_csv(text: str, *, sensor: str) -> SensorSeries:
     return series
 
 
+def replay_csv(
+    text: str,
+    *,
+    machine_id: str,
+    sensor: str,
+    rules: list[SensorThresholds | None],
+    until_ms: int,
+) -> tuple[int, list[BacktestResult]]:
+    """The CSV of :func:`history_flux` parsed and replayed against each rule: the number
+    of readings and a result per rule. Module-level, so a process pool can run it."""
+    series = series_from_csv(text, sensor=sensor)
+    results = replay_each(
+        machine_id=machine_id,
+        sensor=sensor,
+        rules=rules,
+        readings=series.readings(machine_id, sensor),
+        until_ms=until_ms,
+        keep=KEEP_EVENTS,
+    )
+    return len(series), results
+
+
 def side_view(result: BacktestResult) -> dict[str, Any]:
     return {
         "raised": result.raised,
@@ -172,40 +223,48 @@ async def run_backtest(
     *,
     proposed: SensorThresholds,
     in_force: SensorThresholds | None,
+    pool: BacktestPool | None = None,
 ) -> dict[str, Any]:
-    """Both replays over the same readings; the answer of the backtest route."""
+    """Both replays over the same readings, parsed and replayed in ``pool``'s process
+    (None: a thread); the answer of the backtest route."""
     span_ms = (query.stop - query.start).total_seconds() * 1000
     if span_ms <= 0:
         raise InvalidInputError("stop: must be after start")
     if span_ms > MAX_RANGE_MS:
         raise InvalidInputError("start: the range may span at most 31 days")
+    until_ms = int(query.stop.astimezone(UTC).timestamp() * 1000)
     started = time.perf_counter()
-    text = await history.query_csv(history_flux(bucket=history.bucket, query=query))
     try:
-        series = await asyncio.to_thread(series_from_csv, text, sensor=query.sensor)
+        held = count_from_csv(
+            await history.query_csv(count_flux(bucket=history.bucket, query=query))
+        )
+        if held > MAX_READINGS:
+            raise InvalidInputError(
+                f"start: the range holds {held} readings of {query.sensor}, more than "
+                f"{MAX_READINGS}; choose a shorter range"
+            )
+        text = await history.query_csv(history_flux(bucket=history.bucket, query=query))
+        work = functools.partial(
+            replay_csv,
+            text,
+            machine_id=query.machine_id,
+            sensor=query.sensor,
+            rules=[proposed, in_force],
+            until_ms=until_ms,
+        )
+        del text
+        if pool is None:
+            readings, results = await asyncio.to_thread(work)
+        else:
+            readings, results = await pool.run(work)
+        new, old = results
     except FluxResultError as exc:
         raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
-    del text
-    if len(series) > MAX_READINGS:
-        raise InvalidInputError(
-            f"start: the range holds more than {MAX_READINGS} readings of {query.sensor}; "
-            "choose a shorter range"
-        )
-    until_ms = int(query.stop.astimezone(UTC).timestamp() * 1000)
-    new, old = await asyncio.to_thread(
-        replay_each,
-        machine_id=query.machine_id,
-        sensor=query.sensor,
-        rules=[proposed, in_force],
-        readings=series.readings(query.machine_id, query.sensor),
-        until_ms=until_ms,
-        keep=KEEP_EVENTS,
-    )
     logger.info(
         "backtest machine_id=%s sensor=%s readings=%d proposed=%d in_force=%d elapsed_ms=%.0f",
         query.machine_id,
         query.sensor,
-        len(series),
+        readings,
         new.raised,
         old.raised,
         (time.perf_counter() - started) * 1000,
@@ -215,7 +274,7 @@ async def run_backtest(
         "sensor": query.sensor,
         "start": format_ts(int(query.start.timestamp() * 1000)),
         "stop": format_ts(until_ms),
-        "readings": len(series),
+        "readings": readings,
         "proposed": side_view(new),
         "in_force": side_view(old),
     }

@@ -11,7 +11,7 @@ when the storage path waits for it. Last, under the same load with the work scal
 worker stores (alarms off), another evaluates alarms only (storage and windows off). The
 baseline is the storage batch window alarms used to wait for when they were evaluated on the
 storage path; they are read by the worker's alarm reader now
-(``pipeline/alarms/reader.py``), at a position of their own.
+(``pipeline/alarms/readings_reader.py``), at a position of their own.
 """
 
 from __future__ import annotations

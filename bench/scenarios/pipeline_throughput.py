@@ -94,7 +94,7 @@ async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) ->
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
     from contracts.readings import decode_reading
-    from pipeline.line_protocol import reading_line
+    from pipeline.storage.line_protocol import reading_line
 
     consumer = AIOKafkaConsumer(
         settings.topics.readings,

@@ -96,20 +96,22 @@ def _connector_path(bootstrap: str, prefix: str, readings: list[dict[str, Any]])
     from connectors.config.settings import ConnectorSettings
     from connectors.forwarding.producer import ReadingPublisher, build_kafka_producer
     from contracts.topics import TopicNames
+    from kafka_edge.records import Record
 
     settings = ConnectorSettings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
+    prefix_topics = TopicNames.with_prefix(prefix)
     now = int(time.time() * 1000)
     parsed = [reading_from_flat(r, source="bench", received_ms=now) for r in readings]
     publisher = ReadingPublisher(
         producer_factory=lambda: build_kafka_producer(settings),
-        topics=TopicNames.with_prefix(prefix),
+        topics=prefix_topics,
     )
     asyncio.run(publisher.start())
     producer = publisher._producer  # the publisher owns no flush of its own here
     try:
         t0 = time.perf_counter()
         for r in parsed:
-            publisher.publish_reading(r)
+            publisher.enqueue(prefix_topics.readings, [Record(r.key(), r.encode())])
         producer.flush(timeout=60)
         rate = len(parsed) / (time.perf_counter() - t0)
     finally:

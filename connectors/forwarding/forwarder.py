@@ -31,12 +31,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from connectors.forwarding.spool import Spool
 from connectors.lifecycle import sleep_unless_stopped
 from contracts.readings import Reading
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.sync_clients import kafka_consumer
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +208,7 @@ class Forwarder:
 
 
 def delivered_seqs(
-    bootstrap_servers: str,
+    connection: KafkaConnection,
     topic: str,
     machines: Iterable[str],
     *,
@@ -219,8 +221,8 @@ def delivered_seqs(
     found: dict[str, int] = {}
     if not wanted:
         return found
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","),
+    consumer = kafka_consumer(
+        connection,
         enable_auto_commit=False,
         group_id=None,
         consumer_timeout_ms=1_000,

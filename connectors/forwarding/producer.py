@@ -17,20 +17,18 @@ import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from connectors.config.settings import ConnectorSettings
-from connectors.forwarding.partitioner import KeyHashCachingPartitioner
-from connectors.lifecycle import sleep_unless_stopped
-from contracts.commands import CommandResult
-from contracts.machines import MachineInfo
-from contracts.readings import Reading
 from contracts.topics import TopicNames
+from kafka_edge.connection import KafkaConnection, ProducerSettings, parse_acks
+from kafka_edge.records import Record
+from kafka_edge.retry import RetryPolicy, RetryStopped, retry_async
+from kafka_edge.sync_clients import kafka_producer
 
 logger = logging.getLogger(__name__)
 
@@ -51,31 +49,38 @@ class PublishStats:
             self.failed += failed
 
 
+# Until Kafka answers at start-up: 1 s, doubling to 5 s, jittered; no deadline, since
+# the spool holds the readings meanwhile.
+CONNECT_RETRY = RetryPolicy(initial_s=1.0, max_s=5.0)
+
+
+def producer_settings(settings: ConnectorSettings) -> ProducerSettings:
+    """The connector's acks, compression and linger."""
+    return ProducerSettings(
+        acks=parse_acks(settings.connector_acks),
+        compression=settings.connector_compression_type,
+        linger_ms=settings.connector_linger_ms,
+    )
+
+
 def build_kafka_producer(settings: ConnectorSettings) -> Any:
     """A ``KafkaProducer`` tuned for readings; blocks until the cluster answers."""
-    acks: str | int = (
-        settings.connector_acks
-        if settings.connector_acks == "all"
-        else int(settings.connector_acks)
-    )
-    compression = settings.connector_compression_type
-    return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+    return kafka_producer(
+        KafkaConnection.from_settings(settings),
+        producer_settings(settings),
         client_id=settings.connector_id,
-        acks=acks,
-        enable_idempotence=settings.connector_acks == "all",
-        compression_type=None if compression == "none" else compression,
-        linger_ms=settings.connector_linger_ms,
         batch_size=settings.connector_batch_size_bytes,
-        retries=2_147_483_647,
         delivery_timeout_ms=settings.connector_delivery_timeout_ms,
         request_timeout_ms=settings.connector_request_timeout_ms,
-        partitioner=KeyHashCachingPartitioner(),
     )
 
 
 class ReadingPublisher:
-    """Publishes readings and machine registry entries, keyed by machine id.
+    """The connector's :class:`~kafka_edge.records.Publisher` of machine registry entries
+    and command results (readings go through the spool and the forwarder).
+
+    :meth:`enqueue` only buffers and never waits; :meth:`publish` also waits for the
+    broker's acknowledgement. Either way every record is counted in :attr:`stats`.
 
     A delivery error that is not retriable leaves kafka-python's idempotent producer
     failing every later record too, so it marks the producer broken and
@@ -103,40 +108,53 @@ class ReadingPublisher:
         self._producer = producer
         self._generation += 1
 
-    def publish_reading(self, reading: Reading) -> None:
-        """Buffer one reading for the readings topic; never blocks on delivery."""
-        self._send(self._topics.readings, reading.key(), reading.encode(), reading.machine_id)
+    def enqueue(self, topic: str, records: Sequence[Record]) -> list[Any]:
+        """Buffer ``records`` for ``topic``; never blocks on delivery. Returns the
+        kafka-python futures of the records the producer took (a refused one, e.g. larger
+        than ``max_request_size``, is counted and logged)."""
+        futures = []
+        for record in records:
+            future = self._send(topic, record)
+            if future is not None:
+                futures.append(future)
+        return futures
 
-    def publish_command_result(self, result: CommandResult) -> None:
-        """Buffer one command outcome for the command-results topic."""
-        self._send(self._topics.command_results, result.key(), result.encode(), result.machine_id)
+    async def publish(self, topic: str, records: Sequence[Record]) -> None:
+        """Produce ``records`` and wait until the broker acknowledged each; raises the
+        first :class:`KafkaError` (a refused record raises ``KafkaError`` too)."""
+        futures = self.enqueue(topic, records)
+        if len(futures) < len(records):
+            raise KafkaError(f"topic {topic}: {len(records) - len(futures)} records refused")
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(_awaitable(loop, future) for future in futures))
 
-    def publish_machine(self, info: MachineInfo) -> None:
-        """Buffer one registry entry for the machines topic."""
-        self._send(self._topics.machines, info.key(), info.encode(), info.machine_id)
-
-    def _send(self, topic: str, key: bytes, value: bytes, machine_id: str) -> None:
+    def _send(self, topic: str, record: Record) -> Any:
+        key = record.key.decode(errors="replace") if record.key is not None else None
+        size = len(record.value) if record.value is not None else 0
         try:
-            future = self._producer.send(topic, key=key, value=value)
+            future = self._producer.send(topic, key=record.key, value=record.value)
         except KafkaError as exc:
             self.stats.add(failed=1)
             logger.error(
                 "produce refused topic=%s machine_id=%s size_bytes=%d error=%r failed=%d",
                 topic,
-                machine_id,
-                len(value),
+                key,
+                size,
                 exc,
                 self.stats.failed,
             )
-            return
+            return None
         self.stats.add(sent=1)
         future.add_callback(self._on_delivered)
-        future.add_errback(self._on_failed, topic, machine_id, self._generation)
+        future.add_errback(self._on_failed, topic, key, self._generation)
+        return future
 
     def _on_delivered(self, _metadata: object) -> None:
         self.stats.add(delivered=1)
 
-    def _on_failed(self, topic: str, machine_id: str, generation: int, exc: BaseException) -> None:
+    def _on_failed(
+        self, topic: str, machine_id: str | None, generation: int, exc: BaseException
+    ) -> None:
         self.stats.add(failed=1)
         if generation == self._generation and not getattr(exc, "retriable", False):
             self._broken.set()
@@ -173,34 +191,56 @@ class ReadingPublisher:
         await asyncio.to_thread(self._producer.close, timeout_s)
 
 
+def _awaitable(loop: asyncio.AbstractEventLoop, future: Any) -> asyncio.Future[None]:
+    """An asyncio future settled when kafka-python's ``future`` is (on its sender thread)."""
+    settled: asyncio.Future[None] = loop.create_future()
+
+    def settle(exc: BaseException | None) -> None:
+        if settled.done():
+            return
+        if exc is None:
+            settled.set_result(None)
+        else:
+            settled.set_exception(exc)
+
+    future.add_callback(lambda _metadata: loop.call_soon_threadsafe(settle, None))
+    future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, exc))
+    return settled
+
+
 async def open_publisher(
-    settings: ConnectorSettings, *, stop: asyncio.Event, retry_s: float = 5.0
+    settings: ConnectorSettings, *, stop: asyncio.Event, retry: RetryPolicy = CONNECT_RETRY
 ) -> ReadingPublisher | None:
     """Connect to Kafka, retrying until it answers; ``None`` if ``stop`` is set first."""
     publisher = ReadingPublisher(
         producer_factory=functools.partial(build_kafka_producer, settings),
         topics=settings.topics,
     )
-    attempt = 0
-    while not stop.is_set():
-        attempt += 1
-        try:
-            await publisher.start()
-        except KafkaError as exc:
-            logger.warning(
-                "kafka not reachable bootstrap=%s attempt=%d error=%r retry_in_s=%.0f",
-                settings.kafka_bootstrap_servers,
-                attempt,
-                exc,
-                retry_s,
-            )
-            await sleep_unless_stopped(stop, retry_s)
-            continue
-        logger.info(
-            "kafka connected bootstrap=%s readings_topic=%s machines_topic=%s",
+
+    def log_retry(exc: BaseException, attempt: int, pause_s: float) -> None:
+        logger.warning(
+            "kafka not reachable bootstrap=%s attempt=%d error=%r retry_in_s=%.1f",
             settings.kafka_bootstrap_servers,
-            settings.topics.readings,
-            settings.topics.machines,
+            attempt,
+            exc,
+            pause_s,
         )
-        return publisher
-    return None
+
+    try:
+        await retry_async(
+            publisher.start,
+            policy=retry,
+            what="kafka connect",
+            retry_on=(KafkaError,),
+            stop=stop,
+            on_retry=log_retry,
+        )
+    except RetryStopped:
+        return None
+    logger.info(
+        "kafka connected bootstrap=%s readings_topic=%s machines_topic=%s",
+        settings.kafka_bootstrap_servers,
+        settings.topics.readings,
+        settings.topics.machines,
+    )
+    return publisher

@@ -52,6 +52,7 @@ from connectors.modbus.scan import (
 from connectors.modbus.staleness import StaleTracker
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
+from kafka_edge.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +109,9 @@ class DevicePoller:
         self.device = device
         self.stats = PollStats()
         self._sink = sink
-        self._backoff_initial_s = backoff_initial_s
-        self._backoff_max_s = backoff_max_s
+        # Reconnecting: doubling from backoff_initial_s up to backoff_max_s, each pause
+        # drawn from its upper half; no deadline (a device may be away for days).
+        self._reconnect = RetryPolicy(initial_s=backoff_initial_s, max_s=backoff_max_s)
         self._clock_ms = clock_ms
         self._rng = rng or random.Random()
         self._observe_request_s = observe_request_s
@@ -140,7 +142,7 @@ class DevicePoller:
         (:func:`watch_staleness`, one task for many pollers).
         """
         loop = asyncio.get_running_loop()
-        backoff_s = self._backoff_initial_s
+        backoff = self._reconnect.start(rng=self._rng)
         for group in self._groups:
             group.due_s = loop.time()
         self._stale = StaleTracker(
@@ -157,25 +159,28 @@ class DevicePoller:
                 except TransportError as exc:
                     self.stats.transport_errors += 1
                     self._outage(group)
+                    delay_s = backoff.next_delay_s() or 0.0
                     logger.warning(
                         "modbus transport failed machine_id=%s source=%s error=%s "
                         "retry_in_s=%.1f failures=%d",
                         self.device.machine_id,
                         self.device.source,
                         exc,
-                        backoff_s,
+                        delay_s,
                         self.stats.transport_errors,
                     )
                 except Exception:
                     self.stats.unexpected_errors += 1
+                    delay_s = backoff.next_delay_s() or 0.0
                     logger.exception(
                         "scan failed unexpectedly machine_id=%s source=%s retry_in_s=%.1f",
                         self.device.machine_id,
                         self.device.source,
-                        backoff_s,
+                        delay_s,
                     )
                 else:
-                    backoff_s = self._backoff_initial_s
+                    if backoff.attempts:
+                        backoff.reset()
                     group.due_s, late = next_deadline(
                         group.due_s, group.interval_s, now_s=loop.time()
                     )
@@ -184,9 +189,7 @@ class DevicePoller:
                         self._close()
                     continue
                 self._close()
-                delay_s = self._rng.uniform(backoff_s / 2, backoff_s)
                 await sleep_unless_stopped(stop, delay_s)
-                backoff_s = min(backoff_s * 2, self._backoff_max_s)
                 for other in self._groups:
                     other.due_s = loop.time()
         finally:

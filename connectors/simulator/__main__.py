@@ -21,10 +21,11 @@ import yaml
 from connectors.config.devices import Device, load_devices, parse_devices
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
-from connectors.simulator.factory import factory_devices, free_port, write_factory_file
+from connectors.simulator.factory import factory_devices, write_factory_file
 from connectors.simulator.faults import EXCEPTION_CODES, parse_episode
 from connectors.simulator.server import SimulatorServer
 from contracts.errors import ConfigError
+from infra.ports import free_ports
 
 logger = logging.getLogger("connectors.simulator")
 
@@ -109,7 +110,7 @@ def _devices(args: argparse.Namespace) -> tuple[Device, ...]:
         ports = (
             [args.base_port + i for i in range(count)]
             if args.base_port
-            else [free_port(args.host) for _ in range(count)]
+            else free_ports(args.host, count)
         )
         entries = factory_devices(
             plants=args.plants, machines=args.machines, host=args.host, ports=ports

@@ -10,7 +10,6 @@ and the simulator read the same generated file.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -89,14 +88,6 @@ def factory_devices(
                 }
             )
     return devices
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def write_factory_file(path: Path, devices: list[dict[str, Any]]) -> Path:

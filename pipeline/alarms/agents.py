@@ -19,22 +19,18 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from alarmrules.engine import EngineConfig
 from contracts.timefmt import now_ms
+from kafka_edge.partitioner import partition_for
+from kafka_edge.records import Publisher
 from pipeline.alarms.metrics import AlarmMetrics
-from pipeline.alarms.processor import (
-    ALARM_STATE_TABLE,
-    AlarmProcessor,
-    Publisher,
-    PublishRetry,
-)
+from pipeline.alarms.processor import ALARM_STATE_TABLE, AlarmProcessor
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import ThresholdsFeed
-from pipeline.dead_letter import SourceRecord
+from pipeline.faust_ext.tables import PromptChangelogTable
 from pipeline.metrics_page import serve_metrics
-from pipeline.tables import PromptChangelogTable
+from pipeline.storage.dead_letter import SourceRecord
 
 if TYPE_CHECKING:
     from pipeline.settings import PipelineSettings
@@ -47,7 +43,7 @@ TIMER = "pipeline.alarm-timer"
 
 def partition_of(machine_id: str, partitions: int) -> int:
     """The partition of a machine's records (Kafka's default partitioner on the key)."""
-    return int(murmur2(machine_id.encode()) & 0x7FFFFFFF) % partitions
+    return partition_for(machine_id.encode(), partitions)
 
 
 def build_alarm_processor(
@@ -83,10 +79,7 @@ def build_alarm_processor(
             comm_loss_after_ms=round(after_s * 1000) if after_s else None,
             comm_loss_severity=settings.pipeline_alarm_comm_loss_severity,
         ),
-        retry=PublishRetry(
-            backoff_ms=settings.pipeline_retry_backoff_ms,
-            backoff_max_ms=settings.pipeline_retry_backoff_max_ms,
-        ),
+        retry=settings.retry_policy(),
         metrics=AlarmMetrics(),
         owns=owns,
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
@@ -120,7 +113,7 @@ def register_alarm_agents(
     topics = settings.topics
     feed = ThresholdsFeed(
         processor.rules,
-        bootstrap_servers=settings.bootstrap_list(),
+        kafka=settings.kafka(),
         topic=topics.thresholds,
         ready=processor.rules_ready,
     )

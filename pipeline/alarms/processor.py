@@ -7,7 +7,7 @@ this order: evaluate, publish the events (alarms topic) and the new alarm states
 the table's changelog holds it before the caller acks the input. (Faust buffers changelog
 writes made outside a stream event, and its producer flush may return before the buffer
 is sent; without waiting for the broker's acknowledgement of each changelog record,
-:meth:`pipeline.tables.KeyPartitionedTable.changelog_durable`, a worker killed with
+:meth:`pipeline.faust_ext.tables.KeyPartitionedTable.changelog_durable`, a worker killed with
 SIGKILL could lose them while its offsets were already committed, and its successor
 reused transition numbers for different transitions.) A crash before the store
 replays the input from the old state and publishes the same events with the same
@@ -20,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -40,26 +39,17 @@ from contracts.errors import ContractError
 from contracts.readings import Reading
 from contracts.thresholds import SensorThresholds
 from contracts.topics import TopicNames
+from kafka_edge.records import Publisher, Record
+from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
-from pipeline.dead_letter import SourceRecord, dead_letter_body
+from pipeline.storage.dead_letter import SourceRecord, dead_letter_body
 
 logger = logging.getLogger(__name__)
 
 ALARM_STATE_TABLE = "alarm-state"
 # Dead-letter stage of operator actions that could not be applied.
 ACTION_STAGE = "alarm_action"
-
-
-class Publisher(Protocol):
-    async def publish(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Produce ``(key, value)`` records and return once the broker has them all."""
-
-
-@dataclass(frozen=True, slots=True)
-class PublishRetry:
-    backoff_ms: int = 500
-    backoff_max_ms: int = 10_000
 
 
 # The time of the last reading is stored at least this often even when nothing else
@@ -91,7 +81,7 @@ class AlarmProcessor:
         topics: TopicNames,
         rules: RuleSet | None = None,
         config: EngineConfig | None = None,
-        retry: PublishRetry | None = None,
+        retry: RetryPolicy | None = None,
         metrics: AlarmMetrics | None = None,
         owns: Callable[[str], bool] | None = None,
         rules_ready: asyncio.Event | None = None,
@@ -109,7 +99,7 @@ class AlarmProcessor:
         self._topics = topics
         self.rules = rules if rules is not None else RuleSet()
         self.config = config if config is not None else EngineConfig()
-        self._retry = retry if retry is not None else PublishRetry()
+        self._retry = retry if retry is not None else RetryPolicy(initial_s=0.5, max_s=10.0)
         self.metrics = metrics if metrics is not None else AlarmMetrics()
         # Whether this worker owns a machine's partition now (the timer acts only on those).
         self._owns = owns if owns is not None else (lambda _machine_id: True)
@@ -276,9 +266,9 @@ class AlarmProcessor:
                 state = states[event.machine_id]
                 entry = state.alarms[f"{event.sensor}:{event.rule}"]
                 latest[event.alarm_id] = state.record(entry)
-            await self._publish(self._topics.alarms, [(e.key(), e.encode()) for e in events])
+            await self._publish(self._topics.alarms, [Record(e.key(), e.encode()) for e in events])
             await self._publish(
-                self._topics.alarm_state, [(r.key(), r.encode()) for r in latest.values()]
+                self._topics.alarm_state, [Record(r.key(), r.encode()) for r in latest.values()]
             )
             self.metrics.observe(events)
         stored = False
@@ -290,31 +280,27 @@ class AlarmProcessor:
         if stored and self._flush is not None:
             await self._flush()
 
-    async def _publish(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    async def _publish(self, topic: str, records: Sequence[Record]) -> None:
         """Publish until the broker has the records; back off between attempts."""
-        attempt = 0
-        while True:
-            try:
-                await self._publisher.publish(topic, records)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                pause_ms = min(
-                    self._retry.backoff_ms * 2 ** (attempt - 1), self._retry.backoff_max_ms
-                )
-                logger.error(
-                    "alarm publish failed topic=%s records=%d attempt=%d retry_in_ms=%d error=%s",
-                    topic,
-                    len(records),
-                    attempt,
-                    pause_ms,
-                    exc,
-                )
-                await asyncio.sleep(pause_ms / 1000)
+
+        def log(exc: BaseException, attempt: int, pause_s: float) -> None:
+            logger.error(
+                "alarm publish failed topic=%s records=%d attempt=%d retry_in_s=%.2f error=%s",
+                topic,
+                len(records),
+                attempt,
+                pause_s,
+                exc,
+            )
+
+        await retry_async(
+            lambda: self._publisher.publish(topic, records),
+            policy=self._retry,
+            what=f"alarm publish {topic}",
+            on_retry=log,
+        )
 
     async def _dead_letter(self, record: SourceRecord, reason: str, now_ms: int) -> None:
         body = dead_letter_body(record, reason=reason, stage="decode", failed_at_ms=now_ms)
         body["stage"] = ACTION_STAGE
-        await self._publish(self._topics.dead_letter, [(record.key, orjson.dumps(body))])
+        await self._publish(self._topics.dead_letter, [Record(record.key, orjson.dumps(body))])

@@ -20,9 +20,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.errors import ContractError
 from contracts.thresholds import decode_thresholds, parse_thresholds_key
+from kafka_edge.aio_clients import aio_consumer
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.retry import RetryPolicy, poll_until, retry_async
 from pipeline.alarms.ruleset import RuleSet
 
 logger = logging.getLogger(__name__)
+
+# Restarting the consumer after an error: 1 s, doubling to 10 s, jittered; afresh after a
+# minute of following without one. No deadline: the rules in force stay meanwhile.
+FOLLOW_RETRY = RetryPolicy(initial_s=1.0, max_s=10.0)
+# Waiting for aiokafka to assign the topic's partitions after subscribing.
+ASSIGNMENT_WAIT = RetryPolicy.fixed(0.05, deadline_s=10.0)
 
 
 def apply_record(rules: RuleSet, key: bytes | None, value: bytes | None) -> str | None:
@@ -58,7 +67,7 @@ class ThresholdsFeed:
         self,
         rules: RuleSet,
         *,
-        bootstrap_servers: list[str],
+        kafka: KafkaConnection,
         topic: str,
         poll_ms: int = 100,
         ready: asyncio.Event | None = None,
@@ -66,26 +75,35 @@ class ThresholdsFeed:
         self.rules = rules
         self.ready = ready if ready is not None else asyncio.Event()
         self.ignored = 0
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._poll_ms = poll_ms
 
     async def run(self) -> None:
         """Follow the topic until cancelled; restart the consumer after an error."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.error("thresholds feed failed topic=%s error=%r; retrying", self._topic, exc)
-                await asyncio.sleep(1.0)
+
+        def log(exc: BaseException, attempt: int, pause_s: float) -> None:
+            logger.error(
+                "thresholds feed failed topic=%s attempt=%d retry_in_s=%.2f error=%r",
+                self._topic,
+                attempt,
+                pause_s,
+                exc,
+            )
+
+        await retry_async(
+            self._follow,
+            policy=FOLLOW_RETRY,
+            what=f"thresholds feed {self._topic}",
+            on_retry=log,
+            healthy_after_s=60.0,
+        )
 
     async def _follow(self) -> None:
         # Subscribed without a group: aiokafka assigns every partition of the topic.
-        consumer = AIOKafkaConsumer(
+        consumer = aio_consumer(
+            self._kafka,
             self._topic,
-            bootstrap_servers=self._bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -118,9 +136,10 @@ class ThresholdsFeed:
 
 
 async def _assigned(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    for _ in range(200):
-        partitions = sorted(consumer.assignment())
-        if partitions:
-            return partitions
-        await asyncio.sleep(0.05)
-    raise ContractError(f"topic {topic}: no partitions found")
+    async def assignment() -> list[TopicPartition] | None:
+        return sorted(consumer.assignment()) or None
+
+    partitions = await poll_until(assignment, policy=ASSIGNMENT_WAIT)
+    if partitions is None:
+        raise ContractError(f"topic {topic}: no partitions found")
+    return partitions

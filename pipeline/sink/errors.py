@@ -1,4 +1,4 @@
-"""What a sink's failed attempt means, so the one retry policy (``pipeline.delivery``) can
+"""What a sink's failed attempt means, so the one retry policy (``pipeline.storage.delivery``) can
 act on it: try again later, give up on the refused points, or hold consumption back."""
 
 from __future__ import annotations

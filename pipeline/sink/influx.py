@@ -5,7 +5,7 @@ Readings go to ``influx_bucket``, aggregates to ``influx_aggregates_bucket``, al
 (nanoseconds). A failed attempt raises :class:`~pipeline.sink.errors.InfluxWriteError`
 (or :class:`~pipeline.sink.errors.SinkBackpressureError` for 429 and 503, with the
 server's ``Retry-After`` when it sent one); this module never retries and never sleeps:
-:mod:`pipeline.delivery` owns the retry policy.
+:mod:`pipeline.storage.delivery` retries, under :mod:`kafka_edge.retry`.
 """
 
 from __future__ import annotations
@@ -27,12 +27,6 @@ if TYPE_CHECKING:
     from pipeline.settings import PipelineSettings
 
 logger = logging.getLogger(__name__)
-
-
-def backoff_s(attempt: int, *, first_ms: int, max_ms: int) -> float:
-    """Pause before attempt ``attempt + 1`` (attempt counts from 1): doubling, capped."""
-    delay_ms: int = min(first_ms * 2 ** (min(attempt, 30) - 1), max_ms)
-    return delay_ms / 1000
 
 
 def _status_of(exc: BaseException) -> int | None:

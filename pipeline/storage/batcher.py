@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pipeline.chunks import Chunk
-from pipeline.dead_letter import DeadLetter, SourceRecord
-from pipeline.delivery import LineSet, Publisher, RetryPolicy, Write, deliver
+from kafka_edge.records import Publisher
+from kafka_edge.retry import RetryPolicy
+from pipeline.faust_ext.chunks import Chunk
+from pipeline.storage.dead_letter import DeadLetter, SourceRecord
+from pipeline.storage.delivery import LineSet, Write, deliver
 
 logger = logging.getLogger(__name__)
 

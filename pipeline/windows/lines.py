@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from contracts.aggregates import WindowAggregate
 from contracts.influx_schema import AGGREGATES
-from pipeline.line_protocol import escape_tag_value, float_field, tag_set
+from pipeline.storage.line_protocol import escape_tag_value, float_field, tag_set
 
 
 def aggregate_lines(aggregates: Iterable[WindowAggregate]) -> list[str]:

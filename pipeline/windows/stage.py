@@ -26,8 +26,10 @@ from contracts.aggregates import WindowAggregate
 from contracts.errors import ConfigError
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
-from pipeline.delivery import Publisher, RetryPolicy, until_done
+from kafka_edge.records import Publisher, Record
+from kafka_edge.retry import RetryPolicy
 from pipeline.settings import PipelineSettings
+from pipeline.storage.delivery import until_done
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
 from pipeline.windows.lines import aggregate_lines
 
@@ -153,7 +155,7 @@ class WindowsStage:
     async def _emit(self, closed: list[WindowAggregate]) -> None:
         if not closed:
             return
-        records = [(a.key(), a.encode()) for a in closed]
+        records = [Record(a.key(), a.encode()) for a in closed]
 
         async def publish() -> None:
             await self._publisher.publish(self._topic, records)

@@ -1,14 +1,27 @@
-"""Fixtures of the end-to-end tests: headless Chromium (Debian's /usr/bin/chromium) driven by
-Playwright; its own browser download cannot work on these machines."""
+"""Fixtures of the end-to-end tests: the whole stack as `make run` starts it, and headless
+Chromium (Debian's /usr/bin/chromium) driven by Playwright; its own browser download cannot
+work on these machines."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from infra.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 # This machine's network is closed: keep Chromium from reaching for Google's services.
 CHROMIUM_ARGS = [
@@ -20,6 +33,72 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# How often the simulated lathe overheats in the stacks of these tests.
+OVERHEAT_EVERY_S = 20
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    base_url: str
+    ws_url: str
+    admin_key: str
+    process: subprocess.Popen[str]
+    banner: str
+    run_dir: Path
+
+
+def _read_banner(proc: subprocess.Popen[str], *, timeout_s: float) -> str:
+    """Collect the command's stdout (in a thread) until it says how to stop it."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any("Press Ctrl-C" in line for line in list(lines)):
+            return "".join(lines)
+        time.sleep(0.2)
+    out = "".join(lines)
+    raise AssertionError(f"`python -m infra run` did not come up (exit {proc.poll()}):\n{out}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """`python -m infra run` (what `make run` runs) on a free port, one per test module."""
+    if not (ROOT / "api" / "static" / "console" / "index.html").is_file():
+        raise AssertionError("the console is not built: run `make console` (`make test` does)")
+    run_dir = tmp_path_factory.mktemp("run")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env.update(MILLSTREAM_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
+    command = [sys.executable, "-m", "infra", "run", "--api-port", str(port)]
+    command += ["--overheat-every-s", str(OVERHEAT_EVERY_S)]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        banner = _read_banner(proc, timeout_s=240)
+        key_match = re.search(r"Admin key:\s+(\S+)", banner)
+        ws_match = re.search(r"WebSocket:\s+(\S+)", banner)
+        assert key_match and ws_match, banner
+        yield RunningStack(
+            base_url=f"http://127.0.0.1:{port}",
+            ws_url=ws_match.group(1),
+            admin_key=key_match.group(1),
+            process=proc,
+            banner=banner,
+            run_dir=run_dir,
+        )
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @pytest.fixture(scope="module")

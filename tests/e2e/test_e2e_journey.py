@@ -13,10 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +23,8 @@ import pytest
 import websockets
 from playwright.sync_api import Browser
 
-from infra.ports import free_port, is_listening
+from infra.ports import is_listening
+from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
@@ -36,79 +34,6 @@ SEED_SUBSCRIBE = {
     "machine_id": 42,
     "sensors": ["temperature", "vibration", "power"],
 }
-
-
-@dataclass(frozen=True)
-class RunningStack:
-    base_url: str
-    ws_url: str
-    admin_key: str
-    process: subprocess.Popen[str]
-    banner: str
-    run_dir: Path
-
-
-def _read_banner(proc: subprocess.Popen[str], *, timeout_s: float) -> str:
-    """Collect the command's stdout (in a thread) until it says how to stop it."""
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any("Press Ctrl-C" in line for line in list(lines)):
-            return "".join(lines)
-        time.sleep(0.2)
-    out = "".join(lines)
-    raise AssertionError(f"`python -m infra run` did not come up (exit {proc.poll()}):\n{out}")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    run_dir = tmp_path_factory.mktemp("run")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env.update(MILLSTREAM_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "infra",
-            "run",
-            "--api-port",
-            str(port),
-            "--overheat-every-s",
-            "20",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        banner = _read_banner(proc, timeout_s=240)
-        key_match = re.search(r"Admin key:\s+(\S+)", banner)
-        ws_match = re.search(r"WebSocket:\s+(\S+)", banner)
-        assert key_match and ws_match, banner
-        yield RunningStack(
-            base_url=f"http://127.0.0.1:{port}",
-            ws_url=ws_match.group(1),
-            admin_key=key_match.group(1),
-            process=proc,
-            banner=banner,
-            run_dir=run_dir,
-        )
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 async def _collect_frames(url: str, *, timeout_s: float) -> list[dict[str, object]]:
@@ -352,6 +277,30 @@ def test_seed_curl_examples(stack: RunningStack) -> None:
     assert posted.stdout == "201"
 
 
+def test_the_seeds_machine_object_and_put_with_it(stack: RunningStack) -> None:
+    """The guide's machine object: each field a client reads, of the type it shows."""
+    headers = {"X-API-Key": stack.admin_key}
+    url = f"{stack.base_url}/api/machines/42"
+    deadline = time.monotonic() + 60
+    machine = httpx.get(url, headers=headers).json()
+    while machine["status"] == "offline" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        machine = httpx.get(url, headers=headers).json()
+    assert machine["machine_id"] == 42
+    assert machine["name"] == "CNC Lathe - Haas ST-20"
+    assert machine["location"] == "Hall B, Line 3"
+    assert machine["status"] in ("running", "alarm"), machine
+    assert isinstance(machine["temperature_c"], float)
+    assert isinstance(machine["spindle_rpm"], float)
+    assert isinstance(machine["alarms"], list)
+    assert machine["last_maintenance"] == "2025-12-15"
+    assert isinstance(machine["sensors"]["vibration_mm_s"], float)
+    assert machine["sensor_info"]["temperature_c"] == {"unit": "°C"}
+    put = httpx.put(url, headers=headers, json=machine)
+    assert put.status_code == 200, put.text
+    assert put.json()["name"] == machine["name"]
+
+
 def test_operator_key_reads_but_cannot_post_readings(stack: RunningStack) -> None:
     key = _minted_key(stack, name="hall-b-screen", role="operator")
     headers = {"X-API-Key": key}
@@ -496,16 +445,18 @@ def test_seed_javascript_client_under_node_with_ws(stack: RunningStack, tmp_path
 def test_dashboard_shows_live_values_in_a_real_browser(
     stack: RunningStack, browser: Browser
 ) -> None:
+    """The printed link logs straight into the console (the key in its fragment)."""
     dashboard = re.search(r"Dashboard:\s+(\S+)", stack.banner)
     assert dashboard is not None
     page = browser.new_page()
     page.goto(dashboard.group(1))
+    value = '[data-machine="42"] [data-sensor="temperature_c"] .n'
     page.wait_for_function(
-        "document.querySelector('#card-temperature_c .value')?.textContent.match(/^[0-9.]+$/)",
-        timeout=60_000,
+        f"document.querySelector('{value}')?.textContent.match(/^[0-9.]+$/)", timeout=60_000
     )
-    assert page.text_content("#status") == "connected"
-    shown = float(page.text_content("#card-temperature_c .value") or "nan")
+    assert page.text_content("#connection") == "online"
+    assert "api_key" not in page.url  # the key leaves the address bar
+    shown = float(page.text_content(value) or "nan")
     page.close()
     assert 0.0 < shown < 200.0
 

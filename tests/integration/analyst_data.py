@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from contracts.aggregates import SensorStats, WindowAggregate
 from contracts.alarms import AlarmEvent, AlarmEventKind, AlarmState
 from contracts.readings import Reading
-from pipeline.line_protocol import alarm_line, reading_line
+from pipeline.storage.line_protocol import alarm_line, reading_line
 from pipeline.windows.lines import aggregate_lines
 
 HOUR = 3_600_000

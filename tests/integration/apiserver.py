@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from api.errors import StartupError
 from api.kafka.partitions import topic_partitions
 from infra.ports import free_port
+from kafka_edge.connection import KafkaConnection
 
 
 class ServerThread:
@@ -85,7 +86,9 @@ async def end_offsets(
     bootstrap: str, topic: str, *, timeout_s: float = 20.0
 ) -> dict[TopicPartition, int]:
     """The end offset of every partition of ``topic``: where records produced next will go."""
-    partitions = await topic_partitions(bootstrap, [topic], timeout_s=timeout_s)
+    partitions = await topic_partitions(
+        KafkaConnection.plain(bootstrap), [topic], timeout_s=timeout_s
+    )
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await consumer.start()
     try:

@@ -19,7 +19,7 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from api.settings import ApiSettings
 from contracts.alarms import AlarmEvent, AlarmEventKind, AlarmState
 from contracts.timefmt import format_ts, now_ms
-from pipeline.line_protocol import alarm_line
+from pipeline.storage.line_protocol import alarm_line
 
 pytestmark = pytest.mark.integration
 

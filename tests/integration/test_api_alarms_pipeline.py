@@ -5,6 +5,7 @@ states the API lists."""
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -14,11 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from apiserver import ServerThread
-from test_pipeline_alarms import worker
+from pipelinetools import Producer, Tail, reading
+from test_pipeline_alarms import events_of, readings_stored, worker
 
 from api.app import create_app
 from api.settings import ApiSettings
 from contracts.settings import CommonSettings
+from contracts.timefmt import now_ms
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +86,55 @@ def test_rest_threshold_reading_ack_and_log_through_the_worker(
         [entry] = [x for x in manual if x["rule"] == "manual"]
         assert entry["state"] == "active_unacknowledged"
         assert entry["message"] == "leak at the pump"
+
+
+def test_a_threshold_patched_over_rest_is_applied_within_one_second(
+    common_settings: CommonSettings,
+    service_env: dict[str, str],
+    tmp_path: Path,
+    admin_key: str,
+    influx: Any,
+) -> None:
+    """The 1 s bound, measured from the PATCH's answer to the reading time of the first
+    reading judged by the new rule (a reading every 50 ms)."""
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"ap1s-{uuid.uuid4().hex[:8]}"
+    alarm = f"{machine}:temperature_c:high"
+    settings = ApiSettings(**common_settings.model_dump(), admin_api_key=admin_key)
+    producer = Producer(bootstrap)
+    with (
+        worker(service_env, app_id=f"ap1s-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path) as proc,
+        ServerThread(create_app(settings)) as server,
+        httpx.Client(base_url=server.url, headers={"X-API-Key": admin_key}, timeout=30) as http,
+    ):
+        alarms = Tail(bootstrap, topics.alarms, proc)
+        try:
+            # 80 °C is fine under the default rule; wait until the worker has judged it.
+            producer.send(topics.readings, [reading(machine, now_ms(), 80.0)])
+            readings_stored(influx, [machine], deadline_s=DEADLINE_S, expected=1)
+            assert events_of(alarms.messages, alarm) == []
+            patched = http.patch(
+                f"/api/machines/{machine}/thresholds/temperature_c",
+                json={"limits": {"high": {"value": 75, "deadband": 1}}},
+            )
+            patched_ms = now_ms()
+            assert patched.status_code == 200, patched.text
+            deadline = time.monotonic() + 10
+            while not events_of(alarms.messages, alarm):
+                assert time.monotonic() < deadline, "threshold never applied"
+                producer.send(topics.readings, [reading(machine, now_ms(), 80.0)])
+                alarms.poll(50)
+            seen_ms = now_ms()
+            raised = events_of(alarms.messages, alarm)[0]
+        finally:
+            alarms.close()
+            producer.close()
+    applied_ms = raised.ts_ms - patched_ms
+    sys.stderr.write(
+        f"REST threshold applied within {applied_ms} ms (reading time); "
+        f"raised event seen {seen_ms - patched_ms} ms after the PATCH answered\n"
+    )
+    assert (raised.event, raised.threshold) == ("raised", 75.0)
+    assert applied_ms < 1000
+    assert seen_ms - patched_ms < 1000

@@ -19,6 +19,7 @@ from test_pipeline_alarms import worker
 
 from api.app import create_app
 from api.settings import ApiSettings
+from api.thresholds import backtest
 from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,11 @@ def _until_equal(get: Any, want: int, what: str) -> int:
 
 
 def test_backtest_matches_the_worker_and_a_lowered_threshold_raises_more(
-    common_settings: CommonSettings, service_env: dict[str, str], tmp_path: Path, admin_key: str
+    common_settings: CommonSettings,
+    service_env: dict[str, str],
+    tmp_path: Path,
+    admin_key: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s = common_settings
     machine = f"bt-{uuid.uuid4().hex[:8]}"
@@ -111,6 +116,18 @@ def test_backtest_matches_the_worker_and_a_lowered_threshold_raises_more(
         )
         _until_equal(
             lambda: _scalar(influx, raised_by_worker), in_force, "alarms the worker raised"
+        )
+
+        # More readings than a backtest replays are refused before they are fetched.
+        monkeypatch.setattr(backtest, "MAX_READINGS", SECONDS - 1)
+        refused = http.post(
+            f"/api/machines/{machine}/thresholds/temperature_c/backtest",
+            json={"rule": {}, **window},
+        )
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == (
+            f"start: the range holds {SECONDS} readings of temperature_c, more than "
+            f"{SECONDS - 1}; choose a shorter range"
         )
 
 

@@ -15,6 +15,7 @@ from api.auth.roles import Role
 from api.auth.store import ApiKeyStore
 from api.errors import StartupError
 from api.kafka.producer import KafkaPublisher
+from kafka_edge.connection import KafkaConnection
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +39,13 @@ async def keys_topic(kafka_bootstrap: str) -> str:
 
 @pytest.fixture
 async def store_factory(kafka_bootstrap: str, keys_topic: str) -> AsyncIterator[StoreFactory]:
-    publisher = KafkaPublisher(bootstrap_servers=kafka_bootstrap, produce_timeout_s=10.0)
+    publisher = KafkaPublisher(kafka=KafkaConnection.plain(kafka_bootstrap), produce_timeout_s=10.0)
     await publisher.start()
 
     @asynccontextmanager
     async def running(admin_secret: str | None = None) -> AsyncIterator[ApiKeyStore]:
         store = ApiKeyStore(
-            bootstrap_servers=kafka_bootstrap, topic=keys_topic, publisher=publisher
+            kafka=KafkaConnection.plain(kafka_bootstrap), topic=keys_topic, publisher=publisher
         )
         await store.start(timeout_s=20.0, admin_secret=admin_secret)
         try:
@@ -100,9 +101,11 @@ async def test_minted_key_survives_a_restart_and_revocation_too(
 
 
 async def test_missing_topic_is_a_startup_error_naming_it(kafka_bootstrap: str) -> None:
-    publisher = KafkaPublisher(bootstrap_servers=kafka_bootstrap, produce_timeout_s=5.0)
+    publisher = KafkaPublisher(kafka=KafkaConnection.plain(kafka_bootstrap), produce_timeout_s=5.0)
     store = ApiKeyStore(
-        bootstrap_servers=kafka_bootstrap, topic="no-such-topic-for-keys", publisher=publisher
+        kafka=KafkaConnection.plain(kafka_bootstrap),
+        topic="no-such-topic-for-keys",
+        publisher=publisher,
     )
 
     with pytest.raises(StartupError, match="no-such-topic-for-keys"):

@@ -12,6 +12,7 @@ import pytest
 import websockets
 from apiserver import ServerThread
 
+from api.app import create_app
 from api.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
@@ -95,3 +96,23 @@ async def test_sockets_per_credential_are_capped(
             break
     else:
         raise AssertionError("the credential could not connect again")
+
+
+async def test_a_socket_flooded_with_messages_is_closed_for_its_unread_replies(
+    api_settings: ApiSettings, admin_key: str
+) -> None:
+    settings = api_settings.model_copy(update={"live_queue_frames": 4})
+    message = orjson.dumps({"action": "subscribe", "machine_id": 42}).decode()
+    with ServerThread(create_app(settings)) as running:
+        async with websockets.connect(
+            f"{running.ws_url}/live?api_key={admin_key}", max_queue=1
+        ) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for _ in range(20_000):
+                    await ws.send(message)
+                while True:
+                    await asyncio.wait_for(ws.recv(), DEADLINE_S)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013
+    assert "sent faster than it read the replies" in closed.value.rcvd.reason
+    assert "alarm" not in closed.value.rcvd.reason

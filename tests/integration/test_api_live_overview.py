@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection
 from api.settings import ApiSettings
 from contracts.readings import Reading
 from contracts.timefmt import format_ts, now_ms
-from pipeline.line_protocol import reading_line
+from pipeline.storage.line_protocol import reading_line
 
 pytestmark = pytest.mark.integration
 

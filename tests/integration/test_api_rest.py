@@ -215,7 +215,7 @@ async def test_machines_come_from_the_registry_topic(
     assert one.status_code == 200, one.text
     assert one.json()["machine_id"] == int(machine_id)
     assert one.json()["name"] == "CNC Lathe - Haas ST-20"
-    assert one.json()["sensors"] == [{"name": "temperature_c", "unit": "°C"}]
+    assert one.json()["sensor_info"] == {"temperature_c": {"unit": "°C"}}
     assert int(machine_id) in [m["machine_id"] for m in listing.json()]
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "machine no-such-machine: not found"}
@@ -363,3 +363,17 @@ async def test_a_trailing_slash_is_a_relative_redirect(
     assert doubled.status_code == 404
     followed = await http.get(listed.headers["location"], headers={"X-API-Key": admin_key})
     assert followed.status_code == 200
+
+
+async def test_the_openapi_examples_of_post_readings_are_accepted(
+    http: httpx.AsyncClient, admin_key: str
+) -> None:
+    schema = (await http.get("/openapi.json")).json()
+    content = schema["paths"]["/api/readings"]["post"]["requestBody"]["content"]
+    examples = content["application/json"]["examples"]
+    assert examples
+    for name, example in examples.items():
+        posted = await http.post(
+            "/api/readings", headers={"X-API-Key": admin_key}, json=example["value"]
+        )
+        assert posted.status_code == 201, (name, posted.text)

@@ -20,6 +20,7 @@ from contracts.machines import decode_machine
 from contracts.readings import Reading, decode_reading
 from contracts.settings import CommonSettings
 from infra.ports import free_port
+from kafka_edge.records import Record
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +110,10 @@ def _huge_reading() -> Reading:
     )
 
 
+def _enqueue(publisher: ReadingPublisher, topic: str, reading: Reading) -> None:
+    publisher.enqueue(topic, [Record(reading.key(), reading.encode())])
+
+
 SMALL = Reading(machine_id="7", ts_ms=1_766_241_000_000, values={"temperature_c": 70.0})
 
 
@@ -122,9 +127,9 @@ async def test_oversized_reading_is_refused_at_send_and_counted(
     )
     await publisher.start()
     try:
-        publisher.publish_reading(_huge_reading())
+        _enqueue(publisher, settings.topics.readings, _huge_reading())
         assert (publisher.stats.sent, publisher.stats.failed) == (0, 1)
-        publisher.publish_reading(SMALL)
+        _enqueue(publisher, settings.topics.readings, SMALL)
         await publisher.flush(timeout_s=15.0)
     finally:
         await publisher.close(timeout_s=5.0)
@@ -147,13 +152,13 @@ async def test_broker_rejection_is_counted_and_the_producer_replaced(
     )
     await publisher.start()
     try:
-        publisher.publish_reading(_huge_reading())
+        _enqueue(publisher, topics.readings, _huge_reading())
         await publisher.flush(timeout_s=15.0)
         assert (publisher.stats.sent, publisher.stats.failed) == (1, 1)
         assert publisher.broken
         await publisher.recover()
         assert not publisher.broken
-        publisher.publish_reading(SMALL)
+        _enqueue(publisher, topics.readings, SMALL)
         await publisher.flush(timeout_s=15.0)
     finally:
         await publisher.close(timeout_s=5.0)

@@ -10,9 +10,9 @@ from influxdb_client import InfluxDBClient
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
-from pipeline.line_protocol import alarm_line, reading_line
 from pipeline.sink.errors import InfluxWriteError
 from pipeline.sink.influx import InfluxSink
+from pipeline.storage.line_protocol import alarm_line, reading_line
 
 pytestmark = pytest.mark.integration
 

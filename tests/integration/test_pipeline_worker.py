@@ -31,7 +31,7 @@ from pipelinetools import (
 )
 
 from contracts.alarms import decode_alarm
-from contracts.timefmt import now_ms
+from contracts.timefmt import format_ts, now_ms
 from infra.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -412,3 +412,57 @@ def test_aggregates_for_a_known_input_and_a_late_reading_counted_stored_and_not_
         assert fields["count"] == 4
         assert fields["mean"] == 25.0
         assert {r["window"] for r in rows} == {"1m"}
+
+
+def test_hopping_windows_for_a_known_input(common_settings, service_env, influx, tmp_path):
+    """Three-minute windows advancing every minute, beside the one-minute tumbling ones:
+    each closed window holds exactly the readings of its three minutes, on the topic and in
+    the aggregates bucket."""
+    topics = common_settings.topics
+    bootstrap = common_settings.kafka_bootstrap_servers
+    machine = f"hop-{uuid.uuid4().hex[:8]}"
+    minute = 60_000
+    w0 = (now_ms() // minute - 30) * minute
+    # minute 0: 10, 20; minute 1: 30; minute 2: 40, 50
+    at = [(0, 10.0), (30_000, 20.0), (minute + 10_000, 30.0), (2 * minute, 40.0)]
+    at.append((2 * minute + 50_000, 50.0))
+    records = [reading(machine, w0 + offset, value) for offset, value in at]
+    # Reading time passes w0 + 3 min plus the 5 s grace: windows ending by then close.
+    records.append(reading(machine, w0 + 3 * minute + 6_000, 60.0))
+
+    with running_worker(
+        service_env,
+        app_id=f"pl-{uuid.uuid4().hex[:6]}",
+        tmp_path=tmp_path,
+        MILLSTREAM_PIPELINE_WINDOW_HOPPING_S="180",
+        MILLSTREAM_PIPELINE_WINDOW_HOP_S="60",
+        MILLSTREAM_PIPELINE_WINDOW_GRACE_MS="5000",
+    ) as proc:
+        produce(bootstrap, topics.readings, records)
+
+        def hopping(messages):
+            bodies = [orjson.loads(m.value) for m in for_machine(machine, messages)]
+            return [b for b in bodies if b["window"] == "3m_1m"]
+
+        aggregates = consume_until(
+            bootstrap, topics.aggregates, lambda ms: len(hopping(ms)) >= 3, proc=proc
+        )
+        closed = {b["start"]: b["sensors"]["temperature_c"] for b in hopping(aggregates)}
+        stored = poll_flux(
+            influx,
+            influx.aggregates_bucket,
+            f'r.machine_id == "{machine}" and r.window == "3m_1m" and r._field == "count"',
+            lambda rows: len(rows) >= 3,
+            proc=proc,
+        )
+
+    def stats(start_ms):
+        return closed[format_ts(start_ms)]
+
+    assert len(closed) == 3, sorted(closed)
+    assert (stats(w0 - 2 * minute)["count"], stats(w0 - 2 * minute)["mean"]) == (2, 15.0)
+    assert (stats(w0 - minute)["count"], stats(w0 - minute)["max"]) == (3, 30.0)
+    whole = stats(w0)
+    assert (whole["count"], whole["min"], whole["max"], whole["mean"]) == (5, 10.0, 50.0, 30.0)
+    assert whole["last"] == 50.0
+    assert sorted(row["_value"] for row in stored) == [2, 3, 5]

@@ -20,12 +20,12 @@ OPERATOR = mint_key(name="screen", role=Role.operator, created_ms=0)
 
 
 class FailingPublisher:
-    async def send_many(self, topic, records):
+    async def publish(self, topic, records):
         raise BrokerUnavailableError("kafka: records not acknowledged within 1s", retry_after_s=7)
 
 
 class ExplodingPublisher:
-    async def send_many(self, topic, records):
+    async def publish(self, topic, records):
         raise RuntimeError("boom")
 
 

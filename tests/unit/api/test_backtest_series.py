@@ -28,3 +28,11 @@ def test_series_merges_tables_by_time_and_keeps_qualities():
         (T + 1250, {"temperature_c": 68.0}, {"temperature_c": "uncertain"}),
         (T + 2000, {}, {"temperature_c": "stale"}),
     ]
+
+
+def test_count_answer():
+    from api.thresholds.backtest import count_from_csv
+
+    text = "#datatype,string,long,long\n,result,table,_value\n,_result,0,604800\n"
+    assert count_from_csv(text) == 604800
+    assert count_from_csv("") == 0

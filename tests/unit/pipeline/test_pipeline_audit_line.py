@@ -2,9 +2,9 @@ import orjson
 
 from contracts.audit import AuditRecord
 from contracts.influx_schema import audit_time_ns
-from pipeline.audit_rows import audit_line, audit_record_line
-from pipeline.dead_letter import SourceRecord
-from pipeline.rows_loop import decode_rows
+from pipeline.storage.audit_rows import audit_line, audit_record_line
+from pipeline.storage.dead_letter import SourceRecord
+from pipeline.storage.rows_loop import decode_rows
 
 RECORD = AuditRecord(
     request_id="req-1",
@@ -53,7 +53,7 @@ def test_pipeline_and_api_write_the_same_audit_point():
 
 def test_bad_alarm_event_is_dead_lettered_under_the_alarms_stage():
     from contracts.alarms import AlarmEvent
-    from pipeline.line_protocol import alarm_event_line, alarm_line
+    from pipeline.storage.line_protocol import alarm_event_line, alarm_line
 
     event = AlarmEvent(
         alarm_id="42:temperature_c:high",

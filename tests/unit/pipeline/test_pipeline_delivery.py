@@ -4,13 +4,14 @@ import orjson
 import pytest
 
 from contracts.readings import Reading
-from pipeline.batch import decode_records
-from pipeline.dead_letter import SourceRecord
-from pipeline.delivery import LineSet, PublishError, RetryPolicy, deliver, write_isolating
+from kafka_edge.retry import RetryPolicy
 from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError
+from pipeline.storage.batch import decode_records
+from pipeline.storage.dead_letter import SourceRecord
+from pipeline.storage.delivery import LineSet, PublishError, deliver, write_isolating
 
 T0 = 1_766_241_000_000
-FAST = RetryPolicy(backoff_ms=1, backoff_max_ms=2)
+FAST = RetryPolicy(initial_s=0.001, max_s=0.002)
 
 
 def refused(status=400):
@@ -70,7 +71,7 @@ class RecordingPublisher:
         self.calls += 1
         if self.calls <= self.fail_first:
             raise PublishError(f"topic {topic}: broker down")
-        self.sent.setdefault(topic, []).extend(records)
+        self.sent.setdefault(topic, []).extend((r.key, r.value) for r in records)
 
 
 def make_plan(temps, *, machine="42"):

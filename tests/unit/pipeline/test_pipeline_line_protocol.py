@@ -6,7 +6,7 @@ from influxdb_client import Point, WritePrecision
 
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
-from pipeline.line_protocol import (
+from pipeline.storage.line_protocol import (
     alarm_line,
     escape_key,
     escape_measurement,

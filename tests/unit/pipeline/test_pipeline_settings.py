@@ -35,7 +35,7 @@ def test_reads_millstream_pipeline_variables(clean_env):
     clean_env.setenv("MILLSTREAM_PIPELINE_BATCH_SIZE", "250")
     clean_env.setenv("MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS", "200")
     s = PipelineSettings()
-    assert s.broker_urls() == ["kafka://k1:9092", "kafka://k2:9093"]
+    assert s.kafka().bootstrap == ("k1:9092", "k2:9093")
     assert s.topics.readings == "plant7.readings"
     assert s.pipeline_app_id == "pipe-b"
     assert s.pipeline_data_dir == Path("/var/lib/pipe-b")

@@ -14,11 +14,12 @@ from contracts.alarms import decode_alarm
 from contracts.readings import Reading
 from contracts.thresholds import Limit, SensorThresholds
 from contracts.topics import TopicNames
+from kafka_edge.retry import RetryPolicy
 from pipeline.alarms.metrics import AlarmMetrics
-from pipeline.alarms.processor import AlarmProcessor, PublishRetry
+from pipeline.alarms.processor import AlarmProcessor
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import apply_record
-from pipeline.dead_letter import SourceRecord
+from pipeline.storage.dead_letter import SourceRecord
 
 T0 = 1_766_241_000_000
 TOPICS = TopicNames.with_prefix("t")
@@ -33,7 +34,7 @@ class Recorder:
         if self.fail_first:
             self.fail_first -= 1
             raise OSError("broker away")
-        self.sent.extend((topic, k, v) for k, v in records)
+        self.sent.extend((topic, r.key, r.value) for r in records)
 
     def on(self, topic):
         return [(k, v) for t, k, v in self.sent if t == topic]
@@ -47,7 +48,7 @@ def processor(publisher, table=None, **kw) -> AlarmProcessor:
         publisher=publisher,
         topics=TOPICS,
         config=kw.pop("config", EngineConfig(comm_loss_after_ms=None)),
-        retry=PublishRetry(backoff_ms=1, backoff_max_ms=2),
+        retry=RetryPolicy(initial_s=0.001, max_s=0.002),
         rules_ready=ready,
         **kw,
     )

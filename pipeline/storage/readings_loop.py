@@ -1,0 +1,88 @@
+"""The readings loop, the storage path: per chunk of consumed readings, decode, windows,
+and hand the lines to the storage batcher, which writes them in the background.
+
+Offsets are acked only after the batch holding the chunk is in InfluxDB
+(:mod:`pipeline.storage.batcher`). Alarms are not evaluated here: they must not wait for
+storage, so :class:`pipeline.alarms.readings_reader.ReadingsReader` reads the same partitions at a
+position of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from contracts.readings import Reading
+from contracts.timefmt import now_ms
+from pipeline.faust_ext.chunks import Chunk
+from pipeline.sink.influx import InfluxSink
+from pipeline.storage.batch import decode_records
+from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.decoded_cache import DecodedReadings
+
+logger = logging.getLogger(__name__)
+
+# Records decoded between two yields to the event loop.
+SLICE = 500
+
+
+async def _next_turn() -> None:
+    await asyncio.sleep(0)
+
+
+class WindowStage(Protocol):
+    async def apply(
+        self, readings: Sequence[Reading], offsets: Sequence[int], now_ms: int
+    ) -> list[str]:
+        """Add readings to their windows, emit the closed ones; return their InfluxDB lines
+        (late readings are counted there; their raw points are stored here all the same)."""
+
+
+class ReadingsLoop:
+    def __init__(
+        self,
+        *,
+        sink: InfluxSink,
+        batcher: StorageBatcher,
+        windows: WindowStage | None,
+        decoded: DecodedReadings | None = None,
+        pause: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._decoded = decoded
+        # Awaited between slices of a chunk: lets other tasks (the readings reader) run first.
+        self._pause = pause if pause is not None else _next_turn
+        self._sink = sink
+        self._batcher = batcher
+        self._windows = windows
+        self.readings_seen = 0
+
+    async def on_chunk(self, chunk: Chunk) -> None:
+        at_ms = now_ms()
+        records = chunk.records
+        cache = self._decoded
+        decoded = decode_records(records[:SLICE], now_ms=at_ms, decoded=cache)
+        for start in range(SLICE, len(records), SLICE):
+            await self._pause()
+            more = records[start : start + SLICE]
+            decoded.extend(decode_records(more, now_ms=at_ms, decoded=cache))
+        readings = decoded.readings
+        self.readings_seen += len(readings)
+        aggregate_lines: list[str] = []
+        dead_letters = decoded.dead_letters
+        if self._windows is not None and readings:
+            await self._pause()
+            aggregate_lines = await self._windows.apply(
+                readings, [r.offset for r in decoded.sources], at_ms
+            )
+        sink = self._sink
+        await self._batcher.add(
+            chunk,
+            [
+                ("readings", sink.write_readings, decoded.reading_lines, decoded.sources),
+                ("aggregates", sink.write_aggregates, aggregate_lines, None),
+            ],
+            dead_letters,
+            primary=len(decoded.reading_lines),
+        )
