@@ -11,9 +11,11 @@ than 2.6 million. How they combine into a longer window:
 - ``min``: the least minimum; ``max``: the greatest maximum; ``last``: the last ``last``.
 
 ``median``, ``stddev``, ``first`` and ``spread`` are read from raw points. So are windows
-shorter than a minute or not a whole number of minutes, and every query that asks
-``source=raw``. A minute is in the aggregates bucket once its window closed (a few seconds
-after it ends), and in the answer when its start lies in ``[start, stop)``.
+shorter than a minute or not a whole number of minutes, and every query that does not
+ask ``source=auto`` or ``source=aggregates``: the aggregates hold no reading that arrived
+after its minute closed (imported history, an edge's backlog), so raw is the default. A
+minute is in the aggregates bucket once its window closed (a few seconds after it ends),
+and in the answer when its start lies in ``[start, stop)``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,12 @@ COMBINABLE: Final = frozenset((*_SIMPLE, *_SIMPLE_SUMMED, *_WEIGHTED))
 
 
 def pick_source(source: str | None, *, window: Duration | None, fn: str | None) -> str:
-    """``raw`` or ``aggregates`` for the ``source`` parameter (``auto`` when unset)."""
-    wanted = AUTO if source is None else source
+    """``raw`` or ``aggregates`` for the ``source`` parameter (``raw`` when unset).
+
+    Unset means raw because the aggregates bucket lacks what its windows never held: readings
+    that arrived after their minute closed (imported history, an edge's backlog) and the
+    minute still open. ``auto`` reads the aggregates wherever they can answer."""
+    wanted = RAW if source is None else source
     if wanted not in SOURCES:
         raise InvalidInputError(f"source: {wanted!r} is not one of {', '.join(SOURCES)}")
     if wanted == RAW:

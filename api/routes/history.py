@@ -123,9 +123,9 @@ async def get_readings(
     source: Annotated[
         Literal["auto", "raw", "aggregates"] | None,
         Query(
-            description="auto (default): the aggregates bucket's one-minute windows when"
-            " window is whole minutes and fn is mean, sum, count, min, max or last; raw points"
-            " otherwise. raw: always raw points"
+            description="raw (default): raw points. auto: the aggregates bucket's one-minute"
+            " windows when window is whole minutes and fn is mean, sum, count, min, max or"
+            " last, raw points otherwise. aggregates: the one-minute windows or 422"
         ),
     ] = None,
     format: Annotated[

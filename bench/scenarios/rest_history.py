@@ -67,7 +67,13 @@ def _thirty_days(
     queries = 30 if ctx.quick else 200
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     start = end - dt.timedelta(days=30)
-    params = {"start": _iso(start), "stop": _iso(end), "window": "1h", "fn": "max"}
+    params = {
+        "start": _iso(start),
+        "stop": _iso(end),
+        "window": "1h",
+        "fn": "max",
+        "source": "auto",
+    }
     api_ms: list[float] = []
     base_ms: list[float] = []
     for q in range(queries):

@@ -134,7 +134,7 @@ def test_csv_export_imports_into_another_machine_and_sources_agree(
             for fn in ("mean", "sum", "count", "min", "max", "last"):
                 params = {**agreed, "window": window, "fn": fn}
                 raw = http.get(path, params={**params, "source": "raw"})
-                auto = http.get(path, params=params)
+                auto = http.get(path, params={**params, "source": "auto"})
                 assert raw.status_code == auto.status_code == 200, auto.text
                 assert raw.json()["source"] == raw.headers["x-millstream-source"] == "raw"
                 assert auto.json()["source"] == auto.headers["x-millstream-source"] == "aggregates"
@@ -147,6 +147,8 @@ def test_csv_export_imports_into_another_machine_and_sources_agree(
                         assert _close(w[name], g[name]), (window, fn, name, w, g)
         asked = http.get(path, params={**agreed, "window": "90s", "source": "aggregates"})
         assert asked.status_code == 422 and "source" in asked.json()["detail"]
-        short = http.get(path, params={**agreed, "window": "30s"})
+        short = http.get(path, params={**agreed, "window": "30s", "source": "auto"})
         assert short.json()["source"] == "raw"
+        unset = http.get(path, params={**agreed, "window": "1h"})
+        assert unset.json()["source"] == unset.headers["x-millstream-source"] == "raw"
         http.close()

@@ -34,14 +34,15 @@ def _query(window: str | None, fn: str | None, fields: str | None = None):  # ty
 @pytest.mark.parametrize(
     ("window", "fn", "source", "picked"),
     [
-        ("1h", "mean", None, AGGREGATED),
+        ("1h", "mean", None, RAW),
+        ("1h", "mean", "auto", AGGREGATED),
         ("1m", "max", "auto", AGGREGATED),
         ("1h30m", "count", "aggregates", AGGREGATED),
         ("1h", "mean", "raw", RAW),
-        ("30s", "mean", None, RAW),
-        ("90s", "mean", None, RAW),
-        ("1h", "median", None, RAW),
-        ("1h", "stddev", None, RAW),
+        ("30s", "mean", "auto", RAW),
+        ("90s", "mean", "auto", RAW),
+        ("1h", "median", "auto", RAW),
+        ("1h", "stddev", "auto", RAW),
         (None, None, None, RAW),
     ],
 )
