@@ -196,8 +196,11 @@ async def bare_consume(bootstrap: str, topic: str, count: int, timeout_s: float)
         await consumer.stop()
 
 
-async def bare_write(settings: CommonSettings, lines: list[str], batch: int = 5_000) -> float:
-    """Lines/s of a bare line-protocol writer into the same InfluxDB (two writes in flight)."""
+async def bare_write(
+    settings: CommonSettings, lines: list[str], batch: int = 5_000, bucket: str | None = None
+) -> float:
+    """Lines/s of a bare line-protocol writer into the same InfluxDB (two writes in flight),
+    into the telemetry bucket unless ``bucket`` names another."""
     from influxdb_client import WritePrecision
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
@@ -214,7 +217,9 @@ async def bare_write(settings: CommonSettings, lines: list[str], batch: int = 5_
         async def one(chunk: list[str]) -> None:
             async with sem:
                 await api.write(
-                    bucket=settings.influx_bucket, record=chunk, write_precision=WritePrecision.MS
+                    bucket=bucket or settings.influx_bucket,
+                    record=chunk,
+                    write_precision=WritePrecision.MS,
                 )
 
         t0 = time.perf_counter()

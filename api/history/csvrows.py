@@ -62,9 +62,11 @@ def _tables(text: str) -> Iterator[tuple[list[str], list[str], list[list[str]]]]
         yield datatypes, header, rows
 
 
-def points_from_csv(text: str, *, tags: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def points_from_csv(
+    text: str, *, tags: tuple[str, ...] = (), text_suffix: str | None = None
+) -> list[dict[str, Any]]:
     """``[{"ts": "...", "temperature_c": 68.1}]``: numeric columns (and the string columns
-    named in ``tags``) only, empty cells left out."""
+    named in ``tags`` or ending in ``text_suffix``) only, empty cells left out."""
     points: list[dict[str, Any]] = []
     for datatypes, header, rows in _tables(text):
         if "error" in header and _TIME_COLUMN not in header:
@@ -83,7 +85,11 @@ def points_from_csv(text: str, *, tags: tuple[str, ...] = ()) -> list[dict[str, 
             and not name.startswith("_")
             and name != "table"
         ]
-        columns += [(i, name, str) for i, name in enumerate(header) if name in tags]
+        columns += [
+            (i, name, str)
+            for i, name in enumerate(header)
+            if name in tags or (text_suffix is not None and name.endswith(text_suffix))
+        ]
         for row in rows:
             point: dict[str, Any] = {"ts": normalize_rfc3339(row[time_index])}
             for i, name, convert in columns:

@@ -21,11 +21,13 @@ def flux_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def readings_flux(query: ReadingsQuery, *, bucket: str) -> str:
-    """One table, rows pivoted by time: ``_time`` plus one numeric column per field.
+def readings_flux(query: ReadingsQuery, *, bucket: str, quality: bool = False) -> str:
+    """One table, rows pivoted by time: ``_time`` plus one numeric column per field, and
+    with ``quality`` (raw points only) the string fields ``<sensor>_quality`` as well.
 
     ``limit + 1`` rows are asked for, so the caller can tell the result was truncated.
     """
+    quality = quality and query.window is None
     lines = [
         'import "types"',
         "",
@@ -35,11 +37,13 @@ def readings_flux(query: ReadingsQuery, *, bucket: str) -> str:
         f" and r.machine_id == {flux_string(query.machine_id)})",
     ]
     if query.fields is not None:
-        matches = " or ".join(f"r._field == {flux_string(f)}" for f in query.fields)
+        names = [*query.fields, *(f + QUALITY_SUFFIX for f in query.fields if quality)]
+        matches = " or ".join(f"r._field == {flux_string(f)}" for f in names)
         lines.append(f"  |> filter(fn: (r) => {matches})")
+    texts = f" or r._field =~ /{QUALITY_SUFFIX}$/" if quality else ""
     lines.append(
         '  |> filter(fn: (r) => types.isType(v: r._value, type: "float")'
-        ' or types.isType(v: r._value, type: "int"))'
+        f' or types.isType(v: r._value, type: "int"){texts})'
     )
     if query.window is not None and query.fn is not None:
         lines.append(

@@ -18,6 +18,8 @@ from api.errors import HistoryUnavailableError
 from api.history.csvrows import FluxResultError, points_from_csv
 from api.history.flux import aggregates_flux, latest_flux, latest_texts_flux, readings_flux
 from api.history.params import ReadingsQuery
+from api.history.sources import AGGREGATED, RAW, aggregated_flux
+from contracts.influx_schema import QUALITY_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +84,19 @@ class HistoryReader:
         if not ok:
             raise HistoryUnavailableError(f"influxdb: {self._url} does not answer")
 
-    async def readings(self, query: ReadingsQuery) -> ReadingsResult:
-        flux = readings_flux(query, bucket=self.bucket)
+    async def readings(
+        self, query: ReadingsQuery, *, source: str = RAW, quality: bool = False
+    ) -> ReadingsResult:
+        """Points of the telemetry bucket (``source`` raw; with ``quality``, the
+        ``<sensor>_quality`` strings too) or of its one-minute windows (aggregates)."""
+        if source == AGGREGATED:
+            flux = aggregated_flux(query, bucket=self.aggregates_bucket)
+        else:
+            flux = readings_flux(query, bucket=self.bucket, quality=quality)
         started = time.perf_counter()
         text = await self._query_raw(flux)
         try:
-            points = points_from_csv(text)
+            points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
         except FluxResultError as exc:
             logger.warning("influxdb query failed mid-result error=%s query=%r", exc, flux)
             raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
@@ -95,8 +104,9 @@ class HistoryReader:
         if truncated:
             del points[query.limit :]
         logger.debug(
-            "history query machine_id=%s points=%d elapsed_ms=%.1f",
+            "history query machine_id=%s source=%s points=%d elapsed_ms=%.1f",
             query.machine_id,
+            source,
             len(points),
             (time.perf_counter() - started) * 1000,
         )

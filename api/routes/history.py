@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -14,7 +14,10 @@ from pydantic import BaseModel
 from api.deps import HistoryDep, Principal, SettingsDep
 from api.errors import InvalidInputError
 from api.flat import machine_id_json
-from api.history.params import parse_fields, parse_instant, readings_query
+from api.history.csvout import CSV_MEDIA_TYPE, readings_csv
+from api.history.params import ReadingsQuery, parse_fields, parse_instant, readings_query
+from api.history.reader import ReadingsResult
+from api.history.sources import pick_source
 from api.pathparams import MachineIdPath
 from api.responses import OrjsonResponse, conditional_json
 from contracts.timefmt import format_ts
@@ -33,6 +36,7 @@ class ReadingsOut(BaseModel):
     fn: str | None
     limit: int
     truncated: bool
+    source: Literal["raw", "aggregates"]
     points: list[dict[str, float | int | str]]
 
 
@@ -40,11 +44,60 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+SOURCE_HEADER = "X-Millstream-Source"
+TRUNCATED_HEADER = "X-Millstream-Truncated"
+_CSV_EXAMPLE = (
+    "machine_id,ts,power_kw,temperature_c,temperature_c_quality\n"
+    "42,2026-12-01T08:00:00.000Z,11.2,68.1,\n"
+    "42,2026-12-01T08:00:01.000Z,11.3,68.4,uncertain\n"
+)
+_HEADERS = {
+    SOURCE_HEADER: {
+        "description": "raw or aggregates: the bucket the answer was read from",
+        "schema": {"type": "string"},
+    },
+    TRUNCATED_HEADER: {
+        "description": "format=csv: true when more points follow (see Link)",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'format=csv, truncated: the next page, rel="next"',
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _next_start(query: ReadingsQuery, points: list[dict[str, Any]]) -> str:
+    """Where the next page starts: just after the last point (the end of its window)."""
+    last = str(points[-1]["ts"])
+    if query.window is not None:
+        return last
+    moment = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    return format_ts(_ms(moment) + 1)
+
+
+def _csv_answer(
+    request: Request, query: ReadingsQuery, result: ReadingsResult, source: str
+) -> Response:
+    headers = {SOURCE_HEADER: source, TRUNCATED_HEADER: str(result.truncated).lower()}
+    if result.truncated and result.points:
+        following = request.url.include_query_params(
+            start=_next_start(query, result.points), stop=format_ts(_ms(query.stop))
+        )
+        headers["Link"] = f'<{following}>; rel="next"'
+    body = readings_csv(str(machine_id_json(query.machine_id)), result.points)
+    return Response(body, media_type=CSV_MEDIA_TYPE, headers=headers)
+
+
 @router.get(
     "/machines/{machine_id}/readings",
     response_class=OrjsonResponse,
     response_model=ReadingsOut,
     responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE}},
+            "headers": _HEADERS,
+        },
         422: {"description": "A parameter is invalid; the detail names it"},
         503: {"description": "InfluxDB does not answer"},
     },
@@ -67,8 +120,21 @@ async def get_readings(
         str | None, Query(description="mean (default with window), median, min, max, sum, ...")
     ] = None,
     limit: Annotated[int | None, Query(description="maximum points (oldest first)")] = None,
+    source: Annotated[
+        Literal["auto", "raw", "aggregates"] | None,
+        Query(
+            description="raw (default): raw points. auto: the aggregates bucket's one-minute"
+            " windows when window is whole minutes and fn is mean, sum, count, min, max or"
+            " last, raw points otherwise. aggregates: the one-minute windows or 422"
+        ),
+    ] = None,
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(description="json, or csv: machine_id,ts,<field>,... as millstream import reads"),
+    ] = "json",
 ) -> Response:
-    """Points pivoted by time: ``{"ts": ..., "temperature_c": 68.1, ...}``, oldest first."""
+    """Points pivoted by time: ``{"ts": ..., "temperature_c": 68.1, ...}``, oldest first;
+    ``source`` names the bucket read (also in the ``X-Millstream-Source`` header)."""
     query = readings_query(
         machine_id=machine_id,
         start=start,
@@ -81,7 +147,10 @@ async def get_readings(
         default_limit=settings.readings_default_limit,
         max_limit=settings.readings_max_limit,
     )
-    result = await history.readings(query)
+    picked = pick_source(source, window=query.window, fn=query.fn)
+    result = await history.readings(query, source=picked, quality=format == "csv")
+    if format == "csv":
+        return _csv_answer(request, query, result, picked)
     return conditional_json(
         request,
         {
@@ -93,8 +162,10 @@ async def get_readings(
             "fn": query.fn,
             "limit": query.limit,
             "truncated": result.truncated,
+            "source": picked,
             "points": result.points,
         },
+        headers={SOURCE_HEADER: picked},
     )
 
 

@@ -286,7 +286,14 @@ async def test_history_fields_window_and_limit(
     )
     windowed = await http.get(
         url,
-        params={"start": start, "fields": "temperature_c,power_kw", "window": "1h", "fn": "max"},
+        # Written straight to the telemetry bucket: no pipeline windows, so raw points.
+        params={
+            "start": start,
+            "fields": "temperature_c,power_kw",
+            "window": "1h",
+            "fn": "max",
+            "source": "raw",
+        },
         headers=headers,
     )
 
