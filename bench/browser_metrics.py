@@ -15,14 +15,30 @@ from bench.load import percentile
 LONG_TASK_BUDGET_MS = 50.0
 
 
-def task_duration_s(metrics: Sequence[Mapping[str, object]]) -> float:
-    """``TaskDuration`` (seconds of main-thread work) from CDP ``Performance.getMetrics``."""
+def metric(metrics: Sequence[Mapping[str, object]], name: str) -> float:
+    """One value of CDP ``Performance.getMetrics`` (durations are in seconds)."""
     for m in metrics:
-        if m.get("name") == "TaskDuration":
+        if m.get("name") == name:
             value = m.get("value")
             if isinstance(value, int | float):
                 return float(value)
-    raise ValueError("Performance.getMetrics: no TaskDuration (was Performance.enable sent?)")
+    raise ValueError(f"Performance.getMetrics: no {name} (was Performance.enable sent?)")
+
+
+def task_duration_s(metrics: Sequence[Mapping[str, object]]) -> float:
+    """``TaskDuration``: seconds the main thread spent in tasks (wall time, so a renderer
+    waiting for a CPU on a loaded machine counts too; ``ThreadTime`` is its CPU time)."""
+    return metric(metrics, "TaskDuration")
+
+
+def shares_pct(
+    before: Sequence[Mapping[str, object]],
+    after: Sequence[Mapping[str, object]],
+    wall_s: float,
+    names: Sequence[str],
+) -> dict[str, float]:
+    """Each named duration metric's growth over ``wall_s``, as % of it."""
+    return {n: busy_pct(metric(before, n), metric(after, n), wall_s) for n in names}
 
 
 def busy_pct(task_s_before: float, task_s_after: float, wall_s: float) -> float:

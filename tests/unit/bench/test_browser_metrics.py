@@ -84,3 +84,10 @@ def test_gzipped_size_matches_gzip(tmp_path: Path) -> None:
     path = tmp_path / "app.js"
     path.write_bytes(b"function f(){return 1}\n" * 1000)
     assert bm.gzipped_kb(path) == len(gzip.compress(path.read_bytes())) / 1024
+
+
+def test_shares_are_each_metric_growth_over_the_window() -> None:
+    before = [{"name": "ThreadTime", "value": 1.0}, {"name": "LayoutDuration", "value": 0.5}]
+    after = [{"name": "ThreadTime", "value": 3.0}, {"name": "LayoutDuration", "value": 0.75}]
+    got = bm.shares_pct(before, after, 10.0, ["ThreadTime", "LayoutDuration"])
+    assert got == pytest.approx({"ThreadTime": 20.0, "LayoutDuration": 2.5})
