@@ -1,7 +1,22 @@
 // Installed before the console's own scripts: long tasks and alarm rows, as they happen.
 (() => {
   const now = () => performance.timeOrigin + performance.now();
-  window.__bench = { longtasks: [], rows: {}, painted: {} };
+  window.__bench = { longtasks: [], rows: {}, painted: {}, received: {} };
+  // When each alarm frame reaches the page (before the console handles it).
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (typeof e.data !== 'string' || !e.data.includes('"alarm"')) return;
+        const t = now();
+        try {
+          const f = JSON.parse(e.data);
+          if (f.type === 'alarm' && !window.__bench.received[f.alarm_id]) window.__bench.received[f.alarm_id] = t;
+        } catch (err) { /* not JSON */ }
+      });
+    }
+  };
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
