@@ -38,7 +38,23 @@ function thresholdLines(thresholds) {
   };
 }
 
-function options(width, unit, thresholds, bands, onZoom) {
+// Every chart draw, for scripts and tests in the browser: {title, points, start, at} in
+// performance.now() milliseconds (the newest 200 kept).
+const draws = [];
+function recordDraw(title) {
+  let start = 0;
+  return {
+    drawClear: [() => {
+      start = performance.now();
+    }],
+    draw: [(u) => {
+      draws.push({ title, points: u.data[0].length, start, at: performance.now() });
+      if (draws.length > 200) draws.splice(0, 100);
+    }],
+  };
+}
+
+function options(width, unit, thresholds, bands, onZoom, title = '') {
   const series = [{}, { label: 'value', stroke: '#2f3b4c', width: 1.5, points: { show: false } }];
   if (bands) {
     series.push({ label: 'min', stroke: '#9aa3ad', width: 0.5, points: { show: false } });
@@ -68,9 +84,16 @@ function options(width, unit, thresholds, bands, onZoom) {
       { stroke: '#444', grid: { stroke: '#e3e5e8' }, label: unit, size: 60 },
     ],
     plugins: [thresholdLines(thresholds)],
-    hooks: { setSelect: [(u) => onZoom(u)] },
+    hooks: { setSelect: [(u) => onZoom(u)], ...recordDraw(title) },
   };
 }
+
+// A chart with the console's options outside any view (its draw is recorded like any other).
+function plotChart(el, title, unit, data) {
+  const arrays = data.min ? [data.x, data.y, data.min, data.max] : [data.x, data.y];
+  return new uPlot(options(el.clientWidth || 600, unit, { current: [] }, !!data.min, () => {}, title), arrays, el);
+}
+window.millstreamConsole = { ...(window.millstreamConsole || {}), chartDraws: draws, plotChart };
 
 // data: {x: [s], y: [..], min?: [..], max?: [..]}; version changes when data changed.
 export function Chart({ title, unit, data, version, thresholds, range, end, stale }) {
@@ -87,7 +110,7 @@ export function Chart({ title, unit, data, version, thresholds, range, end, stal
     const u = new uPlot(
       options(el.clientWidth || 600, unit, limits, bands, () => {
         zoomed.current = true;
-      }),
+      }, title),
       arrays(),
       el,
     );

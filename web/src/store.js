@@ -1,11 +1,15 @@
 // What the console knows: machines, their newest values, alarms, the connection, messages.
-// Views re-render through useStore(), at most every RENDER_MS however fast data arrives.
+// Views re-render through useStore(): readings at most every RENDER_MS however fast they
+// arrive; an alarm event at once (at most every ALARM_RENDER_GAP_MS in a flood), so it is
+// on screen without waiting for the readings' next turn.
 import { useEffect, useState } from 'preact/hooks';
 import { get } from './api.js';
 import { live } from './live.js';
 import { isNewHighPriority } from './format.js';
+import { renderScheduler } from './schedule.js';
 
 const RENDER_MS = 250;
+const ALARM_RENDER_GAP_MS = 20;
 export const FLOOD_ALARMS = 10; // ISA-18.2: more than 10 raised per 10 minutes
 const FLOOD_WINDOW_MS = 10 * 60 * 1000;
 
@@ -24,16 +28,17 @@ export const state = {
 };
 
 const listeners = new Set();
-let scheduled = false;
+const renders = renderScheduler(() => {
+  for (const fn of listeners) fn();
+});
 let messageId = 0;
 
 export function changed() {
-  if (scheduled) return;
-  scheduled = true;
-  setTimeout(() => {
-    scheduled = false;
-    for (const fn of listeners) fn();
-  }, RENDER_MS);
+  renders.request(RENDER_MS);
+}
+
+function changedNow() {
+  renders.requestSoon(ALARM_RENDER_GAP_MS);
 }
 
 export function useStore() {
@@ -170,7 +175,7 @@ function onAlarm(frame) {
       if (state.sound) beep(frame.severity === 'critical' ? 880 : 660);
     }
   }
-  changed();
+  changedNow();
 }
 
 // Every alarm event handled, for scripts and tests in the browser: "<alarm id>#<seq>#<event>".
