@@ -14,8 +14,8 @@ from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
+from api.live.stats import LiveStats
 from api.machines.registry import MachineRegistry
-from api.security.metrics import LiveStats
 from api.settings import ApiSettings
 from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
