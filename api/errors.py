@@ -49,10 +49,6 @@ class PreconditionFailedError(ApiError):
     status_code = 412
 
 
-class PayloadTooLargeError(ApiError):
-    status_code = 413
-
-
 class AuthenticationError(ApiError):
     """No credential, or one that matches no key."""
 

@@ -132,10 +132,6 @@ class LiveHub:
     def wants(self, machine_id: str) -> bool:
         return machine_id in self._by_machine or self.overviews.active
 
-    @property
-    def watching_alarms(self) -> bool:
-        return bool(self._alarm_watchers)
-
     def publish_reading(self, reading: Reading) -> None:
         if self.overviews.active:
             self.overviews.note(reading)

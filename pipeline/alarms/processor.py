@@ -225,9 +225,6 @@ class AlarmProcessor:
 
     # -- state and publishing ----------------------------------------------------------
 
-    def state_of(self, machine_id: str) -> MachineState:
-        return MachineState.from_dict(machine_id, self._table.get(machine_id.encode()))
-
     def _load(self, machine_id: str, loaded: dict[str, Any]) -> MachineState:
         raw = self._table.get(machine_id.encode())
         loaded[machine_id] = raw
