@@ -24,13 +24,8 @@ from typing import Any
 
 import orjson
 
-from alarmrules.engine import (
-    EngineConfig,
-    advance,
-    apply_action,
-    evaluate_reading,
-    expire_shelves,
-)
+from alarmrules.actions import apply_action, expire_shelves
+from alarmrules.engine import EngineConfig, advance, evaluate_reading
 from alarmrules.lifecycle import ActionRefused
 from alarmrules.state import MachineState
 from contracts.alarm_actions import decode_alarm_action
