@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -19,6 +19,7 @@ from api.alarms.models import (
     ShelveBody,
 )
 from api.alarms.store import AlarmFilter, AlarmStore, make_action
+from api.auth.roles import Identity
 from api.deps import AlarmStoreDep, Engineer, Principal
 from api.errors import InvalidInputError, NotFoundError
 from api.flat import with_machine_id_json
@@ -135,6 +136,18 @@ async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
     )
 
 
+async def _commented_action(
+    store: AlarmStore,
+    alarm_id: str,
+    kind: Literal["acknowledge", "unshelve"],
+    identity: Identity,
+    body: AcknowledgeBody | None,
+) -> Response:
+    record = _existing(store, alarm_id)
+    comment = body.comment if body is not None else ""
+    return await _submit(store, make_action(record, kind, identity.principal, comment=comment))
+
+
 @router.post(
     "/alarms/{alarm_id}/acknowledge",
     status_code=202,
@@ -148,11 +161,7 @@ async def acknowledge_alarm(
     body: AcknowledgeBody | None = None,
 ) -> Response:
     """Acknowledge an alarm (ISA-18.2): an operator has seen it."""
-    record = _existing(store, alarm_id)
-    comment = body.comment if body is not None else ""
-    return await _submit(
-        store, make_action(record, "acknowledge", identity.principal, comment=comment)
-    )
+    return await _commented_action(store, alarm_id, "acknowledge", identity, body)
 
 
 @router.post(
@@ -195,11 +204,7 @@ async def unshelve_alarm(
     body: AcknowledgeBody | None = None,
 ) -> Response:
     """End a shelve early."""
-    record = _existing(store, alarm_id)
-    comment = body.comment if body is not None else ""
-    return await _submit(
-        store, make_action(record, "unshelve", identity.principal, comment=comment)
-    )
+    return await _commented_action(store, alarm_id, "unshelve", identity, body)
 
 
 @router.post(
