@@ -2,19 +2,43 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Every Python package, transitive ones too, pinned with hashes: `make lock` writes it.
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) 2>/dev/null | cksum | cut -d' ' -f1)
 # The browser tests drive Debian's Chromium (a browser download cannot work here).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint up down status clean bench bench-quick console
+.PHONY: run test test-quick lint lock lock-upgrade up down status clean bench bench-quick console
 
-$(STAMP): pyproject.toml
+# The venv holds exactly the locked versions; the project itself is installed without deps,
+# then checked against pyproject.toml so that an unlocked new dependency is named.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python .ci/check_lock.py
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
+$(UV_STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	@touch $@
+
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command 'make lock' --quiet --output-file $(LOCK)
+
+## lock: re-lock after a change to pyproject.toml, keeping every locked version that still fits
+lock: $(UV_STAMP)
+	$(UV_COMPILE)
+
+## lock-upgrade: re-lock with the newest versions pyproject.toml allows
+lock-upgrade: $(UV_STAMP)
+	$(UV_COMPILE) --upgrade
 
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests"
@@ -38,10 +62,19 @@ console: $(CONSOLE)
 run: $(STAMP) $(CONSOLE)
 	$(BIN)/python -m infra run
 
+# `make test` runs the suite on two pytest-xdist workers, each with its own Kafka and
+# InfluxDB; a module runs whole on one worker, the longest modules first (tests/conftest.py).
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 ## test: provision if needed, then run the whole suite against real servers
 test: $(STAMP) $(CHROMIUM) $(CONSOLE)
 	$(BIN)/python -m infra provision
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## test-quick: the unit and contract tests alone, without servers (under a minute)
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest tests/unit --without-servers -q
 
 ## bench: the full benchmark suite on a stack of its own; regenerates docs/benchmarks.md
 bench: $(STAMP)

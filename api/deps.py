@@ -24,6 +24,7 @@ from api.errors import AuthenticationError, PermissionDeniedError, UnavailableEr
 from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.machines.registry import MachineRegistry
+from api.maintenance.store import MaintenanceStore
 from api.security.errors import RateLimitedError
 from api.security.ratelimit import STATE_RATE, RouteClass, route_class
 from api.security.runtime import SecurityServices
@@ -75,6 +76,10 @@ async def get_history(services: ServicesDep) -> HistoryReader:
     return services.history
 
 
+async def get_maintenance(services: ServicesDep) -> MaintenanceStore:
+    return services.maintenance
+
+
 async def get_security(connection: HTTPConnection) -> SecurityServices:
     """The security services (also usable from WebSocket routes)."""
     security: SecurityServices | None = getattr(connection.app.state, "security", None)
@@ -104,6 +109,7 @@ HistoryDep = Annotated[HistoryReader, Depends(get_history)]
 AlarmStoreDep = Annotated[AlarmStore, Depends(get_alarm_store)]
 ThresholdsStoreDep = Annotated[ThresholdsStore, Depends(get_thresholds_store)]
 CommandTrackerDep = Annotated[CommandTracker, Depends(get_command_tracker)]
+MaintenanceDep = Annotated[MaintenanceStore, Depends(get_maintenance)]
 
 
 async def current_identity(

@@ -42,14 +42,29 @@ def _etags(header: str | None) -> set[str]:
     return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
 
 
+def weak_etag_of(content: Any) -> str:
+    """A weak ETag (``W/"..."``) for a resource whose body also carries live values:
+    ``content`` is the part it versions (its writable fields)."""
+    return "W/" + etag_of(content)
+
+
+def none_match(request: Request, tag: str) -> bool:
+    """Whether ``If-None-Match`` names ``tag`` (weak or strong) or ``*``."""
+    wanted = _etags(request.headers.get("if-none-match"))
+    return tag.removeprefix("W/") in wanted or "*" in wanted
+
+
 def versioned_json(
-    content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None
+    content: Any,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    etag: str | None = None,
 ) -> OrjsonResponse:
-    """A written resource as a GET would now show it, with its ``ETag``: the next
-    conditional write needs no GET first."""
-    return json_response(
-        content, status_code=status_code, headers={**(headers or {}), "ETag": etag_of(content)}
-    )
+    """A written resource as a GET would now show it, with its ``ETag`` (``etag`` when
+    given, else the hash of ``content``): the next conditional write needs no GET first."""
+    tag = etag if etag is not None else etag_of(content)
+    return json_response(content, status_code=status_code, headers={**(headers or {}), "ETag": tag})
 
 
 def conditional_json(

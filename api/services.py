@@ -16,6 +16,7 @@ from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
 from api.live.stats import LiveStats
 from api.machines.registry import MachineRegistry
+from api.maintenance.store import MaintenanceStore
 from api.settings import ApiSettings
 from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
@@ -37,6 +38,7 @@ class Services:
     thresholds: ThresholdsStore
     alarms: AlarmStore
     commands: CommandTracker
+    maintenance: MaintenanceStore
     # Threshold backtests parse and replay history here, away from the event loop.
     backtests: BacktestPool
 
@@ -106,6 +108,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         results_topic=topics.command_results,
         publisher=publisher,
     )
+    maintenance = MaintenanceStore(kafka=kafka, topic=topics.maintenance, publisher=publisher)
     admin = settings.admin_api_key
     async with contextlib.AsyncExitStack() as stack:
         await publisher.start()
@@ -116,7 +119,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
         stack.push_async_callback(keys.stop)
         await machines.start(timeout_s=timeout_s)
         stack.push_async_callback(machines.stop)
-        for store in (thresholds, alarms, commands):
+        for store in (thresholds, alarms, commands, maintenance):
             await store.start(timeout_s=timeout_s)
             stack.push_async_callback(store.stop)
         await history.start()
@@ -143,6 +146,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
             thresholds=thresholds,
             alarms=alarms,
             commands=commands,
+            maintenance=maintenance,
             backtests=backtests,
         )
         logger.info("api services stopping")

@@ -66,6 +66,11 @@ class ApiSettings(CommonSettings):
     readings_max_limit: int = Field(default=100_000, ge=1)
     influx_query_timeout_s: float = Field(default=30.0, gt=0)
 
+    # GET /api/machines/{id}: live values come from the newest points within the lookback;
+    # a machine with no reading newer than offline_after is "offline".
+    machine_live_lookback_s: float = Field(default=3_600, gt=0, le=30 * 86_400)
+    machine_offline_after_s: float = Field(default=60, gt=0)
+
     # WebSocket /live
     live_queue_frames: int = Field(default=1_000, ge=2)
     live_auth_timeout_s: float = Field(default=10.0, gt=0)

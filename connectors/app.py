@@ -15,6 +15,7 @@ from connectors.config.settings import ConnectorSettings
 from connectors.forwarding.forwarder import Forwarder, SpoolWriter, delivered_seqs
 from connectors.forwarding.producer import ReadingPublisher, build_kafka_producer, open_publisher
 from connectors.forwarding.spool import Spool
+from connectors.health import ConnectorHealth, serve_health
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.metrics import ConnectorMetrics
 from connectors.modbus.poller import DevicePoller, ReadingSink, watch_staleness
@@ -163,6 +164,20 @@ async def run_connector(
                     name="statistics",
                 )
             group.create_task(watch_staleness(pollers, stop), name="staleness")
+            if settings.connector_health_port:
+                health = ConnectorHealth(
+                    pollers,
+                    connected=lambda: kafka.forwarder is not None,
+                    counters=kafka.counters,
+                    stall_s=settings.connector_health_stall_s,
+                )
+                serving = serve_health(
+                    health,
+                    host=settings.connector_health_host,
+                    port=settings.connector_health_port,
+                    stop=stop,
+                )
+                group.create_task(serving, name="health")
             for poller in pollers:
                 group.create_task(
                     poller.run(stop, watchdog=False), name=f"poll-{poller.device.machine_id}"

@@ -7,7 +7,7 @@ latency histograms are observed as they happen.
 - ``millstream_connector_polls_total{machine_id}``: scans (rate = polls/s)
 - ``millstream_connector_request_seconds``: Modbus request latency
 - ``millstream_connector_errors_total{machine_id,kind}``: transport, refused, unexpected,
-  overrun (late scans)
+  overrun (late scans), not_finite (values NaN or infinite after scale and offset)
 - ``millstream_connector_values_total{quality}``: values published, by quality
 - ``millstream_connector_spool_depth`` / ``..._spool_dropped_total``
 - ``millstream_connector_produce_seconds``: from send to Kafka's acknowledgement
@@ -69,7 +69,7 @@ class _StatsCollector(Collector):
         )
         errors = CounterMetricFamily(
             "millstream_connector_errors",
-            "Poll errors by kind (transport, refused, unexpected, overrun)",
+            "Poll errors by kind (transport, refused, unexpected, overrun, not_finite)",
             labels=["machine_id", "kind"],
         )
         values = CounterMetricFamily(
@@ -84,6 +84,7 @@ class _StatsCollector(Collector):
             errors.add_metric([mid, "refused"], stats.refused_requests)
             errors.add_metric([mid, "unexpected"], stats.unexpected_errors)
             errors.add_metric([mid, "overrun"], stats.overruns)
+            errors.add_metric([mid, "not_finite"], stats.not_finite_values)
             for quality, count in stats.values.items():
                 by_quality[quality] = by_quality.get(quality, 0) + count
         for quality, count in sorted(by_quality.items()):

@@ -19,7 +19,11 @@ class SensorInfo(BaseModel):
 
 
 class MachineInfo(BaseModel):
-    """What the registry knows of a machine."""
+    """What the registry knows of a machine.
+
+    ``primary_sensors``: the sensors the API shows at the top level of the machine object
+    beside ``sensors`` (empty: the API's default, ``temperature_c`` and ``spindle_rpm``).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -29,6 +33,7 @@ class MachineInfo(BaseModel):
     line: str = ""
     location: str = ""
     sensors: tuple[SensorInfo, ...] = ()
+    primary_sensors: tuple[SensorName, ...] = ()
 
     def encode(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

@@ -32,6 +32,7 @@ class TopicNames:
     audit: str
     api_keys: str
     users: str
+    maintenance: str
 
     @classmethod
     def with_prefix(cls, prefix: str = "millstream") -> TopicNames:
@@ -49,6 +50,7 @@ class TopicNames:
             audit=f"{prefix}.audit",
             api_keys=f"{prefix}.api-keys",
             users=f"{prefix}.users",
+            maintenance=f"{prefix}.maintenance",
         )
 
     def all(self) -> list[str]:
@@ -57,9 +59,9 @@ class TopicNames:
 
 # Partition counts for the streaming topics; configuration topics are compacted.
 _STREAM_PARTITIONS = 6
-_COMPACTED = {"alarm_state", "machines", "thresholds", "api_keys", "users"}
+_COMPACTED = {"alarm_state", "machines", "thresholds", "api_keys", "users", "maintenance"}
 # Small registries every API replica reads whole: one partition keeps them in order.
-_SINGLE_PARTITION = {"api_keys", "users"}
+_SINGLE_PARTITION = {"api_keys", "users", "maintenance"}
 
 
 def topic_specs(

@@ -23,6 +23,7 @@ from rich.console import Console
 
 from connectors.simulator.factory import factory_devices, write_factory_file
 from infra import ports, processes
+from infra.demo_maintenance import seed_maintenance
 from infra.errors import InfraError
 from infra.servers import LocalServers
 
@@ -138,6 +139,7 @@ def run_demo(
             timeout_s=120,
             interval_s=0.5,
         )
+        seed_maintenance(f"http://{host}:{port}", key)
         _print_banner(console, host=host, port=port, key=key, run_dir=run_dir)
         while True:
             for name in _SERVICES:

@@ -57,9 +57,14 @@ from pipeline.faust_ext.chunks import Chunk
 from pipeline.faust_ext.tables import KeyPartitionedTable
 from pipeline.faust_ext.version import check_faust_version
 from pipeline.metrics_page import serve_metrics
-from pipeline.publish import FaustPublisher
+from pipeline.observability import (
+    CountingPublisher,
+    WorkerMetrics,
+    serve_health,
+    timed_sink,
+    worker_readiness,
+)
 from pipeline.settings import PipelineSettings
-from pipeline.sink.influx import InfluxSink
 from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
@@ -122,14 +127,21 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         topics.readings, key_serializer="raw", value_serializer="raw", partitions=partitions
     )
     app.topics.add(readings_topic)
-    publisher = FaustPublisher(app)
+    metrics = WorkerMetrics()  # the process's one registry, on every metrics page
+    publisher = CountingPublisher(
+        app, dead_letter_topic=topics.dead_letter, count=metrics.count_dead_letters
+    )
     retry = settings.retry_policy()
     consumer: Any = app.consumer
     decoded = DecodedReadings()
     reader: ReadingsReader | None = None
     if settings.pipeline_alarms_enabled:
         processor = build_alarm_processor(
-            app, settings=settings, publisher=publisher, partitions=partitions
+            app,
+            settings=settings,
+            publisher=publisher,
+            partitions=partitions,
+            registry=metrics.registry,
         )
         register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
         reader = ReadingsReader(
@@ -155,11 +167,15 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
             help="Open aggregate windows per machine id (pipeline.windows).",
         )
         windows = WindowsStage.from_settings(
-            settings, table=windows_table, publisher=publisher, retry=retry
+            settings,
+            table=windows_table,
+            publisher=publisher,
+            retry=retry,
+            registry=metrics.registry,
         )
         if web_enabled:
             serve_metrics(app, "/windows/metrics/", windows.registry)
-    sink = InfluxSink.from_settings(settings)
+    sink = timed_sink(settings, metrics.observe_write)
 
     def batcher(name: str, batch_size: int) -> StorageBatcher:
         return StorageBatcher(
@@ -218,6 +234,18 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     for each in batchers:
         app.task(_crash_on_error(app, f"pipeline.{each.name}_writer", each.run_writer))
         app.task(_crash_on_error(app, f"pipeline.{each.name}_timer", each.run_timer))
+    metrics.watch(
+        readings=(
+            (lambda: loop.readings_seen)
+            if settings.pipeline_storage_enabled or reader is None
+            else (lambda: reader.readings_evaluated)
+        ),
+        consumer=consumer,
+        windows=windows_table if windows is not None else None,
+    )
+    if web_enabled:
+        serve_metrics(app, "/metrics/", metrics.registry)
+        serve_health(app, ready=worker_readiness(app))
     if windows is not None:
         stage = windows
 

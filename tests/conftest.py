@@ -1,18 +1,28 @@
 """Session fixtures: a real Kafka broker and a real InfluxDB server for the whole test run.
 
 They come from the same ``infra`` code as ``python -m infra up``, under a temporary run
-directory on free loopback ports, and are stopped when the session ends.
+directory on free loopback ports, and are stopped when the session ends. Under pytest-xdist
+(``make test`` runs two workers) each worker has a pair of its own, and a module runs whole
+on one worker, so module fixtures start once; the longest modules are handed out first.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from kafka import KafkaAdminClient
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+)
 from pydantic import SecretStr
 from rich.console import Console
 
@@ -23,6 +33,85 @@ from infra.settings import InfraSettings
 
 # Fewer partitions than production keep consumer start-up quick in tests.
 TEST_PARTITIONS = 3
+
+# How `make test` spreads the suite over its two pytest-xdist workers (`--dist loadfile`):
+# a module runs whole on one worker, so its module fixtures start once. Modules named
+# together in SHARING_A_WORKER run one after another on the same worker: each of these starts
+# a whole stack of its own (Kafka, InfluxDB and every service), and two at once on two cores
+# would starve each other. LONGEST_FIRST are handed out before everything else, longest
+# first (a group counts as one), so that no worker is still running a long module after the
+# other has run out of work; every other module follows in the usual order, the unit tests
+# last. The figures are seconds, run alone on a busy machine; the rest take 2 to 20 each.
+SHARING_A_WORKER = {
+    "tests/e2e/test_e2e_journey.py": "own-stack",  # 180
+    "tests/e2e/test_bench_quick.py": "own-stack",  # 90
+    "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
+    "tests/e2e/test_console.py": "own-stack",  # 200
+}
+LONGEST_FIRST = (
+    "tests/e2e/test_e2e_journey.py",
+    "tests/e2e/test_console.py",
+    "tests/e2e/test_bench_quick.py",
+    "tests/e2e/test_e2e_interrupt.py",
+    "tests/integration/test_pipeline_faults.py",  # 175
+    "tests/integration/test_cli_import_query.py",  # 150
+    "tests/integration/test_connectors_outage.py",  # 135
+    "tests/integration/test_api_backfill.py",  # 135
+    "tests/integration/test_pipeline_worker.py",  # 125
+    "tests/integration/test_pipeline_alarms.py",  # 105
+    "tests/integration/test_api_auth.py",  # 70
+    "tests/integration/test_api_schema.py",  # 70
+    "tests/integration/test_infra_cli.py",  # 55
+    "tests/integration/test_api_roles.py",  # 50
+    "tests/integration/test_api_alarms_pipeline.py",  # 30
+    "tests/integration/test_api_backtest.py",  # 30
+    "tests/integration/test_cli_auth.py",  # 30
+    "tests/integration/test_bench_disk_cost.py",  # 30
+    "tests/integration/test_api_tls.py",  # 25
+    "tests/integration/test_connectors_processes.py",  # 25
+    "tests/integration/test_cli_tail.py",  # 20
+    "tests/integration/test_requirements_lock.py",  # 20
+)
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _rank(nodeid: str) -> int:
+    module = _module(nodeid)
+    if module in LONGEST_FIRST:
+        return LONGEST_FIRST.index(module)
+    return len(LONGEST_FIRST) + (1 if module.startswith("tests/unit/") else 0)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--without-servers",
+        action="store_true",
+        help="fail any test that needs Kafka or InfluxDB (`make test-quick`)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts the same way
+        items.sort(key=lambda item: _rank(item.nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with the groups of SHARING_A_WORKER."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return SHARING_A_WORKER.get(module, module)
+
+    return ModuleScheduling(config, log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +126,11 @@ class InfluxInfo:
 
 
 @pytest.fixture(scope="session")
-def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
+def local_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalServers]:
+    if request.config.getoption("without_servers"):
+        pytest.fail("this test needs Kafka and InfluxDB: it belongs under tests/integration")
     run_dir = tmp_path_factory.mktemp("stack")
     settings = InfraSettings(
         run_dir=run_dir,
@@ -48,10 +141,33 @@ def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
     )
     servers = LocalServers(settings, console=Console(stderr=True, soft_wrap=True))
     try:
-        servers.up()
+        connection = servers.up()
+        _wait_group_coordinator(connection.kafka_bootstrap)
         yield servers
     finally:
         servers.down()
+
+
+def _wait_group_coordinator(bootstrap: str, *, timeout_s: float = 60.0) -> None:
+    """Have the broker create and load its offsets topic (the first group look-up does), so
+    that no test, whichever runs first, waits for it or sees a coordinator error."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                admin.list_group_offsets("millstream-session-warm-up")
+                return
+            except (
+                CoordinatorNotAvailableError,
+                NotCoordinatorError,
+                CoordinatorLoadInProgressError,
+            ):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        admin.close()
 
 
 @pytest.fixture(scope="session")

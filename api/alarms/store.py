@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from api.kafka.compacted import CompactedTopicReader, decode_keyed
+from api.kafka.compacted import decode_keyed
 from api.kafka.producer import KafkaPublisher
+from api.kafka.store import CompactedStore
 from contracts.alarm_actions import AlarmAction, AlarmActionKind
 from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
 from contracts.timefmt import now_ms
@@ -85,7 +86,10 @@ def make_action(
     )
 
 
-class AlarmStore:
+class AlarmStore(CompactedStore):
+    """Alarm states read from the pipeline's compacted topic (the API never writes there);
+    operator actions go to the alarm-actions topic."""
+
     def __init__(
         self,
         *,
@@ -96,20 +100,22 @@ class AlarmStore:
     ) -> None:
         self.table = AlarmTable()
         self.actions_topic = actions_topic
-        self._publisher = publisher
-        self._reader = CompactedTopicReader(
-            kafka=kafka, topic=state_topic, apply=self.table.apply
+        super().__init__(
+            kafka=kafka,
+            topic=state_topic,
+            publisher=publisher,
+            apply=self.table.apply,
         )
 
-    async def start(self, *, timeout_s: float) -> None:
-        await self._reader.start(timeout_s=timeout_s)
-
-    async def stop(self) -> None:
-        await self._reader.stop()
+    def active_of(self, machine_id: str) -> list[AlarmStateRecord]:
+        """The machine's alarms whose condition is present and that are not shelved, the
+        most recently changed first."""
+        where = AlarmFilter(machine_id=machine_id, active=True)
+        return [a for a in self.table.select(where, limit=10_000) if a.state != "shelved"]
 
     async def submit(self, action: AlarmAction) -> None:
         """Produce one action and wait for Kafka's ack; the pipeline applies it."""
-        await self._publisher.publish(self.actions_topic, [Record(action.key(), action.encode())])
+        await self.publisher.publish(self.actions_topic, [Record(action.key(), action.encode())])
         logger.info(
             "alarm action submitted action=%s alarm_id=%s by=%s",
             action.action,

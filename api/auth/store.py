@@ -7,8 +7,8 @@ import logging
 from api.auth.index import KeyIndex
 from api.auth.keys import ApiKeyRecord, MintedKey, bootstrap_admin_record, mint_key
 from api.auth.roles import Identity, Role
-from api.kafka.compacted import CompactedTopicReader
 from api.kafka.producer import KafkaPublisher
+from api.kafka.store import CompactedStore
 from contracts.timefmt import now_ms
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
@@ -16,25 +16,23 @@ from kafka_edge.records import Record
 logger = logging.getLogger(__name__)
 
 
-class ApiKeyStore:
+class ApiKeyStore(CompactedStore):
     """Authenticates secrets against the keys on the topic; mints and revokes keys."""
 
     def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
-        self.topic = topic
-        self._publisher = publisher
         self._index = KeyIndex()
-        self._reader = CompactedTopicReader(
-            kafka=kafka, topic=topic, apply=self._index.apply
+        super().__init__(
+            kafka=kafka,
+            topic=topic,
+            publisher=publisher,
+            apply=self._index.apply,
         )
 
     async def start(self, *, timeout_s: float, admin_secret: str | None = None) -> None:
-        await self._reader.start(timeout_s=timeout_s)
+        await super().start(timeout_s=timeout_s)
         if admin_secret is not None:
             await self.ensure_admin(admin_secret)
         logger.info("api keys loaded topic=%s keys=%d", self.topic, len(self._index))
-
-    async def stop(self) -> None:
-        await self._reader.stop()
 
     def authenticate(self, secret: str) -> Identity | None:
         return self._index.authenticate(secret)
@@ -63,11 +61,9 @@ class ApiKeyStore:
     async def revoke(self, key_id: str) -> bool:
         if self._index.get(key_id) is None:
             return False
-        await self._publisher.publish(self.topic, [Record(key_id.encode(), None)])
-        self._index.remove(key_id)
+        await self.write([Record(key_id.encode(), None)])
         logger.info("api key revoked key_id=%s", key_id)
         return True
 
     async def _publish(self, record: ApiKeyRecord) -> None:
-        await self._publisher.publish(self.topic, [Record(record.key(), record.encode())])
-        self._index.put(record)
+        await self.write([Record(record.key(), record.encode())])

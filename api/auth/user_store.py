@@ -9,8 +9,8 @@ import secrets
 from api.auth.passwords import hash_password, hash_password_async, verify_password_async
 from api.auth.roles import Role
 from api.auth.users import UserIndex, UserRecord
-from api.kafka.compacted import CompactedTopicReader
 from api.kafka.producer import KafkaPublisher
+from api.kafka.store import CompactedStore
 from contracts.timefmt import format_ts, now_ms
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
@@ -28,23 +28,21 @@ class UserExistsError(Exception):
     pass
 
 
-class UserStore:
+class UserStore(CompactedStore):
     """Every replica reads the whole topic, so a change made on one is seen by all."""
 
     def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
-        self.topic = topic
-        self._publisher = publisher
         self._index = UserIndex()
-        self._reader = CompactedTopicReader(
-            kafka=kafka, topic=topic, apply=self._index.apply
+        super().__init__(
+            kafka=kafka,
+            topic=topic,
+            publisher=publisher,
+            apply=self._index.apply,
         )
 
     async def start(self, *, timeout_s: float) -> None:
-        await self._reader.start(timeout_s=timeout_s)
+        await super().start(timeout_s=timeout_s)
         logger.info("users loaded topic=%s users=%d", self.topic, len(self._index))
-
-    async def stop(self) -> None:
-        await self._reader.stop()
 
     def get(self, username: str) -> UserRecord | None:
         return self._index.get(username)
@@ -121,8 +119,7 @@ class UserStore:
     async def delete(self, username: str) -> bool:
         if self._index.get(username) is None:
             return False
-        await self._publisher.publish(self.topic, [Record(username.encode(), None)])
-        self._index.remove(username)
+        await self.write([Record(username.encode(), None)])
         logger.info("user deleted username=%s", username)
         return True
 
@@ -142,5 +139,4 @@ class UserStore:
         logger.info("bootstrap admin user restored username=%s", username)
 
     async def _publish(self, record: UserRecord) -> None:
-        await self._publisher.publish(self.topic, [Record(record.key(), record.encode())])
-        self._index.put(record)
+        await self.write([Record(record.key(), record.encode())])

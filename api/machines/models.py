@@ -1,37 +1,126 @@
-"""Request and response bodies of the machine routes."""
+"""Request and response bodies of the machine routes.
+
+``PUT`` and ``POST`` take what ``GET`` returns: the read-only fields (:data:`READ_ONLY`
+and the top-level values of the primary sensors) are accepted and ignored; any other
+field a machine does not have is ``422``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from api.errors import InvalidInputError
+from api.machines.views import READ_ONLY, TOP_LEVEL
 from contracts.machines import SensorInfo
+from contracts.patterns import SensorName
 from contracts.readings import normalize_machine_id
 
 Text = Annotated[str, Field(max_length=200)]
-Sensors = Annotated[list[SensorInfo], Field(max_length=256)]
+
+
+def _machine_id(value: object) -> object:
+    """A body's machine id, checked like every id (``true`` or ``"x y"`` is ``422``)."""
+    return value if value is None else normalize_machine_id(value)
+
+
+BodyMachineId = Annotated[
+    int | str, BeforeValidator(_machine_id), Field(description="Numeric or text id, e.g. 42")
+]
+MAX_SENSORS = 256
+MAX_PRIMARY = 16
+
+
+class SensorMeta(BaseModel):
+    """Metadata of one sensor (``sensor_info.temperature_c``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit: Annotated[str, Field(max_length=32)] = ""
+
+
+SensorInfoMap = Annotated[dict[SensorName, SensorMeta], Field(max_length=MAX_SENSORS)]
+PrimarySensors = Annotated[list[SensorName], Field(max_length=MAX_PRIMARY)]
+
+
+def _check_primary(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    taken = sorted(set(value) & TOP_LEVEL)
+    if taken:
+        raise ValueError(f"{', '.join(taken)}: the name of a field of the machine object")
+    if len(set(value)) != len(value):
+        raise ValueError("a sensor is named twice")
+    return value
+
+
+def sensor_list(info: dict[str, SensorMeta]) -> list[dict[str, Any]]:
+    """``sensor_info`` as the machines topic keeps it: a list of ``{name, unit}``."""
+    return [SensorInfo(name=n, unit=m.unit).model_dump(mode="json") for n, m in info.items()]
 
 
 class MachineFields(BaseModel):
-    """Every API-owned field (``PUT``): what is not given is empty."""
+    """The writable fields (``PUT``): the ones given replace the API's values; one not
+    given shows the connector's value (empty if none)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     name: Text = ""
     plant: Text = ""
     line: Text = ""
     location: Text = ""
-    sensors: Sensors = Field(default_factory=list)
+    primary_sensors: PrimarySensors = Field(
+        default_factory=list, description="Sensors also shown at the top level"
+    )
+    sensor_info: SensorInfoMap = Field(
+        default_factory=dict, description='Units by sensor name: {"temperature_c": {"unit": "°C"}}'
+    )
+    # Read-only, as GET shows them: accepted and ignored.
+    machine_id: BodyMachineId | None = Field(default=None, description="Must be the path's")
+    status: Any = None
+    alarms: Any = None
+    last_maintenance: Any = None
+    sensors: Any = None
+    readings_ts: Any = None
+
+    @field_validator("primary_sensors")
+    @classmethod
+    def _primary(cls, value: list[str]) -> list[str] | None:
+        return _check_primary(value)
+
+    @field_validator("sensors")
+    @classmethod
+    def _sensors_are_values(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(
+                "read-only: the latest values by sensor name; units go in sensor_info "
+                '({"temperature_c": {"unit": "°C"}})'
+            )
+        return value
+
+    def stored_fields(self) -> dict[str, Any]:
+        """The given writable fields, in the shape the machines topic keeps."""
+        given = (self.model_fields_set & set(type(self).model_fields)) - {"machine_id", *READ_ONLY}
+        out = self.model_dump(mode="json", include=given - {"sensor_info"})
+        if "sensor_info" in given:
+            out["sensors"] = sensor_list(self.sensor_info)
+        return out
+
+    def refuse_unknown(self, primary: tuple[str, ...]) -> None:
+        """422 for a field a machine does not have; a primary sensor's value is read-only."""
+        allowed = set(primary) | set(self.primary_sensors)
+        unknown = sorted(set(self.model_extra or {}) - allowed)
+        if unknown:
+            raise InvalidInputError(
+                f"body.{unknown[0]}: Extra inputs are not permitted (not a field of a machine;"
+                " the writable ones are name, location, plant, line, primary_sensors, "
+                "sensor_info)"
+            )
 
 
 class MachineCreate(MachineFields):
-    machine_id: Annotated[int | str, Field(description="Numeric or text id, e.g. 42")]
-
-    @field_validator("machine_id")
-    @classmethod
-    def _machine_id(cls, value: int | str) -> str:
-        return normalize_machine_id(value)
+    machine_id: BodyMachineId
 
 
 class MachinePatch(BaseModel):
@@ -43,13 +132,42 @@ class MachinePatch(BaseModel):
     plant: Text | None = None
     line: Text | None = None
     location: Text | None = None
-    sensors: Sensors | None = None
+    primary_sensors: PrimarySensors | None = None
+    sensor_info: SensorInfoMap | None = None
+
+    @field_validator("primary_sensors")
+    @classmethod
+    def _primary(cls, value: list[str] | None) -> list[str] | None:
+        return _check_primary(value)
+
+    def changes(self) -> dict[str, Any]:
+        """Given fields in the stored shape; ``None`` for those to drop."""
+        out = self.model_dump(mode="json", exclude_unset=True, exclude={"sensor_info"})
+        if "sensor_info" in self.model_fields_set:
+            out["sensors"] = None if self.sensor_info is None else sensor_list(self.sensor_info)
+        return out
 
 
-class MachineOut(BaseModel):
+class MachineListItem(BaseModel):
+    """One machine in ``GET /api/machines``: the writable fields only."""
+
     machine_id: int | str
     name: str
+    location: str
     plant: str
     line: str
-    location: str
-    sensors: list[SensorInfo]
+    primary_sensors: list[str]
+    sensor_info: dict[str, SensorMeta]
+
+
+class MachineOut(MachineListItem):
+    """``GET /api/machines/{id}``: also the live part. Each primary sensor's value is at the
+    top level too (``temperature_c``, ``spindle_rpm`` by default), ``null`` if none."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(description="running, stopped, alarm or offline")
+    alarms: list[dict[str, Any]]
+    last_maintenance: str | None
+    sensors: dict[str, float]
+    readings_ts: str | None

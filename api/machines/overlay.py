@@ -5,8 +5,9 @@ start-up; the API never rewrites those. What users set through the API goes in a
 overlay record under the key ``<machine_id>/api`` (``/`` never occurs in a machine id):
 
 - ``fields``: the API-owned values (``name``, ``plant``, ``line``, ``location``,
-  ``sensors``); each one given wins over the connector's value, so a PATCHed ``location``
-  survives a connector restart;
+  ``sensors`` (the metadata list, shown as ``sensor_info``), ``primary_sensors``); each one
+  given wins over the connector's value, so a PATCHed ``location`` survives a connector
+  restart, and one not given shows the connector's;
 - ``deleted``: the machine was DELETEd; it stays hidden whatever a connector republishes,
   until a POST creates it again.
 
@@ -25,7 +26,7 @@ from contracts.machines import MachineInfo
 from contracts.patterns import MachineId
 
 OVERLAY_SUFFIX = "/api"
-API_FIELDS = ("name", "plant", "line", "location", "sensors")
+API_FIELDS = ("name", "plant", "line", "location", "sensors", "primary_sensors")
 
 
 class MachineOverlay(BaseModel):

@@ -8,11 +8,10 @@ a machine is shown as their merge.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from api.flat import machine_id_json
-from api.kafka.compacted import CompactedTopicReader, decode_keyed
+from api.kafka.compacted import decode_keyed
 from api.kafka.producer import KafkaPublisher
+from api.kafka.store import CompactedStore
 from api.machines.overlay import OVERLAY_SUFFIX, MachineOverlay, decode_overlay, merged
 from contracts.errors import ContractError
 from contracts.machines import MachineInfo, decode_machine
@@ -20,13 +19,6 @@ from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
-
-
-def machine_view(info: MachineInfo) -> dict[str, Any]:
-    """A registry entry as the REST API shows it (numeric ids as numbers, like the seed)."""
-    out = info.model_dump(mode="json")
-    out["machine_id"] = machine_id_json(info.machine_id)
-    return out
 
 
 def machine_sort_key(machine_id: str) -> tuple[int, int, str]:
@@ -90,24 +82,19 @@ class MachineTable:
         return [m for m in (self.get(i) for i in ids) if m is not None]
 
 
-class MachineRegistry:
+class MachineRegistry(CompactedStore):
     """The machines topic, kept current in memory; the API's writes show at once."""
 
     def __init__(
         self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher | None = None
     ) -> None:
-        self.topic = topic
         self.table = MachineTable()
-        self._publisher = publisher
-        self._reader = CompactedTopicReader(
-            kafka=kafka, topic=topic, apply=self.table.apply
+        super().__init__(
+            kafka=kafka,
+            topic=topic,
+            publisher=publisher,
+            apply=self.table.apply,
         )
-
-    async def start(self, *, timeout_s: float) -> None:
-        await self._reader.start(timeout_s=timeout_s)
-
-    async def stop(self) -> None:
-        await self._reader.stop()
 
     def get(self, machine_id: str) -> MachineInfo | None:
         return self.table.get(machine_id)
@@ -117,8 +104,4 @@ class MachineRegistry:
 
     async def write_overlay(self, overlay: MachineOverlay) -> None:
         """Produce the overlay, wait for Kafka's ack, then apply it here (read your write)."""
-        if self._publisher is None:
-            raise RuntimeError("machine registry: started without a publisher")
-        key, value = overlay.key(), overlay.encode()
-        await self._publisher.publish(self.topic, [Record(key, value)])
-        self.table.apply(key, value)
+        await self.write([Record(overlay.key(), overlay.encode())])

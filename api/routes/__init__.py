@@ -16,6 +16,7 @@ from api.routes import (
     ingest,
     live,
     machines,
+    maintenance,
     thresholds,
 )
 
@@ -25,6 +26,7 @@ def all_routers() -> list[APIRouter]:
         health.router,
         ingest.router,
         machines.router,
+        maintenance.router,
         history.router,
         fleet.router,
         thresholds.router,

@@ -1,8 +1,10 @@
 """Machines: the registry read from the machines topic; writes go to the API's overlay
 record of each machine (see :mod:`api.machines.overlay`).
 
-Every GET carries an ``ETag`` (``If-None-Match`` -> ``304``); ``If-Match`` on a write makes
-it conditional (``412`` when stale).
+``GET /api/machines/{id}`` is the seed's machine object (:mod:`api.machines.views`): the
+registry's fields with the live part (values, status, alarms, last maintenance). Its
+``ETag`` is weak and versions the writable fields only: ``If-None-Match`` gives ``304``
+while only live values changed, ``If-Match`` on a write makes it conditional (``412``).
 """
 
 from __future__ import annotations
@@ -12,13 +14,30 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import Engineer, MachinesDep, Principal
-from api.errors import ConflictError, NotFoundError
-from api.machines.models import MachineCreate, MachineFields, MachineOut, MachinePatch
+from api.deps import Engineer, MachinesDep, Principal, ServicesDep
+from api.errors import ConflictError, InvalidInputError, NotFoundError
+from api.machines.live import LiveSources, machine_with_live
+from api.machines.models import (
+    MachineCreate,
+    MachineFields,
+    MachineListItem,
+    MachineOut,
+    MachinePatch,
+)
 from api.machines.overlay import MachineOverlay
-from api.machines.registry import MachineRegistry, machine_view
+from api.machines.registry import MachineRegistry
+from api.machines.views import primary_of, writable_view
 from api.pathparams import MachineIdPath
-from api.responses import check_if_match, conditional_json, versioned_json
+from api.responses import (
+    check_if_match,
+    conditional_json,
+    json_response,
+    none_match,
+    versioned_json,
+    weak_etag_of,
+)
+from api.services import Services
+from contracts.machines import MachineInfo
 from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["machines"])
@@ -31,29 +50,53 @@ _WRITE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _view(machines: MachineRegistry, machine_id: str) -> dict[str, Any] | None:
+def _existing(machines: MachineRegistry, machine_id: str) -> MachineInfo:
     info = machines.get(machine_id)
-    return machine_view(info) if info is not None else None
-
-
-def _existing(machines: MachineRegistry, machine_id: str) -> dict[str, Any]:
-    view = _view(machines, machine_id)
-    if view is None:
+    if info is None:
         raise NotFoundError(f"machine {machine_id}: not found")
-    return view
+    return info
 
 
-@router.get("/machines", response_model=list[MachineOut])
+def _sources(services: Services) -> LiveSources:
+    settings = services.settings
+    return LiveSources(
+        history=services.history,
+        alarms=services.alarms,
+        maintenance=services.maintenance.table,
+        lookback_s=settings.machine_live_lookback_s,
+        offline_after_s=settings.machine_offline_after_s,
+    )
+
+
+async def _answer(
+    services: Services, machine_id: str, *, status_code: int = 200, **headers: str
+) -> Response:
+    """The machine as GET now shows it, with its ETag (after a write)."""
+    info = _existing(services.machines, machine_id)
+    body = await machine_with_live(info, _sources(services))
+    return versioned_json(
+        body, status_code=status_code, headers=headers, etag=weak_etag_of(writable_view(info))
+    )
+
+
+@router.get("/machines", response_model=list[MachineListItem])
 async def list_machines(request: Request, identity: Principal, machines: MachinesDep) -> Response:
-    """Every registered machine, numeric ids in numeric order."""
-    return conditional_json(request, [machine_view(m) for m in machines.all()])
+    """Every registered machine, numeric ids in numeric order: the writable fields only
+    (no live values, status, alarms or maintenance; GET one machine for those)."""
+    return conditional_json(request, [writable_view(m) for m in machines.all()])
 
 
 @router.get("/machines/{machine_id}", response_model=MachineOut, responses=_NOT_FOUND)
 async def get_machine(
-    request: Request, machine_id: MachineIdPath, identity: Principal, machines: MachinesDep
+    request: Request, machine_id: MachineIdPath, identity: Principal, services: ServicesDep
 ) -> Response:
-    return conditional_json(request, _existing(machines, machine_id))
+    """The machine with its latest values, status, active alarms and last maintenance."""
+    info = _existing(services.machines, machine_id)
+    tag = weak_etag_of(writable_view(info))
+    if none_match(request, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    body = await machine_with_live(info, _sources(services))
+    return json_response(body, headers={"ETag": tag})
 
 
 @router.post(
@@ -63,18 +106,19 @@ async def get_machine(
     responses={409: {"description": "A machine with that id exists"}, 422: _WRITE[422]},
 )
 async def create_machine(
-    body: MachineCreate, identity: Engineer, machines: MachinesDep
+    body: MachineCreate, identity: Engineer, services: ServicesDep
 ) -> Response:
-    """Add a machine (``409`` if it exists; a DELETEd machine can be created again)."""
+    """Add a machine (``409`` if it exists; a DELETEd machine can be created again, and
+    what its connector publishes shows for every field not given)."""
     machine_id = str(body.machine_id)
+    machines = services.machines
     if machines.get(machine_id) is not None:
         raise ConflictError(f"machine {machine_id}: exists; use PUT or PATCH to change it")
-    fields = body.model_dump(mode="json", exclude={"machine_id"})
-    await machines.write_overlay(_overlay(machine_id, fields, identity.principal))
-    return versioned_json(
-        _existing(machines, machine_id),
-        status_code=201,
-        headers={"Location": f"/api/machines/{machine_id}"},
+    connector = machines.table.connector_record(machine_id)
+    body.refuse_unknown(primary_of(connector or MachineInfo(machine_id=machine_id)))
+    await machines.write_overlay(_overlay(machine_id, body.stored_fields(), identity.principal))
+    return await _answer(
+        services, machine_id, status_code=201, Location=f"/api/machines/{machine_id}"
     )
 
 
@@ -90,14 +134,21 @@ async def replace_machine(
     machine_id: MachineIdPath,
     body: MachineFields,
     identity: Engineer,
-    machines: MachinesDep,
+    services: ServicesDep,
 ) -> Response:
-    """Replace every API-owned field of a machine (what a connector sends no longer shows)."""
-    check_if_match(request, _existing(machines, machine_id))
-    await machines.write_overlay(
-        _overlay(machine_id, body.model_dump(mode="json"), identity.principal)
-    )
-    return versioned_json(_existing(machines, machine_id))
+    """Replace every writable field; takes what GET returned (read-only fields ignored).
+    A writable field not given shows the connector's value."""
+    current = _existing(services.machines, machine_id)
+    check_if_match(request, writable_view(current))
+    if body.machine_id is not None and str(body.machine_id) != machine_id:
+        raise InvalidInputError(
+            f"machine_id: {body.machine_id!r} is not the path's {machine_id!r}; "
+            "a machine's id cannot change (POST a new machine instead)"
+        )
+    body.refuse_unknown(primary_of(current))
+    fields = body.stored_fields()
+    await services.machines.write_overlay(_overlay(machine_id, fields, identity.principal))
+    return await _answer(services, machine_id)
 
 
 @router.patch("/machines/{machine_id}", response_model=MachineOut, responses=_WRITE)
@@ -106,19 +157,20 @@ async def update_machine(
     machine_id: MachineIdPath,
     body: MachinePatch,
     identity: Engineer,
-    machines: MachinesDep,
+    services: ServicesDep,
 ) -> Response:
     """Change some fields; they keep their value when the machine's connector restarts."""
-    check_if_match(request, _existing(machines, machine_id))
+    machines = services.machines
+    check_if_match(request, writable_view(_existing(machines, machine_id)))
     current = machines.table.overlay(machine_id)
     fields = dict(current.fields) if current is not None and not current.deleted else {}
-    for name, value in body.model_dump(mode="json", exclude_unset=True).items():
+    for name, value in body.changes().items():
         if value is None:
             fields.pop(name, None)
         else:
             fields[name] = value
     await machines.write_overlay(_overlay(machine_id, fields, identity.principal))
-    return versioned_json(_existing(machines, machine_id))
+    return await _answer(services, machine_id)
 
 
 @router.delete("/machines/{machine_id}", status_code=204, responses=_WRITE)
@@ -126,7 +178,7 @@ async def delete_machine(
     request: Request, machine_id: MachineIdPath, identity: Engineer, machines: MachinesDep
 ) -> Response:
     """Remove a machine; it stays removed when its connector republishes it."""
-    check_if_match(request, _existing(machines, machine_id))
+    check_if_match(request, writable_view(_existing(machines, machine_id)))
     await machines.write_overlay(
         MachineOverlay(
             machine_id=machine_id,

@@ -109,7 +109,7 @@ async def put_machine_thresholds(
     deletes = [
         (machine_id, s) for s in store.table.own_sensors(machine_id) if s not in body.sensors
     ]
-    await store.write(puts, deletes)
+    await store.write_rules(puts, deletes)
     return versioned_json(machine_view(store, machine_id))
 
 
@@ -130,7 +130,7 @@ async def patch_machine_thresholds(
             continue
         current = sensor_view(store, machine_id, sensor) or {}
         puts.append(_record(machine_id, sensor, merge_patch(current, patch), identity.principal))
-    await store.write(puts, deletes)
+    await store.write_rules(puts, deletes)
     return versioned_json(machine_view(store, machine_id))
 
 
@@ -160,7 +160,7 @@ async def put_sensor_thresholds(
     """Replace the machine's own rules of one sensor."""
     check_if_match(request, sensor_view(store, machine_id, sensor))
     record = _record(machine_id, sensor, body.model_dump(), identity.principal)
-    await store.write([record])
+    await store.write_rules([record])
     return versioned_json(sensor_view(store, machine_id, sensor))
 
 
@@ -189,7 +189,7 @@ async def patch_sensor_thresholds(
     current = sensor_view(store, machine_id, sensor)
     check_if_match(request, current)
     record = _record(machine_id, sensor, merge_patch(current or {}, patch), identity.principal)
-    await store.write([record])
+    await store.write_rules([record])
     return versioned_json(sensor_view(store, machine_id, sensor))
 
 
@@ -203,5 +203,5 @@ async def delete_sensor_thresholds(
 ) -> Response:
     """Drop the machine's own rules of one sensor: the default applies again."""
     check_if_match(request, sensor_view(store, machine_id, sensor))
-    await store.write([], [(machine_id, sensor)])
+    await store.write_rules([], [(machine_id, sensor)])
     return Response(status_code=204)

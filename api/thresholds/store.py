@@ -12,8 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from api.kafka.compacted import CompactedTopicReader
 from api.kafka.producer import KafkaPublisher
+from api.kafka.store import CompactedStore
 from contracts.errors import ContractError
 from contracts.thresholds import (
     ALL_MACHINES,
@@ -98,31 +98,22 @@ class ThresholdsTable:
         return sorted(s for (m, s) in self._records if m == machine_id)
 
 
-class ThresholdsStore:
+class ThresholdsStore(CompactedStore):
     """The thresholds topic kept current in memory; writes wait for Kafka's ack, then show
     in this replica's view at once (read your own write)."""
 
     def __init__(self, *, kafka: KafkaConnection, topic: str, publisher: KafkaPublisher) -> None:
-        self.topic = topic
         self.table = ThresholdsTable()
-        self._publisher = publisher
-        self._reader = CompactedTopicReader(
-            kafka=kafka, topic=topic, apply=self.table.apply
+        super().__init__(
+            kafka=kafka,
+            topic=topic,
+            publisher=publisher,
+            apply=self.table.apply,
         )
 
-    async def start(self, *, timeout_s: float) -> None:
-        await self._reader.start(timeout_s=timeout_s)
-
-    async def stop(self) -> None:
-        await self._reader.stop()
-
-    async def write(
+    async def write_rules(
         self, puts: Sequence[SensorThresholds], deletes: Sequence[tuple[str, str]] = ()
     ) -> None:
         records = [Record(r.key(), r.encode()) for r in puts]
         records += [Record(thresholds_key(m, s), None) for m, s in deletes]
-        if not records:
-            return
-        await self._publisher.publish(self.topic, records)
-        for record in records:
-            self.table.apply(record.key, record.value)
+        await self.write(records)

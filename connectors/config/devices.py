@@ -1,8 +1,9 @@
 """The devices file: which Modbus devices to poll and how to decode their registers.
 
 Everything is validated when the file is loaded; the first problem raises
-:class:`contracts.errors.ConfigError` naming the file, the device and the field, e.g.
-``devices.yaml: device 42: registers[1].type: must be one of float32, int16, ...``.
+:class:`contracts.errors.ConfigError` naming the file, the device, the field and the value
+it refused, e.g. ``devices.yaml: device 42: registers[1].type: must be one of float32,
+int16, ... (got 'float') (register temperature_c)``.
 ``devices.example.yaml`` at the repository root documents every option.
 """
 
@@ -122,22 +123,26 @@ class Register(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.table in BIT_TABLES and self.type != "bit":
-            raise ValueError(f"type: a {self.table} holds one bit, so type must be bit")
+            raise ValueError(
+                f"type: a {self.table} holds one bit, so type must be bit (got {self.type!r})"
+            )
         if self.type == "string":
             if self.length < 1:
                 raise ValueError("length: required for type string (registers, 2 characters each)")
             if self.scale != 1.0 or self.offset != 0.0:
-                raise ValueError("scale: not for type string")
+                raise ValueError(
+                    f"scale: not for type string (got scale {self.scale}, offset {self.offset})"
+                )
             if self.writable:
-                raise ValueError("writable: type string cannot be written")
+                raise ValueError("writable: type string cannot be written (got true)")
         elif self.length:
-            raise ValueError("length: only for type string")
+            raise ValueError(f"length: only for type string (got {self.length})")
         if self.bit and self.type != "bit":
-            raise ValueError("bit: only for type bit")
+            raise ValueError(f"bit: only for type bit (got {self.bit} with type {self.type!r})")
         if self.heartbeat_s is not None and self.deadband is None:
-            raise ValueError("heartbeat_s: only with a deadband")
+            raise ValueError(f"heartbeat_s: only with a deadband (got {self.heartbeat_s})")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min: greater than max")
+            raise ValueError(f"min: greater than max (got min {self.min}, max {self.max})")
         return self
 
     @property
@@ -282,12 +287,15 @@ def parse_devices(text: str, *, source: str) -> tuple[Device, ...]:
         raise ConfigError(f"{source}: not valid YAML ({_yaml_problem(exc)})") from exc
     if not isinstance(doc, dict) or "devices" not in doc:
         raise ConfigError(f"{source}: devices: required, a list of devices")
-    unknown = sorted(str(k) for k in doc if k != "devices")
+    unknown = sorted(((str(k), v) for k, v in doc.items() if k != "devices"), key=lambda kv: kv[0])
     if unknown:
-        raise ConfigError(f"{source}: {unknown[0]}: unknown option")
+        option, value = unknown[0]
+        raise ConfigError(f"{source}: {option}: unknown option (got {_shown(value)})")
     raw_devices = doc["devices"]
     if not isinstance(raw_devices, list) or not raw_devices:
-        raise ConfigError(f"{source}: devices: must be a non-empty list of devices")
+        raise ConfigError(
+            f"{source}: devices: must be a non-empty list of devices (got {_shown(raw_devices)})"
+        )
     devices = tuple(_device(raw, index=i, source=source) for i, raw in enumerate(raw_devices))
     _check_unique_devices(devices, source=source)
     return devices
@@ -296,7 +304,7 @@ def parse_devices(text: str, *, source: str) -> tuple[Device, ...]:
 def _device(raw: object, *, index: int, source: str) -> Device:
     where = _device_label(raw, index)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: {where}: must be a mapping of options")
+        raise ConfigError(f"{source}: {where}: must be a mapping of options (got {_shown(raw)})")
     try:
         device = Device.model_validate(raw)
     except ValidationError as exc:
@@ -328,15 +336,20 @@ def _first_error(error: ErrorDetails, raw: Mapping[str, object]) -> tuple[str, s
     if kind == "missing":
         message = "field required"
     elif kind == "extra_forbidden":
-        message = "unknown option"
+        message = f"unknown option (got {_shown(error.get('input'))})"
     elif kind == "value_error":
         message = error["msg"].removeprefix("Value error, ")
+        # A field's own check names the value here; a check across fields names it itself.
+        if "input" in error and not isinstance(error["input"], dict):
+            shown = _shown(error["input"])
+            if not message.startswith(shown):
+                message += f" (got {shown})"
     elif kind == "too_short":
-        message = "must not be empty"
+        message = f"must not be empty (got {_shown(error.get('input'))})"
     else:
         message = _lower_first(error["msg"]).replace("input should be", "must be", 1)
-        if "input" in error and not isinstance(error["input"], (dict, list)):
-            message += f" (got {error['input']!r})"
+        if "input" in error:
+            message += f" (got {_shown(error['input'])})"
     if len(loc) >= 2 and loc[0] == "registers" and isinstance(loc[1], int):
         message = _with_register_name(message, raw, loc[1])
     head, sep, rest = message.partition(": ")
@@ -354,6 +367,12 @@ def _with_register_name(message: str, raw: Mapping[str, object], index: int) -> 
         if isinstance(name, str) and name:
             return f"{message} (register {name})"
     return message
+
+
+def _shown(value: object, *, limit: int = 60) -> str:
+    """``value`` as an error message quotes it: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _lower_first(text: str) -> str:
@@ -377,8 +396,8 @@ def _register_problem(device: Device) -> str | None:
             if reg.type == "bit" == other.type and reg.table not in BIT_TABLES:
                 if reg.address == other.address and reg.bit == other.bit:
                     return (
-                        f"registers[{i}].bit: {reg.name} reads the same bit as "
-                        f"registers[{j}] ({other.name})"
+                        f"registers[{i}].bit: {reg.name} reads the same bit "
+                        f"({_span(reg)}, bit {reg.bit}) as registers[{j}] ({other.name})"
                     )
                 continue
             if other.table == reg.table and reg.address < other.end and other.address < reg.end:
@@ -426,7 +445,8 @@ def _check_unique_devices(devices: tuple[Device, ...], *, source: str) -> None:
     for device in devices:
         if device.machine_id in seen_ids:
             raise ConfigError(
-                f"{source}: device {device.machine_id}: machine_id: used by another device"
+                f"{source}: device {device.machine_id}: machine_id: {device.machine_id!r} is "
+                "used by another device"
             )
         seen_ids.add(device.machine_id)
         unit = (device.host or device.serial_port, device.port, device.device_id)

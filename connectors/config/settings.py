@@ -51,6 +51,12 @@ class ConnectorSettings(CommonSettings):
     connector_metrics_port: int = Field(default=0, ge=0, le=65535)
     connector_metrics_host: str = "127.0.0.1"
 
+    # /health/live and /health/ready on this port (0: none; connectors/health.py).
+    connector_health_port: int = Field(default=0, ge=0, le=65535)
+    connector_health_host: str = "127.0.0.1"
+    # Not ready when Kafka acknowledged nothing, or no device was polled, for this long.
+    connector_health_stall_s: float = Field(default=60.0, gt=0)
+
     # Commands older than this when they arrive are refused instead of run late.
     connector_command_max_age_s: float = Field(default=60.0, gt=0)
 

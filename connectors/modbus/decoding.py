@@ -234,7 +234,8 @@ class BlockDecoder:
 
     Built once per read request. Values must not overlap, except bits sharing a register.
     :meth:`decode` returns ``(values, bad)``: the values by name in field order, and the
-    names whose value is not finite (NaN or infinity from a float register).
+    names whose value is not finite after scale and offset: NaN or infinity from a float
+    register, or any register scaled past the range of a double (``int32`` times ``1e300``).
     """
 
     __slots__ = (
@@ -343,16 +344,20 @@ class BlockDecoder:
 
     def _values(self, raw: tuple[Any, ...]) -> tuple[dict[str, float], list[str]]:
         values: dict[str, float] = dict(zip(self._plain_names, self._plain(raw), strict=False))
+        scaled = 0.0  # the sum of the scaled values: not finite if one of them is not
         for name, slot, bit, factor, divide, offset in self._post:
             value = raw[slot]
             if bit >= 0:
                 values[name] = (value >> bit) & 1
-            elif divide:
-                values[name] = value / factor + offset
-            else:
-                values[name] = value * factor + offset
+                continue
+            value = value / factor + offset if divide else value * factor + offset
+            values[name] = value
+            scaled += value
         bad: list[str] = []
-        if self._float_slots is not None and not math.isfinite(sum(self._float_slots(raw))):
+        floats = self._float_slots
+        if not math.isfinite(scaled) or (
+            floats is not None and not math.isfinite(sum(floats(raw)))
+        ):
             bad = [n for n, v in values.items() if not math.isfinite(v)]
         return values, bad
 

@@ -80,6 +80,7 @@ class PollStats:
     connects: int = 0
     overruns: int = 0
     stale_episodes: int = 0
+    not_finite_values: int = 0
     values: dict[str, int] = field(default_factory=dict)
 
 
@@ -270,6 +271,7 @@ class DevicePoller:
             if self._assembler.all_good:
                 self._last_good.update(reading.values)
             else:
+                self.stats.not_finite_values = self._assembler.not_finite_values
                 quality = reading.quality
                 for name, value in reading.values.items():
                     if quality[name] == "good":

@@ -6,9 +6,11 @@ limits (125 registers, 2,000 bits per request), the device's ``max_gap_registers
 answers into a :class:`~contracts.readings.Reading`:
 
 - a value decoded from an answer has quality ``good``;
-- a value whose request the device refused (or that decodes to NaN or infinity) has
-  quality ``bad`` and carries the last good value of that tag; before the tag ever had a
-  good value it is left out of the reading;
+- a value whose request the device refused (or that is NaN or infinity after scale and
+  offset) has quality ``bad`` and carries the last good value of that tag; before the tag
+  ever had a good value it is left out of the reading;
+- a value that is not finite is counted in ``ScanAssembler.not_finite_values`` and logged
+  when its tag turns not finite and when it is finite again;
 - a ``string`` tag that is not UTF-8 or not printable turns ``bad`` like a value (its
   last good text, or left out), counted by reason in ``ScanAssembler.bad_text_reasons``;
 - a scan left with no value at all produces no reading.
@@ -19,6 +21,7 @@ the last good values, each with quality ``comm_loss``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -31,6 +34,8 @@ from connectors.config.devices import (
 )
 from connectors.modbus.decoding import BIT_TABLES, BlockDecoder, ByteOrder, Table, decode_string
 from contracts.readings import MAX_TEXT_CHARS, Quality, Reading
+
+logger = logging.getLogger(__name__)
 
 _TABLE_ORDER: tuple[Table, ...] = ("holding", "input", "coil", "discrete")
 
@@ -164,6 +169,10 @@ class ScanAssembler:
     all_good: bool = True
     # String tags that read bad, counted by reason ("not UTF-8", "not printable", ...).
     bad_text_reasons: dict[str, int] = field(default_factory=dict)
+    # Values that were NaN or infinity after scale and offset (published bad, or left out).
+    not_finite_values: int = 0
+    # The tags whose last decoded value was not finite.
+    _not_finite_tags: set[str] = field(default_factory=set)
 
     def _decoder(self, request: ReadRequest) -> BlockDecoder | _BitDecoder:
         decoder = self._decoders.get(id(request))
@@ -207,6 +216,8 @@ class ScanAssembler:
             else:
                 decoded, not_finite = decoder.decode(answer.registers)
             values.update(decoded)
+            if not_finite or self._not_finite_tags:
+                self._note_not_finite(decoded, not_finite)
             bad.extend(not_finite)
             for text_field in self._texts.get(id(request), ()):
                 text, reason = text_field.text(answer.registers)
@@ -235,6 +246,24 @@ class ScanAssembler:
         if not values and not texts:
             return None
         return self.reading(values, quality, ts_ms=ts_ms, seq=seq, texts=texts)
+
+    def _note_not_finite(self, decoded: Mapping[str, float], not_finite: Sequence[str]) -> None:
+        """Count the values that are not finite; log each tag that turns so, or back."""
+        self.not_finite_values += len(not_finite)
+        mid = self.device.machine_id
+        for name in not_finite:
+            if name not in self._not_finite_tags:
+                self._not_finite_tags.add(name)
+                logger.warning(
+                    "device %s: tag %s is %r after scale and offset; published as bad "
+                    "(check the register's type, scale and offset)",
+                    mid,
+                    name,
+                    decoded[name],
+                )
+        for name in self._not_finite_tags.intersection(decoded).difference(not_finite):
+            self._not_finite_tags.discard(name)
+            logger.info("device %s: tag %s is finite again", mid, name)
 
     def reading(
         self,

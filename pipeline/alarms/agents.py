@@ -19,6 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import faust
+from prometheus_client import CollectorRegistry
 
 from alarmrules.engine import EngineConfig
 from contracts.timefmt import now_ms
@@ -47,7 +48,12 @@ def partition_of(machine_id: str, partitions: int) -> int:
 
 
 def build_alarm_processor(
-    app: faust.App, *, settings: PipelineSettings, publisher: Publisher, partitions: int
+    app: faust.App,
+    *,
+    settings: PipelineSettings,
+    publisher: Publisher,
+    partitions: int,
+    registry: CollectorRegistry | None = None,
 ) -> AlarmProcessor:
     table = app.tables.add(
         PromptChangelogTable(
@@ -80,7 +86,7 @@ def build_alarm_processor(
             comm_loss_severity=settings.pipeline_alarm_comm_loss_severity,
         ),
         retry=settings.retry_policy(),
-        metrics=AlarmMetrics(),
+        metrics=AlarmMetrics(registry),
         owns=owns,
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
         partitions=partitions,

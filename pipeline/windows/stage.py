@@ -99,8 +99,10 @@ class WindowsStage:
         table: MutableMapping[bytes, Any],
         publisher: Publisher,
         retry: RetryPolicy,
+        registry: CollectorRegistry | None = None,
     ) -> WindowsStage:
         return cls(
+            registry=registry,
             table=table,
             specs=specs_from_settings(settings),
             grace_ms=settings.pipeline_window_grace_ms,

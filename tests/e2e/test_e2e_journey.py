@@ -277,6 +277,30 @@ def test_seed_curl_examples(stack: RunningStack) -> None:
     assert posted.stdout == "201"
 
 
+def test_the_seeds_machine_object_and_put_with_it(stack: RunningStack) -> None:
+    """The guide's machine object: each field a client reads, of the type it shows."""
+    headers = {"X-API-Key": stack.admin_key}
+    url = f"{stack.base_url}/api/machines/42"
+    deadline = time.monotonic() + 60
+    machine = httpx.get(url, headers=headers).json()
+    while machine["status"] == "offline" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        machine = httpx.get(url, headers=headers).json()
+    assert machine["machine_id"] == 42
+    assert machine["name"] == "CNC Lathe - Haas ST-20"
+    assert machine["location"] == "Hall B, Line 3"
+    assert machine["status"] in ("running", "alarm"), machine
+    assert isinstance(machine["temperature_c"], float)
+    assert isinstance(machine["spindle_rpm"], float)
+    assert isinstance(machine["alarms"], list)
+    assert machine["last_maintenance"] == "2025-12-15"
+    assert isinstance(machine["sensors"]["vibration_mm_s"], float)
+    assert machine["sensor_info"]["temperature_c"] == {"unit": "°C"}
+    put = httpx.put(url, headers=headers, json=machine)
+    assert put.status_code == 200, put.text
+    assert put.json()["name"] == machine["name"]
+
+
 def test_operator_key_reads_but_cannot_post_readings(stack: RunningStack) -> None:
     key = _minted_key(stack, name="hall-b-screen", role="operator")
     headers = {"X-API-Key": key}

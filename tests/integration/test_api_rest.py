@@ -215,7 +215,7 @@ async def test_machines_come_from_the_registry_topic(
     assert one.status_code == 200, one.text
     assert one.json()["machine_id"] == int(machine_id)
     assert one.json()["name"] == "CNC Lathe - Haas ST-20"
-    assert one.json()["sensors"] == [{"name": "temperature_c", "unit": "°C"}]
+    assert one.json()["sensor_info"] == {"temperature_c": {"unit": "°C"}}
     assert int(machine_id) in [m["machine_id"] for m in listing.json()]
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "machine no-such-machine: not found"}

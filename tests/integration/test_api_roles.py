@@ -63,6 +63,8 @@ MIN_ROLE: dict[tuple[str, str], MinRole] = {
     ("GET", "/api/machines/{machine_id}/thresholds/{sensor}"): "operator",
     ("GET", "/api/machines/{machine_id}/commands/{command_id}"): "operator",
     ("GET", "/api/commands/{command_id}"): "operator",
+    ("GET", "/api/machines/{machine_id}/maintenance"): "operator",
+    ("GET", "/api/machines/{machine_id}/maintenance/{schedule_id}"): "operator",
     ("WS", "/live"): "operator",
     # engineers write
     ("POST", "/api/readings"): "engineer",
@@ -81,6 +83,10 @@ MIN_ROLE: dict[tuple[str, str], MinRole] = {
     ("PATCH", "/api/machines/{machine_id}/thresholds/{sensor}"): "engineer",
     ("DELETE", "/api/machines/{machine_id}/thresholds/{sensor}"): "engineer",
     ("POST", "/api/machines/{machine_id}/commands"): "engineer",
+    ("POST", "/api/machines/{machine_id}/maintenance"): "engineer",
+    ("PUT", "/api/machines/{machine_id}/maintenance/{schedule_id}"): "engineer",
+    ("PATCH", "/api/machines/{machine_id}/maintenance/{schedule_id}"): "engineer",
+    ("DELETE", "/api/machines/{machine_id}/maintenance/{schedule_id}"): "engineer",
     ("POST", "/api/machines/{machine_id}/thresholds/{sensor}/backtest"): "engineer",
     ("GET", "/api/alarm-health"): "engineer",
     # admins control users, keys and the audit log
@@ -103,6 +109,7 @@ PATH_VALUES = {
     "key_id": "no-such-key",
     "alarm_id": "987654:temperature_c:threshold",
     "command_id": "no-such-command",
+    "schedule_id": "no-such-schedule",
 }
 
 

@@ -52,7 +52,7 @@ def _write_machine(stack_connection: Connection, machine: str) -> str:
         write.write(
             c.influx_aggregates_bucket,
             record=f"aggregates,machine_id={machine},plant=hall-b,line=3,sensor=temperature_c,"
-            f"window=1m count=3,min=60,max=80,mean=70,last=80 {ts}",
+            f"window=1m count=3i,min=60,max=80,mean=70,last=80 {ts}",
             write_precision=WritePrecision.MS,
         )
         write.write(

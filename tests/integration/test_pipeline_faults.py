@@ -194,8 +194,13 @@ def test_worker_killed_mid_window_loses_no_reading_and_no_window(
     machines = machines_on_every_partition(partitions, 1)
     minute = 60_000
     w0 = (int(time.time() * 1000) // minute - 30) * minute
+    # Faust's session timeout (60 s by default) bounds how long the victim's partitions
+    # stay orphaned after the kill.
     extra = dict(
-        MILLSTREAM_PIPELINE_WINDOW_HOPPING_S="0", MILLSTREAM_PIPELINE_COMMIT_INTERVAL_MS="500"
+        MILLSTREAM_PIPELINE_WINDOW_HOPPING_S="0",
+        MILLSTREAM_PIPELINE_COMMIT_INTERVAL_MS="500",
+        BROKER_SESSION_TIMEOUT="10",
+        BROKER_HEARTBEAT_INTERVAL="1",
     )
     first_half = [reading(m, w0 + i * 1_000, float(i)) for m in machines for i in range(30)]
     second_half = [reading(m, w0 + i * 1_000, float(i)) for m in machines for i in range(30, 60)]

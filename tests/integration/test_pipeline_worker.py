@@ -226,8 +226,8 @@ def test_influx_outage_holds_offsets_until_the_batch_is_written(
             [reading(machine, t0 + i * 1000, v) for i, v in enumerate(values)],
         )
         wait_for_log(proc, "batch step failed step=write_readings attempt=2")
-        # Faust commits every 2.8 s: give it two rounds to (wrongly) commit.
-        deadline = time.monotonic() + 6.0
+        # The worker commits every 0.5 s: give it four rounds to (wrongly) commit.
+        deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             assert committed_total(bootstrap, app_id, topics.readings) == 0
             time.sleep(0.5)

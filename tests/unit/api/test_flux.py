@@ -1,6 +1,15 @@
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from api.history.flux import flux_string, flux_time, readings_flux
+import pytest
+
+from api.history.flux import (
+    flux_string,
+    flux_time,
+    latest_flux,
+    latest_texts_flux,
+    readings_flux,
+)
 from api.history.params import readings_query
 
 NOW = datetime(2025, 12, 20, 14, 30, tzinfo=UTC)
@@ -55,3 +64,18 @@ def test_fields_and_window_are_rendered_from_validated_values():
     assert '(r) => r._field == "temperature_c" or r._field == "power_kw")' in flux
     assert "aggregateWindow(every: 1h30m, fn: max, createEmpty: false)" in flux
     assert flux.index("aggregateWindow") < flux.index("pivot")
+
+
+@pytest.mark.parametrize("build", [latest_flux, latest_texts_flux])
+def test_latest_queries_let_influxdb_push_last_down(build: Callable[..., str]) -> None:
+    """last() straight after range and filter runs in InfluxDB's storage engine; a filter
+    on the value's type before it made InfluxDB read every point of the range."""
+    flux = build(
+        bucket="telemetry",
+        machine_id="42",
+        start=datetime(2025, 12, 1, tzinfo=UTC),
+        stop=datetime(2025, 12, 20, tzinfo=UTC),
+    )
+    steps = [line.strip() for line in flux.splitlines() if line.strip().startswith("|>")]
+    assert steps[0].startswith("|> range(") and steps[1].startswith("|> filter(")
+    assert steps[2].startswith("|> last()")

@@ -29,7 +29,8 @@ def test_connector_with_bad_devices_file_exits_2(
     err = capsys.readouterr().err
     assert err == (
         f"error: {path}: device 42: registers[1].type: must be one of bit, float32, float64, "
-        "int16, int32, int64, string, uint16, uint32, uint64 (register vibration_mm_s)\n"
+        "int16, int32, int64, string, uint16, uint32, uint64 (got 'double') "
+        "(register vibration_mm_s)\n"
     )
 
 

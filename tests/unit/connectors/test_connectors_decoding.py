@@ -282,3 +282,27 @@ def test_strings_decode_what_pymodbus_encodes(text: str, spare: int, byte_order:
         regs = [((r & 0xFF) << 8) | (r >> 8) for r in regs]
     assert decode_string(regs, byte_order=byte_order) == text
     assert encode_string(text, length=len(regs), byte_order=byte_order) == regs
+
+
+@pytest.mark.parametrize(
+    ("data_type", "raw", "scale", "offset"),
+    [
+        ("int32", 2**31 - 1, 1e300, 0.0),
+        ("int32", -(2**31), 1e300, 0.0),
+        ("uint64", 2**64 - 1, 1e300, 0.0),
+        ("int16", 30_000, -1e305, 5.0),
+        ("float32", 3.0e38, 1e300, 0.0),
+    ],
+)
+def test_a_value_scaled_past_the_float_range_is_named_not_finite(
+    data_type: DataType, raw: int | float, scale: float, offset: float
+) -> None:
+    fields = [
+        FieldSpec("ok", 0, "uint16", scale=0.1),
+        FieldSpec("big", 1, data_type, scale=scale, offset=offset),
+    ]
+    decoder = BlockDecoder(0, 1 + register_count(data_type), fields)
+    values, bad = decoder.decode([215, *encode(raw, data_type=data_type)])
+    assert bad == ["big"]
+    assert math.isinf(values["big"])
+    assert values["ok"] == 21.5

@@ -38,6 +38,22 @@ def test_servers_use_official_images_with_health_checks(compose: dict[str, Any])
         assert check["retries"] >= 3, name
 
 
+def test_connector_and_worker_are_checked_on_their_readiness_pages(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    pages = {
+        "connector": ("MILLSTREAM_CONNECTOR_HEALTH_PORT", "/health/ready"),
+        "pipeline": ("MILLSTREAM_PIPELINE_WEB_PORT", "/health/ready/"),
+    }
+    for name, (port_variable, path) in pages.items():
+        port = services[name]["environment"][port_variable]
+        check = services[name]["healthcheck"]
+        assert check["test"][0] == "CMD", name
+        assert f"http://127.0.0.1:{port}{path}'" in " ".join(check["test"]), name
+        assert check["retries"] >= 3, name
+
+
 def test_services_wait_for_what_they_need(compose: dict[str, Any]) -> None:
     services = compose["services"]
     boot = services["bootstrap"]["depends_on"]

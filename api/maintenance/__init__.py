@@ -1,0 +1,1 @@
+"""Maintenance schedules of machines: the compacted maintenance topic, in memory."""
