@@ -10,6 +10,8 @@ a leaf for the services: it imports ``contracts`` and nothing else of ours.
   table holds it);
 - :mod:`.lifecycle`: the ISA-18.2 transitions of one alarm (raise, clear, acknowledge,
   shelve, unshelve);
-- :mod:`.engine`: readings, the passing of time and operator actions in, events out;
+- :mod:`.delays`: one alarm's condition over time, with its on-, off- and re-alarm delays;
+- :mod:`.engine`: readings and the passing of time in, events out;
+- :mod:`.actions`: operator actions (acknowledge, shelve, log, clear) and shelves that run out;
 - :mod:`.backtest`: a stretch of history replayed through the engine with a chosen rule.
 """

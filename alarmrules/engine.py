@@ -1,7 +1,7 @@
-"""The rule engine: readings, the passing of time and operator actions in, events out.
+"""The rule engine: readings and the passing of time in, events out.
 
 Pure code on a :class:`~alarmrules.state.MachineState` (mutated in place; the caller
-loads a fresh copy and stores it back). Three inputs:
+loads a fresh copy and stores it back). Two inputs:
 
 - :func:`evaluate_reading`: one reading against the rules of its machine's sensors;
 - :func:`advance`: time passes to ``at_ms`` (reading time): on- and off-delays that fall
@@ -9,10 +9,10 @@ loads a fresh copy and stores it back). Three inputs:
   reading for the comm-loss time loses communication. The processor's timer calls it with
   the machine's clock estimated from wall time; :func:`evaluate_reading` calls it first
   with the reading's time, so the outcome depends on the readings alone, not on when the
-  timer ran (values are held until the next reading, as SCADA does);
-- :func:`apply_action`: acknowledge, shelve, unshelve, log, clear; refused with
-  :class:`~alarmrules.lifecycle.ActionRefused` when the state does not allow it.
-  :func:`expire_shelves` ends shelves whose time is up.
+  timer ran (values are held until the next reading, as SCADA does).
+
+Operator actions (acknowledge, shelve, unshelve, log, clear) and shelves that run out are
+:mod:`alarmrules.actions`.
 
 Limit alarms evaluate values of quality ``good`` and ``uncertain`` only: a ``bad``,
 ``stale`` or ``comm_loss`` value says nothing about the process. A ``stale`` quality raises
@@ -25,16 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alarmrules.lifecycle import (
-    ActionRefused,
-    acknowledge,
-    clear_alarm,
-    raise_alarm,
-    shelve,
-    unshelve,
-)
-from alarmrules.state import AlarmEntry, MachineState, Pending, SensorMemory
-from contracts.alarm_actions import AlarmAction
+from alarmrules.delays import Condition, observe
+from alarmrules.lifecycle import clear_alarm, raise_alarm
+from alarmrules.state import AlarmEntry, MachineState, SensorMemory
 from contracts.alarms import COMM_LOSS_SENSOR, AlarmEvent, Severity
 from contracts.readings import Reading
 from contracts.thresholds import LIMIT_KINDS, Limit, SensorThresholds
@@ -52,19 +45,6 @@ class EngineConfig:
     comm_loss_severity: Severity = "high"
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """What one alarm watches, as the rules say now."""
-
-    sensor: str
-    rule: str
-    severity: Severity
-    threshold: float
-    on_delay_ms: int = 0
-    off_delay_ms: int = 0
-    realarm_delay_ms: int = 0
-
-
 def _num(value: float) -> str:
     return repr(round(value, 3))
 
@@ -75,58 +55,6 @@ def _ms(seconds: float) -> int:
 
 def _entry_of(state: MachineState, sensor: str, rule: str) -> AlarmEntry | None:
     return state.alarms.get(f"{sensor}:{rule}")
-
-
-def observe(
-    state: MachineState,
-    cond: Condition,
-    *,
-    present: bool,
-    ts_ms: int,
-    value: float,
-    message: str,
-) -> list[AlarmEvent]:
-    """The condition of ``cond`` is ``present`` (or not) at ``ts_ms``; apply the delays."""
-    key = f"{cond.sensor}:{cond.rule}"
-    entry = state.alarms.get(key)
-    if entry is None:
-        if not present:
-            return []
-        entry = state.alarms[key] = AlarmEntry(
-            sensor=cond.sensor, rule=cond.rule, severity=cond.severity, threshold=cond.threshold
-        )
-    if present:
-        if entry.pending is not None and entry.pending.kind == "clear":
-            entry.pending = None
-        if entry.active:
-            return []
-        entry.severity = cond.severity
-        entry.threshold = cond.threshold
-        delay_ms = cond.on_delay_ms
-        if entry.cleared_ts_ms is not None:
-            delay_ms = max(delay_ms, cond.realarm_delay_ms)
-        if delay_ms > 0:
-            pending = entry.pending
-            if pending is None or pending.kind != "raise":
-                entry.pending = Pending("raise", ts_ms, ts_ms + delay_ms, value, message)
-                return []
-            if ts_ms < pending.due_ms:
-                return []
-        event = raise_alarm(state, entry, ts_ms=ts_ms, value=value, message=message)
-    else:
-        if entry.pending is not None and entry.pending.kind == "raise":
-            entry.pending = None
-        if not entry.active:
-            return []
-        if cond.off_delay_ms > 0:
-            pending = entry.pending
-            if pending is None:
-                entry.pending = Pending("clear", ts_ms, ts_ms + cond.off_delay_ms, value, message)
-                return []
-            if ts_ms < pending.due_ms:
-                return []
-        event = clear_alarm(state, entry, ts_ms=ts_ms, value=value, message=message)
-    return [event] if event is not None else []
 
 
 def _limit_condition(sensor: str, kind: str, limit: Limit) -> Condition:
@@ -283,174 +211,130 @@ def evaluate_reading(
         state.plant = reading.plant
     if reading.line:
         state.line = reading.line
-    machine_id = state.machine_id
-    comm_lost = "comm_loss" in reading.quality.values() if reading.quality else False
-    # Most readings change nothing: skip building conditions and messages for them.
-    if comm_lost or _COMM_LOSS_KEY in state.alarms:
-        events += observe(
-            state,
-            _comm_loss_condition(config),
-            present=comm_lost,
-            ts_ms=ts,
-            value=0.0,
-            message=(
-                f"machine {machine_id} reports communication loss"
-                if comm_lost
-                else f"communication with machine {machine_id} restored"
-            ),
-        )
+    events += _comm_loss_events(state, reading, config)
     for sensor, record in rules.items():
-        value = reading.values.get(sensor)
-        quality = reading.quality_of(sensor) if value is not None else None
-        usable = value is not None and quality in _USABLE
-        remember = record.stale_after_s is not None or record.rate_of_change is not None
-        memory = state.sensors.get(sensor)
-        if remember and memory is None:
-            memory = state.sensors[sensor] = SensorMemory()
-        if quality == "stale" or (usable and f"{sensor}:stale" in state.alarms):
-            events += observe(
-                state,
-                _stale_condition(record),
-                present=quality == "stale",
-                ts_ms=ts,
-                value=0.0,
-                message=(
-                    f"{sensor} reported stale on machine {machine_id}"
-                    if quality == "stale"
-                    else f"{sensor} fresh again on machine {machine_id}"
-                ),
-            )
-        if not usable or value is None:
-            continue
-        for kind in LIMIT_KINDS:
-            limit = record.limits.get(kind)
-            if limit is None or not limit.enabled:
-                continue
-            entry = _entry_of(state, sensor, kind)
-            present = _limit_present(
-                kind, limit, value, was_active=entry is not None and entry.active
-            )
-            if (
-                (not present)
-                if entry is None
-                else (present == entry.active and entry.pending is None)
-            ):
-                continue  # nothing changes
-            events += observe(
-                state,
-                _limit_condition(sensor, kind, limit),
-                present=present,
-                ts_ms=ts,
-                value=value,
-                message=_limit_message(machine_id, sensor, kind, limit, value, present=present),
-            )
-        rate = record.rate_of_change
-        if (
-            rate is not None
-            and rate.enabled
-            and memory is not None
-            and memory.value is not None
-            and memory.value_ts_ms is not None
-        ):
-            dt_s = (ts - memory.value_ts_ms) / 1000
-            per_s = abs(value - memory.value) / dt_s if dt_s > 0 else 0.0
-            present = per_s > rate.per_s
-            events += observe(
-                state,
-                Condition(
-                    sensor=sensor,
-                    rule="rate_of_change",
-                    severity=rate.severity,
-                    threshold=rate.per_s,
-                    on_delay_ms=_ms(rate.on_delay_s),
-                    off_delay_ms=_ms(rate.off_delay_s),
-                ),
-                present=present,
-                ts_ms=ts,
-                value=per_s,
-                message=(
-                    f"{sensor} changing {_num(per_s)}/s, faster than {_num(rate.per_s)}/s "
-                    f"on machine {machine_id}"
-                    if present
-                    else f"{sensor} rate of change back to {_num(per_s)}/s on machine {machine_id}"
-                ),
-            )
-        if memory is not None:
-            memory.good_ts_ms = ts
-            memory.value = value
-            memory.value_ts_ms = ts
+        events += _sensor_events(state, reading, sensor, record)
     events += _retired(state, rules, ts)
     state.last_ts_ms = ts
     return events
 
 
-def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
-    """Apply an operator action; :class:`ActionRefused` says why it cannot be."""
-    key = f"{action.sensor}:{action.rule}"
-    entry = state.alarms.get(key)
-    if entry is not None and action.action_id == entry.last_action_id:
-        return []  # the same action again (a replay): applied already
-    if entry is not None and action.ts_ms < entry.last_action_ts_ms:
-        raise ActionRefused(
-            f"alarm {action.alarm_id}: action of ts_ms {action.ts_ms} is older than the last "
-            f"one applied ({entry.last_action_ts_ms}); replayed or out of order"
-        )
-    ts = action.ts_ms
-    event: AlarmEvent | None
-    if action.action == "log":
-        if entry is None:
-            entry = state.alarms[key] = AlarmEntry(sensor=action.sensor, rule=action.rule)
-        if entry.active:
-            raise ActionRefused(f"alarm {action.alarm_id} is already active")
-        entry.severity = action.severity
-        entry.threshold = action.value if action.value is not None else 0.0
-        event = raise_alarm(
-            state,
-            entry,
-            ts_ms=ts,
-            value=action.value if action.value is not None else 0.0,
-            message=action.message or f"logged by {action.by}",
-            by=action.by,
-        )
-    elif entry is None:
-        raise ActionRefused(
-            f"alarm {action.alarm_id}: unknown alarm on machine {action.machine_id}"
-        )
-    elif action.action == "clear":
-        if not entry.active:
-            raise ActionRefused(f"alarm {action.alarm_id} is not active")
-        event = clear_alarm(
-            state,
-            entry,
-            ts_ms=ts,
-            value=entry.value,
-            message=action.message or f"cleared by {action.by}",
-            by=action.by,
-        )
-    elif action.action == "acknowledge":
-        event = acknowledge(state, entry, ts_ms=ts, by=action.by, comment=action.comment)
-    elif action.action == "shelve":
-        assert action.shelve_until_ts_ms is not None
-        event = shelve(
-            state,
-            entry,
-            ts_ms=ts,
-            by=action.by,
-            until_ts_ms=action.shelve_until_ts_ms,
-            comment=action.comment,
-        )
-    else:
-        event = unshelve(state, entry, ts_ms=ts, by=action.by, comment=action.comment)
-    entry.last_action_id = action.action_id
-    entry.last_action_ts_ms = action.ts_ms
-    return [event] if event is not None else []
+def _comm_loss_events(
+    state: MachineState, reading: Reading, config: EngineConfig
+) -> list[AlarmEvent]:
+    machine_id = state.machine_id
+    comm_lost = "comm_loss" in reading.quality.values() if reading.quality else False
+    # Most readings change nothing: skip building conditions and messages for them.
+    if not comm_lost and _COMM_LOSS_KEY not in state.alarms:
+        return []
+    return observe(
+        state,
+        _comm_loss_condition(config),
+        present=comm_lost,
+        ts_ms=reading.ts_ms,
+        value=0.0,
+        message=(
+            f"machine {machine_id} reports communication loss"
+            if comm_lost
+            else f"communication with machine {machine_id} restored"
+        ),
+    )
 
 
-def expire_shelves(state: MachineState, now_ms: int) -> list[AlarmEvent]:
-    """Unshelve every alarm whose shelve ended by ``now_ms`` (wall time)."""
-    events = []
-    for _key, entry in sorted(state.alarms.items()):
-        until = entry.shelved_until_ts_ms
-        if entry.state == "shelved" and until is not None and until <= now_ms:
-            events.append(unshelve(state, entry, ts_ms=until, by="", comment="shelve expired"))
+def _sensor_events(
+    state: MachineState, reading: Reading, sensor: str, record: SensorThresholds
+) -> list[AlarmEvent]:
+    """One sensor's stale, limit and rate-of-change alarms for one reading."""
+    ts = reading.ts_ms
+    machine_id = state.machine_id
+    value = reading.values.get(sensor)
+    quality = reading.quality_of(sensor) if value is not None else None
+    usable = value is not None and quality in _USABLE
+    remember = record.stale_after_s is not None or record.rate_of_change is not None
+    memory = state.sensors.get(sensor)
+    if remember and memory is None:
+        memory = state.sensors[sensor] = SensorMemory()
+    events: list[AlarmEvent] = []
+    if quality == "stale" or (usable and f"{sensor}:stale" in state.alarms):
+        events += observe(
+            state,
+            _stale_condition(record),
+            present=quality == "stale",
+            ts_ms=ts,
+            value=0.0,
+            message=(
+                f"{sensor} reported stale on machine {machine_id}"
+                if quality == "stale"
+                else f"{sensor} fresh again on machine {machine_id}"
+            ),
+        )
+    if not usable or value is None:
+        return events
+    events += _limit_events(state, sensor, record, value, ts)
+    if memory is not None:
+        events += _rate_events(state, sensor, record, memory, value, ts)
+        memory.good_ts_ms = ts
+        memory.value = value
+        memory.value_ts_ms = ts
     return events
+
+
+def _limit_events(
+    state: MachineState, sensor: str, record: SensorThresholds, value: float, ts: int
+) -> list[AlarmEvent]:
+    events: list[AlarmEvent] = []
+    for kind in LIMIT_KINDS:
+        limit = record.limits.get(kind)
+        if limit is None or not limit.enabled:
+            continue
+        entry = _entry_of(state, sensor, kind)
+        present = _limit_present(kind, limit, value, was_active=entry is not None and entry.active)
+        if (not present) if entry is None else (present == entry.active and entry.pending is None):
+            continue  # nothing changes
+        events += observe(
+            state,
+            _limit_condition(sensor, kind, limit),
+            present=present,
+            ts_ms=ts,
+            value=value,
+            message=_limit_message(state.machine_id, sensor, kind, limit, value, present=present),
+        )
+    return events
+
+
+def _rate_events(
+    state: MachineState,
+    sensor: str,
+    record: SensorThresholds,
+    memory: SensorMemory,
+    value: float,
+    ts: int,
+) -> list[AlarmEvent]:
+    """The rate-of-change alarm, against the last good value the sensor's memory holds."""
+    rate = record.rate_of_change
+    if rate is None or not rate.enabled or memory.value is None or memory.value_ts_ms is None:
+        return []
+    machine_id = state.machine_id
+    dt_s = (ts - memory.value_ts_ms) / 1000
+    per_s = abs(value - memory.value) / dt_s if dt_s > 0 else 0.0
+    present = per_s > rate.per_s
+    return observe(
+        state,
+        Condition(
+            sensor=sensor,
+            rule="rate_of_change",
+            severity=rate.severity,
+            threshold=rate.per_s,
+            on_delay_ms=_ms(rate.on_delay_s),
+            off_delay_ms=_ms(rate.off_delay_s),
+        ),
+        present=present,
+        ts_ms=ts,
+        value=per_s,
+        message=(
+            f"{sensor} changing {_num(per_s)}/s, faster than {_num(rate.per_s)}/s "
+            f"on machine {machine_id}"
+            if present
+            else f"{sensor} rate of change back to {_num(per_s)}/s on machine {machine_id}"
+        ),
+    )

@@ -16,7 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.auth.roles import Role
-from api.deps import API_KEY_HEADER, current_identity, role_refusal
+from api.deps import API_KEY_HEADER, current_identity, get_security, role_refusal
 from api.errors import ApiError
 
 
@@ -47,12 +47,10 @@ async def credential_error(request: Request) -> ApiError | None:
     needs, role = route_needs(dependant)
     if not needs:
         return None
-    services = getattr(request.app.state, "services", None)
     try:
         identity = await current_identity(
             request,
-            keys=getattr(services, "keys", None),  # type: ignore[arg-type]
-            security=getattr(request.app.state, "security", None),
+            security=await get_security(request),
             api_key=request.headers.get(API_KEY_HEADER),
             bearer=_bearer(request),
         )

@@ -16,21 +16,21 @@ from fastapi import Depends, Request, Security
 from fastapi.requests import HTTPConnection
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth.authenticator import Authenticator
-from api.auth.roles import Identity, Role
+from api.alarms.store import AlarmStore
+from api.auth.roles import STATE_IDENTITY, Identity, Role
 from api.auth.store import ApiKeyStore
-from api.auth.tokens import looks_like_jwt
+from api.commands.tracker import CommandTracker
 from api.errors import AuthenticationError, PermissionDeniedError, UnavailableError
 from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.machines.registry import MachineRegistry
 from api.maintenance.store import MaintenanceStore
 from api.security.errors import RateLimitedError
-from api.security.middleware import STATE_IDENTITY, STATE_RATE
-from api.security.ratelimit import RouteClass, route_class
+from api.security.ratelimit import STATE_RATE, RouteClass, route_class
 from api.security.runtime import SecurityServices
 from api.services import Services
 from api.settings import ApiSettings
+from api.thresholds.store import ThresholdsStore
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -88,34 +88,33 @@ async def get_security(connection: HTTPConnection) -> SecurityServices:
     return security
 
 
-async def get_optional_security(connection: HTTPConnection) -> SecurityServices | None:
-    """The security services, or ``None`` outside a running lifespan (unit tests)."""
-    security: SecurityServices | None = getattr(connection.app.state, "security", None)
-    return security
+async def get_alarm_store(services: ServicesDep) -> AlarmStore:
+    return services.alarms
+
+
+async def get_thresholds_store(services: ServicesDep) -> ThresholdsStore:
+    return services.thresholds
+
+
+async def get_command_tracker(services: ServicesDep) -> CommandTracker:
+    return services.commands
 
 
 SecurityDep = Annotated[SecurityServices, Depends(get_security)]
-OptionalSecurityDep = Annotated[SecurityServices | None, Depends(get_optional_security)]
-
-
-async def get_authenticator(security: SecurityDep) -> Authenticator:
-    """API key or login token -> Identity; ``still_valid`` for long-lived connections."""
-    return security.auth
-
-
-AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
 KeyStoreDep = Annotated[ApiKeyStore, Depends(get_key_store)]
 MachinesDep = Annotated[MachineRegistry, Depends(get_machines)]
 HistoryDep = Annotated[HistoryReader, Depends(get_history)]
+AlarmStoreDep = Annotated[AlarmStore, Depends(get_alarm_store)]
+ThresholdsStoreDep = Annotated[ThresholdsStore, Depends(get_thresholds_store)]
+CommandTrackerDep = Annotated[CommandTracker, Depends(get_command_tracker)]
 MaintenanceDep = Annotated[MaintenanceStore, Depends(get_maintenance)]
 
 
 async def current_identity(
     request: Request,
-    keys: KeyStoreDep,
-    security: OptionalSecurityDep,
+    security: SecurityDep,
     api_key: Annotated[str | None, Security(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Identity:
@@ -126,22 +125,17 @@ async def current_identity(
             "or a token in Authorization: Bearer"
         )
     client = request.client.host if request.client else "unknown"
-    if security is not None and security.limiter is not None:
+    if security.limiter is not None:
         await security.limiter.refuse_if_exhausted(RouteClass.auth_failures, client)
-    if security is not None:
-        identity = security.auth.authenticate(credential)
-    elif looks_like_jwt(credential):
-        raise UnavailableError("api: starting up or shutting down")
-    else:  # no lifespan (unit tests of the HTTP mapping): API keys only
-        identity = keys.authenticate(credential)
+    identity = security.auth.authenticate(credential)
     if identity is None:
-        if security is not None and security.limiter is not None:
+        if security.limiter is not None:
             await security.limiter.hit(RouteClass.auth_failures, client)
         if api_key:
             raise AuthenticationError(f"{API_KEY_HEADER}: not a valid API key")
         raise AuthenticationError("Authorization: not a valid login token or API key")
     setattr(request.state, STATE_IDENTITY, identity)
-    if security is not None and security.limiter is not None:
+    if security.limiter is not None:
         cls = route_class(request.method, request.url.path)
         try:
             decision = await security.limiter.enforce(cls, identity.principal)

@@ -6,6 +6,9 @@ into ``{"detail": ...}`` JSON responses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from contracts.errors import MillstreamError
 
 
@@ -46,10 +49,6 @@ class PreconditionFailedError(ApiError):
     status_code = 412
 
 
-class PayloadTooLargeError(ApiError):
-    status_code = 413
-
-
 class AuthenticationError(ApiError):
     """No credential, or one that matches no key."""
 
@@ -88,3 +87,15 @@ class HistoryUnavailableError(UnavailableError):
 
 class StartupError(MillstreamError):
     """The API cannot start: a topic is missing, a server does not answer in time."""
+
+
+def validation_detail(errors: Sequence[Any]) -> str:
+    """``[{"loc": ("query", "limit"), "msg": "..."}]`` -> ``"limit: ..."``, one per error."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("query", "path", "header"):
+            loc = loc[1:]  # where it was sent; a parameter may itself be named ``path``
+        where = ".".join(loc) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "request: invalid"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,23 +10,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.authfirst import credential_error
-from api.errors import ApiError
+from api.errors import ApiError, validation_detail
 from api.openapi import install_openapi
 from api.responses import json_response
 
 logger = logging.getLogger(__name__)
-
-
-def validation_detail(errors: Sequence[Any]) -> str:
-    """``[{"loc": ("query", "limit"), "msg": "..."}]`` -> ``"limit: ..."``, one per error."""
-    parts = []
-    for err in errors:
-        loc = [str(p) for p in err.get("loc", ())]
-        if loc and loc[0] in ("query", "path", "header"):
-            loc = loc[1:]  # where it was sent; a parameter may itself be named ``path``
-        where = ".".join(loc) or "request"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "request: invalid"
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

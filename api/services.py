@@ -14,12 +14,13 @@ from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
+from api.live.stats import LiveStats
 from api.machines.registry import MachineRegistry
 from api.maintenance.store import MaintenanceStore
-from api.security.metrics import LiveStats
 from api.settings import ApiSettings
 from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
+from contracts.topics import TopicNames
 from kafka_edge.connection import KafkaConnection
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,30 @@ class Services:
         )
 
 
+def history_reader(settings: ApiSettings) -> HistoryReader:
+    """The InfluxDB reader behind the history, fleet and alarm-journal routes."""
+    return HistoryReader(
+        url=settings.influx_url,
+        token=settings.influx_token.get_secret_value(),
+        org=settings.influx_org,
+        bucket=settings.influx_bucket,
+        aggregates_bucket=settings.influx_aggregates_bucket,
+        alarms_bucket=settings.influx_alarms_bucket,
+        timeout_s=settings.influx_query_timeout_s,
+    )
+
+
+def live_feed(kafka: KafkaConnection, topics: TopicNames, hub: LiveHub) -> LiveFeed:
+    """The reader of the readings, alarms and aggregates topics that feeds ``/live``."""
+    return LiveFeed(
+        kafka=kafka,
+        readings_topic=topics.readings,
+        alarms_topic=topics.alarms,
+        aggregates_topic=topics.aggregates,
+        hub=hub,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     """Start everything in dependency order; stop in reverse, also when a start fails."""
@@ -67,23 +92,9 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     )
     keys = ApiKeyStore(kafka=kafka, topic=topics.api_keys, publisher=publisher)
     machines = MachineRegistry(kafka=kafka, topic=topics.machines, publisher=publisher)
-    history = HistoryReader(
-        url=settings.influx_url,
-        token=settings.influx_token.get_secret_value(),
-        org=settings.influx_org,
-        bucket=settings.influx_bucket,
-        aggregates_bucket=settings.influx_aggregates_bucket,
-        alarms_bucket=settings.influx_alarms_bucket,
-        timeout_s=settings.influx_query_timeout_s,
-    )
+    history = history_reader(settings)
     hub = LiveHub(queue_frames=settings.live_queue_frames)
-    feed = LiveFeed(
-        kafka=kafka,
-        readings_topic=topics.readings,
-        alarms_topic=topics.alarms,
-        aggregates_topic=topics.aggregates,
-        hub=hub,
-    )
+    feed = live_feed(kafka, topics, hub)
     thresholds = ThresholdsStore(kafka=kafka, topic=topics.thresholds, publisher=publisher)
     alarms = AlarmStore(
         kafka=kafka,

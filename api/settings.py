@@ -11,7 +11,7 @@ from typing import Literal
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from contracts.settings import CommonSettings
+from contracts.settings import CommonSettings, LogLevel
 
 # Values people copy from examples; refused as the admin key.
 _PLACEHOLDER_KEYS = frozenset(("changeme", "change-me", "secret", "password", "admin", "apikey"))
@@ -40,7 +40,7 @@ class ApiSettings(CommonSettings):
     api_port: int = Field(default=8080, ge=1, le=65535)
     # The bootstrap admin key: the API makes sure it is a valid admin key at start-up.
     admin_api_key: SecretStr | None = None
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
 
     # Kafka
     kafka_produce_timeout_s: float = Field(default=10.0, gt=0)

@@ -6,9 +6,9 @@ instance in its ``__main__`` and passes it down; nothing here is built at import
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.errors import ConfigError
@@ -16,6 +16,16 @@ from contracts.topics import TopicNames
 
 ENV_PREFIX = "MILLSTREAM_"
 S = TypeVar("S", bound=BaseSettings)
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+# Every service's log level: given in either case (``info`` or ``INFO``), held in upper case.
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+]
 
 
 # The setting that bounds how old a reading may be: the telemetry bucket's retention.

@@ -99,20 +99,18 @@ def _print_env(conn: Connection, settings: InfraSettings, console: Console) -> N
 
 
 def _bootstrap_external(settings: InfraSettings, console: Console) -> None:
-    from contracts.settings import CommonSettings
     from infra import bootstrap
     from kafka_edge.connection import KafkaConnection
 
-    common = CommonSettings()
     created = bootstrap.create_millstream_topics(
-        KafkaConnection.from_settings(common),
-        prefix=common.topic_prefix,
+        KafkaConnection.from_settings(settings),
+        prefix=settings.topic_prefix,
         stream_partitions=settings.stream_partitions,
     )
     bootstrap.ensure_buckets(
-        common.influx_url,
-        common.influx_token.get_secret_value(),
-        org=common.influx_org,
+        settings.influx_url,
+        settings.influx_token.get_secret_value(),
+        org=settings.influx_org,
         retention_days=settings.bucket_retention_days(),
     )
     console.print(f"topics created: {len(created)}; buckets ready")

@@ -114,21 +114,7 @@ def run_demo(
         MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
         MILLSTREAM_PIPELINE_DATA_DIR=str(run_dir / "pipeline"),
     )
-    py = sys.executable
-    commands = {
-        "simulator": [
-            py,
-            "-m",
-            "connectors.simulator",
-            "--devices",
-            str(devices),
-            "--overheat-every-s",
-            str(overheat_every_s),
-        ],
-        "connector": [py, "-m", "connectors"],
-        "pipeline": [py, "-m", "pipeline", "worker"],
-        "api": [py, "-m", "api"],
-    }
+    commands = _service_commands(devices, overheat_every_s=overheat_every_s)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # Stop at once, even while waiting for start-up; the clean-up below runs only once.
@@ -170,6 +156,25 @@ def run_demo(
         _stop_services(run_dir, children)
         servers.down()
         console.print("Stopped.")
+
+
+def _service_commands(devices: Path, *, overheat_every_s: float) -> dict[str, list[str]]:
+    """The command line of each service the demo runs, by name."""
+    py = sys.executable
+    return {
+        "simulator": [
+            py,
+            "-m",
+            "connectors.simulator",
+            "--devices",
+            str(devices),
+            "--overheat-every-s",
+            str(overheat_every_s),
+        ],
+        "connector": [py, "-m", "connectors"],
+        "pipeline": [py, "-m", "pipeline", "worker"],
+        "api": [py, "-m", "api"],
+    }
 
 
 def _print_banner(console: Console, *, host: str, port: int, key: str, run_dir: Path) -> None:

@@ -6,18 +6,20 @@ from pathlib import Path
 
 from pydantic import Field
 
-from contracts.settings import BucketSettings
+from contracts.settings import CommonSettings
 
 
 def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "millstream"
 
 
-class InfraSettings(BucketSettings):
+class InfraSettings(CommonSettings):
     """Where servers are cached and run, and on which loopback ports.
 
     A port of 0 means "pick a free one"; the chosen ports are kept in the run directory's
-    state file so a restarted stack reuses them.
+    state file so a restarted stack reuses them. The shared fields (topic prefix, org,
+    buckets, and where an external Kafka and InfluxDB are, for ``bootstrap``) are
+    :class:`CommonSettings`'.
     """
 
     cache_dir: Path = Field(default_factory=_default_cache_dir)
@@ -35,10 +37,8 @@ class InfraSettings(BucketSettings):
     redis_port: int = 0
     redis_server: str = "redis-server"
     redis_maxmemory_mb: int = 64
-    topic_prefix: str = "millstream"
     stream_partitions: int = 6
 
-    # The org, the buckets and their retentions are BucketSettings' fields.
     start_timeout_s: float = 120.0
 
     @property

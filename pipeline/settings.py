@@ -8,12 +8,11 @@ built at import time. Pipeline-only fields are named ``pipeline_*`` so their var
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from contracts.alarms import Severity
-from contracts.settings import CommonSettings
+from contracts.settings import CommonSettings, LogLevel
 from kafka_edge.connection import KafkaConnection, parse_bootstrap
 from kafka_edge.retry import RetryPolicy
 
@@ -132,12 +131,7 @@ class PipelineSettings(CommonSettings):
         le=300_000,
         description="How long readings wait at start-up for the thresholds topic to load.",
     )
-    pipeline_log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
-
-    @field_validator("pipeline_log_level", mode="before")
-    @classmethod
-    def _lower_log_level(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
+    pipeline_log_level: LogLevel = "INFO"
 
     @field_validator("pipeline_alarm_comm_loss_after_s")
     @classmethod

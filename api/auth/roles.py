@@ -8,6 +8,9 @@ from typing import Literal
 
 from contracts.errors import ContractError
 
+# The key under which the credential check leaves the caller's Identity in request.state.
+STATE_IDENTITY = "identity"
+
 
 class Role(StrEnum):
     operator = "operator"

@@ -13,8 +13,7 @@ from pydantic import ValidationError
 from api.alarms.store import AlarmStore, make_action
 from api.auth.roles import Identity, Role
 from api.commands.tracker import CommandTracker, make_command
-from api.errors import ApiError
-from api.handlers import validation_detail
+from api.errors import ApiError, validation_detail
 from api.live.protocol import Ack, Command, result_frame
 from contracts.alarm_actions import parse_alarm_id
 from contracts.errors import ContractError

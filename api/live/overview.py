@@ -13,17 +13,15 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from api.live.client import LiveClient
 from api.live.frames import reading_frame
 from api.live.matching import filter_frame
 from contracts.readings import Reading
 from contracts.timefmt import format_ts, now_ms
-
-if TYPE_CHECKING:
-    from api.live.hub import LiveClient
 
 logger = logging.getLogger(__name__)
 

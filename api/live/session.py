@@ -17,12 +17,13 @@ import orjson
 from aiokafka.errors import KafkaError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from api.auth.roles import Identity
+from api.auth.roles import STATE_IDENTITY, Identity
 from api.flat import machine_id_json
 from api.live.actions import LiveActions
+from api.live.client import LiveClient
 from api.live.feed import LiveFeed, ReplayTooLongError
 from api.live.frames import alarm_frame
-from api.live.hub import LiveClient, LiveHub
+from api.live.hub import LiveHub
 from api.live.overview import overview_ack
 from api.live.protocol import (
     Ack,
@@ -43,7 +44,6 @@ from api.live.protocol import (
     subscribed_frame,
     unsubscribed_frame,
 )
-from api.security.middleware import STATE_IDENTITY
 from contracts.errors import ContractError
 from contracts.timefmt import format_ts, now_ms
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.alarms.models import (
@@ -19,7 +19,8 @@ from api.alarms.models import (
     ShelveBody,
 )
 from api.alarms.store import AlarmFilter, AlarmStore, make_action
-from api.deps import Engineer, Principal, ServicesDep
+from api.auth.roles import Identity
+from api.deps import AlarmStoreDep, Engineer, Principal
 from api.errors import InvalidInputError, NotFoundError
 from api.flat import with_machine_id_json
 from api.pathparams import AlarmIdPath, MachineIdPath
@@ -39,13 +40,6 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is invalid; the detail names it"},
 }
 MAX_LIMIT = 10_000
-
-
-async def _store(services: ServicesDep) -> AlarmStore:
-    return services.alarms
-
-
-StoreDep = Annotated[AlarmStore, Depends(_store)]
 
 
 def _choices(name: str, values: list[str] | None, allowed: frozenset[str]) -> frozenset[str] | None:
@@ -69,7 +63,7 @@ def _views(records: list[AlarmStateRecord]) -> list[dict[str, Any]]:
 async def list_alarms(
     request: Request,
     identity: Principal,
-    store: StoreDep,
+    store: AlarmStoreDep,
     state: Annotated[
         list[str] | None,
         Query(description=f"State(s), repeated or comma-separated: {', '.join(sorted(_STATES))}"),
@@ -98,7 +92,7 @@ async def machine_alarms(
     request: Request,
     machine_id: MachineIdPath,
     identity: Principal,
-    store: StoreDep,
+    store: AlarmStoreDep,
     state: Annotated[list[str] | None, Query(description="State(s), as for /api/alarms")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
 ) -> Response:
@@ -113,7 +107,7 @@ async def machine_alarms(
     responses={404: _ACTION_ERRORS[404]},
 )
 async def get_alarm(
-    request: Request, alarm_id: AlarmIdPath, identity: Principal, store: StoreDep
+    request: Request, alarm_id: AlarmIdPath, identity: Principal, store: AlarmStoreDep
 ) -> Response:
     view = with_machine_id_json(_existing(store, alarm_id).model_dump(mode="json"))
     return conditional_json(request, view)
@@ -142,6 +136,18 @@ async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
     )
 
 
+async def _commented_action(
+    store: AlarmStore,
+    alarm_id: str,
+    kind: Literal["acknowledge", "unshelve"],
+    identity: Identity,
+    body: AcknowledgeBody | None,
+) -> Response:
+    record = _existing(store, alarm_id)
+    comment = body.comment if body is not None else ""
+    return await _submit(store, make_action(record, kind, identity.principal, comment=comment))
+
+
 @router.post(
     "/alarms/{alarm_id}/acknowledge",
     status_code=202,
@@ -149,14 +155,13 @@ async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
     responses=_ACTION_ERRORS,
 )
 async def acknowledge_alarm(
-    alarm_id: AlarmIdPath, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
+    alarm_id: AlarmIdPath,
+    identity: Engineer,
+    store: AlarmStoreDep,
+    body: AcknowledgeBody | None = None,
 ) -> Response:
     """Acknowledge an alarm (ISA-18.2): an operator has seen it."""
-    record = _existing(store, alarm_id)
-    comment = body.comment if body is not None else ""
-    return await _submit(
-        store, make_action(record, "acknowledge", identity.principal, comment=comment)
-    )
+    return await _commented_action(store, alarm_id, "acknowledge", identity, body)
 
 
 @router.post(
@@ -166,7 +171,7 @@ async def acknowledge_alarm(
     responses=_ACTION_ERRORS,
 )
 async def shelve_alarm(
-    alarm_id: AlarmIdPath, body: ShelveBody, identity: Engineer, store: StoreDep
+    alarm_id: AlarmIdPath, body: ShelveBody, identity: Engineer, store: AlarmStoreDep
 ) -> Response:
     """Suppress an alarm until ``until`` (or for ``duration_s``); it unshelves by itself."""
     record = _existing(store, alarm_id)
@@ -193,14 +198,13 @@ async def shelve_alarm(
     responses=_ACTION_ERRORS,
 )
 async def unshelve_alarm(
-    alarm_id: AlarmIdPath, identity: Engineer, store: StoreDep, body: AcknowledgeBody | None = None
+    alarm_id: AlarmIdPath,
+    identity: Engineer,
+    store: AlarmStoreDep,
+    body: AcknowledgeBody | None = None,
 ) -> Response:
     """End a shelve early."""
-    record = _existing(store, alarm_id)
-    comment = body.comment if body is not None else ""
-    return await _submit(
-        store, make_action(record, "unshelve", identity.principal, comment=comment)
-    )
+    return await _commented_action(store, alarm_id, "unshelve", identity, body)
 
 
 @router.post(
@@ -209,7 +213,7 @@ async def unshelve_alarm(
     response_model=ActionAccepted,
     responses={422: _ACTION_ERRORS[422]},
 )
-async def log_alarm(body: LogAlarmBody, identity: Engineer, store: StoreDep) -> Response:
+async def log_alarm(body: LogAlarmBody, identity: Engineer, store: AlarmStoreDep) -> Response:
     """Log an alarm by hand (the seed's "Log a new alarm event"): raised under rule
     ``manual`` for the sensor; its id is ``<machine_id>:<sensor>:manual``."""
     action = AlarmAction(

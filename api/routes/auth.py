@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.auth.roles import STATE_IDENTITY
 from api.deps import Principal, SecurityDep
 from api.errors import AuthenticationError
-from api.security.middleware import STATE_IDENTITY
 from api.security.ratelimit import RouteClass
 from contracts.timefmt import format_ts
 

@@ -10,8 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.deps import Engineer, HistoryDep, ServicesDep
-from api.errors import InvalidInputError
-from api.handlers import validation_detail
+from api.errors import InvalidInputError, validation_detail
 from api.history.params import parse_instant
 from api.pathparams import MachineIdPath, SensorPath
 from api.responses import OrjsonResponse

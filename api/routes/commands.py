@@ -3,27 +3,20 @@ command's status is ``pending`` until its connector answers on the command-resul
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.commands.models import CommandBody, CommandView
 from api.commands.tracker import CommandStatusView, CommandTracker, make_command
-from api.deps import Engineer, Principal, ServicesDep
+from api.deps import CommandTrackerDep, Engineer, Principal
 from api.errors import NotFoundError
 from api.flat import with_machine_id_json
 from api.pathparams import MachineIdPath
 from api.responses import conditional_json, json_response
 
 router = APIRouter(prefix="/api", tags=["commands"])
-
-
-async def _tracker(services: ServicesDep) -> CommandTracker:
-    return services.commands
-
-
-TrackerDep = Annotated[CommandTracker, Depends(_tracker)]
 
 
 def command_view(found: CommandStatusView) -> dict[str, Any]:
@@ -40,7 +33,7 @@ def command_view(found: CommandStatusView) -> dict[str, Any]:
     responses={422: {"description": "A field is invalid; the detail names it"}},
 )
 async def send_command(
-    machine_id: MachineIdPath, body: CommandBody, identity: Engineer, tracker: TrackerDep
+    machine_id: MachineIdPath, body: CommandBody, identity: Engineer, tracker: CommandTrackerDep
 ) -> Response:
     """Send ``stop``, ``start`` or ``setpoint`` to the machine's device. The connector runs
     it only if the machine's configuration allows it; poll the command's URL for the
@@ -79,7 +72,7 @@ async def get_machine_command(
     machine_id: MachineIdPath,
     command_id: str,
     identity: Principal,
-    tracker: TrackerDep,
+    tracker: CommandTrackerDep,
 ) -> Response:
     return conditional_json(request, _found(tracker, command_id, machine_id))
 
@@ -90,6 +83,6 @@ async def get_machine_command(
     responses={404: {"description": "No such command"}},
 )
 async def get_command(
-    request: Request, command_id: str, identity: Principal, tracker: TrackerDep
+    request: Request, command_id: str, identity: Principal, tracker: CommandTrackerDep
 ) -> Response:
     return conditional_json(request, _found(tracker, command_id, None))

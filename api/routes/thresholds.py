@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.deps import Engineer, Principal, ServicesDep
-from api.errors import InvalidInputError, NotFoundError
+from api.deps import Engineer, Principal, ThresholdsStoreDep
+from api.errors import InvalidInputError, NotFoundError, validation_detail
 from api.flat import machine_id_json
-from api.handlers import validation_detail
 from api.pathparams import SensorPath, ThresholdsMachinePath
 from api.responses import check_if_match, conditional_json, versioned_json
 from api.thresholds.models import (
@@ -40,13 +39,6 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     412: {"description": "If-Match names a version that is no longer current"},
     422: {"description": "A field is invalid; the detail names it"},
 }
-
-
-async def _store(services: ServicesDep) -> ThresholdsStore:
-    return services.thresholds
-
-
-StoreDep = Annotated[ThresholdsStore, Depends(_store)]
 
 
 def machine_view(store: ThresholdsStore, machine_id: str) -> dict[str, Any]:
@@ -91,7 +83,10 @@ def _record(machine_id: str, sensor: str, rules: dict[str, Any], by: str) -> Sen
 
 @router.get("", response_model=MachineThresholds)
 async def get_machine_thresholds(
-    request: Request, machine_id: ThresholdsMachinePath, identity: Principal, store: StoreDep
+    request: Request,
+    machine_id: ThresholdsMachinePath,
+    identity: Principal,
+    store: ThresholdsStoreDep,
 ) -> Response:
     """The rules in force for every sensor of a machine (its own, else the ``*`` default)."""
     return conditional_json(request, machine_view(store, machine_id))
@@ -103,7 +98,7 @@ async def put_machine_thresholds(
     machine_id: ThresholdsMachinePath,
     body: MachineThresholdsBody,
     identity: Engineer,
-    store: StoreDep,
+    store: ThresholdsStoreDep,
 ) -> Response:
     """Replace every own record of the machine; sensors not listed go back to the default."""
     check_if_match(request, machine_view(store, machine_id))
@@ -124,7 +119,7 @@ async def patch_machine_thresholds(
     machine_id: ThresholdsMachinePath,
     body: MachineThresholdsPatch,
     identity: Engineer,
-    store: StoreDep,
+    store: ThresholdsStoreDep,
 ) -> Response:
     """Merge-patch some sensors' rules; ``null`` for a sensor drops its own record."""
     check_if_match(request, machine_view(store, machine_id))
@@ -145,7 +140,7 @@ async def get_sensor_thresholds(
     machine_id: ThresholdsMachinePath,
     sensor: SensorPath,
     identity: Principal,
-    store: StoreDep,
+    store: ThresholdsStoreDep,
 ) -> Response:
     view = sensor_view(store, machine_id, sensor)
     if view is None:
@@ -160,7 +155,7 @@ async def put_sensor_thresholds(
     sensor: SensorPath,
     body: ThresholdsBody,
     identity: Engineer,
-    store: StoreDep,
+    store: ThresholdsStoreDep,
 ) -> Response:
     """Replace the machine's own rules of one sensor."""
     check_if_match(request, sensor_view(store, machine_id, sensor))
@@ -177,7 +172,7 @@ async def patch_sensor_thresholds(
     machine_id: ThresholdsMachinePath,
     sensor: SensorPath,
     identity: Engineer,
-    store: StoreDep,
+    store: ThresholdsStoreDep,
     patch: Annotated[
         dict[str, Any],
         Body(
@@ -204,7 +199,7 @@ async def delete_sensor_thresholds(
     machine_id: ThresholdsMachinePath,
     sensor: SensorPath,
     identity: Engineer,
-    store: StoreDep,
+    store: ThresholdsStoreDep,
 ) -> Response:
     """Drop the machine's own rules of one sensor: the default applies again."""
     check_if_match(request, sensor_view(store, machine_id, sensor))

@@ -9,7 +9,6 @@ feed, which count them anyway: see :meth:`ApiMetrics.watch_live`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +19,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from api.live.stats import LiveStats
 
 _LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -79,18 +80,6 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-@dataclass(frozen=True, slots=True)
-class LiveStats:
-    """What the live feed reports to ``/metrics``."""
-
-    clients: int
-    # Events fanned out to at least one client, by kind (``reading``, ``alarm``).
-    frames: dict[str, int]
-    clients_overflowed: int
-    # Records of each topic the feed has not read yet.
-    lag: dict[str, int]
 
 
 class _LiveCollector(Collector):

@@ -15,13 +15,11 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.authenticator import Authenticator
-from api.auth.roles import Identity
+from api.auth.roles import STATE_IDENTITY, Identity
 from api.security.metrics import ApiMetrics
-from api.security.ratelimit import RateDecision
+from api.security.ratelimit import STATE_RATE, RateDecision
 from contracts.audit import AuditRecord
 
-STATE_IDENTITY = "identity"
-STATE_RATE = "rate_decision"
 UNMATCHED_ROUTE = "unmatched"
 # Methods named as they are in metrics and audit tags; any other is ``OTHER``, so that made-up
 # methods from anyone on the network cannot grow the label sets (and InfluxDB's series).

@@ -32,6 +32,8 @@ from api.security.errors import RateLimitedError
 logger = logging.getLogger(__name__)
 
 LOGIN_PATH = "/api/auth/login"
+# The key under which the credential check leaves the RateDecision in request.state.
+STATE_RATE = "rate_decision"
 INGEST_PATH = "/api/readings"
 _READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from contracts.settings import CommonSettings
+from contracts.settings import CommonSettings, LogLevel
 
 
 def _default_connector_id() -> str:
@@ -66,7 +66,7 @@ class ConnectorSettings(CommonSettings):
     connector_backoff_initial_s: float = Field(default=0.5, gt=0)
     connector_backoff_max_s: float = Field(default=30.0, gt=0)
 
-    connector_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    connector_log_level: LogLevel = "INFO"
     # Seconds between two statistics lines in the log (0: only at shutdown).
     connector_stats_interval_s: float = Field(default=60.0, ge=0)
 

@@ -288,18 +288,6 @@ class ScanAssembler:
         )
 
 
-def assemble_reading(
-    device: Device,
-    answers: Sequence[BlockAnswer],
-    *,
-    ts_ms: int,
-    seq: int,
-    last_good: Mapping[str, float],
-) -> Reading | None:
-    """Decode every answer of one scan into a reading (one-off; pollers keep an assembler)."""
-    return ScanAssembler(device).assemble(answers, ts_ms=ts_ms, seq=seq, last_good=last_good)
-
-
 def comm_loss_reading(
     device: Device, last_good: Mapping[str, float], names: Iterable[str], *, ts_ms: int, seq: int
 ) -> Reading | None:

@@ -37,7 +37,6 @@ TABLE_OF_FUNCTION: dict[int, Table] = {
     16: "holding",
     4: "input",
 }
-_BIT_TABLES = ("coil", "discrete")
 
 
 @dataclass(frozen=True, slots=True)

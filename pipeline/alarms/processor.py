@@ -24,13 +24,8 @@ from typing import Any
 
 import orjson
 
-from alarmrules.engine import (
-    EngineConfig,
-    advance,
-    apply_action,
-    evaluate_reading,
-    expire_shelves,
-)
+from alarmrules.actions import apply_action, expire_shelves
+from alarmrules.engine import EngineConfig, advance, evaluate_reading
 from alarmrules.lifecycle import ActionRefused
 from alarmrules.state import MachineState
 from contracts.alarm_actions import decode_alarm_action
@@ -224,9 +219,6 @@ class AlarmProcessor:
         return bool(raw.get("sensors")) and any(r.stale_after_s for r in rules.values())
 
     # -- state and publishing ----------------------------------------------------------
-
-    def state_of(self, machine_id: str) -> MachineState:
-        return MachineState.from_dict(machine_id, self._table.get(machine_id.encode()))
 
     def _load(self, machine_id: str, loaded: dict[str, Any]) -> MachineState:
         raw = self._table.get(machine_id.encode())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alarmrules.engine import EngineConfig, apply_action, evaluate_reading, expire_shelves
+from alarmrules.actions import apply_action, expire_shelves
+from alarmrules.engine import EngineConfig, evaluate_reading
 from alarmrules.lifecycle import ActionRefused
 from alarmrules.state import MachineState
 from contracts.alarm_actions import AlarmAction

@@ -9,13 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alarmrules.engine import (
-    EngineConfig,
-    advance,
-    apply_action,
-    evaluate_reading,
-    expire_shelves,
-)
+from alarmrules.actions import apply_action, expire_shelves
+from alarmrules.engine import EngineConfig, advance, evaluate_reading
 from alarmrules.lifecycle import ActionRefused
 from alarmrules.state import MachineState
 from contracts.alarm_actions import AlarmAction

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.auth.index import KeyIndex
 from api.auth.keys import mint_key
 from api.auth.roles import Role
-from api.deps import get_history, get_key_store, get_publisher
+from api.deps import get_history, get_publisher
 from api.errors import BrokerUnavailableError
 from api.settings import ApiSettings
 
@@ -30,12 +30,12 @@ class ExplodingPublisher:
 
 
 @pytest.fixture
-def app():
+def app(keys_only_security):
     app = create_app(ApiSettings(kafka_bootstrap_servers="127.0.0.1:1"))
     index = KeyIndex()
     index.put(ENGINEER.record)
     index.put(OPERATOR.record)
-    app.dependency_overrides[get_key_store] = lambda: index
+    keys_only_security(app, index)
     app.dependency_overrides[get_publisher] = FailingPublisher
     app.dependency_overrides[get_history] = object
     return app
@@ -118,3 +118,15 @@ def test_openapi_documents_the_routes(app):
         "/ready",
     } <= set(paths)
     assert "requestBody" in paths["/api/readings"]["post"]
+
+
+async def test_credentials_are_503_until_the_security_services_run():
+    app = create_app(ApiSettings(kafka_bootstrap_servers="127.0.0.1:1"))  # no lifespan, no fake
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        response = await http.post(
+            "/api/readings", json=READING, headers={"X-API-Key": ENGINEER.secret}
+        )
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "api: starting up or shutting down"}

@@ -1,8 +1,9 @@
 import orjson
 
 from api.auth.roles import Identity, Role
+from api.live.client import LiveClient
 from api.live.frames import alarm_frame
-from api.live.hub import LiveClient, LiveHub
+from api.live.hub import LiveHub
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 

@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from api.auth.roles import Identity, Role
-from api.live.hub import LiveClient, LiveHub
+from api.live.client import LiveClient
+from api.live.hub import LiveHub
 from api.live.protocol import SubscribeOverview, UnsubscribeOverview, parse_action
 from contracts.errors import ContractError
 from contracts.readings import Reading

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.config.devices import load_devices
-from connectors.modbus.scan import BlockAnswer, assemble_reading, plan_device
+from connectors.modbus.scan import BlockAnswer, ScanAssembler, plan_device
 
 CASES = Path(__file__).parent / "reading_cases"
 
@@ -30,7 +30,7 @@ def test_reading_case(case: str) -> None:
             continue
         regs = [table[str(a)] for a in range(request.address, request.address + request.count)]
         answers.append(BlockAnswer(request, regs))
-    reading = assemble_reading(device, answers, ts_ms=1, seq=1, last_good=last_good)
+    reading = ScanAssembler(device).assemble(answers, ts_ms=1, seq=1, last_good=last_good)
     expected = json.loads((folder / "expected_reading.json").read_text(encoding="utf-8"))
     assert reading is not None
     assert reading.values == expected["values"]

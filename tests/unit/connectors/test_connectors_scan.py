@@ -6,7 +6,7 @@ from pathlib import Path
 
 from connectors.config.devices import Device, Register, load_devices, parse_devices
 from connectors.modbus.decoding import encode
-from connectors.modbus.scan import BlockAnswer, ReadRequest, assemble_reading, plan_requests
+from connectors.modbus.scan import BlockAnswer, ReadRequest, ScanAssembler, plan_requests
 from contracts.readings import decode_reading
 
 REPO = Path(__file__).resolve().parents[3]
@@ -90,7 +90,9 @@ def test_good_scan_becomes_a_valid_reading() -> None:
         "oil_pressure_bar": 4.75,
         "feed_override_pct": 100,
     }
-    reading = assemble_reading(device, [_answer(request, values)], ts_ms=TS_MS, seq=7, last_good={})
+    reading = ScanAssembler(device).assemble(
+        [_answer(request, values)], ts_ms=TS_MS, seq=7, last_good={}
+    )
     assert reading is not None
     assert reading.values == values
     assert list(reading.values) == [r.name for r in device.registers]
@@ -121,7 +123,9 @@ def test_refused_block_carries_last_good_values_with_bad_quality() -> None:
         _answer(first, {"temperature_c": 70.5}),
         BlockAnswer(request=second, registers=None, refusal="exception_code=2"),
     ]
-    reading = assemble_reading(device, answers, ts_ms=TS_MS, seq=3, last_good={"level_pct": 55.5})
+    reading = ScanAssembler(device).assemble(
+        answers, ts_ms=TS_MS, seq=3, last_good={"level_pct": 55.5}
+    )
     assert reading is not None
     assert reading.values == {"temperature_c": 70.5, "level_pct": 55.5}
     assert reading.quality == {"temperature_c": "good", "level_pct": "bad"}
@@ -132,7 +136,7 @@ def test_refused_value_without_history_is_left_out() -> None:
     device = _two_block_device()
     first, second = plan_requests(device.registers)
     answers = [_answer(first, {"temperature_c": 70.5}), BlockAnswer(second, None, "x")]
-    reading = assemble_reading(device, answers, ts_ms=TS_MS, seq=1, last_good={})
+    reading = ScanAssembler(device).assemble(answers, ts_ms=TS_MS, seq=1, last_good={})
     assert reading is not None
     assert reading.values == {"temperature_c": 70.5}
     assert reading.quality == {"temperature_c": "good"}
@@ -141,15 +145,14 @@ def test_refused_value_without_history_is_left_out() -> None:
 def test_scan_without_any_value_gives_no_reading() -> None:
     device = _two_block_device()
     answers = [BlockAnswer(r, None, "x") for r in plan_requests(device.registers)]
-    assert assemble_reading(device, answers, ts_ms=TS_MS, seq=1, last_good={}) is None
+    assert ScanAssembler(device).assemble(answers, ts_ms=TS_MS, seq=1, last_good={}) is None
 
 
 def test_nan_float_is_bad_quality() -> None:
     device = _two_block_device()
     first, second = plan_requests(device.registers)
     nan_regs = BlockAnswer(request=first, registers=[0x7FC0, 0x0000])
-    reading = assemble_reading(
-        device,
+    reading = ScanAssembler(device).assemble(
         [nan_regs, _answer(second, {"level_pct": 12.3})],
         ts_ms=TS_MS,
         seq=1,
