@@ -9,25 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.body_ids import BodyMachineId
 from api.errors import InvalidInputError
 from api.machines.views import READ_ONLY, TOP_LEVEL
 from contracts.machines import SensorInfo
 from contracts.patterns import SensorName
-from contracts.readings import normalize_machine_id
 
 Text = Annotated[str, Field(max_length=200)]
 
 
-def _machine_id(value: object) -> object:
-    """A body's machine id, checked like every id (``true`` or ``"x y"`` is ``422``)."""
-    return value if value is None else normalize_machine_id(value)
-
-
-BodyMachineId = Annotated[
-    int | str, BeforeValidator(_machine_id), Field(description="Numeric or text id, e.g. 42")
-]
 MAX_SENSORS = 256
 MAX_PRIMARY = 16
 

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.body_ids import BodyMachineId
 from api.flat import machine_id_json
-from api.machines.models import BodyMachineId
 from contracts.maintenance import IntervalDays, IsoDate, MaintenanceSchedule, Person, Task
 from contracts.timefmt import format_ts
 
