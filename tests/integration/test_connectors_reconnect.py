@@ -99,10 +99,12 @@ async def test_reconnects_back_off_doubling_to_the_cap_with_jitter() -> None:
         backoff = min(backoff * 2, MAX_S)
     waits = [b - a - TIMEOUT_S for a, b in itertools.pairwise(attempts)][:6]
     assert len(waits) == 6
+    # The listener thread stamps each connection when it gets the GIL: on a loaded machine
+    # a stamp can come up to about 0.1 s late, which shortens one wait and lengthens the next.
     for wait, delay in zip(waits, expected, strict=True):
-        assert delay - 0.03 <= wait <= delay + 0.25, (waits, expected)
+        assert delay - 0.1 <= wait <= delay + 0.4, (waits, expected)
     assert waits[-1] > 3 * waits[0], "the delay grows"
-    assert max(waits) <= MAX_S + 0.25, "the delay stops growing at backoff_max_s"
+    assert max(waits) <= MAX_S + 0.4, "the delay stops growing at backoff_max_s"
     doubling = [0.1, 0.2, 0.4, 0.8, 0.8, 0.8]
     assert any(abs(e - d) > 0.01 for e, d in zip(expected, doubling, strict=True)), "jitter"
     assert poller.stats.transport_errors >= 6
