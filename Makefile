@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint up down status clean bench bench-quick console
+.PHONY: run test test-compose lint up down status clean bench bench-quick console
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests"
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# The compose test runs docker-compose.yml with Debian's podman (no Docker engine needed).
+PODMAN_COMPOSE := /usr/bin/podman-compose
+
+$(PODMAN_COMPOSE):
+	@echo "Installing Debian's podman, podman-compose, runc and debootstrap for the compose test"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman podman-compose runc debootstrap
 
 # The operator console (web/): npm ci when the lockfile changed, esbuild when a source did.
 CONSOLE := api/static/console/index.html
@@ -42,6 +50,12 @@ run: $(STAMP) $(CONSOLE)
 test: $(STAMP) $(CHROMIUM) $(CONSOLE)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m pytest
+
+## test-compose: docker-compose.yml under podman, images built here once, the journey of make run
+test-compose: $(STAMP) $(PODMAN_COMPOSE)
+	$(BIN)/python -m infra provision
+	MILLSTREAM_COMPOSE_TEST=1 CONTAINERS_CONF=$(CURDIR)/docker/podman/containers.conf \
+		$(BIN)/python -m pytest tests/compose -q
 
 ## bench: the full benchmark suite on a stack of its own; regenerates docs/benchmarks.md
 bench: $(STAMP)
