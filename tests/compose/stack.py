@@ -86,12 +86,22 @@ def _state(container: str) -> tuple[str, int]:
     return status, int(code or 0)
 
 
-def _reached(project: ComposeProject, service: str, goal: str) -> bool:
+# A one-shot service (bootstrap) that fails is started again this many times: its first
+# CreateTopics can time out while a just-healthy broker on a loaded machine settles.
+ONE_SHOT_RETRIES = 2
+
+
+def _reached(project: ComposeProject, service: str, goal: str, tries: dict[str, int]) -> bool:
     container = project.container(service)
     status, code = _state(container)
     if goal == "exited 0":
         if status == "exited" and code != 0:
-            raise RuntimeError(f"{service} exited {code}:\n{project.logs(service)}")
+            if tries.get(service, 0) >= ONE_SHOT_RETRIES:
+                raise RuntimeError(f"{service} exited {code}:\n{project.logs(service)}")
+            tries[service] = tries.get(service, 0) + 1
+            log.warning("%s exited %d; starting it again", service, code)
+            subprocess.run([*PODMAN, "start", container], capture_output=True, check=True)
+            return False
         return status == "exited"
     if status == "exited":
         raise RuntimeError(f"{service} exited {code}:\n{project.logs(service)}")
@@ -110,8 +120,9 @@ def up(project: ComposeProject, *, timeout_s: float = 300) -> None:
         project.compose("up", "-d", "--no-deps", *services)
         deadline = time.monotonic() + timeout_s
         waiting = list(services)
+        tries: dict[str, int] = {}
         while waiting:
-            waiting = [s for s in waiting if not _reached(project, s, goal)]
+            waiting = [s for s in waiting if not _reached(project, s, goal, tries)]
             if waiting and time.monotonic() > deadline:
                 logs = "\n".join(f"--- {s}\n{project.logs(s)}" for s in waiting)
                 raise RuntimeError(f"not {goal} after {timeout_s:.0f}s: {waiting}\n{logs}")
