@@ -132,5 +132,11 @@ def up(project: ComposeProject, *, timeout_s: float = 300) -> None:
 
 
 def down(project: ComposeProject) -> None:
-    """Stop and remove every container, the network and the project's volumes."""
+    """Stop and remove every container, the project's volumes and its network."""
     project.compose("down", "-v", timeout_s=300)
+    # podman-compose 1.0.3's down leaves the network behind.
+    subprocess.run(
+        [*PODMAN, "network", "rm", "-f", f"{project.name}_default"],
+        capture_output=True,
+        check=False,
+    )
