@@ -12,8 +12,8 @@ CHROMIUM := /usr/bin/chromium
 REDIS_SERVER := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-quick lint lock lock-upgrade up down status clean bench bench-quick console \
-	redis-server
+.PHONY: run test test-quick test-compose lint lock lock-upgrade up down status clean bench \
+	bench-quick console redis-server
 
 # The venv holds exactly the locked versions; the project itself is installed without deps,
 # then checked against pyproject.toml so that an unlocked new dependency is named.
@@ -56,6 +56,14 @@ $(REDIS_SERVER):
 ## redis-server: install Debian's redis-server (for MILLSTREAM_REDIS=1)
 redis-server: $(REDIS_SERVER)
 
+# The compose test runs docker-compose.yml with Debian's podman (no Docker engine needed).
+PODMAN_COMPOSE := /usr/bin/podman-compose
+
+$(PODMAN_COMPOSE):
+	@echo "Installing Debian's podman, podman-compose, runc and debootstrap for the compose test"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman podman-compose runc debootstrap
+
 # The operator console (web/): npm ci when the lockfile changed, esbuild when a source did.
 CONSOLE := api/static/console/index.html
 WEB_SOURCES := $(shell find web/src -type f) web/build.mjs web/package.json
@@ -86,6 +94,12 @@ test: $(STAMP) $(CHROMIUM) $(CONSOLE) $(REDIS_SERVER)
 ## test-quick: the unit and contract tests alone, without servers (under a minute)
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest tests/unit --without-servers -q
+
+## test-compose: docker-compose.yml under podman, images built here once, the journey of make run
+test-compose: $(STAMP) $(PODMAN_COMPOSE)
+	$(BIN)/python -m infra provision
+	MILLSTREAM_COMPOSE_TEST=1 CONTAINERS_CONF=$(CURDIR)/docker/podman/containers.conf \
+		$(BIN)/python -m pytest tests/compose -q
 
 ## bench: the full benchmark suite on a stack of its own; regenerates docs/benchmarks.md
 bench: $(STAMP)
