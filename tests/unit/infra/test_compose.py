@@ -50,7 +50,7 @@ def test_connector_and_worker_are_checked_on_their_readiness_pages(
     for name, (port_variable, path) in pages.items():
         port = services[name]["environment"][port_variable]
         check = services[name]["healthcheck"]
-        assert check["test"][0] == "CMD", name
+        assert check["test"][0] == "CMD-SHELL", name
         assert f"http://127.0.0.1:{port}{path}'" in " ".join(check["test"]), name
         assert check["retries"] >= 3, name
 
