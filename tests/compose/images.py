@@ -28,7 +28,7 @@ NODE_IMAGE = "localhost/millstream-node:18"
 # The names docker-compose.yml uses; podman finds a local image by them before pulling.
 KAFKA_IMAGE = "docker.io/apache/kafka:3.9.1"
 INFLUXDB_IMAGE = "docker.io/library/influxdb:2.7"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 # Where egress is through a TLS-inspecting proxy, its CA must be trusted inside too.
 HOST_CAS = Path("/usr/local/share/ca-certificates")
 
@@ -47,6 +47,14 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 """
 
+
+
+def _debian_mirror() -> str:
+    """The Debian mirror the host's apt already uses (its deb822 ``URIs:`` line)."""
+    for line in APT_SOURCES.read_text().splitlines():
+        if line.startswith("URIs:"):
+            return line.split()[1]
+    raise RuntimeError(f"no URIs line in {APT_SOURCES}: debootstrap needs the host's mirror")
 
 def podman(*args: str, timeout_s: float = 1800, input_bytes: bytes | None = None) -> str:
     result = subprocess.run(
@@ -67,7 +75,7 @@ def _debian_base() -> None:
     with tempfile.TemporaryDirectory(prefix="millstream-rootfs-") as rootfs:
         log.info("debootstrap bookworm into %s", rootfs)
         subprocess.run(
-            ["debootstrap", "--variant=minbase", "bookworm", rootfs, DEBIAN_MIRROR],
+            ["debootstrap", "--variant=minbase", "bookworm", rootfs, _debian_mirror()],
             check=True,
             capture_output=True,
             timeout=900,
