@@ -22,7 +22,7 @@ from kafka import KafkaConsumer
 from rich.console import Console
 
 from contracts.readings import decode_reading
-from contracts.topics import TopicNames
+from contracts.topics import Replication, TopicNames
 from infra import kafka_server, processes
 from infra.bootstrap import create_millstream_topics
 from infra.ports import free_port
@@ -49,12 +49,19 @@ class Broker:
         self._dist, _ = LocalServers(settings, console=Console(stderr=True)).provision()
 
     def start(self) -> None:
-        self._proc = kafka_server.start_kafka(
-            self._dist,
+        node = kafka_server.KafkaNode(kafka_server.NAME, 1, self.port, self.controller_port)
+        configs = kafka_server.write_configs(
             run_dir=self.run_dir,
             host="127.0.0.1",
-            port=self.port,
-            controller_port=self.controller_port,
+            nodes=[node],
+            replication=Replication.for_brokers(1),
+        )
+        kafka_server.format_storage(self._dist, configs, self.run_dir)
+        self._proc = kafka_server.start_node(
+            self._dist,
+            run_dir=self.run_dir,
+            name=node.name,
+            props=configs[node.name],
             heap_mb=384,
         )
         kafka_server.wait_healthy(self.bootstrap, run_dir=self.run_dir, timeout_s=90)
