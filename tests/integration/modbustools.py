@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -18,6 +19,26 @@ from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """This environment without any ``MILLSTREAM_*`` setting, unbuffered, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env.update(PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def example_devices(tmp_path: Path, port: int) -> Path:
+    """``devices.example.yaml`` on ``port``, polled every 0.2 s."""
+    devices_file = tmp_path / "devices.yaml"
+    devices_file.write_text(
+        (REPO / "devices.example.yaml")
+        .read_text(encoding="utf-8")
+        .replace("port: 5020", f"port: {port}")
+        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
+        encoding="utf-8",
+    )
+    return devices_file
 
 
 async def start_python(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:

@@ -4,13 +4,12 @@ simulator and the session's Kafka; and one whose Kafka does not answer."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from pathlib import Path
 
 import httpx
 import pytest
-from modbustools import line_with, start_python
+from modbustools import example_devices, line_with, process_env, start_python
 
 from contracts.settings import CommonSettings
 from infra.ports import free_port
@@ -20,31 +19,13 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env.update(PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def _devices(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "devices.yaml"
-    path.write_text(
-        (REPO / "devices.example.yaml")
-        .read_text(encoding="utf-8")
-        .replace("port: 5020", f"port: {port}")
-        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
-        encoding="utf-8",
-    )
-    return path
-
-
 async def _connector(
     bootstrap: str, prefix: str, devices: Path, tmp_path: Path, health_port: int
 ) -> asyncio.subprocess.Process:
     return await start_python(
         "-m",
         "connectors",
-        env=_env(
+        env=process_env(
             MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
             MILLSTREAM_TOPIC_PREFIX=prefix,
             MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
@@ -74,9 +55,10 @@ async def _stop(proc: asyncio.subprocess.Process) -> int:
 async def test_connector_is_live_and_ready_with_kafka_and_polled_devices(
     common_settings: CommonSettings, tmp_path: Path
 ) -> None:
-    devices = _devices(tmp_path, free_port())
+    devices = example_devices(tmp_path, free_port())
     sim = await start_python(
-        "-m", "connectors.simulator", "--devices", str(devices), "--tick-s", "0.1", env=_env()
+        "-m", "connectors.simulator", "--devices", str(devices), "--tick-s", "0.1",
+        env=process_env(),
     )
     health_port = free_port()
     connector = None
@@ -109,7 +91,7 @@ async def test_connector_is_live_and_ready_with_kafka_and_polled_devices(
 
 async def test_connector_without_kafka_is_live_but_not_ready(tmp_path: Path) -> None:
     # Devices that do not answer either: polling goes on (failed connections count).
-    devices = _devices(tmp_path, free_port())
+    devices = example_devices(tmp_path, free_port())
     health_port = free_port()
     connector = await _connector(
         f"127.0.0.1:{free_port()}", "nowhere", devices, tmp_path, health_port

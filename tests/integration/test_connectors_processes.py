@@ -4,13 +4,12 @@ cleanly on a signal."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from pathlib import Path
 
 import httpx
 import pytest
-from modbustools import line_with, start_python
+from modbustools import example_devices, line_with, process_env, start_python
 
 from connectors.config.devices import load_devices
 from connectors.modbus.poller import DevicePoller
@@ -23,25 +22,6 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env.update(PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def _example_devices(tmp_path: Path, port: int) -> Path:
-    """``devices.example.yaml`` on ``port``, polled every 0.2 s."""
-    devices_file = tmp_path / "devices.yaml"
-    devices_file.write_text(
-        (REPO / "devices.example.yaml")
-        .read_text(encoding="utf-8")
-        .replace("port: 5020", f"port: {port}")
-        .replace("poll_interval_s: 1.0", "poll_interval_s: 0.2"),
-        encoding="utf-8",
-    )
-    return devices_file
-
-
 async def _start_simulator(devices_file: Path, *args: str) -> asyncio.subprocess.Process:
     return await start_python(
         "-m",
@@ -51,7 +31,7 @@ async def _start_simulator(devices_file: Path, *args: str) -> asyncio.subprocess
         "--tick-s",
         "0.1",
         *args,
-        env=_env(),
+        env=process_env(),
     )
 
 
@@ -61,7 +41,7 @@ async def _start_connector(
     return await start_python(
         "-m",
         "connectors",
-        env=_env(
+        env=process_env(
             MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
             MILLSTREAM_TOPIC_PREFIX=settings.topic_prefix,
             MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_file),
@@ -93,7 +73,7 @@ async def test_simulator_process_serves_and_stops_on_sigint() -> None:
         "0.1",
         "--seed",
         "3",
-        env=_env(),
+        env=process_env(),
     )
     try:
         line = await line_with(sim, "simulator listening", timeout_s=20)
@@ -115,7 +95,7 @@ async def test_simulator_process_serves_and_stops_on_sigint() -> None:
 async def test_connector_process_produces_and_exits_0_on_sigterm(
     common_settings: CommonSettings, tmp_path: Path
 ) -> None:
-    devices_file = _example_devices(tmp_path, free_port())
+    devices_file = example_devices(tmp_path, free_port())
     sim = await _start_simulator(devices_file)
     connector = None
     try:
@@ -161,7 +141,7 @@ async def test_connector_metrics_endpoint_over_http_counts_a_simulated_exception
     common_settings: CommonSettings, tmp_path: Path
 ) -> None:
     metrics_port = free_port()
-    devices_file = _example_devices(tmp_path, free_port())
+    devices_file = example_devices(tmp_path, free_port())
     sim = await _start_simulator(
         devices_file, "--exception", "42:holding:0+2:slave_device_busy:0:1:2"
     )

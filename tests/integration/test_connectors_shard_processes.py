@@ -4,7 +4,6 @@ is polled by exactly one of them, each with its own spool and gap-free seq."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import orjson
 import pytest
 import yaml
 from kafka import KafkaConsumer
-from modbustools import line_with, start_python
+from modbustools import line_with, process_env, start_python
 
 from connectors.config.sharding import shard_of
 from contracts.settings import CommonSettings
@@ -24,12 +23,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 MACHINES = [f"s{i:02d}" for i in range(8)]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env.update(PYTHONUNBUFFERED="1", **extra)
-    return env
 
 
 def _devices_file(path: Path, port: int) -> Path:
@@ -73,14 +66,15 @@ async def test_two_shards_poll_each_machine_once(
     port = free_port()
     devices = _devices_file(tmp_path / "devices.yaml", port)
     sim = await start_python(
-        "-m", "connectors.simulator", "--devices", str(devices), "--tick-s", "0.1", env=_env()
+        "-m", "connectors.simulator", "--devices", str(devices), "--tick-s", "0.1",
+        env=process_env(),
     )
     shards: list[asyncio.subprocess.Process] = []
     results: list[tuple[int, str]] = []
     try:
         await line_with(sim, "simulator listening", timeout_s=20)
         for i in range(2):
-            env = _env(
+            env = process_env(
                 MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=common_settings.kafka_bootstrap_servers,
                 MILLSTREAM_TOPIC_PREFIX=common_settings.topic_prefix,
                 MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
