@@ -14,13 +14,13 @@ Point it at the local stack with ``INFLUX_HOST``, ``INFLUX_TOKEN`` and ``INFLUX_
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 from rich.console import Console
 
 from infra import tools
+from infra.go_build import fresh_work_dir, pinned_version
 from infra.progress import run_step
 
 _BUILD_MODULE = Path(__file__).parent / "influx_cli_build"
@@ -28,11 +28,7 @@ _PACKAGE = "github.com/influxdata/influx-cli/v2"
 
 
 def influx_cli_version() -> str:
-    go_mod = (_BUILD_MODULE / "go.mod").read_text()
-    match = re.search(re.escape(_PACKAGE) + r" (v[\w.\-]+)", go_mod)
-    if match is None:
-        raise RuntimeError(f"{_BUILD_MODULE / 'go.mod'}: no {_PACKAGE} line")
-    return match.group(1).lstrip("v")
+    return pinned_version(_BUILD_MODULE, _PACKAGE)
 
 
 def influx_cli_path(cache_dir: Path) -> Path:
@@ -47,11 +43,7 @@ def provision_influx_cli(cache_dir: Path, *, console: Console) -> Path:
     tools.require("go")
     version = influx_cli_version()
     home = target.parent
-    work = home.with_name(home.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "module").mkdir(parents=True)
-    for name in ("go.mod", "go.sum", "tools.go"):
-        shutil.copy(_BUILD_MODULE / name, work / "module" / name)
+    work = fresh_work_dir(home, _BUILD_MODULE)
     env = dict(os.environ)
     env.update(GOFLAGS="-mod=mod", CGO_ENABLED="0")
     # The CLI's own `influx version` shows these (its build sets them the same way).

@@ -11,7 +11,6 @@ host crates included (``RUSTFLAGS`` would miss those when cargo builds with ``--
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from infra import tools
+from infra.go_build import fresh_work_dir, pinned_version
 from infra.progress import run_step
 
 _BUILD_MODULE = Path(__file__).parent / "influxdb_build"
@@ -32,11 +32,7 @@ exec "$rustc" "$@" --cap-lints warn
 
 
 def influxdb_version() -> str:
-    go_mod = (_BUILD_MODULE / "go.mod").read_text()
-    match = re.search(r"github.com/influxdata/influxdb/v2 (v[\d.]+)", go_mod)
-    if match is None:
-        raise RuntimeError(f"{_BUILD_MODULE / 'go.mod'}: no github.com/influxdata/influxdb/v2 line")
-    return match.group(1).lstrip("v")
+    return pinned_version(_BUILD_MODULE, "github.com/influxdata/influxdb/v2", pattern=r"[\d.]+")
 
 
 def influxd_path(cache_dir: Path) -> Path:
@@ -50,11 +46,7 @@ def provision_influxdb(cache_dir: Path, *, console: Console) -> Path:
         return target
     tools.require("go", "cargo", "cc")
     home = target.parent
-    work = home.with_name(home.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "module").mkdir(parents=True)
-    for name in ("go.mod", "go.sum", "tools.go"):
-        shutil.copy(_BUILD_MODULE / name, work / "module" / name)
+    work = fresh_work_dir(home, _BUILD_MODULE)
     wrapper = work / "rustc-cap-lints"
     wrapper.write_text(_RUSTC_WRAPPER)
     wrapper.chmod(0o755)
