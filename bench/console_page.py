@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
-# The same flags as tests/e2e/conftest.py: a closed network, no Google services.
+# Chromium as the browser tests (tests/e2e) and this scenario launch it: with a closed
+# network, kept from reaching for Google's services.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

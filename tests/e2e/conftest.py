@@ -19,20 +19,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from bench.console_page import CHROMIUM, CHROMIUM_ARGS
 from infra.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-# This machine's network is closed: keep Chromium from reaching for Google's services.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # How often the simulated lathe overheats in the stacks of these tests.
 OVERHEAT_EVERY_S = 20
 
