@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 from influxdb_client import WritePrecision
@@ -69,7 +69,8 @@ class InfluxSink:
         self._write_api: Any = None
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings | CommonSettings) -> InfluxSink:
+    def from_settings(cls, settings: PipelineSettings | CommonSettings, **extra: Any) -> Self:
+        """``extra``: a subclass's own constructor arguments."""
         return cls(
             url=settings.influx_url,
             token=settings.influx_token.get_secret_value(),
@@ -79,9 +80,10 @@ class InfluxSink:
             aggregates_bucket=settings.influx_aggregates_bucket,
             audit_bucket=settings.influx_audit_bucket,
             timeout_ms=getattr(settings, "pipeline_influx_timeout_ms", 10_000),
+            **extra,
         )
 
-    async def __aenter__(self) -> InfluxSink:
+    async def __aenter__(self) -> Self:
         self._client = InfluxDBClientAsync(
             url=self._url, token=self._token, org=self._org, timeout=self._timeout_ms
         )
