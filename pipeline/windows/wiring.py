@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry
-
-from kafka_edge.records import Publisher
-from pipeline.faust_ext.app import PipelineApp
 from pipeline.metrics_page import serve_metrics
+from pipeline.roles import Worker
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.delivery import until_done
@@ -30,19 +27,13 @@ def idle_aggregates_writer(sink: InfluxSink, settings: PipelineSettings) -> Line
 
 
 def start_windows(
-    app: PipelineApp,
-    *,
-    settings: PipelineSettings,
-    publisher: Publisher,
-    partitions: int,
-    registry: CollectorRegistry,
-    sink: InfluxSink,
-    pause: Callable[[], Awaitable[None]] | None,
+    worker: Worker, *, sink: InfluxSink, pause: Callable[[], Awaitable[None]] | None
 ) -> WindowsStage:
     """``pause``: awaited between slices of a long chunk (the alarm reader's turn)."""
+    app, settings = worker.app, worker.settings
     table = app.Table(
         WINDOWS_TABLE,
-        partitions=partitions,
+        partitions=worker.partitions,
         use_partitioner=True,
         key_type=bytes,
         help="Open aggregate windows per machine id (pipeline.windows).",
@@ -50,9 +41,9 @@ def start_windows(
     windows = WindowsStage.from_settings(
         settings,
         table=table,
-        publisher=publisher,
+        publisher=worker.publisher,
         retry=settings.retry_policy(),
-        registry=registry,
+        registry=worker.registry,
         pause=pause,
         idle_writer=idle_aggregates_writer(sink, settings),
     )
