@@ -14,7 +14,7 @@ from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.line_protocol import alarm_event_line
-from pipeline.storage.readings_loop import ReadingsLoop, WindowStage
+from pipeline.storage.readings_loop import ReadingsLoop, Windowing
 from pipeline.storage.rows_loop import RowsLoop
 
 
@@ -45,7 +45,7 @@ def start_storage(
     worker: Worker,
     *,
     sink: InfluxSink,
-    windows: WindowStage | None,
+    windows: Windowing | None,
     decoded: DecodedReadings | None,
     pause: Callable[[], Awaitable[None]] | None,
 ) -> ReadingsLoop:
