@@ -115,6 +115,7 @@ bench-quick: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
+	$(BIN)/python .ci/check_size.py
 
 up: $(STAMP)
 	$(BIN)/python -m infra up
