@@ -13,18 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 
+from connectors.config.register_types import BYTE_ORDERS, ByteOrder, DataType, register_count
 from connectors.modbus.decoding import (
-    BYTE_ORDERS,
     INT_RANGES,
     BlockDecoder,
-    ByteOrder,
-    DataType,
     FieldSpec,
     decode,
     decode_string,
     encode,
     encode_string,
-    register_count,
 )
 
 NUMERIC: tuple[DataType, ...] = (
