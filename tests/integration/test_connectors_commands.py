@@ -1,12 +1,14 @@
 """Commands through the real broker to a real pymodbus server (the simulator): a stop
 reaches the machine's run register and its spindle runs down; a setpoint is written in
-range; what the configuration does not allow is refused with a reason."""
+range; what the configuration does not allow is refused with a reason. The simulated
+factory's writable coil and float setpoint are written with function codes 5 and 16."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,10 @@ from kafka import KafkaConsumer, KafkaProducer
 from pymodbus.client import AsyncModbusTcpClient
 
 from connectors.app import run_connector
-from connectors.config.devices import load_devices
+from connectors.config.devices import load_devices, parse_devices
 from connectors.config.settings import ConnectorSettings
+from connectors.modbus.decoding import decode
+from connectors.simulator.factory import factory_devices, write_factory_file
 from connectors.simulator.server import SimulatorServer
 from contracts.commands import Command, CommandResult, decode_command_result
 from contracts.readings import decode_reading
@@ -160,3 +164,101 @@ async def test_commands_are_written_or_refused_and_reported(
     assert "outside 0..150" in by_name["out_of_range"].reason
     assert by_name["expired"].status == "refused"
     assert "expired" in by_name["expired"].reason
+
+
+def _readings_until(
+    bootstrap: str, topic: str, done: Callable[[dict[str, float]], bool], *, timeout_s: float
+) -> dict[str, float]:
+    """The latest value of every tag, read from the topic's start until ``done`` holds."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    latest: dict[str, float] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not done(latest) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                for record in batch:
+                    latest.update(decode_reading(record.value).values)
+    finally:
+        consumer.close()
+    return latest
+
+
+async def test_the_factory_coil_and_float_setpoint_are_written_with_fc5_and_fc16(
+    common_settings: CommonSettings, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    entries = factory_devices(plants=1, machines=1, host="127.0.0.1", ports=[port])
+    factory_file = write_factory_file(tmp_path / "factory.yaml", entries)
+    (device,) = parse_devices(
+        factory_file.read_text(encoding="utf-8").replace(
+            "poll_interval_s: 1.0", "poll_interval_s: 0.2"
+        ),
+        source="factory.yaml",
+    )
+    settings = ConnectorSettings(
+        **common_settings.model_dump(),
+        connector_id=f"writes-{uuid.uuid4().hex[:6]}",
+        connector_spool_dir=tmp_path,
+        connector_linger_ms=5,
+        connector_flush_timeout_s=10.0,
+    )
+    coil = _command("setpoint", target="coolant_on", value=1.0)
+    setpoint = _command("setpoint", target="coolant_setpoint_c", value=21.75)
+    server = SimulatorServer([device], tick_s=0.1, seed=7, overheat_every_s=0)
+    await server.start()
+    sim_stop = asyncio.Event()
+    sim_task = asyncio.create_task(server.run(sim_stop))
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_connector(settings, [device], stop=stop))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    try:
+        before = await asyncio.to_thread(
+            _readings_until,
+            kafka_bootstrap,
+            settings.topics.readings,
+            lambda latest: "coolant_setpoint_c" in latest,
+            timeout_s=30.0,
+        )
+        for command in (coil, setpoint):
+            producer.send(settings.topics.commands, key=command.key(), value=command.encode())
+        producer.flush(10)
+        results = await asyncio.to_thread(
+            _results,
+            kafka_bootstrap,
+            settings.topics.command_results,
+            {coil.command_id, setpoint.command_id},
+            30.0,
+        )
+        client = AsyncModbusTcpClient("127.0.0.1", port=port)
+        await client.connect()
+        coils = await client.read_coils(1, count=1, device_id=1)
+        holding = await client.read_holding_registers(10, count=2, device_id=1)
+        client.close()
+        # The connector reads back what it wrote, and publishes it.
+        after = await asyncio.to_thread(
+            _readings_until,
+            kafka_bootstrap,
+            settings.topics.readings,
+            lambda latest: (
+                latest.get("coolant_on") == 1.0 and latest.get("coolant_setpoint_c") == 21.75
+            ),
+            timeout_s=20.0,
+        )
+    finally:
+        producer.close()
+        stop.set()
+        await task
+        sim_stop.set()
+        await sim_task
+
+    # What the simulator starts with: the coil off, the setpoint in the middle of 15..30.
+    assert (before["coolant_on"], before["coolant_setpoint_c"]) == (0.0, 22.5)
+    assert results[coil.command_id].status == "succeeded", results[coil.command_id].reason
+    assert "to coil 1 (function code 5)" in results[coil.command_id].reason
+    assert results[setpoint.command_id].status == "succeeded", results[setpoint.command_id]
+    assert "to holding 10 (function code 16)" in results[setpoint.command_id].reason
+    assert coils.bits[0] is True
+    assert decode(holding.registers, data_type="float32") == 21.75
+    assert (after["coolant_on"], after["coolant_setpoint_c"]) == (1.0, 21.75)

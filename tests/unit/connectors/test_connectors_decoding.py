@@ -303,3 +303,10 @@ def test_a_value_scaled_past_the_float_range_is_named_not_finite(
     assert bad == ["big"]
     assert math.isinf(values["big"])
     assert values["ok"] == 21.5
+
+
+def test_register_widths_are_pymodbus_widths() -> None:
+    # The devices file counts registers without pymodbus; the decoder unpacks with it.
+    for data_type in NUMERIC:
+        width = ModbusTcpClient.DATATYPE[data_type.upper()].value[1]
+        assert register_count(data_type) == width, data_type
