@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -120,6 +120,10 @@ class Device(BaseModel):
         elif not self.host:
             raise ValueError(f"host: required for protocol {self.protocol}")
         return self
+
+    def serial_line(self) -> dict[str, Any]:
+        """The line settings of an ``rtu`` device, as pyserial and pymodbus both take them."""
+        return self.model_dump(include={"baudrate", "parity", "stopbits", "bytesize"})
 
     @property
     def source(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.config.devices import Device
@@ -20,20 +21,15 @@ from connectors.modbus.scan import BlockAnswer, ReadRequest
 logger = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
 class BlockReader:
     """Sends the read requests of one device and remembers which ones it refuses."""
 
-    def __init__(
-        self,
-        device: Device,
-        stats: PollStats,
-        *,
-        observe_request_s: Callable[[float], None] | None = None,
-    ) -> None:
-        self.device = device
-        self._stats = stats
-        self._observe_request_s = observe_request_s
-        self._refusing: set[int] = set()
+    device: Device
+    stats: PollStats
+    observe_request_s: Callable[[float], None] | None = None
+    # The requests (by id) the device refused last time it was asked.
+    _refusing: set[int] = field(default_factory=set)
 
     async def read(self, client: Any, request: ReadRequest) -> BlockAnswer:
         """Read ``request`` with ``client``; :class:`TransportError` if the transport broke."""
@@ -54,9 +50,9 @@ class BlockReader:
             )
         except TRANSPORT_ERRORS as exc:
             raise TransportError(f"{table} {request.address}+{request.count}: {exc}") from exc
-        self._stats.requests += 1
-        if self._observe_request_s is not None:
-            self._observe_request_s(loop.time() - started_s)
+        self.stats.requests += 1
+        if self.observe_request_s is not None:
+            self.observe_request_s(loop.time() - started_s)
         if response.isError():
             code = getattr(response, "exception_code", None)
             return self._refused(request, f"exception_code={code}")
@@ -75,7 +71,7 @@ class BlockReader:
         return BlockAnswer(request=request, registers=data, raw=getattr(response, "raw", b""))
 
     def _refused(self, request: ReadRequest, reason: str) -> BlockAnswer:
-        self._stats.refused_requests += 1
+        self.stats.refused_requests += 1
         if id(request) not in self._refusing:
             self._refusing.add(id(request))
             logger.warning(

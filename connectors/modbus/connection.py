@@ -79,13 +79,7 @@ def new_client(device: Device) -> Any:
     }
     if device.protocol == "rtu":
         serial = AsyncModbusSerialClient(
-            device.serial_port,
-            framer=FramerType.RTU,
-            baudrate=device.baudrate,
-            parity=device.parity,
-            stopbits=device.stopbits,
-            bytesize=device.bytesize,
-            **common,
+            device.serial_port, framer=FramerType.RTU, **device.serial_line(), **common
         )
         register_fast_responses(serial)
         return serial

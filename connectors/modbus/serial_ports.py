@@ -19,14 +19,7 @@ def check_serial_ports(devices: Sequence[Device]) -> None:
         if device.protocol != "rtu":
             continue
         try:
-            port = serial.Serial(
-                device.serial_port,
-                baudrate=device.baudrate,
-                parity=device.parity,
-                stopbits=device.stopbits,
-                bytesize=device.bytesize,
-                timeout=0,
-            )
+            port = serial.Serial(device.serial_port, timeout=0, **device.serial_line())
         except (serial.SerialException, OSError, ValueError) as exc:
             raise ConfigError(
                 f"device {device.machine_id}: serial_port: cannot open {device.serial_port}: {exc}"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer
-from modbustools import serving, until
+from modbustools import lathe_device, serving, until
 
 from connectors.app import run_connector
-from connectors.config.devices import Device, parse_devices
+from connectors.config.devices import Device
 from connectors.config.settings import ConnectorSettings
 from contracts.readings import Reading, decode_reading
 from contracts.settings import CommonSettings
@@ -31,21 +31,7 @@ TAGS = ("temperature_c", "spindle_rpm")
 
 
 def _device(port: int) -> Device:
-    (device,) = parse_devices(
-        f"""
-devices:
-  - machine_id: 42
-    host: 127.0.0.1
-    port: {port}
-    timeout_s: 0.3
-    poll_interval_s: 0.1
-    registers:
-      - {{name: temperature_c, address: 0, type: float32}}
-      - {{name: spindle_rpm, address: 2, type: uint16}}
-""",
-        source="test.yaml",
-    )
-    return device
+    return lathe_device(port, timeout_s=0.3)
 
 
 def _settings(common: CommonSettings, spool_dir: Path, **backoff: float) -> ConnectorSettings:
