@@ -18,7 +18,7 @@ from influxdb_client.rest import ApiException
 
 from api.errors import HistoryUnavailableError
 from api.history.csvrows import FluxResultError, points_from_csv
-from api.history.flux import aggregates_flux, latest_flux, latest_texts_flux, readings_flux
+from api.history.flux import latest_flux, latest_texts_flux, readings_flux
 from api.history.params import ReadingsQuery
 from api.history.sources import AGGREGATED, RAW, aggregated_flux
 from contracts.influx_schema import QUALITY_SUFFIX
@@ -130,25 +130,10 @@ class HistoryReader:
         flux = latest_texts_flux(bucket=self.bucket, machine_id=machine_id, start=start, stop=stop)
         return latest_texts(await self.query_rows(flux, _points(tags=("_field", "_value"))))
 
-    async def aggregates(
-        self,
-        *,
-        machine_id: str,
-        window: str,
-        sensors: tuple[str, ...] | None,
-        start: datetime,
-        stop: datetime,
-        limit: int,
-    ) -> ReadingsResult:
-        flux = aggregates_flux(
-            bucket=self.aggregates_bucket,
-            machine_id=machine_id,
-            window=window,
-            sensors=sensors,
-            start=start,
-            stop=stop,
-            limit=limit,
-        )
+    async def aggregates(self, flux: str, *, limit: int) -> ReadingsResult:
+        """The rows of an :func:`~api.history.flux.aggregates_flux` query (of the
+        aggregates bucket) that asked for ``limit + 1``: at most ``limit``, and whether more
+        were there."""
         points = await self.query_rows(flux, _points(tags=("sensor",)))
         truncated = len(points) > limit
         del points[limit:]
