@@ -62,10 +62,10 @@ class Services:
         """Start ``python -m api`` on a free port; return its base URL once ``/ready`` answers."""
         port = ports.free_port(HOST)
         env = {
-            "MILLSTREAM_ADMIN_API_KEY": admin_key,
+            "MILLSTREAM_API_ADMIN_API_KEY": admin_key,
             "MILLSTREAM_API_HOST": HOST,
             "MILLSTREAM_API_PORT": str(port),
-            "MILLSTREAM_RATE_LIMIT_ENABLED": "false",
+            "MILLSTREAM_API_RATE_LIMIT_ENABLED": "false",
             **extra_env,
         }
         self.start(name, ["-m", "api"], **env)

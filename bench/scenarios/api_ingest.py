@@ -43,9 +43,9 @@ def _rate(ctx: ScenarioContext, linger_ms: int) -> float:
     env.update(
         MILLSTREAM_API_HOST="127.0.0.1",
         MILLSTREAM_API_PORT=str(port),
-        MILLSTREAM_ADMIN_API_KEY=key,
-        MILLSTREAM_KAFKA_LINGER_MS=str(linger_ms),
-        MILLSTREAM_LOG_LEVEL="WARNING",
+        MILLSTREAM_API_ADMIN_API_KEY=key,
+        MILLSTREAM_API_KAFKA_LINGER_MS=str(linger_ms),
+        MILLSTREAM_API_LOG_LEVEL="WARNING",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "api"],

@@ -40,11 +40,11 @@ def _api(ctx: ScenarioContext, *, secure: bool) -> Iterator[httpx.Client]:
     env.update(ctx.env(settings))
     env.update(
         MILLSTREAM_API_PORT=str(port),
-        MILLSTREAM_ADMIN_API_KEY=admin_key,
-        MILLSTREAM_LOG_LEVEL="WARNING",
-        MILLSTREAM_RATE_LIMIT_READ="100000/second",
-        MILLSTREAM_RATE_LIMIT_ENABLED="true" if secure else "false",
-        MILLSTREAM_AUDIT_ENABLED="true" if secure else "false",
+        MILLSTREAM_API_ADMIN_API_KEY=admin_key,
+        MILLSTREAM_API_LOG_LEVEL="WARNING",
+        MILLSTREAM_API_RATE_LIMIT_READ="100000/second",
+        MILLSTREAM_API_RATE_LIMIT_ENABLED="true" if secure else "false",
+        MILLSTREAM_API_AUDIT_ENABLED="true" if secure else "false",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "api"],
