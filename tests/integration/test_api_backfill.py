@@ -1,7 +1,7 @@
 """History through ``POST /api/readings``, the real worker and the real InfluxDB: the guide's
 SCADA reading with its literal 2025 timestamp is kept and readable, a historian import of
-25,000 rows in batches of 5,000 arrives whole, and a telemetry bucket with a retention refuses, naming the
-setting, only what InfluxDB would drop."""
+25,000 rows in batches of 5,000 arrives whole, and a telemetry bucket with a retention
+refuses, naming the setting, only what InfluxDB would drop."""
 
 from __future__ import annotations
 
