@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from kafka import KafkaAdminClient
 from kafka.errors import (
     CoordinatorLoadInProgressError,
@@ -35,6 +36,11 @@ from infra.settings import InfraSettings
 
 # Fewer partitions than production keep consumer start-up quick in tests.
 TEST_PARTITIONS = 3
+
+# Hypothesis' default deadline (200 ms an example) is a timing check, and a loaded machine
+# fails it; speed is measured in bench/, never in a test.
+hypothesis_settings.register_profile("millstream", deadline=None)
+hypothesis_settings.load_profile("millstream")
 
 # How `make test` spreads the suite over its two pytest-xdist workers (`--dist loadfile`):
 # a module runs whole on one worker, so its module fixtures start once. Modules named
