@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from bench.core import Figure, ScenarioContext
+from bench.stack import terminate
 from infra.ports import free_port
 
 NAME = "api_ingest"
@@ -78,12 +79,7 @@ def _rate(ctx: ScenarioContext, linger_ms: int) -> float:
                     raise RuntimeError(f"POST /api/readings: {response.status_code}")
             return count / (time.perf_counter() - started)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, timeout_s=30)
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:

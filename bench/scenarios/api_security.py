@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import httpx
 
 from bench.core import Figure, ScenarioContext
+from bench.stack import terminate
 from infra.ports import free_port
 
 NAME = "api_security"
@@ -68,12 +69,7 @@ def _api(ctx: ScenarioContext, *, secure: bool) -> Iterator[httpx.Client]:
         with httpx.Client(base_url=url, headers={"X-API-Key": admin_key}, timeout=10) as client:
             yield client
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        terminate(proc, timeout_s=20)
 
 
 def _block_s(client: httpx.Client, count: int) -> tuple[int, float]:
