@@ -1,8 +1,8 @@
 """``python -m api``: run the API with uvicorn; ``mint-key`` / ``add-user``: create a
 key or a user.
 
-Both read their settings from ``MILLSTREAM_*`` environment variables (see
-:class:`api.settings.ApiSettings`).
+Both read their settings from ``MILLSTREAM_API_*`` environment variables, and the shared
+Kafka and InfluxDB ones from ``MILLSTREAM_*`` (see :class:`api.settings.ApiSettings`).
 """
 
 from __future__ import annotations

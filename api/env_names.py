@@ -72,11 +72,14 @@ class DeprecatedNames(PydanticBaseSettingsSource):
             if old not in self._environ:
                 continue
             ignored = f"; {new} is set too and wins" if new in self._environ else ""
-            warnings.warn(
+            # Told as coming from the environment: no line of code is at fault.
+            warnings.warn_explicit(
                 f"{old} is deprecated and will stop working in the next release: "
                 f"set {new} instead{ignored}",
                 DeprecatedVariableWarning,
-                stacklevel=2,
+                filename="environment",
+                lineno=0,
+                module=__name__,
             )
         return {}
 

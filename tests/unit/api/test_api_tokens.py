@@ -159,3 +159,15 @@ def test_identity_principal_names_the_kind():
 
     assert (key.kind, key.principal) == ("api_key", "key:3f9c")
     assert (user.kind, user.principal) == ("user", "user:alice")
+
+
+def test_users_table_applies_in_order_and_ignores_a_value_naming_another_user():
+    alice = _user()
+    users = UserIndex()
+    users.apply(b"bob", alice.encode())
+    assert len(users) == 0
+
+    users.apply(b"alice", alice.encode())
+    assert users.get("alice") == alice
+    users.apply(b"alice", None)
+    assert users.records() == []

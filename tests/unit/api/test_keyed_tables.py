@@ -1,12 +1,10 @@
 """The tables of the compacted topics: a record is used only when its key parses and its
-value decodes and names that key; a tombstone deletes."""
+value decodes and names that key; a tombstone deletes (users: test_api_tokens.py)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from api.auth.roles import Role
-from api.auth.users import UserIndex, UserRecord
 from api.maintenance.store import MaintenanceTable
 from contracts.maintenance import MaintenanceSchedule, maintenance_key
 
@@ -50,24 +48,3 @@ def test_maintenance_records_with_a_bad_key_or_another_schedule_are_ignored() ->
     table.apply(schedule.key(), b"{not json")
 
     assert table.of_machine("42") == []
-
-
-def test_users_table_applies_in_order_and_ignores_a_value_naming_another_user() -> None:
-    alice = UserRecord(
-        username="alice",
-        user_id="u1",
-        password_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-        role=Role.operator,
-        disabled=False,
-        token_version=0,
-        created="2026-01-01T00:00:00Z",
-        updated="2026-01-01T00:00:00Z",
-    )
-    users = UserIndex()
-    users.apply(b"bob", alice.encode())
-    assert len(users) == 0
-
-    users.apply(b"alice", alice.encode())
-    assert users.get("alice") == alice
-    users.apply(b"alice", None)
-    assert users.records() == []
