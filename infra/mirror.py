@@ -39,6 +39,19 @@ log4j.logger.org.eclipse.jetty=WARN
 """
 
 
+# The Connect worker behind each flow: every plugin on the classpath has its manifest, so no
+# slow classpath scan at start; how far it has read is saved every second, so a restarted
+# mirror resends little; a restarted mirror takes its tasks back at once (there is one worker
+# per flow, nothing to wait for).
+_WORKER = {
+    "plugin.discovery": "service_load",
+    "offset.flush.interval.ms": "1000",
+    "session.timeout.ms": "6000",
+    "heartbeat.interval.ms": "2000",
+    "scheduled.rebalance.max.delay.ms": "0",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class MirrorLink:
     """One plant edge's link to the centre: the two clusters and the mirror's REST port."""
@@ -112,19 +125,22 @@ def mm2_properties(link: MirrorLink, topics: TopicNames, *, host: str) -> str:
         f"{down}.heartbeats.topic.replication.factor": "1",
         f"{up}.checkpoints.topic.replication.factor": rf_central,
         f"{down}.checkpoints.topic.replication.factor": "1",
-        # How far it has read is saved every second, so a restarted mirror resends little.
-        "offset.flush.interval.ms": "1000",
         # Writes to the centre as the connectors' own: every in-sync copy, idempotent.
         f"{central}.producer.acks": "all",
         f"{central}.producer.enable.idempotence": "true",
         f"{central}.producer.linger.ms": "5",
         # A small REST listener per flow: its port is the mirror's health in `infra status`.
-        # Every plugin on the classpath has its manifest: no slow classpath scan at start.
-        "plugin.discovery": "service_load",
+        "plugin.discovery": "service_load",  # for the driver itself; _WORKER for each flow
         "dedicated.mode.enable.internal.rest": "true",
         "listeners": f"http://{host}:{link.rest_port}",
     }
-    return "".join(f"{key} = {value}\n" for key, value in lines.items())
+    for cluster in (plant, central):
+        # Worker settings are given per target cluster (MirrorMaker reads them so).
+        lines.update({f"{cluster}.{key}": value for key, value in _WORKER.items()})
+    # A .properties file: a backslash (the topic regexes' escapes) is written doubled.
+    return "".join(
+        f"{key} = {value.replace(chr(92), chr(92) * 2)}\n" for key, value in lines.items()
+    )
 
 
 def start_mirror(
