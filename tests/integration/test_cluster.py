@@ -8,6 +8,7 @@ stops it at the end; each test takes well under a minute.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import os
 import signal
@@ -18,24 +19,28 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.consumer.fetcher import ConsumerRecord
 from rich.console import Console
 
 from connectors.config.settings import ConnectorSettings
 from connectors.forwarding.producer import build_kafka_producer
+from contracts.commands import Command, CommandResult, decode_command_result
 from contracts.readings import Reading, decode_reading
 from contracts.topics import TopicNames
-from infra import processes, redis_server
+from infra import processes, redis_server, services
 from infra.bootstrap import create_millstream_topics
+from infra.edges import Edge, PlantEdges
 from infra.ports import free_port
 from infra.servers import Connection, LocalServers
+from infra.services import plant_devices
 from infra.settings import InfraSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -49,14 +54,18 @@ KILL_AT_S = 4.0
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
-    settings = InfraSettings(
+def settings(tmp_path_factory: pytest.TempPathFactory) -> InfraSettings:
+    return InfraSettings(
         run_dir=tmp_path_factory.mktemp("cluster"),
         kafka_brokers=BROKERS,
         redis=True,
         topic_prefix="millstream-cluster",
         stream_partitions=PARTITIONS,
     )
+
+
+@pytest.fixture(scope="module")
+def cluster(settings: InfraSettings) -> Iterator[LocalServers]:
     servers = LocalServers(settings, console=Console(stderr=True, soft_wrap=True))
     try:
         servers.up()
@@ -179,22 +188,30 @@ def _produce_steadily(
     return sent, latencies, errors
 
 
-def _read_all(bootstrap: str, topic: str) -> list[Reading]:
+def _read_records(bootstrap: str, topic: str, *, partitions: int) -> list[ConsumerRecord]:
+    """Every record of ``topic``, partition after partition, each in offset order."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False)
     try:
-        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         end = consumer.end_offsets(parts)
-        out: list[Reading] = []
+        out: dict[int, list[ConsumerRecord]] = {p: [] for p in range(partitions)}
         deadline = time.monotonic() + 30
         while any(consumer.position(tp) < end[tp] for tp in parts):
             assert time.monotonic() < deadline, "could not read the topic back in 30 s"
-            for records in consumer.poll(timeout_ms=500).values():
-                out.extend(decode_reading(r.value) for r in records)
-        return out
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                out[tp.partition].extend(records)
+        return [r for p in range(partitions) for r in out[p]]
     finally:
         consumer.close()
+
+
+def _read_all(bootstrap: str, topic: str) -> list[Reading]:
+    return [
+        decode_reading(r.value)
+        for r in _read_records(bootstrap, topic, partitions=PARTITIONS)
+    ]
 
 
 def test_broker_sigkilled_under_steady_produce_loses_and_duplicates_nothing(
@@ -336,3 +353,156 @@ def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Pa
         admin.close()
     copies = {len(p["replica_nodes"]) for t in described for p in t["partitions"]}
     assert copies == {3}, described
+
+
+# --- A plant edge linked to the central cluster by MirrorMaker 2 ---------------------------
+
+PLANT = "Hall B"
+PLANT_MACHINES = 4
+# How long the plant's link is cut; the issue's 60 s with MILLSTREAM_TEST_LINK_CUT_S=60.
+LINK_CUT_S = float(os.environ.get("MILLSTREAM_TEST_LINK_CUT_S", "20"))
+MIRROR_START_S = 150.0
+
+
+@pytest.fixture(scope="module")
+def plant(
+    cluster: LocalServers, settings: InfraSettings, conn: Connection
+) -> Iterator[tuple[PlantEdges, Edge]]:
+    """Hall B's edge broker and mirror, its simulated machines (polled every 0.2 s) and its
+    connector writing to the edge, all as ``make run-cluster`` starts them."""
+    edges = PlantEdges(settings, [PLANT], console=Console(stderr=True, soft_wrap=True))
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        [edge] = edges.up(conn)
+        devices = plant_devices(
+            cluster.run_dir, [PLANT], machines=PLANT_MACHINES, host="127.0.0.1",
+            poll_interval_s=0.2,
+        )[edge.slug]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")},
+            **conn.env(),
+            "PYTHONUNBUFFERED": "1",
+        }
+        children = services.start(
+            services.plant_services(edge, devices, run_dir=cluster.run_dir, host="127.0.0.1"),
+            run_dir=cluster.run_dir,
+            env=env,
+        )
+        yield edges, edge
+    finally:
+        services.stop(cluster.run_dir, children)
+        edges.down()
+
+
+def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","))
+    try:
+        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
+
+
+def _wait_for(check: Callable[[], bool], *, timeout_s: float, what: str) -> float:
+    """Seconds until ``check`` passed; fails after ``timeout_s``."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout_s, f"{what}: not within {timeout_s:.0f}s"
+        time.sleep(0.25)
+    return time.monotonic() - start
+
+
+def _seqs_by_machine(readings: list[Reading]) -> dict[str, list[int]]:
+    by_machine: dict[str, list[int]] = {}
+    for reading in readings:
+        by_machine.setdefault(reading.machine_id, []).append(reading.seq)
+    return by_machine
+
+
+def test_a_plant_edge_mirrors_machines_up_and_commands_down(
+    plant: tuple[PlantEdges, Edge], conn: Connection
+) -> None:
+    """The centre learns the plant's machines; a command produced in the centre reaches the
+    plant's connector through the mirror, and its result comes back up."""
+    topics = TopicNames.with_prefix("millstream-cluster")
+    waited = _wait_for(
+        lambda: sum(_end_offsets(conn.kafka_bootstrap, topics.readings).values()) > 0,
+        timeout_s=MIRROR_START_S,
+        what="the plant's first readings in the centre",
+    )
+    print(f"\nfirst readings of {PLANT} in the centre {waited:.1f}s after the plant was up")
+    machine_ids = {str(42 + i) for i in range(PLANT_MACHINES)}
+    machines = _read_records(conn.kafka_bootstrap, topics.machines, partitions=PARTITIONS)
+    assert {r.key.decode() for r in machines} >= machine_ids
+    command = Command(
+        command_id=uuid.uuid4().hex, machine_id="43", action="stop",
+        requested_by="cluster-test", ts_ms=int(time.time() * 1000),
+    )
+    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    try:
+        producer.send(topics.commands, key=command.key(), value=command.encode()).get(30)
+    finally:
+        producer.close()
+
+    def result() -> CommandResult | None:
+        records = _read_records(
+            conn.kafka_bootstrap, topics.command_results, partitions=PARTITIONS
+        )
+        found = [decode_command_result(r.value) for r in records]
+        return next((r for r in found if r.command_id == command.command_id), None)
+
+    _wait_for(lambda: result() is not None, timeout_s=60, what="the command's result")
+    done = result()
+    assert done is not None and done.status == "succeeded", done
+    assert done.executed_by == f"connector-{plant[1].slug}"
+
+
+def test_a_plant_cut_off_keeps_polling_and_catches_up_once_and_in_order(
+    plant: tuple[PlantEdges, Edge], conn: Connection, cluster: LocalServers
+) -> None:
+    edges, edge = plant
+    topic = TopicNames.with_prefix("millstream-cluster").readings
+    central, at_edge = conn.kafka_bootstrap, edge.bootstrap
+    _wait_for(
+        lambda: sum(_end_offsets(central, topic).values()) > 0,
+        timeout_s=MIRROR_START_S,
+        what="the plant's first readings in the centre",
+    )
+    assert edges.stop_link(edge.slug)
+    cut_central, cut_edge = _end_offsets(central, topic), _end_offsets(at_edge, topic)
+    time.sleep(LINK_CUT_S)
+    during_central, during_edge = _end_offsets(central, topic), _end_offsets(at_edge, topic)
+    polled = sum(during_edge.values()) - sum(cut_edge.values())
+    # 4 machines every 0.2 s: about 20 readings a second reach the edge, link or not.
+    assert polled >= LINK_CUT_S * 5, f"the edge took only {polled} readings while cut off"
+    assert during_central == cut_central, "readings reached the centre with its link cut"
+    restarted = time.monotonic()
+    edges.start_link(edge.slug, conn)
+    backlog = _end_offsets(at_edge, topic)
+    moving = _wait_for(
+        lambda: _end_offsets(central, topic) != during_central,
+        timeout_s=MIRROR_START_S, what="the mirror's first record after the cut",
+    )
+    _wait_for(
+        lambda: all(_end_offsets(central, topic)[p] >= n for p, n in backlog.items()),
+        timeout_s=MIRROR_START_S, what="the backlog in the centre",
+    )
+    caught_up = time.monotonic() - restarted
+    # Stop polling, let the mirror carry the last readings, then compare both ends whole.
+    processes.stop(cluster.run_dir, f"connector-{edge.slug}", timeout_s=20)
+    final = _end_offsets(at_edge, topic)
+    _wait_for(
+        lambda: _end_offsets(central, topic) == final, timeout_s=60, what="the last readings"
+    )
+    up_there = _seqs_by_machine(_read_all(central, topic))
+    at_plant = _seqs_by_machine(_read_all(at_edge, topic))
+    print(
+        f"\nlink of {PLANT} cut {LINK_CUT_S:.0f}s: {polled} readings kept at the edge; "
+        f"mirror restarted, first record after {moving:.1f}s, backlog of "
+        f"{sum(backlog.values()) - sum(during_central.values())} in the centre after "
+        f"{caught_up:.1f}s; {sum(map(len, up_there.values()))} readings compared"
+    )
+    assert set(at_plant) == {str(42 + i) for i in range(PLANT_MACHINES)}
+    for machine, seqs in at_plant.items():
+        assert up_there[machine] == seqs, f"machine {machine}: the centre differs from the edge"
+        assert all(a < b for a, b in itertools.pairwise(seqs)), machine
