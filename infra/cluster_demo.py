@@ -11,18 +11,14 @@ lists every process without being told.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 
 from connectors.simulator.factory import PLANTS
 from infra import ports, processes, services
-from infra.demo import admin_key
+from infra.demo import admin_key, api_ready, service_env
 from infra.edges import Edge, PlantEdges
 from infra.errors import InfraError
 from infra.servers import LocalServers, ProcessStatus
@@ -75,13 +71,7 @@ def run_cluster(
     run_dir = servers.run_dir
     children: dict[str, subprocess.Popen[bytes]] = {}
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    processes.interrupt_on_signals()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / LAYOUT).write_text(
@@ -93,13 +83,7 @@ def run_cluster(
         console.print(f"[bold]2/4[/bold] {settings.plants} plant edges and their MirrorMaker 2")
         plant_edges = edges.up(conn)
         key = admin_key(run_dir)
-        env = dict(os.environ)
-        env.update(conn.env())
-        env.update(
-            PYTHONUNBUFFERED="1",
-            MILLSTREAM_ADMIN_API_KEY=key,
-            MILLSTREAM_API_HOST=host,
-        )
+        env = service_env(conn, key=key, host=host)
         console.print("[bold]3/4[/bold] simulated machines and a connector at each plant")
         devices = services.plant_devices(
             run_dir, [e.plant for e in plant_edges], machines=machines, host=host
@@ -133,11 +117,9 @@ def run_cluster(
 
 
 def _wait_ready(run_dir: Path, api_ports: list[int], *, host: str, names: list[str]) -> None:
-    from infra.demo import _api_ready
-
     urls = [f"http://{host}:{port}/ready" for port in api_ports]
     processes.wait_until_healthy(
-        lambda: all(_api_ready(url) for url in urls),
+        lambda: all(api_ready(url) for url in urls),
         run_dir=run_dir,
         names=names,
         what=f"the API replicas were not ready at {', '.join(urls)}",
@@ -147,14 +129,11 @@ def _wait_ready(run_dir: Path, api_ports: list[int], *, host: str, names: list[s
 
 
 def _watch(run_dir: Path, names: list[str], console: Console) -> int:
-    while True:
-        for name in names:
-            if processes.read_pid(run_dir, name) is None:
-                log = processes.log_file(run_dir, name)
-                console.print(f"[red]{name} stopped[/red]; last lines of {log}:")
-                console.print(processes.tail(log), markup=False)
-                return 1
-        time.sleep(0.5)
+    name = processes.wait_until_one_exits(run_dir, names)
+    log = processes.log_file(run_dir, name)
+    console.print(f"[red]{name} stopped[/red]; last lines of {log}:")
+    console.print(processes.tail(log), markup=False)
+    return 1
 
 
 def _print_banner(

@@ -39,29 +39,22 @@ class KafkaDist:
 
 def provision_kafka(cache_dir: Path, *, console: Console) -> KafkaDist:
     """Return the cached Kafka for the pinned version, resolving it with Maven if missing."""
-    return _provision_jars(
-        cache_dir,
-        pom=_POM,
-        folder=f"kafka-{kafka_version()}",
-        title=f"Fetching Kafka {kafka_version()} from Maven Central",
-        console=console,
-    )
+    return _provision_jars(cache_dir, _POM, "kafka", "Kafka", console=console)
 
 
 def provision_mirrormaker(cache_dir: Path, *, console: Console) -> KafkaDist:
     """Return the cached MirrorMaker 2 at the broker's version, resolving it if missing."""
     return _provision_jars(
-        cache_dir,
-        pom=_MIRROR_POM,
-        folder=f"mirrormaker-{kafka_version()}",
-        title=f"Fetching MirrorMaker 2 {kafka_version()} (connect-mirror) from Maven Central",
-        console=console,
+        cache_dir, _MIRROR_POM, "mirrormaker", "MirrorMaker 2 (connect-mirror)", console=console
     )
 
 
 def _provision_jars(
-    cache_dir: Path, *, pom: Path, folder: str, title: str, console: Console
+    cache_dir: Path, pom: Path, name: str, what: str, *, console: Console
 ) -> KafkaDist:
+    """The runtime classpath ``pom`` names, in ``<cache>/<name>-<version>/libs``."""
+    folder = f"{name}-{kafka_version()}"
+    title = f"Fetching {what} {kafka_version()} from Maven Central"
     found = tools.require("java")
     home = cache_dir / folder
     marker = home / ".complete"
@@ -82,7 +75,7 @@ def _provision_jars(
         ],
         title=title,
         estimate="first time only, about 1 minute",
-        log_path=cache_dir / "logs" / f"{folder.rsplit('-', 1)[0]}-provision.log",
+        log_path=cache_dir / "logs" / f"{name}-provision.log",
         console=console,
     )
     marker_text = f"provisioned in {time.monotonic() - started:.0f}s\n"
