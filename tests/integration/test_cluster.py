@@ -524,6 +524,10 @@ def test_a_plant_edge_mirrors_machines_up_and_commands_down(
     assert done.executed_by == f"connector-{plant[1].slug}"
 
 
+# kafka-python abandons a socket to the collector now and then after the broker kill earlier
+# in the module (see tests/conftest.py); when the collector meets it here it is not this
+# test's doing.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_plant_cut_off_keeps_polling_and_catches_up_once_and_in_order(
     plant: tuple[PlantEdges, Edge], conn: Connection, cluster: LocalServers
 ) -> None:
