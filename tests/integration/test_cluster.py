@@ -9,6 +9,8 @@ first, so its mirror's start-up overlaps the central cluster's tests.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import itertools
 import json
@@ -26,7 +28,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import pytest
+import websockets
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.consumer.fetcher import ConsumerRecord
@@ -34,6 +38,7 @@ from rich.console import Console
 
 from connectors.config.settings import ConnectorSettings
 from connectors.forwarding.producer import build_kafka_producer
+from contracts.alarms import AlarmEvent, alarm_id
 from contracts.commands import Command, CommandResult, decode_command_result
 from contracts.readings import Reading, decode_reading
 from contracts.topics import TopicNames
@@ -345,6 +350,118 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+LIVE_CLIENTS = 50
+LIVE_ALARMS = 40
+KILL_AFTER_ALARMS = 15
+
+
+def _alarm(seq: int) -> AlarmEvent:
+    machine = str(42 + seq % 8)  # several keys, so several partitions
+    return AlarmEvent(
+        alarm_id=alarm_id(machine, "temperature_c", "high"), event="raised",
+        state="active_unacknowledged", machine_id=machine, sensor="temperature_c",
+        rule="high", severity="high", value=90.0, threshold=85.0,
+        ts_ms=int(time.time() * 1000), message=f"event {seq}", plant="Hall B", seq=seq,
+    )
+
+
+async def _follow_alarms(
+    urls: list[str], key: str, received: list[str], subscribed: asyncio.Semaphore
+) -> int:
+    """Follow every alarm on the first replica, then, when it is gone, on the next one from
+    the last cursor received; returns how many times it reconnected."""
+    cursor: str | None = None
+    reconnects = -1
+    for url in urls:
+        reconnects += 1
+        try:
+            async with websockets.connect(f"{url}/live?api_key={key}") as ws:
+                ask: dict[str, str] = {"action": "subscribe_alarms"}
+                if cursor is not None:
+                    ask["cursor"] = cursor
+                await ws.send(orjson.dumps(ask).decode())
+                while len(set(received)) < LIVE_ALARMS:
+                    frame = orjson.loads(await ws.recv())
+                    if frame["type"] == "subscribed_alarms" and cursor is None:
+                        subscribed.release()
+                    elif frame["type"] == "alarm":
+                        received.append(frame["message"])
+                        cursor = frame["cursor"]
+                return reconnects
+        except (websockets.ConnectionClosed, OSError):
+            continue
+    return reconnects
+
+
+def test_live_clients_of_a_killed_replica_resume_on_the_other_and_miss_no_alarm(
+    conn: Connection, tmp_path: Path
+) -> None:
+    prefix = f"l{uuid.uuid4().hex[:8]}"
+    create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
+    key = "sk_prod_" + uuid.uuid4().hex[:24]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env = {
+        **base, **conn.env(), "MILLSTREAM_TOPIC_PREFIX": prefix,
+        "MILLSTREAM_ADMIN_API_KEY": key, "PYTHONUNBUFFERED": "1",
+        "MILLSTREAM_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL": str(LIVE_CLIENTS + 10),
+    }
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / f"api-{i}.log" for i in (1, 2)]
+    procs = [_start_api(env, port, log) for port, log in zip(ports, logs, strict=True)]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    topic = TopicNames.with_prefix(prefix).alarms
+
+    async def scenario() -> tuple[list[list[str]], list[int], float]:
+        ws_urls = [u.replace("http://", "ws://") for u in urls]
+        subscribed = asyncio.Semaphore(0)
+        received: list[list[str]] = [[] for _ in range(LIVE_CLIENTS)]
+        clients = [
+            asyncio.create_task(_follow_alarms(ws_urls, key, got, subscribed))
+            for got in received
+        ]
+        for _ in range(LIVE_CLIENTS):
+            await asyncio.wait_for(subscribed.acquire(), 60)
+        killed_at = 0.0
+        for seq in range(LIVE_ALARMS):
+            if seq == KILL_AFTER_ALARMS:
+                await asyncio.sleep(1.0)
+                os.killpg(procs[0].pid, signal.SIGKILL)
+                killed_at = time.monotonic()
+            await asyncio.to_thread(
+                lambda s=seq: producer.send(
+                    topic, key=_alarm(s).key(), value=_alarm(s).encode()
+                ).get(30)
+            )
+            await asyncio.sleep(0.05)
+        reconnects = await asyncio.wait_for(asyncio.gather(*clients), 90)
+        return received, list(reconnects), time.monotonic() - killed_at
+
+    try:
+        for url, proc, log in zip(urls, procs, logs, strict=True):
+            _wait_ready(url, proc, log)
+        received, reconnects, after_kill = asyncio.run(scenario())
+    finally:
+        producer.close()
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    expected = sorted(f"event {seq}" for seq in range(LIVE_ALARMS))
+    print(
+        f"\n{LIVE_CLIENTS} /live clients, replica 1 SIGKILLed after {KILL_AFTER_ALARMS} of "
+        f"{LIVE_ALARMS} alarms: every client had every alarm {after_kill:.1f}s after the kill"
+    )
+    assert reconnects == [1] * LIVE_CLIENTS
+    for got in received:
+        assert sorted(got) == expected  # every alarm, none twice
 
 
 def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Path) -> None:
