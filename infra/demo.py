@@ -29,8 +29,12 @@ _SERVICES = ("simulator", "connector", "pipeline", "api")
 
 
 def admin_key(run_dir: Path) -> str:
-    """``MILLSTREAM_ADMIN_API_KEY`` if set, else the key kept in the run directory (made once)."""
-    configured = os.environ.get("MILLSTREAM_ADMIN_API_KEY", "").strip()
+    """``MILLSTREAM_API_ADMIN_API_KEY`` (or its old name ``MILLSTREAM_ADMIN_API_KEY``) if set,
+    else the key kept in the run directory (made once)."""
+    configured = (
+        os.environ.get("MILLSTREAM_API_ADMIN_API_KEY")
+        or os.environ.get("MILLSTREAM_ADMIN_API_KEY", "")
+    ).strip()
     if configured:
         return configured
     path = run_dir / "admin-api-key"
@@ -70,7 +74,7 @@ def service_env(conn: Connection, *, key: str, host: str) -> dict[str, str]:
     env.update(conn.env())
     env.update(
         PYTHONUNBUFFERED="1",
-        MILLSTREAM_ADMIN_API_KEY=key,
+        MILLSTREAM_API_ADMIN_API_KEY=key,
         MILLSTREAM_API_HOST=host,
     )
     return env
