@@ -24,6 +24,7 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -307,9 +308,19 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"{url}/ready not 200 within 60 s:\n{processes.tail(log)}")
 
 
-def test_a_key_flooding_one_replica_is_limited_on_the_other(
-    conn: Connection, tmp_path: Path
-) -> None:
+@dataclass
+class _Replicas:
+    """Two API replicas on free ports, one key, the environment they were started with."""
+
+    urls: list[str]
+    procs: list[subprocess.Popen[bytes]]
+    key: str
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def _two_replicas(conn: Connection, tmp_path: Path, **extra: str) -> Iterator[_Replicas]:
+    """Two `python -m api` on topics of their own, the same cluster and Redis; ready."""
     prefix = f"a{uuid.uuid4().hex[:8]}"
     create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
     key = "sk_prod_" + uuid.uuid4().hex[:24]
@@ -319,10 +330,9 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
         **conn.env(),
         "MILLSTREAM_TOPIC_PREFIX": prefix,
         "MILLSTREAM_API_ADMIN_API_KEY": key,
-        "MILLSTREAM_API_RATE_LIMIT_READ": "20/minute",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
-    assert env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"].startswith("redis://127.0.0.1:")
     ports = [free_port(), free_port()]
     logs = [tmp_path / f"api-{i}.log" for i in (1, 2)]
     procs = [_start_api(env, port, log) for port, log in zip(ports, logs, strict=True)]
@@ -330,26 +340,35 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
     try:
         for url, proc, log in zip(urls, procs, logs, strict=True):
             _wait_ready(url, proc, log)
-        headers = {"X-API-Key": key}
-        with httpx.Client(headers=headers, timeout=10) as http:
-            assert http.get(f"{urls[1]}/api/machines").status_code == 200
-            codes = [http.get(f"{urls[0]}/api/machines").status_code for _ in range(25)]
-            assert codes[0] == 200 and codes[-1] == 429
-            other = http.get(f"{urls[1]}/api/machines")
-        assert other.status_code == 429, other.text
-        assert "rate limit" in other.text
-        redis_url = urlsplit(env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"])
-        assert redis_url.hostname and redis_url.port
-        assert redis_server.ping(redis_url.hostname, redis_url.port)
+        yield _Replicas(urls=urls, procs=procs, key=key, env=env)
     finally:
         for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def test_a_key_flooding_one_replica_is_limited_on_the_other(
+    conn: Connection, tmp_path: Path
+) -> None:
+    with _two_replicas(conn, tmp_path, MILLSTREAM_API_RATE_LIMIT_READ="20/minute") as api:
+        assert api.env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"].startswith("redis://127.0.0.1:")
+        urls = api.urls
+        with httpx.Client(headers={"X-API-Key": api.key}, timeout=10) as http:
+            assert http.get(f"{urls[1]}/api/machines").status_code == 200
+            codes = [http.get(f"{urls[0]}/api/machines").status_code for _ in range(25)]
+            assert codes[0] == 200 and codes[-1] == 429
+            other = http.get(f"{urls[1]}/api/machines")
+        assert other.status_code == 429, other.text
+        assert "rate limit" in other.text
+        redis_url = urlsplit(api.env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"])
+        assert redis_url.hostname and redis_url.port
+        assert redis_server.ping(redis_url.hostname, redis_url.port)
 
 
 LIVE_CLIENTS = 50
@@ -398,62 +417,16 @@ async def _follow_alarms(
 def test_live_clients_of_a_killed_replica_resume_on_the_other_and_miss_no_alarm(
     conn: Connection, tmp_path: Path
 ) -> None:
-    prefix = f"l{uuid.uuid4().hex[:8]}"
-    create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
-    key = "sk_prod_" + uuid.uuid4().hex[:24]
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env = {
-        **base, **conn.env(), "MILLSTREAM_TOPIC_PREFIX": prefix,
-        "MILLSTREAM_API_ADMIN_API_KEY": key, "PYTHONUNBUFFERED": "1",
-        "MILLSTREAM_API_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL": str(LIVE_CLIENTS + 10),
-    }
-    ports = [free_port(), free_port()]
-    logs = [tmp_path / f"api-{i}.log" for i in (1, 2)]
-    procs = [_start_api(env, port, log) for port, log in zip(ports, logs, strict=True)]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
     producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
-    topic = TopicNames.with_prefix(prefix).alarms
-
-    async def scenario() -> tuple[list[list[str]], list[int], float]:
-        ws_urls = [u.replace("http://", "ws://") for u in urls]
-        subscribed = asyncio.Semaphore(0)
-        received: list[list[str]] = [[] for _ in range(LIVE_CLIENTS)]
-        clients = [
-            asyncio.create_task(_follow_alarms(ws_urls, key, got, subscribed))
-            for got in received
-        ]
-        for _ in range(LIVE_CLIENTS):
-            await asyncio.wait_for(subscribed.acquire(), 60)
-        killed_at = 0.0
-        for seq in range(LIVE_ALARMS):
-            if seq == KILL_AFTER_ALARMS:
-                await asyncio.sleep(1.0)
-                os.killpg(procs[0].pid, signal.SIGKILL)
-                killed_at = time.monotonic()
-            await asyncio.to_thread(
-                lambda s=seq: producer.send(
-                    topic, key=_alarm(s).key(), value=_alarm(s).encode()
-                ).get(30)
-            )
-            await asyncio.sleep(0.05)
-        reconnects = await asyncio.wait_for(asyncio.gather(*clients), 90)
-        return received, list(reconnects), time.monotonic() - killed_at
-
+    per_key = str(LIVE_CLIENTS + 10)
     try:
-        for url, proc, log in zip(urls, procs, logs, strict=True):
-            _wait_ready(url, proc, log)
-        received, reconnects, after_kill = asyncio.run(scenario())
+        with _two_replicas(
+            conn, tmp_path, MILLSTREAM_API_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=per_key
+        ) as api:
+            topic = TopicNames.with_prefix(api.env["MILLSTREAM_TOPIC_PREFIX"]).alarms
+            received, reconnects, after_kill = asyncio.run(_live_failover(api, producer, topic))
     finally:
         producer.close()
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
     expected = sorted(f"event {seq}" for seq in range(LIVE_ALARMS))
     print(
         f"\n{LIVE_CLIENTS} /live clients, replica 1 SIGKILLed after {KILL_AFTER_ALARMS} of "
@@ -462,6 +435,36 @@ def test_live_clients_of_a_killed_replica_resume_on_the_other_and_miss_no_alarm(
     assert reconnects == [1] * LIVE_CLIENTS
     for got in received:
         assert sorted(got) == expected  # every alarm, none twice
+
+
+async def _live_failover(
+    api: _Replicas, producer: KafkaProducer, topic: str
+) -> tuple[list[list[str]], list[int], float]:
+    """LIVE_CLIENTS follow the alarms on replica 1; after KILL_AFTER_ALARMS alarms it is
+    SIGKILLed while the alarms go on. Each client's alarms, reconnections, and the seconds
+    from the kill until every client had every alarm."""
+    ws_urls = [u.replace("http://", "ws://") for u in api.urls]
+    subscribed = asyncio.Semaphore(0)
+    received: list[list[str]] = [[] for _ in range(LIVE_CLIENTS)]
+    clients = [
+        asyncio.create_task(_follow_alarms(ws_urls, api.key, got, subscribed))
+        for got in received
+    ]
+    for _ in range(LIVE_CLIENTS):
+        await asyncio.wait_for(subscribed.acquire(), 60)
+    killed_at = 0.0
+    for seq in range(LIVE_ALARMS):
+        if seq == KILL_AFTER_ALARMS:
+            await asyncio.sleep(1.0)
+            os.killpg(api.procs[0].pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+        event = _alarm(seq)
+        await asyncio.to_thread(
+            lambda e=event: producer.send(topic, key=e.key(), value=e.encode()).get(30)
+        )
+        await asyncio.sleep(0.05)
+    reconnects = await asyncio.wait_for(asyncio.gather(*clients), 90)
+    return received, list(reconnects), time.monotonic() - killed_at
 
 
 def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Path) -> None:
