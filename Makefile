@@ -12,7 +12,7 @@ CHROMIUM := /usr/bin/chromium
 REDIS_SERVER := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-quick test-compose lint lock lock-upgrade up down status clean bench \
+.PHONY: run run-cluster test test-quick test-compose lint lock lock-upgrade up down status clean bench \
 	bench-quick console redis-server
 
 # The venv holds exactly the locked versions; the project itself is installed without deps,
@@ -80,6 +80,10 @@ console: $(CONSOLE)
 ## run: provision if needed, then run Kafka, InfluxDB, simulator, connector, worker and API
 run: $(STAMP) $(CONSOLE)
 	$(BIN)/python -m infra run
+
+## run-cluster: 3 plant edges with MirrorMaker 2, 3 central brokers, 2 workers, 2 APIs (docs/scaling.md)
+run-cluster: $(STAMP) $(CONSOLE) $(REDIS_SERVER)
+	$(BIN)/python -m infra run-cluster
 
 # `make test` runs the suite on two pytest-xdist workers, each with its own Kafka and
 # InfluxDB; a module runs whole on one worker, the longest modules first (tests/conftest.py).

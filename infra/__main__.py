@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 
@@ -42,6 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--overheat-every-s", type=float, default=120.0, help="how often machine 42 overheats"
     )
+    cluster = sub.add_parser(
+        "run-cluster",
+        help="the multi-plant topology: 3 plant edges with MirrorMaker 2, 3 central brokers, "
+        "Redis, 2 workers, 2 API replicas",
+    )
+    cluster.add_argument(
+        "--api-ports",
+        default=os.environ.get("MILLSTREAM_CLUSTER_API_PORTS", "8080,8081"),
+        help="the API replicas' ports, comma-separated (default 8080,8081)",
+    )
+    cluster.add_argument("--plants", type=int, default=3, help="plant edges (default 3)")
+    cluster.add_argument("--machines", type=int, default=5, help="machines per plant (default 5)")
+    cluster.add_argument(
+        "--overheat-every-s", type=float, default=120.0, help="how often machine 42 overheats"
+    )
     return parser
 
 
@@ -63,11 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             stopped = servers.down(purge=args.purge)
             console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         elif args.command == "status":
-            if args.json:
-                print(json.dumps([asdict(p) for p in servers.processes()]))
-            else:
-                for name, text in servers.status().items():
-                    print(f"{name}: {text}")
+            _print_status(settings, as_json=args.json)
         elif args.command == "bootstrap":
             _bootstrap_external(settings, console)
         elif args.command == "env":
@@ -81,12 +93,35 @@ def main(argv: list[str] | None = None) -> int:
                 api_port=args.api_port,
                 overheat_every_s=args.overheat_every_s,
             )
+        elif args.command == "run-cluster":
+            from infra.cluster_demo import cluster_settings, run_cluster
+
+            return run_cluster(
+                cluster_settings(settings, plants=args.plants),
+                console=console,
+                api_ports=[int(p) for p in args.api_ports.split(",")],
+                machines=args.machines,
+                overheat_every_s=args.overheat_every_s,
+            )
     except MillstreamError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _print_status(settings: InfraSettings, *, as_json: bool) -> None:
+    """Every process (the servers, and a running ``run-cluster``'s edges and services): one
+    line each, or a JSON list of ``{name, pid, port, healthy}``."""
+    from infra.cluster_demo import every_process, with_recorded_layout
+
+    rows = every_process(with_recorded_layout(settings))
+    if as_json:
+        print(json.dumps([asdict(p) for p in rows]))
+        return
+    for p in rows:
+        print(f"{p.name}: {p.describe(settings.host)}")
 
 
 def _print_env(conn: Connection, settings: InfraSettings, console: Console) -> None:

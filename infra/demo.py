@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import FrameType
 
 import yaml
 from rich.console import Console
@@ -25,7 +22,7 @@ from connectors.simulator.factory import factory_devices, write_factory_file
 from infra import ports, processes
 from infra.demo_maintenance import seed_maintenance
 from infra.errors import InfraError
-from infra.servers import LocalServers
+from infra.servers import Connection, LocalServers
 
 DEVICES_EXAMPLE = Path(__file__).resolve().parent.parent / "devices.example.yaml"
 _SERVICES = ("simulator", "connector", "pipeline", "api")
@@ -69,7 +66,21 @@ def _devices_file(run_dir: Path, *, host: str) -> Path:
     return write_factory_file(path, entries)
 
 
-def _api_ready(url: str) -> bool:
+def service_env(conn: Connection, *, key: str, host: str) -> dict[str, str]:
+    """The environment of every service a local stack starts. The user's own MILLSTREAM_*
+    settings (an alarm limit, say) reach every service; where the servers are, the admin key
+    and the API's address come from this stack."""
+    env = dict(os.environ)
+    env.update(conn.env())
+    env.update(
+        PYTHONUNBUFFERED="1",
+        MILLSTREAM_API_ADMIN_API_KEY=key,
+        MILLSTREAM_API_HOST=host,
+    )
+    return env
+
+
+def api_ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL
             return bool(resp.status == 200)
@@ -106,28 +117,15 @@ def run_demo(
     _stop_services(run_dir, children)  # leftovers of an earlier run that was killed
     key = admin_key(run_dir)
     devices = _devices_file(run_dir, host=host)
-    # The user's own MILLSTREAM_* settings (an alarm limit, say) reach every service;
-    # where the servers are and the API's address come from this stack.
-    env = dict(os.environ)
-    env.update(conn.env())
+    env = service_env(conn, key=key, host=host)
     env.update(
-        PYTHONUNBUFFERED="1",
-        MILLSTREAM_API_ADMIN_API_KEY=key,
-        MILLSTREAM_API_HOST=host,
         MILLSTREAM_API_PORT=str(port),
         MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
         MILLSTREAM_PIPELINE_DATA_DIR=str(run_dir / "pipeline"),
     )
     commands = _service_commands(devices, overheat_every_s=overheat_every_s)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Stop at once, even while waiting for start-up; the clean-up below runs only once.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    processes.interrupt_on_signals()
     try:
         for name in _SERVICES:
             children[name] = processes.start(
@@ -136,7 +134,7 @@ def run_demo(
         console.print("Starting the simulator, connector, pipeline worker and API ...")
         ready_url = f"http://{host}:{port}/ready"
         processes.wait_until_healthy(
-            lambda: _api_ready(ready_url),
+            lambda: api_ready(ready_url),
             run_dir=run_dir,
             names=_SERVICES,
             what=f"the API was not ready at {ready_url}",
@@ -145,14 +143,11 @@ def run_demo(
         )
         seed_maintenance(f"http://{host}:{port}", key)
         _print_banner(console, host=host, port=port, key=key, run_dir=run_dir)
-        while True:
-            for name in _SERVICES:
-                if processes.read_pid(run_dir, name) is None:
-                    log = processes.log_file(run_dir, name)
-                    console.print(f"[red]{name} stopped[/red]; last lines of {log}:")
-                    console.print(processes.tail(log), markup=False)
-                    return 1
-            time.sleep(0.5)
+        name = processes.wait_until_one_exits(run_dir, _SERVICES)
+        log = processes.log_file(run_dir, name)
+        console.print(f"[red]{name} stopped[/red]; last lines of {log}:")
+        console.print(processes.tail(log), markup=False)
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:

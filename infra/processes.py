@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 
 from infra.errors import ServerStartError
 
@@ -56,6 +57,19 @@ _PR_SET_PDEATHSIG = 1
 def _term_on_parent_death() -> None:  # pragma: no cover - runs in the child before exec
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def interrupt_on_signals() -> None:
+    """Turn SIGINT and SIGTERM into one KeyboardInterrupt: a foreground stack stops at once,
+    even while waiting for start-up, and its clean-up runs only once."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
 
 def pid_file(run_dir: Path, name: str) -> Path:
@@ -143,6 +157,15 @@ def tail(path: Path, *, lines: int = 20) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until_one_exits(run_dir: Path, names: Sequence[str], *, interval_s: float = 0.5) -> str:
+    """Block while every named process runs; return the name of the first that is gone."""
+    while True:
+        for name in names:
+            if read_pid(run_dir, name) is None:
+                return name
+        time.sleep(interval_s)
 
 
 def wait_until_healthy(

@@ -96,6 +96,14 @@ class ProcessStatus:
     port: int
     healthy: bool
 
+    def describe(self, host: str) -> str:
+        """``running pid=... address=host:port`` (``(not answering)`` if not healthy)."""
+        if self.pid is None:
+            return "stopped"
+        return f"running pid={self.pid} address={host}:{self.port}" + (
+            "" if self.healthy else " (not answering)"
+        )
+
 
 class LocalServers:
     """A Kafka broker and an InfluxDB server under one run directory."""
@@ -289,16 +297,7 @@ class LocalServers:
 
     def status(self) -> dict[str, str]:
         """One line of text per server (``python -m infra status``)."""
-        host = self._settings.host
-        return {
-            p.name: (
-                f"running pid={p.pid} address={host}:{p.port}"
-                + ("" if p.healthy else " (not answering)")
-                if p.pid is not None
-                else "stopped"
-            )
-            for p in self.processes()
-        }
+        return {p.name: p.describe(self._settings.host) for p in self.processes()}
 
     def connection(self) -> Connection:
         state = self._load()

@@ -38,6 +38,11 @@ class InfraSettings(CommonSettings):
     redis_server: str = "redis-server"
     redis_maxmemory_mb: int = 64
     stream_partitions: int = 6
+    # MILLSTREAM_PLANTS=3: plant edges (a single-broker Kafka and a MirrorMaker 2 each) for
+    # the first plants of the simulated factory, linked to the central cluster.
+    plants: int = Field(default=0, ge=0, le=8)
+    edge_heap_mb: int = 256
+    mirror_heap_mb: int = 256
 
     start_timeout_s: float = 120.0
 

@@ -1,13 +1,18 @@
-"""The replicated central cluster on real processes: 3 KRaft brokers, Redis, 2 API replicas.
+"""The multi-plant topology on real processes: 3 KRaft brokers, Redis, 2 API replicas, and a
+plant edge (its own broker, MirrorMaker 2, simulated machines and connector).
 
 Selected with ``-m cluster``. The module starts its own stack (``MILLSTREAM_KAFKA_BROKERS=3``
-and ``MILLSTREAM_REDIS=1`` through the same ``infra`` code as ``python -m infra up``) and
-stops it at the end; each test takes well under a minute.
+and ``MILLSTREAM_REDIS=1`` through the same ``infra`` code as ``python -m infra up``, the
+plant edge as ``make run-cluster`` starts it) and stops it at the end. The plant edge starts
+first, so its mirror's start-up overlaps the central cluster's tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import itertools
 import json
 import os
 import signal
@@ -18,24 +23,33 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+import websockets
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.consumer.fetcher import ConsumerRecord
 from rich.console import Console
 
 from connectors.config.settings import ConnectorSettings
 from connectors.forwarding.producer import build_kafka_producer
+from contracts.alarms import AlarmEvent, alarm_id
+from contracts.commands import Command, CommandResult, decode_command_result
 from contracts.readings import Reading, decode_reading
 from contracts.topics import TopicNames
-from infra import processes, redis_server
+from infra import processes, redis_server, services
 from infra.bootstrap import create_millstream_topics
+from infra.cluster_demo import every_process
+from infra.edges import Edge, PlantEdges
 from infra.ports import free_port
 from infra.servers import Connection, LocalServers
+from infra.services import plant_devices
 from infra.settings import InfraSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -49,14 +63,18 @@ KILL_AT_S = 4.0
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
-    settings = InfraSettings(
+def settings(tmp_path_factory: pytest.TempPathFactory) -> InfraSettings:
+    return InfraSettings(
         run_dir=tmp_path_factory.mktemp("cluster"),
         kafka_brokers=BROKERS,
         redis=True,
         topic_prefix="millstream-cluster",
         stream_partitions=PARTITIONS,
     )
+
+
+@pytest.fixture(scope="module")
+def cluster(settings: InfraSettings) -> Iterator[LocalServers]:
     servers = LocalServers(settings, console=Console(stderr=True, soft_wrap=True))
     try:
         servers.up()
@@ -70,27 +88,44 @@ def conn(cluster: LocalServers) -> Connection:
     return cluster.connection()
 
 
-def test_status_lists_every_central_broker_and_redis(cluster: LocalServers) -> None:
-    rows = {p.name: p for p in cluster.processes()}
-    central = [name for name in rows if "central" in name]
-    assert len(central) == BROKERS
-    assert all(rows[name].healthy and rows[name].pid for name in [*central, "redis", "influxdb"])
-    assert cluster.connection().kafka_bootstrap.count(",") == BROKERS - 1
-    # The command docs/scaling.md shows, on the same run directory.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env.update(
-        MILLSTREAM_RUN_DIR=str(cluster.run_dir),
-        MILLSTREAM_KAFKA_BROKERS=str(BROKERS),
-        MILLSTREAM_REDIS="1",
-    )
-    shown = subprocess.run(
-        [sys.executable, "-m", "infra", "status", "--json"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
-    )
-    listed = json.loads(shown.stdout)
-    assert {p["name"]: (p["pid"], p["port"], p["healthy"]) for p in listed} == {
-        name: (p.pid, p.port, True) for name, p in rows.items()
-    }
+# --- A plant edge linked to the central cluster by MirrorMaker 2 ---------------------------
+
+PLANT = "Hall B"
+PLANT_MACHINES = 4
+# How long the plant's link is cut; the issue's 60 s with MILLSTREAM_TEST_LINK_CUT_S=60.
+LINK_CUT_S = float(os.environ.get("MILLSTREAM_TEST_LINK_CUT_S", "15"))
+MIRROR_START_S = 150.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def plant(
+    cluster: LocalServers, settings: InfraSettings, conn: Connection
+) -> Iterator[tuple[PlantEdges, Edge]]:
+    """Hall B's edge broker and mirror, its simulated machines (polled every 0.2 s) and its
+    connector writing to the edge, all as ``make run-cluster`` starts them. Started first
+    (autouse), so the mirror's start-up overlaps the central cluster's tests."""
+    edges = PlantEdges(settings, [PLANT], console=Console(stderr=True, soft_wrap=True))
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        [edge] = edges.up(conn)
+        devices = plant_devices(
+            cluster.run_dir, [PLANT], machines=PLANT_MACHINES, host="127.0.0.1",
+            poll_interval_s=0.2,
+        )[edge.slug]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")},
+            **conn.env(),
+            "PYTHONUNBUFFERED": "1",
+        }
+        children = services.start(
+            services.plant_services(edge, devices, run_dir=cluster.run_dir, host="127.0.0.1"),
+            run_dir=cluster.run_dir,
+            env=env,
+        )
+        yield edges, edge
+    finally:
+        services.stop(cluster.run_dir, children)
+        edges.down()
 
 
 def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
@@ -179,22 +214,30 @@ def _produce_steadily(
     return sent, latencies, errors
 
 
-def _read_all(bootstrap: str, topic: str) -> list[Reading]:
+def _read_records(bootstrap: str, topic: str, *, partitions: int) -> list[ConsumerRecord]:
+    """Every record of ``topic``, partition after partition, each in offset order."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False)
     try:
-        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         end = consumer.end_offsets(parts)
-        out: list[Reading] = []
+        out: dict[int, list[ConsumerRecord]] = {p: [] for p in range(partitions)}
         deadline = time.monotonic() + 30
         while any(consumer.position(tp) < end[tp] for tp in parts):
             assert time.monotonic() < deadline, "could not read the topic back in 30 s"
-            for records in consumer.poll(timeout_ms=500).values():
-                out.extend(decode_reading(r.value) for r in records)
-        return out
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                out[tp.partition].extend(records)
+        return [r for p in range(partitions) for r in out[p]]
     finally:
         consumer.close()
+
+
+def _read_all(bootstrap: str, topic: str) -> list[Reading]:
+    return [
+        decode_reading(r.value)
+        for r in _read_records(bootstrap, topic, partitions=PARTITIONS)
+    ]
 
 
 def test_broker_sigkilled_under_steady_produce_loses_and_duplicates_nothing(
@@ -265,9 +308,19 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"{url}/ready not 200 within 60 s:\n{processes.tail(log)}")
 
 
-def test_a_key_flooding_one_replica_is_limited_on_the_other(
-    conn: Connection, tmp_path: Path
-) -> None:
+@dataclass
+class _Replicas:
+    """Two API replicas on free ports, one key, the environment they were started with."""
+
+    urls: list[str]
+    procs: list[subprocess.Popen[bytes]]
+    key: str
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def _two_replicas(conn: Connection, tmp_path: Path, **extra: str) -> Iterator[_Replicas]:
+    """Two `python -m api` on topics of their own, the same cluster and Redis; ready."""
     prefix = f"a{uuid.uuid4().hex[:8]}"
     create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
     key = "sk_prod_" + uuid.uuid4().hex[:24]
@@ -277,10 +330,9 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
         **conn.env(),
         "MILLSTREAM_TOPIC_PREFIX": prefix,
         "MILLSTREAM_API_ADMIN_API_KEY": key,
-        "MILLSTREAM_API_RATE_LIMIT_READ": "20/minute",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
-    assert env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"].startswith("redis://127.0.0.1:")
     ports = [free_port(), free_port()]
     logs = [tmp_path / f"api-{i}.log" for i in (1, 2)]
     procs = [_start_api(env, port, log) for port, log in zip(ports, logs, strict=True)]
@@ -288,26 +340,131 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
     try:
         for url, proc, log in zip(urls, procs, logs, strict=True):
             _wait_ready(url, proc, log)
-        headers = {"X-API-Key": key}
-        with httpx.Client(headers=headers, timeout=10) as http:
-            assert http.get(f"{urls[1]}/api/machines").status_code == 200
-            codes = [http.get(f"{urls[0]}/api/machines").status_code for _ in range(25)]
-            assert codes[0] == 200 and codes[-1] == 429
-            other = http.get(f"{urls[1]}/api/machines")
-        assert other.status_code == 429, other.text
-        assert "rate limit" in other.text
-        redis_url = urlsplit(env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"])
-        assert redis_url.hostname and redis_url.port
-        assert redis_server.ping(redis_url.hostname, redis_url.port)
+        yield _Replicas(urls=urls, procs=procs, key=key, env=env)
     finally:
         for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def test_a_key_flooding_one_replica_is_limited_on_the_other(
+    conn: Connection, tmp_path: Path
+) -> None:
+    with _two_replicas(conn, tmp_path, MILLSTREAM_API_RATE_LIMIT_READ="20/minute") as api:
+        assert api.env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"].startswith("redis://127.0.0.1:")
+        urls = api.urls
+        with httpx.Client(headers={"X-API-Key": api.key}, timeout=10) as http:
+            assert http.get(f"{urls[1]}/api/machines").status_code == 200
+            codes = [http.get(f"{urls[0]}/api/machines").status_code for _ in range(25)]
+            assert codes[0] == 200 and codes[-1] == 429
+            other = http.get(f"{urls[1]}/api/machines")
+        assert other.status_code == 429, other.text
+        assert "rate limit" in other.text
+        redis_url = urlsplit(api.env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"])
+        assert redis_url.hostname and redis_url.port
+        assert redis_server.ping(redis_url.hostname, redis_url.port)
+
+
+LIVE_CLIENTS = 50
+LIVE_ALARMS = 40
+KILL_AFTER_ALARMS = 15
+
+
+def _alarm(seq: int) -> AlarmEvent:
+    machine = str(42 + seq % 8)  # several keys, so several partitions
+    return AlarmEvent(
+        alarm_id=alarm_id(machine, "temperature_c", "high"), event="raised",
+        state="active_unacknowledged", machine_id=machine, sensor="temperature_c",
+        rule="high", severity="high", value=90.0, threshold=85.0,
+        ts_ms=int(time.time() * 1000), message=f"event {seq}", plant="Hall B", seq=seq,
+    )
+
+
+async def _follow_alarms(
+    urls: list[str], key: str, received: list[str], subscribed: asyncio.Semaphore
+) -> int:
+    """Follow every alarm on the first replica, then, when it is gone, on the next one from
+    the last cursor received; returns how many times it reconnected."""
+    cursor: str | None = None
+    reconnects = -1
+    for url in urls:
+        reconnects += 1
+        try:
+            async with websockets.connect(f"{url}/live?api_key={key}") as ws:
+                ask: dict[str, str] = {"action": "subscribe_alarms"}
+                if cursor is not None:
+                    ask["cursor"] = cursor
+                await ws.send(orjson.dumps(ask).decode())
+                while len(set(received)) < LIVE_ALARMS:
+                    frame = orjson.loads(await ws.recv())
+                    if frame["type"] == "subscribed_alarms" and cursor is None:
+                        subscribed.release()
+                    elif frame["type"] == "alarm":
+                        received.append(frame["message"])
+                        cursor = frame["cursor"]
+                return reconnects
+        except (websockets.ConnectionClosed, OSError):
+            continue
+    return reconnects
+
+
+def test_live_clients_of_a_killed_replica_resume_on_the_other_and_miss_no_alarm(
+    conn: Connection, tmp_path: Path
+) -> None:
+    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    per_key = str(LIVE_CLIENTS + 10)
+    try:
+        with _two_replicas(
+            conn, tmp_path, MILLSTREAM_API_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=per_key
+        ) as api:
+            topic = TopicNames.with_prefix(api.env["MILLSTREAM_TOPIC_PREFIX"]).alarms
+            received, reconnects, after_kill = asyncio.run(_live_failover(api, producer, topic))
+    finally:
+        producer.close()
+    expected = sorted(f"event {seq}" for seq in range(LIVE_ALARMS))
+    print(
+        f"\n{LIVE_CLIENTS} /live clients, replica 1 SIGKILLed after {KILL_AFTER_ALARMS} of "
+        f"{LIVE_ALARMS} alarms: every client had every alarm {after_kill:.1f}s after the kill"
+    )
+    assert reconnects == [1] * LIVE_CLIENTS
+    for got in received:
+        assert sorted(got) == expected  # every alarm, none twice
+
+
+async def _live_failover(
+    api: _Replicas, producer: KafkaProducer, topic: str
+) -> tuple[list[list[str]], list[int], float]:
+    """LIVE_CLIENTS follow the alarms on replica 1; after KILL_AFTER_ALARMS alarms it is
+    SIGKILLed while the alarms go on. Each client's alarms, reconnections, and the seconds
+    from the kill until every client had every alarm."""
+    ws_urls = [u.replace("http://", "ws://") for u in api.urls]
+    subscribed = asyncio.Semaphore(0)
+    received: list[list[str]] = [[] for _ in range(LIVE_CLIENTS)]
+    clients = [
+        asyncio.create_task(_follow_alarms(ws_urls, api.key, got, subscribed))
+        for got in received
+    ]
+    for _ in range(LIVE_CLIENTS):
+        await asyncio.wait_for(subscribed.acquire(), 60)
+    killed_at = 0.0
+    for seq in range(LIVE_ALARMS):
+        if seq == KILL_AFTER_ALARMS:
+            await asyncio.sleep(1.0)
+            os.killpg(api.procs[0].pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+        event = _alarm(seq)
+        await asyncio.to_thread(
+            lambda e=event: producer.send(topic, key=e.key(), value=e.encode()).get(30)
+        )
+        await asyncio.sleep(0.05)
+    reconnects = await asyncio.wait_for(asyncio.gather(*clients), 90)
+    return received, list(reconnects), time.monotonic() - killed_at
 
 
 def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Path) -> None:
@@ -336,3 +493,221 @@ def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Pa
         admin.close()
     copies = {len(p["replica_nodes"]) for t in described for p in t["partitions"]}
     assert copies == {3}, described
+
+
+class _Ends:
+    """The end offsets of one topic's partitions, asked of one cluster as often as needed."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","))
+        self._parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+
+    def __call__(self) -> dict[int, int]:
+        return {tp.partition: end for tp, end in self._consumer.end_offsets(self._parts).items()}
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _wait_for(check: Callable[[], bool], *, timeout_s: float, what: str) -> float:
+    """Seconds until ``check`` passed; fails after ``timeout_s``."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout_s, f"{what}: not within {timeout_s:.0f}s"
+        time.sleep(0.25)
+    return time.monotonic() - start
+
+
+def _seqs_by_machine(readings: list[Reading]) -> dict[str, list[int]]:
+    by_machine: dict[str, list[int]] = {}
+    for reading in readings:
+        by_machine.setdefault(reading.machine_id, []).append(reading.seq)
+    return by_machine
+
+
+def _arrival_delays_ms(bootstrap: str, topic: str, seconds: float, out: list[int]) -> None:
+    """For ``seconds``, each new reading's delay from its poll at the plant to its arrival
+    in a consumer of ``bootstrap`` (ms), appended to ``out``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), fetch_max_wait_ms=50)
+    try:
+        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(parts)
+        consumer.seek_to_end(*parts)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=100).values():
+                now_ms = int(time.time() * 1000)
+                out.extend(now_ms - decode_reading(r.value).ts_ms for r in records)
+    finally:
+        consumer.close()
+
+
+def _percentile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def test_status_lists_every_process_with_its_pid_port_and_health(
+    cluster: LocalServers, settings: InfraSettings
+) -> None:
+    """`python -m infra status --json` lists the central brokers, Redis, InfluxDB, the plant's
+    edge broker and mirror, its machines and its connector, each healthy."""
+    with_plant = settings.model_copy(update={"plants": 1})
+    _wait_for(
+        lambda: all(p.healthy for p in every_process(with_plant)),
+        timeout_s=MIRROR_START_S,
+        what="every process healthy",
+    )
+    rows = {p.name: p for p in every_process(with_plant)}
+    central = [name for name in rows if "central" in name]
+    assert len(central) == BROKERS
+    assert set(rows) - set(central) == {
+        "redis", "influxdb", "kafka-hall-b", "mirrormaker-hall-b", "simulator-hall-b",
+        "connector-hall-b",
+    }
+    assert all(p.pid and p.port for p in rows.values())
+    assert cluster.connection().kafka_bootstrap.count(",") == BROKERS - 1
+    # The command docs/scaling.md shows, on the same run directory.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    env.update(
+        MILLSTREAM_RUN_DIR=str(cluster.run_dir),
+        MILLSTREAM_KAFKA_BROKERS=str(BROKERS),
+        MILLSTREAM_REDIS="1",
+        MILLSTREAM_PLANTS="1",
+    )
+    shown = subprocess.run(
+        [sys.executable, "-m", "infra", "status", "--json"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    )
+    listed = json.loads(shown.stdout)
+    assert {p["name"]: (p["pid"], p["port"], p["healthy"]) for p in listed} == {
+        name: (p.pid, p.port, True) for name, p in rows.items()
+    }
+
+
+def test_a_plant_edge_mirrors_machines_up_and_commands_down(
+    plant: tuple[PlantEdges, Edge], conn: Connection
+) -> None:
+    """The centre learns the plant's machines; a command produced in the centre reaches the
+    plant's connector through the mirror, and its result comes back up."""
+    topics = TopicNames.with_prefix("millstream-cluster")
+    central = _Ends(conn.kafka_bootstrap, topics.readings)
+    try:
+        waited = _wait_for(
+            lambda: sum(central().values()) > 0,
+            timeout_s=MIRROR_START_S,
+            what="the plant's first readings in the centre",
+        )
+    finally:
+        central.close()
+    print(f"\nfirst readings of {PLANT} in the centre {waited:.1f}s after the plant was up")
+    # The same readings, watched arrive at the edge and in the centre at once.
+    at_edge: list[int] = []
+    at_centre: list[int] = []
+    watchers = [
+        threading.Thread(target=_arrival_delays_ms, args=(b, topics.readings, 10.0, out))
+        for b, out in ((plant[1].bootstrap, at_edge), (conn.kafka_bootstrap, at_centre))
+    ]
+    for watcher in watchers:
+        watcher.start()
+    for watcher in watchers:
+        watcher.join()
+    assert at_edge and at_centre
+    print(
+        f"poll to edge p50={_percentile(at_edge, 0.5)}ms p99={_percentile(at_edge, 0.99)}ms; "
+        f"poll to centre p50={_percentile(at_centre, 0.5)}ms "
+        f"p99={_percentile(at_centre, 0.99)}ms ({len(at_centre)} readings)"
+    )
+    machine_ids = {str(42 + i) for i in range(PLANT_MACHINES)}
+    machines = _read_records(conn.kafka_bootstrap, topics.machines, partitions=PARTITIONS)
+    assert {r.key.decode() for r in machines} >= machine_ids
+    command = Command(
+        command_id=uuid.uuid4().hex, machine_id="43", action="stop",
+        requested_by="cluster-test", ts_ms=int(time.time() * 1000),
+    )
+    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    try:
+        producer.send(topics.commands, key=command.key(), value=command.encode()).get(30)
+    finally:
+        producer.close()
+
+    def result() -> CommandResult | None:
+        records = _read_records(
+            conn.kafka_bootstrap, topics.command_results, partitions=PARTITIONS
+        )
+        found = [decode_command_result(r.value) for r in records]
+        return next((r for r in found if r.command_id == command.command_id), None)
+
+    _wait_for(lambda: result() is not None, timeout_s=60, what="the command's result")
+    done = result()
+    assert done is not None and done.status == "succeeded", done
+    assert done.executed_by == f"connector-{plant[1].slug}"
+
+
+# kafka-python abandons a socket to the collector now and then after the broker kill earlier
+# in the module (see tests/conftest.py); when the collector meets it here it is not this
+# test's doing.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_plant_cut_off_keeps_polling_and_catches_up_once_and_in_order(
+    plant: tuple[PlantEdges, Edge], conn: Connection, cluster: LocalServers
+) -> None:
+    edges, edge = plant
+    topic = TopicNames.with_prefix("millstream-cluster").readings
+    central, at_edge = _Ends(conn.kafka_bootstrap, topic), _Ends(edge.bootstrap, topic)
+    try:
+        _cut_and_catch_up(edges, edge, conn, cluster.run_dir, central, at_edge)
+    finally:
+        central.close()
+        at_edge.close()
+        # kafka-python leaves the sockets of its metadata connections to the collector.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+
+
+def _cut_and_catch_up(
+    edges: PlantEdges, edge: Edge, conn: Connection, run_dir: Path, central: _Ends,
+    at_edge: _Ends,
+) -> None:
+    topic = TopicNames.with_prefix("millstream-cluster").readings
+    _wait_for(
+        lambda: sum(central().values()) > 0,
+        timeout_s=MIRROR_START_S,
+        what="the plant's first readings in the centre",
+    )
+    assert edges.stop_link(edge.slug)
+    cut_central, cut_edge = central(), at_edge()
+    time.sleep(LINK_CUT_S)
+    during_central, during_edge = central(), at_edge()
+    polled = sum(during_edge.values()) - sum(cut_edge.values())
+    # 4 machines every 0.2 s: about 20 readings a second reach the edge, link or not.
+    assert polled >= LINK_CUT_S * 5, f"the edge took only {polled} readings while cut off"
+    assert during_central == cut_central, "readings reached the centre with its link cut"
+    restarted = time.monotonic()
+    edges.start_link(edge.slug, conn)
+    backlog = at_edge()
+    moving = _wait_for(
+        lambda: central() != during_central,
+        timeout_s=MIRROR_START_S, what="the mirror's first record after the cut",
+    )
+    _wait_for(
+        lambda: all(central()[p] >= n for p, n in backlog.items()),
+        timeout_s=MIRROR_START_S, what="the backlog in the centre",
+    )
+    caught_up = time.monotonic() - restarted
+    # Stop polling, let the mirror carry the last readings, then compare both ends whole.
+    processes.stop(run_dir, f"connector-{edge.slug}", timeout_s=20)
+    final = at_edge()
+    _wait_for(lambda: central() == final, timeout_s=60, what="the last readings")
+    up_there = _seqs_by_machine(_read_all(conn.kafka_bootstrap, topic))
+    at_plant = _seqs_by_machine(_read_all(edge.bootstrap, topic))
+    print(
+        f"\nlink of {PLANT} cut {LINK_CUT_S:.0f}s: {polled} readings kept at the edge; "
+        f"mirror restarted, first record after {moving:.1f}s, backlog of "
+        f"{sum(backlog.values()) - sum(during_central.values())} in the centre after "
+        f"{caught_up:.1f}s; {sum(map(len, up_there.values()))} readings compared"
+    )
+    assert set(at_plant) == {str(42 + i) for i in range(PLANT_MACHINES)}
+    for machine, seqs in at_plant.items():
+        assert up_there[machine] == seqs, f"machine {machine}: the centre differs from the edge"
+        assert all(a < b for a, b in itertools.pairwise(seqs)), machine
