@@ -67,7 +67,7 @@ export function AlarmTable({ alarms, focus, now = Date.now() }) {
     </tr></thead>
     <tbody>${alarms.map((a) => html`<tr key=${a.alarm_id} data-alarm=${a.alarm_id} data-state=${a.state} data-raised=${a.raised_ts_ms || 0}
       class=${`${isUnacknowledged(a) ? 'unack' : ''} ${isFresh(a, now) ? 'new' : ''} ${a.alarm_id === focus ? 'focus' : ''}`}>
-      <td><${Priority} severity=${a.severity} /></td>
+      <td class="flash"><${Priority} severity=${a.severity} /></td>
       <td>${time(a.raised_ts_ms || a.updated_ts_ms)}</td>
       <td><a href=${`#/machine/${encodeURIComponent(a.machine_id)}`}>${a.machine_id}</a> <span class="muted">${a.plant}</span></td>
       <td>${a.message || `${a.sensor} ${a.rule}`}<br /><span class="muted">${a.alarm_id}</span></td>
