@@ -127,15 +127,16 @@ export async function loadAlarms() {
 
 function onReading(frame) {
   const id = String(frame.machine_id);
-  const values = {};
-  for (const [k, v] of Object.entries(frame)) {
+  const known = state.values.get(id);
+  const values = known ? { ...known.values } : {};
+  for (const k in frame) {
+    const v = frame[k];
     if (typeof v === 'number' && k !== 'machine_id' && k !== 'seq') values[k] = v;
   }
-  const known = state.values.get(id);
   // A snapshot's reading may be old: its age counts from its own time.
   const receivedAt = frame.snapshot ? Math.min(Date.now(), Date.parse(frame.ts) || 0) : Date.now();
   state.values.set(id, {
-    values: { ...(known ? known.values : {}), ...values },
+    values,
     quality: frame.quality || {},
     ts: frame.ts,
     receivedAt,
