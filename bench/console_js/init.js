@@ -1,7 +1,7 @@
 // Installed before the console's own scripts: long tasks and alarm rows, as they happen.
 (() => {
   const now = () => performance.timeOrigin + performance.now();
-  window.__bench = { longtasks: [], rows: {}, painted: {}, received: {} };
+  window.__bench = { longtasks: [], rows: {}, painted: {}, received: {}, cues: {} };
   // When each alarm frame reaches the page (before the console handles it).
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
@@ -34,7 +34,16 @@
       requestAnimationFrame(() => { window.__bench.painted[id] = now(); });
     }
   };
+  // The banner every view shows for a new high or critical alarm: its link names the alarm.
+  const cue = () => {
+    const link = document.getElementById('alarm-cue');
+    const id = link && new URLSearchParams((link.getAttribute('href') || '').split('?')[1]).get('focus');
+    if (!id || id in window.__bench.cues) return;
+    window.__bench.cues[id] = 0;
+    requestAnimationFrame(() => { window.__bench.cues[id] = now(); });
+  };
   new MutationObserver((records) => {
     for (const r of records) for (const n of r.addedNodes) seen(n);
-  }).observe(document, { childList: true, subtree: true });
+    cue();
+  }).observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ['href'] });
 })();
