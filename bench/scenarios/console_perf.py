@@ -113,11 +113,11 @@ def _bundle_kb() -> tuple[float, str]:
 
 def _overview(browser: Any, page: Any, machines: int, measure_s: float) -> dict[str, Any]:
     page.evaluate("location.hash = '#/overview'")
-    # Every machine is on the page (lines far from the screen stand in for their tiles).
+    # Every machine is on the page: a tile each, or (lines far from the screen standing in
+    # for their tiles) in a line's count.
     page.wait_for_function(
-        "[...document.querySelectorAll('.line')]"
-        f".reduce((n, l) => n + Number(l.dataset.machines), 0) >= {machines}"
-        " && document.querySelector('.tile')",
+        "Math.max(document.querySelectorAll('.tile').length, [...document.querySelectorAll("
+        f"'.line')].reduce((n, l) => n + Number(l.dataset.machines || 0), 0)) >= {machines}",
         timeout=120_000,
     )
     texts = (
@@ -202,6 +202,17 @@ def _raise(
     return sent
 
 
+def _stamps(page: Any, name: str, sent: dict[str, float]) -> dict[str, float]:
+    """The page's ``window.__bench[name]`` stamps, once one per alarm in ``sent`` is in or
+    ALARM_TIMEOUT_MS passed."""
+    deadline = time.monotonic() + ALARM_TIMEOUT_MS / 1000
+    while True:
+        got = {k: v for k, v in page.evaluate(f"window.__bench.{name}").items() if v}
+        if all(k in got for k in sent) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
 def _alarms(
     browser: Any, page: Any, bootstrap: str, topic: str, machines: list[MachineInfo]
 ) -> dict[str, Any]:
@@ -212,12 +223,7 @@ def _alarms(
     page.wait_for_selector("h1:text('Alarms')", timeout=30_000)
     time.sleep(2.0)
     sent = _raise(bootstrap, topic, machines, "temperature_c")
-    deadline = time.monotonic() + ALARM_TIMEOUT_MS / 1000
-    while time.monotonic() < deadline:
-        if len(page.evaluate("window.__bench.painted")) >= len(sent):
-            break
-        time.sleep(0.1)
-    painted = page.evaluate("window.__bench.painted")
+    painted = _stamps(page, "painted", sent)
     received = page.evaluate("window.__bench.received")
     console = {k: received[k] for k in painted if k in received}
     with console_page.traced(browser, page, "alarms") as trace:
@@ -237,14 +243,7 @@ def _cues(page: Any, bootstrap: str, topic: str, machines: list[MachineInfo]) ->
     page.wait_for_selector(".tile", timeout=30_000)
     time.sleep(3.0)
     sent = _raise(bootstrap, topic, machines, "power_kw")
-    deadline = time.monotonic() + ALARM_TIMEOUT_MS / 1000
-    while time.monotonic() < deadline:
-        cues = page.evaluate("window.__bench.cues")
-        if all(cues.get(k) for k in sent):
-            break
-        time.sleep(0.1)
-    cues = {k: v for k, v in page.evaluate("window.__bench.cues").items() if v}
-    return bm.latencies(sent, cues, ALARM_TIMEOUT_MS)
+    return bm.latencies(sent, _stamps(page, "cues", sent), ALARM_TIMEOUT_MS)
 
 
 def _warm_history(base: str, machine_id: str, sensors: list[str]) -> float:
