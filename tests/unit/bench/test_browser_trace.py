@@ -30,7 +30,7 @@ def test_self_time_by_event_and_the_insides_of_a_long_task() -> None:
         _thread(7, 1, "CrRendererMain"),
         _thread(7, 2, "Compositor"),
         # A 20 ms task: a script call of 15 ms, 5 of it in a minor GC.
-        _x("RunTask", 0, 20),
+        {**_x("RunTask", 0, 20), "tdur": 10_000},  # 10 ms of it on a CPU
         _x("FunctionCall", 1, 15, functionName="receive", url="http://h/console/app-X.js"),
         _x("MinorGC", 5, 5),
         # A 90 ms task: 30 ms of script, then 60 ms of layout.
@@ -50,7 +50,7 @@ def test_self_time_by_event_and_the_insides_of_a_long_task() -> None:
     assert [t.ms for t in main.long_tasks] == [90]
     assert main.long_tasks[0].top == (("Layout", 50.0), ("FunctionCall(app-X.js)", 30.0))
     text = main.describe()
-    assert "57.9 % of 0.2 s in tasks" in text
+    assert "57.9 % of 0.2 s in tasks (5.3 % on a CPU, the rest waiting for one)" in text
     assert "1 tasks over 50 ms, the longest 90 ms: Layout 50 ms" in text
     assert "MinorGC 5 ms (x1)" in text
 
