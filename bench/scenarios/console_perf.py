@@ -59,6 +59,10 @@ def _machine(machine_id: str, i: int) -> MachineInfo:
         plant=f"Plant {i % 5}",
         line=f"Line {i % 20}",
         sensors=tuple(SensorInfo(name=n, unit=u) for n, u in SENSORS),
+        # The tiles' key values: vibration changes every second in the load's readings
+        # (the API's default pair, temperature and spindle speed, stays put there, and
+        # a tile that never changes measures nothing).
+        primary_sensors=("vibration_mm_s", "temperature_c", "power_kw"),
     )
 
 
