@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1400, "height": 900}
 SCRIPTS = Path(__file__).resolve().parent / "console_js"
+TRACES_ENV = "MILLSTREAM_BENCH_TRACES"
 
 
 def _script(name: str) -> str:
@@ -57,3 +58,29 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def traced(browser: Any, page: Any, name: str = "") -> Iterator[list[Any]]:
+    """A Chrome trace of ``page`` (the DevTools Performance panel's events) over the block;
+    the list it yields holds the main thread's summary when the block is done. With
+    ``MILLSTREAM_BENCH_TRACES`` set to a folder, the trace is also saved there as
+    ``<name>.json``, to open in the DevTools Performance panel."""
+    import json
+    import os
+
+    from bench.browser_trace import CATEGORIES, main_thread_summary
+
+    out: list[Any] = []
+    browser.start_tracing(page=page, categories=list(CATEGORIES))
+    try:
+        yield out
+    finally:
+        raw = browser.stop_tracing()
+        folder = os.environ.get(TRACES_ENV)
+        if folder and name:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            (Path(folder) / f"{name}.json").write_bytes(raw)
+        trace = json.loads(raw)
+        events = trace.get("traceEvents", trace) if isinstance(trace, dict) else trace
+        out.append(main_thread_summary(events))

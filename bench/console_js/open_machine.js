@@ -16,6 +16,10 @@ async ([route, sensors, timeoutMs]) => {
   return {
     total_ms: Math.max(...firstFull.map((d) => d.at)) - t0,
     fetched_ms: fetches.length ? Math.max(...fetches.map((e) => e.responseEnd)) - t0 : null,
+    requests: fetches.map((e) => {
+      const q = new URL(e.name).searchParams;
+      return `${q.get('fn') || 'raw'}${q.get('source') ? ` (${q.get('source')})` : ''} ${Math.round(e.responseEnd - e.startTime)} ms`;
+    }),
     draw_ms: firstFull.reduce((a, d) => a + (d.at - d.start), 0),
     points: firstFull.map((d) => d.points),
   };

@@ -4,6 +4,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { PRIORITIES } from './format.js';
+import { columns, decimate } from './series.js';
 
 const LIMIT_COLOURS = { critical: '#c8102e', high: '#e07000', medium: '#b8a000', low: '#5a5a9a' };
 
@@ -54,7 +55,17 @@ function recordDraw(title) {
   };
 }
 
-function options(width, unit, thresholds, bands, onZoom, title = '') {
+// What uPlot is given: band series as they are (windowed history is already short), a
+// plain series decimated to the plot's width for [lo, hi] (seconds).
+export function plotArrays(data, lo, hi, width) {
+  if (data.min) return [data.x, data.y, data.min, data.max];
+  const n = data.x.length;
+  if (!n) return [data.x, data.y];
+  const d = decimate(data.x, data.y, lo ?? data.x[0], hi ?? data.x[n - 1], width);
+  return [d.x, d.y];
+}
+
+function options(width, unit, thresholds, bands, onZoom, title = '', onScale = () => {}) {
   const series = [{}, { label: 'value', stroke: '#2f3b4c', width: 1.5, points: { show: false } }];
   if (bands) {
     series.push({ label: 'min', stroke: '#9aa3ad', width: 0.5, points: { show: false } });
@@ -84,34 +95,52 @@ function options(width, unit, thresholds, bands, onZoom, title = '') {
       { stroke: '#444', grid: { stroke: '#e3e5e8' }, label: unit, size: 60 },
     ],
     plugins: [thresholdLines(thresholds)],
-    hooks: { setSelect: [(u) => onZoom(u)], ...recordDraw(title) },
+    hooks: { setSelect: [(u) => onZoom(u)], setScale: [(u, key) => key === 'x' && onScale(u)], ...recordDraw(title) },
   };
 }
 
 // A chart with the console's options outside any view (its draw is recorded like any other).
 function plotChart(el, title, unit, data) {
-  const arrays = data.min ? [data.x, data.y, data.min, data.max] : [data.x, data.y];
-  return new uPlot(options(el.clientWidth || 600, unit, { current: [] }, !!data.min, () => {}, title), arrays, el);
+  const width = el.clientWidth || 600;
+  const arrays = plotArrays(data, null, null, width);
+  return new uPlot(options(width, unit, { current: [] }, !!data.min, () => {}, title), arrays, el);
 }
-window.millstreamConsole = { ...(window.millstreamConsole || {}), chartDraws: draws, plotChart };
+window.millstreamConsole = { ...(window.millstreamConsole || {}), chartDraws: draws, plotChart, columns };
 
-// data: {x: [s], y: [..], min?: [..], max?: [..]}; version changes when data changed.
+// data: {x: [s], y: [..], min?: [..], max?: [..]} (arrays or typed arrays); version
+// changes when data changed. uPlot gets at most two points per pixel column of the range
+// shown; a zoom decimates the zoomed range again from every point.
 export function Chart({ title, unit, data, version, thresholds, range, end, stale }) {
   const box = useRef(null);
   const plot = useRef(null);
   const zoomed = useRef(false);
   const limits = useRef(thresholds);
+  const full = useRef(data);
+  const shown = useRef({ lo: 0, hi: 0 });
   limits.current = thresholds;
+  full.current = data;
   const bands = !!data.min;
+
+  // Give uPlot the points of [lo, hi] at the plot's width (unless already given).
+  const feed = (u, lo, hi, resetScales) => {
+    if (shown.current.lo === lo && shown.current.hi === hi && shown.current.data === full.current) return;
+    shown.current = { lo, hi, data: full.current };
+    u.setData(plotArrays(full.current, lo, hi, u.width), resetScales);
+  };
 
   useEffect(() => {
     const el = box.current;
-    const arrays = () => (bands ? [data.x, data.y, data.min, data.max] : [data.x, data.y]);
+    const width = el.clientWidth || 600;
+    const onScale = (u) => {
+      const { min, max } = u.scales.x;
+      // After uPlot's own zoom is done, not inside it.
+      if (zoomed.current && min != null && max != null) queueMicrotask(() => plot.current === u && feed(u, min, max, false));
+    };
     const u = new uPlot(
-      options(el.clientWidth || 600, unit, limits, bands, () => {
+      options(width, unit, limits, bands, () => {
         zoomed.current = true;
-      }, title),
-      arrays(),
+      }, title, onScale),
+      plotArrays(data, null, null, width),
       el,
     );
     u.over.addEventListener('dblclick', () => {
@@ -130,12 +159,16 @@ export function Chart({ title, unit, data, version, thresholds, range, end, stal
   useEffect(() => {
     const u = plot.current;
     if (!u) return;
-    const arrays = bands ? [data.x, data.y, data.min, data.max] : [data.x, data.y];
-    u.setData(arrays, !zoomed.current);
-    if (!zoomed.current && range) {
-      const right = (end || Date.now()) / 1000;
-      u.setScale('x', { min: right - range, max: right });
+    const n = data.x.length;
+    shown.current = {};
+    if (zoomed.current) {
+      feed(u, u.scales.x.min, u.scales.x.max, false);
+      return;
     }
+    const right = range ? (end || Date.now()) / 1000 : n ? data.x[n - 1] : 0;
+    const left = range ? right - range : n ? data.x[0] : 0;
+    feed(u, left, right, true);
+    if (range) u.setScale('x', { min: left, max: right });
   }, [version, range, end]);
 
   useEffect(() => {

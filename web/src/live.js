@@ -14,6 +14,7 @@ export class Live {
     this.machines = new Set(); // per-machine subscriptions
     this.everyMachine = []; // the overview's machines, when the server has no overview action
     this.overview = null; // null: unknown yet; true: subscribe_overview works; false: it does not
+    this.watchingOverview = false; // while the overview is on screen
     this.alarms = null; // {plant} when subscribed to alarm events
     this.cursor = null;
     this.seen = new Set(); // alarm_id#seq of every alarm event handled
@@ -50,6 +51,7 @@ export class Live {
     this.machines.clear();
     this.everyMachine = [];
     this.overview = null;
+    this.watchingOverview = false;
     this.alarms = null;
     this.setStatus('offline');
   }
@@ -67,7 +69,7 @@ export class Live {
       this.attempt = 0;
       this.lastOpenAt = Date.now();
       for (const id of this.subscribed()) this.send({ action: 'subscribe', machine_id: id, sensors: [] });
-      if (this.overview !== false) this.send({ action: 'subscribe_overview', interval_ms: 1000 });
+      if (this.watchingOverview && this.overview !== false) this.send({ action: 'subscribe_overview', interval_ms: 1000 });
       if (this.alarms) this.sendAlarmSubscription();
       this.setStatus('online');
     };
@@ -96,13 +98,19 @@ export class Live {
       this.seen.add(key);
       this.emit('alarm', frame);
     } else if (frame.type === 'overview') {
-      for (const m of frame.machines) this.emit('reading', { ...m, type: 'reading', snapshot: !!frame.snapshot });
+      // 500 machines a second: each entry handed on as parsed, not copied.
+      for (const m of frame.machines) {
+        m.type = 'reading';
+        m.snapshot = !!frame.snapshot;
+        this.emit('reading', m);
+      }
     } else if (frame.type === 'subscribed_overview') this.overview = true;
-    else if (frame.type === 'dropped' && this.overview) {
+    else if (frame.type === 'dropped' && this.overview && this.watchingOverview) {
       this.send({ action: 'subscribe_overview', interval_ms: 1000 }); // a fresh snapshot
     } else if (frame.type === 'error' && /subscribe_overview/.test(frame.detail) && this.overview !== true) {
       // An API without the overview action: one subscription per machine instead.
       this.overview = false;
+      if (!this.watchingOverview) return;
       for (const id of this.everyMachine) {
         if (!this.machines.has(id)) this.send({ action: 'subscribe', machine_id: id, sensors: [] });
       }
@@ -112,7 +120,7 @@ export class Live {
   // The machine ids this socket follows one by one.
   subscribed() {
     const ids = new Set(this.machines);
-    if (this.overview === false) for (const id of this.everyMachine) ids.add(id);
+    if (this.overview === false && this.watchingOverview) for (const id of this.everyMachine) ids.add(id);
     return ids;
   }
 
@@ -135,6 +143,21 @@ export class Live {
     if (this.alarms.plant) msg.plant = this.alarms.plant;
     if (this.cursor) msg.cursor = this.cursor;
     this.send(msg);
+  }
+
+  // Every machine's newest values while the overview is on screen (on: true), and none of
+  // them once it is not (other views show no values but their own machine's): a console
+  // left on the alarms view receives, parses and stores nothing it does not show.
+  watchOverview(on) {
+    const before = this.subscribed();
+    this.watchingOverview = on;
+    if (this.overview !== false) {
+      this.send(on ? { action: 'subscribe_overview', interval_ms: 1000 } : { action: 'unsubscribe_overview' });
+      return;
+    }
+    const after = this.subscribed();
+    for (const id of after) if (!before.has(id)) this.send({ action: 'subscribe', machine_id: id, sensors: [] });
+    for (const id of before) if (!after.has(id)) this.send({ action: 'unsubscribe', machine_id: id });
   }
 
   // Every reading of one machine (the machine view's charts), not only the overview's.

@@ -1,7 +1,9 @@
 // What the console knows: machines, their newest values, alarms, the connection, messages.
-// Views re-render through useStore(): readings at most every RENDER_MS however fast they
-// arrive; an alarm event at once (at most every ALARM_RENDER_GAP_MS in a flood), so it is
-// on screen without waiting for the readings' next turn.
+// Components re-render through useStore(topics): readings ('values') at most every
+// RENDER_MS however fast they arrive, at an animation frame, and only where values are
+// shown (the overview, a machine); an alarm event ('alarms') at once, in the task that
+// received it (at most every ALARM_RENDER_GAP_MS in a flood), so it is on screen without
+// waiting for any timer or the readings' next turn.
 import { useEffect, useState } from 'preact/hooks';
 import { get } from './api.js';
 import { live } from './live.js';
@@ -27,27 +29,37 @@ export const state = {
   sound: localStorage.getItem('millstream.sound') === 'on',
 };
 
-const listeners = new Set();
+export const TOPICS = ['values', 'alarms', 'other'];
+const listeners = new Map(); // fn -> the topics it re-renders for
+let pending = new Set();
 const renders = renderScheduler(() => {
-  for (const fn of listeners) fn();
+  const topics = pending;
+  pending = new Set();
+  for (const [fn, wanted] of listeners) {
+    if (wanted.some((t) => topics.has(t))) fn();
+  }
 });
 let messageId = 0;
 
-export function changed() {
+export function changed(topic = 'other') {
+  pending.add(topic);
   renders.request(RENDER_MS);
 }
 
 function changedNow() {
-  renders.requestSoon(ALARM_RENDER_GAP_MS);
+  pending.add('alarms');
+  renders.now(ALARM_RENDER_GAP_MS);
 }
 
-export function useStore() {
+// The state, and a re-render whenever one of `topics` changed (every topic if none named).
+export function useStore(...topics) {
   const [, setTick] = useState(0);
+  const wanted = topics.length ? topics : TOPICS;
   useEffect(() => {
     const fn = () => setTick((t) => t + 1);
-    listeners.add(fn);
+    listeners.set(fn, wanted);
     return () => listeners.delete(fn);
-  }, []);
+  }, [wanted.join()]);
   return state;
 }
 
@@ -96,7 +108,7 @@ export async function loadLatest() {
     const at = Date.parse(m.ts) || 0;
     state.values.set(id, { values, quality: {}, ts: m.ts, receivedAt: at, version: 1 });
   }
-  changed();
+  changed('values');
 }
 
 export async function loadAlarms() {
@@ -110,26 +122,27 @@ export async function loadAlarms() {
   } catch (err) {
     state.alarmsError = err.message;
   }
-  changed();
+  changed('alarms');
 }
 
 function onReading(frame) {
   const id = String(frame.machine_id);
-  const values = {};
-  for (const [k, v] of Object.entries(frame)) {
+  const known = state.values.get(id);
+  const values = known ? { ...known.values } : {};
+  for (const k in frame) {
+    const v = frame[k];
     if (typeof v === 'number' && k !== 'machine_id' && k !== 'seq') values[k] = v;
   }
-  const known = state.values.get(id);
   // A snapshot's reading may be old: its age counts from its own time.
   const receivedAt = frame.snapshot ? Math.min(Date.now(), Date.parse(frame.ts) || 0) : Date.now();
   state.values.set(id, {
-    values: { ...(known ? known.values : {}), ...values },
+    values,
     quality: frame.quality || {},
     ts: frame.ts,
     receivedAt,
     version: (known ? known.version : 0) + 1,
   });
-  changed();
+  changed('values');
 }
 
 const ACTIVE_STATES = new Set(['active_unacknowledged', 'active_acknowledged']);

@@ -1,4 +1,4 @@
-// node --test web/test: the console's render scheduling, on a fake clock.
+// node --test web/test: the console's render scheduling, on a fake clock and frames.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderScheduler } from '../src/schedule.js';
@@ -12,6 +12,7 @@ function fakeClock() {
     return id;
   };
   clock.clearTimer = (id) => clock.timers.delete(id);
+  clock.frame = (fn) => clock.setTimer(fn, 16 - (clock.t % 16)); // 60 frames a second
   clock.advance = (ms) => {
     const end = clock.t + ms;
     for (;;) {
@@ -35,7 +36,7 @@ test('readings coalesce into one render per interval', () => {
     clock.advance(20);
   }
   clock.advance(500);
-  assert.deepEqual(renders, [250]);
+  assert.deepEqual(renders, [256], 'at the first animation frame after 250 ms');
 });
 
 test('an alarm renders at once although a readings render is pending', () => {
@@ -44,9 +45,8 @@ test('an alarm renders at once although a readings render is pending', () => {
   const s = renderScheduler(() => renders.push(clock.t), clock);
   s.request(250);
   clock.advance(10);
-  s.requestSoon(20);
-  clock.advance(1);
-  assert.deepEqual(renders, [10]);
+  s.now(20);
+  assert.deepEqual(renders, [10], 'in the same task: no timer, no frame');
   clock.advance(500);
   assert.deepEqual(renders, [10], 'the replaced readings render does not run as well');
 });
@@ -56,7 +56,7 @@ test('a flood of alarms renders at most once per gap', () => {
   const renders = [];
   const s = renderScheduler(() => renders.push(clock.t), clock);
   for (let i = 0; i < 100; i++) {
-    s.requestSoon(20);
+    s.now(20);
     clock.advance(1);
   }
   assert.ok(renders.length <= 6, `${renders.length} renders in 100 ms`);

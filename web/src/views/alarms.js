@@ -1,4 +1,5 @@
 import { html } from 'htm/preact';
+import { Component } from 'preact';
 import { useState } from 'preact/hooks';
 import { acknowledge, shelve, unshelve } from '../actions.js';
 import { setQuery } from '../router.js';
@@ -59,15 +60,17 @@ function isFresh(a, now) {
   return high && a.state === 'active_unacknowledged' && a.raised_ts_ms && now - a.raised_ts_ms < FRESH_MS;
 }
 
-export function AlarmTable({ alarms, focus, now = Date.now() }) {
-  return html`<table class="alarms-table">
-    <thead><tr>
-      <th scope="col">Priority</th><th scope="col">Time</th><th scope="col">Machine</th><th scope="col">Alarm</th>
-      <th scope="col">Value / limit</th><th scope="col">State</th><th scope="col">Actions</th>
-    </tr></thead>
-    <tbody>${alarms.map((a) => html`<tr key=${a.alarm_id} data-alarm=${a.alarm_id} data-state=${a.state} data-raised=${a.raised_ts_ms || 0}
-      class=${`${isUnacknowledged(a) ? 'unack' : ''} ${isFresh(a, now) ? 'new' : ''} ${a.alarm_id === focus ? 'focus' : ''}`}>
-      <td><${Priority} severity=${a.severity} /></td>
+// One alarm's row: re-rendered only when its record (replaced on every event), its
+// freshness or its focus changed, so an alarm event renders one row, not the table.
+class AlarmRow extends Component {
+  shouldComponentUpdate(next) {
+    return next.alarm !== this.props.alarm || next.fresh !== this.props.fresh || next.focused !== this.props.focused;
+  }
+
+  render({ alarm: a, fresh, focused }) {
+    return html`<tr data-alarm=${a.alarm_id} data-state=${a.state} data-raised=${a.raised_ts_ms || 0}
+      class=${`${isUnacknowledged(a) ? 'unack' : ''} ${fresh ? 'new' : ''} ${focused ? 'focus' : ''}`}>
+      <td class="flash"><${Priority} severity=${a.severity} /></td>
       <td>${time(a.raised_ts_ms || a.updated_ts_ms)}</td>
       <td><a href=${`#/machine/${encodeURIComponent(a.machine_id)}`}>${a.machine_id}</a> <span class="muted">${a.plant}</span></td>
       <td>${a.message || `${a.sensor} ${a.rule}`}<br /><span class="muted">${a.alarm_id}</span></td>
@@ -76,7 +79,17 @@ export function AlarmTable({ alarms, focus, now = Date.now() }) {
         ${a.acknowledged_by && html`<br /><span class="muted">ack by ${a.acknowledged_by}${a.comment ? `: ${a.comment}` : ''}</span>`}
         ${a.state === 'shelved' && a.shelved_until_ts_ms ? html`<br /><span class="muted">until ${time(a.shelved_until_ts_ms)}</span>` : ''}</td>
       <td><${AlarmActions} alarm=${a} /></td>
-    </tr>`)}</tbody>
+    </tr>`;
+  }
+}
+
+export function AlarmTable({ alarms, focus, now = Date.now() }) {
+  return html`<table class="alarms-table">
+    <thead><tr>
+      <th scope="col">Priority</th><th scope="col">Time</th><th scope="col">Machine</th><th scope="col">Alarm</th>
+      <th scope="col">Value / limit</th><th scope="col">State</th><th scope="col">Actions</th>
+    </tr></thead>
+    <tbody>${alarms.map((a) => html`<${AlarmRow} key=${a.alarm_id} alarm=${a} fresh=${!!isFresh(a, now)} focused=${a.alarm_id === focus} />`)}</tbody>
   </table>`;
 }
 

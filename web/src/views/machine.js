@@ -2,28 +2,42 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get } from '../api.js';
 import { Chart } from '../chart.js';
+import { columns, lowerBound } from '../series.js';
 import { live } from '../live.js';
 import { setQuery } from '../router.js';
+import { useStore } from '../store.js';
 import { can } from '../session.js';
 import { ago, byPriorityThenTime, num, sensorLabel, sensorsOf, time, unitOf } from '../format.js';
 import { STALE_MS, machineStatus } from './overview.js';
 import { AlarmTable } from './alarms.js';
 import { Commands } from './commands.js';
 
-// Range -> seconds, and how history is asked for (raw, or windowed with min/max bands).
+// Range -> seconds, and how history is asked for: raw points, or windows of whole minutes
+// read from the pipeline's one-minute aggregates (source=auto) with min/max bands.
 export const RANGES = {
   '15m': { s: 900 },
   '1h': { s: 3600 },
-  '6h': { s: 6 * 3600, window: '30s' },
-  '24h': { s: 86400, window: '2m', bands: true },
-  '7d': { s: 7 * 86400, window: '15m', bands: true },
-  '30d': { s: 30 * 86400, window: '1h', bands: true },
+  '6h': { s: 6 * 3600, window: '1m' },
+  '24h': { s: 86400, window: '2m' },
+  '7d': { s: 7 * 86400, window: '15m' },
+  '30d': { s: 30 * 86400, window: '1h' },
 };
 const SKIP = new Set(['running', 'door_open']);
 const THRESHOLD_POLL_MS = 5000;
 
 function chartSensors(machine, seen) {
   return sensorsOf(machine, seen).map((s) => s.name).filter((n) => !SKIP.has(n));
+}
+
+// The windowed mean, min and max; from the aggregates where they hold the range, else (a
+// machine whose history was imported, never aggregated) from the raw points.
+async function windowed(base, window) {
+  for (const source of ['&source=auto', '']) {
+    const url = (fn) => `${base}&window=${window}&fn=${fn}${source}`;
+    const answers = await Promise.all([get(url('mean')), get(url('min')), get(url('max'))]);
+    if (answers[0].points.length || !source) return answers;
+  }
+  return [];
 }
 
 // end: null follows now; else the range ends there (ms), panned back in time.
@@ -33,25 +47,20 @@ async function loadHistory(id, sensors, rangeKey, end) {
     ? `start=${new Date(end - r.s * 1000).toISOString()}&stop=${new Date(end).toISOString()}`
     : `start=-${rangeKey}`;
   const base = `/api/machines/${encodeURIComponent(id)}/readings?${span}&fields=${sensors.join(',')}`;
-  const url = (fn) => (r.window ? `${base}&window=${r.window}&fn=${fn}` : `${base}&limit=100000`);
-  const [main, lo, hi] = await Promise.all([
-    get(url('mean')),
-    r.bands ? get(url('min')) : null,
-    r.bands ? get(url('max')) : null,
-  ]);
-  const out = {};
-  for (const s of sensors) {
-    const rows = main.points.filter((p) => typeof p[s] === 'number');
-    out[s] = { x: rows.map((p) => Date.parse(p.ts) / 1000), y: rows.map((p) => p[s]) };
-    if (r.bands) {
-      const index = (pts) => new Map(pts.points.map((p) => [p.ts, p[s]]));
-      const mins = index(lo);
-      const maxs = index(hi);
-      out[s].min = rows.map((p) => mins.get(p.ts) ?? null);
-      out[s].max = rows.map((p) => maxs.get(p.ts) ?? null);
-    }
+  if (!r.window) {
+    const main = await get(`${base}&limit=100000`);
+    return { series: columns(main.points, sensors), truncated: main.truncated };
   }
-  return { series: out, truncated: main.truncated };
+  const [main, lo, hi] = await windowed(base, r.window);
+  const series = columns(main.points, sensors);
+  for (const s of sensors) {
+    const index = (pts) => new Map(pts.points.map((p) => [Date.parse(p.ts) / 1000, p[s]]));
+    const mins = index(lo);
+    const maxs = index(hi);
+    series[s].min = Array.from(series[s].x, (t) => mins.get(t) ?? null);
+    series[s].max = Array.from(series[s].x, (t) => maxs.get(t) ?? null);
+  }
+  return { series, truncated: main.truncated };
 }
 
 function thresholdsOf(view) {
@@ -82,6 +91,16 @@ function useThresholds(id) {
   return limits;
 }
 
+const EMPTY = new Float64Array(0);
+
+// a[from..] with v appended, as a new typed array (a second's live value: a small copy).
+function grown(a, from, v) {
+  const out = new Float64Array(a.length - from + 1);
+  out.set(a.subarray ? a.subarray(from) : a.slice(from));
+  out[out.length - 1] = v;
+  return out;
+}
+
 function useSeries(id, sensors, rangeKey, end) {
   const data = useRef({});
   const [version, setVersion] = useState(0);
@@ -90,7 +109,7 @@ function useSeries(id, sensors, rangeKey, end) {
   useEffect(() => {
     if (!sensors.length) return undefined;
     let alive = true;
-    data.current = Object.fromEntries(sensors.map((s) => [s, { x: [], y: [] }]));
+    data.current = Object.fromEntries(sensors.map((s) => [s, { x: EMPTY, y: EMPTY }]));
     setVersion((v) => v + 1);
     const range = RANGES[rangeKey];
     let pending = [];
@@ -99,19 +118,12 @@ function useSeries(id, sensors, rangeKey, end) {
       for (const s of sensors) {
         const d = data.current[s];
         if (typeof frame[s] !== 'number' || (d.x.length && t <= d.x[d.x.length - 1])) continue;
-        d.x.push(t);
-        d.y.push(frame[s]);
+        const cut = lowerBound(d.x, t - range.s);
+        d.x = grown(d.x, cut, t);
+        d.y = grown(d.y, cut, frame[s]);
         if (d.min) {
-          d.min.push(null);
-          d.max.push(null);
-        }
-        while (d.x.length && d.x[0] < t - range.s) {
-          d.x.shift();
-          d.y.shift();
-          if (d.min) {
-            d.min.shift();
-            d.max.shift();
-          }
+          d.min = [...d.min.slice(cut), null];
+          d.max = [...d.max.slice(cut), null];
         }
       }
       setVersion((v) => v + 1);
@@ -166,6 +178,7 @@ function Latest({ machine, liveValues, rest }) {
 }
 
 export function MachineView({ route, state, now }) {
+  useStore('values');
   const id = route.parts[1];
   const rangeKey = RANGES[route.query.get('range')] ? route.query.get('range') : '1h';
   const end = Number(route.query.get('end')) || null;
@@ -208,7 +221,7 @@ export function MachineView({ route, state, now }) {
     ${truncated && html`<p class="notice">Only part of this range was loaded: choose a shorter range for every point.</p>`}
     <div class="charts">
       ${sensors.map((s) => html`<${Chart} key=${`${s}-${rangeKey}`} title=${s} unit=${unitOf(machine, s)}
-        data=${data[s] || { x: [], y: [] }} version=${version} thresholds=${limits[s] || []}
+        data=${data[s] || { x: EMPTY, y: EMPTY }} version=${version} thresholds=${limits[s] || []}
         range=${RANGES[rangeKey].s} end=${end} stale=${stale} />`)}
     </div>
     <div class="columns">

@@ -1,6 +1,9 @@
 import { html } from 'htm/preact';
 import { Component, createRef } from 'preact';
 import { setQuery } from '../router.js';
+import { useEffect } from 'preact/hooks';
+import { live } from '../live.js';
+import { useStore } from '../store.js';
 import { PRIORITIES, SEVERITIES, ago, isOpen, num, sensorLabel, sensorsOf, unitOf } from '../format.js';
 
 export const STALE_MS = 15000;
@@ -38,63 +41,36 @@ export function machineStatus(live, summary, now) {
   return { key: 'running', label: 'Running', shape: '▶' };
 }
 
-// Tiles off screen (beyond a margin) catch up at most every OFFSCREEN_MS, jittered per tile
-// so they spread out, and at once when scrolled to: 500 machines updating every second
-// then cost about what the visible tiles cost.
-export const OFFSCREEN_MS = 5000;
-const tiles = new WeakMap(); // element -> Tile
+// Lines far from the screen render no tiles, only a box of their height: 500 machines
+// updating every second then cost what the tiles in view (and a screen's height around
+// them) cost, in rendering, style and layout alike. A line is rendered again as it nears.
+const NEAR = '100% 0px';
+const TILE_ROW_PX = 126; // a tile's least height and the gap below it (console.css)
+const TILE_MIN_PX = 218; // its least width and the gap beside it
+const LINE_HEAD_PX = 40; // the line's name above its tiles
+const lines = new WeakMap(); // element -> Line
 let observer = null;
 
-function onScreen(entries) {
+function onNear(entries) {
   for (const entry of entries) {
-    const tile = tiles.get(entry.target);
-    if (!tile) continue;
-    const was = tile.visible;
-    tile.visible = entry.isIntersecting;
-    if (tile.visible && !was && tile.behind) tile.forceUpdate();
+    const line = lines.get(entry.target);
+    if (!line || line.state.near === entry.isIntersecting) continue;
+    // Measured here, after the layout the observer ran on: no extra layout to force.
+    if (line.state.near) line.height = entry.boundingClientRect.height;
+    line.setState({ near: entry.isIntersecting });
   }
-}
-
-function watch(el, tile) {
-  if (!el || typeof IntersectionObserver === 'undefined') return;
-  observer = observer || new IntersectionObserver(onScreen, { rootMargin: '300px 0px' });
-  tiles.set(el, tile);
-  observer.observe(el);
 }
 
 // One tile; it re-renders only when its machine's data, alarms or staleness changed.
 class Tile extends Component {
-  constructor(props) {
-    super(props);
-    this.el = createRef();
-    this.visible = true; // until the observer says otherwise
-    this.behind = false;
-    this.renderedAt = 0;
-    this.catchUpMs = OFFSCREEN_MS * (0.6 + Math.random() * 0.8);
-  }
-
-  componentDidMount() {
-    watch(this.el.current, this);
-  }
-
-  componentWillUnmount() {
-    if (observer && this.el.current) observer.unobserve(this.el.current);
-  }
-
   shouldComponentUpdate(next) {
-    const changed = next.sig !== this.props.sig || next.status.key === 'stale' || next.status.key === 'comm';
-    if (!changed) return false;
-    if (this.visible || Date.now() - this.renderedAt >= this.catchUpMs) return true;
-    this.behind = true;
-    return false;
+    return next.sig !== this.props.sig || next.status.key === 'stale' || next.status.key === 'comm';
   }
 
   render({ machine, live, summary, status, now }) {
-    this.behind = false;
-    this.renderedAt = Date.now();
     const id = String(machine.machine_id);
     const quality = (live && live.quality) || {};
-    return html`<a ref=${this.el} class=${`tile st-${status.key}`} href=${`#/machine/${encodeURIComponent(id)}`}
+    return html`<a class=${`tile st-${status.key}`} href=${`#/machine/${encodeURIComponent(id)}`}
       data-machine=${id} aria-label=${`Machine ${id} ${machine.name}: ${status.label}`}>
       <span class="tile-head"><span class="tile-name">${machine.name || `Machine ${id}`}</span><span class="tile-id">#${id}</span></span>
       <span class="status"><span aria-hidden="true">${status.shape}</span> ${status.label}</span>
@@ -132,7 +108,57 @@ function group(machines) {
   return plants;
 }
 
+class Line extends Component {
+  constructor(props) {
+    super(props);
+    this.el = createRef();
+    this.height = 0; // of the line with its tiles, when last seen
+    this.state = { near: typeof IntersectionObserver === 'undefined' };
+  }
+
+  componentDidMount() {
+    if (this.state.near) return;
+    observer = observer || new IntersectionObserver(onNear, { rootMargin: NEAR });
+    lines.set(this.el.current, this);
+    observer.observe(this.el.current);
+  }
+
+  componentWillUnmount() {
+    if (observer && this.el.current) observer.unobserve(this.el.current);
+  }
+
+  // The height a line without its tiles keeps: its last, or an estimate.
+  boxHeight() {
+    if (this.height) return this.height;
+    const width = window.innerWidth - 32; // not the element's: reading it would force a layout
+    const perRow = Math.max(1, Math.floor((width + 8) / TILE_MIN_PX));
+    return LINE_HEAD_PX + Math.ceil(this.props.machines.length / perRow) * TILE_ROW_PX;
+  }
+
+  render({ name, machines, state, summaries, now }) {
+    const box = this.state.near ? '' : `height: ${this.boxHeight()}px`;
+    return html`<section class="line" ref=${this.el} style=${box} data-machines=${machines.length}>
+      <h3>${name}</h3>
+      ${this.state.near
+        ? html`<div class="tiles">${machines.map((m) => {
+            const id = String(m.machine_id);
+            const live = state.values.get(id);
+            const summary = summaries.get(id);
+            const status = machineStatus(live, summary, now);
+            const sig = `${live ? live.version : 0}|${status.key}|${summary ? JSON.stringify(summary.counts) : ''}`;
+            return html`<${Tile} key=${id} machine=${m} live=${live} summary=${summary} status=${status} sig=${sig} now=${now} />`;
+          })}</div>`
+        : ''}
+    </section>`;
+  }
+}
+
 export function Overview({ route, state, now }) {
+  useStore('values');
+  useEffect(() => {
+    live.watchOverview(true);
+    return () => live.watchOverview(false);
+  }, []);
   const filter = (route.query.get('q') || '').toLowerCase();
   const onlyAlarm = route.query.get('alarm') === '1';
   const summaries = alarmSummary(state.alarms);
@@ -150,21 +176,10 @@ export function Overview({ route, state, now }) {
       <label><input type="checkbox" checked=${onlyAlarm} onChange=${(e) => setQuery({ alarm: e.target.checked ? '1' : '' })} /> Only machines with alarms</label>
       <span class="muted">${shown.length} of ${state.machines.length} machines</span>
     </div>
-    ${[...group(shown)].map(([plant, lines]) => html`<section class="plant" aria-label=${plant}>
+    ${[...group(shown)].map(([plant, byLine]) => html`<section class="plant" key=${plant} aria-label=${plant}>
       <h2>${plant}</h2>
-      ${[...lines].sort(([a], [b]) => a.localeCompare(b)).map(([line, machines]) => html`<section class="line">
-        <h3>${line}</h3>
-        <div class="tiles">
-          ${machines.map((m) => {
-            const id = String(m.machine_id);
-            const live = state.values.get(id);
-            const summary = summaries.get(id);
-            const status = machineStatus(live, summary, now);
-            const sig = `${live ? live.version : 0}|${status.key}|${summary ? JSON.stringify(summary.counts) : ''}`;
-            return html`<${Tile} key=${id} machine=${m} live=${live} summary=${summary} status=${status} sig=${sig} now=${now} />`;
-          })}
-        </div>
-      </section>`)}
+      ${[...byLine].sort(([a], [b]) => a.localeCompare(b)).map(([line, machines]) => html`<${Line} key=${line}
+        name=${line} machines=${machines} state=${state} summaries=${summaries} now=${now} />`)}
     </section>`)}
   </section>`;
 }

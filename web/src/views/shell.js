@@ -46,14 +46,14 @@ function Banners({ state, now }) {
       </div>`,
     )}
     ${cue &&
-    html`<a class=${`banner cue sev-${cue.severity}`} id="alarm-cue" href=${`#/alarms?focus=${encodeURIComponent(cue.alarm_id)}`}>
+    html`<a class=${`banner cue flash sev-${cue.severity}`} id="alarm-cue" href=${`#/alarms?focus=${encodeURIComponent(cue.alarm_id)}`}>
       <span class="prio">${PRIORITIES[cue.severity].shape} ${PRIORITIES[cue.severity].label} priority:</span>${' '}
       new alarm on machine ${cue.machine_id}: ${cue.message || cue.sensor}
     </a>`}`;
 }
 
 export function Shell() {
-  const state = useStore();
+  const state = useStore('alarms', 'other'); // values re-render only the views showing them
   const route = useRoute();
   const now = useNow();
   const me = session();
