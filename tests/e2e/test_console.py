@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Page
 from infra.ports import free_port
 from tests.e2e.conftest import ROOT, RunningStack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 ROLES = ("operator", "engineer", "admin")
 PASSWORD = "a long enough password"
