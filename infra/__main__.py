@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("provision", help="build or fetch both servers into the cache, then exit")
     sub.add_parser("up", help="start Kafka and InfluxDB, bootstrap them, print settings")
-    down = sub.add_parser("down", help="stop both servers")
+    down = sub.add_parser(
+        "down", help="stop the servers (and what a killed run-cluster left: edges, services)"
+    )
     down.add_argument("--purge", action="store_true", help="also delete their data")
     status = sub.add_parser("status", help="say what is running: name, pid, port, health")
     status.add_argument(
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"Kafka and InfluxDB are up (run directory {servers.run_dir})")
             _print_env(conn, settings, console)
         elif args.command == "down":
-            stopped = servers.down(purge=args.purge)
+            from infra.cluster_demo import stop_plants_and_services
+
+            stopped = stop_plants_and_services(settings) + servers.down(purge=args.purge)
             console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         elif args.command == "status":
             _print_status(settings, as_json=args.json)

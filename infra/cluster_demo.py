@@ -50,6 +50,18 @@ def every_process(settings: InfraSettings) -> list[ProcessStatus]:
     return result + services.statuses(settings.run_dir.resolve(), settings.host)
 
 
+def stop_plants_and_services(settings: InfraSettings) -> list[str]:
+    """Stop the services and plant edges a ``run-cluster`` started (after it was killed
+    rather than stopped, they outlive it); what was running."""
+    settings = with_recorded_layout(settings)
+    run_dir = settings.run_dir.resolve()
+    stopped = services.stop(run_dir, {})
+    if settings.plants:
+        stopped += PlantEdges(settings, list(PLANTS[: settings.plants])).down()
+    (run_dir / LAYOUT).unlink(missing_ok=True)
+    return stopped
+
+
 def run_cluster(
     settings: InfraSettings,
     *,

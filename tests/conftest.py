@@ -55,8 +55,8 @@ SHARING_A_WORKER = {
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
     "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
     "tests/e2e/test_console.py": "own-stack",  # 200
-    # 470 at a load average of 40 (the same tests without the plant edge: about 300): 3
-    # brokers, InfluxDB, Redis and a plant edge (broker, MirrorMaker 2, machines, connector)
+    # 420-480 at a load average of 30-55 (the tests there before the plant edge: 270-300):
+    # 3 brokers, InfluxDB, Redis, a plant edge (broker, MirrorMaker 2, machines, connector)
     "tests/integration/test_cluster.py": "own-stack",
 }
 LONGEST_FIRST = (
