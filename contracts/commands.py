@@ -25,6 +25,14 @@ CommandAction = Literal["stop", "start", "setpoint"]
 CommandStatus = Literal["succeeded", "refused", "failed"]
 
 
+def check_setpoint_target(action: str, target: str | None, value: float | None) -> None:
+    """A ``setpoint`` names its target and value; ``stop`` and ``start`` take neither."""
+    if action == "setpoint" and (target is None or value is None):
+        raise ValueError("setpoint: needs both target and value")
+    if action != "setpoint" and (target is not None or value is not None):
+        raise ValueError(f"{action}: takes no target or value")
+
+
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -42,10 +50,7 @@ class Command(BaseModel):
 
     @model_validator(mode="after")
     def _setpoint_has_target(self) -> Self:
-        if self.action == "setpoint" and (self.target is None or self.value is None):
-            raise ValueError("setpoint: needs both target and value")
-        if self.action != "setpoint" and (self.target is not None or self.value is not None):
-            raise ValueError(f"{self.action}: takes no target or value")
+        check_setpoint_target(self.action, self.target, self.value)
         return self
 
     def key(self) -> bytes:

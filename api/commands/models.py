@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.commands import CommandAction, CommandResult
+from contracts.commands import CommandAction, CommandResult, check_setpoint_target
 from contracts.patterns import SensorName
 
 CommandState = Literal["pending", "succeeded", "refused", "failed"]
@@ -26,10 +26,7 @@ class CommandBody(BaseModel):
 
     @model_validator(mode="after")
     def _setpoint_has_target(self) -> Self:
-        if self.action == "setpoint" and (self.target is None or self.value is None):
-            raise ValueError("setpoint: needs both target and value")
-        if self.action != "setpoint" and (self.target is not None or self.value is not None):
-            raise ValueError(f"{self.action}: takes no target or value")
+        check_setpoint_target(self.action, self.target, self.value)
         return self
 
 
