@@ -10,7 +10,7 @@ from pipeline.roles import Worker
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.delivery import until_done
-from pipeline.windows.stage import WINDOWS_TABLE, LinesWriter, WindowsStage
+from pipeline.windows.stage import WINDOWS_TABLE, LinesWriter, WindowsStage, specs_from_settings
 
 
 def idle_aggregates_writer(sink: InfluxSink, settings: PipelineSettings) -> LinesWriter:
@@ -38,10 +38,13 @@ def start_windows(
         key_type=bytes,
         help="Open aggregate windows per machine id (pipeline.windows).",
     )
-    windows = WindowsStage.from_settings(
-        settings,
+    windows = WindowsStage(
         table=table,
+        specs=specs_from_settings(settings),
+        grace_ms=settings.pipeline_window_grace_ms,
+        idle_close_ms=settings.pipeline_window_idle_close_ms,
         publisher=worker.publisher,
+        aggregates_topic=settings.topics.aggregates,
         retry=settings.retry_policy(),
         registry=worker.registry,
         pause=pause,
