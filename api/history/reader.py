@@ -21,6 +21,7 @@ from api.history.csvrows import FluxResultError, points_from_csv
 from api.history.flux import latest_flux, latest_texts_flux, readings_flux
 from api.history.params import ReadingsQuery
 from api.history.sources import AGGREGATED, RAW, aggregated_flux
+from contracts import influx_schema
 from contracts.influx_schema import QUALITY_SUFFIX
 
 R = TypeVar("R")
@@ -47,8 +48,8 @@ class HistoryReader:
         org: str,
         bucket: str,
         timeout_s: float,
-        aggregates_bucket: str = "aggregates",
-        alarms_bucket: str = "alarms",
+        aggregates_bucket: str = influx_schema.AGGREGATES_BUCKET,
+        alarms_bucket: str = influx_schema.ALARMS_BUCKET,
     ) -> None:
         self._url = url
         self._token = token
