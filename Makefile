@@ -111,10 +111,11 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m bench --quick
 
-## lint: ruff and mypy
+## lint: ruff (its security rules too), mypy, and pip-audit of requirements.lock
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
+	$(BIN)/python .ci/audit_lock.py $(LOCK)
 
 up: $(STAMP)
 	$(BIN)/python -m infra up

@@ -201,7 +201,8 @@ def timed_sink(
 ) -> TimedInfluxSink:
     """The worker's InfluxDB sink, reporting each write request to ``observe``."""
     sink = TimedInfluxSink.from_settings(settings)
-    assert isinstance(sink, TimedInfluxSink)
+    if not isinstance(sink, TimedInfluxSink):
+        raise RuntimeError("expected isinstance(sink, TimedInfluxSink)")
     sink.observe = observe
     return sink
 

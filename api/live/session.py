@@ -305,7 +305,8 @@ class LiveSession:
             }
         )
         if replay:
-            assert action.cursor is not None
+            if action.cursor is None:
+                raise RuntimeError("expected action.cursor is not None")
             self._spawn(self._replay(client, action, action.cursor, until))
 
     async def _replay(
@@ -315,7 +316,8 @@ class LiveSession:
         since: dict[int, int],
         until: dict[int, int],
     ) -> None:
-        assert self._feed is not None
+        if self._feed is None:
+            raise RuntimeError("expected self._feed is not None")
         sent = 0
         try:
             events = await self._feed.replay_alarms(
