@@ -6,6 +6,9 @@ topic) are consumed chunk by chunk through :class:`pipeline.faust_ext.chunks.Chu
 past Faust's per-event stream machinery; see that module for why and how offsets stay safe.
 That and the other extensions of Faust's internals live in :mod:`pipeline.faust_ext`, and
 :func:`create_app` refuses a faust-streaming version they were not tested with.
+:func:`create_app` only wires the roles, each built by its own module:
+:func:`pipeline.alarms.agents.start_alarms`, :func:`pipeline.windows.wiring.start_windows`
+and :func:`pipeline.storage.wiring.start_storage`.
 
 Two paths read the readings:
 
@@ -43,17 +46,16 @@ outside any Faust event.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
 import faust
 import mode
 
 from kafka_edge.connection import ProducerSettings
 from kafka_edge.faust_broker import faust_broker_settings
-from pipeline.alarms.agents import build_alarm_processor, register_alarm_agents
+from pipeline.alarms.agents import start_alarms
 from pipeline.alarms.readings_reader import ReadingsReader
 from pipeline.faust_ext.app import PipelineApp
-from pipeline.faust_ext.chunks import Chunk
 from pipeline.faust_ext.tables import KeyPartitionedTable
 from pipeline.faust_ext.version import check_faust_version
 from pipeline.metrics_page import serve_metrics
@@ -65,15 +67,12 @@ from pipeline.observability import (
     worker_readiness,
 )
 from pipeline.settings import PipelineSettings
-from pipeline.storage.audit_rows import audit_record_line
-from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
-from pipeline.storage.delivery import until_done
-from pipeline.storage.line_protocol import alarm_event_line
 from pipeline.storage.readings_loop import ReadingsLoop
-from pipeline.storage.rows_loop import RowsLoop
+from pipeline.storage.wiring import skip_readings, start_storage
 from pipeline.topology import readings_partitions
-from pipeline.windows.stage import WINDOWS_TABLE, WindowsStage
+from pipeline.windows.stage import WindowsStage
+from pipeline.windows.wiring import start_windows
 
 logger = logging.getLogger(__name__)
 
@@ -81,26 +80,8 @@ logger = logging.getLogger(__name__)
 FAUST_PRODUCER = ProducerSettings(acks="all", compression="none")
 
 
-def _crash_on_error(app: faust.App, name: str, coro: Any) -> Any:
-    async def run() -> None:
-        try:
-            await coro()
-        except Exception as exc:
-            logger.exception("%s stopped by an unexpected error; stopping the worker", name)
-            await app.crash(exc)
-            raise
-
-    run.__name__ = name
-    return run
-
-
-def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
-    """Build the pipeline's Faust app; ``partitions`` defaults to the readings topic's."""
-    check_faust_version()
-    if partitions is None:
-        partitions = settings.pipeline_partitions or readings_partitions(settings)
-    topics = settings.topics
-    web_enabled = settings.pipeline_web_port is not None
+def faust_app(settings: PipelineSettings, partitions: int) -> PipelineApp:
+    """The Faust app with the pipeline's settings, and the readings topic it consumes."""
     app = PipelineApp(
         settings.pipeline_app_id,
         **faust_broker_settings(settings.kafka(), FAUST_PRODUCER),
@@ -117,144 +98,85 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
         agent_supervisor=mode.CrashingSupervisor,
         topic_partitions=partitions,
         topic_replication_factor=settings.pipeline_replication_factor,
-        web_enabled=web_enabled,
+        web_enabled=settings.pipeline_web_port is not None,
         web_port=settings.pipeline_web_port or 6066,
         web_bind=settings.pipeline_web_bind,
         web_tables_enabled=False,
         Table=KeyPartitionedTable,
     )
     readings_topic = app.topic(
-        topics.readings, key_serializer="raw", value_serializer="raw", partitions=partitions
+        settings.topics.readings,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
     )
     app.topics.add(readings_topic)
+    return app
+
+
+def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> faust.App:
+    """Build the pipeline's Faust app; ``partitions`` defaults to the readings topic's."""
+    check_faust_version()
+    if partitions is None:
+        partitions = settings.pipeline_partitions or readings_partitions(settings)
+    app = faust_app(settings, partitions)
     metrics = WorkerMetrics()  # the process's one registry, on every metrics page
     publisher = CountingPublisher(
-        app, dead_letter_topic=topics.dead_letter, count=metrics.count_dead_letters
+        app, dead_letter_topic=settings.topics.dead_letter, count=metrics.count_dead_letters
     )
-    retry = settings.retry_policy()
-    consumer: Any = app.consumer
+    storing = settings.pipeline_storage_enabled
     decoded = DecodedReadings()
     reader: ReadingsReader | None = None
     if settings.pipeline_alarms_enabled:
-        processor = build_alarm_processor(
+        reader = start_alarms(
             app,
             settings=settings,
             publisher=publisher,
             partitions=partitions,
             registry=metrics.registry,
+            share=decoded if storing else None,
         )
-        register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
-        reader = ReadingsReader(
-            kafka=settings.kafka(),
-            topic=topics.readings,
-            app_id=settings.pipeline_app_id,
-            evaluator=processor,
-            owned=app.assignor.assigned_actives,
-            stable=lambda: not (app.rebalancing or getattr(app, "in_recovery", False)),
-            fetch_max_bytes=settings.pipeline_fetch_max_bytes,
-            max_records=settings.pipeline_batch_size,
-            share=decoded if settings.pipeline_storage_enabled else None,
-        )
-        consumer.revoke_hooks.append(reader.revoke)
-        app.task(_crash_on_error(app, "pipeline.readings_reader", reader.run))
+    pause = reader.alarms_first if reader is not None else None
+    sink = timed_sink(settings, metrics.observe_write)
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
-        windows_table = app.Table(
-            WINDOWS_TABLE,
+        windows = start_windows(
+            app,
+            settings=settings,
+            publisher=publisher,
             partitions=partitions,
-            use_partitioner=True,
-            key_type=bytes,
-            help="Open aggregate windows per machine id (pipeline.windows).",
-        )
-        windows = WindowsStage.from_settings(
-            settings,
-            table=windows_table,
-            publisher=publisher,
-            retry=retry,
             registry=metrics.registry,
+            sink=sink,
+            pause=pause,
         )
-        if web_enabled:
-            serve_metrics(app, "/windows/metrics/", windows.registry)
-    sink = timed_sink(settings, metrics.observe_write)
-
-    def batcher(name: str, batch_size: int) -> StorageBatcher:
-        return StorageBatcher(
-            name=name,
+    loop: ReadingsLoop | None = None
+    if storing:
+        loop = start_storage(
+            app,
+            settings=settings,
             publisher=publisher,
-            dead_letter_topic=topics.dead_letter,
-            retry=retry,
-            ack=consumer.ack_chunk,
-            batch_size=batch_size,
-            max_wait_ms=settings.pipeline_batch_max_wait_ms,
-            max_pending=settings.pipeline_max_pending_batches,
+            sink=sink,
+            windows=windows,
+            decoded=decoded if reader is not None else None,
+            pause=pause,
         )
-
-    readings_batcher = batcher("readings", settings.pipeline_batch_size)
-    loop = ReadingsLoop(
-        sink=sink,
-        batcher=readings_batcher,
-        windows=windows,
-        decoded=decoded if reader is not None else None,
-        pause=reader.alarms_first if reader is not None else None,
-    )
-    if windows is not None and reader is not None:
-        windows.pause = reader.alarms_first
-    batchers = [readings_batcher]
-    if settings.pipeline_storage_enabled:
-        consumer.chunk_handlers[topics.readings] = loop.on_chunk
     else:
-        # An alarms-only worker: the group's assignment of the readings is what the alarm
-        # reader follows; Faust's own reading of them only has to move on.
-        async def move_on(chunk: Chunk) -> None:
-            consumer.ack_chunk(chunk)
-
-        consumer.chunk_handlers[topics.readings] = move_on
-        batchers = []
-
-    def store_rows(topic: str, loop: RowsLoop) -> None:
-        app.topics.add(app.topic(topic, key_serializer="raw", value_serializer="raw"))
-        consumer.chunk_handlers[topic] = loop.on_chunk
-
-    if settings.pipeline_storage_enabled:
-        # Alarm events of every worker, an alarms-only one's too, become rows here.
-        alarms_batcher = batcher("alarms", settings.pipeline_audit_batch_size)
-        rows = RowsLoop(
-            what="alarms", to_line=alarm_event_line, write=sink.write_alarms, batcher=alarms_batcher
-        )
-        store_rows(topics.alarms, rows)
-        batchers.append(alarms_batcher)
-    if settings.pipeline_audit_enabled and settings.pipeline_storage_enabled:
-        audit_batcher = batcher("audit", settings.pipeline_audit_batch_size)
-        rows = RowsLoop(
-            what="audit", to_line=audit_record_line, write=sink.write_audit, batcher=audit_batcher
-        )
-        store_rows(topics.audit, rows)
-        batchers.append(audit_batcher)
-
-    for each in batchers:
-        app.task(_crash_on_error(app, f"pipeline.{each.name}_writer", each.run_writer))
-        app.task(_crash_on_error(app, f"pipeline.{each.name}_timer", each.run_timer))
+        skip_readings(app, settings.topics.readings)
     metrics.watch(
-        readings=(
-            (lambda: loop.readings_seen)
-            if settings.pipeline_storage_enabled or reader is None
-            else (lambda: reader.readings_evaluated)
-        ),
-        consumer=consumer,
-        windows=windows_table if windows is not None else None,
+        readings=_readings_count(loop, reader),
+        consumer=app.chunk_consumer,
+        windows=windows.table if windows is not None else None,
     )
-    if web_enabled:
+    if settings.pipeline_web_port is not None:
         serve_metrics(app, "/metrics/", metrics.registry)
         serve_health(app, ready=worker_readiness(app))
-    if windows is not None:
-        stage = windows
-
-        async def write_idle(lines: list[str]) -> None:
-            async def write() -> None:
-                await sink.write_aggregates(lines)
-
-            await until_done(write, what="write_idle_aggregates", retry=retry)
-
-        stage.idle_writer = write_idle
-        app.task(_crash_on_error(app, "pipeline.windows_idle", windows.run_idle_closer))
     return app
+
+
+def _readings_count(loop: ReadingsLoop | None, reader: ReadingsReader | None) -> Callable[[], int]:
+    """Readings decoded by the storage path, else evaluated by the alarm reader."""
+    if loop is not None:
+        return lambda: loop.readings_seen
+    if reader is not None:
+        return lambda: reader.readings_evaluated
+    return lambda: 0

@@ -176,15 +176,21 @@ def consumer_lag(consumer: Any) -> list[tuple[str, int, int]]:
     return out
 
 
-class TimedInfluxSink(InfluxSink):
-    """An :class:`InfluxSink` whose every write request is reported to ``observe``."""
+WriteObserver = Callable[[str, int, float, bool], None]
 
-    observe: Callable[[str, int, float, bool], None] | None = None
+
+class TimedInfluxSink(InfluxSink):
+    """An :class:`InfluxSink` whose every write request is reported to ``observe``
+    (bucket, lines, seconds, whether it succeeded)."""
+
+    def __init__(self, *, observe: WriteObserver, **sink: Any) -> None:
+        super().__init__(**sink)
+        self._observe = observe
 
     async def write(
         self, bucket: str, lines: Sequence[str], *, precision: str = WritePrecision.MS
     ) -> None:
-        if not lines or self.observe is None:
+        if not lines:
             await super().write(bucket, lines, precision=precision)
             return
         started = time.perf_counter()
@@ -193,18 +199,12 @@ class TimedInfluxSink(InfluxSink):
             await super().write(bucket, lines, precision=precision)
             ok = True
         finally:
-            self.observe(bucket, len(lines), time.perf_counter() - started, ok)
+            self._observe(bucket, len(lines), time.perf_counter() - started, ok)
 
 
-def timed_sink(
-    settings: PipelineSettings, observe: Callable[[str, int, float, bool], None]
-) -> TimedInfluxSink:
+def timed_sink(settings: PipelineSettings, observe: WriteObserver) -> TimedInfluxSink:
     """The worker's InfluxDB sink, reporting each write request to ``observe``."""
-    sink = TimedInfluxSink.from_settings(settings)
-    if not isinstance(sink, TimedInfluxSink):
-        raise RuntimeError("expected isinstance(sink, TimedInfluxSink)")
-    sink.observe = observe
-    return sink
+    return TimedInfluxSink.from_settings(settings, observe=observe)
 
 
 class CountingPublisher(FaustPublisher):

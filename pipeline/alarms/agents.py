@@ -3,6 +3,8 @@
 - :func:`build_alarm_processor` creates the alarm-state table (key = machine id, raw bytes,
   exactly the readings key; ``use_partitioner=True`` so a write outside stream iteration
   lands in the machine's readings partition) and the processor.
+- :func:`start_alarms` builds both, registers the agents, and starts the readings reader
+  (:mod:`.readings_reader`), which evaluates the readings this worker owns.
 - :func:`register_alarm_agents` adds:
   - the thresholds feed (:mod:`.thresholds_feed`), a task in every worker;
   - the actions agent on the alarm-actions topic (key = machine id, co-partitioned with the
@@ -27,11 +29,14 @@ from kafka_edge.partitioner import partition_for
 from kafka_edge.records import Publisher
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.processor import ALARM_STATE_TABLE, AlarmProcessor
+from pipeline.alarms.readings_reader import ReadingsReader
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import ThresholdsFeed
+from pipeline.faust_ext.app import PipelineApp
 from pipeline.faust_ext.tables import PromptChangelogTable
 from pipeline.metrics_page import serve_metrics
 from pipeline.storage.dead_letter import SourceRecord
+from pipeline.storage.decoded_cache import DecodedReadings
 
 if TYPE_CHECKING:
     from pipeline.settings import PipelineSettings
@@ -40,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 ACTIONS_AGENT = "pipeline.alarm-actions"
 TIMER = "pipeline.alarm-timer"
+
+
+def settled(app: faust.App) -> bool:
+    """No rebalance and no table recovery under way."""
+    return not (app.rebalancing or getattr(app, "in_recovery", False))
 
 
 def partition_of(machine_id: str, partitions: int) -> int:
@@ -96,15 +106,10 @@ def build_alarm_processor(
 
 
 def _source(event: Any) -> SourceRecord:
-    message = event.message
+    message = event.message  # Faust's message: its timestamp in seconds
     timestamp = message.timestamp
-    return SourceRecord(
-        key=message.key,
-        value=message.value,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(timestamp * 1000) if timestamp is not None else None,
+    return SourceRecord.of(
+        message, timestamp_ms=int(timestamp * 1000) if timestamp is not None else None
     )
 
 
@@ -143,7 +148,7 @@ def register_alarm_agents(
     app.agent(actions_topic, name=ACTIONS_AGENT)(apply_actions)
 
     async def alarm_timer() -> None:
-        if app.rebalancing or getattr(app, "in_recovery", False):
+        if not settled(app):
             return
         await processor.tick(now_ms())
 
@@ -151,3 +156,35 @@ def register_alarm_agents(
 
     if settings.pipeline_web_port is not None:
         serve_metrics(app, "/alarms/metrics/", processor.metrics.registry)
+
+
+def start_alarms(
+    app: PipelineApp,
+    *,
+    settings: PipelineSettings,
+    publisher: Publisher,
+    partitions: int,
+    registry: CollectorRegistry,
+    share: DecodedReadings | None,
+) -> ReadingsReader:
+    """The alarm role: processor, agents, and the readings reader, running as a task and
+    letting go of revoked partitions first. ``share``: where the reader leaves the readings
+    it decoded for the storage path (None without one)."""
+    processor = build_alarm_processor(
+        app, settings=settings, publisher=publisher, partitions=partitions, registry=registry
+    )
+    register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
+    reader = ReadingsReader(
+        kafka=settings.kafka(),
+        topic=settings.topics.readings,
+        app_id=settings.pipeline_app_id,
+        evaluator=processor,
+        owned=app.assignor.assigned_actives,
+        stable=lambda: settled(app),
+        fetch_max_bytes=settings.pipeline_fetch_max_bytes,
+        max_records=settings.pipeline_batch_size,
+        share=share,
+    )
+    app.chunk_consumer.on_revoke(reader.revoke)
+    app.crashing_task("pipeline.readings_reader", reader.run)
+    return reader

@@ -1,12 +1,17 @@
-"""The pipeline's Faust app: its consumer hands registered topics over chunk by chunk."""
+"""The pipeline's Faust app: its consumer hands registered topics over chunk by chunk, and
+its long-running tasks stop the worker when they fail."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import faust
 
 from pipeline.faust_ext.chunks import ChunkConsumer
+
+logger = logging.getLogger(__name__)
 
 
 class PipelineApp(faust.App):  # type: ignore[misc]
@@ -23,3 +28,22 @@ class PipelineApp(faust.App):  # type: ignore[misc]
             beacon=self.beacon,
             loop=transport.loop,
         )
+
+    @property
+    def chunk_consumer(self) -> ChunkConsumer:
+        return cast(ChunkConsumer, self.consumer)
+
+    def crashing_task(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run ``run()`` as a task of the worker; an unexpected exception in it stops the
+        worker (exit code 1) instead of going on without it."""
+
+        async def task() -> None:
+            try:
+                await run()
+            except Exception as exc:
+                logger.exception("%s stopped by an unexpected error; stopping the worker", name)
+                await self.crash(exc)
+                raise
+
+        task.__name__ = name
+        self.task(task)

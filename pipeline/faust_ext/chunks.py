@@ -79,6 +79,14 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         # Awaited first when partitions are revoked (the readings reader lets go of them).
         self.revoke_hooks: list[Callable[[Any], Awaitable[None]]] = []
 
+    def handle_chunks(self, topic: str, handler: ChunkHandler) -> None:
+        """Deliver ``topic`` chunk by chunk to ``handler`` (the topic must be subscribed)."""
+        self.chunk_handlers[topic] = handler
+
+    def on_revoke(self, hook: Callable[[Any], Awaitable[None]]) -> None:
+        """Await ``hook(revoked)`` first whenever partitions are revoked."""
+        self.revoke_hooks.append(hook)
+
     def _expect(self, tp: TP, offset: int | None) -> None:
         self._seeks[tp] = self._seeks.get(tp, 0) + 1
         if offset is None:
@@ -153,13 +161,10 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                     )
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs Kafka
-        callback = self.callback
+        """Faust's fetch loop (a private method of ``Consumer``), delivering each fetch
+        with :meth:`_deliver_fetch`."""
         consumer_should_stop = cast(Any, self)._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
-        read_offset = self._read_offset
-        to_message = self._to_message
-        handlers = self.chunk_handlers
-        app = cast(Any, self.app)
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 records, active = await self._wait_next_records(1.0)
@@ -174,99 +179,7 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
                     # the dropped records).
                     await self._seek_back(records.items())
                     continue
-                generation = app.consumer_generation_id
-                pending = list(records.items())
-                for index, (tp, batch) in enumerate(pending):
-                    if not batch:
-                        continue
-                    if (
-                        active is not None
-                        and tp not in active
-                        and tp not in self._buffered_partitions
-                    ):
-                        # Fetched for a partition that is paused now: seek back so
-                        # its records are fetched again once it is resumed.
-                        logger.info(
-                            "skipping inactive topic=%s partition=%d offsets=%d-%d",
-                            tp.topic,
-                            tp.partition,
-                            batch[0].offset,
-                            batch[-1].offset,
-                        )
-                        await self._seek_back([(tp, batch)])
-                        continue
-                    if app.consumer_generation_id != generation or not self.flow_active:
-                        # A rebalance began: what is left of this fetch is dropped, so
-                        # seek those partitions back (Faust seeks to the committed offsets
-                        # again when the rebalance is done).
-                        await self._seek_back(pending[index:])
-                        break
-                    handler = handlers.get(tp.topic)
-                    if handler is not None:
-                        expected = self._next_offset.get(tp)
-                        if expected is not None and batch[0].offset < expected:
-                            # Older than the next to deliver: a fetch racing a seek.
-                            batch = [r for r in batch if r.offset >= expected]
-                            if not batch:
-                                continue
-                        if expected is not None and batch[0].offset > expected:
-                            sought = self._gap_sought.get(tp)
-                            if sought != (expected, batch[0].offset):
-                                # The position moved past records never delivered.
-                                logger.warning(
-                                    "fetch skipped offsets topic=%s partition=%d "
-                                    "expected=%d fetched_from=%d; seeking back",
-                                    tp.topic,
-                                    tp.partition,
-                                    expected,
-                                    batch[0].offset,
-                                )
-                                self._gap_sought[tp] = (expected, batch[0].offset)
-                                await self._seek_back([(tp, batch)])
-                                continue
-                            # Still there after seeking back: a real gap.
-                            await self._add_gap(tp, expected, batch[0].offset)
-                        self._gap_sought.pop(tp, None)
-                        if self._chunk_generation.get(tp) != generation:
-                            self._chunk_generation[tp] = generation
-                            logger.info(
-                                "consuming topic=%s partition=%d from offset=%d generation=%d",
-                                tp.topic,
-                                tp.partition,
-                                batch[0].offset,
-                                generation,
-                            )
-                        first = batch[0].offset
-                        last = batch[-1].offset
-                        seeks = self._seeks.get(tp, 0)
-                        await handler(
-                            Chunk(
-                                tp=tp,
-                                records=batch,
-                                first_offset=first,
-                                last_offset=last,
-                                generation=generation,
-                            )
-                        )
-                        if self._seeks.get(tp, 0) == seeks:
-                            self._next_offset[tp] = last + 1
-                            read_offset[tp] = last
-                        continue
-                    for record in batch:
-                        offset = record.offset
-                        r_offset = read_offset[tp]
-                        if r_offset is not None and offset < r_offset:
-                            continue
-                        if (
-                            r_offset
-                            and offset - r_offset > 1
-                            and app.topics.acks_enabled_for(tp.topic)
-                        ):
-                            await self._add_gap(tp, r_offset + 1, offset)
-                        await self.wait_first(
-                            callback(to_message(tp, record)), self.suspend_flow.wait()
-                        )
-                        read_offset[tp] = offset
+                await self._deliver_fetch(list(records.items()), active)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 logger.info("broker stopped the consumer, shutting down")
@@ -276,3 +189,123 @@ class ChunkConsumer(AIOKafkaConsumer):  # type: ignore[misc]
             if self.transport.app.should_stop:
                 return
             raise
+
+    async def _deliver_fetch(
+        self, pending: list[tuple[TP, Sequence[Any]]], active: Any
+    ) -> None:  # pragma: no cover - needs Kafka
+        """Deliver one fetch, partition by partition: a chunked topic's records as one
+        chunk, any other topic's record by record on Faust's own path."""
+        app = cast(Any, self.app)
+        generation = app.consumer_generation_id
+        for index, (tp, batch) in enumerate(pending):
+            if not batch:
+                continue
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                # Fetched for a partition that is paused now: seek back so
+                # its records are fetched again once it is resumed.
+                logger.info(
+                    "skipping inactive topic=%s partition=%d offsets=%d-%d",
+                    tp.topic,
+                    tp.partition,
+                    batch[0].offset,
+                    batch[-1].offset,
+                )
+                await self._seek_back([(tp, batch)])
+                continue
+            if app.consumer_generation_id != generation or not self.flow_active:
+                # A rebalance began: what is left of this fetch is dropped, so
+                # seek those partitions back (Faust seeks to the committed offsets
+                # again when the rebalance is done).
+                await self._seek_back(pending[index:])
+                return
+            handler = self.chunk_handlers.get(tp.topic)
+            if handler is not None:
+                await self._deliver_chunk(tp, batch, handler, generation)
+            else:
+                await self._deliver_each(tp, batch)
+
+    async def _deliver_chunk(
+        self, tp: TP, batch: Sequence[Any], handler: ChunkHandler, generation: int
+    ) -> None:  # pragma: no cover - needs Kafka
+        """Hand the records in order to ``handler`` as one chunk; the next offset to deliver
+        moves past them unless a seek happened meanwhile."""
+        in_order = await self._in_order(tp, batch)
+        if in_order is None:
+            return
+        batch = in_order
+        self._gap_sought.pop(tp, None)
+        if self._chunk_generation.get(tp) != generation:
+            self._chunk_generation[tp] = generation
+            logger.info(
+                "consuming topic=%s partition=%d from offset=%d generation=%d",
+                tp.topic,
+                tp.partition,
+                batch[0].offset,
+                generation,
+            )
+        first = batch[0].offset
+        last = batch[-1].offset
+        seeks = self._seeks.get(tp, 0)
+        await handler(
+            Chunk(
+                tp=tp,
+                records=batch,
+                first_offset=first,
+                last_offset=last,
+                generation=generation,
+            )
+        )
+        if self._seeks.get(tp, 0) == seeks:
+            self._next_offset[tp] = last + 1
+            self._read_offset[tp] = last
+
+    async def _in_order(
+        self, tp: TP, batch: Sequence[Any]
+    ) -> Sequence[Any] | None:  # pragma: no cover - needs Kafka
+        """The records of ``batch`` from the next offset to deliver on; None when there is
+        nothing to deliver now (all of them delivered already, or the position moved past
+        records never delivered and the partition is sought back to them)."""
+        expected = self._next_offset.get(tp)
+        if expected is None:
+            return batch
+        if batch[0].offset < expected:
+            # Older than the next to deliver: a fetch racing a seek.
+            batch = [r for r in batch if r.offset >= expected]
+            if not batch:
+                return None
+        if batch[0].offset > expected:
+            sought = self._gap_sought.get(tp)
+            if sought != (expected, batch[0].offset):
+                # The position moved past records never delivered.
+                logger.warning(
+                    "fetch skipped offsets topic=%s partition=%d "
+                    "expected=%d fetched_from=%d; seeking back",
+                    tp.topic,
+                    tp.partition,
+                    expected,
+                    batch[0].offset,
+                )
+                self._gap_sought[tp] = (expected, batch[0].offset)
+                await self._seek_back([(tp, batch)])
+                return None
+            # Still there after seeking back: a real gap.
+            await self._add_gap(tp, expected, batch[0].offset)
+        return batch
+
+    async def _deliver_each(
+        self, tp: TP, batch: Sequence[Any]
+    ) -> None:  # pragma: no cover - needs Kafka
+        """Faust's own path, record by record (table changelogs, the agents' topics)."""
+        callback = self.callback
+        to_message = self._to_message
+        read_offset = self._read_offset
+        acks_enabled = cast(Any, self.app).topics.acks_enabled_for
+        for record in batch:
+            offset = record.offset
+            r_offset = read_offset[tp]
+            if r_offset is not None and offset < r_offset:
+                continue
+            if r_offset and offset - r_offset > 1 and acks_enabled(tp.topic):
+                await self._add_gap(tp, r_offset + 1, offset)
+            await self.wait_first(callback(to_message(tp, record)), self.suspend_flow.wait())
+            read_offset[tp] = offset

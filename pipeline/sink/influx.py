@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 from influxdb_client import WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
+from contracts.influx_schema import AGGREGATES_BUCKET, AUDIT_BUCKET
 from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError, classify
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ class InfluxSink:
         org: str,
         readings_bucket: str,
         alarms_bucket: str,
-        aggregates_bucket: str = "aggregates",
-        audit_bucket: str = "audit",
+        aggregates_bucket: str = AGGREGATES_BUCKET,
+        audit_bucket: str = AUDIT_BUCKET,
         timeout_ms: int = 10_000,
     ) -> None:
         self._url = url
@@ -69,7 +70,8 @@ class InfluxSink:
         self._write_api: Any = None
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings | CommonSettings) -> InfluxSink:
+    def from_settings(cls, settings: PipelineSettings | CommonSettings, **extra: Any) -> Self:
+        """``extra``: a subclass's own constructor arguments."""
         return cls(
             url=settings.influx_url,
             token=settings.influx_token.get_secret_value(),
@@ -79,9 +81,10 @@ class InfluxSink:
             aggregates_bucket=settings.influx_aggregates_bucket,
             audit_bucket=settings.influx_audit_bucket,
             timeout_ms=getattr(settings, "pipeline_influx_timeout_ms", 10_000),
+            **extra,
         )
 
-    async def __aenter__(self) -> InfluxSink:
+    async def __aenter__(self) -> Self:
         self._client = InfluxDBClientAsync(
             url=self._url, token=self._token, org=self._org, timeout=self._timeout_ms
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 WINDOWS_TABLE = "windows"
 # Readings between two pauses of a long chunk.
 PAUSE_EVERY = 500
+
+LinesWriter = Callable[[list[str]], Awaitable[None]]
 
 
 def specs_from_settings(settings: PipelineSettings) -> tuple[WindowSpec, ...]:
@@ -67,7 +69,12 @@ class WindowsStage:
         aggregates_topic: str,
         retry: RetryPolicy,
         registry: CollectorRegistry | None = None,
+        pause: Callable[[], Awaitable[None]] | None = None,
+        idle_writer: LinesWriter | None = None,
     ) -> None:
+        """``pause`` is awaited every PAUSE_EVERY readings of a long chunk, so that other
+        tasks (the alarm reader above all) get their turn; ``idle_writer`` writes the
+        InfluxDB lines of the windows :meth:`run_idle_closer` closes."""
         self._table = table
         self._specs = tuple(specs)
         self._pane_ms = pane_ms(self._specs)
@@ -87,9 +94,8 @@ class WindowsStage:
             registry=self.registry,
         )
         self.emitted = 0
-        # Awaited every PAUSE_EVERY readings of a long chunk, so that other tasks (the
-        # alarm reader above all) get their turn; set by the app's wiring.
-        self.pause: Callable[[], Awaitable[None]] | None = None
+        self._pause = pause
+        self._idle_writer = idle_writer
 
     @classmethod
     def from_settings(
@@ -100,9 +106,13 @@ class WindowsStage:
         publisher: Publisher,
         retry: RetryPolicy,
         registry: CollectorRegistry | None = None,
+        pause: Callable[[], Awaitable[None]] | None = None,
+        idle_writer: LinesWriter | None = None,
     ) -> WindowsStage:
         return cls(
             registry=registry,
+            pause=pause,
+            idle_writer=idle_writer,
             table=table,
             specs=specs_from_settings(settings),
             grace_ms=settings.pipeline_window_grace_ms,
@@ -111,6 +121,11 @@ class WindowsStage:
             aggregates_topic=settings.topics.aggregates,
             retry=retry,
         )
+
+    @property
+    def table(self) -> Mapping[bytes, Any]:
+        """The window state per machine id (read by the worker's metrics)."""
+        return self._table
 
     async def apply(
         self, readings: Sequence[Reading], offsets: Sequence[int], now_ms: int
@@ -125,7 +140,7 @@ class WindowsStage:
             specs = self._specs
             grace = self._grace_ms
             pane = self._pane_ms
-            pause = self.pause
+            pause = self._pause
             for index, (reading, offset) in enumerate(zip(readings, offsets, strict=True)):
                 if pause is not None and index and not index % PAUSE_EVERY:
                     await pause()
@@ -192,7 +207,5 @@ class WindowsStage:
         while True:
             await asyncio.sleep(1.0)
             closed = await self.close_idle(now_ms())
-            if closed and self.idle_writer is not None:
-                await self.idle_writer(aggregate_lines(closed))
-
-    idle_writer: Any = None
+            if closed and self._idle_writer is not None:
+                await self._idle_writer(aggregate_lines(closed))

@@ -153,8 +153,8 @@ def test_compose_devices_are_the_example_file_but_for_the_host() -> None:
 _SECRETS = {
     "MILLSTREAM_INFLUX_TOKEN": "t",
     "INFLUXDB_ADMIN_PASSWORD": "p",
-    "MILLSTREAM_ADMIN_API_KEY": "k",
-    "MILLSTREAM_JWT_SECRET": "j",
+    "MILLSTREAM_API_ADMIN_API_KEY": "k",
+    "MILLSTREAM_API_JWT_SECRET": "j",
 }
 
 
@@ -185,10 +185,10 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # The same check refuses the file when a required secret is missing.
-    env.pop("MILLSTREAM_ADMIN_API_KEY")
+    env.pop("MILLSTREAM_API_ADMIN_API_KEY")
     env_file.write_text("".join(f"{k}={v}\n" for k, v in _SECRETS.items() if "ADMIN_API" not in k))
     refused = subprocess.run(
         check, capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=60
     )
     assert refused.returncode != 0, refused.stdout
-    assert "MILLSTREAM_ADMIN_API_KEY" in refused.stdout + refused.stderr
+    assert "MILLSTREAM_API_ADMIN_API_KEY" in refused.stdout + refused.stderr
