@@ -88,7 +88,7 @@ def install_openapi(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 for status, answer in _common_errors(route.dependant, path, operation).items():
                     responses.setdefault(status, answer)
-        add_patterns(schema)
+        add_patterns(schema, max_limit=app.state.settings.readings_max_limit)
         add_links(schema)
         app.openapi_schema = schema
         return schema

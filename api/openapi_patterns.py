@@ -153,14 +153,25 @@ def _request_models(schema: dict[str, Any]) -> set[str]:
     return names
 
 
-def add_patterns(schema: dict[str, Any]) -> None:
+def _limit(node: dict[str, Any], max_limit: int) -> None:
+    """A ``limit`` without bounds takes the readings' (1 to ``max_limit``)."""
+    for branch in _branches(node):
+        if branch.get("type") == "integer" and "minimum" not in branch:
+            branch["minimum"] = 1
+            branch.setdefault("maximum", max_limit)
+
+
+def add_patterns(schema: dict[str, Any], *, max_limit: int) -> None:
     """Complete ``schema`` (an OpenAPI document) in place, as the module says; a request
-    body's objects also say that they take no other fields (the API refuses them)."""
+    body's objects also say that they take no other fields (the API refuses them).
+    ``max_limit``: the most points a history query returns."""
     for item in schema["paths"].values():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") in ("path", "query"):
                     _complete(parameter["name"], parameter.setdefault("schema", {}))
+                if parameter["name"] == "limit":
+                    _limit(parameter.setdefault("schema", {}), max_limit)
     components = schema.get("components", {}).get("schemas", {})
     for patch, whole in _PATCH_OF.items():
         _patch_fields(components.get(patch), components.get(whole))

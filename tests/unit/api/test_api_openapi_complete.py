@@ -100,3 +100,10 @@ def test_creates_and_writes_link_to_what_they_wrote(schema):
         for link in answer.get("links", {}).values()
     }
     assert targets <= operation_ids
+
+
+def test_the_readings_limit_shows_the_configured_bounds():
+    settings = ApiSettings(readings_max_limit=5_000, readings_default_limit=1_000)
+    schema = create_app(settings).openapi()
+    limit = _param(schema, "/api/machines/{machine_id}/readings", "get", "limit")["anyOf"][0]
+    assert (limit["minimum"], limit["maximum"]) == (1, 5_000)
