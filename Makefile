@@ -115,11 +115,13 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m bench --quick
 
-## lint: ruff, mypy and the size rules (modules up to 400 lines, functions up to 80)
+## lint: ruff (its security rules too), mypy, the size rules (modules up to 400 lines,
+## functions up to 80), and pip-audit of requirements.lock
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
 	$(BIN)/python .ci/check_size.py
+	$(BIN)/python .ci/audit_lock.py $(LOCK)
 
 up: $(STAMP)
 	$(BIN)/python -m infra up

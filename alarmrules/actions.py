@@ -68,7 +68,8 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
     elif action.action == "acknowledge":
         event = acknowledge(state, entry, ts_ms=ts, by=action.by, comment=action.comment)
     elif action.action == "shelve":
-        assert action.shelve_until_ts_ms is not None
+        if action.shelve_until_ts_ms is None:
+            raise RuntimeError("expected action.shelve_until_ts_ms is not None")
         event = shelve(
             state,
             entry,

@@ -122,7 +122,8 @@ def advance(
     for due_ms, key in due:
         entry = state.alarms[key]
         pending = entry.pending
-        assert pending is not None
+        if pending is None:
+            raise RuntimeError("expected pending is not None")
         event = set_condition(
             state,
             entry,

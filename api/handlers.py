@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+    if not isinstance(exc, ApiError):
+        raise RuntimeError("expected isinstance(exc, ApiError)")
     if exc.status_code >= 500:
         logger.warning(
             "request failed path=%s status=%d detail=%s", request.url.path, exc.status_code, exc
@@ -27,7 +28,8 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        raise RuntimeError("expected isinstance(exc, RequestValidationError)")
     if any(err.get("type") == "json_invalid" for err in exc.errors()):
         refused = await credential_error(request)
         if refused is not None:
@@ -36,7 +38,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        raise RuntimeError("expected isinstance(exc, StarletteHTTPException)")
     return json_response(
         {"detail": exc.detail}, status_code=exc.status_code, headers=dict(exc.headers or {})
     )

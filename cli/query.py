@@ -75,7 +75,8 @@ def fetch(api: Api, options: QueryOptions) -> dict[str, Any]:
         for page in pages(client, options):
             first = first or page
             points.extend(page.get("points") or [])
-    assert first is not None
+    if first is None:
+        raise RuntimeError("expected first is not None")
     return {**first, "truncated": False, "points": points}
 
 

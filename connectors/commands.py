@@ -80,7 +80,8 @@ def plan_write(
     if tag.table not in ("holding", "coil"):
         return f"setpoint: {command.target} is in the {tag.table} table, which is read-only"
     value = command.value
-    assert value is not None
+    if value is None:
+        raise RuntimeError("expected value is not None")
     if not math.isfinite(value):
         return f"setpoint: {value!r} is not a finite number"
     if (tag.min is not None and value < tag.min) or (tag.max is not None and value > tag.max):

@@ -50,10 +50,12 @@ def run_step(
             text=True,
             errors="replace",
         )
-        assert proc.stdout is not None
+        if proc.stdout is None:
+            raise RuntimeError("expected proc.stdout is not None")
 
         def pump() -> None:
-            assert proc.stdout is not None
+            if proc.stdout is None:
+                raise RuntimeError("expected proc.stdout is not None")
             for line in proc.stdout:
                 log.write(line)
                 stripped = line.strip()

@@ -66,13 +66,14 @@ LONGEST_FIRST = (
     "tests/e2e/test_e2e_interrupt.py",
     "tests/integration/test_cluster.py",
     "tests/integration/test_pipeline_faults.py",  # 175
+    "tests/integration/test_api_schema.py",  # 175
     "tests/integration/test_cli_import_query.py",  # 150
     "tests/integration/test_connectors_outage.py",  # 135
     "tests/integration/test_api_backfill.py",  # 135
     "tests/integration/test_pipeline_worker.py",  # 125
     "tests/integration/test_pipeline_alarms.py",  # 105
+    "tests/integration/test_api_live_fuzz.py",  # 100
     "tests/integration/test_api_auth.py",  # 70
-    "tests/integration/test_api_schema.py",  # 70
     "tests/integration/test_infra_cli.py",  # 55
     "tests/integration/test_api_roles.py",  # 50
     "tests/integration/test_api_alarms_pipeline.py",  # 30

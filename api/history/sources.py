@@ -65,7 +65,8 @@ def pick_source(source: str | None, *, window: Duration | None, fn: str | None) 
 def aggregated_flux(query: ReadingsQuery, *, bucket: str) -> str:
     """The same table :func:`api.history.flux.readings_flux` gives for a windowed query
     (``_time`` = window end, one column per sensor), from the one-minute statistics."""
-    assert query.window is not None and query.fn in COMBINABLE
+    if not (query.window is not None and query.fn in COMBINABLE):
+        raise RuntimeError("expected query.window is not None and query.fn in COMBINABLE")
     every = query.window.flux()
     lines = [
         f"from(bucket: {flux_string(bucket)})",

@@ -158,8 +158,10 @@ class LiveSession:
         return f"message: longer than {self._limits.max_message_bytes} bytes"
 
     def _checked(self, data: str | bytes | None) -> str | bytes | None:
-        """Refuse an over-long message before anything parses it."""
-        if data is not None and len(data) > self._limits.max_message_bytes:
+        """Refuse an over-long message before anything parses it: its length in bytes (a
+        text message's characters take 1 to 4 bytes each)."""
+        limit = self._limits.max_message_bytes
+        if data is not None and len(data) > limit // 4 and _size(data) > limit:
             raise _TooBig
         return data
 
@@ -305,7 +307,8 @@ class LiveSession:
             }
         )
         if replay:
-            assert action.cursor is not None
+            if action.cursor is None:
+                raise RuntimeError("expected action.cursor is not None")
             self._spawn(self._replay(client, action, action.cursor, until))
 
     async def _replay(
@@ -315,7 +318,8 @@ class LiveSession:
         since: dict[int, int],
         until: dict[int, int],
     ) -> None:
-        assert self._feed is not None
+        if self._feed is None:
+            raise RuntimeError("expected self._feed is not None")
         sent = 0
         try:
             events = await self._feed.replay_alarms(
@@ -364,6 +368,10 @@ def _close_reason(reason: str) -> str:
     if len(data) <= _MAX_CLOSE_REASON_BYTES:
         return reason
     return data[: _MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+
+
+def _size(data: str | bytes) -> int:
+    return len(data.encode()) if isinstance(data, str) else len(data)
 
 
 def _payload(message: object) -> str | bytes | None:

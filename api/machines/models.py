@@ -73,7 +73,10 @@ class MachineFields(BaseModel):
     status: Any = None
     alarms: Any = None
     last_maintenance: Any = None
-    sensors: Any = None
+    sensors: Any = Field(
+        default=None,
+        json_schema_extra={"anyOf": [{"type": "object"}, {"type": "null"}], "readOnly": True},
+    )
     readings_ts: Any = None
 
     @field_validator("primary_sensors")

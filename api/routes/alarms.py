@@ -168,7 +168,8 @@ async def shelve_alarm(
         if until_ms - now > 7 * 24 * 3600 * 1000:
             raise InvalidInputError("until: at most 7 days ahead")
     else:
-        assert body.duration_s is not None
+        if body.duration_s is None:
+            raise RuntimeError("expected body.duration_s is not None")
         until_ms = now + int(body.duration_s * 1000)
     action = make_action(
         record, "shelve", identity.principal, comment=body.comment, shelve_until_ts_ms=until_ms
@@ -201,5 +202,6 @@ async def log_alarm(body: LogAlarmBody, identity: Engineer, store: AlarmStoreDep
         message=body.message,
         value=body.value,
     )
-    assert action.alarm_id == alarm_id(body.machine_id, body.sensor, MANUAL_RULE)
+    if action.alarm_id != alarm_id(body.machine_id, body.sensor, MANUAL_RULE):
+        raise RuntimeError("a logged alarm's id is not the manual rule's id of its sensor")
     return await _submit(store, action)

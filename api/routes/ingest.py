@@ -73,7 +73,12 @@ _BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [_READING_SCHEMA, {"type": "array", "items": _READING_SCHEMA}]},
+                "schema": {
+                    "oneOf": [
+                        _READING_SCHEMA,
+                        {"type": "array", "items": _READING_SCHEMA, "minItems": 1},
+                    ]
+                },
                 "examples": _EXAMPLES,
             }
         },

@@ -181,7 +181,8 @@ class AuditLog:
             self._metrics.audit_failed.labels(sink="kafka").inc(len(batch))
             logger.warning("audit records not produced count=%d error=%s", len(batch), exc)
         try:
-            assert self._client is not None
+            if self._client is None:
+                raise RuntimeError("expected self._client is not None")
             await self._client.write_api().write(
                 bucket=self.bucket,
                 org=self._org,

@@ -131,7 +131,8 @@ def decode(
     raw = ModbusTcpClient.convert_from_registers(
         regs, _PYMODBUS_TYPE[data_type], word_order=_word_order(byte_order)
     )
-    assert isinstance(raw, (int, float))
+    if not isinstance(raw, (int, float)):
+        raise RuntimeError("expected isinstance(raw, (int, float))")
     return apply_scale(raw, scale, offset)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -149,29 +150,45 @@ def test_compose_devices_are_the_example_file_but_for_the_host() -> None:
     assert compose_doc == example, "copy devices.example.yaml to docker/ with host: simulator"
 
 
-def _compose_client() -> list[str] | None:
+_SECRETS = {
+    "MILLSTREAM_INFLUX_TOKEN": "t",
+    "INFLUXDB_ADMIN_PASSWORD": "p",
+    "MILLSTREAM_API_ADMIN_API_KEY": "k",
+    "MILLSTREAM_API_JWT_SECRET": "j",
+}
+
+
+def _compose_check(env_file: Path) -> list[str] | None:
+    """The command that parses and interpolates docker-compose.yml without running it:
+    ``docker compose config``, else podman-compose's (Debian's 1.0.3 has no ``config``:
+    ``--dry-run ps`` loads the file, requires every ``${VAR:?}`` and only prints)."""
     for argv in (["docker", "compose"], ["docker-compose"]):
         if shutil.which(argv[0]) is None:
             continue
         probe = subprocess.run([*argv, "version"], capture_output=True, text=True, check=False)
         if probe.returncode == 0:
-            return argv
+            return [*argv, "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"]
+    if shutil.which("podman-compose") is not None:
+        return ["podman-compose", "-f", str(COMPOSE), "--dry-run", "ps"]
     return None
 
 
 def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
-    client = _compose_client()
-    if client is None:
-        pytest.skip("no docker compose client on this machine")
     env_file = tmp_path / ".env"
-    env_file.write_text(
-        "MILLSTREAM_INFLUX_TOKEN=t\nINFLUXDB_ADMIN_PASSWORD=p\nMILLSTREAM_API_ADMIN_API_KEY=k\nMILLSTREAM_API_JWT_SECRET=j\n"
-    )
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in _SECRETS.items()))
+    check = _compose_check(env_file)
+    if check is None:
+        pytest.skip("no docker compose client and no podman-compose on this machine")
+    env = {**os.environ, **_SECRETS}
     result = subprocess.run(
-        [*client, "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
+        check, capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=60
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The same check refuses the file when a required secret is missing.
+    env.pop("MILLSTREAM_API_ADMIN_API_KEY")
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in _SECRETS.items() if "ADMIN_API" not in k))
+    refused = subprocess.run(
+        check, capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=60
+    )
+    assert refused.returncode != 0, refused.stdout
+    assert "MILLSTREAM_API_ADMIN_API_KEY" in refused.stdout + refused.stderr
