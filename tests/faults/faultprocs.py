@@ -25,7 +25,7 @@ from kafka import KafkaConsumer
 from rich.console import Console
 
 from contracts import influx_schema
-from contracts.readings import decode_reading
+from contracts.readings import Reading, decode_reading
 from contracts.topics import Replication
 from infra import kafka_server, processes
 from infra.ports import free_port
@@ -131,6 +131,7 @@ class TopicReadings:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.records: list[tuple[str, int, int]] = []
+        self.readings: list[Reading] = []
         self._consumer = KafkaConsumer(
             topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -141,6 +142,7 @@ class TopicReadings:
             for record in batch:
                 r = decode_reading(record.value)
                 self.records.append((r.machine_id, r.seq, r.ts_ms))
+                self.readings.append(r)
 
     def has_all(self, last_seqs: dict[str, int]) -> bool:
         seen = {(m, s) for m, s, _ in self.records}
