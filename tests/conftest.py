@@ -50,6 +50,8 @@ SHARING_A_WORKER = {
     "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
     "tests/e2e/test_console.py": "own-stack",  # 200
     "tests/integration/test_cluster.py": "own-stack",  # 140: 3 brokers, InfluxDB, Redis
+    "tests/faults/test_faults_broker.py": "own-stack",  # 130: a broker it kills
+    "tests/faults/test_faults_influx.py": "own-stack",  # 150: an InfluxDB it stops
 }
 LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
@@ -57,9 +59,11 @@ LONGEST_FIRST = (
     "tests/e2e/test_bench_quick.py",
     "tests/e2e/test_e2e_interrupt.py",
     "tests/integration/test_cluster.py",
-    "tests/integration/test_pipeline_faults.py",  # 175
+    "tests/faults/test_faults_broker.py",
+    "tests/faults/test_faults_influx.py",
     "tests/integration/test_cli_import_query.py",  # 150
-    "tests/integration/test_connectors_outage.py",  # 135
+    "tests/faults/test_faults_worker.py",  # 130
+    "tests/faults/test_faults_device.py",  # 110
     "tests/integration/test_api_backfill.py",  # 135
     "tests/integration/test_pipeline_worker.py",  # 125
     "tests/integration/test_pipeline_alarms.py",  # 105
