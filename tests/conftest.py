@@ -64,6 +64,8 @@ LONGEST_FIRST = (
     "tests/integration/test_cli_import_query.py",  # 150
     "tests/faults/test_faults_worker.py",  # 130
     "tests/faults/test_faults_device.py",  # 110
+    "tests/faults/test_faults_api.py",  # 60
+    "tests/faults/test_faults_spool_disk.py",  # 40
     "tests/integration/test_api_backfill.py",  # 135
     "tests/integration/test_pipeline_worker.py",  # 125
     "tests/integration/test_pipeline_alarms.py",  # 105
