@@ -116,6 +116,23 @@ def _gap_s(tail: TopicReadings, machines: list[str], t0_ms: int, t1_ms: int) -> 
     return worst
 
 
+def _watch(service_env: dict[str, str]) -> tuple[TopicReadings, Tail]:
+    """The readings and alarms topics of the test, read from the start."""
+    bs = service_env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"]
+    prefix = service_env["MILLSTREAM_TOPIC_PREFIX"]
+    return TopicReadings(bs, f"{prefix}.readings"), Tail(bs, f"{prefix}.alarms")
+
+
+def _wait_back(tail: TopicReadings, device: str, t_on: int, fault_row: Row) -> None:
+    """Wait for the device's first all-good reading after ``t_on``: the recovery time."""
+    back = time.monotonic()
+    while not any(m.machine_id == device and m.ts_ms > t_on and
+                  set(m.quality.values()) <= {"good"} for m in tail.readings):
+        assert time.monotonic() - back < 60, "the device's readings never came back"
+        tail.poll()
+    fault_row.recovered(time.monotonic() - back)
+
+
 def _finish(rig_: Rig, influx, fault_row: Row, tail: TopicReadings, alarms: Tail) -> dict:
     """Count readings (topic and InfluxDB) and the device's comm-loss alarm transitions."""
     last = spool_last_seqs(rig_.tmp / "spool")
@@ -150,10 +167,7 @@ def test_device_power_cycle(service_env, influx, tmp_path, fault_row: Row) -> No
         "a comm_loss reading and the comm-loss alarm raised, then cleared when it answers; "
         "good qualities after; the other devices not slowed; no reading lost or duplicated",
     )
-    bs = service_env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"]
-    prefix = service_env["MILLSTREAM_TOPIC_PREFIX"]
-    tail = TopicReadings(bs, f"{prefix}.readings")
-    alarms = Tail(bs, f"{prefix}.alarms")
+    tail, alarms = _watch(service_env)
     try:
         with rig(service_env, tmp_path, via_proxy=False) as (r, _, connector):
             time.sleep(3)
@@ -164,12 +178,7 @@ def test_device_power_cycle(service_env, influx, tmp_path, fault_row: Row) -> No
             r.sims["device"].wait(timeout=10)
             r.start_sim("device", r.device_devices)
             t_on = int(time.time() * 1000)
-            back = time.monotonic()
-            while not any(m.machine_id == r.device and m.ts_ms > t_on and
-                          set(m.quality.values()) <= {"good"} for m in tail.readings):
-                assert time.monotonic() - back < 60, "the device's readings never came back"
-                tail.poll()
-            fault_row.recovered(time.monotonic() - back)
+            _wait_back(tail, r.device, t_on, fault_row)
             time.sleep(3)
         counted = _finish(r, influx, fault_row, tail, alarms)
         during = [m for m in tail.readings if m.machine_id == r.device and t_off < m.ts_ms < t_on]
@@ -206,10 +215,7 @@ def test_slow_reset_and_stalled_hop_to_a_device(
         "slow answers are readings (late, not lost); a stalled device is comm_loss, its alarm "
         "raised and cleared; the other devices not slowed; no reading lost or duplicated",
     )
-    bs = service_env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"]
-    prefix = service_env["MILLSTREAM_TOPIC_PREFIX"]
-    tail = TopicReadings(bs, f"{prefix}.readings")
-    alarms = Tail(bs, f"{prefix}.alarms")
+    tail, alarms = _watch(service_env)
     try:
         with rig(service_env, tmp_path, via_proxy=True) as (r, hop, connector):
             assert hop is not None
@@ -224,12 +230,7 @@ def test_slow_reset_and_stalled_hop_to_a_device(
             hop.stalled = False
             hop.reset()  # the held connection: the connector reconnects
             t_on = int(time.time() * 1000)
-            back = time.monotonic()
-            while not any(m.machine_id == r.device and m.ts_ms > t_on and
-                          set(m.quality.values()) <= {"good"} for m in tail.readings):
-                assert time.monotonic() - back < 60, "the device's readings never came back"
-                tail.poll()
-            fault_row.recovered(time.monotonic() - back)
+            _wait_back(tail, r.device, t_on, fault_row)
             time.sleep(3)
         counted = _finish(r, influx, fault_row, tail, alarms)
         gap_during = _gap_s(tail, r.others, t_off, t_on)

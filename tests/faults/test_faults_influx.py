@@ -5,6 +5,7 @@ the test with seqs 1..n; what InfluxDB holds is counted against them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 from faultprocs import stored_times
-from faultproxy import proxy
+from faultproxy import FaultProxy, proxy
 from faultrow import Row, SeqCount, count_seqs, seconds
 from rich.console import Console
 
@@ -112,6 +113,33 @@ def _env(service_env: dict[str, str], influx: InfluxInfo, url: str = "") -> dict
     )
 
 
+@contextlib.contextmanager
+def _worker_via_proxy(
+    settings, service_env: dict[str, str], influx: InfluxInfo, tmp_path: Path, **extra: str
+) -> Iterator[tuple[FaultProxy, Readings, str]]:
+    """A worker writing to InfluxDB through a fault proxy, 500 readings stored first."""
+    bs = settings.kafka_bootstrap_servers
+    data = Readings(bs, settings.topics.readings)
+    app_id = f"pl-{uuid.uuid4().hex[:6]}"
+    host, port = influx.url.removeprefix("http://").split(":")
+    with proxy(host, int(port)) as hop, running_worker(
+        _env(service_env, influx, f"http://{hop.address}"), app_id=app_id, tmp_path=tmp_path,
+        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="2000", **extra,
+    ):
+        data.burst(500)
+        wait_committed(bs, app_id, settings.topics.readings, data.produced,
+                       deadline_s=COMMIT_DEADLINE_S)
+        yield hop, data, app_id
+
+
+def _recovered(settings, app_id: str, expected: int, fault_row: Row) -> None:
+    """Wait until every record is committed; the row's recovery time is how long it took."""
+    resumed = time.monotonic()
+    wait_committed(settings.kafka_bootstrap_servers, app_id, settings.topics.readings, expected,
+                   deadline_s=COMMIT_DEADLINE_S)
+    fault_row.recovered(time.monotonic() - resumed)
+
+
 def test_influx_stopped_loses_nothing(
     common_settings, service_env, own_influx, tmp_path, fault_row: Row
 ) -> None:
@@ -156,10 +184,7 @@ def test_influx_stopped_loses_nothing(
             committed_during = committed_total(bs, app_id, topics.readings)
         finally:
             os.kill(influx_pid, signal.SIGCONT)
-        resumed = time.monotonic()
-        wait_committed(bs, app_id, topics.readings, data.produced + 1,
-                       deadline_s=COMMIT_DEADLINE_S)
-        fault_row.recovered(time.monotonic() - resumed)
+        _recovered(common_settings, app_id, data.produced + 1, fault_row)
         stored = data.wait_stored(influx)
         alarm_rows = poll_flux(
             influx, influx.alarms_bucket,
@@ -190,15 +215,7 @@ def test_influx_refusing_writes_applies_backpressure(
     )
     topics = common_settings.topics
     bs = common_settings.kafka_bootstrap_servers
-    data = Readings(bs, topics.readings)
-    app_id = f"pl-{uuid.uuid4().hex[:6]}"
-    host, port = influx.url.removeprefix("http://").split(":")
-    with proxy(host, int(port)) as hop, running_worker(
-        _env(service_env, influx, f"http://{hop.address}"), app_id=app_id, tmp_path=tmp_path,
-        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="2000",
-    ):
-        data.burst(500)
-        wait_committed(bs, app_id, topics.readings, data.produced, deadline_s=COMMIT_DEADLINE_S)
+    with _worker_via_proxy(common_settings, service_env, influx, tmp_path) as (hop, data, app_id):
         hop.refuse_http_writes = True
         refused_at = time.monotonic()
         committed_before = committed_total(bs, app_id, topics.readings)
@@ -207,9 +224,7 @@ def test_influx_refusing_writes_applies_backpressure(
             time.sleep(2)
         committed_during = committed_total(bs, app_id, topics.readings)
         hop.refuse_http_writes = False
-        resumed = time.monotonic()
-        wait_committed(bs, app_id, topics.readings, data.produced, deadline_s=COMMIT_DEADLINE_S)
-        fault_row.recovered(time.monotonic() - resumed)
+        _recovered(common_settings, app_id, data.produced, fault_row)
         stored = data.wait_stored(influx)
         dead_tail = Tail(bs, topics.dead_letter)
         for _ in range(10):
@@ -239,16 +254,9 @@ def test_slow_reset_and_stalled_hop_to_influx(
     )
     topics = common_settings.topics
     bs = common_settings.kafka_bootstrap_servers
-    data = Readings(bs, topics.readings)
-    app_id = f"pl-{uuid.uuid4().hex[:6]}"
-    host, port = influx.url.removeprefix("http://").split(":")
-    with proxy(host, int(port)) as hop, running_worker(
-        _env(service_env, influx, f"http://{hop.address}"), app_id=app_id, tmp_path=tmp_path,
-        MILLSTREAM_PIPELINE_INFLUX_TIMEOUT_MS="3000",
-        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="2000",
-    ):
-        data.burst(500)
-        wait_committed(bs, app_id, topics.readings, data.produced, deadline_s=COMMIT_DEADLINE_S)
+    with _worker_via_proxy(
+        common_settings, service_env, influx, tmp_path, MILLSTREAM_PIPELINE_INFLUX_TIMEOUT_MS="3000"
+    ) as (hop, data, app_id):
         hop.latency_s = 0.3
         t0 = time.monotonic()
         while time.monotonic() - t0 < phase_s:
@@ -265,9 +273,7 @@ def test_slow_reset_and_stalled_hop_to_influx(
             time.sleep(1)
         committed_during = committed_total(bs, app_id, topics.readings)
         hop.stalled = False
-        resumed = time.monotonic()
-        wait_committed(bs, app_id, topics.readings, data.produced, deadline_s=COMMIT_DEADLINE_S)
-        fault_row.recovered(time.monotonic() - resumed)
+        _recovered(common_settings, app_id, data.produced, fault_row)
         stored = data.wait_stored(influx)
     fault_row.readings(stored)
     fault_row.note(f"committed while stalled: {committed_during - committed_before} records")

@@ -61,6 +61,22 @@ def _readings(machines: list[str], w0: int, seqs: range) -> list[tuple[bytes, by
     return [reading(m, w0 + (s - 1) * 1_000, float(s - 1), seq=s) for m in machines for s in seqs]
 
 
+def _plan(settings):
+    """Topics, bootstrap, a group id, a machine per partition, a window start 30 min ago."""
+    topics = settings.topics
+    bs = settings.kafka_bootstrap_servers
+    machines = machines_on_every_partition(partition_count(bs, topics.readings), 1)
+    w0 = (int(time.time() * 1000) // MINUTE_MS - 30) * MINUTE_MS
+    return topics, bs, f"pl-{uuid.uuid4().hex[:6]}", machines, w0
+
+
+def _aggregates(bs: str, topic: str, machines: list[str], worker) -> list:
+    """Every aggregate once each machine has one, and 2 s more: a duplicate would be out."""
+    consume_until(bs, topic, lambda ms: all(for_machine(m, ms) for m in machines), proc=worker)
+    time.sleep(2.0)
+    return consume_until(bs, topic, lambda ms: all(for_machine(m, ms) for m in machines))
+
+
 def _check(fault_row: Row, influx, machines, w0, aggregates) -> None:
     times = stored_times(influx, machines, bucket=influx.bucket)
     arrived = [(m, s) for m in machines for s in range(1, 62) if (m, w0 + (s - 1) * 1_000) in times]
@@ -96,11 +112,7 @@ def test_worker_killed_mid_window_and_restarted(
         "the restarted worker rebuilds the open windows from their changelog: every "
         "reading stored, each window emitted once with all 60 readings",
     )
-    topics = common_settings.topics
-    bs = common_settings.kafka_bootstrap_servers
-    app_id = f"pl-{uuid.uuid4().hex[:6]}"
-    machines = machines_on_every_partition(partition_count(bs, topics.readings), 1)
-    w0 = (int(time.time() * 1000) // MINUTE_MS - 30) * MINUTE_MS
+    topics, bs, app_id, machines, w0 = _plan(common_settings)
     data_dir = tmp_path / "data"
     victim = _start_worker(service_env, app_id, data_dir, tmp_path / "victim.log")
     try:
@@ -121,11 +133,7 @@ def test_worker_killed_mid_window_and_restarted(
         wait_committed(bs, app_id, topics.readings, 61 * len(machines),
                        deadline_s=COMMIT_DEADLINE_S)
         fault_row.recovered(time.monotonic() - killed_at)
-        consume_until(bs, topics.aggregates,
-                      lambda ms: all(for_machine(m, ms) for m in machines), proc=worker)
-        time.sleep(2.0)  # a duplicate, if any, would be out by now
-        aggregates = consume_until(bs, topics.aggregates,
-                                   lambda ms: all(for_machine(m, ms) for m in machines))
+        aggregates = _aggregates(bs, topics.aggregates, machines, worker)
     _check(fault_row, influx, machines, w0, aggregates)
 
 
@@ -139,11 +147,7 @@ def test_one_of_two_workers_sigkilled(
         "the survivor takes the partitions, rebuilds the windows from the changelog: every "
         "reading stored, each window emitted once with all 60 readings",
     )
-    topics = common_settings.topics
-    bs = common_settings.kafka_bootstrap_servers
-    app_id = f"pl-{uuid.uuid4().hex[:6]}"
-    machines = machines_on_every_partition(partition_count(bs, topics.readings), 1)
-    w0 = (int(time.time() * 1000) // MINUTE_MS - 30) * MINUTE_MS
+    topics, bs, app_id, machines, w0 = _plan(common_settings)
     with running_worker(service_env, app_id=app_id, tmp_path=tmp_path, **FAST_GROUP) as survivor:
         victim = _start_worker(service_env, app_id, tmp_path / "victim", tmp_path / "victim.log")
         try:
@@ -162,9 +166,5 @@ def test_one_of_two_workers_sigkilled(
         wait_committed(bs, app_id, topics.readings, 61 * len(machines),
                        deadline_s=COMMIT_DEADLINE_S)
         fault_row.recovered(time.monotonic() - killed_at)
-        consume_until(bs, topics.aggregates,
-                      lambda ms: all(for_machine(m, ms) for m in machines), proc=survivor)
-        time.sleep(2.0)
-        aggregates = consume_until(bs, topics.aggregates,
-                                   lambda ms: all(for_machine(m, ms) for m in machines))
+        aggregates = _aggregates(bs, topics.aggregates, machines, survivor)
     _check(fault_row, influx, machines, w0, aggregates)
