@@ -79,7 +79,11 @@ def render_faults(result: dict[str, Any]) -> list[str]:
         f"- Command: `{result['command']}` ({result['mode']} durations), started "
         f"{result['started_at']} UTC, took {result['duration_s']:.0f} s"
     )
-    out.append(f"- Machine: {_machine(result['machine'])}\n")
+    out.append(f"- Machine: {_machine(result['machine'])}")
+    if result.get("merged"):
+        out.append("- Some rows come from an earlier run (after a fix, only the rows concerned "
+                   "were run again): each row's own run is named under *Per row*")
+    out.append("")
     head = " | ".join(label for _, label in MEASURED)
     out.append(f"| fault | injected | expected | result | {head} |")
     out.append("|---|---|---|---|" + "---|" * len(MEASURED))
@@ -92,14 +96,17 @@ def render_faults(result: dict[str, Any]) -> list[str]:
             f"{cells} |"
         )
     out.append("")
-    notes = [r for r in result["rows"] if r.get("notes") or r.get("error")]
+    notes = result["rows"]
     if notes:
         out.append("Per row:\n")
         for r in notes:
             text = "; ".join(str(n) for n in r.get("notes", []))
             if r.get("error"):
                 text += f" Failed: `{_cell(r['error'])[:400]}`"
-            out.append(f"- **{r['fault']}** ({r['test']}, {r['duration_s']:.0f} s): {text}")
+            when = f", run {r['run_started_at']} UTC" if result.get("merged") else ""
+            out.append(
+                f"- **{r['fault']}** ({r['test']}, {r['duration_s']:.0f} s{when}): {text}"
+            )
         out.append("")
     return out
 

@@ -96,15 +96,30 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         )
 
 
-def stop(*procs: subprocess.Popen[bytes] | None) -> None:
+def stop(
+    *procs: subprocess.Popen[bytes] | None, timeout_s: float = 30.0, stacks: Path | None = None
+) -> None:
+    """SIGTERM each, SIGKILL after ``timeout_s``; with ``stacks``, the Python stacks of one
+    that did not stop in time are dumped there first (py-spy)."""
     for proc in procs:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
+                if stacks is not None:
+                    dump_stacks(proc, stacks)
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def dump_stacks(proc: subprocess.Popen[bytes], path: Path) -> None:
+    spy = Path(sys.executable).parent / "py-spy"
+    out = subprocess.run(
+        [str(spy), "dump", "--pid", str(proc.pid)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    path.write_text(out.stdout + out.stderr, encoding="utf-8")
 
 
 def wait_for(log: Path, text: str, *, timeout_s: float, after: int = 0) -> None:
@@ -242,9 +257,4 @@ class StallWatch:
             silence = time.monotonic() - since
             self.longest_silence_s = max(self.longest_silence_s, silence)
             if silence > self.silent_s and not self.dump.exists():
-                spy = Path(sys.executable).parent / "py-spy"
-                out = subprocess.run(
-                    [str(spy), "dump", "--pid", str(self.proc.pid)],
-                    capture_output=True, text=True, timeout=60, check=False,
-                )
-                self.dump.write_text(out.stdout + out.stderr, encoding="utf-8")
+                dump_stacks(self.proc, self.dump)

@@ -73,9 +73,13 @@ def _note_stall(row: Row, watch: StallWatch) -> None:
     """The connector's longest silence (its log has a line every 5 s at least), and the
     stacks py-spy saw if it went silent for longer than the watch allows."""
     row.note(f"connector log's longest silence {watch.longest_silence_s:.0f} s")
-    if watch.dump.exists():
-        stacks = watch.dump.read_text()
-        row.note("connector stalled; its stacks: " + " / ".join(
+    _note_stacks(row, watch.dump, "stalled")
+
+
+def _note_stacks(row: Row, dump: Path, what: str) -> None:
+    if dump.exists():
+        stacks = dump.read_text()
+        row.note(f"connector {what}; its stacks: " + " / ".join(
             line.strip() for line in stacks.splitlines() if "(" in line
         )[:1500])
 
@@ -198,7 +202,9 @@ def test_connector_killed_with_readings_in_its_spool(
         time.sleep(2)
         watch.__exit__()
         _note_stall(fault_row, watch)
-        stop(second)
+        # A clean stop flushes for up to 30 s (connector_flush_timeout_s), then closes.
+        stop(second, timeout_s=60, stacks=tmp_path / "stop-stacks.txt")
+        _note_stacks(fault_row, tmp_path / "stop-stacks.txt", "did not stop in 60 s")
         assert second.returncode == 0
     finally:
         stop(first, second, sim)
