@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -54,7 +55,8 @@ def main(argv: list[str]) -> int:
         rows = sorted(kept + rows, key=lambda r: order.index(r["test"]) if r["test"] in order
                       else len(order))
     doc = {
-        "command": "python -m bench.faults " + " ".join(argv),
+        "command": " ".join(["python -m bench.faults", *(["--merge"] if merge else []),
+                             shlex.join(argv)]).strip(),
         "mode": "full",
         "started_at": started.strftime("%Y-%m-%d %H:%M:%S"),
         "duration_s": time.monotonic() - t0,

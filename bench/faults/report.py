@@ -29,8 +29,11 @@ one test of `tests/faults/`; `make test` runs the same tests with shorter outage
 *Lost* and *duplicated* are counted by sequence number: every reading carries its
 machine's `seq` (1, 2, 3, ...); a seq produced but missing where it should be stored is
 lost, one stored twice is duplicated. Alarm transitions are counted the same way by the
-alarm's own `seq`. *Recovered in* is the time from the end of the fault until the first
-record after it is stored (or the figure the row names).
+alarm's own `seq`. A dash under *dup.* means the row's readings were not read back from a
+topic: InfluxDB keeps one point per machine and timestamp, so a reading written twice cannot
+show there; those rows count duplicated windows or alarm events instead (*Per row*).
+*Recovered in* is the time from the end of the fault until what was held back is
+committed or delivered, or the figure the row names (*Per row*).
 
 **Noise.** This machine has 2 cores shared with other work while the run went on (load
 averages are given); figures of time are a floor, not a promise.

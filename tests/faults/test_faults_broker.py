@@ -216,7 +216,7 @@ def test_connector_killed_with_readings_in_its_spool(
         counted = count_seqs(upto(last), tail.seqs())
     finally:
         tail.close()
-    fault_row.readings(counted)
+    fault_row.readings(counted, in_topic=counted)
     fault_row.note("stored here means in the readings topic (no worker in this row)")
     stopped = next(
         line for line in (tmp_path / "second.log").read_text().splitlines()
