@@ -200,6 +200,13 @@ def run(minutes: float, work: Path, servers_dir: Path, console: Console) -> dict
     }
 
 
+def dump(doc: dict[str, Any]) -> str:
+    """The result as JSON, one sample a line (a long soak has hundreds)."""
+    head = json.dumps({k: v for k, v in doc.items() if k != "samples"}, indent=1)
+    samples = ",\n".join("  " + json.dumps(s, separators=(",", ":")) for s in doc["samples"])
+    return head[:-2] + ',\n "samples": [\n' + samples + "\n ]\n}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
@@ -220,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "verdict": soak_verdict.verdict(result["samples"], PY_SERVICES),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    args.out.write_text(dump(doc))
     report.write(args.doc, soak_json=args.out)
     console.print(f"Result: {args.out}; report: {args.doc}")
     return 0 if doc["verdict"]["ok"] else 1
