@@ -138,11 +138,12 @@ class Spool:
             )
         return dropped
 
-    def _store(self, rows: list[tuple[str, int, str, bytes, bytes]], last: dict[str, int]) -> tuple[
-        int, int
-    ]:
+    def _store(
+        self, rows: list[tuple[str, int, str, bytes, bytes]], last: dict[str, int]
+    ) -> tuple[int, int]:
         """One transaction: the policy's deletions (``max_records``), the rows, the seqs.
         Returns (dropped, stored)."""
+        depth = self._depth
         dropped = 0
         overflow = self._depth + len(rows) - self.max_records
         db = self._db
@@ -159,6 +160,7 @@ class Spool:
             self._insert(rows, last)
             db.execute("COMMIT")
         except BaseException:
+            self._depth = depth  # the deletions are rolled back too
             if db.in_transaction:  # SQLite already rolled back after SQLITE_FULL
                 db.execute("ROLLBACK")
             raise

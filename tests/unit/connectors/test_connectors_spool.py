@@ -112,3 +112,12 @@ def test_a_full_disk_drops_and_counts_instead_of_raising(
     assert [r.seq for r in spool.peek(after_id=0, limit=1000)][-2:] == [53, 54]
     assert spool.last_seqs() == {"1": 54}
 
+
+
+def test_a_full_disk_while_dropping_the_oldest_keeps_the_depth_right(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", max_records=5, full_policy="drop_oldest")
+    spool.append(_rows("1", range(1, 6)))
+    _fill_disk(spool)
+    big = [("1", s, "readings", b"1", b"x" * 65536) for s in range(6, 9)]
+    assert spool.append(big) == 3
+    assert spool.depth == len(spool.peek(after_id=0, limit=100)) == 5
