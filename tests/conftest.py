@@ -50,8 +50,8 @@ SHARING_A_WORKER = {
     "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
     "tests/e2e/test_console.py": "own-stack",  # 200
     "tests/integration/test_cluster.py": "own-stack",  # 140: 3 brokers, InfluxDB, Redis
-    "tests/faults/test_faults_broker.py": "own-stack",  # 130: a broker it kills
-    "tests/faults/test_faults_influx.py": "own-stack",  # 150: an InfluxDB it stops
+    "tests/faults/test_faults_broker.py": "own-stack",  # 120: a broker it kills
+    "tests/faults/test_faults_influx.py": "own-stack",  # 70: an InfluxDB it stops
 }
 LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
@@ -62,18 +62,17 @@ LONGEST_FIRST = (
     "tests/faults/test_faults_broker.py",
     "tests/faults/test_faults_influx.py",
     "tests/integration/test_cli_import_query.py",  # 150
-    "tests/faults/test_faults_worker.py",  # 130
-    "tests/faults/test_faults_device.py",  # 110
-    "tests/faults/test_faults_api.py",  # 60
-    "tests/faults/test_faults_spool_disk.py",  # 40
     "tests/integration/test_api_backfill.py",  # 135
     "tests/integration/test_pipeline_worker.py",  # 125
     "tests/integration/test_pipeline_alarms.py",  # 105
+    "tests/faults/test_faults_device.py",  # 75
     "tests/integration/test_api_auth.py",  # 70
     "tests/integration/test_api_schema.py",  # 70
     "tests/integration/test_infra_cli.py",  # 55
     "tests/integration/test_api_roles.py",  # 50
+    "tests/faults/test_faults_worker.py",  # 50
     "tests/integration/test_api_alarms_pipeline.py",  # 30
+    "tests/faults/test_faults_api.py",  # 30
     "tests/integration/test_api_backtest.py",  # 30
     "tests/integration/test_cli_auth.py",  # 30
     "tests/integration/test_bench_disk_cost.py",  # 30
@@ -81,6 +80,7 @@ LONGEST_FIRST = (
     "tests/integration/test_connectors_processes.py",  # 25
     "tests/integration/test_cli_tail.py",  # 20
     "tests/integration/test_requirements_lock.py",  # 20
+    "tests/faults/test_faults_spool_disk.py",  # 15
 )
 
 
