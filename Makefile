@@ -13,7 +13,7 @@ REDIS_SERVER := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run run-cluster test test-quick test-compose lint lock lock-upgrade up down status clean bench \
-	bench-quick console redis-server
+	bench-quick console redis-server faults soak
 
 # The venv holds exactly the locked versions; the project itself is installed without deps,
 # then checked against pyproject.toml so that an unlocked new dependency is named.
@@ -114,6 +114,19 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m bench --quick
+
+## faults: every fault scenario with its full outages; regenerates docs/reliability.md
+faults: $(STAMP)
+	$(BIN)/python -m infra provision
+	$(BIN)/python -m bench.faults
+
+# How long `make soak` runs its steady load (minutes).
+SOAK_MINUTES ?= 30
+
+## soak: steady load for SOAK_MINUTES, sampled; regenerates the soak section of docs/reliability.md
+soak: $(STAMP)
+	$(BIN)/python -m infra provision
+	$(BIN)/python -m bench.faults.soak --minutes $(SOAK_MINUTES)
 
 ## lint: ruff (its security rules too), mypy, the size rules (modules up to 400 lines,
 ## functions up to 80), and pip-audit of requirements.lock

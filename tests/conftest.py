@@ -45,8 +45,9 @@ hypothesis_settings.load_profile("millstream")
 # How `make test` spreads the suite over its two pytest-xdist workers (`--dist loadfile`):
 # a module runs whole on one worker, so its module fixtures start once. Modules named
 # together in SHARING_A_WORKER run one after another on the same worker: each of these starts
-# a whole stack of its own (Kafka, InfluxDB and every service), and two at once on two cores
-# would starve each other. LONGEST_FIRST are handed out before everything else, longest
+# servers of its own (a whole `make run` stack, a cluster, or a broker or InfluxDB it kills),
+# and more than two such at once on two cores would starve each other. The two groups, about
+# as long as each other, run side by side, one on each worker. LONGEST_FIRST are handed out before everything else, longest
 # first (a group counts as one), so that no worker is still running a long module after the
 # other has run out of work; every other module follows in the usual order, the unit tests
 # last. The figures are seconds, run alone on a busy machine; the rest take 2 to 20 each.
@@ -57,7 +58,9 @@ SHARING_A_WORKER = {
     "tests/e2e/test_console.py": "own-stack",  # 200
     # 420-480 at a load average of 30-55 (the tests there before the plant edge: 270-300):
     # 3 brokers, InfluxDB, Redis, a plant edge (broker, MirrorMaker 2, machines, connector)
-    "tests/integration/test_cluster.py": "own-stack",
+    "tests/integration/test_cluster.py": "own-servers",
+    "tests/faults/test_faults_broker.py": "own-servers",  # 120: a broker it kills
+    "tests/faults/test_faults_influx.py": "own-servers",  # 70: an InfluxDB it stops
 }
 LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
@@ -65,18 +68,21 @@ LONGEST_FIRST = (
     "tests/e2e/test_bench_quick.py",
     "tests/e2e/test_e2e_interrupt.py",
     "tests/integration/test_cluster.py",
-    "tests/integration/test_pipeline_faults.py",  # 175
+    "tests/faults/test_faults_broker.py",
+    "tests/faults/test_faults_influx.py",
     "tests/integration/test_api_schema.py",  # 175
     "tests/integration/test_cli_import_query.py",  # 150
-    "tests/integration/test_connectors_outage.py",  # 135
     "tests/integration/test_api_backfill.py",  # 135
     "tests/integration/test_pipeline_worker.py",  # 125
     "tests/integration/test_pipeline_alarms.py",  # 105
     "tests/integration/test_api_live_fuzz.py",  # 100
+    "tests/faults/test_faults_device.py",  # 75
     "tests/integration/test_api_auth.py",  # 70
     "tests/integration/test_infra_cli.py",  # 55
     "tests/integration/test_api_roles.py",  # 50
+    "tests/faults/test_faults_worker.py",  # 50
     "tests/integration/test_api_alarms_pipeline.py",  # 30
+    "tests/faults/test_faults_api.py",  # 30
     "tests/integration/test_api_backtest.py",  # 30
     "tests/integration/test_cli_auth.py",  # 30
     "tests/integration/test_bench_disk_cost.py",  # 30
@@ -84,6 +90,7 @@ LONGEST_FIRST = (
     "tests/integration/test_connectors_processes.py",  # 25
     "tests/integration/test_cli_tail.py",  # 20
     "tests/integration/test_requirements_lock.py",  # 20
+    "tests/faults/test_faults_spool_disk.py",  # 15
 )
 
 

@@ -42,6 +42,9 @@ from kafka_edge.sync_clients import kafka_consumer
 
 logger = logging.getLogger(__name__)
 
+# After a send that failed before leaving (retriable: no metadata yet), wait this long.
+RETRY_SEND_S = 0.5
+
 
 class SpoolWriter:
     """The pollers' sink: commits encoded readings to the spool, one transaction per turn
@@ -92,6 +95,7 @@ class Forwarder:
         self._in_flight: collections.OrderedDict[int, bool] = collections.OrderedDict()
         self._events: collections.deque[tuple[int, bool, float]] = collections.deque()
         self._last_sent_id = 0
+        self._retry_at_s = 0.0
         self.delivered = 0
         self.failed = 0
         self.refused = 0
@@ -118,17 +122,31 @@ class Forwarder:
         room = self._max_in_flight - len(self._in_flight)
         if room <= 0 or self._producer is None:
             return 0
+        if time.monotonic() < self._retry_at_s:
+            return 0
         records = self._spool.peek(after_id=self._last_sent_id, limit=room)
-        for record in records:
-            self._send(record.id, record.topic, record.key, record.value)
+        for n, record in enumerate(records):
+            if not self._send(record.id, record.topic, record.key, record.value):
+                return n
         return len(records)
 
-    def _send(self, record_id: int, topic: str, key: bytes, value: bytes) -> None:
+    def _send(self, record_id: int, topic: str, key: bytes, value: bytes) -> bool:
+        """Send one record; False when it was not sent and must be tried again later."""
         sent_s = time.perf_counter()
-        self._last_sent_id = record_id
         try:
             future = self._producer.send(topic, key=key, value=value)
         except KafkaError as exc:
+            if exc.retriable:
+                # Not sent, not refused: e.g. no partitions known for the topic within
+                # max_block_ms (a broker that just restarted answers metadata with errors
+                # for a while). It stays in the spool and is tried again after a pause.
+                self._retry_at_s = time.monotonic() + RETRY_SEND_S
+                logger.warning(
+                    "produce not sent, retrying topic=%s spool_id=%d error=%r retry_in_s=%.1f",
+                    topic, record_id, exc, RETRY_SEND_S,
+                )
+                return False
+            self._last_sent_id = record_id
             # Refused before it left (e.g. larger than max_request_size): it never can be
             # delivered, so it is counted, logged and dropped from the spool.
             self.refused += 1
@@ -142,11 +160,13 @@ class Forwarder:
                 exc,
                 self.refused,
             )
-            return
+            return True
+        self._last_sent_id = record_id
         self._in_flight[record_id] = False
         events = self._events
         future.add_callback(lambda _m: events.append((record_id, True, sent_s)))
         future.add_errback(lambda _e: events.append((record_id, False, sent_s)))
+        return True
 
     def _drain_events(self) -> bool:
         """Apply the acknowledgements (from kafka-python's thread); delete the acked prefix."""

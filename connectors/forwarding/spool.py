@@ -10,11 +10,16 @@ format). Two tables:
   transaction as the readings, so sequence numbers continue across restarts and a gap
   can only mean a lost reading.
 
-The spool is bounded by ``max_records``. When a batch does not fit, the policy decides:
+The spool is bounded by ``max_records`` and by its filesystem. When a batch does not fit, the
+policy decides (``max_records``):
 ``drop_oldest`` deletes the oldest readings to make room (the freshest data wins),
 ``drop_newest`` refuses the new ones; either way every dropped reading is counted in
-:attr:`Spool.dropped` and logged. The forwarder (:mod:`connectors.forwarding.forwarder`) reads the
-spool in order and deletes what Kafka acknowledged.
+:attr:`Spool.dropped` and logged. On a full disk (SQLite's ``SQLITE_FULL``) the new readings are
+dropped whatever the policy, counted and logged as an error naming what to free; an
+acknowledged prefix that cannot be deleted yet stays until the next deletion; polling goes
+on and the spool stores again as soon as there is room. The forwarder
+(:mod:`connectors.forwarding.forwarder`) reads the spool in order and deletes what Kafka
+acknowledged.
 
 All methods are synchronous and short (one transaction). The pollers' sink
 (:class:`connectors.forwarding.forwarder.SpoolWriter`) commits readings with their
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +90,7 @@ class Spool:
         self.max_records = max_records
         self.full_policy = full_policy
         self.dropped = 0
+        self._disk_full_logged_s = -1e9
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a process kill (not
@@ -113,6 +120,30 @@ class Spool:
         for machine_id, seq, *_ in records:
             last[machine_id] = max(seq, last.get(machine_id, 0))
         rows = list(records)
+        try:
+            dropped, kept = self._store(rows, last)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            dropped, kept = self._store_on_full_disk(rows)
+        self._depth += kept
+        if dropped:
+            self.dropped += dropped
+            logger.warning(
+                "spool full policy=%s dropped=%d dropped_total=%d max_records=%d",
+                self.full_policy,
+                dropped,
+                self.dropped,
+                self.max_records,
+            )
+        return dropped
+
+    def _store(
+        self, rows: list[tuple[str, int, str, bytes, bytes]], last: dict[str, int]
+    ) -> tuple[int, int]:
+        """One transaction: the policy's deletions (``max_records``), the rows, the seqs.
+        Returns (dropped, stored)."""
+        depth = self._depth
         dropped = 0
         overflow = self._depth + len(rows) - self.max_records
         db = self._db
@@ -124,38 +155,52 @@ class Spool:
                     dropped = len(rows) - keep
                     rows = rows[:keep]
                 else:
-                    from_spool = min(overflow, self._depth)
-                    db.execute(
-                        "DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT ?)",
-                        (from_spool,),
-                    )
-                    self._depth -= from_spool
                     dropped = overflow
-                    rows = rows[overflow - from_spool :]
-            db.executemany(
-                "INSERT INTO spool (machine_id, seq, topic, key, value) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            db.executemany(
-                "INSERT INTO seqs (machine_id, last_seq) VALUES (?, ?) "
-                "ON CONFLICT(machine_id) DO UPDATE SET last_seq = excluded.last_seq",
-                list(last.items()),
-            )
+                    rows = rows[overflow - self._delete_oldest(min(overflow, self._depth)) :]
+            self._insert(rows, last)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            self._depth = depth  # the deletions are rolled back too
+            if db.in_transaction:  # SQLite already rolled back after SQLITE_FULL
+                db.execute("ROLLBACK")
             raise
-        self._depth += len(rows)
-        if dropped:
-            self.dropped += dropped
-            logger.warning(
-                "spool full policy=%s dropped=%d dropped_total=%d max_records=%d",
+        return dropped, len(rows)
+
+    def _delete_oldest(self, count: int) -> int:
+        self._db.execute(
+            "DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT ?)", (count,)
+        )
+        self._depth -= count
+        return count
+
+    def _insert(self, rows: list[tuple[str, int, str, bytes, bytes]], last: dict[str, int]) -> None:
+        self._db.executemany(
+            "INSERT INTO spool (machine_id, seq, topic, key, value) VALUES (?, ?, ?, ?, ?)", rows
+        )
+        self._db.executemany(
+            "INSERT INTO seqs (machine_id, last_seq) VALUES (?, ?) "
+            "ON CONFLICT(machine_id) DO UPDATE SET last_seq = excluded.last_seq",
+            list(last.items()),
+        )
+
+    def _store_on_full_disk(
+        self, rows: list[tuple[str, int, str, bytes, bytes]]
+    ) -> tuple[int, int]:
+        """The disk is full (SQLITE_FULL): the new readings are dropped whatever the policy
+        (deleting old ones to make room needs room too, and the oldest are usually in flight
+        to Kafka already), counted and logged, at most one error line every 10 s."""
+        now = time.monotonic()
+        if now - self._disk_full_logged_s >= 10.0:
+            self._disk_full_logged_s = now
+            logger.error(
+                "spool disk full path=%s dropped=%d policy=%s: free space on the spool's "
+                "filesystem (MILLSTREAM_CONNECTOR_SPOOL_DIR); polling goes on and readings are "
+                "spooled again as soon as there is room",
+                self.path,
+                len(rows),
                 self.full_policy,
-                dropped,
-                self.dropped,
-                self.max_records,
             )
-        return dropped
+        return len(rows), 0
 
     def peek(self, *, after_id: int, limit: int) -> list[SpoolRecord]:
         """Up to ``limit`` records with ``id > after_id``, oldest first."""
@@ -168,7 +213,12 @@ class Spool:
 
     def delete_through(self, last_id: int) -> int:
         """Delete every record with ``id <= last_id`` (delivered); return how many."""
-        deleted = self._db.execute("DELETE FROM spool WHERE id <= ?", (last_id,)).rowcount
+        try:
+            deleted = self._db.execute("DELETE FROM spool WHERE id <= ?", (last_id,)).rowcount
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            return 0  # a full disk: the next deletion (a larger id) takes these too
         self._depth -= deleted
         return int(deleted)
 

@@ -86,3 +86,38 @@ def test_a_killed_writer_leaves_every_committed_batch(tmp_path: Path) -> None:
 def test_max_records_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_records"):
         Spool(tmp_path / "s.sqlite3", max_records=0)
+
+
+def _fill_disk(spool: Spool) -> None:
+    """The spool's file may not grow any more: SQLite answers SQLITE_FULL, as on a full disk."""
+    pages = spool._db.execute("PRAGMA page_count").fetchone()[0]
+    spool._db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
+def test_a_full_disk_drops_and_counts_instead_of_raising(
+    tmp_path: Path, policy: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", max_records=1_000_000, full_policy=policy)  # type: ignore[arg-type]
+    spool.append(_rows("1", range(1, 3)))
+    _fill_disk(spool)
+    big = [("1", s, "readings", b"1", b"x" * 8192) for s in range(3, 53)]
+    dropped = spool.append(big)
+    assert dropped > 0 and spool.dropped == dropped
+    assert spool.depth == len(spool.peek(after_id=0, limit=1000))
+    assert "spool disk full" in caplog.text and "free space" in caplog.text
+    # Space returns: the next readings are stored again.
+    spool._db.execute("PRAGMA max_page_count = 1000000")
+    assert spool.append(_rows("1", range(53, 55))) == 0
+    assert [r.seq for r in spool.peek(after_id=0, limit=1000)][-2:] == [53, 54]
+    assert spool.last_seqs() == {"1": 54}
+
+
+
+def test_a_full_disk_while_dropping_the_oldest_keeps_the_depth_right(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", max_records=5, full_policy="drop_oldest")
+    spool.append(_rows("1", range(1, 6)))
+    _fill_disk(spool)
+    big = [("1", s, "readings", b"1", b"x" * 65536) for s in range(6, 9)]
+    assert spool.append(big) == 3
+    assert spool.depth == len(spool.peek(after_id=0, limit=100)) == 5

@@ -1,0 +1,58 @@
+"""The forwarder on a real broker when a send fails before leaving: a retriable error (no
+partitions known for the topic within ``max_block_ms``, as while a restarted broker still
+answers metadata with errors) keeps the reading in the spool and sends it again later; only
+a record that can never be delivered is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from connectors.forwarding.forwarder import Forwarder
+from connectors.forwarding.spool import Spool
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_send_without_metadata_is_retried_not_refused(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topic = f"late-{uuid.uuid4().hex[:8]}"  # not created yet: no metadata for it
+    spool = Spool(tmp_path / "s.sqlite3", max_records=100)
+    spool.append([("m", 1, topic, b"m", b'{"seq": 1}')])
+
+    def factory() -> KafkaProducer:
+        return KafkaProducer(bootstrap_servers=kafka_bootstrap, max_block_ms=300)
+
+    forwarder = Forwarder(spool, producer_factory=factory)
+    await forwarder.start(await asyncio.to_thread(factory))
+    try:
+        assert forwarder.send_spooled() == 0
+        assert (forwarder.refused, spool.depth) == (0, 1)
+        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        try:
+            admin.create_topics([NewTopic(topic, 1, 1)])
+        finally:
+            admin.close()
+        deadline = time.monotonic() + 30
+        while spool.depth:
+            assert time.monotonic() < deadline, "the spooled reading was never delivered"
+            forwarder.send_spooled()
+            await forwarder.flush(timeout_s=5)
+            await asyncio.sleep(0.2)
+    finally:
+        await forwarder.close(timeout_s=5)
+        spool.close()
+    assert (forwarder.refused, forwarder.delivered) == (0, 1)
+    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5_000)
+    try:
+        assert [r.value for r in consumer] == [b'{"seq": 1}']
+    finally:
+        consumer.close()
