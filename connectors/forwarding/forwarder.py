@@ -103,17 +103,24 @@ class Forwarder:
     async def start(self, producer: Any) -> None:
         self._producer = producer
 
-    async def run(self, stop: asyncio.Event, *, idle_s: float = 0.01) -> None:
-        """Forward until ``stop`` is set; the caller flushes and closes afterwards."""
+    async def run(self, stop: asyncio.Event, *, tick_s: float = 0.01) -> None:
+        """Forward until ``stop`` is set; the caller flushes and closes afterwards.
+
+        One round every ``tick_s``: apply the acknowledgements, then send everything the
+        spool gained since the last round (the producer lingers longer than a tick
+        anyway). A round per event loop turn would cost a spool query for the few
+        readings of each turn. Only when the in-flight window limited the send does the
+        next round start at once.
+        """
         while not stop.is_set():
-            busy = self._drain_events()
+            self._drain_events()
             if self._needs_resend:
                 await self._resend()
-            busy = self.send_spooled() > 0 or busy
-            if not busy:
-                await sleep_unless_stopped(stop, idle_s)
-            else:
+            room = self._max_in_flight - len(self._in_flight)
+            if room > 0 and self.send_spooled() >= room:
                 await asyncio.sleep(0)
+            else:
+                await sleep_unless_stopped(stop, tick_s)
 
     _needs_resend = False
 

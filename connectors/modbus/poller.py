@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -50,7 +49,7 @@ from connectors.modbus.scan import (
 )
 from connectors.modbus.schedule import ScanGroup, next_deadline, scan_groups
 from connectors.modbus.staleness import StaleTracker
-from connectors.modbus.watchdog import log_stale_tags, watch_staleness
+from connectors.modbus.watchdog import log_stale_tags, mono_ms, watch_staleness
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from kafka_edge.retry import RetryPolicy
@@ -114,7 +113,7 @@ class DevicePoller:
         for group in self._groups:
             group.due_s = loop.time()
         self._stale = StaleTracker(
-            {n: g.interval_s for g in self._groups for n in g.names}, start_ms=_mono_ms()
+            {n: g.interval_s for g in self._groups for n in g.names}, start_ms=mono_ms()
         )
         watching = asyncio.create_task(watch_staleness([self], stop)) if watchdog else None
         try:
@@ -172,15 +171,16 @@ class DevicePoller:
         """The shortest poll interval of the device's groups."""
         return min(g.interval_s for g in self._groups)
 
-    def check_staleness(self, *, log: bool = True) -> list[str]:
+    def check_staleness(self, *, log: bool = True, now_ms: int | None = None) -> list[str]:
         """Publish the last good values of the tags that went stale since the last check,
         marked ``stale``, and return those tags; nothing during a communication loss.
 
         ``log=False``: the caller logs (:func:`watch_staleness` logs one line per sweep).
+        ``now_ms``: the monotonic clock (:func:`mono_ms`) when the caller read it already.
         """
         if self._stale is None or self._in_outage:
             return []
-        names = self._stale.newly_stale(now_ms=_mono_ms())
+        names = self._stale.newly_stale(now_ms=mono_ms() if now_ms is None else now_ms)
         if not names:
             return []
         self.stats.stale_episodes += 1
@@ -223,9 +223,9 @@ class DevicePoller:
         if self._in_outage:
             self._in_outage = False
             if self._stale is not None:
-                self._stale.restart(now_ms=_mono_ms())
+                self._stale.restart(now_ms=mono_ms())
         if self._stale is not None:
-            self._stale.refreshed(group.names, now_ms=_mono_ms())
+            self._stale.refreshed(group.names, now_ms=mono_ms())
         reading = self._assembler.assemble(
             answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
         )
@@ -277,6 +277,3 @@ class DevicePoller:
         """Close the connection (``run`` does it itself when it ends)."""
         self._connection.close()
 
-
-def _mono_ms() -> int:
-    return int(time.monotonic() * 1000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -29,7 +30,7 @@ class Watched(Protocol):
     @property
     def shortest_interval_s(self) -> float: ...
 
-    def check_staleness(self, *, log: bool = True) -> list[str]: ...
+    def check_staleness(self, *, log: bool = True, now_ms: int | None = None) -> list[str]: ...
 
 
 async def watch_staleness(pollers: Sequence[Watched], stop: asyncio.Event) -> None:
@@ -49,9 +50,10 @@ async def watch_staleness(pollers: Sequence[Watched], stop: asyncio.Event) -> No
     single = len(pollers) == 1
     while not await sleep_unless_stopped(stop, period_s):
         went_stale: list[tuple[Watched, list[str]]] = []
+        now_ms = mono_ms()  # one clock read per sweep (checks take microseconds)
         for poller in pollers:
             try:
-                names = poller.check_staleness(log=single)
+                names = poller.check_staleness(log=single, now_ms=now_ms)
             except Exception:
                 logger.exception("staleness check failed machine_id=%s", poller.device.machine_id)
                 continue
@@ -59,6 +61,11 @@ async def watch_staleness(pollers: Sequence[Watched], stop: asyncio.Event) -> No
                 went_stale.append((poller, names))
         if went_stale:
             _log_stale(went_stale)
+
+
+def mono_ms() -> int:
+    """The monotonic clock in whole milliseconds (staleness deadlines)."""
+    return int(time.monotonic() * 1000)
 
 
 def log_stale_tags(device: Device, names: Sequence[str]) -> None:

@@ -97,3 +97,63 @@ def test_kill_9_loses_no_reading_whose_turn_ended(tmp_path: Path) -> None:
         seqs = [r.seq for r in spool.peek(after_id=0, limit=100_000) if r.machine_id == machine]
         assert seqs == list(range(1, last[machine] + 1)), machine
     spool.close()
+
+
+class _Future:
+    def add_callback(self, fn: object) -> None:
+        pass
+
+    def add_errback(self, fn: object) -> None:
+        pass
+
+
+class _Producer:
+    """Takes every record and never acknowledges (the acknowledgements do not matter here)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, topic: str, *, key: bytes, value: bytes) -> _Future:
+        self.sent += 1
+        return _Future()
+
+
+def test_the_forwarder_reads_the_spool_once_a_tick_not_once_a_loop_turn(
+    tmp_path: Path,
+) -> None:
+    from connectors.forwarding.forwarder import Forwarder
+
+    spool = Spool(tmp_path / "s.sqlite3", max_records=10_000)
+    writer = SpoolWriter(spool, topic="readings")
+    producer = _Producer()
+    forwarder = Forwarder(spool, producer_factory=_Producer, max_in_flight=1_000_000)
+    peeks = 0
+    real_peek = spool.peek
+
+    def counting_peek(*, after_id: int, limit: int) -> list:  # type: ignore[type-arg]
+        nonlocal peeks
+        peeks += 1
+        return real_peek(after_id=after_id, limit=limit)
+
+    spool.peek = counting_peek  # type: ignore[method-assign]
+
+    async def main() -> int:
+        await forwarder.start(producer)
+        stop = asyncio.Event()
+        task = asyncio.create_task(forwarder.run(stop))  # a tick of 10 ms
+        turns = 0
+        loop = asyncio.get_running_loop()
+        end_s = loop.time() + 0.5
+        while loop.time() < end_s:  # a busy loop: a reading every turn
+            turns += 1
+            writer(_reading("1", turns))
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # a few more ticks: the last readings are sent too
+        stop.set()
+        await task
+        return turns
+
+    turns = asyncio.run(main())
+    assert producer.sent == turns  # every reading sent, in order, once
+    assert turns > 200
+    assert peeks <= 0.55 / 0.01 + 5  # not one per turn

@@ -18,13 +18,15 @@ class _FakePoller:
     shortest_interval_s: float = 0.02
     fail: bool = False
     checks: int = 0
+    clocks: list[int | None] = field(default_factory=list)
     device: Any = field(init=False)
 
     def __post_init__(self) -> None:
         self.device = SimpleNamespace(machine_id=self.machine_id)
 
-    def check_staleness(self, *, log: bool = True) -> list[str]:
+    def check_staleness(self, *, log: bool = True, now_ms: int | None = None) -> list[str]:
         self.checks += 1
+        self.clocks.append(now_ms)
         if self.fail:
             raise RuntimeError("boom")
         return []
@@ -74,7 +76,7 @@ class _StalePoller:
             machine_id=self.machine_id, source=f"modbus://x/{self.machine_id}"
         )
 
-    def check_staleness(self, *, log: bool = True) -> list[str]:
+    def check_staleness(self, *, log: bool = True, now_ms: int | None = None) -> list[str]:
         assert not log  # the shared watchdog logs
         names, self.names = self.names, []
         return names
@@ -99,3 +101,17 @@ def test_devices_going_stale_in_one_sweep_are_logged_in_one_line(
         + " ".join(f"m{i}:temperature_c" for i in range(10))
         + " (+2 more machines)"
     ]
+
+
+def test_one_sweep_reads_the_clock_once_for_every_poller() -> None:
+    pollers = [_FakePoller(str(i)) for i in range(50)]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.1, stop.set)
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+    sweeps = pollers[0].clocks
+    assert sweeps and all(isinstance(t, int) for t in sweeps)
+    assert all(p.clocks == sweeps for p in pollers)
