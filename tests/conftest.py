@@ -47,10 +47,10 @@ hypothesis_settings.load_profile("millstream")
 # together in SHARING_A_WORKER run one after another on the same worker: each of these starts
 # servers of its own (a whole `make run` stack, a cluster, or a broker or InfluxDB it kills),
 # and more than two such at once on two cores would starve each other. The two groups, about
-# as long as each other, run side by side, one on each worker. LONGEST_FIRST are handed out before everything else, longest
-# first (a group counts as one), so that no worker is still running a long module after the
-# other has run out of work; every other module follows in the usual order, the unit tests
-# last. The figures are seconds, run alone on a busy machine; the rest take 2 to 20 each.
+# as long as each other, run side by side, one on each worker. LONGEST_FIRST are handed out
+# before everything else, longest first (a group counts as one), so that no worker is still
+# running a long module after the other has run out of work; every other module follows in
+# the usual order, the unit tests last. The figures are seconds, run alone on a busy machine; the rest take 2 to 20 each.
 SHARING_A_WORKER = {
     "tests/e2e/test_e2e_journey.py": "own-stack",  # 180
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
