@@ -50,7 +50,8 @@ hypothesis_settings.load_profile("millstream")
 # as long as each other, run side by side, one on each worker. LONGEST_FIRST are handed out
 # before everything else, longest first (a group counts as one), so that no worker is still
 # running a long module after the other has run out of work; every other module follows in
-# the usual order, the unit tests last. The figures are seconds, run alone on a busy machine; the rest take 2 to 20 each.
+# the usual order, the unit tests last. The figures are seconds, run alone on a busy
+# machine; the rest take 2 to 20 each.
 SHARING_A_WORKER = {
     "tests/e2e/test_e2e_journey.py": "own-stack",  # 180
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
