@@ -13,7 +13,12 @@ from connectors.commands import CommandRunner, build_command_consumer
 from connectors.config.devices import Device
 from connectors.config.settings import ConnectorSettings
 from connectors.forwarding.forwarder import Forwarder, SpoolWriter, delivered_seqs
-from connectors.forwarding.producer import ReadingPublisher, build_kafka_producer, open_publisher
+from connectors.forwarding.producer import (
+    FORWARDER_MAX_BLOCK_MS,
+    ReadingPublisher,
+    build_kafka_producer,
+    open_publisher,
+)
 from connectors.forwarding.spool import Spool
 from connectors.health import ConnectorHealth, serve_health
 from connectors.lifecycle import sleep_unless_stopped
@@ -267,7 +272,9 @@ class _KafkaSide:
                 removed,
                 self.spool.depth,
             )
-        factory = functools.partial(build_kafka_producer, settings)
+        factory = functools.partial(
+            build_kafka_producer, settings, max_block_ms=FORWARDER_MAX_BLOCK_MS
+        )
         forwarder = Forwarder(
             self.spool,
             producer_factory=factory,

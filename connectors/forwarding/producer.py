@@ -63,8 +63,16 @@ def producer_settings(settings: ConnectorSettings) -> ProducerSettings:
     )
 
 
-def build_kafka_producer(settings: ConnectorSettings) -> Any:
-    """A ``KafkaProducer`` tuned for readings; blocks until the cluster answers."""
+# kafka-python's ``send()`` blocks its caller for up to ``max_block_ms`` (60 s by default)
+# while it knows no partitions for the topic, as when a restarted broker still answers
+# metadata with errors. The forwarder sends on the event loop, which polls the devices: it
+# waits one second at most, and a record not sent stays in the spool and is sent again.
+FORWARDER_MAX_BLOCK_MS = 1_000
+
+
+def build_kafka_producer(settings: ConnectorSettings, **tuning: Any) -> Any:
+    """A ``KafkaProducer`` tuned for readings; blocks until the cluster answers. ``tuning``
+    overrides kafka-python options (``max_block_ms``)."""
     return kafka_producer(
         KafkaConnection.from_settings(settings),
         producer_settings(settings),
@@ -72,6 +80,7 @@ def build_kafka_producer(settings: ConnectorSettings) -> Any:
         batch_size=settings.connector_batch_size_bytes,
         delivery_timeout_ms=settings.connector_delivery_timeout_ms,
         request_timeout_ms=settings.connector_request_timeout_ms,
+        **tuning,
     )
 
 
