@@ -25,7 +25,7 @@ from bench.core import Figure, ScenarioContext
 from bench.scenarios.pipeline_throughput import SENSORS, _bare_stage, _produce, worker_run
 
 NAME = "pipeline_machines"
-TITLE = "Pipeline worker with windows and alarms at 50, 500 and 5,000 machines against the bare stage"
+TITLE = "Pipeline worker with windows and alarms at 50, 500 and 5,000 machines vs the bare stage"
 
 SIZES = (50, 500, 5_000)
 QUICK_SIZES = (50, 1_000)
