@@ -98,6 +98,7 @@ def build_alarm_processor(
         retry=settings.retry_policy(),
         metrics=AlarmMetrics(registry),
         owns=owns,
+        assignment=lambda: frozenset(app.assignor.assigned_actives()),
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
         partitions=partitions,
         # The broker has the table's changelog records, not merely the producer's queue.
