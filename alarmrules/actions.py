@@ -11,8 +11,7 @@ from __future__ import annotations
 from alarmrules.lifecycle import (
     ActionRefused,
     acknowledge,
-    clear_alarm,
-    raise_alarm,
+    set_condition,
     shelve,
     unshelve,
 )
@@ -41,9 +40,10 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
             raise ActionRefused(f"alarm {action.alarm_id} is already active")
         entry.severity = action.severity
         entry.threshold = action.value if action.value is not None else 0.0
-        event = raise_alarm(
+        event = set_condition(
             state,
             entry,
+            present=True,
             ts_ms=ts,
             value=action.value if action.value is not None else 0.0,
             message=action.message or f"logged by {action.by}",
@@ -56,9 +56,10 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
     elif action.action == "clear":
         if not entry.active:
             raise ActionRefused(f"alarm {action.alarm_id} is not active")
-        event = clear_alarm(
+        event = set_condition(
             state,
             entry,
+            present=False,
             ts_ms=ts,
             value=entry.value,
             message=action.message or f"cleared by {action.by}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alarmrules.lifecycle import clear_alarm, raise_alarm
+from alarmrules.lifecycle import set_condition
 from alarmrules.state import AlarmEntry, MachineState, Pending
 from contracts.alarms import AlarmEvent, Severity
 
@@ -63,7 +63,7 @@ def observe(
                 return []
             if ts_ms < pending.due_ms:
                 return []
-        event = raise_alarm(state, entry, ts_ms=ts_ms, value=value, message=message)
+        event = set_condition(state, entry, present=True, ts_ms=ts_ms, value=value, message=message)
     else:
         if entry.pending is not None and entry.pending.kind == "raise":
             entry.pending = None
@@ -76,5 +76,7 @@ def observe(
                 return []
             if ts_ms < pending.due_ms:
                 return []
-        event = clear_alarm(state, entry, ts_ms=ts_ms, value=value, message=message)
+        event = set_condition(
+            state, entry, present=False, ts_ms=ts_ms, value=value, message=message
+        )
     return [event] if event is not None else []

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from alarmrules.delays import Condition, observe
-from alarmrules.lifecycle import clear_alarm, raise_alarm
+from alarmrules.lifecycle import set_condition
 from alarmrules.state import AlarmEntry, MachineState, SensorMemory
 from contracts.alarms import COMM_LOSS_SENSOR, AlarmEvent, Severity
 from contracts.readings import Reading
@@ -123,14 +123,14 @@ def advance(
         entry = state.alarms[key]
         pending = entry.pending
         assert pending is not None
-        if pending.kind == "raise":
-            event = raise_alarm(
-                state, entry, ts_ms=due_ms, value=pending.value, message=pending.message
-            )
-        else:
-            event = clear_alarm(
-                state, entry, ts_ms=due_ms, value=pending.value, message=pending.message
-            )
+        event = set_condition(
+            state,
+            entry,
+            present=pending.kind == "raise",
+            ts_ms=due_ms,
+            value=pending.value,
+            message=pending.message,
+        )
         if event is not None:
             events.append(event)
     for sensor, record in rules.items():
@@ -182,9 +182,10 @@ def _retired(state: MachineState, rules: Rules, ts_ms: int) -> list[AlarmEvent]:
         if alive:
             continue
         entry.pending = None
-        event = clear_alarm(
+        event = set_condition(
             state,
             entry,
+            present=False,
             ts_ms=ts_ms,
             value=entry.value,
             message=f"{entry.sensor} {entry.rule} rule removed or disabled "

@@ -58,22 +58,30 @@ def _event(
     )
 
 
-def raise_alarm(
+def set_condition(
     machine: MachineState,
     entry: AlarmEntry,
     *,
+    present: bool,
     ts_ms: int,
     value: float,
     message: str,
     by: str = "",
 ) -> AlarmEvent | None:
-    """The condition is present (after its on-delay): raise unless already active/shelved."""
+    """The condition is present (after its on-delay) or gone (after its off-delay): raise
+    unless already active or shelved; clear unless not active or shelved."""
     entry.pending = None
-    if entry.active:
+    if entry.active == present:
         return None
-    entry.active = True
+    entry.active = present
     entry.value = value
     entry.message = message
+    if present:
+        return _raise(machine, entry, ts_ms, by)
+    return _clear(machine, entry, ts_ms, by)
+
+
+def _raise(machine: MachineState, entry: AlarmEntry, ts_ms: int, by: str) -> AlarmEvent | None:
     if entry.state == "shelved":
         entry.updated_ts_ms = ts_ms
         return None
@@ -85,22 +93,7 @@ def raise_alarm(
     return _event(machine, entry, "raised", ts_ms, by=by)
 
 
-def clear_alarm(
-    machine: MachineState,
-    entry: AlarmEntry,
-    *,
-    ts_ms: int,
-    value: float,
-    message: str,
-    by: str = "",
-) -> AlarmEvent | None:
-    """The condition is gone (after its off-delay): clear unless not active/shelved."""
-    entry.pending = None
-    if not entry.active:
-        return None
-    entry.active = False
-    entry.value = value
-    entry.message = message
+def _clear(machine: MachineState, entry: AlarmEntry, ts_ms: int, by: str) -> AlarmEvent | None:
     if entry.state not in ACTIVE_STATES:
         entry.updated_ts_ms = ts_ms
         return None

@@ -1,24 +1,32 @@
-"""One audit record per API request, on the audit topic (key = principal).
+"""One audit record per API request, on the audit topic (key = principal), and its point
+in InfluxDB.
 
 ``principal`` names who made the request: ``key:<key id>`` for an API key,
 ``user:<name>`` for a logged-in user, ``anonymous`` when no valid credential was given.
 ``path`` never carries the query string, and no record carries a secret.
+
+The request's fields are declared once (:class:`AuditedRequest`): the record adds when it
+was made (``ts_ms``), an entry read back from InfluxDB (:class:`AuditEntry`) the same time
+as text. :func:`audit_line` is the one builder of the audit point, for every writer.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, get_type_hints
 
 import orjson
 
 from contracts.errors import ContractError
+from contracts.influx_schema import AUDIT, AUDIT_FIELDS, AUDIT_TAGS, audit_time_ns
+from contracts.line_protocol import escape_measurement, field_set, tag_set
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditedRequest:
+    """What one API request was: who made it, what it asked, how it ended."""
+
     request_id: str
-    ts_ms: int
     principal: str
     role: str
     method: str
@@ -26,6 +34,13 @@ class AuditRecord:
     status: int
     latency_ms: float
     client: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRecord(AuditedRequest):
+    """A request as the audit topic carries it."""
+
+    ts_ms: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,17 +52,15 @@ class AuditRecord:
         return self.principal.encode()
 
 
-_FIELDS: dict[str, type] = {
-    "request_id": str,
-    "ts_ms": int,
-    "principal": str,
-    "role": str,
-    "method": str,
-    "path": str,
-    "status": int,
-    "latency_ms": float,
-    "client": str,
-}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry(AuditedRequest):
+    """A request as ``GET /api/audit`` answers it: ``time`` in RFC 3339."""
+
+    time: str
+
+
+_HINTS = get_type_hints(AuditRecord)
+_FIELDS: dict[str, type] = {f.name: _HINTS[f.name] for f in fields(AuditRecord)}
 
 
 def decode_audit(data: bytes) -> AuditRecord:
@@ -68,3 +81,15 @@ def decode_audit(data: bytes) -> AuditRecord:
             raise ContractError(f"{name}: must be of type {kind.__name__}")
         values[name] = raw
     return AuditRecord(**values)
+
+
+def audit_line(record: AuditRecord) -> str:
+    """The record's point in line protocol: measurement ``audit``, the schema's tags and
+    fields (sorted by name), at :func:`audit_time_ns` (write with nanosecond precision)."""
+    tags = tag_set({name: str(getattr(record, name)) for name in AUDIT_TAGS})
+    values = {name: getattr(record, name) for name in sorted(AUDIT_FIELDS)}
+    values["latency_ms"] = float(record.latency_ms)
+    return (
+        f"{escape_measurement(AUDIT)}{tags} {field_set(values)} "
+        f"{audit_time_ns(record.ts_ms, record.request_id)}"
+    )

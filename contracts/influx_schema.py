@@ -19,6 +19,13 @@ from __future__ import annotations
 import zlib
 from typing import Final
 
+# The buckets' default names (``influx_bucket``, ``influx_aggregates_bucket``, ... in
+# :class:`contracts.settings.CommonSettings`).
+READINGS_BUCKET: Final = "telemetry"
+AGGREGATES_BUCKET: Final = "aggregates"
+ALARMS_BUCKET: Final = "alarms"
+AUDIT_BUCKET: Final = "audit"
+
 # readings,line=..,machine_id=..,plant=.. <sensor>=<float>,...,<sensor>_quality="bad" <ts_ms>
 READINGS: Final = "readings"
 READINGS_TAGS: Final = ("plant", "line", "machine_id")
@@ -40,6 +47,8 @@ AGGREGATES_FIELDS: Final = ("count", "min", "max", "mean", "last", "stddev")
 ALARMS: Final = "alarms"
 ALARMS_TAGS: Final = ("plant", "line", "machine_id", "sensor", "rule", "severity")
 ALARMS_FIELDS: Final = ("event", "state", "value", "threshold", "message", "by", "comment")
+# Written only when not empty (an operator caused the event).
+ALARMS_OPTIONAL_FIELDS: Final = ("by", "comment")
 
 # audit,method=GET,principal=key:abc,status=200 path="/api/machines",role="operator",
 #   latency_ms=1.2,client="127.0.0.1",request_id=".." <ts_ns>

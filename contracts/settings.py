@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.errors import ConfigError
+from contracts.influx_schema import AGGREGATES_BUCKET, ALARMS_BUCKET, AUDIT_BUCKET, READINGS_BUCKET
 from contracts.topics import TopicNames
 
 ENV_PREFIX = "MILLSTREAM_"
@@ -42,11 +43,11 @@ class BucketSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     influx_org: str = "millstream"
-    influx_bucket: str = "telemetry"
+    influx_bucket: str = READINGS_BUCKET
     # Buckets, named for what they hold (see contracts.influx_schema).
-    influx_aggregates_bucket: str = "aggregates"
-    influx_alarms_bucket: str = "alarms"
-    influx_audit_bucket: str = "audit"
+    influx_aggregates_bucket: str = AGGREGATES_BUCKET
+    influx_alarms_bucket: str = ALARMS_BUCKET
+    influx_audit_bucket: str = AUDIT_BUCKET
     # Raw readings, and the aggregates and alarm events derived from them, are kept forever
     # by default, so history of any age can be imported whole; the audit log 400 days.
     influx_retention_days: int = Field(default=0, ge=0)

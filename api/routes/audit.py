@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from api.deps import Admin, SecurityDep, SettingsDep
 from api.errors import InvalidInputError
 from api.history.params import parse_instant
 from api.security.audit import audit_flux
+from contracts.audit import AuditEntry
 
 # JSONResponse (not the orjson default) so the OpenAPI schema shows the response models.
 router = APIRouter(prefix="/api", tags=["audit"], default_response_class=JSONResponse)
@@ -21,18 +21,6 @@ MAX_AUDIT_LIMIT = 10_000
 # Text filters are printable: a control character (NUL above all) is no principal or path,
 # and InfluxDB refuses a query that carries one.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-
-
-class AuditEntry(BaseModel):
-    time: str
-    principal: str
-    role: str
-    method: str
-    path: str
-    status: int
-    latency_ms: float
-    client: str
-    request_id: str
 
 
 def _instant(text: str, *, param: str, now: datetime) -> datetime:
@@ -89,4 +77,4 @@ async def audit(
         limit=limit,
     )
     rows = await security.audit.query(flux)
-    return [AuditEntry.model_validate(row) for row in rows]
+    return [AuditEntry(**row) for row in rows]

@@ -4,8 +4,9 @@
 the record and counts it (``millstream_api_audit_dropped``). One task drains the queue in
 batches to the audit topic (for any other consumer) and, as points of measurement
 ``audit``, straight to InfluxDB's audit bucket, so ``GET /api/audit`` works with or
-without the pipeline. The point time is :func:`audit_time_ns` of the request, so the
-same record written again by another consumer overwrites the point instead of doubling it.
+without the pipeline. The point is :func:`contracts.audit.audit_line`, the pipeline's too,
+at the request's :func:`~contracts.influx_schema.audit_time_ns`, so the same record written
+again by another consumer overwrites the point instead of doubling it.
 """
 
 from __future__ import annotations
@@ -16,34 +17,19 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from influxdb_client import Point, WritePrecision
+from influxdb_client import WritePrecision
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from api.errors import HistoryUnavailableError
 from api.history.flux import flux_string, flux_time
 from api.kafka.producer import KafkaPublisher
 from api.security.metrics import ApiMetrics
-from contracts.audit import AuditRecord
-from contracts.influx_schema import AUDIT, audit_time_ns
+from contracts.audit import AuditRecord, audit_line
+from contracts.influx_schema import AUDIT
 from contracts.timefmt import format_ts
 from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
-
-
-def audit_point(record: AuditRecord) -> Point:
-    return (
-        Point(AUDIT)
-        .tag("principal", record.principal)
-        .tag("method", record.method)
-        .tag("status", str(record.status))
-        .field("path", record.path)
-        .field("role", record.role)
-        .field("latency_ms", float(record.latency_ms))
-        .field("client", record.client)
-        .field("request_id", record.request_id)
-        .time(audit_time_ns(record.ts_ms, record.request_id), WritePrecision.NS)
-    )
 
 
 def audit_flux(
@@ -189,9 +175,7 @@ class AuditLog:
 
     async def _write(self, batch: list[AuditRecord]) -> None:
         try:
-            await self._publisher.publish(
-                self.topic, [Record(r.key(), r.encode()) for r in batch]
-            )
+            await self._publisher.publish(self.topic, [Record(r.key(), r.encode()) for r in batch])
             self._metrics.audit_written.labels(sink="kafka").inc(len(batch))
         except Exception as exc:  # counted and logged; the request path never sees it
             self._metrics.audit_failed.labels(sink="kafka").inc(len(batch))
@@ -199,7 +183,10 @@ class AuditLog:
         try:
             assert self._client is not None
             await self._client.write_api().write(
-                bucket=self.bucket, org=self._org, record=[audit_point(r) for r in batch]
+                bucket=self.bucket,
+                org=self._org,
+                record=[audit_line(r) for r in batch],
+                write_precision=WritePrecision.NS,
             )
             self._metrics.audit_written.labels(sink="influxdb").inc(len(batch))
         except Exception as exc:

@@ -107,15 +107,10 @@ def build_alarm_processor(
 
 
 def _source(event: Any) -> SourceRecord:
-    message = event.message
+    message = event.message  # Faust's message: its timestamp in seconds
     timestamp = message.timestamp
-    return SourceRecord(
-        key=message.key,
-        value=message.value,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(timestamp * 1000) if timestamp is not None else None,
+    return SourceRecord.of(
+        message, timestamp_ms=int(timestamp * 1000) if timestamp is not None else None
     )
 
 

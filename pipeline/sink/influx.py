@@ -20,6 +20,7 @@ from influxdb_client import WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
+from contracts.influx_schema import AGGREGATES_BUCKET, AUDIT_BUCKET
 from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError, classify
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ class InfluxSink:
         org: str,
         readings_bucket: str,
         alarms_bucket: str,
-        aggregates_bucket: str = "aggregates",
-        audit_bucket: str = "audit",
+        aggregates_bucket: str = AGGREGATES_BUCKET,
+        audit_bucket: str = AUDIT_BUCKET,
         timeout_ms: int = 10_000,
     ) -> None:
         self._url = url

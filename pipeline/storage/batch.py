@@ -16,7 +16,7 @@ from typing import Any
 
 from contracts.errors import ContractError
 from contracts.readings import Reading, decode_reading
-from pipeline.storage.dead_letter import DeadLetter, SourceRecord
+from pipeline.storage.dead_letter import DeadLetter, source_record
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.line_protocol import reading_line
 
@@ -36,20 +36,6 @@ class Decoded:
         self.sources += more.sources
         self.reading_lines += more.reading_lines
         self.dead_letters += more.dead_letters
-
-
-def source_record(record: Any) -> SourceRecord:
-    """A consumed record (aiokafka's, timestamp in ms) as a :class:`SourceRecord`."""
-    if isinstance(record, SourceRecord):
-        return record
-    return SourceRecord(
-        key=record.key,
-        value=record.value,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp,
-    )
 
 
 def decode_records(

@@ -40,6 +40,26 @@ class SourceRecord:
     offset: int
     timestamp_ms: int | None = None
 
+    @classmethod
+    def of(cls, record: Any, *, timestamp_ms: int | None) -> SourceRecord:
+        """A consumed record (anything with ``key``, ``value``, ``topic``, ``partition``
+        and ``offset``) with its timestamp in milliseconds."""
+        return cls(
+            key=record.key,
+            value=record.value,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            timestamp_ms=timestamp_ms,
+        )
+
+
+def source_record(record: Any) -> SourceRecord:
+    """A consumed record (aiokafka's, timestamp in ms) as a :class:`SourceRecord`."""
+    if isinstance(record, SourceRecord):
+        return record
+    return SourceRecord.of(record, timestamp_ms=record.timestamp)
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:

@@ -26,8 +26,7 @@ from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.sink.errors import InfluxWriteError
-from pipeline.storage.batch import source_record
-from pipeline.storage.dead_letter import DeadLetter, SourceRecord
+from pipeline.storage.dead_letter import DeadLetter, SourceRecord, source_record
 
 logger = logging.getLogger(__name__)
 

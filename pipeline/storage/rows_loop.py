@@ -14,9 +14,8 @@ from typing import Any
 from contracts.errors import ContractError
 from contracts.timefmt import now_ms
 from pipeline.faust_ext.chunks import Chunk
-from pipeline.storage.batch import source_record
 from pipeline.storage.batcher import StorageBatcher
-from pipeline.storage.dead_letter import DeadLetter, Stage
+from pipeline.storage.dead_letter import DeadLetter, Stage, source_record
 from pipeline.storage.delivery import Write
 
 ToLine = Callable[[bytes], str]

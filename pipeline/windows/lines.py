@@ -1,35 +1,32 @@
 """InfluxDB line protocol of closed windows: measurement ``aggregates``, one point per
-machine, window and sensor, at the window's start (see ``contracts.influx_schema``)."""
+machine, window and sensor, at the window's start, with the names of
+:mod:`contracts.influx_schema`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from contracts.aggregates import WindowAggregate
-from contracts.influx_schema import AGGREGATES
-from pipeline.storage.line_protocol import escape_tag_value, float_field, tag_set
+from contracts.influx_schema import AGGREGATES, AGGREGATES_FIELDS, AGGREGATES_TAGS
+from contracts.line_protocol import escape_measurement, field_set, tag_set
+
+_AGGREGATES = escape_measurement(AGGREGATES)
+# Every tag is an attribute of the aggregate but the sensor's, which keys its statistics.
+_SENSOR = "sensor"
+_WINDOW_TAGS = tuple(name for name in AGGREGATES_TAGS if name != _SENSOR)
+# ``count`` is an integer field; the other statistics are floats, whole or not.
+_COUNT = "count"
+_FLOAT_FIELDS = tuple(name for name in AGGREGATES_FIELDS if name != _COUNT)
 
 
 def aggregate_lines(aggregates: Iterable[WindowAggregate]) -> list[str]:
     lines = []
     for agg in aggregates:
-        for sensor, s in agg.sensors.items():
-            tags = tag_set(
-                {
-                    "plant": agg.plant,
-                    "line": agg.line,
-                    "machine_id": agg.machine_id,
-                    "sensor": sensor,
-                    "window": agg.window,
-                }
+        window_tags = {name: getattr(agg, name) for name in _WINDOW_TAGS}
+        for sensor, stats in agg.sensors.items():
+            tags = tag_set({**window_tags, _SENSOR: sensor})
+            fields = field_set(
+                {_COUNT: stats.count, **{n: float(getattr(stats, n)) for n in _FLOAT_FIELDS}}
             )
-            fields = (
-                f"count={s.count}i,min={float_field(s.min)},max={float_field(s.max)},"
-                f"mean={float_field(s.mean)},last={float_field(s.last)},"
-                f"stddev={float_field(s.stddev)}"
-            )
-            lines.append(f"{AGGREGATES}{tags} {fields} {agg.start_ms}")
+            lines.append(f"{_AGGREGATES}{tags} {fields} {agg.start_ms}")
     return lines
-
-
-__all__ = ["aggregate_lines", "escape_tag_value"]

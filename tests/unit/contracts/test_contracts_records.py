@@ -184,7 +184,17 @@ def test_aggregates_round_trip_and_labels() -> None:
 
 
 def test_audit_round_trip_and_point_time() -> None:
-    rec = AuditRecord("r1", 1000, "key:abc", "admin", "GET", "/api/audit", 200, 1.5, "127.0.0.1")
+    rec = AuditRecord(
+        request_id="r1",
+        ts_ms=1000,
+        principal="key:abc",
+        role="admin",
+        method="GET",
+        path="/api/audit",
+        status=200,
+        latency_ms=1.5,
+        client="127.0.0.1",
+    )
     assert decode_audit(rec.encode()) == rec
     assert audit_time_ns(1000, "r1") // 1_000_000 == 1000
     assert audit_time_ns(1000, "r1") != audit_time_ns(1000, "r2")

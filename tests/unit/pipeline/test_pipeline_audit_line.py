@@ -1,8 +1,9 @@
 import orjson
+from influxdb_client import Point, WritePrecision
 
-from contracts.audit import AuditRecord
+from contracts.audit import AuditRecord, audit_line
 from contracts.influx_schema import audit_time_ns
-from pipeline.storage.audit_rows import audit_line, audit_record_line
+from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.dead_letter import SourceRecord
 from pipeline.storage.rows_loop import decode_rows
 
@@ -43,12 +44,22 @@ def test_bad_audit_record_is_dead_lettered_naming_the_field_and_neighbours_survi
     assert reason["source"]["offset"] == 2
 
 
-def test_pipeline_and_api_write_the_same_audit_point():
-    """The API also writes each audit record itself; the same point identity and fields
-    mean the pipeline's write overwrites it instead of doubling it."""
-    from api.security.audit import audit_point
-
-    assert audit_line(RECORD) == audit_point(RECORD).to_line_protocol()
+def test_the_one_audit_point_is_the_one_influxdb_clients_point_writes():
+    """The API and the pipeline both write audit_line's point; it is the point
+    ``influxdb_client.Point`` builds from the same record, to the byte."""
+    reference = (
+        Point("audit")
+        .tag("principal", RECORD.principal)
+        .tag("method", RECORD.method)
+        .tag("status", str(RECORD.status))
+        .field("path", RECORD.path)
+        .field("role", RECORD.role)
+        .field("latency_ms", float(RECORD.latency_ms))
+        .field("client", RECORD.client)
+        .field("request_id", RECORD.request_id)
+        .time(audit_time_ns(RECORD.ts_ms, RECORD.request_id), WritePrecision.NS)
+    )
+    assert audit_line(RECORD) == reference.to_line_protocol()
 
 
 def test_bad_alarm_event_is_dead_lettered_under_the_alarms_stage():

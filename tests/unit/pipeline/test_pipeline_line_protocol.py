@@ -5,17 +5,16 @@ import pytest
 from influxdb_client import Point, WritePrecision
 
 from contracts.alarms import AlarmEvent
-from contracts.readings import Reading
-from pipeline.storage.line_protocol import (
-    alarm_line,
+from contracts.line_protocol import (
     escape_key,
     escape_measurement,
     escape_tag_value,
     float_field,
-    reading_line,
     string_field,
     tag_set,
 )
+from contracts.readings import Reading
+from pipeline.storage.line_protocol import alarm_line, reading_line
 
 TS = 1_766_241_000_123
 
