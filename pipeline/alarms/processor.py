@@ -87,7 +87,8 @@ class AlarmProcessor:
         assignment: Callable[[], Hashable] | None = None,
     ) -> None:
         """``owns``: whether this worker owns a machine's partition now (the timer acts only
-        on those); ``assignment``: a value that changes whenever what it owns changes."""
+        on those); ``assignment``: a value that changes whenever what it owns changes,
+        taken once per tick before ``owns`` is asked."""
         # Waits until the broker has the table's changelog writes: a stored state must be
         # durable before the input that led to it is acked.
         self._flush = flush
