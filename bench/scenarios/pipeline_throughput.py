@@ -175,9 +175,7 @@ def _worker_stage(
     profile_to: Path | None = None,
 ) -> float:
     """Points/s of ``python -m pipeline worker`` from its first commit to its last."""
-    run = worker_run(
-        ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile_to
-    )
+    run = worker_run(ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile_to)
     return run.points_per_s
 
 

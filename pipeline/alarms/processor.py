@@ -112,6 +112,9 @@ class AlarmProcessor:
             owns=owns if owns is not None else (lambda _machine_id: True), config=self.config
         )
         self._rules_cache: dict[str, dict[str, SensorThresholds]] = {}
+        # Per machine: the record last stored in the table and the state it was made from,
+        # which spares loading it again on the next batch.
+        self._kept: dict[str, tuple[dict[str, Any], MachineState]] = {}
         self._rules_version = -1
 
     # -- inputs ------------------------------------------------------------------------
@@ -222,8 +225,13 @@ class AlarmProcessor:
     # -- state and publishing ----------------------------------------------------------
 
     def _load(self, machine_id: str, loaded: dict[str, Any]) -> MachineState:
+        """The machine's state as stored; the object :meth:`_commit` stored it from while
+        the table still holds that very record (taken, so a failed change is not kept)."""
         raw = self._table.get(machine_id.encode())
         loaded[machine_id] = raw
+        kept = self._kept.pop(machine_id, None)
+        if kept is not None and raw is not None and kept[0] is raw:
+            return kept[1]
         return MachineState.from_dict(machine_id, raw)
 
     def _rules_for(self, machine_id: str) -> dict[str, SensorThresholds]:
@@ -271,6 +279,7 @@ class AlarmProcessor:
             new = _to_store(loaded.get(machine_id), state)
             if new is not None:
                 self._table[machine_id.encode()] = new
+                self._kept[machine_id] = (new, state)
                 written = True
             stored[machine_id] = new if new is not None else loaded.get(machine_id)
         if written and self._flush is not None:

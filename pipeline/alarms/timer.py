@@ -47,6 +47,15 @@ def next_due_ms(
     """The earliest wall time at which time alone may change the stored state ``raw`` (0:
     now), or None when only a reading or an action can."""
     alarms: Mapping[str, Any] = raw.get("alarms") or {}
+    if not alarms and not raw.get("sensors"):
+        # Most machines: no alarm and no sensor memory, so only silence can change them.
+        after_ms = config.comm_loss_after_ms
+        last_ts_ms = raw.get("last_ts_ms")
+        if clock is None or after_ms is None or not isinstance(last_ts_ms, int):
+            return None
+        at, seen_ms = clock
+        silent = last_ts_ms + after_ms
+        return seen_ms + silent - at if silent > at else 0
     wall: list[int] = []
     machine: list[int] = []
     for entry in alarms.values():
