@@ -111,10 +111,11 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m infra provision
 	$(BIN)/python -m bench --quick
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the size rules (modules up to 400 lines, functions up to 80)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
+	$(BIN)/python .ci/check_size.py
 
 up: $(STAMP)
 	$(BIN)/python -m infra up

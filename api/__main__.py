@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import uvicorn
 
@@ -23,6 +26,7 @@ from api.auth.store import ApiKeyStore
 from api.auth.user_store import UserStore
 from api.auth.users import check_username
 from api.kafka.producer import KafkaPublisher
+from api.kafka.store import CompactedStore
 from api.security.logredact import install_log_redaction
 from api.security.startup import check_deployment
 from api.settings import ApiSettings
@@ -31,6 +35,8 @@ from contracts.settings import load_settings
 from kafka_edge.connection import KafkaConnection
 
 logger = logging.getLogger("api")
+
+StoreT = TypeVar("StoreT", bound=CompactedStore)
 
 PASSWORD_ENV = "MILLSTREAM_NEW_USER_PASSWORD"  # noqa: S105 (a variable name)
 
@@ -65,27 +71,32 @@ def serve(settings: ApiSettings) -> None:
     )
 
 
-async def add_user(settings: ApiSettings, *, username: str, password: str, role: Role) -> None:
+@contextlib.asynccontextmanager
+async def _started(
+    settings: ApiSettings, make: Callable[..., StoreT], topic: str
+) -> AsyncIterator[StoreT]:
+    """One store, read to its end and able to write, for a command that changes it."""
     kafka = KafkaConnection.from_settings(settings)
     publisher = KafkaPublisher(kafka=kafka, produce_timeout_s=settings.kafka_produce_timeout_s)
     await publisher.start()
     try:
-        store = UserStore(
-            kafka=kafka,
-            topic=settings.topics.users,
-            publisher=publisher,
-        )
+        store = make(kafka=kafka, topic=topic, publisher=publisher)
         await store.start(timeout_s=settings.startup_timeout_s)
         try:
-            existing = store.get(username)
-            if existing is None:
-                await store.create(username=username, password=password, role=role)
-            else:
-                await store.update(existing, role=role, password=password, disabled=False)
+            yield store
         finally:
             await store.stop()
     finally:
         await publisher.stop()
+
+
+async def add_user(settings: ApiSettings, *, username: str, password: str, role: Role) -> None:
+    async with _started(settings, UserStore, settings.topics.users) as store:
+        existing = store.get(username)
+        if existing is None:
+            await store.create(username=username, password=password, role=role)
+        else:
+            await store.update(existing, role=role, password=password, disabled=False)
 
 
 def _read_password(env_name: str) -> str:
@@ -100,22 +111,8 @@ def _read_password(env_name: str) -> str:
 
 
 async def mint(settings: ApiSettings, *, name: str, role: Role) -> str:
-    kafka = KafkaConnection.from_settings(settings)
-    publisher = KafkaPublisher(kafka=kafka, produce_timeout_s=settings.kafka_produce_timeout_s)
-    await publisher.start()
-    try:
-        store = ApiKeyStore(
-            kafka=kafka,
-            topic=settings.topics.api_keys,
-            publisher=publisher,
-        )
-        await store.start(timeout_s=settings.startup_timeout_s)
-        try:
-            minted = await store.create(name=name, role=role)
-        finally:
-            await store.stop()
-    finally:
-        await publisher.stop()
+    async with _started(settings, ApiKeyStore, settings.topics.api_keys) as store:
+        minted = await store.create(name=name, role=role)
     return minted.secret
 
 

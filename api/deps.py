@@ -10,7 +10,7 @@ caller's rate limit for its route class (``429``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.requests import HTTPConnection
@@ -34,6 +34,8 @@ from api.thresholds.store import ThresholdsStore
 
 API_KEY_HEADER = "X-API-Key"
 
+T = TypeVar("T")
+
 _api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
@@ -45,10 +47,16 @@ _bearer = HTTPBearer(
 )
 
 
-async def get_services(request: Request) -> Services:
-    services: Services | None = getattr(request.app.state, "services", None)
-    if services is None:
+def _running(connection: HTTPConnection, name: str) -> Any:
+    """What start-up put on ``app.state`` under ``name``; 503 while starting or stopping."""
+    value = getattr(connection.app.state, name, None)
+    if value is None:
         raise UnavailableError("api: starting up or shutting down")
+    return value
+
+
+async def get_services(request: Request) -> Services:
+    services: Services = _running(request, "services")
     return services
 
 
@@ -60,44 +68,29 @@ async def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
-async def get_publisher(services: ServicesDep) -> KafkaPublisher:
-    return services.publisher
+def _from_services(pick: Callable[[Services], T]) -> Callable[[Services], Awaitable[T]]:
+    """A dependency handing a route one of the running services."""
+
+    async def dependency(services: ServicesDep) -> T:
+        return pick(services)
+
+    return dependency
 
 
-async def get_key_store(services: ServicesDep) -> ApiKeyStore:
-    return services.keys
-
-
-async def get_machines(services: ServicesDep) -> MachineRegistry:
-    return services.machines
-
-
-async def get_history(services: ServicesDep) -> HistoryReader:
-    return services.history
-
-
-async def get_maintenance(services: ServicesDep) -> MaintenanceStore:
-    return services.maintenance
+get_publisher = _from_services(lambda s: s.publisher)
+get_key_store = _from_services(lambda s: s.keys)
+get_machines = _from_services(lambda s: s.machines)
+get_history = _from_services(lambda s: s.history)
+get_maintenance = _from_services(lambda s: s.maintenance)
+get_alarm_store = _from_services(lambda s: s.alarms)
+get_thresholds_store = _from_services(lambda s: s.thresholds)
+get_command_tracker = _from_services(lambda s: s.commands)
 
 
 async def get_security(connection: HTTPConnection) -> SecurityServices:
     """The security services (also usable from WebSocket routes)."""
-    security: SecurityServices | None = getattr(connection.app.state, "security", None)
-    if security is None:
-        raise UnavailableError("api: starting up or shutting down")
+    security: SecurityServices = _running(connection, "security")
     return security
-
-
-async def get_alarm_store(services: ServicesDep) -> AlarmStore:
-    return services.alarms
-
-
-async def get_thresholds_store(services: ServicesDep) -> ThresholdsStore:
-    return services.thresholds
-
-
-async def get_command_tracker(services: ServicesDep) -> CommandTracker:
-    return services.commands
 
 
 SecurityDep = Annotated[SecurityServices, Depends(get_security)]

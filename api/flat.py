@@ -25,7 +25,7 @@ _ONE_MS = timedelta(milliseconds=1)
 _SEQ_MAX = 2**63 - 1
 # InfluxDB's earliest time (its minimum, -2**63 + 2 ns), rounded up to a millisecond.
 INFLUX_MIN_MS = -9_223_372_036_854
-FUTURE_VAR = "MILLSTREAM_READING_MAX_FUTURE_S"
+FUTURE_VAR = "MILLSTREAM_API_READING_MAX_FUTURE_S"
 
 
 @dataclass(frozen=True, slots=True)

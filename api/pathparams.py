@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import AfterValidator
@@ -21,35 +21,32 @@ from contracts.patterns import (
 )
 from contracts.thresholds import ALL_MACHINES
 
-# The patterns are shown in OpenAPI; validation is the check named after them (fullmatch).
+
+def _shown_pattern(description: str, max_length: int, pattern: str) -> Any:
+    """A path parameter whose pattern is shown in OpenAPI only; validation is the check
+    named after the pattern (fullmatch)."""
+    return Path(
+        description=description, max_length=max_length, json_schema_extra={"pattern": pattern}
+    )
+
+
 MachineIdPath = Annotated[
     str,
-    Path(
-        description=f"Machine id ({MACHINE_ID_RULE})",
-        max_length=64,
-        json_schema_extra={"pattern": MACHINE_ID_PATTERN},
-    ),
+    _shown_pattern(f"Machine id ({MACHINE_ID_RULE})", 64, MACHINE_ID_PATTERN),
     AfterValidator(check_machine_id),
 ]
 SensorPath = Annotated[
     str,
-    Path(
-        description=f"Sensor name ({SENSOR_NAME_RULE})",
-        max_length=64,
-        json_schema_extra={"pattern": SENSOR_NAME_PATTERN},
-    ),
+    _shown_pattern(f"Sensor name ({SENSOR_NAME_RULE})", 64, SENSOR_NAME_PATTERN),
     AfterValidator(check_sensor_name),
 ]
 ALARM_ID_PATTERN = (
-    f"^{MACHINE_ID_RE.pattern}:{SENSOR_NAME_RE.pattern}:"
-    f"(?:{'|'.join(sorted(RULE_NAMES))})$"
+    f"^{MACHINE_ID_RE.pattern}:{SENSOR_NAME_RE.pattern}:(?:{'|'.join(sorted(RULE_NAMES))})$"
 )
 AlarmIdPath = Annotated[
     str,
-    Path(
-        description="Alarm id: <machine_id>:<sensor>:<rule>, e.g. 42:temperature_c:high",
-        max_length=200,
-        json_schema_extra={"pattern": ALARM_ID_PATTERN},
+    _shown_pattern(
+        "Alarm id: <machine_id>:<sensor>:<rule>, e.g. 42:temperature_c:high", 200, ALARM_ID_PATTERN
     ),
 ]
 

@@ -1,4 +1,5 @@
-"""Settings of the API process, read from ``MILLSTREAM_*`` environment variables.
+"""Settings of the API process, read from ``MILLSTREAM_API_*`` environment variables (the
+connection fields it shares with the other services from their ``MILLSTREAM_*`` names).
 
 Built once in ``api.__main__`` (or by a test) and passed to :func:`api.app.create_app`.
 """
@@ -9,8 +10,10 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasGenerator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from api.env_names import deprecated_names, env_names
 from contracts.settings import CommonSettings, LogLevel
 
 # Values people copy from examples; refused as the admin key.
@@ -33,8 +36,31 @@ def is_placeholder(secret: str) -> bool:
 class ApiSettings(CommonSettings):
     """Where the API listens and how it bounds its work.
 
-    Every field is read from ``MILLSTREAM_<FIELD>`` (``MILLSTREAM_API_PORT=8080``).
+    Every field is read from ``MILLSTREAM_API_<FIELD>`` (``MILLSTREAM_API_PORT=8080``,
+    ``MILLSTREAM_API_MAX_BATCH_READINGS=5000``); the fields of :class:`CommonSettings` from
+    their common names (``MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS``). See :mod:`api.env_names`.
     """
+
+    model_config = SettingsConfigDict(
+        alias_generator=AliasGenerator(validation_alias=env_names), validate_by_name=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            deprecated_names(settings_cls),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)

@@ -9,13 +9,14 @@ on loopback, bounds every loop in count and time, and stops what it started.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from bench import load
 from contracts.settings import CommonSettings
 from infra.bootstrap import create_millstream_topics
 from infra.servers import Connection
@@ -48,6 +49,49 @@ class Figure:
         if self.higher_is_better:
             return self.value / self.baseline_value
         return self.baseline_value / self.value
+
+
+def statistic(values: Sequence[float], stat: str) -> float:
+    """``max``, or a nearest-rank percentile named ``pNN`` (``p50``, ``p99``)."""
+    if stat == "max":
+        return max(values)
+    return load.percentile(values, float(stat.removeprefix("p")))
+
+
+def latency_figures(
+    scenario: str,
+    values_ms: Sequence[float],
+    baseline_ms: Sequence[float],
+    *,
+    baseline: str,
+    stats: Sequence[str] = ("p50", "p99", "max"),
+    label: str = "",
+    goal: tuple[str, float] | None = None,
+    note: str = "",
+) -> list[Figure]:
+    """One figure per statistic of a latency sample in ms, each against the same statistic
+    of the baseline's sample. ``goal`` is ``(stat, at most ms)``; the note goes on the goal's
+    figure, or on the first."""
+    noted = goal[0] if goal else stats[0]
+    figures = []
+    for stat in stats:
+        value = statistic(values_ms, stat)
+        limit = goal[1] if goal and goal[0] == stat else None
+        figures.append(
+            Figure(
+                scenario,
+                f"{label} {stat}".strip(),
+                value,
+                "ms",
+                baseline_name=f"{baseline} {stat}",
+                baseline_value=statistic(baseline_ms, stat),
+                higher_is_better=False,
+                goal="" if limit is None else f"<= {limit:.0f} ms",
+                met=None if limit is None else value <= limit,
+                note=note if stat == noted else "",
+            )
+        )
+    return figures
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ with :mod:`infra.processes` exactly like ``make run`` does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -14,8 +15,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 from rich.console import Console
@@ -60,10 +62,10 @@ class Services:
         """Start ``python -m api`` on a free port; return its base URL once ``/ready`` answers."""
         port = ports.free_port(HOST)
         env = {
-            "MILLSTREAM_ADMIN_API_KEY": admin_key,
+            "MILLSTREAM_API_ADMIN_API_KEY": admin_key,
             "MILLSTREAM_API_HOST": HOST,
             "MILLSTREAM_API_PORT": str(port),
-            "MILLSTREAM_RATE_LIMIT_ENABLED": "false",
+            "MILLSTREAM_API_RATE_LIMIT_ENABLED": "false",
             **extra_env,
         }
         self.start(name, ["-m", "api"], **env)
@@ -156,6 +158,31 @@ class ProcessSampler:
             }
             for n, p in self._procs.items()
         }
+
+
+def terminate(proc: subprocess.Popen[Any], *, timeout_s: float = 30.0) -> None:
+    """Stop a child the scenario started: SIGTERM, then SIGKILL if it outlives ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+async def wait_modbus_listening(devices: Iterable[tuple[str, int]], *, timeout_s: float) -> None:
+    """Wait until every ``(host, port)`` accepts a Modbus TCP connection."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    async with asyncio.timeout(timeout_s):
+        for host, port in devices:
+            while True:
+                client = AsyncModbusTcpClient(host, port=port, retries=0)
+                ok = await client.connect()
+                client.close()
+                if ok:
+                    break
+                await asyncio.sleep(0.1)
 
 
 def settings_env(settings: CommonSettings, conn: Connection) -> dict[str, str]:

@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 
 from connectors.app import run_connector
-from connectors.config.devices import Device, check_serial_ports, load_devices
+from connectors.config.devices import Device, load_devices
 from connectors.config.settings import ConnectorSettings
 from connectors.config.sharding import Shard, parse_shard, shard_devices, shard_of
 from connectors.lifecycle import stop_on_signals
 from connectors.logs import configure_logging
 from connectors.modbus.scan import plan_device
+from connectors.modbus.serial_ports import check_serial_ports
 from contracts.errors import ConfigError
 from contracts.settings import load_settings
 

@@ -18,7 +18,8 @@ from connectors.forwarding.spool import Spool
 from connectors.health import ConnectorHealth, serve_health
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.metrics import ConnectorMetrics
-from connectors.modbus.poller import DevicePoller, ReadingSink, watch_staleness
+from connectors.modbus.poller import DevicePoller, ReadingSink
+from connectors.modbus.watchdog import watch_staleness
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
 
@@ -136,13 +137,7 @@ async def run_connector(
         observe_produce_s=metrics.produce_seconds.observe if metrics else None,
     )
     if metrics is not None:
-        metrics.watch(pollers, kafka.counters)
-        metrics.serve(port=settings.connector_metrics_port, host=settings.connector_metrics_host)
-        logger.info(
-            "metrics served address=http://%s:%d/metrics",
-            settings.connector_metrics_host,
-            settings.connector_metrics_port,
-        )
+        _serve_metrics(metrics, pollers, kafka, settings)
     logger.info(
         "connector started connector_id=%s shard=%s devices=%d topic=%s spool=%s spooled=%d",
         settings.connector_id,
@@ -154,34 +149,7 @@ async def run_connector(
     )
     t0_s = asyncio.get_running_loop().time()
     try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(kafka.run(stop), name="kafka")
-            if settings.connector_stats_interval_s > 0:
-                group.create_task(
-                    _log_statistics_periodically(
-                        pollers, kafka, stop, interval_s=settings.connector_stats_interval_s
-                    ),
-                    name="statistics",
-                )
-            group.create_task(watch_staleness(pollers, stop), name="staleness")
-            if settings.connector_health_port:
-                health = ConnectorHealth(
-                    pollers,
-                    connected=lambda: kafka.forwarder is not None,
-                    counters=kafka.counters,
-                    stall_s=settings.connector_health_stall_s,
-                )
-                serving = serve_health(
-                    health,
-                    host=settings.connector_health_host,
-                    port=settings.connector_health_port,
-                    stop=stop,
-                )
-                group.create_task(serving, name="health")
-            for poller in pollers:
-                group.create_task(
-                    poller.run(stop, watchdog=False), name=f"poll-{poller.device.machine_id}"
-                )
+        await _run_until_stopped(settings, pollers, kafka, stop)
     finally:
         writer.flush()
         await kafka.close(timeout_s=settings.connector_flush_timeout_s)
@@ -194,6 +162,59 @@ async def run_connector(
         )
         spool.close()
     return pollers
+
+
+def _serve_metrics(
+    metrics: ConnectorMetrics,
+    pollers: Sequence[DevicePoller],
+    kafka: _KafkaSide,
+    settings: ConnectorSettings,
+) -> None:
+    metrics.watch(pollers, kafka.counters)
+    metrics.serve(port=settings.connector_metrics_port, host=settings.connector_metrics_host)
+    logger.info(
+        "metrics served address=http://%s:%d/metrics",
+        settings.connector_metrics_host,
+        settings.connector_metrics_port,
+    )
+
+
+async def _run_until_stopped(
+    settings: ConnectorSettings,
+    pollers: Sequence[DevicePoller],
+    kafka: _KafkaSide,
+    stop: asyncio.Event,
+) -> None:
+    """The connector's tasks: the Kafka side, statistics, the staleness watchdog, the
+    health endpoint and one poller per device, until ``stop`` is set."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(kafka.run(stop), name="kafka")
+        if settings.connector_stats_interval_s > 0:
+            group.create_task(
+                _log_statistics_periodically(
+                    pollers, kafka, stop, interval_s=settings.connector_stats_interval_s
+                ),
+                name="statistics",
+            )
+        group.create_task(watch_staleness(pollers, stop), name="staleness")
+        if settings.connector_health_port:
+            health = ConnectorHealth(
+                pollers,
+                connected=lambda: kafka.forwarder is not None,
+                counters=kafka.counters,
+                stall_s=settings.connector_health_stall_s,
+            )
+            serving = serve_health(
+                health,
+                host=settings.connector_health_host,
+                port=settings.connector_health_port,
+                stop=stop,
+            )
+            group.create_task(serving, name="health")
+        for poller in pollers:
+            group.create_task(
+                poller.run(stop, watchdog=False), name=f"poll-{poller.device.machine_id}"
+            )
 
 
 class _KafkaSide:

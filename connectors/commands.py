@@ -27,8 +27,9 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from connectors.config.devices import Device
+from connectors.modbus.connection import TRANSPORT_ERRORS, TransportError
 from connectors.modbus.decoding import encode
-from connectors.modbus.poller import _TRANSPORT_ERRORS, DevicePoller, TransportError
+from connectors.modbus.poller import DevicePoller
 from contracts.commands import Command, CommandResult, CommandStatus, decode_command
 from contracts.errors import ContractError
 from contracts.timefmt import now_ms
@@ -126,7 +127,7 @@ async def execute(poller: DevicePoller, write: Write) -> str | None:
                 response = await client.write_registers(
                     write.address, list(write.values), device_id=device_id
                 )
-        except (*_TRANSPORT_ERRORS, TransportError) as exc:
+        except (*TRANSPORT_ERRORS, TransportError) as exc:
             poller.close()
             return f"device not reachable: {exc}"
     if response.isError():

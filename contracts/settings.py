@@ -92,8 +92,12 @@ def load_settings(cls: type[S]) -> S:
     try:
         return cls()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = "; ".join(f"{_variable(error['loc'])}: {error['msg']}" for error in exc.errors())
         raise ConfigError(problems) from exc
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The variable an error is about: a field's name, or the variable name itself when the
+    field reads an alias (``MILLSTREAM_API_PORT``)."""
+    name = "_".join(str(part) for part in loc).upper()
+    return name if name.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{name}"

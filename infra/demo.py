@@ -32,8 +32,12 @@ _SERVICES = ("simulator", "connector", "pipeline", "api")
 
 
 def admin_key(run_dir: Path) -> str:
-    """``MILLSTREAM_ADMIN_API_KEY`` if set, else the key kept in the run directory (made once)."""
-    configured = os.environ.get("MILLSTREAM_ADMIN_API_KEY", "").strip()
+    """``MILLSTREAM_API_ADMIN_API_KEY`` (or its old name ``MILLSTREAM_ADMIN_API_KEY``) if set,
+    else the key kept in the run directory (made once)."""
+    configured = (
+        os.environ.get("MILLSTREAM_API_ADMIN_API_KEY")
+        or os.environ.get("MILLSTREAM_ADMIN_API_KEY", "")
+    ).strip()
     if configured:
         return configured
     path = run_dir / "admin-api-key"
@@ -108,7 +112,7 @@ def run_demo(
     env.update(conn.env())
     env.update(
         PYTHONUNBUFFERED="1",
-        MILLSTREAM_ADMIN_API_KEY=key,
+        MILLSTREAM_API_ADMIN_API_KEY=key,
         MILLSTREAM_API_HOST=host,
         MILLSTREAM_API_PORT=str(port),
         MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),

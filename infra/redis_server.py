@@ -74,5 +74,5 @@ def wait_healthy(host: str, port: int, *, run_dir: Path, timeout_s: float) -> No
 
 
 def storage_uri(host: str, port: int) -> str:
-    """What ``MILLSTREAM_RATE_LIMIT_STORAGE_URI`` is set to for this server."""
+    """What ``MILLSTREAM_API_RATE_LIMIT_STORAGE_URI`` is set to for this server."""
     return f"redis://{host}:{port}/0"

@@ -60,7 +60,7 @@ class Connection:
             "MILLSTREAM_TOPIC_PREFIX": self.topic_prefix,
         }
         if self.rate_limit_storage_uri:
-            env["MILLSTREAM_RATE_LIMIT_STORAGE_URI"] = self.rate_limit_storage_uri
+            env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"] = self.rate_limit_storage_uri
         if self.replication_factor > 1:
             # Faust's changelog and repartition topics, as the bootstrap's topics.
             env["MILLSTREAM_PIPELINE_REPLICATION_FACTOR"] = str(self.replication_factor)

@@ -66,6 +66,7 @@ from pipeline.observability import (
     timed_sink,
     worker_readiness,
 )
+from pipeline.roles import Worker
 from pipeline.settings import PipelineSettings
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.readings_loop import ReadingsLoop
@@ -124,37 +125,21 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     publisher = CountingPublisher(
         app, dead_letter_topic=settings.topics.dead_letter, count=metrics.count_dead_letters
     )
+    worker = Worker(app, settings, publisher, partitions, metrics.registry)
     storing = settings.pipeline_storage_enabled
     decoded = DecodedReadings()
     reader: ReadingsReader | None = None
     if settings.pipeline_alarms_enabled:
-        reader = start_alarms(
-            app,
-            settings=settings,
-            publisher=publisher,
-            partitions=partitions,
-            registry=metrics.registry,
-            share=decoded if storing else None,
-        )
+        reader = start_alarms(worker, share=decoded if storing else None)
     pause = reader.alarms_first if reader is not None else None
     sink = timed_sink(settings, metrics.observe_write)
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
-        windows = start_windows(
-            app,
-            settings=settings,
-            publisher=publisher,
-            partitions=partitions,
-            registry=metrics.registry,
-            sink=sink,
-            pause=pause,
-        )
+        windows = start_windows(worker, sink=sink, pause=pause)
     loop: ReadingsLoop | None = None
     if storing:
         loop = start_storage(
-            app,
-            settings=settings,
-            publisher=publisher,
+            worker,
             sink=sink,
             windows=windows,
             decoded=decoded if reader is not None else None,

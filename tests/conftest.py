@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from kafka import KafkaAdminClient
 from kafka.errors import (
     CoordinatorLoadInProgressError,
@@ -35,6 +36,11 @@ from infra.settings import InfraSettings
 
 # Fewer partitions than production keep consumer start-up quick in tests.
 TEST_PARTITIONS = 3
+
+# Hypothesis' default deadline (200 ms an example) is a timing check, and a loaded machine
+# fails it; speed is measured in bench/, never in a test.
+hypothesis_settings.register_profile("millstream", deadline=None)
+hypothesis_settings.load_profile("millstream")
 
 # How `make test` spreads the suite over its two pytest-xdist workers (`--dist loadfile`):
 # a module runs whole on one worker, so its module fixtures start once. Modules named
@@ -119,12 +125,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _reclaim_abandoned_sockets() -> Iterator[None]:
+def _reclaim_abandoned_sockets(request: pytest.FixtureRequest) -> Iterator[None]:
     """Collect, at the end of each module, the sockets kafka-python abandons to the garbage
     collector when a broker went away (a fault test stops or kills one). Left alone, they are
     reclaimed during some later module on the same xdist worker, whose test then fails on a
-    ResourceWarning it did not cause."""
+    ResourceWarning it did not cause. Unit tests open no sockets: a full collection after
+    each of them, on a worker whose heap the integration modules have grown, costs seconds."""
     yield
+    if _module(request.node.nodeid).startswith("tests/unit/"):
+        return
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="unclosed <socket", category=ResourceWarning)
         gc.collect()

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from api.kafka.compacted import decode_keyed
+from api.kafka.keyed import KeyedTable, text_key
 from api.kafka.producer import KafkaPublisher
 from api.kafka.store import CompactedStore
 from contracts.alarm_actions import AlarmAction, AlarmActionKind
@@ -41,32 +41,20 @@ class AlarmFilter:
         )
 
 
-class AlarmTable:
+class AlarmTable(KeyedTable[str, AlarmStateRecord]):
     """Alarm id -> latest state record, in offset order; tombstones delete."""
 
     def __init__(self) -> None:
-        self._alarms: dict[str, AlarmStateRecord] = {}
-
-    def __len__(self) -> int:
-        return len(self._alarms)
-
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        record = decode_keyed(
-            key, value, decode=decode_alarm_state, key_of=lambda a: a.alarm_id, what="alarm state"
+        super().__init__(
+            parse_key=text_key,
+            decode=decode_alarm_state,
+            key_of=lambda a: a.alarm_id,
+            what="alarm state",
         )
-        if record is None:
-            return
-        if record.value is None:
-            self._alarms.pop(record.key, None)
-        else:
-            self._alarms[record.key] = record.value
-
-    def get(self, alarm_id: str) -> AlarmStateRecord | None:
-        return self._alarms.get(alarm_id)
 
     def select(self, where: AlarmFilter, *, limit: int) -> list[AlarmStateRecord]:
         """Matching alarms, the most recently changed first."""
-        found: Iterable[AlarmStateRecord] = (a for a in self._alarms.values() if where.matches(a))
+        found: Iterable[AlarmStateRecord] = (a for a in self.values() if where.matches(a))
         return sorted(found, key=lambda a: (-a.updated_ts_ms, a.alarm_id))[:limit]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from api.auth.keys import ApiKeyRecord, decode_key_record, digests_equal, hash_secret
 from api.auth.roles import Identity, Role
-from api.kafka.compacted import decode_keyed
+from api.kafka.keyed import KeyedTable, text_key
 
 
-class KeyIndex:
+class KeyIndex(KeyedTable[str, ApiKeyRecord]):
     """Applies api-keys records in offset order and answers "which key is this secret?".
 
     Lookups go through a dict keyed by the SHA-256 of the secret (so a request costs one
@@ -15,37 +15,23 @@ class KeyIndex:
     """
 
     def __init__(self) -> None:
-        self._by_id: dict[str, ApiKeyRecord] = {}
+        # A tombstone revokes the key.
+        super().__init__(
+            parse_key=text_key, decode=decode_key_record, key_of=lambda r: r.key_id, what="api key"
+        )
         self._by_digest: dict[str, ApiKeyRecord] = {}
 
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-    def get(self, key_id: str) -> ApiKeyRecord | None:
-        return self._by_id.get(key_id)
-
     def records(self) -> list[ApiKeyRecord]:
-        return sorted(self._by_id.values(), key=lambda r: r.key_id)
+        return sorted(self.values(), key=lambda r: r.key_id)
 
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        """One record of the topic; ``value=None`` is a tombstone that revokes the key."""
-        record = decode_keyed(
-            key, value, decode=decode_key_record, key_of=lambda r: r.key_id, what="api key"
-        )
-        if record is None:
-            return
-        if record.value is None:
-            self.remove(record.key)
-        else:
-            self.put(record.value)
+    def put(self, value: ApiKeyRecord) -> None:
+        self.remove(value.key_id)
+        super().put(value)
+        self._by_digest[value.sha256] = value
 
-    def put(self, record: ApiKeyRecord) -> None:
-        self.remove(record.key_id)
-        self._by_id[record.key_id] = record
-        self._by_digest[record.sha256] = record
-
-    def remove(self, key_id: str) -> None:
-        old = self._by_id.pop(key_id, None)
+    def remove(self, key: str) -> None:
+        old = self.get(key)
+        super().remove(key)
         if old is not None and self._by_digest.get(old.sha256) is old:
             del self._by_digest[old.sha256]
 

@@ -26,7 +26,7 @@ from contracts.errors import ContractError
 from contracts.timefmt import format_ts
 
 KEY_PREFIX = "msk_"
-# The key id under which the configured MILLSTREAM_ADMIN_API_KEY is kept.
+# The key id under which the configured MILLSTREAM_API_ADMIN_API_KEY is kept.
 BOOTSTRAP_ADMIN_KEY_ID = "bootstrap-admin"
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

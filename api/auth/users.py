@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from api.auth.roles import Role, parse_role
-from api.kafka.compacted import decode_keyed
+from api.kafka.keyed import KeyedTable, text_key
 from contracts.errors import ContractError
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
@@ -119,34 +119,13 @@ def decode_user_record(data: bytes) -> UserRecord:
     )
 
 
-class UserIndex:
+class UserIndex(KeyedTable[str, UserRecord]):
     """Applies users-topic records in offset order; answers lookups by username."""
 
     def __init__(self) -> None:
-        self._by_name: dict[str, UserRecord] = {}
-
-    def __len__(self) -> int:
-        return len(self._by_name)
-
-    def get(self, username: str) -> UserRecord | None:
-        return self._by_name.get(username)
+        super().__init__(
+            parse_key=text_key, decode=decode_user_record, key_of=lambda r: r.username, what="user"
+        )
 
     def records(self) -> list[UserRecord]:
-        return sorted(self._by_name.values(), key=lambda r: r.username)
-
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        record = decode_keyed(
-            key, value, decode=decode_user_record, key_of=lambda r: r.username, what="user"
-        )
-        if record is None:
-            return
-        if record.value is None:
-            self._by_name.pop(record.key, None)
-        else:
-            self.put(record.value)
-
-    def put(self, record: UserRecord) -> None:
-        self._by_name[record.username] = record
-
-    def remove(self, username: str) -> None:
-        self._by_name.pop(username, None)
+        return sorted(self.values(), key=lambda r: r.username)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from api.kafka.compacted import CompactedTopicReader
 from api.kafka.producer import KafkaPublisher
@@ -27,6 +29,20 @@ from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _apply_value(
+    value: bytes | None, decode: Callable[[bytes], T], add: Callable[[T], None], *, what: str
+) -> None:
+    """Decode one record (a tombstone: nothing) and add it; a bad one is logged and skipped."""
+    if value is None:
+        return
+    try:
+        add(decode(value))
+    except ContractError as exc:
+        logger.warning("%s record ignored error=%s", what, exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +74,10 @@ class CommandTable:
             self._results.popitem(last=False)
 
     def apply_command(self, key: bytes | None, value: bytes | None) -> None:
-        if value is None:
-            return
-        try:
-            self.add_command(decode_command(value))
-        except ContractError as exc:
-            logger.warning("command record ignored error=%s", exc)
+        _apply_value(value, decode_command, self.add_command, what="command")
 
     def apply_result(self, key: bytes | None, value: bytes | None) -> None:
-        if value is None:
-            return
-        try:
-            self.add_result(decode_command_result(value))
-        except ContractError as exc:
-            logger.warning("command result record ignored error=%s", exc)
+        _apply_value(value, decode_command_result, self.add_result, what="command result")
 
     def get(self, command_id: str) -> CommandStatusView | None:
         command = self._commands.get(command_id)

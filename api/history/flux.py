@@ -60,16 +60,23 @@ def readings_flux(query: ReadingsQuery, *, bucket: str, quality: bool = False) -
     return "\n".join(lines)
 
 
+def _machine_readings(bucket: str, machine_id: str, start: datetime, stop: datetime) -> list[str]:
+    """The lines that read one machine's readings in ``[start, stop)``."""
+    return [
+        f"from(bucket: {flux_string(bucket)})",
+        f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})",
+        f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
+        f" and r.machine_id == {flux_string(machine_id)})",
+    ]
+
+
 def latest_flux(*, bucket: str, machine_id: str, start: datetime, stop: datetime) -> str:
     """The last value of every numeric field of one machine, one row per distinct time."""
     return "\n".join(
         [
             'import "types"',
             "",
-            f"from(bucket: {flux_string(bucket)})",
-            f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})",
-            f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
-            f" and r.machine_id == {flux_string(machine_id)})",
+            *_machine_readings(bucket, machine_id, start, stop),
             # last() right after range and filter runs inside the storage engine (pushdown);
             # the type filter after it sees one row per field instead of every point.
             "  |> last()",
@@ -91,10 +98,7 @@ def latest_texts_flux(*, bucket: str, machine_id: str, start: datetime, stop: da
             'import "strings"',
             'import "types"',
             "",
-            f"from(bucket: {flux_string(bucket)})",
-            f"  |> range(start: {flux_time(start)}, stop: {flux_time(stop)})",
-            f"  |> filter(fn: (r) => r._measurement == {flux_string(READINGS)}"
-            f" and r.machine_id == {flux_string(machine_id)})",
+            *_machine_readings(bucket, machine_id, start, stop),
             "  |> last()",  # pushed down, as in latest_flux
             '  |> filter(fn: (r) => types.isType(v: r._value, type: "string")'
             f" and not strings.hasSuffix(v: r._field, suffix: {flux_string(QUALITY_SUFFIX)}))",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
@@ -16,10 +18,12 @@ from influxdb_client.rest import ApiException
 
 from api.errors import HistoryUnavailableError
 from api.history.csvrows import FluxResultError, points_from_csv
-from api.history.flux import aggregates_flux, latest_flux, latest_texts_flux, readings_flux
+from api.history.flux import latest_flux, latest_texts_flux, readings_flux
 from api.history.params import ReadingsQuery
 from api.history.sources import AGGREGATED, RAW, aggregated_flux
 from contracts.influx_schema import QUALITY_SUFFIX
+
+R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
@@ -117,38 +121,20 @@ class HistoryReader:
     ) -> dict[str, dict[str, Any]]:
         """The newest value of every numeric field of the machine in ``[start, stop)``."""
         flux = latest_flux(bucket=self.bucket, machine_id=machine_id, start=start, stop=stop)
-        return latest_values(self._points(await self._query_raw(flux)))
+        return latest_values(await self.query_rows(flux, points_from_csv))
 
     async def latest_texts(
         self, *, machine_id: str, start: datetime, stop: datetime
     ) -> dict[str, dict[str, Any]]:
         """The newest text of every text tag of the machine in ``[start, stop)``."""
-        flux = latest_texts_flux(
-            bucket=self.bucket, machine_id=machine_id, start=start, stop=stop
-        )
-        rows = self._points(await self._query_raw(flux), tags=("_field", "_value"))
-        return latest_texts(rows)
+        flux = latest_texts_flux(bucket=self.bucket, machine_id=machine_id, start=start, stop=stop)
+        return latest_texts(await self.query_rows(flux, _points(tags=("_field", "_value"))))
 
-    async def aggregates(
-        self,
-        *,
-        machine_id: str,
-        window: str,
-        sensors: tuple[str, ...] | None,
-        start: datetime,
-        stop: datetime,
-        limit: int,
-    ) -> ReadingsResult:
-        flux = aggregates_flux(
-            bucket=self.aggregates_bucket,
-            machine_id=machine_id,
-            window=window,
-            sensors=sensors,
-            start=start,
-            stop=stop,
-            limit=limit,
-        )
-        points = self._points(await self._query_raw(flux), tags=("sensor",))
+    async def aggregates(self, flux: str, *, limit: int) -> ReadingsResult:
+        """The rows of an :func:`~api.history.flux.aggregates_flux` query (of the
+        aggregates bucket) that asked for ``limit + 1``: at most ``limit``, and whether more
+        were there."""
+        points = await self.query_rows(flux, _points(tags=("sensor",)))
         truncated = len(points) > limit
         del points[limit:]
         return ReadingsResult(points=points, truncated=truncated)
@@ -158,10 +144,12 @@ class HistoryReader:
         :class:`HistoryUnavailableError` when InfluxDB refuses or does not answer."""
         return await self._query_raw(flux)
 
-    @staticmethod
-    def _points(text: str, *, tags: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    async def query_rows(self, flux: str, parse: Callable[[str], R]) -> R:
+        """``parse`` of the query's annotated CSV; :class:`HistoryUnavailableError` when
+        InfluxDB refuses, does not answer, or breaks off mid-result."""
+        text = await self._query_raw(flux)
         try:
-            return points_from_csv(text, tags=tags)
+            return parse(text)
         except FluxResultError as exc:
             raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
 
@@ -184,6 +172,10 @@ class HistoryReader:
             logger.warning("influxdb query failed error=%r", exc)
             raise HistoryUnavailableError(f"influxdb: query failed ({type(exc).__name__})") from exc
         return result
+
+
+def _points(*, tags: tuple[str, ...]) -> Callable[[str], list[dict[str, Any]]]:
+    return functools.partial(points_from_csv, tags=tags)
 
 
 def latest_texts(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -11,15 +11,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from api.errors import StartupError
 from api.kafka.partitions import topic_partitions
-from contracts.errors import ContractError
 from kafka_edge.aio_clients import aio_consumer
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.retry import RetryPolicy, retry_async
@@ -29,47 +26,9 @@ logger = logging.getLogger(__name__)
 # Called with the record key and value (``None`` for a tombstone), in offset order.
 ApplyRecord = Callable[[bytes | None, bytes | None], None]
 
-T = TypeVar("T")
-
 # A failed fetch while following: 0.5 s, doubling to 5 s, jittered; never gives up (the
 # copy in memory stays as it was meanwhile).
 FOLLOW_RETRY = RetryPolicy(initial_s=0.5, max_s=5.0)
-
-
-@dataclass(frozen=True, slots=True)
-class KeyedRecord(Generic[T]):
-    """One decoded record of a compacted topic; ``value`` is ``None`` for a tombstone."""
-
-    key: str
-    value: T | None
-
-
-def decode_keyed(
-    key: bytes | None,
-    value: bytes | None,
-    *,
-    decode: Callable[[bytes], T],
-    key_of: Callable[[T], str],
-    what: str,
-) -> KeyedRecord[T] | None:
-    """Decode one record whose value must name its own key; ``None`` (logged) if unusable."""
-    if key is None:
-        logger.warning("%s record without a key ignored", what)
-        return None
-    key_text = key.decode(errors="replace")
-    if value is None:
-        return KeyedRecord(key_text, None)
-    try:
-        decoded = decode(value)
-    except ContractError as exc:
-        logger.warning("%s record ignored key=%s error=%s", what, key_text, exc)
-        return None
-    if key_of(decoded) != key_text:
-        logger.warning(
-            "%s record ignored key=%s reason=value names %s", what, key_text, key_of(decoded)
-        )
-        return None
-    return KeyedRecord(key_text, decoded)
 
 
 class CompactedTopicReader:

@@ -5,6 +5,7 @@ answered with a ``result`` frame instead of an HTTP status."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,14 +59,10 @@ class LiveActions:
                 detail=f"alarm {request.alarm_id!r}: not found",
             )
         action = make_action(record, "acknowledge", identity.principal, comment=request.comment)
-        try:
-            await self.alarms.submit(action)
-        except ApiError as exc:
-            return result_frame("ack", request.request_id, status=exc.status_code, detail=str(exc))
-        return result_frame(
+        return await _submitted(
             "ack",
             request.request_id,
-            status=202,
+            self.alarms.submit(action),
             alarm_id=request.alarm_id,
             action_id=action.action_id,
         )
@@ -87,16 +84,21 @@ class LiveActions:
             return result_frame(
                 "command", request.request_id, status=422, detail=validation_detail(exc.errors())
             )
-        try:
-            await self.commands.submit(command)
-        except ApiError as exc:
-            return result_frame(
-                "command", request.request_id, status=exc.status_code, detail=str(exc)
-            )
-        return result_frame(
+        return await _submitted(
             "command",
             request.request_id,
-            status=202,
+            self.commands.submit(command),
             command_id=command.command_id,
             machine_id=request.machine_id,
         )
+
+
+async def _submitted(
+    kind: str, request_id: str | None, submit: Awaitable[object], **accepted: Any
+) -> dict[str, Any]:
+    """The result frame of a submission: ``202`` with ``accepted``, or the API error's."""
+    try:
+        await submit
+    except ApiError as exc:
+        return result_frame(kind, request_id, status=exc.status_code, detail=str(exc))
+    return result_frame(kind, request_id, status=202, **accepted)

@@ -66,14 +66,18 @@ class LiveFeed:
         self.invalid_records = 0
         self._yield_every = max(1, min(256, hub.queue_frames // 4))
 
-    async def start(self, *, timeout_s: float) -> None:
-        consumer = aio_consumer(
+    def _groupless_consumer(self, client_id: str, *, from_offset: str) -> AIOKafkaConsumer:
+        """A consumer that assigns partitions itself: no group, nothing committed."""
+        return aio_consumer(
             self._kafka,
-            client_id="millstream-api-live",
+            client_id=client_id,
             group_id=None,
             enable_auto_commit=False,
-            auto_offset_reset="latest",
+            auto_offset_reset=from_offset,
         )
+
+    async def start(self, *, timeout_s: float) -> None:
+        consumer = self._groupless_consumer("millstream-api-live", from_offset="latest")
         await consumer.start()
         self._consumer = consumer
         try:
@@ -208,13 +212,7 @@ class LiveFeed:
         wanted = {p: (o, until[p]) for p, o in start.items() if o < until[p]}
         if not wanted:
             return []
-        consumer = aio_consumer(
-            self._kafka,
-            client_id="millstream-api-live-replay",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        consumer = self._groupless_consumer("millstream-api-live-replay", from_offset="earliest")
         await consumer.start()
         out: list[tuple[AlarmEvent, str]] = []
         try:

@@ -7,18 +7,13 @@ a machine is shown as their merge.
 
 from __future__ import annotations
 
-import logging
-
-from api.kafka.compacted import decode_keyed
+from api.kafka.keyed import KeyedTable, text_key
 from api.kafka.producer import KafkaPublisher
 from api.kafka.store import CompactedStore
 from api.machines.overlay import OVERLAY_SUFFIX, MachineOverlay, decode_overlay, merged
-from contracts.errors import ContractError
 from contracts.machines import MachineInfo, decode_machine
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
-
-logger = logging.getLogger(__name__)
 
 
 def machine_sort_key(machine_id: str) -> tuple[int, int, str]:
@@ -32,40 +27,24 @@ class MachineTable:
     """Machine id -> connector record and API overlay, in offset order; tombstones delete."""
 
     def __init__(self) -> None:
-        self._base: dict[str, MachineInfo] = {}
-        self._overlay: dict[str, MachineOverlay] = {}
+        self._base = KeyedTable(
+            parse_key=text_key, decode=decode_machine, key_of=lambda m: m.machine_id, what="machine"
+        )
+        self._overlay = KeyedTable(
+            decode=decode_overlay,
+            key_of=lambda o: o.machine_id,
+            what="machine overlay",
+            parse_key=lambda key: text_key(key).removesuffix(OVERLAY_SUFFIX),
+        )
 
     def __len__(self) -> int:
         return len(self.all())
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is not None and key.endswith(OVERLAY_SUFFIX.encode()):
-            self._apply_overlay(key, value)
-            return
-        record = decode_keyed(
-            key, value, decode=decode_machine, key_of=lambda m: m.machine_id, what="machine"
-        )
-        if record is None:
-            return
-        if record.value is None:
-            self._base.pop(record.key, None)
+            self._overlay.apply(key, value)
         else:
-            self._base[record.key] = record.value
-
-    def _apply_overlay(self, key: bytes, value: bytes | None) -> None:
-        machine_id = key.decode(errors="replace").removesuffix(OVERLAY_SUFFIX)
-        if value is None:
-            self._overlay.pop(machine_id, None)
-            return
-        try:
-            overlay = decode_overlay(value)
-        except ContractError as exc:
-            logger.warning("machine overlay ignored key=%r error=%s", key, exc)
-            return
-        if overlay.machine_id != machine_id:
-            logger.warning("machine overlay ignored key=%r reason=value names another", key)
-            return
-        self._overlay[machine_id] = overlay
+            self._base.apply(key, value)
 
     def get(self, machine_id: str) -> MachineInfo | None:
         return merged(self._base.get(machine_id), self._overlay.get(machine_id))

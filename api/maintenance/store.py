@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 
+from api.kafka.keyed import decode_keyed
 from api.kafka.producer import KafkaPublisher
 from api.kafka.store import CompactedStore
 from contracts.errors import ContractError
@@ -12,35 +12,36 @@ from contracts.maintenance import MaintenanceSchedule, decode_maintenance, maint
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
 
-logger = logging.getLogger(__name__)
+
+def parse_maintenance_key(key: bytes) -> tuple[str, str]:
+    """``<machine_id>/<schedule_id>`` -> both ids."""
+    machine_id, sep, schedule_id = key.decode(errors="replace").rpartition("/")
+    if not sep:
+        raise ContractError("maintenance key: not <machine_id>/<schedule_id>")
+    return machine_id, schedule_id
 
 
 class MaintenanceTable:
-    """Schedules applied in offset order; a tombstone deletes one."""
+    """Schedules applied in offset order, kept by machine; a tombstone deletes one."""
 
     def __init__(self) -> None:
         self._by_machine: dict[str, dict[str, MaintenanceSchedule]] = {}
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        text = key.decode(errors="replace") if key is not None else ""
-        machine_id, sep, schedule_id = text.rpartition("/")
-        if not sep:
-            logger.warning("maintenance record ignored key=%r reason=not machine/schedule", key)
+        record = decode_keyed(
+            key,
+            value,
+            parse_key=parse_maintenance_key,
+            decode=decode_maintenance,
+            key_of=lambda s: (s.machine_id, s.schedule_id),
+            what="maintenance",
+        )
+        if record is None:
             return
-        if value is None:
-            self._remove(machine_id, schedule_id)
+        machine_id, schedule_id = record.key
+        if record.value is not None:
+            self._by_machine.setdefault(machine_id, {})[schedule_id] = record.value
             return
-        try:
-            schedule = decode_maintenance(value)
-        except ContractError as exc:
-            logger.warning("maintenance record ignored key=%r error=%s", key, exc)
-            return
-        if (schedule.machine_id, schedule.schedule_id) != (machine_id, schedule_id):
-            logger.warning("maintenance record ignored key=%r reason=value names another", key)
-            return
-        self._by_machine.setdefault(machine_id, {})[schedule_id] = schedule
-
-    def _remove(self, machine_id: str, schedule_id: str) -> None:
         schedules = self._by_machine.get(machine_id)
         if schedules is not None:
             schedules.pop(schedule_id, None)

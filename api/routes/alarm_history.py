@@ -12,9 +12,9 @@ from api.alarms.health import alarm_health
 from api.alarms.history_models import AlarmHealthOut, JournalOut
 from api.alarms.journal import JournalFilter, event_rows, events_flux, journal_flux, journal_rows
 from api.deps import Engineer, HistoryDep, Principal
-from api.errors import HistoryUnavailableError, InvalidInputError
-from api.history.csvrows import FluxResultError
+from api.errors import InvalidInputError
 from api.history.params import parse_instant
+from api.queryparams import comma_choices
 from api.responses import OrjsonResponse
 from contracts.alarms import AlarmEventKind, Severity
 from contracts.errors import ContractError
@@ -36,19 +36,6 @@ Instant = Annotated[str, Query(max_length=64, description="-24h, now, or RFC 333
 Text = Annotated[str | None, Query(max_length=200)]
 
 
-def _choices(name: str, raw: str | None, allowed: frozenset[str]) -> frozenset[str] | None:
-    if not raw:
-        return None
-    chosen = frozenset(v for v in raw.split(",") if v)
-    unknown = sorted(chosen - allowed)
-    if unknown:
-        raise InvalidInputError(
-            f"{name}: unknown value(s) {', '.join(map(repr, unknown))}; "
-            f"one of {', '.join(sorted(allowed))}"
-        )
-    return chosen or None
-
-
 def _filter(start: str, stop: str, *, plant: str | None = None, **more: Any) -> JournalFilter:
     now = datetime.now(UTC)
     query = JournalFilter(
@@ -60,10 +47,6 @@ def _filter(start: str, stop: str, *, plant: str | None = None, **more: Any) -> 
     if query.stop <= query.start:
         raise InvalidInputError("stop: must be after start")
     return query
-
-
-async def _query(history: HistoryDep, flux: str) -> str:
-    return await history.query_csv(flux)
 
 
 @router.get(
@@ -95,16 +78,11 @@ async def alarm_journal(
         plant=plant,
         machine_id=machine,
         sensor=sensor,
-        severities=_choices("severity", severity, _SEVERITIES),
-        events=_choices("event", event, _EVENTS),
+        severities=comma_choices("severity", [severity] if severity else None, _SEVERITIES),
+        events=comma_choices("event", [event] if event else None, _EVENTS),
     )
-    text = await _query(
-        history, journal_flux(bucket=history.alarms_bucket, query=query, limit=limit)
-    )
-    try:
-        rows = journal_rows(text)
-    except FluxResultError as exc:
-        raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
+    flux = journal_flux(bucket=history.alarms_bucket, query=query, limit=limit)
+    rows = await history.query_rows(flux, journal_rows)
     return OrjsonResponse(
         {
             "start": format_ts(int(query.start.timestamp() * 1000)),
@@ -132,11 +110,9 @@ async def alarm_health_kpis(
     query = _filter(start, stop, plant=plant)
     if (query.stop - query.start).days > MAX_HEALTH_DAYS:
         raise InvalidInputError(f"start: the period may span at most {MAX_HEALTH_DAYS} days")
-    text = await _query(history, events_flux(bucket=history.alarms_bucket, query=query))
-    try:
-        events = event_rows(text)
-    except FluxResultError as exc:
-        raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
+    events = await history.query_rows(
+        events_flux(bucket=history.alarms_bucket, query=query), event_rows
+    )
     start_ms = int(query.start.timestamp() * 1000)
     stop_ms = int(query.stop.timestamp() * 1000)
     return OrjsonResponse(

@@ -19,11 +19,11 @@ from api.alarms.models import (
     ShelveBody,
 )
 from api.alarms.store import AlarmFilter, AlarmStore, make_action
-from api.auth.roles import Identity
 from api.deps import AlarmStoreDep, Engineer, Principal
 from api.errors import InvalidInputError, NotFoundError
 from api.flat import with_machine_id_json
 from api.pathparams import AlarmIdPath, MachineIdPath
+from api.queryparams import comma_choices
 from api.responses import conditional_json, json_response
 from contracts.alarm_actions import MANUAL_RULE, AlarmAction, parse_alarm_id
 from contracts.alarm_state import AlarmStateRecord
@@ -40,19 +40,6 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is invalid; the detail names it"},
 }
 MAX_LIMIT = 10_000
-
-
-def _choices(name: str, values: list[str] | None, allowed: frozenset[str]) -> frozenset[str] | None:
-    if not values:
-        return None
-    chosen = frozenset(v for item in values for v in item.split(",") if v)
-    unknown = sorted(chosen - allowed)
-    if unknown:
-        raise InvalidInputError(
-            f"{name}: unknown value(s) {', '.join(map(repr, unknown))}; "
-            f"one of {', '.join(sorted(allowed))}"
-        )
-    return chosen or None
 
 
 def _views(records: list[AlarmStateRecord]) -> list[dict[str, Any]]:
@@ -78,8 +65,8 @@ async def list_alarms(
 ) -> Response:
     """Alarms matching every given filter, the most recently changed first."""
     where = AlarmFilter(
-        states=_choices("state", state, _STATES),
-        severities=_choices("severity", severity, _SEVERITIES),
+        states=comma_choices("state", state, _STATES),
+        severities=comma_choices("severity", severity, _SEVERITIES),
         plant=plant,
         machine_id=machine_id,
         active=active,
@@ -97,7 +84,7 @@ async def machine_alarms(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
 ) -> Response:
     """One machine's alarms (every rule and sensor), the most recently changed first."""
-    where = AlarmFilter(states=_choices("state", state, _STATES), machine_id=machine_id)
+    where = AlarmFilter(states=comma_choices("state", state, _STATES), machine_id=machine_id)
     return conditional_json(request, _views(store.table.select(where, limit=limit)))
 
 
@@ -136,32 +123,30 @@ async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
     )
 
 
-async def _commented_action(
-    store: AlarmStore,
-    alarm_id: str,
-    kind: Literal["acknowledge", "unshelve"],
-    identity: Identity,
-    body: AcknowledgeBody | None,
-) -> Response:
-    record = _existing(store, alarm_id)
-    comment = body.comment if body is not None else ""
-    return await _submit(store, make_action(record, kind, identity.principal, comment=comment))
+def _commented_route(kind: Literal["acknowledge", "unshelve"], doc: str) -> None:
+    """``POST /alarms/{alarm_id}/<kind>`` with an optional ``comment``."""
+
+    async def route(
+        alarm_id: AlarmIdPath,
+        identity: Engineer,
+        store: AlarmStoreDep,
+        body: AcknowledgeBody | None = None,
+    ) -> Response:
+        record = _existing(store, alarm_id)
+        comment = body.comment if body is not None else ""
+        return await _submit(store, make_action(record, kind, identity.principal, comment=comment))
+
+    route.__name__ = route.__qualname__ = f"{kind}_alarm"
+    route.__doc__ = doc
+    router.post(
+        f"/alarms/{{alarm_id}}/{kind}",
+        status_code=202,
+        response_model=ActionAccepted,
+        responses=_ACTION_ERRORS,
+    )(route)
 
 
-@router.post(
-    "/alarms/{alarm_id}/acknowledge",
-    status_code=202,
-    response_model=ActionAccepted,
-    responses=_ACTION_ERRORS,
-)
-async def acknowledge_alarm(
-    alarm_id: AlarmIdPath,
-    identity: Engineer,
-    store: AlarmStoreDep,
-    body: AcknowledgeBody | None = None,
-) -> Response:
-    """Acknowledge an alarm (ISA-18.2): an operator has seen it."""
-    return await _commented_action(store, alarm_id, "acknowledge", identity, body)
+_commented_route("acknowledge", "Acknowledge an alarm (ISA-18.2): an operator has seen it.")
 
 
 @router.post(
@@ -191,20 +176,7 @@ async def shelve_alarm(
     return await _submit(store, action)
 
 
-@router.post(
-    "/alarms/{alarm_id}/unshelve",
-    status_code=202,
-    response_model=ActionAccepted,
-    responses=_ACTION_ERRORS,
-)
-async def unshelve_alarm(
-    alarm_id: AlarmIdPath,
-    identity: Engineer,
-    store: AlarmStoreDep,
-    body: AcknowledgeBody | None = None,
-) -> Response:
-    """End a shelve early."""
-    return await _commented_action(store, alarm_id, "unshelve", identity, body)
+_commented_route("unshelve", "End a shelve early.")
 
 
 @router.post(

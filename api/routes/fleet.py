@@ -10,8 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.deps import HistoryDep, Principal
-from api.errors import HistoryUnavailableError, InvalidInputError
-from api.history.csvrows import FluxResultError
+from api.errors import InvalidInputError
 from api.history.fleet import fleet_latest, fleet_latest_flux
 from api.history.params import parse_instant
 from api.responses import conditional_json
@@ -57,8 +56,5 @@ async def get_fleet_latest(
     if start_at >= now:
         raise InvalidInputError("start: must be in the past")
     flux = fleet_latest_flux(bucket=history.bucket, plant=plant, start=start_at, stop=now)
-    try:
-        machines = fleet_latest(await history.query_csv(flux))
-    except FluxResultError as exc:
-        raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc
+    machines = await history.query_rows(flux, fleet_latest)
     return conditional_json(request, {"plant": plant, "machines": machines})

@@ -15,6 +15,7 @@ from api.deps import HistoryDep, Principal, SettingsDep
 from api.errors import InvalidInputError
 from api.flat import machine_id_json
 from api.history.csvout import CSV_MEDIA_TYPE, readings_csv
+from api.history.flux import aggregates_flux
 from api.history.params import ReadingsQuery, parse_fields, parse_instant, readings_query
 from api.history.reader import ReadingsResult
 from api.history.sources import pick_source
@@ -270,7 +271,8 @@ async def get_aggregates(
     rows = settings.readings_default_limit if limit is None else limit
     if rows > settings.readings_max_limit:
         raise InvalidInputError(f"limit: must be between 1 and {settings.readings_max_limit}")
-    result = await history.aggregates(
+    flux = aggregates_flux(
+        bucket=history.aggregates_bucket,
         machine_id=machine_id,
         window=window,
         sensors=parse_fields(sensors),
@@ -278,6 +280,7 @@ async def get_aggregates(
         stop=stop_at,
         limit=rows,
     )
+    result = await history.aggregates(flux, limit=rows)
     return conditional_json(
         request,
         {

@@ -52,6 +52,19 @@ def _existing(
     return schedule
 
 
+def _current(
+    request: Request,
+    machines: MachineRegistry,
+    store: MaintenanceStore,
+    machine_id: str,
+    schedule_id: str,
+) -> MaintenanceSchedule:
+    """The schedule a write changes, if ``If-Match`` (when sent) names its version."""
+    current = _existing(machines, store, machine_id, schedule_id)
+    check_if_match(request, schedule_view(current))
+    return current
+
+
 def _schedule(
     machine_id: str, schedule_id: str, fields: dict[str, Any], identity: Identity
 ) -> MaintenanceSchedule:
@@ -140,8 +153,7 @@ async def replace_schedule(
     store: MaintenanceDep,
 ) -> Response:
     """Replace every writable field (what GET returned is accepted as it is)."""
-    current = _existing(machines, store, machine_id, schedule_id)
-    check_if_match(request, schedule_view(current))
+    _current(request, machines, store, machine_id, schedule_id)
     _same_ids(body, machine_id, schedule_id)
     schedule = _schedule(machine_id, schedule_id, _writable(body), identity)
     await store.put(schedule)
@@ -159,8 +171,7 @@ async def update_schedule(
     store: MaintenanceDep,
 ) -> Response:
     """Change some fields, e.g. ``{"done_at": "2025-12-15"}`` once the task is done."""
-    current = _existing(machines, store, machine_id, schedule_id)
-    check_if_match(request, schedule_view(current))
+    current = _current(request, machines, store, machine_id, schedule_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     for name in ("task", "due_date"):
         if name in changes and changes[name] is None:
@@ -186,7 +197,6 @@ async def delete_schedule(
     store: MaintenanceDep,
 ) -> Response:
     """Remove a schedule; it is ``404`` afterwards."""
-    current = _existing(machines, store, machine_id, schedule_id)
-    check_if_match(request, schedule_view(current))
+    _current(request, machines, store, machine_id, schedule_id)
     await store.delete(machine_id, schedule_id)
     return Response(status_code=204)

@@ -24,6 +24,18 @@ class _Bucket:
         self.tokens = min(float(self.capacity), self.tokens + elapsed_s * self.rate_per_s)
         self.updated_s = now_s
 
+    def allowed(self) -> BucketResult:
+        return BucketResult(
+            allowed=True,
+            remaining=math.floor(self.tokens),
+            reset_s=(self.capacity - self.tokens) / self.rate_per_s,
+        )
+
+    def refused(self) -> BucketResult:
+        return BucketResult(
+            allowed=False, remaining=0, reset_s=(1.0 - self.tokens) / self.rate_per_s
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class BucketResult:
@@ -53,16 +65,10 @@ class TokenBuckets:
             self._buckets[key] = bucket
         else:
             bucket.refill(now_s)
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return BucketResult(
-                allowed=True,
-                remaining=math.floor(bucket.tokens),
-                reset_s=(bucket.capacity - bucket.tokens) / bucket.rate_per_s,
-            )
-        return BucketResult(
-            allowed=False, remaining=0, reset_s=(1.0 - bucket.tokens) / bucket.rate_per_s
-        )
+        if bucket.tokens < 1.0:
+            return bucket.refused()
+        bucket.tokens -= 1.0
+        return bucket.allowed()
 
     def peek(
         self, key: tuple[str, ...], *, capacity: int, period_s: float, now_s: float
@@ -72,15 +78,7 @@ class TokenBuckets:
         if bucket is None:
             return BucketResult(allowed=True, remaining=capacity, reset_s=0.0)
         bucket.refill(now_s)
-        if bucket.tokens >= 1.0:
-            return BucketResult(
-                allowed=True,
-                remaining=math.floor(bucket.tokens),
-                reset_s=(bucket.capacity - bucket.tokens) / bucket.rate_per_s,
-            )
-        return BucketResult(
-            allowed=False, remaining=0, reset_s=(1.0 - bucket.tokens) / bucket.rate_per_s
-        )
+        return bucket.allowed() if bucket.tokens >= 1.0 else bucket.refused()
 
     def forget_full(self, now_s: float) -> int:
         """Drop the buckets that have refilled completely; returns how many."""

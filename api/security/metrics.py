@@ -8,7 +8,8 @@ feed, which count them anyway: see :meth:`ApiMetrics.watch_live`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,6 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.live.stats import LiveStats
+
+M = TypeVar("M", CounterMetricFamily, GaugeMetricFamily)
 
 _LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -82,6 +85,13 @@ class ApiMetrics:
         return generate_latest(self.registry)
 
 
+def _by_label(family: M, values: Mapping[str, float]) -> M:
+    """``family`` with one sample per label value, in label order."""
+    for label, value in sorted(values.items()):
+        family.add_metric([label], value)
+    return family
+
+
 class _LiveCollector(Collector):
     def __init__(self) -> None:
         self.source: Callable[[], LiveStats] | None = None
@@ -91,24 +101,24 @@ class _LiveCollector(Collector):
         yield GaugeMetricFamily(
             "millstream_api_ws_clients", "Open WebSocket /live connections.", value=stats.clients
         )
-        frames = CounterMetricFamily(
-            "millstream_api_ws_frames",
-            "Events fanned out to WebSocket clients, by kind.",
-            labels=["kind"],
+        yield _by_label(
+            CounterMetricFamily(
+                "millstream_api_ws_frames",
+                "Events fanned out to WebSocket clients, by kind.",
+                labels=["kind"],
+            ),
+            stats.frames,
         )
-        for kind, total in sorted(stats.frames.items()):
-            frames.add_metric([kind], total)
-        yield frames
         yield CounterMetricFamily(
             "millstream_api_ws_clients_overflowed",
             "WebSocket clients cut off because they could not keep up.",
             value=stats.clients_overflowed,
         )
-        lag = GaugeMetricFamily(
-            "millstream_api_live_lag_records",
-            "Records of the live feed's topics not yet read, by topic.",
-            labels=["topic"],
+        yield _by_label(
+            GaugeMetricFamily(
+                "millstream_api_live_lag_records",
+                "Records of the live feed's topics not yet read, by topic.",
+                labels=["topic"],
+            ),
+            stats.lag,
         )
-        for topic, records in sorted(stats.lag.items()):
-            lag.add_metric([topic], records)
-        yield lag

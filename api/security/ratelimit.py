@@ -4,7 +4,7 @@ Limits are written in the ``limits`` library's notation ("200/second", several j
 ``;``) and counted per (route class, credential):
 
 - ``memory://`` (the default): a token bucket per process (:mod:`api.security.buckets`);
-- any other ``MILLSTREAM_RATE_LIMIT_STORAGE_URI`` (``redis://host:6379``): a moving window
+- any other ``MILLSTREAM_API_RATE_LIMIT_STORAGE_URI`` (``redis://host:6379``): a moving window
   in that storage through ``limits``' asyncio API, shared by every replica.
 
 ``limits``' own memory storage starts an expiry thread (or a thread hop) on each hit, which

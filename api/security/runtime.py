@@ -47,7 +47,7 @@ def jwt_secret(settings: ApiSettings) -> str:
         return settings.jwt_secret.get_secret_value()
     # Only reachable in development (api.security.startup refuses this in production).
     logger.warning(
-        "MILLSTREAM_JWT_SECRET not set: using a random secret; login tokens end with this "
+        "MILLSTREAM_API_JWT_SECRET not set: using a random secret; login tokens end with this "
         "process and are not accepted by other replicas"
     )
     return secrets.token_urlsafe(48)

@@ -11,6 +11,7 @@ import ipaddress
 from pydantic import SecretStr
 
 from api.auth.passwords import MIN_PASSWORD_CHARS
+from api.env_names import api_variable
 from api.settings import ApiSettings
 from contracts.errors import ConfigError
 
@@ -63,23 +64,23 @@ def _weak_secret(value: SecretStr | None, *, min_chars: int) -> str | None:
 def deployment_problems(settings: ApiSettings) -> list[str]:
     """Everything wrong with ``settings`` for its mode, as ``VARIABLE: reason``."""
     problems: list[str] = []
-    tls_files = (("API_TLS_CERT", settings.api_tls_cert), ("API_TLS_KEY", settings.api_tls_key))
+    tls_files = (("api_tls_cert", settings.api_tls_cert), ("api_tls_key", settings.api_tls_key))
     for name, path in tls_files:
         if path is not None and not path.is_file():
-            problems.append(f"MILLSTREAM_{name}: {path} is not a readable file")
+            problems.append(f"{api_variable(name)}: {path} is not a readable file")
     if settings.env == "development":
         return problems
     for name, value, min_chars in (
-        ("JWT_SECRET", settings.jwt_secret, MIN_SECRET_CHARS),
-        ("ADMIN_API_KEY", settings.admin_api_key, MIN_SECRET_CHARS),
+        ("jwt_secret", settings.jwt_secret, MIN_SECRET_CHARS),
+        ("admin_api_key", settings.admin_api_key, MIN_SECRET_CHARS),
     ):
         reason = _weak_secret(value, min_chars=min_chars)
         if reason:
-            problems.append(f"MILLSTREAM_{name}: {reason}")
+            problems.append(f"{api_variable(name)}: {reason}")
     if settings.admin_password is not None:
         reason = _weak_secret(settings.admin_password, min_chars=MIN_PASSWORD_CHARS)
         if reason:
-            problems.append(f"MILLSTREAM_ADMIN_PASSWORD: {reason}")
+            problems.append(f"{api_variable('admin_password')}: {reason}")
     insecure = not settings.tls and not settings.api_allow_insecure_http
     if insecure and not is_loopback(settings.api_host):
         problems.append(

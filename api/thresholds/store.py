@@ -8,13 +8,12 @@ record or tombstone replaces them, as in the pipeline's rule set.
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from api.kafka.keyed import KeyedTable
 from api.kafka.producer import KafkaPublisher
 from api.kafka.store import CompactedStore
-from contracts.errors import ContractError
 from contracts.thresholds import (
     ALL_MACHINES,
     SensorThresholds,
@@ -25,8 +24,6 @@ from contracts.thresholds import (
 )
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.records import Record
-
-logger = logging.getLogger(__name__)
 
 Source = Literal["machine", "default"]
 
@@ -44,49 +41,32 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-class ThresholdsTable:
+class ThresholdsTable(KeyedTable[tuple[str, str], SensorThresholds]):
     """``(machine_id, sensor)`` -> record, applied in offset order; tombstones delete."""
 
     def __init__(self) -> None:
-        self._records: dict[tuple[str, str], SensorThresholds] = {
-            (r.machine_id, r.sensor): r for r in default_thresholds()
-        }
-
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            logger.warning("thresholds record without a key ignored")
-            return
-        try:
-            machine_id, sensor = parse_thresholds_key(key)
-        except ContractError as exc:
-            logger.warning("thresholds record ignored error=%s", exc)
-            return
-        if value is None:
-            self._records.pop((machine_id, sensor), None)
-            return
-        try:
-            record = decode_thresholds(value)
-        except ContractError as exc:
-            logger.warning("thresholds record ignored key=%r error=%s", key, exc)
-            return
-        if (record.machine_id, record.sensor) != (machine_id, sensor):
-            logger.warning("thresholds record ignored key=%r reason=value names another", key)
-            return
-        self._records[(machine_id, sensor)] = record
+        super().__init__(
+            parse_key=parse_thresholds_key,
+            decode=decode_thresholds,
+            key_of=lambda r: (r.machine_id, r.sensor),
+            what="thresholds",
+        )
+        for record in default_thresholds():
+            self.put(record)
 
     def own(self, machine_id: str, sensor: str) -> SensorThresholds | None:
-        return self._records.get((machine_id, sensor))
+        return self.get((machine_id, sensor))
 
     def effective(self, machine_id: str, sensor: str) -> tuple[SensorThresholds, Source] | None:
-        own = self._records.get((machine_id, sensor))
+        own = self.get((machine_id, sensor))
         if own is not None:
             return own, "machine" if machine_id != ALL_MACHINES else "default"
-        default = self._records.get((ALL_MACHINES, sensor))
+        default = self.get((ALL_MACHINES, sensor))
         return (default, "default") if default is not None else None
 
     def for_machine(self, machine_id: str) -> dict[str, tuple[SensorThresholds, Source]]:
         """Every sensor with rules for ``machine_id``, sorted by sensor name."""
-        sensors = {s for (m, s) in self._records if m in (machine_id, ALL_MACHINES)}
+        sensors = {s for (m, s) in self if m in (machine_id, ALL_MACHINES)}
         out: dict[str, tuple[SensorThresholds, Source]] = {}
         for sensor in sorted(sensors):
             found = self.effective(machine_id, sensor)
@@ -95,7 +75,7 @@ class ThresholdsTable:
         return out
 
     def own_sensors(self, machine_id: str) -> list[str]:
-        return sorted(s for (m, s) in self._records if m == machine_id)
+        return sorted(s for (m, s) in self if m == machine_id)
 
 
 class ThresholdsStore(CompactedStore):

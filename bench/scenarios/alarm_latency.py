@@ -20,7 +20,7 @@ import uuid
 import orjson
 
 from bench import load
-from bench.core import Figure, ScenarioContext
+from bench.core import Figure, ScenarioContext, latency_figures
 from bench.stack import ADMIN_KEY, services
 
 NAME = "alarm_latency"
@@ -152,8 +152,6 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     base_lat = asyncio.run(
         _bare_round_trip(bootstrap, f"{settings.topic_prefix}.readings", min(probes_n, 50))
     )
-    b50, b99 = load.percentile(base_lat, 50), load.percentile(base_lat, 99)
-    p50, p99 = load.percentile(lat, 50), load.percentile(lat, 99)
     goal_ms = 50.0
     missed = sum(1 for x in lat if x >= PROBE_TIMEOUT_S * 1000)
     if missed == len(lat):
@@ -167,35 +165,11 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         f"{missed} probe(s) got no alarm frame within {PROBE_TIMEOUT_S:.0f} s and count as "
         f"{PROBE_TIMEOUT_S * 1000:.0f} ms"
     )
-    return [
-        Figure(
-            NAME,
-            "p50",
-            p50,
-            "ms",
-            baseline_name="bare Kafka round trip p50",
-            baseline_value=b50,
-            higher_is_better=False,
-        ),
-        Figure(
-            NAME,
-            "p99",
-            p99,
-            "ms",
-            baseline_name="bare Kafka round trip p99",
-            baseline_value=b99,
-            higher_is_better=False,
-            goal=f"<= {goal_ms:.0f} ms",
-            met=p99 <= goal_ms,
-            note=note,
-        ),
-        Figure(
-            NAME,
-            "max",
-            max(lat),
-            "ms",
-            baseline_name="bare Kafka round trip max",
-            baseline_value=max(base_lat),
-            higher_is_better=False,
-        ),
-    ]
+    return latency_figures(
+        NAME,
+        lat,
+        base_lat,
+        baseline="bare Kafka round trip",
+        goal=("p99", goal_ms),
+        note=note,
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from bench.core import Figure, ScenarioContext
+from bench.stack import terminate
 from infra.ports import free_port
 
 NAME = "api_ingest"
@@ -42,9 +43,9 @@ def _rate(ctx: ScenarioContext, linger_ms: int) -> float:
     env.update(
         MILLSTREAM_API_HOST="127.0.0.1",
         MILLSTREAM_API_PORT=str(port),
-        MILLSTREAM_ADMIN_API_KEY=key,
-        MILLSTREAM_KAFKA_LINGER_MS=str(linger_ms),
-        MILLSTREAM_LOG_LEVEL="WARNING",
+        MILLSTREAM_API_ADMIN_API_KEY=key,
+        MILLSTREAM_API_KAFKA_LINGER_MS=str(linger_ms),
+        MILLSTREAM_API_LOG_LEVEL="WARNING",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "api"],
@@ -78,12 +79,7 @@ def _rate(ctx: ScenarioContext, linger_ms: int) -> float:
                     raise RuntimeError(f"POST /api/readings: {response.status_code}")
             return count / (time.perf_counter() - started)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, timeout_s=30)
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:

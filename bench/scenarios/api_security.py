@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import httpx
 
 from bench.core import Figure, ScenarioContext
+from bench.stack import terminate
 from infra.ports import free_port
 
 NAME = "api_security"
@@ -39,11 +40,11 @@ def _api(ctx: ScenarioContext, *, secure: bool) -> Iterator[httpx.Client]:
     env.update(ctx.env(settings))
     env.update(
         MILLSTREAM_API_PORT=str(port),
-        MILLSTREAM_ADMIN_API_KEY=admin_key,
-        MILLSTREAM_LOG_LEVEL="WARNING",
-        MILLSTREAM_RATE_LIMIT_READ="100000/second",
-        MILLSTREAM_RATE_LIMIT_ENABLED="true" if secure else "false",
-        MILLSTREAM_AUDIT_ENABLED="true" if secure else "false",
+        MILLSTREAM_API_ADMIN_API_KEY=admin_key,
+        MILLSTREAM_API_LOG_LEVEL="WARNING",
+        MILLSTREAM_API_RATE_LIMIT_READ="100000/second",
+        MILLSTREAM_API_RATE_LIMIT_ENABLED="true" if secure else "false",
+        MILLSTREAM_API_AUDIT_ENABLED="true" if secure else "false",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "api"],
@@ -68,12 +69,7 @@ def _api(ctx: ScenarioContext, *, secure: bool) -> Iterator[httpx.Client]:
         with httpx.Client(base_url=url, headers={"X-API-Key": admin_key}, timeout=10) as client:
             yield client
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        terminate(proc, timeout_s=20)
 
 
 def _block_s(client: httpx.Client, count: int) -> tuple[int, float]:

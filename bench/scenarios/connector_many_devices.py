@@ -37,7 +37,7 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from bench import load, profile
 from bench.core import Figure, ScenarioContext
-from bench.stack import services
+from bench.stack import services, wait_modbus_listening
 from connectors.config.devices import Device, load_devices
 from connectors.modbus.scan import ReadRequest, plan_device
 from infra import ports
@@ -62,17 +62,6 @@ class Side:
 def _cpu_s(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return float(times.user + times.system)
-
-
-async def _wait_listening(device: Device, *, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            client = AsyncModbusTcpClient(device.host, port=device.port, retries=0)
-            ok = await client.connect()
-            client.close()
-            if ok:
-                return
-            await asyncio.sleep(0.2)
 
 
 async def _bare_loop(
@@ -286,7 +275,7 @@ def measure(
                 "WARNING",
             ],
         )
-        asyncio.run(_wait_listening(devices[0], timeout_s=30))
+        asyncio.run(wait_modbus_listening([(devices[0].host, devices[0].port)], timeout_s=30))
         sim = svc.psutil_process("simulator")
         for i in range(rounds):
             order = list(sides) if i % 2 == 0 else list(reversed(sides))

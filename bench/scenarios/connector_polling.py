@@ -35,6 +35,7 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 
 from bench.core import Figure, ScenarioContext
+from bench.stack import terminate, wait_modbus_listening
 from connectors.config.devices import Device, load_devices
 from connectors.config.settings import ConnectorSettings
 from connectors.forwarding.producer import build_kafka_producer
@@ -95,27 +96,10 @@ def simulator(work_dir: Path) -> Iterator[tuple[Device, ...]]:
         env=os.environ.copy(),
     )
     try:
-        asyncio.run(_wait_listening(devices, timeout_s=20.0))
+        asyncio.run(wait_modbus_listening([(d.host, d.port) for d in devices], timeout_s=20.0))
         yield devices
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-async def _wait_listening(devices: tuple[Device, ...], *, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        for device in devices:
-            while True:
-                client = AsyncModbusTcpClient(device.host, port=device.port, retries=0)
-                ok = await client.connect()
-                client.close()
-                if ok:
-                    break
-                await asyncio.sleep(0.1)
+        terminate(proc, timeout_s=10)
 
 
 @dataclass(frozen=True, slots=True)

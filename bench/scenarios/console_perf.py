@@ -238,7 +238,7 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     with services(ctx.work_dir, ctx.env(settings)) as svc, console_page.chromium() as browser:
         # A day of 1 Hz points is a heavy query on a loaded machine: let it finish and be
         # measured rather than time out at the API's default 30 s.
-        base = svc.start_api(MILLSTREAM_INFLUX_QUERY_TIMEOUT_S="180")
+        base = svc.start_api(MILLSTREAM_API_INFLUX_QUERY_TIMEOUT_S="180")
         loader.start()
         try:
             context = browser.new_context(viewport=console_page.DESKTOP)

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from bench.core import Figure, ScenarioContext
+from bench.stack import terminate
 from contracts.settings import CommonSettings
 
 NAME = "pipeline_throughput"
@@ -266,12 +267,7 @@ def worker_run(
             admin.close()
             if profiler is not None:
                 profiler.wait(timeout=30)
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc, timeout_s=30)
 
 
 def _peer_python() -> Path | None:

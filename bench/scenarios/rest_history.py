@@ -27,10 +27,11 @@ from typing import Any
 import httpx
 
 from bench import load
-from bench.core import Figure, ScenarioContext
+from bench.core import Figure, ScenarioContext, latency_figures
 from bench.stack import ADMIN_KEY, services
 
 NAME = "rest_history"
+BASELINE = "same Flux via influxdb-client"
 TITLE = "GET /api/machines/{id}/readings, 5-minute windows over 24 h of 1 Hz data"
 GOAL_P95_MS = 100.0
 DAY_S = 86_400
@@ -99,34 +100,20 @@ def _thirty_days(
         t0 = time.perf_counter()
         query_api.query_raw(flux).read()
         base_ms.append((time.perf_counter() - t0) * 1000)
-    p95 = load.percentile(api_ms, 95)
     note = (
         f"{queries} queries over {len(ids)} machines, window=1h fn=max, 720 points of"
         f" {len(SENSORS)} sensors from {MONTH_MIN * len(SENSORS):,} one-minute windows"
     )
-    return [
-        Figure(
-            NAME,
-            "30 days p50",
-            load.percentile(api_ms, 50),
-            "ms",
-            baseline_name="same Flux via influxdb-client p50",
-            baseline_value=load.percentile(base_ms, 50),
-            higher_is_better=False,
-            note=note,
-        ),
-        Figure(
-            NAME,
-            "30 days p95",
-            p95,
-            "ms",
-            baseline_name="same Flux via influxdb-client p95",
-            baseline_value=load.percentile(base_ms, 95),
-            higher_is_better=False,
-            goal=f"<= {GOAL_P95_MS:.0f} ms",
-            met=p95 <= GOAL_P95_MS,
-        ),
-    ]
+    return latency_figures(
+        NAME,
+        api_ms,
+        base_ms,
+        baseline=BASELINE,
+        stats=("p50", "p95"),
+        label="30 days",
+        goal=("p95", GOAL_P95_MS),
+        note=note,
+    )
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:
@@ -205,39 +192,16 @@ def run(ctx: ScenarioContext) -> list[Figure]:
             month = _thirty_days(ctx, http, query_api, settings, ids)
     if min(points) < WINDOW_S - 1:
         raise RuntimeError(f"a 5-minute window returned {min(points)} points, expected ~300")
-    p50, p95 = load.percentile(api_ms, 50), load.percentile(api_ms, 95)
-    b50, b95 = load.percentile(base_ms, 50), load.percentile(base_ms, 95)
     note = f"{queries} windows over {machines} machines, {min(points)}-{max(points)} points each"
     return [
-        Figure(
+        *latency_figures(
             NAME,
-            "p50",
-            p50,
-            "ms",
-            baseline_name="same Flux via influxdb-client p50",
-            baseline_value=b50,
-            higher_is_better=False,
+            api_ms,
+            base_ms,
+            baseline=BASELINE,
+            stats=("p50", "p95", "max"),
+            goal=("p95", GOAL_P95_MS),
             note=note,
-        ),
-        Figure(
-            NAME,
-            "p95",
-            p95,
-            "ms",
-            baseline_name="same Flux via influxdb-client p95",
-            baseline_value=b95,
-            higher_is_better=False,
-            goal=f"<= {GOAL_P95_MS:.0f} ms",
-            met=p95 <= GOAL_P95_MS,
-        ),
-        Figure(
-            NAME,
-            "max",
-            max(api_ms),
-            "ms",
-            baseline_name="baseline max",
-            baseline_value=max(base_ms),
-            higher_is_better=False,
         ),
         *month,
     ]

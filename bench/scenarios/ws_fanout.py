@@ -84,8 +84,8 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         # cap (20 by default) to the crowd's size, or all but 20 clients are refused and the
         # figures measure 20 clients against a bare server feeding all of them.
         base = svc.start_api(
-            MILLSTREAM_LIVE_MAX_SUBSCRIPTIONS="10000",
-            MILLSTREAM_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=str(clients),
+            MILLSTREAM_API_LIVE_MAX_SUBSCRIPTIONS="10000",
+            MILLSTREAM_API_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=str(clients),
         )
         url = base.replace("http://", "ws://") + "/live"
         loader: list[Any] = []

@@ -76,8 +76,8 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     results: dict[str, dict[str, float]] = {}
     with services(ctx.work_dir, ctx.env(settings)) as svc:
         base = svc.start_api(
-            MILLSTREAM_LIVE_MAX_SUBSCRIPTIONS=str(machines_n + 10),
-            MILLSTREAM_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=str(clients + 10),
+            MILLSTREAM_API_LIVE_MAX_SUBSCRIPTIONS=str(machines_n + 10),
+            MILLSTREAM_API_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=str(clients + 10),
         )
         url = base.replace("http://", "ws://") + f"/live?api_key={ADMIN_KEY}"
         api = svc.psutil_process("api")

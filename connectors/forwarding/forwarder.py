@@ -177,6 +177,8 @@ class Forwarder:
         return True
 
     async def _resend(self) -> None:
+        # No backoff of its own: each failed delivery already waited out kafka-python's
+        # retries and delivery timeout, so this runs at most once per such failure.
         first = next(iter(self._in_flight), None)
         logger.warning(
             "kafka delivery failed, replacing the producer and resending from spool id=%s",

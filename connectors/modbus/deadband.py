@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from connectors.config.devices import Register
+from connectors.config.tags import Register
 from contracts.readings import Quality, Reading
 
 
@@ -52,7 +52,7 @@ class ReportByException:
                 last is not None
                 and last[1] == quality
                 and abs(value - last[0]) < band
-                and (heartbeat_s is None or reading.ts_ms - last[2] < heartbeat_s * 1000)
+                and not _heartbeat_due(last[2], reading.ts_ms, heartbeat_s)
             ):
                 drop.append(name)
                 continue
@@ -70,16 +70,21 @@ class ReportByException:
 
     def _filter_texts(self, reading: Reading, drop: list[str]) -> None:
         for name, heartbeat_s in self._text_bands.items():
-            if name not in reading.texts:
+            text = reading.texts.get(name)
+            if text is None:
                 continue
-            text, quality = reading.texts[name], reading.quality_of(name)
+            seen = (text, reading.quality_of(name))
             last = self._last_text.get(name)
             if (
-                last is not None
-                and last[0] == text
-                and last[1] == quality
-                and (heartbeat_s is None or reading.ts_ms - last[2] < heartbeat_s * 1000)
+                last is None
+                or last[:2] != seen
+                or _heartbeat_due(last[2], reading.ts_ms, heartbeat_s)
             ):
+                self._last_text[name] = (*seen, reading.ts_ms)
+            else:
                 drop.append(name)
-                continue
-            self._last_text[name] = (text, quality, reading.ts_ms)
+
+
+def _heartbeat_due(last_ms: int, now_ms: int, heartbeat_s: float | None) -> bool:
+    """Whether a tag last reported at ``last_ms`` must be reported again at ``now_ms``."""
+    return heartbeat_s is not None and now_ms - last_ms >= heartbeat_s * 1000

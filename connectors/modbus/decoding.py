@@ -33,23 +33,16 @@ import operator
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pymodbus.client import ModbusTcpClient
 
-DataType = Literal[
-    "bit", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string"
-]
-ByteOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
-Table = Literal["coil", "discrete", "holding", "input"]
-
-DATA_TYPES: tuple[str, ...] = get_args(DataType)
-BYTE_ORDERS: tuple[str, ...] = get_args(ByteOrder)
-TABLES: tuple[str, ...] = get_args(Table)
-BIT_TABLES: tuple[str, ...] = ("coil", "discrete")
-REGISTER_TABLES: tuple[str, ...] = ("holding", "input")
-# The seed's names for the two word orders.
-ORDER_ALIASES: dict[str, ByteOrder] = {"big": "ABCD", "little": "CDAB"}
+from connectors.config.register_types import (
+    FLOAT_TYPES,
+    ByteOrder,
+    DataType,
+    register_count,
+)
 
 _DT = ModbusTcpClient.DATATYPE
 _PYMODBUS_TYPE = {
@@ -63,7 +56,6 @@ _PYMODBUS_TYPE = {
     "float64": _DT.FLOAT64,
 }
 _STRUCT_CODE = {k: v.value[0] for k, v in _PYMODBUS_TYPE.items()}
-_WIDTH = {k: v.value[1] for k, v in _PYMODBUS_TYPE.items()}
 INT_RANGES: dict[str, tuple[int, int]] = {
     "int16": (-(2**15), 2**15 - 1),
     "uint16": (0, 2**16 - 1),
@@ -73,17 +65,6 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "uint64": (0, 2**64 - 1),
 }
 _FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
-FLOAT_TYPES: tuple[str, ...] = ("float32", "float64")
-
-
-def register_count(data_type: DataType, *, length: int = 0) -> int:
-    """How many 16-bit registers one value of ``data_type`` occupies (``length`` for a
-    string, 1 for a bit of a register)."""
-    if data_type == "string":
-        return length
-    if data_type == "bit":
-        return 1
-    return _WIDTH[data_type]
 
 
 def raw_range(data_type: DataType) -> tuple[float, float]:

@@ -32,7 +32,8 @@ from connectors.config.devices import (
     Device,
     Register,
 )
-from connectors.modbus.decoding import BIT_TABLES, BlockDecoder, ByteOrder, Table, decode_string
+from connectors.config.register_types import BIT_TABLES, ByteOrder, Table
+from connectors.modbus.decoding import BlockDecoder, FieldSpec, decode_string
 from contracts.readings import MAX_TEXT_CHARS, Quality, Reading
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ class ScanAssembler:
                     tuple((r.name, r.address - request.address) for r in request.registers)
                 )
             else:
-                numbers = [r.field_spec() for r in request.registers if r.type != "string"]
+                numbers = [_field_spec(r) for r in request.registers if r.type != "string"]
                 decoder = BlockDecoder(request.address, request.count, numbers)
                 self._texts[id(request)] = tuple(
                     _TextField(r.name, r.address - request.address, r.length, r.byte_order)
@@ -310,3 +311,8 @@ def last_good_reading(
         return None
     qualities: dict[str, Quality] = dict.fromkeys(values, quality)
     return ScanAssembler(device).reading(values, qualities, ts_ms=ts_ms, seq=seq)
+
+
+def _field_spec(r: Register) -> FieldSpec:
+    """What the block decoder needs of a tag."""
+    return FieldSpec(r.name, r.address, r.type, r.byte_order, r.scale, r.offset, r.bit, r.length)

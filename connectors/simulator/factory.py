@@ -4,8 +4,10 @@ Machine ids run from 42 on, plant after plant, so the first machine of the first
 ("Hall B") is the seed's machine 42, the "CNC Lathe - Haas ST-20" on "Hall B, Line 3".
 Every machine is a Modbus TCP device of its own (one port each, device id 1), with the
 example lathe's tags (its ``running`` coil and ``door_open`` discrete input included),
-its stop/start commands and writable feed override; the connector
-and the simulator read the same generated file.
+its stop/start commands and writable feed override, plus a writable float setpoint
+(``coolant_setpoint_c``, two registers: function code 16) and a writable coil
+(``coolant_on``: function code 5); the connector and the simulator read the same
+generated file.
 """
 
 from __future__ import annotations
@@ -46,7 +48,19 @@ TAGS: tuple[dict[str, Any], ...] = (
         "min": 0,
         "max": 150,
     },
+    # A float setpoint: two registers, written with function code 16.
+    {
+        "name": "coolant_setpoint_c",
+        "unit": "°C",
+        "address": 10,
+        "type": "float32",
+        "writable": True,
+        "min": 15,
+        "max": 30,
+    },
     {"name": "running", "table": "coil", "address": 0, "type": "bit"},
+    # A writable coil, written with function code 5.
+    {"name": "coolant_on", "table": "coil", "address": 1, "type": "bit", "writable": True},
     {"name": "door_open", "table": "discrete", "address": 0, "type": "bit"},
 )
 COMMANDS = {

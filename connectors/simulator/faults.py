@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import get_args
 
-from connectors.modbus.decoding import Table
+from connectors.config.register_types import Table
 from contracts.errors import ConfigError
 
 EXCEPTION_CODES: dict[str, int] = {

@@ -24,24 +24,22 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
-from connectors.config.devices import Device, Register
+from connectors.config.devices import Device
+from connectors.config.register_types import BIT_TABLES, Table
 from connectors.lifecycle import sleep_unless_stopped
-from connectors.modbus.decoding import Table, encode, encode_string
 from connectors.simulator.faults import ExceptionEpisode, exception_code
-from connectors.simulator.model import MachineModel, extra_signal, text_signal
+from connectors.simulator.layout import FUNCTION_CODE, block_values, run_register, table_blocks
+from connectors.simulator.model import MachineModel
 from contracts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
-BIT_TABLES: tuple[Table, ...] = ("coil", "discrete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,95 +56,9 @@ class Endpoint:
     def __str__(self) -> str:
         return self.host if self.protocol == "rtu" else f"{self.host}:{self.port}"
 
-
-@dataclass(frozen=True, slots=True)
-class TableBlock:
-    """The span of one table of one device, from ``address`` for ``count`` registers."""
-
-    table: Table
-    address: int
-    count: int
-    registers: tuple[Register, ...]
-
-
-def run_register(device: Device) -> tuple[int, int, int] | None:
-    """``(address, stop value, start value)`` of the holding register that the device's
-    stop/start commands write, if both are configured there."""
-    stop, start = device.commands.stop, device.commands.start
-    if stop is None or start is None or stop.table != "holding" or start.table != "holding":
-        return None
-    if stop.address != start.address:
-        return None
-    return (stop.address, stop.value, start.value)
-
-
-def table_blocks(device: Device) -> tuple[TableBlock, ...]:
-    """One block per table the device uses, covering all of that table's registers (and
-    the run register of its stop/start commands)."""
-    blocks = []
-    run = run_register(device)
-    for table in FUNCTION_CODE:
-        regs = tuple(r for r in device.registers if r.table == table)
-        addresses = [r.address for r in regs] + [r.end - 1 for r in regs]
-        if table == "holding" and run is not None:
-            addresses.append(run[0])
-        if addresses:
-            start = min(addresses)
-            end = max(addresses) + 1
-            blocks.append(TableBlock(table, start, end - start, regs))
-    return tuple(blocks)
-
-
-def block_values(
-    block: TableBlock,
-    values: dict[str, float],
-    *,
-    now_s: float,
-    current: list[int] | None = None,
-) -> list[int]:
-    """The registers of ``block`` holding ``values`` (encoded per register spec).
-
-    Sensors missing from ``values`` get :func:`extra_signal`; values a register type
-    cannot hold are clamped to its range. With ``current`` (the block as it is now),
-    writable tags and registers of no tag keep what is there: what a client wrote stays.
-    """
-    out = list(current) if current is not None else [0] * block.count
-    for reg in block.registers:
-        if current is not None and reg.writable:
-            continue
-        if reg.writable:
-            value = (reg.min or 0.0) if reg.max is None else (reg.min or 0.0) / 2 + reg.max / 2
-        elif reg.type == "string":
-            value = 0.0
-        elif reg.name in values:
-            value = values[reg.name]
-        elif block.table in BIT_TABLES:
-            value = float(extra_signal(reg.name, now_s=now_s) >= 50.0)
-        else:
-            value = extra_signal(reg.name, now_s=now_s)
-        start = reg.address - block.address
-        if block.table in BIT_TABLES:
-            out[start] = int(value >= 0.5)
-            continue
-        if reg.type == "string":
-            text = text_signal(reg.name, now_s=now_s)[: 2 * reg.length]
-            out[start : start + reg.count] = encode_string(
-                text, length=reg.length, byte_order=reg.byte_order
-            )
-            continue
-        if reg.type == "bit":
-            bit = 1 << reg.bit
-            out[start] = (out[start] | bit) if value >= 0.5 else (out[start] & ~bit)
-            continue
-        out[start : start + reg.count] = encode(
-            value,
-            data_type=reg.type,
-            byte_order=reg.byte_order,
-            scale=reg.scale,
-            offset=reg.offset,
-            clamp=True,
-        )
-    return out
+    def serial_line(self) -> dict[str, Any]:
+        """The line settings of a serial endpoint (8 data bits), as pymodbus takes them."""
+        return {"baudrate": self.baudrate, "parity": self.parity, "stopbits": self.stopbits}
 
 
 # Set while the simulator itself reads and writes its registers: exception episodes
@@ -254,10 +166,8 @@ class SimulatorServer:
                 sims,
                 framer=FramerType.RTU,
                 port=endpoint.host,
-                baudrate=endpoint.baudrate,
-                parity=endpoint.parity,
-                stopbits=endpoint.stopbits,
                 bytesize=8,
+                **endpoint.serial_line(),
             )
         else:
             framer = FramerType.SOCKET if endpoint.protocol == "tcp" else FramerType.RTU

@@ -32,9 +32,9 @@ from pipeline.alarms.processor import ALARM_STATE_TABLE, AlarmProcessor
 from pipeline.alarms.readings_reader import ReadingsReader
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.thresholds_feed import ThresholdsFeed
-from pipeline.faust_ext.app import PipelineApp
 from pipeline.faust_ext.tables import PromptChangelogTable
 from pipeline.metrics_page import serve_metrics
+from pipeline.roles import Worker
 from pipeline.storage.dead_letter import SourceRecord
 from pipeline.storage.decoded_cache import DecodedReadings
 
@@ -163,22 +163,19 @@ def register_alarm_agents(
         serve_metrics(app, "/alarms/metrics/", processor.metrics.registry)
 
 
-def start_alarms(
-    app: PipelineApp,
-    *,
-    settings: PipelineSettings,
-    publisher: Publisher,
-    partitions: int,
-    registry: CollectorRegistry,
-    share: DecodedReadings | None,
-) -> ReadingsReader:
+def start_alarms(worker: Worker, *, share: DecodedReadings | None) -> ReadingsReader:
     """The alarm role: processor, agents, and the readings reader, running as a task and
     letting go of revoked partitions first. ``share``: where the reader leaves the readings
     it decoded for the storage path (None without one)."""
+    app, settings = worker.app, worker.settings
     processor = build_alarm_processor(
-        app, settings=settings, publisher=publisher, partitions=partitions, registry=registry
+        app,
+        settings=settings,
+        publisher=worker.publisher,
+        partitions=worker.partitions,
+        registry=worker.registry,
     )
-    register_alarm_agents(app, processor=processor, settings=settings, publisher=publisher)
+    register_alarm_agents(app, processor=processor, settings=settings, publisher=worker.publisher)
     reader = ReadingsReader(
         kafka=settings.kafka(),
         topic=settings.topics.readings,
@@ -189,6 +186,7 @@ def start_alarms(
         fetch_max_bytes=settings.pipeline_fetch_max_bytes,
         max_records=settings.pipeline_batch_size,
         share=share,
+        storage_group=settings.pipeline_app_id if settings.pipeline_storage_enabled else None,
     )
     app.chunk_consumer.on_revoke(reader.revoke)
     app.crashing_task("pipeline.readings_reader", reader.run)

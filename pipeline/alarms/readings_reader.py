@@ -15,7 +15,8 @@ second aiokafka consumer in the same process:
   readings whose state is durable. A partition it takes over starts at that group's
   committed offset; a partition the alarm group never committed starts at the storage
   group's committed offset (a worker upgraded from the time alarms were evaluated on the
-  storage path), else at the earliest offset.
+  storage path), else at the earliest offset. An alarms-only worker has no storage group:
+  its Faust group commits readings it only moved past, never evaluated.
 - Starting early is harmless: the engine skips a reading no newer than the last one it
   evaluated for the machine, so a replay publishes nothing twice. Starting late would
   lose transitions, which is why the commit follows the state.
@@ -95,7 +96,11 @@ class ReadingsReader:
         fetch_max_bytes: int,
         max_records: int,
         share: DecodedReadings | None = None,
+        storage_group: str | None = None,
     ) -> None:
+        """``storage_group``: the consumer group whose committed offsets a partition the
+        alarm group never committed starts from (None: from the earliest offset)."""
+        self._storage_group = storage_group
         # Where the readings decoded here are left for the storage path.
         self._share = share
         self._kafka = kafka
@@ -270,20 +275,22 @@ class ReadingsReader:
             if committed is not None and committed >= 0:
                 starts[tp] = committed
         missing = tps - starts.keys()
-        if missing:
-            storage = await self._storage_committed(missing)
+        if missing and self._storage_group is not None:
+            storage = await self._storage_committed(self._storage_group, missing)
             starts.update(storage)
-            still = missing - storage.keys()
-            if still:
-                starts.update(await consumer.beginning_offsets(sorted(still)))
+            missing -= storage.keys()
+        if missing:
+            starts.update(await consumer.beginning_offsets(sorted(missing)))
         return starts
 
-    async def _storage_committed(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
+    async def _storage_committed(
+        self, group: str, tps: set[TopicPartition]
+    ) -> dict[TopicPartition, int]:
         """The storage group's committed offsets for ``tps`` (where it has any)."""
         admin = aio_admin(self._kafka)
         await admin.start()
         try:
-            offsets = await admin.list_consumer_group_offsets(self._app_id, partitions=list(tps))
+            offsets = await admin.list_consumer_group_offsets(group, partitions=list(tps))
         finally:
             await admin.close()
         return {

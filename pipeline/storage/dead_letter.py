@@ -45,12 +45,7 @@ class SourceRecord:
         """A consumed record (anything with ``key``, ``value``, ``topic``, ``partition``
         and ``offset``) with its timestamp in milliseconds."""
         return cls(
-            key=record.key,
-            value=record.value,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            timestamp_ms=timestamp_ms,
+            record.key, record.value, record.topic, record.partition, record.offset, timestamp_ms
         )
 
 

@@ -18,9 +18,9 @@ from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from pipeline.faust_ext.chunks import Chunk
 from pipeline.sink.influx import InfluxSink
-from pipeline.storage.batch import decode_records
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
+from pipeline.storage.decoding import decode_records
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,10 @@ async def _next_turn() -> None:
     await asyncio.sleep(0)
 
 
-class WindowStage(Protocol):
+class Windowing(Protocol):
+    """What the readings loop needs of the windows stage
+    (:class:`pipeline.windows.stage.WindowsStage`)."""
+
     async def apply(
         self, readings: Sequence[Reading], offsets: Sequence[int], now_ms: int
     ) -> list[str]:
@@ -46,7 +49,7 @@ class ReadingsLoop:
         *,
         sink: InfluxSink,
         batcher: StorageBatcher,
-        windows: WindowStage | None,
+        windows: Windowing | None,
         decoded: DecodedReadings | None = None,
         pause: Callable[[], Awaitable[None]] | None = None,
     ) -> None:

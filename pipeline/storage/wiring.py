@@ -6,51 +6,46 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from kafka_edge.records import Publisher
 from pipeline.faust_ext.app import PipelineApp
 from pipeline.faust_ext.chunks import Chunk
-from pipeline.settings import PipelineSettings
+from pipeline.roles import Worker
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.line_protocol import alarm_event_line
-from pipeline.storage.readings_loop import ReadingsLoop, WindowStage
+from pipeline.storage.readings_loop import ReadingsLoop, Windowing
 from pipeline.storage.rows_loop import RowsLoop
 
 
 class _Batchers:
     """Builds the storage batchers of one worker and runs each one's writer and timer."""
 
-    def __init__(self, app: PipelineApp, settings: PipelineSettings, publisher: Publisher):
-        self._app = app
-        self._settings = settings
-        self._publisher = publisher
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
 
     def start(self, name: str, batch_size: int) -> StorageBatcher:
-        settings = self._settings
+        app, settings = self._worker.app, self._worker.settings
         batcher = StorageBatcher(
             name=name,
-            publisher=self._publisher,
+            publisher=self._worker.publisher,
             dead_letter_topic=settings.topics.dead_letter,
             retry=settings.retry_policy(),
-            ack=self._app.chunk_consumer.ack_chunk,
+            ack=app.chunk_consumer.ack_chunk,
             batch_size=batch_size,
             max_wait_ms=settings.pipeline_batch_max_wait_ms,
             max_pending=settings.pipeline_max_pending_batches,
         )
-        self._app.crashing_task(f"pipeline.{name}_writer", batcher.run_writer)
-        self._app.crashing_task(f"pipeline.{name}_timer", batcher.run_timer)
+        app.crashing_task(f"pipeline.{name}_writer", batcher.run_writer)
+        app.crashing_task(f"pipeline.{name}_timer", batcher.run_timer)
         return batcher
 
 
 def start_storage(
-    app: PipelineApp,
+    worker: Worker,
     *,
-    settings: PipelineSettings,
-    publisher: Publisher,
     sink: InfluxSink,
-    windows: WindowStage | None,
+    windows: Windowing | None,
     decoded: DecodedReadings | None,
     pause: Callable[[], Awaitable[None]] | None,
 ) -> ReadingsLoop:
@@ -59,9 +54,10 @@ def start_storage(
 
     ``decoded``: the readings the alarm reader decoded already; ``pause``: awaited between
     slices of a chunk, so the alarm reader runs first."""
+    app, settings = worker.app, worker.settings
     topics = settings.topics
     consumer = app.chunk_consumer
-    batchers = _Batchers(app, settings, publisher)
+    batchers = _Batchers(worker)
     loop = ReadingsLoop(
         sink=sink,
         batcher=batchers.start("readings", settings.pipeline_batch_size),

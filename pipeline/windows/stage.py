@@ -100,31 +100,6 @@ class WindowsStage:
         self._pause = pause
         self._idle_writer = idle_writer
 
-    @classmethod
-    def from_settings(
-        cls,
-        settings: PipelineSettings,
-        *,
-        table: MutableMapping[bytes, Any],
-        publisher: Publisher,
-        retry: RetryPolicy,
-        registry: CollectorRegistry | None = None,
-        pause: Callable[[], Awaitable[None]] | None = None,
-        idle_writer: LinesWriter | None = None,
-    ) -> WindowsStage:
-        return cls(
-            registry=registry,
-            pause=pause,
-            idle_writer=idle_writer,
-            table=table,
-            specs=specs_from_settings(settings),
-            grace_ms=settings.pipeline_window_grace_ms,
-            idle_close_ms=settings.pipeline_window_idle_close_ms,
-            publisher=publisher,
-            aggregates_topic=settings.topics.aggregates,
-            retry=retry,
-        )
-
     @property
     def table(self) -> Mapping[bytes, Any]:
         """The window state per machine id (read by the worker's metrics)."""

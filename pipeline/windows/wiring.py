@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry
-
-from kafka_edge.records import Publisher
-from pipeline.faust_ext.app import PipelineApp
 from pipeline.metrics_page import serve_metrics
+from pipeline.roles import Worker
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
 from pipeline.storage.delivery import until_done
-from pipeline.windows.stage import WINDOWS_TABLE, LinesWriter, WindowsStage
+from pipeline.windows.stage import WINDOWS_TABLE, LinesWriter, WindowsStage, specs_from_settings
 
 
 def idle_aggregates_writer(sink: InfluxSink, settings: PipelineSettings) -> LinesWriter:
@@ -30,29 +27,26 @@ def idle_aggregates_writer(sink: InfluxSink, settings: PipelineSettings) -> Line
 
 
 def start_windows(
-    app: PipelineApp,
-    *,
-    settings: PipelineSettings,
-    publisher: Publisher,
-    partitions: int,
-    registry: CollectorRegistry,
-    sink: InfluxSink,
-    pause: Callable[[], Awaitable[None]] | None,
+    worker: Worker, *, sink: InfluxSink, pause: Callable[[], Awaitable[None]] | None
 ) -> WindowsStage:
     """``pause``: awaited between slices of a long chunk (the alarm reader's turn)."""
+    app, settings = worker.app, worker.settings
     table = app.Table(
         WINDOWS_TABLE,
-        partitions=partitions,
+        partitions=worker.partitions,
         use_partitioner=True,
         key_type=bytes,
         help="Open aggregate windows per machine id (pipeline.windows).",
     )
-    windows = WindowsStage.from_settings(
-        settings,
+    windows = WindowsStage(
         table=table,
-        publisher=publisher,
+        specs=specs_from_settings(settings),
+        grace_ms=settings.pipeline_window_grace_ms,
+        idle_close_ms=settings.pipeline_window_idle_close_ms,
+        publisher=worker.publisher,
+        aggregates_topic=settings.topics.aggregates,
         retry=settings.retry_policy(),
-        registry=registry,
+        registry=worker.registry,
         pause=pause,
         idle_writer=idle_aggregates_writer(sink, settings),
     )

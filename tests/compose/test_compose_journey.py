@@ -60,8 +60,8 @@ def compose_stack() -> Iterator[ComposeStack]:
         for name in (
             "MILLSTREAM_INFLUX_TOKEN",
             "INFLUXDB_ADMIN_PASSWORD",
-            "MILLSTREAM_ADMIN_API_KEY",
-            "MILLSTREAM_JWT_SECRET",
+            "MILLSTREAM_API_ADMIN_API_KEY",
+            "MILLSTREAM_API_JWT_SECRET",
         )
     }
     api_port, influx_port = free_port(), free_port()
@@ -74,7 +74,7 @@ def compose_stack() -> Iterator[ComposeStack]:
         yield ComposeStack(
             base_url=f"http://127.0.0.1:{api_port}",
             influx_url=f"http://127.0.0.1:{influx_port}",
-            admin_key=secret["MILLSTREAM_ADMIN_API_KEY"],
+            admin_key=secret["MILLSTREAM_API_ADMIN_API_KEY"],
             influx_token=secret["MILLSTREAM_INFLUX_TOKEN"],
         )
     finally:

@@ -467,7 +467,7 @@ def own_api(stack: RunningStack, tmp_path: Path) -> Iterator[tuple[str, Any]]:
     port = free_port()
     env = _stack_env(stack)
     env.update(
-        MILLSTREAM_ADMIN_API_KEY=stack.admin_key,
+        MILLSTREAM_API_ADMIN_API_KEY=stack.admin_key,
         MILLSTREAM_API_HOST="127.0.0.1",
         MILLSTREAM_API_PORT=str(port),
         PYTHONUNBUFFERED="1",

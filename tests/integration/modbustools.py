@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from connectors.config.devices import Device
+from connectors.config.devices import Device, parse_devices
 from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 
@@ -39,6 +39,30 @@ def example_devices(tmp_path: Path, port: int) -> Path:
         encoding="utf-8",
     )
     return devices_file
+
+
+def machine_42(port: int, registers: Sequence[str], **options: object) -> Device:
+    """Machine 42 on ``port`` with ``registers`` (YAML flow mappings) and ``options``."""
+    lines = ["devices:", "  - machine_id: 42", "    host: 127.0.0.1", f"    port: {port}"]
+    lines += [f"    {option}: {value}" for option, value in options.items()]
+    lines += ["    registers:", *(f"      - {register}" for register in registers)]
+    (device,) = parse_devices("\n".join(lines) + "\n", source="test.yaml")
+    return device
+
+
+def lathe_device(port: int, *, timeout_s: float) -> Device:
+    """Machine 42 on ``port``: a float32 temperature and a uint16 spindle speed, polled
+    every 0.1 s, ``timeout_s`` for a connection or an answer, no pymodbus retries."""
+    return machine_42(
+        port,
+        [
+            "{name: temperature_c, address: 0, type: float32}",
+            "{name: spindle_rpm, address: 2, type: uint16}",
+        ],
+        timeout_s=timeout_s,
+        retries=0,
+        poll_interval_s=0.1,
+    )
 
 
 async def start_python(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:

@@ -158,9 +158,9 @@ async def test_a_guesser_is_slowed_per_address_and_user_not_the_owner(
     another address, logs in. Past the cap for the user from all addresses, all wait."""
     settings = api_settings.model_copy(
         update={
-            "rate_limit_login": "3/minute",
-            "rate_limit_login_ip": "1000/minute",
-            "rate_limit_login_user": "6/minute",
+            "rate_limit_login": "3/hour",
+            "rate_limit_login_ip": "1000/hour",
+            "rate_limit_login_user": "6/hour",
         }
     )
     name, password = "owner-" + secrets.token_hex(3), "pw-" + secrets.token_hex(10)

@@ -47,12 +47,12 @@ def https_api(
     port = free_port()
     env = {
         **service_env,
-        "MILLSTREAM_ENV": "production",
+        "MILLSTREAM_API_ENV": "production",
         "MILLSTREAM_API_PORT": str(port),
         "MILLSTREAM_API_TLS_CERT": str(cert_path),
         "MILLSTREAM_API_TLS_KEY": str(key_path),
-        "MILLSTREAM_ADMIN_API_KEY": admin_key,
-        "MILLSTREAM_JWT_SECRET": secrets.token_urlsafe(40),
+        "MILLSTREAM_API_ADMIN_API_KEY": admin_key,
+        "MILLSTREAM_API_JWT_SECRET": secrets.token_urlsafe(40),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "api"],

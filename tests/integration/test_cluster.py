@@ -276,11 +276,11 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
         **base,
         **conn.env(),
         "MILLSTREAM_TOPIC_PREFIX": prefix,
-        "MILLSTREAM_ADMIN_API_KEY": key,
-        "MILLSTREAM_RATE_LIMIT_READ": "20/minute",
+        "MILLSTREAM_API_ADMIN_API_KEY": key,
+        "MILLSTREAM_API_RATE_LIMIT_READ": "20/minute",
         "PYTHONUNBUFFERED": "1",
     }
-    assert env["MILLSTREAM_RATE_LIMIT_STORAGE_URI"].startswith("redis://127.0.0.1:")
+    assert env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"].startswith("redis://127.0.0.1:")
     ports = [free_port(), free_port()]
     logs = [tmp_path / f"api-{i}.log" for i in (1, 2)]
     procs = [_start_api(env, port, log) for port, log in zip(ports, logs, strict=True)]
@@ -296,7 +296,7 @@ def test_a_key_flooding_one_replica_is_limited_on_the_other(
             other = http.get(f"{urls[1]}/api/machines")
         assert other.status_code == 429, other.text
         assert "rate limit" in other.text
-        redis_url = urlsplit(env["MILLSTREAM_RATE_LIMIT_STORAGE_URI"])
+        redis_url = urlsplit(env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"])
         assert redis_url.hostname and redis_url.port
         assert redis_server.ping(redis_url.hostname, redis_url.port)
     finally:

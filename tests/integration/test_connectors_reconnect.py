@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from modbustools import until
+from modbustools import lathe_device, until
 
-from connectors.config.devices import Device, parse_devices
+from connectors.config.devices import Device
 from connectors.modbus.poller import DevicePoller
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading
@@ -29,24 +29,8 @@ INITIAL_S, MAX_S, SEED = 0.1, 0.8, 3
 TIMEOUT_S = 0.2
 
 
-def _device(port: int, timeout_s: float = TIMEOUT_S) -> Device:
-    (device,) = parse_devices(
-        f"""
-devices:
-  - machine_id: 42
-    host: 127.0.0.1
-    port: {port}
-    device_id: 1
-    timeout_s: {timeout_s}
-    retries: 0
-    poll_interval_s: 0.1
-    registers:
-      - {{name: temperature_c, address: 0, type: float32}}
-      - {{name: spindle_rpm, address: 2, type: uint16}}
-""",
-        source="test.yaml",
-    )
-    return device
+def _device(port: int) -> Device:
+    return lathe_device(port, timeout_s=TIMEOUT_S)
 
 
 @contextmanager

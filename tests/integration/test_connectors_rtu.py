@@ -16,8 +16,9 @@ from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from connectors.commands import Write, execute, plan_write
-from connectors.config.devices import Device, check_serial_ports, load_devices, parse_devices
+from connectors.config.devices import Device, load_devices, parse_devices
 from connectors.modbus.poller import DevicePoller
+from connectors.modbus.serial_ports import check_serial_ports
 from connectors.simulator.server import SimulatorServer
 from contracts.commands import Command
 from contracts.errors import ConfigError

@@ -33,13 +33,13 @@ def test_a_strong_production_configuration_passes():
 @pytest.mark.parametrize(
     ("overrides", "variable", "reason"),
     [
-        ({"jwt_secret": None}, "MILLSTREAM_JWT_SECRET", "required"),
-        ({"jwt_secret": "x9" * 8}, "MILLSTREAM_JWT_SECRET", "at least 32"),
-        ({"jwt_secret": "your-secret-key"}, "MILLSTREAM_JWT_SECRET", "known default"),
-        ({"jwt_secret": "ab" * 20}, "MILLSTREAM_JWT_SECRET", "distinct"),
-        ({"admin_api_key": None}, "MILLSTREAM_ADMIN_API_KEY", "required"),
-        ({"admin_api_key": "sk_prod_a1b2c3d4e5f6"}, "MILLSTREAM_ADMIN_API_KEY", "at least 32"),
-        ({"admin_password": "abcabcabcabc"}, "MILLSTREAM_ADMIN_PASSWORD", "distinct"),
+        ({"jwt_secret": None}, "MILLSTREAM_API_JWT_SECRET", "required"),
+        ({"jwt_secret": "x9" * 8}, "MILLSTREAM_API_JWT_SECRET", "at least 32"),
+        ({"jwt_secret": "your-secret-key"}, "MILLSTREAM_API_JWT_SECRET", "known default"),
+        ({"jwt_secret": "ab" * 20}, "MILLSTREAM_API_JWT_SECRET", "distinct"),
+        ({"admin_api_key": None}, "MILLSTREAM_API_ADMIN_API_KEY", "required"),
+        ({"admin_api_key": "sk_prod_a1b2c3d4e5f6"}, "MILLSTREAM_API_ADMIN_API_KEY", "at least 32"),
+        ({"admin_password": "abcabcabcabc"}, "MILLSTREAM_API_ADMIN_PASSWORD", "distinct"),
         ({"api_host": "0.0.0.0"}, "MILLSTREAM_API_TLS_CERT", "ALLOW_INSECURE_HTTP"),
     ],
 )
@@ -90,12 +90,12 @@ def test_loopback(host, loopback):
 
 
 def test_python_m_api_refuses_to_start_naming_the_variable(monkeypatch, capsys):
-    monkeypatch.setenv("MILLSTREAM_ENV", "production")
-    monkeypatch.setenv("MILLSTREAM_ADMIN_API_KEY", "k" + STRONG)
-    monkeypatch.setenv("MILLSTREAM_JWT_SECRET", "changethis")
+    monkeypatch.setenv("MILLSTREAM_API_ENV", "production")
+    monkeypatch.setenv("MILLSTREAM_API_ADMIN_API_KEY", "k" + STRONG)
+    monkeypatch.setenv("MILLSTREAM_API_JWT_SECRET", "changethis")
 
     assert main(["serve"]) == 2
 
     err = capsys.readouterr().err
-    assert "MILLSTREAM_JWT_SECRET: a known default value" in err
+    assert "MILLSTREAM_API_JWT_SECRET: a known default value" in err
     assert STRONG not in err

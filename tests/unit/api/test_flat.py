@@ -132,7 +132,7 @@ def test_older_than_the_retention_is_refused_naming_the_setting() -> None:
 
 
 def test_more_than_max_future_ahead_names_its_setting() -> None:
-    with pytest.raises(ContractError, match="MILLSTREAM_READING_MAX_FUTURE_S"):
+    with pytest.raises(ContractError, match="MILLSTREAM_API_READING_MAX_FUTURE_S"):
         reading_from_flat(
             {"machine_id": 42, "temperature_c": 1.0, "timestamp": "2025-12-20T16:00:00Z"},
             source="api",

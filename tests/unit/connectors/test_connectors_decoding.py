@@ -13,18 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 
+from connectors.config.register_types import BYTE_ORDERS, ByteOrder, DataType, register_count
 from connectors.modbus.decoding import (
-    BYTE_ORDERS,
     INT_RANGES,
     BlockDecoder,
-    ByteOrder,
-    DataType,
     FieldSpec,
     decode,
     decode_string,
     encode,
     encode_string,
-    register_count,
 )
 
 NUMERIC: tuple[DataType, ...] = (
@@ -306,3 +303,10 @@ def test_a_value_scaled_past_the_float_range_is_named_not_finite(
     assert bad == ["big"]
     assert math.isinf(values["big"])
     assert values["ok"] == 21.5
+
+
+def test_register_widths_are_pymodbus_widths() -> None:
+    # The devices file counts registers without pymodbus; the decoder unpacks with it.
+    for data_type in NUMERIC:
+        width = ModbusTcpClient.DATATYPE[data_type.upper()].value[1]
+        assert register_count(data_type) == width, data_type

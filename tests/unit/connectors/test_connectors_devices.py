@@ -103,3 +103,35 @@ def test_bad_device_files(case: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_devices(path)
     assert str(info.value) == f"{path}: {expected}"
+
+
+@pytest.mark.parametrize("name", ["temp\n", "temp\r\n", "\ntemp", "Temp", "temp-c", "time"])
+def test_sensor_names_follow_the_shared_pattern_in_full(name: str) -> None:
+    # A pattern anchored with ^...$ and checked with .match lets "temp\n" through; the
+    # shared check (contracts.patterns, fullmatch) refuses it.
+    text = f"""
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    registers:
+      - {{name: {name!r}, address: 0}}
+"""
+    # A YAML single-quoted scalar cannot hold a newline; write it double-quoted.
+    text = text.replace(repr(name), '"' + name.encode("unicode_escape").decode() + '"')
+    with pytest.raises(ConfigError) as caught:
+        parse_devices(text, source="devices.yaml")
+    message = str(caught.value)
+    assert message.startswith("devices.yaml: device 42: registers[0].name: "), message
+    assert repr(name) in message, message
+
+
+def test_a_valid_sensor_name_is_kept_as_written() -> None:
+    text = """
+devices:
+  - machine_id: 42
+    host: 127.0.0.1
+    registers:
+      - {name: "temp", address: 0}
+"""
+    (device,) = parse_devices(text, source="devices.yaml")
+    assert [r.name for r in device.registers] == ["temp"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.modbus.poller import next_deadline
+from connectors.modbus.schedule import next_deadline
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ import pytest
 
 from connectors.config.devices import load_devices, parse_devices
 from connectors.modbus.decoding import decode
+from connectors.simulator.layout import block_values, table_blocks
 from connectors.simulator.model import extra_signal
-from connectors.simulator.server import Endpoint, SimulatorServer, block_values, table_blocks
+from connectors.simulator.server import Endpoint, SimulatorServer
 from contracts.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]

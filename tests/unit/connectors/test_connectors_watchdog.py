@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.modbus.poller import watch_staleness
+from connectors.modbus.watchdog import watch_staleness
 
 
 @dataclass
@@ -91,7 +91,7 @@ def test_devices_going_stale_in_one_sweep_are_logged_in_one_line(
         asyncio.get_running_loop().call_later(0.1, stop.set)
         await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
 
-    with caplog.at_level("WARNING", logger="connectors.modbus.poller"):
+    with caplog.at_level("WARNING", logger="connectors.modbus.watchdog"):
         asyncio.run(main())
     lines = [r.getMessage() for r in caplog.records if "tags stale" in r.getMessage()]
     assert lines == [

@@ -12,7 +12,7 @@ from infra.settings import InfraSettings
 from pipeline.settings import PipelineSettings
 
 SERVICES = [
-    (ApiSettings, "MILLSTREAM_LOG_LEVEL", "log_level"),
+    (ApiSettings, "MILLSTREAM_API_LOG_LEVEL", "log_level"),
     (ConnectorSettings, "MILLSTREAM_CONNECTOR_LOG_LEVEL", "connector_log_level"),
     (PipelineSettings, "MILLSTREAM_PIPELINE_LOG_LEVEL", "pipeline_log_level"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import orjson
 import pytest
 
@@ -9,7 +11,7 @@ from contracts.aggregates import SensorStats, WindowAggregate, decode_aggregate,
 from contracts.alarm_actions import AlarmAction, decode_alarm_action, parse_alarm_id
 from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
 from contracts.alarms import AlarmEvent, decode_alarm
-from contracts.audit import AuditRecord, decode_audit
+from contracts.audit import AuditEntry, AuditRecord, decode_audit
 from contracts.commands import Command, CommandResult, decode_command, decode_command_result
 from contracts.errors import ContractError
 from contracts.influx_schema import audit_time_ns
@@ -184,22 +186,16 @@ def test_aggregates_round_trip_and_labels() -> None:
 
 
 def test_audit_round_trip_and_point_time() -> None:
-    rec = AuditRecord(
-        request_id="r1",
-        ts_ms=1000,
-        principal="key:abc",
-        role="admin",
-        method="GET",
-        path="/api/audit",
-        status=200,
-        latency_ms=1.5,
-        client="127.0.0.1",
-    )
+    request = {"request_id": "r1", "principal": "key:abc", "role": "admin", "method": "GET"}
+    request |= {"path": "/api/audit", "status": 200, "latency_ms": 1.5, "client": "127.0.0.1"}
+    rec = AuditRecord(**request, ts_ms=1000)
     assert decode_audit(rec.encode()) == rec
     assert audit_time_ns(1000, "r1") // 1_000_000 == 1000
     assert audit_time_ns(1000, "r1") != audit_time_ns(1000, "r2")
     with pytest.raises(ContractError, match="status"):
         decode_audit(orjson.dumps(rec.to_dict() | {"status": "ok"}))
+    entry = AuditEntry(**request, time="1970-01-01T00:00:01.000Z")
+    assert {f.name for f in fields(entry)} - {"time"} == set(request)
 
 
 def test_new_topics_exist_with_their_shapes() -> None:

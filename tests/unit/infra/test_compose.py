@@ -165,7 +165,7 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
         pytest.skip("no docker compose client on this machine")
     env_file = tmp_path / ".env"
     env_file.write_text(
-        "MILLSTREAM_INFLUX_TOKEN=t\nINFLUXDB_ADMIN_PASSWORD=p\nMILLSTREAM_ADMIN_API_KEY=k\nMILLSTREAM_JWT_SECRET=j\n"
+        "MILLSTREAM_INFLUX_TOKEN=t\nINFLUXDB_ADMIN_PASSWORD=p\nMILLSTREAM_API_ADMIN_API_KEY=k\nMILLSTREAM_API_JWT_SECRET=j\n"
     )
     result = subprocess.run(
         [*client, "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],

@@ -48,11 +48,20 @@ def test_failed_build_step_quotes_its_log(tmp_path: Path) -> None:
 
 
 def test_admin_key_honours_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MILLSTREAM_ADMIN_API_KEY", "msk_from_env")
+    monkeypatch.setenv("MILLSTREAM_API_ADMIN_API_KEY", "msk_from_env")
     assert demo.admin_key(tmp_path) == "msk_from_env"
 
 
+def test_admin_key_honours_the_old_variable_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MILLSTREAM_API_ADMIN_API_KEY", raising=False)
+    monkeypatch.setenv("MILLSTREAM_ADMIN_API_KEY", "msk_from_old_name")
+    assert demo.admin_key(tmp_path) == "msk_from_old_name"
+
+
 def test_admin_key_is_made_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MILLSTREAM_API_ADMIN_API_KEY", raising=False)
     monkeypatch.delenv("MILLSTREAM_ADMIN_API_KEY", raising=False)
     first = demo.admin_key(tmp_path)
     assert first.startswith("msk_") and len(first) > 20

@@ -91,10 +91,10 @@ def _conn(**extra: object) -> Connection:
 
 def test_connection_env_names_redis_and_replication_only_when_configured() -> None:
     plain = _conn().env()
-    assert "MILLSTREAM_RATE_LIMIT_STORAGE_URI" not in plain
+    assert "MILLSTREAM_API_RATE_LIMIT_STORAGE_URI" not in plain
     assert "MILLSTREAM_PIPELINE_REPLICATION_FACTOR" not in plain
     env = _conn(rate_limit_storage_uri="redis://127.0.0.1:6379/0", replication_factor=3).env()
-    assert env["MILLSTREAM_RATE_LIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
     assert env["MILLSTREAM_PIPELINE_REPLICATION_FACTOR"] == "3"
 
 

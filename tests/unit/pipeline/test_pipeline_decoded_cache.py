@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.readings import Reading
-from pipeline.storage.batch import decode_records
 from pipeline.storage.decoded_cache import DecodedReadings
+from pipeline.storage.decoding import decode_records
 
 
 @dataclass

@@ -6,8 +6,8 @@ import pytest
 from contracts.readings import Reading
 from kafka_edge.retry import RetryPolicy
 from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError
-from pipeline.storage.batch import decode_records
 from pipeline.storage.dead_letter import SourceRecord
+from pipeline.storage.decoding import decode_records
 from pipeline.storage.delivery import LineSet, PublishError, deliver, write_isolating
 
 T0 = 1_766_241_000_000

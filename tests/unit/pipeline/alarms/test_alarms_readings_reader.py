@@ -98,3 +98,22 @@ def test_decoded_readings_are_left_for_the_storage_path() -> None:
     asyncio.run(r._evaluate({P1: [record(0, "m2")]}))
     asyncio.run(r.revoke([P1]))
     assert len(share) == 0
+
+
+class NeverCommitted:
+    """The alarm group's consumer of a first start: nothing committed yet."""
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return None
+
+    async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return dict.fromkeys(tps, 0)
+
+
+def test_without_a_storage_group_new_partitions_start_at_the_earliest_offset() -> None:
+    """An alarms-only worker's own Faust group commits readings it only moved past: the
+    reader must not start after them (it would never evaluate them)."""
+    r = reader(Engine())
+    # No admin client is asked (its broker, 127.0.0.1:9, would not answer).
+    starts = asyncio.run(r._start_offsets(NeverCommitted(), {P0, P1}))  # type: ignore[arg-type]
+    assert starts == {P0: 0, P1: 0}

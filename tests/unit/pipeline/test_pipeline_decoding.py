@@ -4,8 +4,8 @@ import orjson
 
 from contracts.readings import Reading
 from contracts.timefmt import parse_ts
-from pipeline.storage.batch import decode_records
 from pipeline.storage.dead_letter import SourceRecord
+from pipeline.storage.decoding import decode_records
 
 T0 = 1_766_241_000_000
 NOW = 1_766_241_999_000
