@@ -43,7 +43,7 @@ def _size_name(machines: int) -> str:
 def run(ctx: ScenarioContext) -> list[Figure]:
     sizes = QUICK_SIZES if ctx.quick else SIZES
     count = 30_000 if ctx.quick else 100_000
-    timeout_s = 180.0 if ctx.quick else 600.0
+    timeout_s = 300.0 if ctx.quick else 600.0
     profile_dir = os.environ.get("MILLSTREAM_BENCH_PROFILE_DIR")
     figures: list[Figure] = []
     peaks: dict[int, int] = {}
