@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,13 @@ PEER_VENV = REPO / ".venv-peer"
 PEER_SCRIPT = Path(__file__).with_name("pipeline_peer_quix.py")
 
 
-def _reading(i: int, start_ms: int) -> tuple[bytes, bytes]:
-    machine = f"m{i % MACHINES:03d}"
+def _reading(
+    i: int, start_ms: int, machines: int = MACHINES, every_ms: float = 1.0
+) -> tuple[bytes, bytes]:
+    machine = f"m{i % machines:03d}"
     value = {
         "machine_id": machine,
-        "ts": _iso(start_ms + i),
+        "ts": _iso(start_ms + int(i * every_ms)),
         "seq": i,
         "source": "bench",
         "plant": "p1",
@@ -64,7 +67,11 @@ def _iso(ts_ms: int) -> str:
     return format_ts(ts_ms)
 
 
-async def _produce(bootstrap: str, topic: str, count: int) -> None:
+async def _produce(
+    bootstrap: str, topic: str, count: int, machines: int = MACHINES, span_ms: int | None = None
+) -> None:
+    """``count`` readings round-robin over ``machines``, evenly over ``span_ms`` of reading
+    time (default one per millisecond) ending now."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
@@ -75,10 +82,11 @@ async def _produce(bootstrap: str, topic: str, count: int) -> None:
     )
     await producer.start()
     try:
-        start_ms = int(time.time() * 1000) - count
+        span = count if span_ms is None else span_ms
+        start_ms = int(time.time() * 1000) - span
         pending = []
         for i in range(count):
-            key, value = _reading(i, start_ms)
+            key, value = _reading(i, start_ms, machines, span / count)
             pending.append(await producer.send(topic, value=value, key=key))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
@@ -140,6 +148,24 @@ async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) ->
         await client.close()
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerRun:
+    points_per_s: float
+    # Largest resident set size of the worker process seen while it ran (bytes).
+    peak_rss: int
+
+
+def _rss(pid: int) -> int:
+    """Resident set size of ``pid`` in bytes (0 when it cannot be read)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _worker_stage(
     ctx: ScenarioContext,
     settings: CommonSettings,
@@ -150,6 +176,22 @@ def _worker_stage(
     profile_to: Path | None = None,
 ) -> float:
     """Points/s of ``python -m pipeline worker`` from its first commit to its last."""
+    run = worker_run(ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile_to)
+    return run.points_per_s
+
+
+def worker_run(
+    ctx: ScenarioContext,
+    settings: CommonSettings,
+    count: int,
+    timeout_s: float,
+    *,
+    stateful: bool,
+    profile_to: Path | None = None,
+    profile_s: int = 8,
+) -> WorkerRun:
+    """``python -m pipeline worker`` over the topic: points/s from its first commit to its
+    last, and its peak RSS (sampled every 100 ms)."""
     from kafka import KafkaAdminClient
 
     app_id = f"bench-worker-{uuid.uuid4().hex[:6]}"
@@ -180,7 +222,9 @@ def _worker_stage(
             deadline = time.monotonic() + timeout_s
             first: tuple[float, int] | None = None
             last = 0
+            peak_rss = 0
             while time.monotonic() < deadline:
+                peak_rss = max(peak_rss, _rss(proc.pid))
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"worker exited {proc.returncode}: "
@@ -203,7 +247,7 @@ def _worker_stage(
                                 "-f",
                                 "raw",
                                 "-d",
-                                "8",
+                                str(profile_s),
                                 "--pid",
                                 str(proc.pid),
                             ],
@@ -217,7 +261,8 @@ def _worker_stage(
             if first is None or last < count:
                 raise RuntimeError(f"worker committed {last} of {count} in {timeout_s} s")
             elapsed = time.perf_counter() - first[0]
-            return (count - first[1]) * len(SENSORS) / max(elapsed, 1e-3)
+            points_per_s = (count - first[1]) * len(SENSORS) / max(elapsed, 1e-3)
+            return WorkerRun(points_per_s, max(peak_rss, _rss(proc.pid)))
         finally:
             admin.close()
             if profiler is not None:

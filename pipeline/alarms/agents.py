@@ -77,13 +77,17 @@ def build_alarm_processor(
         )
     )
     readings_topic = settings.topics.readings
+    # The readings partitions this worker owns, as of the timer's last look (each tick
+    # takes one look, then asks about each machine due).
+    owned: list[frozenset[int]] = [frozenset()]
+
+    def assignment() -> frozenset[int]:
+        actives = app.assignor.assigned_actives()
+        owned[0] = frozenset(tp.partition for tp in actives if tp.topic == readings_topic)
+        return owned[0]
 
     def owns(machine_id: str) -> bool:
-        partition = partition_of(machine_id, partitions)
-        return any(
-            tp.topic == readings_topic and tp.partition == partition
-            for tp in app.assignor.assigned_actives()
-        )
+        return partition_of(machine_id, partitions) in owned[0]
 
     after_s = settings.pipeline_alarm_comm_loss_after_s
     return AlarmProcessor(
@@ -98,6 +102,7 @@ def build_alarm_processor(
         retry=settings.retry_policy(),
         metrics=AlarmMetrics(registry),
         owns=owns,
+        assignment=assignment,
         rules_wait_s=settings.pipeline_alarm_rules_wait_ms / 1000,
         partitions=partitions,
         # The broker has the table's changelog records, not merely the producer's queue.

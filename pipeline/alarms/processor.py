@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -38,6 +38,7 @@ from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
+from pipeline.alarms.timer import TimerSchedule, next_due_ms
 from pipeline.storage.dead_letter import SourceRecord, dead_letter_body
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,11 @@ class AlarmProcessor:
         rules_wait_s: float = 10.0,
         partitions: int | None = None,
         flush: Callable[[], Awaitable[None]] | None = None,
+        assignment: Callable[[], Hashable] | None = None,
     ) -> None:
+        """``owns``: whether this worker owns a machine's partition now (the timer acts only
+        on those); ``assignment``: a value that changes whenever what it owns changes,
+        taken once per tick before ``owns`` is asked."""
         # Waits until the broker has the table's changelog writes: a stored state must be
         # durable before the input that led to it is acked.
         self._flush = flush
@@ -96,16 +101,20 @@ class AlarmProcessor:
         self.config = config if config is not None else EngineConfig()
         self._retry = retry if retry is not None else RetryPolicy(initial_s=0.5, max_s=10.0)
         self.metrics = metrics if metrics is not None else AlarmMetrics()
-        # Whether this worker owns a machine's partition now (the timer acts only on those).
-        self._owns = owns if owns is not None else (lambda _machine_id: True)
+        self._assignment = assignment if assignment is not None else (lambda: None)
         # Set by the thresholds feed once the rules present at start-up are applied.
         self.rules_ready = rules_ready if rules_ready is not None else asyncio.Event()
         self._rules_wait_s = rules_wait_s
         self.lock = asyncio.Lock()
-        # Per machine: (time of its last reading, wall time it was processed here); the
-        # timer's estimate of the machine's clock, and where silence is measured from.
-        self._clock: dict[str, tuple[int, int]] = {}
+        # Per machine: (time of its last reading, wall time it was processed here), the
+        # timer's estimate of the machine's clock; and when the timer is due there.
+        self._timer = TimerSchedule(
+            owns=owns if owns is not None else (lambda _machine_id: True), config=self.config
+        )
         self._rules_cache: dict[str, dict[str, SensorThresholds]] = {}
+        # Per machine: the record last stored in the table and the state it was made from,
+        # which spares loading it again on the next batch.
+        self._kept: dict[str, tuple[dict[str, Any], MachineState]] = {}
         self._rules_version = -1
 
     # -- inputs ------------------------------------------------------------------------
@@ -125,7 +134,7 @@ class AlarmProcessor:
                 if state is None:
                     state = states[machine_id] = self._load(machine_id, loaded)
                 events += evaluate_reading(state, reading, self._rules_for(machine_id), self.config)
-            await self._commit(states, loaded, events)
+            stored = await self._commit(states, loaded, events)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "alarm batch readings=%d machines=%d events=%d",
@@ -133,9 +142,11 @@ class AlarmProcessor:
                     len(states),
                     len(events),
                 )
+            clock = self._timer.clock
             for machine_id, state in states.items():
                 if state.last_ts_ms is not None:
-                    self._clock[machine_id] = (state.last_ts_ms, now_ms)
+                    clock[machine_id] = (state.last_ts_ms, now_ms)
+            self._reschedule(stored)
             return events
 
     async def handle_action(self, record: SourceRecord, now_ms: int) -> list[AlarmEvent]:
@@ -163,66 +174,64 @@ class AlarmProcessor:
                 )
                 await self._dead_letter(record, f"{action.action}: {exc}", now_ms)
                 return []
-            await self._commit({action.machine_id: state}, loaded, events)
+            self._reschedule(await self._commit({action.machine_id: state}, loaded, events))
             return events
 
     async def tick(self, now_ms: int) -> list[AlarmEvent]:
-        """The timer: delays due, stale data and comm loss by silence, shelve expiry."""
+        """The timer: delays due, stale data and comm loss by silence, shelve expiry; for
+        the machines due now only (:mod:`pipeline.alarms.timer`)."""
         async with self.lock:
             loaded: dict[str, Any] = {}
             states: dict[str, MachineState] = {}
             events: list[AlarmEvent] = []
-            for key in list(self._table.keys()):
-                machine_id = key.decode() if isinstance(key, bytes) else str(key)
-                if not self._owns(machine_id):
-                    self._clock.pop(machine_id, None)
+            timer = self._timer
+            assignment = (self._assignment(), self.rules.version)
+            for machine_id in timer.due(
+                self._table, now_ms, self._rules_for, assignment=assignment
+            ):
+                if not timer.owned(machine_id):
                     continue
-                raw = self._table.get(key)
+                raw = self._table.get(machine_id.encode())
                 if not isinstance(raw, dict):
                     continue
-                clock = self._clock.get(machine_id)
-                last_ts_ms = raw.get("last_ts_ms")
-                if clock is None and isinstance(last_ts_ms, int):
-                    # Taken over (start-up or rebalance): silence counts from now.
-                    clock = self._clock[machine_id] = (last_ts_ms, now_ms)
-                at_ms = clock[0] + max(0, now_ms - clock[1]) if clock is not None else None
+                clock = timer.clock_of(machine_id, raw, now_ms)
                 rules = self._rules_for(machine_id)
-                if not self._timer_may_act(raw, at_ms, rules):
+                due_ms = next_due_ms(raw, clock, rules, self.config)
+                if due_ms is None:
+                    continue
+                if due_ms > now_ms:
+                    timer.later(machine_id, due_ms)
                     continue
                 state = MachineState.from_dict(machine_id, raw)
                 new: list[AlarmEvent] = []
-                if at_ms is not None:
-                    new += advance(state, at_ms, rules, self.config)
+                if clock is not None:
+                    new += advance(state, clock[0] + max(0, now_ms - clock[1]), rules, self.config)
                 new += expire_shelves(state, now_ms)
                 if new:
                     events += new
                     states[machine_id] = state
                     loaded[machine_id] = raw
+                else:
+                    # Due and nothing changed (a shelved alarm's condition): the next tick.
+                    timer.later(machine_id, now_ms + 1)
             if events:
-                await self._commit(states, loaded, events)
+                self._reschedule(await self._commit(states, loaded, events))
             return events
 
-    def _timer_may_act(
-        self, raw: dict[str, Any], at_ms: int | None, rules: dict[str, SensorThresholds]
-    ) -> bool:
-        """Whether time can change anything for this stored state (a cheap look before
-        loading it): a pending delay or a shelve, silence, or a stale-data rule."""
-        alarms = raw.get("alarms") or {}
-        if any(a.get("pending") or a.get("state") == "shelved" for a in alarms.values()):
-            return True
-        if at_ms is None:
-            return False
-        after_ms = self.config.comm_loss_after_ms
-        last_ts_ms = raw.get("last_ts_ms")
-        if after_ms is not None and isinstance(last_ts_ms, int) and at_ms - last_ts_ms >= after_ms:
-            return True
-        return bool(raw.get("sensors")) and any(r.stale_after_s for r in rules.values())
+    def _reschedule(self, stored: dict[str, Any]) -> None:
+        for machine_id, raw in stored.items():
+            self._timer.note(machine_id, raw, self._rules_for(machine_id))
 
     # -- state and publishing ----------------------------------------------------------
 
     def _load(self, machine_id: str, loaded: dict[str, Any]) -> MachineState:
+        """The machine's state as stored; the object :meth:`_commit` stored it from while
+        the table still holds that very record (taken, so a failed change is not kept)."""
         raw = self._table.get(machine_id.encode())
         loaded[machine_id] = raw
+        kept = self._kept.pop(machine_id, None)
+        if kept is not None and raw is not None and kept[0] is raw:
+            return kept[1]
         return MachineState.from_dict(machine_id, raw)
 
     def _rules_for(self, machine_id: str) -> dict[str, SensorThresholds]:
@@ -251,7 +260,8 @@ class AlarmProcessor:
         states: dict[str, MachineState],
         loaded: dict[str, Any],
         events: list[AlarmEvent],
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Publish ``events``, store ``states``; return the state now stored per machine."""
         if events:
             latest = {}
             for event in events:
@@ -263,14 +273,18 @@ class AlarmProcessor:
                 self._topics.alarm_state, [Record(r.key(), r.encode()) for r in latest.values()]
             )
             self.metrics.observe(events)
-        stored = False
+        written = False
+        stored: dict[str, Any] = {}
         for machine_id, state in states.items():
             new = _to_store(loaded.get(machine_id), state)
             if new is not None:
                 self._table[machine_id.encode()] = new
-                stored = True
-        if stored and self._flush is not None:
+                self._kept[machine_id] = (new, state)
+                written = True
+            stored[machine_id] = new if new is not None else loaded.get(machine_id)
+        if written and self._flush is not None:
             await self._flush()
+        return stored
 
     async def _publish(self, topic: str, records: Sequence[Record]) -> None:
         """Publish until the broker has the records; back off between attempts."""

@@ -28,6 +28,7 @@ from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy
+from pipeline.due_queue import DueQueue
 from pipeline.settings import PipelineSettings
 from pipeline.storage.delivery import until_done
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
@@ -84,8 +85,10 @@ class WindowsStage:
         self._topic = aggregates_topic
         self._retry = retry
         self._lock = asyncio.Lock()
-        # machine id -> wall time of its last reading here (for closing idle machines).
+        # machine id -> wall time of its last reading here (for closing idle machines),
+        # and the machines by the wall time they were last seen at the latest.
         self._seen_ms: dict[str, int] = {}
+        self._silent: DueQueue[str] = DueQueue()
         self.late_readings = 0
         self.registry = registry if registry is not None else CollectorRegistry()
         self._late_counter = Counter(
@@ -135,6 +138,8 @@ class WindowsStage:
                         close_due(state, machine_id, specs, until_ms=state["max_ts"] - grace)
                     )
                 self._seen_ms[machine_id] = now_ms
+                if machine_id not in self._silent:
+                    self._silent.at_most(machine_id, now_ms)
             await self._emit(closed)
             for machine_id, state in states.items():
                 self._table[machine_id.encode()] = state
@@ -156,11 +161,17 @@ class WindowsStage:
         self.emitted += len(closed)
 
     async def close_idle(self, wall_ms: int) -> list[WindowAggregate]:
-        """Close the due windows of machines silent for ``idle_close_ms``; return them."""
+        """Close the due windows of machines silent for ``idle_close_ms``; return them.
+        Only the machines seen that long ago are looked at (see :mod:`pipeline.due_queue`):
+        one seen since is put back at its new time."""
         closed: list[WindowAggregate] = []
         async with self._lock:
-            for machine_id, seen_ms in list(self._seen_ms.items()):
+            for machine_id in self._silent.pop_due(wall_ms - self._idle_close_ms):
+                seen_ms = self._seen_ms.get(machine_id)
+                if seen_ms is None:
+                    continue
                 if wall_ms - seen_ms < self._idle_close_ms:
+                    self._silent.at_most(machine_id, seen_ms)
                     continue
                 key = machine_id.encode()
                 state = self._table.get(key)
@@ -173,6 +184,9 @@ class WindowsStage:
                     self._table[key] = state
                 if not state["panes"]:
                     self._seen_ms.pop(machine_id, None)
+                else:
+                    # Windows still open after the wall clock: look again next time.
+                    self._silent.at_most(machine_id, seen_ms)
             await self._emit(closed)
         return closed
 

@@ -247,3 +247,27 @@ def test_flood_and_chattering_are_counted_once_per_episode():
     text = __import__("prometheus_client").generate_latest(metrics.registry).decode()
     assert 'millstream_alarm_floods_total{plant="p1"} 1.0' in text
     assert "millstream_alarm_chattering_total 1.0" in text
+
+
+async def test_a_batch_cancelled_before_its_store_leaves_the_stored_state_to_the_next():
+    class Switch(Recorder):
+        stuck = False
+
+        async def publish(self, topic, records):
+            if self.stuck:
+                await asyncio.sleep(3600)
+            await super().publish(topic, records)
+
+    publisher = Switch()
+    proc = processor(publisher, {})
+    assert [e.event for e in await proc.process([reading(90)], now_ms=T0)] == ["raised"]
+    publisher.stuck = True
+    task = asyncio.create_task(proc.process([reading(50, 1)], now_ms=T0 + 1000))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    publisher.stuck = False
+    again = await proc.process([reading(50, 1)], now_ms=T0 + 1000)
+    assert [(e.event, e.seq) for e in again] == [("cleared", 2)]
+    assert [(e.event, e.seq) for e in await proc.process([reading(91, 2)], T0)] == [("raised", 3)]
