@@ -85,6 +85,19 @@ def events_of(messages: list[Any], alarm: str) -> list[AlarmEvent]:
     return [decode_alarm(m.value) for m in messages if m.key == alarm.encode()]
 
 
+def first_raised_by_readings(
+    producer: Producer, alarms: Tail, readings_topic: str, machine: str, alarm: str, value: float
+) -> AlarmEvent:
+    """Send ``machine`` a reading of ``value`` every 50 ms until ``alarm`` has an event, and
+    return the first: its reading time shows when the rule was in force."""
+    deadline = time.monotonic() + 10
+    while not events_of(alarms.messages, alarm):
+        assert time.monotonic() < deadline, "threshold never applied"
+        producer.send(readings_topic, [reading(machine, now_ms(), value)])
+        alarms.poll(50)
+    return events_of(alarms.messages, alarm)[0]
+
+
 def count(alarm: str, n: int) -> Callable[[list[Any]], bool]:
     return lambda ms: len(events_of(ms, alarm)) >= n
 
@@ -184,14 +197,10 @@ def test_threshold_record_is_applied_within_one_second(
             )
             produced_ms = now_ms()
             producer.send(topics.thresholds, [(record.key(), record.encode())])
-            # A reading every 50 ms: the first one raised shows when the rule was in force.
-            deadline = time.monotonic() + 10
-            while not events_of(alarms.messages, alarm):
-                assert time.monotonic() < deadline, "threshold never applied"
-                producer.send(topics.readings, [reading(machine, now_ms(), 80.0)])
-                alarms.poll(50)
+            raised = first_raised_by_readings(
+                producer, alarms, topics.readings, machine, alarm, 80.0
+            )
             seen_ms = now_ms()
-            raised = events_of(alarms.messages, alarm)[0]
         finally:
             alarms.close()
     applied_ms = raised.ts_ms - produced_ms
