@@ -51,6 +51,11 @@ class Rig:
     device_port: int
     device_devices: Path
     sims: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    connector: subprocess.Popen[bytes] | None = None
+
+    def stop_feeds(self) -> None:
+        """Stop the connector (its spool flushed) and the simulators; the worker runs on."""
+        stop(self.connector, *self.sims.values())
 
     def start_sim(self, name: str, devices: Path) -> None:
         log = self.tmp / f"sim-{name}.log"
@@ -97,14 +102,14 @@ def rig(service_env: dict[str, str], tmp: Path, *, via_proxy: bool) -> Iterator[
         wait_group(env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"], app_id, 1)
         r.start_sim("device", a_file)
         r.start_sim("others", b_file)
-        connector = start(["-m", "connectors"], env, tmp / "connector.log")
+        connector = r.connector = start(["-m", "connectors"], env, tmp / "connector.log")
+        env["APP_ID"] = app_id
         try:
             wait_for(tmp / "connector.log", "kafka connected", timeout_s=60)
             yield r, hop, connector
-            env["APP_ID"] = app_id
             assert worker.poll() is None, "the worker exited"
         finally:
-            stop(connector, *r.sims.values())
+            r.stop_feeds()
 
 
 def _gap_s(tail: TopicReadings, machines: list[str], t0_ms: int, t1_ms: int) -> float:
@@ -134,7 +139,9 @@ def _wait_back(tail: TopicReadings, device: str, t_on: int, fault_row: Row) -> N
 
 
 def _finish(rig_: Rig, influx, fault_row: Row, tail: TopicReadings, alarms: Tail) -> dict:
-    """Count readings (topic and InfluxDB) and the device's comm-loss alarm transitions."""
+    """Stop the connector, then count readings (topic and InfluxDB) and the device's
+    comm-loss alarm transitions while the worker still runs, so it commits the last ones."""
+    rig_.stop_feeds()
     last = spool_last_seqs(rig_.tmp / "spool")
     tail.wait_all(last, timeout_s=60)
     tail.drain()
@@ -180,7 +187,7 @@ def test_device_power_cycle(service_env, influx, tmp_path, fault_row: Row) -> No
             t_on = int(time.time() * 1000)
             _wait_back(tail, r.device, t_on, fault_row)
             time.sleep(3)
-        counted = _finish(r, influx, fault_row, tail, alarms)
+            counted = _finish(r, influx, fault_row, tail, alarms)
         during = [m for m in tail.readings if m.machine_id == r.device and t_off < m.ts_ms < t_on]
         after = [m for m in tail.readings if m.machine_id == r.device and m.ts_ms > t_on + 2000]
         gap_before = _gap_s(tail, r.others, t_off - 3000, t_off)
@@ -232,7 +239,7 @@ def test_slow_reset_and_stalled_hop_to_a_device(
             t_on = int(time.time() * 1000)
             _wait_back(tail, r.device, t_on, fault_row)
             time.sleep(3)
-        counted = _finish(r, influx, fault_row, tail, alarms)
+            counted = _finish(r, influx, fault_row, tail, alarms)
         gap_during = _gap_s(tail, r.others, t_off, t_on)
         fault_row.note(f"the other devices' longest gap during the faults {gap_during:.2f} s; "
                        f"connections reset by the proxy: {hop.resets}")
