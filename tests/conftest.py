@@ -62,6 +62,7 @@ SHARING_A_WORKER = {
     "tests/integration/test_cluster.py": "own-servers",
     "tests/faults/test_faults_broker.py": "own-servers",  # 120: a broker it kills
     "tests/faults/test_faults_influx.py": "own-servers",  # 70: an InfluxDB it stops
+    "tests/integration/test_influx_plants.py": "own-servers",  # 65: a second InfluxDB, stopped
 }
 LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
@@ -71,6 +72,7 @@ LONGEST_FIRST = (
     "tests/integration/test_cluster.py",
     "tests/faults/test_faults_broker.py",
     "tests/faults/test_faults_influx.py",
+    "tests/integration/test_influx_plants.py",
     "tests/integration/test_api_schema.py",  # 175
     "tests/integration/test_cli_import_query.py",  # 150
     "tests/integration/test_api_backfill.py",  # 135

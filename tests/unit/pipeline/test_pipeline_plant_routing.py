@@ -57,7 +57,7 @@ def test_readings_go_to_their_plants_server_and_the_rest_to_the_default() -> Non
 def test_alarm_rows_follow_their_plant_tag() -> None:
     routed = sinks({"hall-a": "http://192.0.2.1:8086"})
     event = AlarmEvent(alarm_id="a1", machine_id="1", sensor="t", rule="high", severity="high",
-                       event="raised", state="unack_active", value=1.0, threshold=0.5,
+                       event="raised", state="active_unacknowledged", value=1.0, threshold=0.5,
                        message="m", ts_ms=1_000, plant="hall-a", line="l")
     lines = [alarm_line(event), alarm_line(dataclasses.replace(event, plant=""))]
     got = entries(routed, "alarms", lambda s: s.write_alarms, lines, ["e1", "e2"])
