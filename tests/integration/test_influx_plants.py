@@ -4,14 +4,17 @@ The session's InfluxDB is the default and holds plant hall-a (and every plant no
 map); a server of this module's own holds hall-b, its token given by reference
 (``token_env``). Readings, alarm events and the worker's aggregates go through Kafka and
 the real worker; each server is then queried directly, and the API answers each plant's
-history from the right one. Last, hall-b's server is stopped: hall-a's points are stored
-all the same, and hall-b's arrive once it is back, none lost.
+history from the right one. Then hall-b's server is stopped: hall-a's points are stored
+all the same, and hall-b's arrive once it is back, none lost. ``infra bootstrap`` gives
+every server of the map its buckets.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +25,7 @@ import httpx
 import orjson
 import pytest
 from apiserver import ServerThread
+from influxdb_client import InfluxDBClient
 from influxtools import own_influxdb
 from pipelinetools import (
     committed_total,
@@ -227,3 +231,24 @@ def test_one_plants_server_away_stores_the_others_and_loses_none(
         wait_committed(bs, app_id, topic, fleet.total)
         assert _held(hall_b, hall_b.bucket, [a, b]) == {a: 0, b: 10 + PER_MACHINE}
         assert _held(influx, influx.bucket, [a, b]) == {a: 10 + PER_MACHINE, b: 0}
+
+
+def test_bootstrap_gives_every_server_of_the_map_the_buckets(
+    worker_env: dict[str, str], influx: InfluxInfo, hall_b_influx: tuple[InfluxInfo, int]
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    names = {f"MILLSTREAM_INFLUX_{kind}BUCKET": f"{kind.lower() or 'raw_'}{tag}"
+             for kind in ("", "AGGREGATES_", "ALARMS_", "AUDIT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "infra", "bootstrap"], env={**worker_env, **names},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "buckets ready on 2 InfluxDB server(s)" in done.stderr
+    for server in (influx, hall_b_influx[0]):
+        with InfluxDBClient(url=server.url, token=server.token, org=server.org) as client:
+            buckets = client.buckets_api()
+            found = [buckets.find_bucket_by_name(name) for name in names.values()]
+            assert None not in found, server.url
+            for bucket in found:
+                buckets.delete_bucket(bucket)

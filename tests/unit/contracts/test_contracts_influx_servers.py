@@ -3,6 +3,9 @@ naming the variable, the plant and the value."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from contracts.errors import ConfigError
@@ -100,3 +103,21 @@ def test_a_parsed_map_is_taken_as_it_is() -> None:
     default = InfluxServer("http://127.0.0.1:8086", "o", "t")
     servers = PlantServers.of(default, again, environ={})
     assert servers.for_plant("hall-a") == InfluxServer("http://192.0.2.10:8086", "o", "t")
+
+
+def test_the_examples_of_the_scaling_guide_hold(env: pytest.MonkeyPatch) -> None:
+    """docs/scaling.md's map is accepted as shown, and its bad value refused as shown."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "scaling.md").read_text()
+    shown = re.search(r"^MILLSTREAM_INFLUX_PLANTS='(.*?)'$", text, re.M | re.S)
+    error = re.search(r"^  (MILLSTREAM_INFLUX_PLANTS: Value error, .*)$", text, re.M)
+    assert shown is not None and error is not None
+    env.setenv("MILLSTREAM_INFLUX_PLANTS", shown.group(1))
+    env.setenv("INFLUX_TOKEN_HALL_B", "hall-b-token")
+    servers = load_settings(CommonSettings).influx_servers()
+    assert servers.for_plant("hall-b") == InfluxServer(
+        "https://192.0.2.11:8086", "hall-b", "hall-b-token"
+    )
+    env.setenv("MILLSTREAM_INFLUX_PLANTS", '{"hall-b": "192.0.2.11:8086"}')
+    with pytest.raises(ConfigError) as info:
+        load_settings(CommonSettings)
+    assert str(info.value) == error.group(1)
