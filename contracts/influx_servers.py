@@ -130,8 +130,3 @@ class PlantServers:
     def servers(self) -> tuple[InfluxServer, ...]:
         """Every distinct server, the default first."""
         return tuple(dict.fromkeys((self.default, *self.by_plant.values())))
-
-    @property
-    def routed(self) -> bool:
-        """More than one server: points must be sorted by plant."""
-        return len(self.servers) > 1

@@ -37,7 +37,3 @@ class PlantSinks:
         if not self.routed:
             return self.default
         return self._by_tag.get(escaped_tag(line, PLANT_TAG), self.default)
-
-    async def close(self) -> None:
-        for sink in self.all:
-            await sink.close()

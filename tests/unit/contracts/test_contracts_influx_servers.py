@@ -32,7 +32,6 @@ def test_without_a_map_everything_is_on_the_default(env: pytest.MonkeyPatch) -> 
     default = InfluxServer("http://127.0.0.1:8086", "millstream", "default-token")
     assert servers.servers == (default,)
     assert servers.for_plant("hall-a") == servers.for_plant("") == default
-    assert not servers.routed
 
 
 def test_each_plant_gets_its_server_with_the_defaults_filled_in(env: pytest.MonkeyPatch) -> None:
