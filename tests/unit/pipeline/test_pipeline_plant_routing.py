@@ -13,12 +13,21 @@ from kafka_edge.retry import RetryPolicy
 from pipeline.sink.errors import InfluxWriteError
 from pipeline.sink.influx import InfluxSink
 from pipeline.sink.plants import PlantSinks
+from pipeline.storage.dead_letter import SourceRecord
 from pipeline.storage.delivery import LineSet, deliver
 from pipeline.storage.line_protocol import alarm_line, reading_line
 from pipeline.storage.routing import entries
 
 DEFAULT = InfluxServer("http://127.0.0.1:8086", "o", "t")
 FAST = RetryPolicy(initial_s=0.001, max_s=0.005)
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def publish(self, topic, records) -> None:
+        self.sent.extend(records)
 
 
 def sinks(plants: dict[str, str]) -> PlantSinks:
@@ -87,16 +96,35 @@ async def test_a_server_away_does_not_hold_the_other_servers_lines() -> None:
     async def up(lines):
         written.extend(lines)
 
-    class Publisher:
-        async def publish(self, topic, records):
-            pass
-
     task = asyncio.ensure_future(deliver(
         [LineSet(away, ["a 1"], None, "readings a"), LineSet(up, ["b 1"], None, "readings b")],
-        [], publisher=Publisher(), dead_letter_topic="dl", retry=FAST,
+        [], publisher=RecordingPublisher(), dead_letter_topic="dl", retry=FAST,
     ))
     await asyncio.sleep(0.2)
     assert written == ["b 1"]
     assert not task.done()  # the batch waits for the server that is away
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_point_one_server_refuses_is_dead_lettered_and_the_others_are_stored() -> None:
+    stored: dict[str, list[str]] = {"a": [], "b": []}
+
+    def server(name: str):
+        async def write(lines):
+            if any("poison" in line for line in lines):
+                raise InfluxWriteError("bucket r: field type conflict", bucket="r",
+                                       lines=len(lines), status=422, outcome="refused")
+            stored[name].extend(lines)
+        return write
+
+    source = SourceRecord(key=b"1", value=b"{}", topic="ms.readings", partition=0, offset=7)
+    publisher = RecordingPublisher()
+    dead = await deliver(
+        [LineSet(server("a"), ["a 1", "a poison 2", "a 3"], [source, source, source], "a"),
+         LineSet(server("b"), ["b 1", "b 2"], [source, source], "b")],
+        [], publisher=publisher, dead_letter_topic="dl", retry=FAST,
+    )
+    assert stored == {"a": ["a 1", "a 3"], "b": ["b 1", "b 2"]}
+    assert len(dead) == len(publisher.sent) == 1
+    assert b"field type conflict" in dead[0].value
