@@ -166,20 +166,6 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def _worker_stage(
-    ctx: ScenarioContext,
-    settings: CommonSettings,
-    count: int,
-    timeout_s: float,
-    *,
-    stateful: bool,
-    profile_to: Path | None = None,
-) -> float:
-    """Points/s of ``python -m pipeline worker`` from its first commit to its last."""
-    run = worker_run(ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile_to)
-    return run.points_per_s
-
-
 def worker_run(
     ctx: ScenarioContext,
     settings: CommonSettings,
@@ -195,13 +181,10 @@ def worker_run(
     from kafka import KafkaAdminClient
 
     app_id = f"bench-worker-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ)
-    env.update(ctx.env(settings))
-    env.update(
-        MILLSTREAM_PIPELINE_APP_ID=app_id,
-        MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
+    env = ctx.worker_env(
+        settings,
+        app_id,
         MILLSTREAM_PIPELINE_COMMIT_INTERVAL_MS="200",
-        MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
         MILLSTREAM_PIPELINE_WINDOWS_ENABLED="true" if stateful else "false",
         MILLSTREAM_PIPELINE_ALARMS_ENABLED="true" if stateful else "false",
     )
@@ -330,9 +313,9 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         profile = (
             Path(profile_dir) / f"worker-{label}.txt" if profile_dir and not ctx.quick else None
         )
-        worker = _worker_stage(
+        worker = worker_run(
             ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile
-        )
+        ).points_per_s
         figures.append(
             Figure(
                 scenario=NAME,
