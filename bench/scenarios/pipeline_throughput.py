@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from bench import load
 from bench.core import Figure, ScenarioContext
 from bench.stack import terminate
 from contracts.settings import CommonSettings
@@ -98,19 +99,16 @@ async def _produce(
 
 async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) -> float:
     """Points/s of the bare stage over ``count`` records."""
-    from aiokafka import AIOKafkaConsumer
     from influxdb_client import WritePrecision
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
     from contracts.readings import decode_reading
     from pipeline.storage.line_protocol import reading_line
 
-    consumer = AIOKafkaConsumer(
+    consumer = load.consumer_from_start(
+        settings.kafka_bootstrap_servers,
         settings.topics.readings,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+        "bench-bare",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     client = InfluxDBClientAsync(
