@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from api.alarms.store import AlarmStore
 from api.auth.store import ApiKeyStore
@@ -63,9 +63,7 @@ def history_readers(settings: ApiSettings, machines: MachineRegistry) -> PlantHi
 
     def reader(server: InfluxServer) -> HistoryReader:
         return HistoryReader(
-            url=server.url,
-            token=server.token,
-            org=server.org,
+            **asdict(server),  # url, org, token
             bucket=settings.influx_bucket,
             aggregates_bucket=settings.influx_aggregates_bucket,
             alarms_bucket=settings.influx_alarms_bucket,
