@@ -3,8 +3,9 @@
 The session's InfluxDB is the default and holds plant hall-a (and every plant not in the
 map); a server of this module's own holds hall-b, its token given by reference
 (``token_env``). Readings, alarm events and the worker's aggregates go through Kafka and
-the real worker; each server is then queried directly, and the API answers each plant's
-history from the right one. Then hall-b's server is stopped: hall-a's points are stored
+the real worker; each server is then queried directly, the API answers each plant's
+history from the right one, and a reading posted to the API without a plant lands on its
+machine's plant's server. Then hall-b's server is stopped: hall-a's points are stored
 all the same, and hall-b's arrive once it is back, none lost. ``infra bootstrap`` gives
 every server of the map its buckets.
 """
@@ -41,6 +42,7 @@ from api.settings import ApiSettings
 from contracts.alarms import AlarmEvent
 from contracts.machines import MachineInfo
 from contracts.settings import CommonSettings
+from contracts.timefmt import format_ts
 from tests.conftest import InfluxInfo
 
 pytestmark = pytest.mark.integration
@@ -163,42 +165,60 @@ def test_each_server_holds_only_its_plants_points_and_the_api_reads_each_from_it
                        common_settings.topics.readings, fleet.total)
         wait_committed(common_settings.kafka_bootstrap_servers, app_id,
                        common_settings.topics.alarms, 2)
-        # Readings: every one on its plant's server, none on the other.
-        n = PER_MACHINE
-        assert _held(influx, influx.bucket, [a, b, z]) == {a: n, b: 0, z: n}
-        assert _held(hall_b, hall_b.bucket, [a, b, z]) == {a: 0, b: n, z: 0}
-        # Alarm rows likewise.
-        assert _held(influx, influx.alarms_bucket, [a, b]) == {a: 1, b: 0}
-        assert _held(hall_b, hall_b.alarms_bucket, [a, b]) == {a: 0, b: 1}
-        # The worker's one-minute windows of 150 s of readings: two closed by the readings
-        # (the third too once the machine has been silent for a while).
-        minute = 'r.window == "1m"'
-        held = _wait_held(influx, influx.aggregates_bucket, {a: 2, b: 0, z: 2}, minute)
-        assert held[a] >= 2 and held[z] >= 2 and held[b] == 0, held
-        held = _wait_held(hall_b, hall_b.aggregates_bucket, {a: 0, b: 2, z: 0}, minute)
-        assert held[b] >= 2 and held[a] == held[z] == 0, held
+        _each_server_holds_its_plants(influx, hall_b, a, b, z)
+        settings = ApiSettings(
+            **common_settings.model_dump(exclude={"influx_plants"}),
+            influx_plants=plants,
+            admin_api_key=admin_key,
+        )
+        with ServerThread(create_app(settings)) as api, httpx.Client(
+            base_url=api.url, headers={"X-API-Key": admin_key}, timeout=30
+        ) as http:
+            _the_api_reads_each_plant_from_its_server(http, a, b, z)
+            # A reading posted without a plant takes its machine's, and its server.
+            posted = http.post("/api/readings", json={
+                "machine_id": b, "timestamp": format_ts(fleet.t0 + 3_600_000 - 60_000),
+                "temperature_c": 49.0,
+            })
+            assert posted.status_code == 201, posted.text
+            assert _wait_held(hall_b, hall_b.bucket, {b: PER_MACHINE + 1})[b] == PER_MACHINE + 1
+            assert _held(influx, influx.bucket, [b]) == {b: 0}
 
-    settings = ApiSettings(
-        **common_settings.model_dump(exclude={"influx_plants"}),
-        influx_plants=plants,
-        admin_api_key=admin_key,
-    )
-    with ServerThread(create_app(settings)) as api, httpx.Client(
-        base_url=api.url, headers={"X-API-Key": admin_key}, timeout=30
-    ) as http:
-        for machine in (a, b, z):
-            got = http.get(f"/api/machines/{machine}/readings", params={"start": "-2h"})
-            assert got.status_code == 200, got.text
-            assert len(got.json()["points"]) == n, machine
-            aggs = http.get(f"/api/machines/{machine}/aggregates", params={"start": "-2h"})
-            assert {p["ts"] for p in aggs.json()["points"]} != set(), machine
-        journal = http.get("/api/alarms/journal", params={"start": "-2h", "machine_id": b})
-        assert [e["machine_id"] for e in journal.json()["events"]] == [b]
-        # Every plant: both servers asked; one plant: its server.
-        fleet_all = http.get("/api/latest", params={"start": "-2h"}).json()["machines"]
-        assert {a, b, z} <= {str(m["machine_id"]) for m in fleet_all}
-        only_b = http.get("/api/latest", params={"start": "-2h", "plant": "hall-b"}).json()
-        assert [str(m["machine_id"]) for m in only_b["machines"]] == [b]
+
+def _each_server_holds_its_plants(
+    influx: InfluxInfo, hall_b: InfluxInfo, a: str, b: str, z: str
+) -> None:
+    # Readings: every one on its plant's server, none on the other.
+    n = PER_MACHINE
+    assert _held(influx, influx.bucket, [a, b, z]) == {a: n, b: 0, z: n}
+    assert _held(hall_b, hall_b.bucket, [a, b, z]) == {a: 0, b: n, z: 0}
+    # Alarm rows likewise.
+    assert _held(influx, influx.alarms_bucket, [a, b]) == {a: 1, b: 0}
+    assert _held(hall_b, hall_b.alarms_bucket, [a, b]) == {a: 0, b: 1}
+    # The worker's one-minute windows of 150 s of readings: two closed by the readings
+    # (the third too once the machine has been silent for a while).
+    minute = 'r.window == "1m"'
+    held = _wait_held(influx, influx.aggregates_bucket, {a: 2, b: 0, z: 2}, minute)
+    assert held[a] >= 2 and held[z] >= 2 and held[b] == 0, held
+    held = _wait_held(hall_b, hall_b.aggregates_bucket, {a: 0, b: 2, z: 0}, minute)
+    assert held[b] >= 2 and held[a] == held[z] == 0, held
+
+
+def _the_api_reads_each_plant_from_its_server(http: httpx.Client, a: str, b: str, z: str) -> None:
+    for machine in (a, b, z):
+        got = http.get(f"/api/machines/{machine}/readings", params={"start": "-2h"})
+        assert got.status_code == 200, got.text
+        assert len(got.json()["points"]) == PER_MACHINE, machine
+        aggs = http.get(f"/api/machines/{machine}/aggregates", params={"start": "-2h"})
+        assert aggs.status_code == 200, aggs.text
+        assert aggs.json()["points"], machine
+    journal = http.get("/api/alarms/journal", params={"start": "-2h", "machine_id": b})
+    assert [e["machine_id"] for e in journal.json()["events"]] == [b]
+    # Every plant: both servers asked; one plant: its server.
+    fleet_all = http.get("/api/latest", params={"start": "-2h"}).json()["machines"]
+    assert {a, b, z} <= {str(m["machine_id"]) for m in fleet_all}
+    only_b = http.get("/api/latest", params={"start": "-2h", "plant": "hall-b"}).json()
+    assert [str(m["machine_id"]) for m in only_b["machines"]] == [b]
 
 
 def test_one_plants_server_away_stores_the_others_and_loses_none(
