@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from influxdb_client import InfluxDBClient
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import (
     CoordinatorLoadInProgressError,
     CoordinatorNotAvailableError,
     NotCoordinatorError,
 )
-from kafka.partitioner import murmur2
 
 from contracts.alarms import decode_alarm
 from contracts.readings import Reading
+from kafka_edge.connection import KafkaConnection, ProducerSettings
+from kafka_edge.partitioner import partition_for
+from kafka_edge.sync_clients import kafka_admin, kafka_observer, kafka_producer
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE_S = 90.0
@@ -109,7 +110,9 @@ class Producer:
     """One producer for a test; ``send`` returns once the records are acknowledged."""
 
     def __init__(self, bootstrap: str, *, linger_ms: int = 0) -> None:
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
+        self._producer = kafka_producer(
+            KafkaConnection.plain(bootstrap), ProducerSettings(linger_ms=linger_ms)
+        )
 
     def send(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
         for key, value in records:
@@ -154,13 +157,7 @@ class Tail:
         self.topic = topic
         self.proc = proc
         self.messages: list[Any] = []
-        self._consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
+        self._consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
 
     def poll(self, timeout_ms: int = 100) -> None:
         for batch in self._consumer.poll(timeout_ms=timeout_ms).values():
@@ -228,7 +225,7 @@ COORDINATOR_NOT_READY = (
 
 
 def partition_count(bootstrap: str, topic: str) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         return len(admin.describe_topics([topic])[0]["partitions"])
     finally:
@@ -245,7 +242,7 @@ def machines_on_every_partition(
     while any(len(ids) < per_partition for ids in chosen.values()):
         machine = f"{prefix}-{base}-{n}"
         n += 1
-        partition = (murmur2(machine.encode()) & 0x7FFFFFFF) % partitions
+        partition = partition_for(machine.encode(), partitions)
         if len(chosen[partition]) < per_partition:
             chosen[partition].append(machine)
     return [m for ids in chosen.values() for m in ids]
@@ -253,7 +250,7 @@ def machines_on_every_partition(
 
 def group_members(bootstrap: str, group: str) -> tuple[str, int]:
     """The group's state and member count."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         info = admin.describe_groups([group])[group]
     except COORDINATOR_NOT_READY:
@@ -273,7 +270,7 @@ def wait_group(bootstrap: str, group: str, members: int) -> None:
 
 def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """The group's committed offset per partition of ``topic``."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
     finally:
