@@ -15,7 +15,6 @@ with 1.
 from __future__ import annotations
 
 import ast
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,14 +42,9 @@ FIX = (
 
 def python_files(root: Path) -> list[str]:
     """Every Python file git tracks (or would track), outside the edge, relative to root."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return [name for name in listed if not name.startswith(EDGE)]
+    from check_size import tracked_python_files  # a neighbour: .ci/ is this script's folder
+
+    return [name for name in tracked_python_files(root) if not name.startswith(EDGE)]
 
 
 def _from_client_library(module: str | None) -> bool:
