@@ -34,10 +34,10 @@ def aio_consumer(
 def aio_observer(
     connection: KafkaConnection, *topics: str, client_id: str | None = None, **options: Any
 ) -> AIOKafkaConsumer:
-    """An ``AIOKafkaConsumer`` outside any group that reads ``topics`` (if any; else assign
-    partitions) from their earliest offset and commits nothing: it watches a topic without
-    taking a share of its partitions or moving a group's offsets. ``options`` passes e.g.
-    ``fetch_max_wait_ms``."""
+    """An ``AIOKafkaConsumer`` outside any group that reads ``topics`` (without any, the
+    caller assigns partitions) from their earliest offset and commits nothing: it watches a
+    topic without taking a share of its partitions or moving a group's offsets. ``options``
+    passes e.g. ``fetch_max_wait_ms``."""
     return aio_consumer(
         connection, *topics, client_id=client_id, **{**OBSERVER_OPTIONS, **options}
     )

@@ -89,10 +89,10 @@ def kafka_consumer(
 def kafka_observer(
     connection: KafkaConnection, *topics: str, client_id: str | None = None, **options: Any
 ) -> Any:
-    """A ``KafkaConsumer`` outside any group that reads ``topics`` (if any; else assign
-    partitions) from their earliest offset and commits nothing: it watches a topic without
-    taking a share of its partitions or moving a group's offsets. ``options`` passes e.g.
-    ``consumer_timeout_ms`` or ``fetch_max_wait_ms``."""
+    """A ``KafkaConsumer`` outside any group that reads ``topics`` (without any, the
+    caller assigns partitions) from their earliest offset and commits nothing: it watches a
+    topic without taking a share of its partitions or moving a group's offsets. ``options``
+    passes e.g. ``consumer_timeout_ms`` or ``fetch_max_wait_ms``."""
     return kafka_consumer(
         connection, *topics, client_id=client_id, **{**OBSERVER_OPTIONS, **options}
     )
