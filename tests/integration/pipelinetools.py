@@ -10,7 +10,6 @@ process, fails early when the worker exits.
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import childprocs
 from influxdb_client import InfluxDBClient
 from kafka.errors import (
     CoordinatorLoadInProgressError,
@@ -32,7 +32,7 @@ from kafka_edge.connection import KafkaConnection, ProducerSettings
 from kafka_edge.partitioner import partition_for
 from kafka_edge.sync_clients import kafka_admin, kafka_observer, kafka_producer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = childprocs.REPO
 DEADLINE_S = 90.0
 
 
@@ -63,30 +63,17 @@ def running_worker(
         "MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS": "500",
         **extra_env,
     }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker"],
-            cwd=REPO,
-            env=worker_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        proc.log_path = log_path  # type: ignore[attr-defined]
-        try:
-            yield proc
-        except BaseException:
-            sys.stderr.write(log_path.read_text(errors="replace")[-6000:])
-            raise
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    proc = childprocs.start_python(["-m", "pipeline", "worker"], env=worker_env, log_path=log_path)
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    try:
+        yield proc
+    except BaseException:
+        sys.stderr.write(childprocs.read_log(log_path)[-6000:])
+        raise
+    finally:
+        childprocs.stop(proc, timeout_s=30)
     if check_exit:
-        assert proc.returncode == 0, log_path.read_text(errors="replace")[-6000:]
+        assert proc.returncode == 0, childprocs.read_log(log_path)[-6000:]
 
 
 def check_running(proc: subprocess.Popen | None) -> None:
@@ -95,12 +82,8 @@ def check_running(proc: subprocess.Popen | None) -> None:
 
 
 def wait_for_log(proc: subprocess.Popen, text: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while text not in proc.log_path.read_text(errors="replace"):  # type: ignore[attr-defined]
-        check_running(proc)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"worker log never showed {text!r}")
-        time.sleep(0.2)
+    log_path: Path = proc.log_path  # type: ignore[attr-defined]
+    childprocs.wait_for_output(proc, log_path, text, timeout_s=DEADLINE_S)
 
 
 # -- Kafka: records in ----------------------------------------------------------------------
