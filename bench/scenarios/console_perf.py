@@ -67,9 +67,10 @@ def _machine(machine_id: str, i: int) -> MachineInfo:
 
 
 def _register(bootstrap: str, topic: str, machines: list[MachineInfo]) -> None:
-    from kafka import KafkaProducer
+    from kafka_edge.connection import KafkaConnection
+    from kafka_edge.sync_clients import kafka_producer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    producer = kafka_producer(KafkaConnection.plain(bootstrap), load.KAFKA_PYTHON_DEFAULTS)
     try:
         for m in machines:
             producer.send(topic, m.encode(), key=m.key())
@@ -180,11 +181,12 @@ def _raise(
 ) -> dict[str, float]:
     """A raised high alarm of ``sensor`` per machine, 0.2 to 0.6 s apart; alarm id -> the
     epoch ms just before its send."""
-    from kafka import KafkaProducer
+    from kafka_edge.connection import KafkaConnection
+    from kafka_edge.sync_clients import kafka_producer
 
     rng = random.Random(12)
     sent: dict[str, float] = {}
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    producer = kafka_producer(KafkaConnection.plain(bootstrap), load.KAFKA_PYTHON_DEFAULTS)
     try:
         for m in machines:
             time.sleep(rng.uniform(0.2, 0.6))

@@ -39,7 +39,10 @@ SENSORS = len(load.SENSORS)
 
 async def _distinct_readings(bootstrap: str, topic: str, total: int, timeout_s: float) -> int:
     """Distinct (machine, ts) readings with a temperature on ``topic``, read from the start."""
-    consumer = load.consumer_from_start(bootstrap, topic, "bench-count")
+    from kafka_edge.aio_clients import aio_observer
+    from kafka_edge.connection import KafkaConnection
+
+    consumer = aio_observer(KafkaConnection.plain(bootstrap), topic)
     await consumer.start()
     seen: set[tuple[str, str]] = set()
     n = 0

@@ -73,13 +73,13 @@ async def _produce(
 ) -> None:
     """``count`` readings round-robin over ``machines``, evenly over ``span_ms`` of reading
     time (default one per millisecond) ending now."""
-    from aiokafka import AIOKafkaProducer
+    from kafka_edge.aio_clients import aio_producer
+    from kafka_edge.connection import KafkaConnection, ProducerSettings
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        linger_ms=20,
+    producer = aio_producer(
+        KafkaConnection.plain(bootstrap),
+        ProducerSettings(acks=1, compression="lz4", linger_ms=20),
         max_batch_size=512 * 1024,
-        compression_type="lz4",
     )
     await producer.start()
     try:
@@ -176,7 +176,8 @@ def worker_run(
 ) -> WorkerRun:
     """``python -m pipeline worker`` over the topic: points/s from its first commit to its
     last, and its peak RSS (sampled every 100 ms)."""
-    from kafka import KafkaAdminClient
+    from kafka_edge.connection import KafkaConnection
+    from kafka_edge.sync_clients import kafka_admin
 
     app_id = f"bench-worker-{uuid.uuid4().hex[:6]}"
     env = ctx.worker_env(
@@ -189,7 +190,7 @@ def worker_run(
     log_path = ctx.work_dir / f"{app_id}.log"
     topic = settings.topics.readings
     bootstrap = settings.kafka_bootstrap_servers
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "worker"],

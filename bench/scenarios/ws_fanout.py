@@ -50,9 +50,14 @@ def _crowd(crowd: wsclients.Crowd, start_load: Any) -> dict[str, Any]:
 
 
 async def _burst(bootstrap: str, topic: str, machines: list[str], count: int) -> None:
-    from aiokafka import AIOKafkaProducer
+    from dataclasses import replace
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    from kafka_edge.aio_clients import aio_producer
+    from kafka_edge.connection import KafkaConnection
+
+    producer = aio_producer(
+        KafkaConnection.plain(bootstrap), replace(load.AIOKAFKA_DEFAULTS, linger_ms=5)
+    )
     await producer.start()
     try:
         for i in range(count):

@@ -13,11 +13,12 @@ import httpx
 import orjson
 import pytest
 import websockets
-from aiokafka import AIOKafkaConsumer
 from apiserver import ServerThread
 
 from api.settings import ApiSettings
 from contracts.audit import decode_audit
+from kafka_edge.aio_clients import aio_observer
+from kafka_edge.connection import KafkaConnection
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ async def _audit_until(
 
 
 async def _topic_records(bootstrap: str, topic: str, *, principal: str, count: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = aio_observer(KafkaConnection.plain(bootstrap), topic)
     await consumer.start()
     try:
         found: list[bytes] = []

@@ -32,7 +32,7 @@ import httpx
 import orjson
 import pytest
 import websockets
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.consumer.fetcher import ConsumerRecord
 from rich.console import Console
@@ -51,6 +51,8 @@ from infra.ports import free_port
 from infra.servers import Connection, LocalServers
 from infra.services import plant_devices
 from infra.settings import InfraSettings
+from kafka_edge.connection import KafkaConnection, ProducerSettings
+from kafka_edge.sync_clients import kafka_admin, kafka_consumer, kafka_observer, kafka_producer
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -131,7 +133,7 @@ def plant(
 def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
     prefix = f"c{uuid.uuid4().hex[:8]}"
     create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
-    admin = KafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap.split(","))
+    admin = kafka_admin(KafkaConnection.plain(conn.kafka_bootstrap))
     try:
         readings = TopicNames.with_prefix(prefix).readings
         described = admin.describe_topics([readings])[0]
@@ -141,8 +143,8 @@ def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
         )["topic"][readings]
         assert topic["min.insync.replicas"]["value"] == "2"
         # The first offset commit creates the offsets topic, with the cluster's replication.
-        group = KafkaConsumer(
-            bootstrap_servers=conn.kafka_bootstrap.split(","), group_id=f"g-{prefix}"
+        group = kafka_consumer(
+            KafkaConnection.plain(conn.kafka_bootstrap), group_id=f"g-{prefix}"
         )
         try:
             tp = TopicPartition(readings, 0)
@@ -159,7 +161,7 @@ def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
 
 
 def _leader_of_partition_0(bootstrap: str, topic: str) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         partitions = admin.describe_topics([topic])[0]["partitions"]
         return next(p["leader_id"] for p in partitions if p["partition_index"] == 0)
@@ -216,7 +218,7 @@ def _produce_steadily(
 
 def _read_records(bootstrap: str, topic: str, *, partitions: int) -> list[ConsumerRecord]:
     """Every record of ``topic``, partition after partition, each in offset order."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False)
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap))
     try:
         parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(parts)
@@ -417,7 +419,7 @@ async def _follow_alarms(
 def test_live_clients_of_a_killed_replica_resume_on_the_other_and_miss_no_alarm(
     conn: Connection, tmp_path: Path
 ) -> None:
-    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    producer = kafka_producer(KafkaConnection.plain(conn.kafka_bootstrap), ProducerSettings())
     per_key = str(LIVE_CLIENTS + 10)
     try:
         with _two_replicas(
@@ -477,7 +479,7 @@ def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Pa
     app_id = f"cluster-{prefix}"
     base = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
     env = {**base, **conn.env(), "MILLSTREAM_TOPIC_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
-    admin = KafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap.split(","))
+    admin = kafka_admin(KafkaConnection.plain(conn.kafka_bootstrap))
     try:
         with running_worker(env, app_id=app_id, tmp_path=tmp_path):
             deadline = time.monotonic() + 60
@@ -499,7 +501,7 @@ class _Ends:
     """The end offsets of one topic's partitions, asked of one cluster as often as needed."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","))
+        self._consumer = kafka_observer(KafkaConnection.plain(bootstrap))
         self._parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
 
     def __call__(self) -> dict[int, int]:
@@ -528,7 +530,7 @@ def _seqs_by_machine(readings: list[Reading]) -> dict[str, list[int]]:
 def _arrival_delays_ms(bootstrap: str, topic: str, seconds: float, out: list[int]) -> None:
     """For ``seconds``, each new reading's delay from its poll at the plant to its arrival
     in a consumer of ``bootstrap`` (ms), appended to ``out``."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), fetch_max_wait_ms=50)
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), fetch_max_wait_ms=50)
     try:
         parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         consumer.assign(parts)
@@ -625,7 +627,7 @@ def test_a_plant_edge_mirrors_machines_up_and_commands_down(
         command_id=uuid.uuid4().hex, machine_id="43", action="stop",
         requested_by="cluster-test", ts_ms=int(time.time() * 1000),
     )
-    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    producer = kafka_producer(KafkaConnection.plain(conn.kafka_bootstrap), ProducerSettings())
     try:
         producer.send(topics.commands, key=command.key(), value=command.encode()).get(30)
     finally:
