@@ -9,11 +9,13 @@ carry the plant in their names: ``kafka-hall-b``, ``mirrormaker-hall-b``. The po
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from infra import bootstrap, kafka_server, ports, processes
 from infra.errors import InfraError
 from infra.kafka_dist import KafkaDist, provision_kafka, provision_mirrormaker
 from infra.mirror import MirrorLink, start_mirror
-from infra.servers import Connection, ProcessStatus
+from infra.servers import Connection, LocalServers, ProcessStatus
 from infra.settings import InfraSettings
 from kafka_edge.retry import RetryPolicy, retry_blocking
 
@@ -223,3 +225,19 @@ class PlantEdges:
                 healthy = pid is not None and ports.is_listening(host, port)
                 result.append(ProcessStatus(name=name, pid=pid, port=port, healthy=healthy))
         return result
+
+
+@contextlib.contextmanager
+def linked_plants(
+    settings: InfraSettings, plants: list[str], *, console: Console | None = None
+) -> Iterator[tuple[Connection, list[Edge]]]:
+    """The central servers of ``settings`` and an edge per plant linked to them, up; on the
+    way out every mirror and edge broker is stopped, then the central servers (purged)."""
+    servers = LocalServers(settings, console=console)
+    edges = PlantEdges(settings, plants, console=console)
+    try:
+        central = servers.up()
+        yield central, edges.up(central)
+    finally:
+        edges.down()
+        servers.down(purge=True)
