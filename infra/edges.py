@@ -10,7 +10,6 @@ carry the plant in their names: ``kafka-hall-b``, ``mirrormaker-hall-b``. The po
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import re
@@ -19,17 +18,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kafka.errors import KafkaError
 from rich.console import Console
 
 from contracts.topics import Replication, TopicNames
 from infra import bootstrap, kafka_server, ports, processes
-from infra.errors import InfraError
 from infra.kafka_dist import KafkaDist, provision_kafka, provision_mirrormaker
 from infra.mirror import MirrorLink, start_mirror
 from infra.servers import Connection, LocalServers, ProcessStatus
 from infra.settings import InfraSettings
-from kafka_edge.retry import RetryPolicy, retry_blocking
 
 logger = logging.getLogger(__name__)
 
@@ -134,18 +130,12 @@ class PlantEdges:
                 edge.bootstrap, run_dir=self._run_dir,
                 timeout_s=self._settings.start_timeout_s, names=[edge.broker],
             )
-            # A broker that has just started may be slow to list new topics on a busy host.
-            retry_blocking(
-                functools.partial(
-                    bootstrap.create_millstream_topics,
-                    edge.bootstrap,
-                    prefix=self._settings.topic_prefix,
-                    stream_partitions=self._settings.stream_partitions,
-                    replication=Replication.for_brokers(1),
-                ),
-                policy=RetryPolicy(initial_s=1.0, max_s=5.0, deadline_s=90.0),
-                what=f"creating the topics of the {edge.plant} edge",
-                retry_on=(InfraError, KafkaError),
+            bootstrap.create_millstream_topics_on_start(
+                edge.bootstrap,
+                prefix=self._settings.topic_prefix,
+                stream_partitions=self._settings.stream_partitions,
+                replication=Replication.for_brokers(1),
+                what=f"the {edge.plant} edge",
             )
             self.start_link(edge.slug, central)
         return edges
