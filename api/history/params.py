@@ -81,6 +81,15 @@ def parse_instant(text: str, *, param: str, now: datetime) -> datetime:
     return moment
 
 
+def parse_range(start: str, stop: str, *, now: datetime) -> tuple[datetime, datetime]:
+    """``start`` and ``stop`` as :func:`parse_instant` reads them; start before stop."""
+    start_at = parse_instant(start, param="start", now=now)
+    stop_at = parse_instant(stop, param="stop", now=now)
+    if start_at >= stop_at:
+        raise InvalidInputError("start: must be before stop")
+    return start_at, stop_at
+
+
 def _parse_rfc3339(text: str, *, param: str) -> datetime:
     hint = "now, a relative time like -1h, or an RFC 3339 time like 2025-12-20T14:30:00Z"
     if "T" not in text:
@@ -155,10 +164,7 @@ def readings_query(
         machine = normalize_machine_id(machine_id)
     except ContractError as exc:
         raise InvalidInputError(str(exc)) from exc
-    start_at = parse_instant(start, param="start", now=now)
-    stop_at = parse_instant(stop, param="stop", now=now)
-    if start_at >= stop_at:
-        raise InvalidInputError("start: must be before stop")
+    start_at, stop_at = parse_range(start, stop, now=now)
     every = parse_duration(window, param="window") if window is not None else None
     function = parse_function(fn)
     if function is not None and every is None:

@@ -16,6 +16,7 @@ from api.errors import InvalidInputError
 from api.history.params import parse_instant
 from api.queryparams import comma_choices
 from api.responses import OrjsonResponse
+from api.route_errors import QUERY_ERRORS
 from contracts.alarms import AlarmEventKind, Severity
 from contracts.errors import ContractError
 from contracts.patterns import is_sensor_name
@@ -28,10 +29,6 @@ _SEVERITIES = frozenset(get_args(Severity))
 _EVENTS = frozenset(get_args(AlarmEventKind))
 MAX_JOURNAL = 10_000
 MAX_HEALTH_DAYS = 400
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "A parameter is invalid; the detail names it"},
-    503: {"description": "InfluxDB does not answer"},
-}
 Instant = Annotated[str, Query(max_length=64, description="-24h, now, or RFC 3339")]
 Text = Annotated[str | None, Query(max_length=200)]
 
@@ -50,7 +47,10 @@ def _filter(start: str, stop: str, *, plant: str | None = None, **more: Any) -> 
 
 
 @router.get(
-    "/alarms/journal", response_class=OrjsonResponse, response_model=JournalOut, responses=_ERRORS
+    "/alarms/journal",
+    response_class=OrjsonResponse,
+    response_model=JournalOut,
+    responses=QUERY_ERRORS,
 )
 async def alarm_journal(
     identity: Principal,
@@ -101,7 +101,10 @@ async def alarm_journal(
 
 
 @router.get(
-    "/alarm-health", response_class=OrjsonResponse, response_model=AlarmHealthOut, responses=_ERRORS
+    "/alarm-health",
+    response_class=OrjsonResponse,
+    response_model=AlarmHealthOut,
+    responses=QUERY_ERRORS,
 )
 async def alarm_health_kpis(
     identity: Engineer,

@@ -14,6 +14,7 @@ from api.errors import InvalidInputError, validation_detail
 from api.history.params import parse_instant
 from api.pathparams import MachineIdPath, SensorPath
 from api.responses import OrjsonResponse
+from api.route_errors import INFLUX_DOWN
 from api.thresholds.backtest import BacktestRange, run_backtest
 from api.thresholds.models import ThresholdsBody
 from contracts.thresholds import SensorThresholds
@@ -57,7 +58,7 @@ class BacktestOut(BaseModel):
     response_model=BacktestOut,
     responses={
         422: {"description": "The rule or the range is invalid; the detail names it"},
-        503: {"description": "InfluxDB does not answer"},
+        **INFLUX_DOWN,
     },
 )
 async def backtest_thresholds(

@@ -15,6 +15,7 @@ from api.errors import NotFoundError
 from api.flat import with_machine_id_json
 from api.pathparams import MachineIdPath
 from api.responses import conditional_json, json_response
+from api.route_errors import INVALID_FIELD
 
 router = APIRouter(prefix="/api", tags=["commands"])
 
@@ -30,7 +31,7 @@ def command_view(found: CommandStatusView) -> dict[str, Any]:
     "/machines/{machine_id}/commands",
     status_code=202,
     response_model=CommandView,
-    responses={422: {"description": "A field is invalid; the detail names it"}},
+    responses=INVALID_FIELD,
 )
 async def send_command(
     machine_id: MachineIdPath, body: CommandBody, identity: Engineer, tracker: CommandTrackerDep

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -14,13 +14,9 @@ from api.errors import InvalidInputError
 from api.history.fleet import fleet_latest, fleet_latest_flux
 from api.history.params import parse_instant
 from api.responses import conditional_json
+from api.route_errors import QUERY_ERRORS
 
 router = APIRouter(prefix="/api", tags=["history"])
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "A parameter is invalid; the detail names it"},
-    503: {"description": "InfluxDB does not answer"},
-}
 
 
 class LatestValue(BaseModel):
@@ -41,7 +37,7 @@ class FleetOut(BaseModel):
     machines: list[FleetMachine]
 
 
-@router.get("/latest", response_model=FleetOut, responses=_ERRORS)
+@router.get("/latest", response_model=FleetOut, responses=QUERY_ERRORS)
 async def get_fleet_latest(
     request: Request,
     identity: Principal,

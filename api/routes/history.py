@@ -16,11 +16,17 @@ from api.errors import InvalidInputError
 from api.flat import machine_id_json
 from api.history.csvout import CSV_MEDIA_TYPE, readings_csv
 from api.history.flux import aggregates_flux
-from api.history.params import ReadingsQuery, parse_fields, parse_instant, readings_query
+from api.history.params import (
+    ReadingsQuery,
+    parse_fields,
+    parse_range,
+    readings_query,
+)
 from api.history.reader import ReadingsResult
 from api.history.sources import pick_source
 from api.pathparams import MachineIdPath
 from api.responses import OrjsonResponse, conditional_json
+from api.route_errors import QUERY_ERRORS
 from contracts.timefmt import format_ts
 
 router = APIRouter(prefix="/api", tags=["history"])
@@ -99,8 +105,7 @@ def _csv_answer(
             "content": {"text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE}},
             "headers": _HEADERS,
         },
-        422: {"description": "A parameter is invalid; the detail names it"},
-        503: {"description": "InfluxDB does not answer"},
+        **QUERY_ERRORS,
     },
 )
 async def get_readings(
@@ -171,10 +176,6 @@ async def get_readings(
     )
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "A parameter is invalid; the detail names it"},
-    503: {"description": "InfluxDB does not answer"},
-}
 # Window labels as the pipeline tags them (contracts.aggregates.window_label): 1m, 5m_1m.
 _WINDOW_LABEL = re.compile(r"\d{1,6}[smh](?:_\d{1,6}[smh])?")
 
@@ -217,16 +218,7 @@ class AggregatesOut(BaseModel):
     points: list[AggregatePoint]
 
 
-def _range(start: str, stop: str) -> tuple[datetime, datetime]:
-    now = datetime.now(UTC)
-    start_at = parse_instant(start, param="start", now=now)
-    stop_at = parse_instant(stop, param="stop", now=now)
-    if start_at >= stop_at:
-        raise InvalidInputError("start: must be before stop")
-    return start_at, stop_at
-
-
-@router.get("/machines/{machine_id}/latest", response_model=LatestOut, responses=_ERRORS)
+@router.get("/machines/{machine_id}/latest", response_model=LatestOut, responses=QUERY_ERRORS)
 async def get_latest(
     request: Request,
     machine_id: MachineIdPath,
@@ -236,7 +228,7 @@ async def get_latest(
 ) -> Response:
     """The newest value of every sensor of the machine, each with its own time; the newest
     text of every text tag under ``texts`` (left out when the machine has none)."""
-    start_at, stop_at = _range(start, "now")
+    start_at, stop_at = parse_range(start, "now", now=datetime.now(UTC))
     reader = history.for_machine(machine_id)
     values, texts = await asyncio.gather(
         reader.latest(machine_id=machine_id, start=start_at, stop=stop_at),
@@ -248,7 +240,9 @@ async def get_latest(
     return conditional_json(request, body)
 
 
-@router.get("/machines/{machine_id}/aggregates", response_model=AggregatesOut, responses=_ERRORS)
+@router.get(
+    "/machines/{machine_id}/aggregates", response_model=AggregatesOut, responses=QUERY_ERRORS
+)
 async def get_aggregates(
     request: Request,
     machine_id: MachineIdPath,
@@ -269,7 +263,7 @@ async def get_aggregates(
     from the aggregates bucket the pipeline writes."""
     if not _WINDOW_LABEL.fullmatch(window):
         raise InvalidInputError(f"window: {window!r} is not a window label (e.g. 1m, 5m_1m)")
-    start_at, stop_at = _range(start, stop)
+    start_at, stop_at = parse_range(start, stop, now=datetime.now(UTC))
     rows = settings.readings_default_limit if limit is None else limit
     if rows > settings.readings_max_limit:
         raise InvalidInputError(f"limit: must be between 1 and {settings.readings_max_limit}")

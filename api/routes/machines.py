@@ -36,17 +36,17 @@ from api.responses import (
     versioned_json,
     weak_etag_of,
 )
+from api.route_errors import WRITE_ERRORS, Responses
 from api.services import Services
 from contracts.machines import MachineInfo
 from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api", tags=["machines"])
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No machine with that id"}}
-_WRITE: dict[int | str, dict[str, Any]] = {
+_NOT_FOUND: Responses = {404: {"description": "No machine with that id"}}
+_WRITE: Responses = {
     **_NOT_FOUND,
-    412: {"description": "If-Match names a version that is no longer current"},
-    422: {"description": "A field is invalid; the detail names it"},
+    **WRITE_ERRORS,
 }
 
 

@@ -20,6 +20,7 @@ from api.maintenance.models import ScheduleFields, ScheduleOut, SchedulePatch, s
 from api.maintenance.store import MaintenanceStore
 from api.pathparams import MachineIdPath
 from api.responses import check_if_match, conditional_json, versioned_json
+from api.route_errors import WRITE_ERRORS, Responses
 from contracts.codec import validate_model
 from contracts.errors import ContractError
 from contracts.maintenance import MaintenanceSchedule, ScheduleId
@@ -29,11 +30,10 @@ router = APIRouter(prefix="/api", tags=["maintenance"])
 
 _PATH = "/machines/{machine_id}/maintenance"
 _ONE = _PATH + "/{schedule_id}"
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such machine or schedule"}}
-_WRITE: dict[int | str, dict[str, Any]] = {
+_NOT_FOUND: Responses = {404: {"description": "No such machine or schedule"}}
+_WRITE: Responses = {
     **_NOT_FOUND,
-    412: {"description": "If-Match names a version that is no longer current"},
-    422: {"description": "A field is invalid; the detail names it"},
+    **WRITE_ERRORS,
 }
 
 

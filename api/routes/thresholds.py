@@ -19,6 +19,7 @@ from api.errors import InvalidInputError, NotFoundError, validation_detail
 from api.flat import machine_id_json
 from api.pathparams import SensorPath, ThresholdsMachinePath
 from api.responses import check_if_match, conditional_json, versioned_json
+from api.route_errors import STALE_VERSION, WRITE_ERRORS, Responses
 from api.thresholds.models import (
     EffectiveThresholds,
     MachineThresholds,
@@ -32,13 +33,7 @@ from contracts.timefmt import now_ms
 
 router = APIRouter(prefix="/api/machines/{machine_id}/thresholds", tags=["thresholds"])
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No rules for that sensor (neither own nor default)"}
-}
-_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    412: {"description": "If-Match names a version that is no longer current"},
-    422: {"description": "A field is invalid; the detail names it"},
-}
+_NOT_FOUND: Responses = {404: {"description": "No rules for that sensor (neither own nor default)"}}
 
 
 def machine_view(store: ThresholdsStore, machine_id: str) -> dict[str, Any]:
@@ -92,7 +87,7 @@ async def get_machine_thresholds(
     return conditional_json(request, machine_view(store, machine_id))
 
 
-@router.put("", response_model=MachineThresholds, responses=_WRITE_ERRORS)
+@router.put("", response_model=MachineThresholds, responses=WRITE_ERRORS)
 async def put_machine_thresholds(
     request: Request,
     machine_id: ThresholdsMachinePath,
@@ -113,7 +108,7 @@ async def put_machine_thresholds(
     return versioned_json(machine_view(store, machine_id))
 
 
-@router.patch("", response_model=MachineThresholds, responses=_WRITE_ERRORS)
+@router.patch("", response_model=MachineThresholds, responses=WRITE_ERRORS)
 async def patch_machine_thresholds(
     request: Request,
     machine_id: ThresholdsMachinePath,
@@ -148,7 +143,7 @@ async def get_sensor_thresholds(
     return conditional_json(request, view)
 
 
-@router.put("/{sensor}", response_model=EffectiveThresholds, responses=_WRITE_ERRORS)
+@router.put("/{sensor}", response_model=EffectiveThresholds, responses=WRITE_ERRORS)
 async def put_sensor_thresholds(
     request: Request,
     machine_id: ThresholdsMachinePath,
@@ -165,7 +160,7 @@ async def put_sensor_thresholds(
 
 
 @router.patch(
-    "/{sensor}", response_model=EffectiveThresholds, responses={**_WRITE_ERRORS, **_NOT_FOUND}
+    "/{sensor}", response_model=EffectiveThresholds, responses={**WRITE_ERRORS, **_NOT_FOUND}
 )
 async def patch_sensor_thresholds(
     request: Request,
@@ -193,7 +188,7 @@ async def patch_sensor_thresholds(
     return versioned_json(sensor_view(store, machine_id, sensor))
 
 
-@router.delete("/{sensor}", status_code=204, responses={412: _WRITE_ERRORS[412]})
+@router.delete("/{sensor}", status_code=204, responses={412: STALE_VERSION[412]})
 async def delete_sensor_thresholds(
     request: Request,
     machine_id: ThresholdsMachinePath,
