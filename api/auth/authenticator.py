@@ -48,9 +48,7 @@ class Authenticator:
     def still_valid(self, identity: Identity) -> bool:
         """``False`` once the key is revoked or the user deleted, disabled or changed."""
         if identity.method == "user":
-            record = self.users.is_current(
-                identity.name, identity.user_id, identity.token_version
-            )
+            record = self.users.is_current(identity.name, identity.user_id, identity.token_version)
             return record is not None and record.role is identity.role
         record_key = self.keys.get(identity.key_id)
         return record_key is not None and record_key.role is identity.role

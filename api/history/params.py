@@ -90,6 +90,14 @@ def parse_range(start: str, stop: str, *, now: datetime) -> tuple[datetime, date
     return start_at, stop_at
 
 
+def parse_limit(limit: int | None, *, default: int, most: int) -> int:
+    """``limit``, or ``default`` when unset; between 1 and ``most``."""
+    rows = default if limit is None else limit
+    if not 1 <= rows <= most:
+        raise InvalidInputError(f"limit: must be between 1 and {most}")
+    return rows
+
+
 def _parse_rfc3339(text: str, *, param: str) -> datetime:
     hint = "now, a relative time like -1h, or an RFC 3339 time like 2025-12-20T14:30:00Z"
     if "T" not in text:
@@ -171,10 +179,7 @@ def readings_query(
         raise InvalidInputError("window: required when fn is given (e.g. window=1m&fn=mean)")
     if every is not None and function is None:
         function = "mean"
-    if limit is None:
-        limit = default_limit
-    if not 1 <= limit <= max_limit:
-        raise InvalidInputError(f"limit: must be between 1 and {max_limit}")
+    rows = parse_limit(limit, default=default_limit, most=max_limit)
     return ReadingsQuery(
         machine_id=machine,
         start=start_at,
@@ -182,5 +187,5 @@ def readings_query(
         fields=parse_fields(fields),
         window=every,
         fn=function,
-        limit=limit,
+        limit=rows,
     )

@@ -19,6 +19,7 @@ from api.history.flux import aggregates_flux
 from api.history.params import (
     ReadingsQuery,
     parse_fields,
+    parse_limit,
     parse_range,
     readings_query,
 )
@@ -264,9 +265,9 @@ async def get_aggregates(
     if not _WINDOW_LABEL.fullmatch(window):
         raise InvalidInputError(f"window: {window!r} is not a window label (e.g. 1m, 5m_1m)")
     start_at, stop_at = parse_range(start, stop, now=datetime.now(UTC))
-    rows = settings.readings_default_limit if limit is None else limit
-    if rows > settings.readings_max_limit:
-        raise InvalidInputError(f"limit: must be between 1 and {settings.readings_max_limit}")
+    rows = parse_limit(
+        limit, default=settings.readings_default_limit, most=settings.readings_max_limit
+    )
     reader = history.for_machine(machine_id)
     flux = aggregates_flux(
         bucket=reader.aggregates_bucket,

@@ -44,10 +44,7 @@ from contracts.timefmt import now_ms
 router = APIRouter(prefix="/api", tags=["machines"])
 
 _NOT_FOUND: Responses = {404: {"description": "No machine with that id"}}
-_WRITE: Responses = {
-    **_NOT_FOUND,
-    **WRITE_ERRORS,
-}
+_WRITE: Responses = {**_NOT_FOUND, **WRITE_ERRORS}
 
 
 def _existing(machines: MachineRegistry, machine_id: str) -> MachineInfo:

@@ -31,10 +31,7 @@ router = APIRouter(prefix="/api", tags=["maintenance"])
 _PATH = "/machines/{machine_id}/maintenance"
 _ONE = _PATH + "/{schedule_id}"
 _NOT_FOUND: Responses = {404: {"description": "No such machine or schedule"}}
-_WRITE: Responses = {
-    **_NOT_FOUND,
-    **WRITE_ERRORS,
-}
+_WRITE: Responses = {**_NOT_FOUND, **WRITE_ERRORS}
 
 
 def _machine(machines: MachineRegistry, machine_id: str) -> None:

@@ -188,7 +188,7 @@ async def patch_sensor_thresholds(
     return versioned_json(sensor_view(store, machine_id, sensor))
 
 
-@router.delete("/{sensor}", status_code=204, responses={412: STALE_VERSION[412]})
+@router.delete("/{sensor}", status_code=204, responses=STALE_VERSION)
 async def delete_sensor_thresholds(
     request: Request,
     machine_id: ThresholdsMachinePath,

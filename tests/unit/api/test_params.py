@@ -8,6 +8,8 @@ from api.history.params import (
     parse_fields,
     parse_function,
     parse_instant,
+    parse_limit,
+    parse_range,
     readings_query,
 )
 
@@ -117,3 +119,20 @@ def test_query_defaults_and_window_implies_mean():
 def test_query_validation_names_the_parameter(overrides, named):
     with pytest.raises(InvalidInputError, match=f"^{named}: "):
         _query(**overrides)
+
+
+def test_range_is_start_before_stop():
+    assert parse_range("-1h", "now", now=NOW) == (NOW - timedelta(hours=1), NOW)
+    for start, stop in (("now", "-1h"), ("now", "now")):
+        with pytest.raises(InvalidInputError, match=r"^start: must be before stop$"):
+            parse_range(start, stop, now=NOW)
+    with pytest.raises(InvalidInputError, match=r"^stop: "):
+        parse_range("-1h", "soon", now=NOW)
+
+
+def test_limit_defaults_and_is_bounded():
+    assert parse_limit(None, default=100, most=1000) == 100
+    assert parse_limit(1000, default=100, most=1000) == 1000
+    for limit in (0, 1001):
+        with pytest.raises(InvalidInputError, match=r"^limit: must be between 1 and 1000$"):
+            parse_limit(limit, default=100, most=1000)
