@@ -11,10 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from alarmrules.state import MachineState, Pending
 from api.app import create_app
 from api.settings import ApiSettings
 from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
+from contracts.errors import ContractError
 
 GOLDEN: dict[str, Any] = json.loads((Path(__file__).parent / "alarm_state_golden.json").read_text())
 T = 1_766_241_000_000
@@ -47,3 +50,16 @@ def test_the_record_schema_is_the_same_key_for_key() -> None:
 def test_openapi_shows_the_same_alarm_view_key_for_key() -> None:
     schema = create_app(ApiSettings()).openapi()["components"]["schemas"]["AlarmView"]
     assert json.dumps(schema) == json.dumps(GOLDEN["openapi_alarm_view"])
+
+
+def test_the_record_checks_the_alarm_fields_as_declared() -> None:
+    """The constraints of :class:`AlarmFields` hold on the record built from them."""
+    raw = json.loads(GOLDEN["alarm_state_record"])
+    with pytest.raises(ContractError, match="comment"):
+        decode_alarm_state(json.dumps({**raw, "comment": "x" * 501}).encode())
+    with pytest.raises(ContractError, match="updated_ts_ms: Field required"):
+        decode_alarm_state(
+            json.dumps({k: v for k, v in raw.items() if k != "updated_ts_ms"}).encode()
+        )
+    with pytest.raises(ContractError, match="state"):
+        decode_alarm_state(json.dumps({**raw, "state": "sleeping"}).encode())
