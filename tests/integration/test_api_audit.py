@@ -44,18 +44,14 @@ def audit_writer(
 ) -> Iterator[subprocess.Popen]:
     """The pipeline worker on the module's topics, storing only (alarms and windows off)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    s = api_settings
-    env.update(
-        MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS=s.kafka_bootstrap_servers,
-        MILLSTREAM_TOPIC_PREFIX=s.topic_prefix,
-        MILLSTREAM_INFLUX_URL=s.influx_url,
-        MILLSTREAM_INFLUX_TOKEN=s.influx_token.get_secret_value(),
-        MILLSTREAM_INFLUX_ORG=s.influx_org,
-        MILLSTREAM_INFLUX_AUDIT_BUCKET=s.influx_audit_bucket,
-        MILLSTREAM_PIPELINE_ALARMS_ENABLED="false",
-        MILLSTREAM_PIPELINE_WINDOWS_ENABLED="false",
-        PYTHONUNBUFFERED="1",
-    )
+    shared = ("kafka_bootstrap_servers", "topic_prefix", "influx_url", "influx_org")
+    env |= {f"MILLSTREAM_{name.upper()}": getattr(api_settings, name) for name in shared}
+    env |= {
+        "MILLSTREAM_INFLUX_TOKEN": api_settings.influx_token.get_secret_value(),
+        "MILLSTREAM_INFLUX_AUDIT_BUCKET": api_settings.influx_audit_bucket,
+        "MILLSTREAM_PIPELINE_ALARMS_ENABLED": "false",
+        "MILLSTREAM_PIPELINE_WINDOWS_ENABLED": "false",
+    }
     with running_worker(
         env, app_id=f"audit-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path_factory.mktemp("audit")
     ) as proc:

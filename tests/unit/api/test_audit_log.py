@@ -1,9 +1,10 @@
 """The API's audit log publishes each record to the audit topic and writes no point itself
 (the pipeline worker is the one writer of audit points); a batch Kafka refuses is
-published again under the retry policy."""
+published again under the retry policy; a full queue drops without waiting."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from api.security.audit import AuditLog
@@ -41,8 +42,8 @@ def _record(i: int) -> AuditRecord:
     )
 
 
-async def _offer_and_drain(publisher: FlakyPublisher, metrics: ApiMetrics, count: int) -> None:
-    log = AuditLog(
+def _audit_log(publisher: FlakyPublisher, metrics: ApiMetrics, *, queue_records: int) -> AuditLog:
+    return AuditLog(
         publisher=publisher,  # type: ignore[arg-type]
         topic="audit-topic",
         # Nothing answers here: a point written to InfluxDB would fail and be counted.
@@ -51,12 +52,16 @@ async def _offer_and_drain(publisher: FlakyPublisher, metrics: ApiMetrics, count
         influx_org="o",
         bucket="audit",
         metrics=metrics,
-        queue_records=100,
+        queue_records=queue_records,
         batch_records=10,
         flush_interval_s=0.05,
         query_timeout_s=1.0,
         retry=RetryPolicy(initial_s=0.01, max_s=0.05, deadline_s=5.0),
     )
+
+
+async def _offer_and_drain(publisher: FlakyPublisher, metrics: ApiMetrics, count: int) -> None:
+    log = _audit_log(publisher, metrics, queue_records=100)
     await log.start()
     for i in range(count):
         log.offer(_record(i))
@@ -86,3 +91,16 @@ async def test_a_batch_kafka_refuses_is_published_again() -> None:
     text = metrics.render().decode()
     assert 'millstream_api_audit_written_total{sink="kafka"} 2.0' in text
     assert 'millstream_api_audit_failed_total{sink="kafka"}' not in text
+
+
+async def test_a_full_audit_queue_drops_and_counts_without_waiting() -> None:
+    metrics = ApiMetrics()
+    log = _audit_log(FlakyPublisher(), metrics, queue_records=2)  # never started
+
+    started = asyncio.get_running_loop().time()
+    for i in range(5):
+        log.offer(_record(i))
+
+    assert asyncio.get_running_loop().time() - started < 0.1
+    assert log.dropped == 3
+    assert b"millstream_api_audit_dropped_total 3.0" in metrics.render()
