@@ -13,13 +13,16 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 
 from contracts import influx_schema
 from contracts.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer
 
 SENSORS = ("temperature_c", "vibration_mm_s", "power_kw", "spindle_rpm", "oil_pressure_bar")
 EXAMPLE_DEVICES = Path(__file__).resolve().parent.parent / "devices.example.yaml"
@@ -164,17 +167,25 @@ async def bare_produce(bootstrap: str, topic: str, records: list[tuple[bytes, by
         await producer.stop()
 
 
-async def bare_consume(bootstrap: str, topic: str, count: int, timeout_s: float) -> float:
-    """Records/s of a bare aiokafka consumer reading and decoding ``count`` records."""
+def consumer_from_start(bootstrap: str, topic: str, group: str, **options: Any) -> AIOKafkaConsumer:
+    """A bare aiokafka consumer (not yet started) of ``topic`` from its first record, in a
+    consumer group of its own named ``<group>-<random>``, committing only when told to."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(
+    return AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+        group_id=f"{group}-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
+        **options,
+    )
+
+
+async def bare_consume(bootstrap: str, topic: str, count: int, timeout_s: float) -> float:
+    """Records/s of a bare aiokafka consumer reading and decoding ``count`` records."""
+    consumer = consumer_from_start(
+        bootstrap, topic, "bench-bare", max_partition_fetch_bytes=4 * 1024 * 1024
     )
     await consumer.start()
     try:

@@ -151,14 +151,7 @@ def _workers(
     try:
         for suffix, extra in roles.items():
             app_id = base + suffix
-            env = dict(os.environ)
-            env.update(ctx.env(settings))
-            env.update(
-                MILLSTREAM_PIPELINE_APP_ID=app_id,
-                MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
-                MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
-                **extra,
-            )
+            env = ctx.worker_env(settings, app_id, **extra)
             log_path = ctx.work_dir / f"{app_id}.log"
             logs.append(log_path)
             with log_path.open("wb") as log:

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from bench import load
 from bench.core import Figure, ScenarioContext
 from bench.stack import terminate
 from contracts.settings import CommonSettings
@@ -98,19 +99,16 @@ async def _produce(
 
 async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) -> float:
     """Points/s of the bare stage over ``count`` records."""
-    from aiokafka import AIOKafkaConsumer
     from influxdb_client import WritePrecision
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
     from contracts.readings import decode_reading
     from pipeline.storage.line_protocol import reading_line
 
-    consumer = AIOKafkaConsumer(
+    consumer = load.consumer_from_start(
+        settings.kafka_bootstrap_servers,
         settings.topics.readings,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+        "bench-bare",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     client = InfluxDBClientAsync(
@@ -166,20 +164,6 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def _worker_stage(
-    ctx: ScenarioContext,
-    settings: CommonSettings,
-    count: int,
-    timeout_s: float,
-    *,
-    stateful: bool,
-    profile_to: Path | None = None,
-) -> float:
-    """Points/s of ``python -m pipeline worker`` from its first commit to its last."""
-    run = worker_run(ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile_to)
-    return run.points_per_s
-
-
 def worker_run(
     ctx: ScenarioContext,
     settings: CommonSettings,
@@ -195,13 +179,10 @@ def worker_run(
     from kafka import KafkaAdminClient
 
     app_id = f"bench-worker-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ)
-    env.update(ctx.env(settings))
-    env.update(
-        MILLSTREAM_PIPELINE_APP_ID=app_id,
-        MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
+    env = ctx.worker_env(
+        settings,
+        app_id,
         MILLSTREAM_PIPELINE_COMMIT_INTERVAL_MS="200",
-        MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
         MILLSTREAM_PIPELINE_WINDOWS_ENABLED="true" if stateful else "false",
         MILLSTREAM_PIPELINE_ALARMS_ENABLED="true" if stateful else "false",
     )
@@ -330,9 +311,9 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         profile = (
             Path(profile_dir) / f"worker-{label}.txt" if profile_dir and not ctx.quick else None
         )
-        worker = _worker_stage(
+        worker = worker_run(
             ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile
-        )
+        ).points_per_s
         figures.append(
             Figure(
                 scenario=NAME,
