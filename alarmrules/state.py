@@ -131,12 +131,13 @@ class MachineState:
 
     def record(self, entry: AlarmEntry) -> AlarmStateRecord:
         """The alarm-state topic's record of ``entry``."""
-        return AlarmStateRecord(
+        values = alarm_fields(entry)
+        values.update(
             alarm_id=self.alarm_id(entry),
             machine_id=self.machine_id,
             sensor=entry.sensor,
             rule=entry.rule,
             plant=self.plant,
             line=self.line,
-            **alarm_fields(entry),
         )
+        return AlarmStateRecord.model_validate(values)

@@ -13,6 +13,7 @@ takes them from it after the fields that say which alarm it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,9 @@ Comment = Annotated[str, Field(max_length=500)]
 @dataclass(init=False, repr=False, eq=False, kw_only=True)
 class AlarmFields:
     """The state of one alarm (ISA-18.2); fields without a default are required on the wire."""
+
+    # No instance dict of its own: the engine's entry keeps every field in a slot.
+    __slots__ = ()
 
     severity: Severity
     # ISA-18.2 state; ``shelved`` while shelved, whatever the condition.
@@ -50,11 +54,12 @@ class AlarmFields:
 
 
 ALARM_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AlarmFields))
+_VALUES = attrgetter(*ALARM_FIELDS)
 
 
 def alarm_fields(alarm: AlarmFields) -> dict[str, Any]:
     """The :class:`AlarmFields` of ``alarm`` (an engine entry, a record) by name."""
-    return {name: getattr(alarm, name) for name in ALARM_FIELDS}
+    return dict(zip(ALARM_FIELDS, _VALUES(alarm), strict=False))  # the same length
 
 
 class AlarmKey(BaseModel):
