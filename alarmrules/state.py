@@ -17,7 +17,8 @@ stale-data or rate-of-change rule only, the last good value and when it came.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from operator import attrgetter
 from typing import Any, Literal
 
 from contracts.alarm_state import AlarmFields, AlarmStateRecord, alarm_fields
@@ -73,7 +74,12 @@ class AlarmEntry(AlarmFields):
         return f"{self.sensor}:{self.rule}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As :func:`dataclasses.asdict`, which copies each value deeply: only ``pending``
+        is not a plain value."""
+        out = dict(zip(_ENTRY_FIELDS, _entry_values(self), strict=False))  # the same length
+        if self.pending is not None:
+            out["pending"] = asdict(self.pending)
+        return out
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> AlarmEntry:
@@ -82,6 +88,10 @@ class AlarmEntry(AlarmFields):
         entry = cls(**data)
         entry.pending = Pending(**pending) if pending else None
         return entry
+
+
+_ENTRY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AlarmEntry))
+_entry_values = attrgetter(*_ENTRY_FIELDS)
 
 
 @dataclass(slots=True)
