@@ -8,12 +8,13 @@ included), and the machine state the worker keeps in its alarm-state table.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from alarmrules.state import MachineState, Pending
+from alarmrules.state import AlarmEntry, MachineState, Pending
 from api.app import create_app
 from api.settings import ApiSettings
 from contracts.alarm_state import AlarmStateRecord, decode_alarm_state
@@ -63,3 +64,12 @@ def test_the_record_checks_the_alarm_fields_as_declared() -> None:
         )
     with pytest.raises(ContractError, match="state"):
         decode_alarm_state(json.dumps({**raw, "state": "sleeping"}).encode())
+
+
+def test_an_entry_is_stored_as_asdict_stores_it() -> None:
+    entry = _machine().alarms["temperature_c:high"]
+    fresh = AlarmEntry.new("pressure_bar", "low", severity="medium", threshold=1.5)
+    for one in (entry, fresh):
+        assert one.to_dict() == asdict(one)
+        assert list(one.to_dict()) == list(asdict(one))
+        assert AlarmEntry.from_dict(one.to_dict()) == one
