@@ -95,7 +95,6 @@ class AuditLog:
         influx_url: str,
         influx_token: str,
         influx_org: str,
-        bucket: str,
         metrics: ApiMetrics,
         queue_records: int,
         batch_records: int,
@@ -107,7 +106,6 @@ class AuditLog:
         self.enabled = enabled
         self._retry = retry
         self.topic = topic
-        self.bucket = bucket
         self._publisher = publisher
         self._influx_url = influx_url
         self._influx_token = influx_token

@@ -50,7 +50,6 @@ def _audit_log(publisher: FlakyPublisher, metrics: ApiMetrics, *, queue_records:
         influx_url="http://127.0.0.1:1",
         influx_token="",
         influx_org="o",
-        bucket="audit",
         metrics=metrics,
         queue_records=queue_records,
         batch_records=10,
