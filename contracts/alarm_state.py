@@ -53,13 +53,13 @@ class AlarmFields:
     updated_ts_ms: int
 
 
-ALARM_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AlarmFields))
-_VALUES = attrgetter(*ALARM_FIELDS)
+_NAMES: tuple[str, ...] = tuple(f.name for f in fields(AlarmFields))
+_VALUES = attrgetter(*_NAMES)
 
 
 def alarm_fields(alarm: AlarmFields) -> dict[str, Any]:
     """The :class:`AlarmFields` of ``alarm`` (an engine entry, a record) by name."""
-    return dict(zip(ALARM_FIELDS, _VALUES(alarm), strict=False))  # the same length
+    return dict(zip(_NAMES, _VALUES(alarm), strict=False))  # the same length
 
 
 class AlarmKey(BaseModel):
@@ -77,7 +77,9 @@ class AlarmKey(BaseModel):
 
 # The AlarmKey fields, then the AlarmFields (pydantic orders them so); a pydantic model
 # (validation, model_dump, the JSON schema) whose __init__, __eq__ and __repr__ are
-# BaseModel's. No docstring: it would become the schema's description.
+# BaseModel's. dataclasses.is_dataclass() is true of it, but dataclasses.asdict() would
+# see only the AlarmFields: use model_dump or encode. No docstring: it would
+# become the schema's description.
 class AlarmStateRecord(AlarmFields, AlarmKey):
     def key(self) -> bytes:
         return self.alarm_id.encode()
