@@ -205,6 +205,7 @@ class AggregatePoint(BaseModel):
     mean: float | None = None
     last: float | None = None
     stddev: float | None = None
+    sum: float | None = None
 
 
 class AggregatesOut(BaseModel):
@@ -263,8 +264,9 @@ async def get_aggregates(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, description="maximum rows (oldest first)")] = None,
 ) -> Response:
-    """Window statistics (count, min, max, mean, last, stddev) per sensor, oldest first,
-    from the aggregates bucket the pipeline writes."""
+    """Window statistics (count, min, max, mean, last, stddev, sum) per sensor, oldest
+    first, from the aggregates bucket the pipeline writes (``sum`` is missing from windows
+    written before it was added)."""
     if not _WINDOW_LABEL.fullmatch(window):
         raise InvalidInputError(f"window: {window!r} is not a window label (e.g. 1m, 5m_1m)")
     start_at, stop_at = _range(start, stop)
