@@ -99,7 +99,7 @@ def _thirty_days(
             limit=None,
             default_limit=10_000,
             max_limit=100_000,
-            **params,
+            **{k: v for k, v in params.items() if k != "source"},
         )
         flux = aggregated_flux(query, bucket=settings.influx_aggregates_bucket)
         t0 = time.perf_counter()
