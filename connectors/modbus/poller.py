@@ -20,9 +20,9 @@ more than one reading:
   starved tags' last good values are published at once with quality ``stale``;
 - otherwise the poller itself is late (the connector is behind, or the device is slow to
   answer that very scan): the late scan's own reading carries the staleness, its values
-  marked ``stale``, unless it has not come :data:`LATE_GRACE_MS` (or one interval, if
-  longer) after the tags went stale: then the last good values are published ``stale``,
-  as a silent device's are.
+  marked ``stale``; but if the device has been asked and has not answered
+  :data:`LATE_GRACE_MS` (or one interval, if longer) after the tags went stale, their
+  last good values are published ``stale`` then, as a silent device's are.
 
 Tags are grouped by poll interval; each group is scanned on its own grid
 (:mod:`connectors.modbus.schedule`). A scan that ends after its next slot counts one
@@ -230,7 +230,12 @@ class DevicePoller:
         return self.write_lock.locked() and self._scanning is not self._group_of[name]
 
     def _late_too_long(self, now: int) -> list[str]:
-        """The late tags whose own scan has not come within the grace (forgotten here)."""
+        """The late tags whose scan has not come within the grace while the connection is
+        held (the device has not answered); forgotten here. While nothing holds it the
+        poller has not got to the scan yet: the connector is behind, and the scan will
+        carry the staleness when it comes."""
+        if not self.write_lock.locked():
+            return []
         out = []
         for name, since in list(self._late.items()):
             if now - since > max(LATE_GRACE_MS, self._group_of[name].interval_s * 1000):
