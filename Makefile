@@ -129,11 +129,13 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.faults.soak --minutes $(SOAK_MINUTES)
 
 ## lint: ruff (its security rules too), mypy, the size rules (modules up to 400 lines,
-## functions up to 80), and pip-audit of requirements.lock
+## functions up to 80), every Kafka client built in kafka_edge/, and pip-audit of
+## requirements.lock
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
 	$(BIN)/python .ci/check_size.py
+	$(BIN)/python .ci/check_kafka_clients.py
 	$(BIN)/python .ci/audit_lock.py $(LOCK)
 
 up: $(STAMP)

@@ -16,16 +16,20 @@ MAX_FUNCTION_LINES = 80
 NOT_SHIPPED = ("bench/", "tests/", ".ci/")
 
 
-def shipped_modules(root: Path) -> list[Path]:
-    """Every Python file git tracks (or would track) outside the folders that do not ship."""
-    listed = subprocess.run(
+def tracked_python_files(root: Path) -> list[str]:
+    """Every Python file git tracks (or would track), relative to ``root``."""
+    return subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
         cwd=root,
         check=True,
         capture_output=True,
         text=True,
     ).stdout.split()
-    return [root / name for name in listed if not name.startswith(NOT_SHIPPED)]
+
+
+def shipped_modules(root: Path) -> list[Path]:
+    """Every Python file git tracks (or would track) outside the folders that do not ship."""
+    return [root / name for name in tracked_python_files(root) if not name.startswith(NOT_SHIPPED)]
 
 
 def violations(path: Path, rel: str) -> list[str]:

@@ -35,7 +35,7 @@ def apply_action(state: MachineState, action: AlarmAction) -> list[AlarmEvent]:
     event: AlarmEvent | None
     if action.action == "log":
         if entry is None:
-            entry = state.alarms[key] = AlarmEntry(sensor=action.sensor, rule=action.rule)
+            entry = state.alarms[key] = AlarmEntry.new(action.sensor, action.rule)
         if entry.active:
             raise ActionRefused(f"alarm {action.alarm_id} is already active")
         entry.severity = action.severity

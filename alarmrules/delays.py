@@ -43,8 +43,8 @@ def observe(
     if entry is None:
         if not present:
             return []
-        entry = state.alarms[key] = AlarmEntry(
-            sensor=cond.sensor, rule=cond.rule, severity=cond.severity, threshold=cond.threshold
+        entry = state.alarms[key] = AlarmEntry.new(
+            cond.sensor, cond.rule, severity=cond.severity, threshold=cond.threshold
         )
     if present:
         if entry.pending is not None and entry.pending.kind == "clear":

@@ -17,11 +17,12 @@ stale-data or rate-of-change rule only, the last good value and when it came.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from operator import attrgetter
 from typing import Any, Literal
 
-from contracts.alarm_state import AlarmStateRecord
-from contracts.alarms import AlarmState, Severity, alarm_id
+from contracts.alarm_state import AlarmFields, AlarmStateRecord, alarm_fields
+from contracts.alarms import Severity, alarm_id
 
 PendingKind = Literal["raise", "clear"]
 ACTIVE_STATES: frozenset[str] = frozenset(("active_unacknowledged", "active_acknowledged"))
@@ -39,37 +40,46 @@ class Pending:
     message: str = ""
 
 
-@dataclass(slots=True)
-class AlarmEntry:
+@dataclass(slots=True, kw_only=True)
+class AlarmEntry(AlarmFields):
+    """One alarm of a machine: its :class:`~contracts.alarm_state.AlarmFields` (the state
+    the alarm-state topic carries) and what only the engine keeps."""
+
     sensor: str
     rule: str
-    state: AlarmState = "normal"
-    # Whether the process condition is present (kept up to date while shelved, too).
-    active: bool = False
     seq: int = 0
-    severity: Severity = "high"
-    value: float = 0.0
-    threshold: float = 0.0
-    message: str = ""
-    raised_ts_ms: int | None = None
-    cleared_ts_ms: int | None = None
-    acknowledged_by: str | None = None
-    acknowledged_ts_ms: int | None = None
-    shelved_by: str | None = None
-    shelved_until_ts_ms: int | None = None
-    comment: str = ""
-    updated_ts_ms: int = 0
     pending: Pending | None = None
     # The last operator action applied, so a replayed action is recognised and skipped.
     last_action_id: str = ""
     last_action_ts_ms: int = 0
+
+    @classmethod
+    def new(
+        cls, sensor: str, rule: str, *, severity: Severity = "high", threshold: float = 0.0
+    ) -> AlarmEntry:
+        """An alarm that has never been raised."""
+        return cls(
+            sensor=sensor,
+            rule=rule,
+            severity=severity,
+            state="normal",
+            active=False,
+            value=0.0,
+            threshold=threshold,
+            updated_ts_ms=0,
+        )
 
     @property
     def key(self) -> str:
         return f"{self.sensor}:{self.rule}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As :func:`dataclasses.asdict`, which copies each value deeply: only ``pending``
+        is not a plain value."""
+        out = dict(zip(_ENTRY_FIELDS, _entry_values(self), strict=False))  # the same length
+        if self.pending is not None:
+            out["pending"] = asdict(self.pending)
+        return out
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> AlarmEntry:
@@ -78,6 +88,10 @@ class AlarmEntry:
         entry = cls(**data)
         entry.pending = Pending(**pending) if pending else None
         return entry
+
+
+_ENTRY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AlarmEntry))
+_entry_values = attrgetter(*_ENTRY_FIELDS)
 
 
 @dataclass(slots=True)
@@ -127,25 +141,13 @@ class MachineState:
 
     def record(self, entry: AlarmEntry) -> AlarmStateRecord:
         """The alarm-state topic's record of ``entry``."""
-        return AlarmStateRecord(
+        values = alarm_fields(entry)
+        values.update(
             alarm_id=self.alarm_id(entry),
             machine_id=self.machine_id,
             sensor=entry.sensor,
             rule=entry.rule,
             plant=self.plant,
             line=self.line,
-            severity=entry.severity,
-            state=entry.state,
-            active=entry.active,
-            value=entry.value,
-            threshold=entry.threshold,
-            message=entry.message,
-            raised_ts_ms=entry.raised_ts_ms,
-            cleared_ts_ms=entry.cleared_ts_ms,
-            acknowledged_by=entry.acknowledged_by,
-            acknowledged_ts_ms=entry.acknowledged_ts_ms,
-            shelved_by=entry.shelved_by,
-            shelved_until_ts_ms=entry.shelved_until_ts_ms,
-            comment=entry.comment,
-            updated_ts_ms=entry.updated_ts_ms,
         )
+        return AlarmStateRecord.model_validate(values)

@@ -21,7 +21,7 @@ from api.auth.roles import STATE_IDENTITY, Identity, Role
 from api.auth.store import ApiKeyStore
 from api.commands.tracker import CommandTracker
 from api.errors import AuthenticationError, PermissionDeniedError, UnavailableError
-from api.history.reader import HistoryReader
+from api.history.plants import PlantHistory
 from api.kafka.producer import KafkaPublisher
 from api.machines.registry import MachineRegistry
 from api.maintenance.store import MaintenanceStore
@@ -98,7 +98,7 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
 KeyStoreDep = Annotated[ApiKeyStore, Depends(get_key_store)]
 MachinesDep = Annotated[MachineRegistry, Depends(get_machines)]
-HistoryDep = Annotated[HistoryReader, Depends(get_history)]
+HistoryDep = Annotated[PlantHistory, Depends(get_history)]
 AlarmStoreDep = Annotated[AlarmStore, Depends(get_alarm_store)]
 ThresholdsStoreDep = Annotated[ThresholdsStore, Depends(get_thresholds_store)]
 CommandTrackerDep = Annotated[CommandTracker, Depends(get_command_tracker)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -87,6 +89,16 @@ def _at_index(index: int, detail: str) -> str:
     if detail.startswith("reading: "):
         return f"[{index}]: {detail.removeprefix('reading: ')}"
     return f"[{index}].{detail}"
+
+
+def with_plants(readings: list[Reading], plant_of: Callable[[str], str]) -> list[Reading]:
+    """Readings posted without a plant take their machine's from the registry, so they are
+    stored on the InfluxDB the API reads that machine's history from."""
+    out = []
+    for reading in readings:
+        plant = reading.plant or plant_of(reading.machine_id)
+        out.append(reading if plant == reading.plant else replace(reading, plant=plant))
+    return out
 
 
 def accepted_body(readings: list[Reading]) -> dict[str, Any]:

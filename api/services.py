@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from api.alarms.store import AlarmStore
 from api.auth.store import ApiKeyStore
 from api.commands.tracker import CommandTracker
+from api.history.plants import PlantHistory
 from api.history.reader import HistoryReader
 from api.kafka.producer import KafkaPublisher
 from api.live.feed import LiveFeed
@@ -20,6 +21,7 @@ from api.maintenance.store import MaintenanceStore
 from api.settings import ApiSettings
 from api.thresholds.pool import BacktestPool
 from api.thresholds.store import ThresholdsStore
+from contracts.influx_servers import InfluxServer
 from contracts.topics import TopicNames
 from kafka_edge.connection import KafkaConnection
 
@@ -32,7 +34,7 @@ class Services:
     publisher: KafkaPublisher
     keys: ApiKeyStore
     machines: MachineRegistry
-    history: HistoryReader
+    history: PlantHistory
     hub: LiveHub
     feed: LiveFeed
     thresholds: ThresholdsStore
@@ -55,17 +57,20 @@ class Services:
         )
 
 
-def history_reader(settings: ApiSettings) -> HistoryReader:
-    """The InfluxDB reader behind the history, fleet and alarm-journal routes."""
-    return HistoryReader(
-        url=settings.influx_url,
-        token=settings.influx_token.get_secret_value(),
-        org=settings.influx_org,
-        bucket=settings.influx_bucket,
-        aggregates_bucket=settings.influx_aggregates_bucket,
-        alarms_bucket=settings.influx_alarms_bucket,
-        timeout_s=settings.influx_query_timeout_s,
-    )
+def history_readers(settings: ApiSettings, machines: MachineRegistry) -> PlantHistory:
+    """The InfluxDB readers behind the history, fleet and alarm-journal routes: one per
+    server of the plant map, a machine's picked by its plant in ``machines``."""
+
+    def reader(server: InfluxServer) -> HistoryReader:
+        return HistoryReader(
+            **asdict(server),  # url, org, token
+            bucket=settings.influx_bucket,
+            aggregates_bucket=settings.influx_aggregates_bucket,
+            alarms_bucket=settings.influx_alarms_bucket,
+            timeout_s=settings.influx_query_timeout_s,
+        )
+
+    return PlantHistory(settings.influx_servers(), reader, machines.stored_plant)
 
 
 def live_feed(kafka: KafkaConnection, topics: TopicNames, hub: LiveHub) -> LiveFeed:
@@ -92,7 +97,7 @@ async def running_services(settings: ApiSettings) -> AsyncIterator[Services]:
     )
     keys = ApiKeyStore(kafka=kafka, topic=topics.api_keys, publisher=publisher)
     machines = MachineRegistry(kafka=kafka, topic=topics.machines, publisher=publisher)
-    history = history_reader(settings)
+    history = history_readers(settings, machines)
     hub = LiveHub(queue_frames=settings.live_queue_frames)
     feed = live_feed(kafka, topics, hub)
     thresholds = ThresholdsStore(kafka=kafka, topic=topics.thresholds, publisher=publisher)

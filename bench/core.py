@@ -8,6 +8,7 @@ on loopback, bounds every loop in count and time, and stops what it started.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -130,4 +131,18 @@ class ScenarioContext:
         """``MILLSTREAM_*`` variables for a subprocess using ``settings``."""
         env = self.connection.env()
         env["MILLSTREAM_TOPIC_PREFIX"] = settings.topic_prefix
+        return env
+
+    def worker_env(self, settings: CommonSettings, app_id: str, **extra: str) -> dict[str, str]:
+        """The whole environment of a ``python -m pipeline worker`` of its own: this process's,
+        ``settings``, app id ``app_id`` with its data in ``work_dir/app_id``, warnings only,
+        then ``extra``."""
+        env = dict(os.environ)
+        env.update(self.env(settings))
+        env.update(
+            MILLSTREAM_PIPELINE_APP_ID=app_id,
+            MILLSTREAM_PIPELINE_DATA_DIR=str(self.work_dir / app_id),
+            MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
+            **extra,
+        )
         return env

@@ -12,14 +12,25 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 
 from contracts import influx_schema
 from contracts.settings import CommonSettings
+from kafka_edge.connection import KafkaConnection, ProducerSettings
+
+# The load generators' and probes' producers are built by the edge with their library's own
+# defaults, as the figures of earlier runs were taken: aiokafka's (acks=1, no compression)
+# and kafka-python's (acks=all, idempotent, no compression).
+AIOKAFKA_DEFAULTS = ProducerSettings(acks=1, compression="none")
+KAFKA_PYTHON_DEFAULTS = ProducerSettings(compression="none")
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer
 
 SENSORS = ("temperature_c", "vibration_mm_s", "power_kw", "spindle_rpm", "oil_pressure_bar")
 EXAMPLE_DEVICES = Path(__file__).resolve().parent.parent / "devices.example.yaml"
@@ -91,9 +102,11 @@ def devices_file(path: Path, machines: Sequence[str], *, port: int, poll_interva
 
 def end_offsets_total(bootstrap: str, topic: str) -> int:
     """Records ever written to ``topic`` (sum of the partitions' end offsets)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    from kafka_edge.sync_clients import kafka_observer
+
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), request_timeout_ms=15_000)
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]
@@ -104,9 +117,9 @@ def end_offsets_total(bootstrap: str, topic: str) -> int:
 
 def committed_total(bootstrap: str, group: str, topic: str) -> int:
     """Offsets ``group`` committed on ``topic``, summed over partitions."""
-    from kafka import KafkaAdminClient
+    from kafka_edge.sync_clients import kafka_admin
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap), request_timeout_ms=15_000)
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
         return int(sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0))
@@ -146,6 +159,7 @@ async def bare_produce(bootstrap: str, topic: str, records: list[tuple[bytes, by
     """Records/s of a bare aiokafka producer sending ``records`` (acks=all, lz4 off)."""
     from aiokafka import AIOKafkaProducer
 
+    # bare baseline: aiokafka's producer as it comes, to compare the pipeline with
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, acks="all", max_batch_size=262_144
     )
@@ -164,17 +178,27 @@ async def bare_produce(bootstrap: str, topic: str, records: list[tuple[bytes, by
         await producer.stop()
 
 
-async def bare_consume(bootstrap: str, topic: str, count: int, timeout_s: float) -> float:
-    """Records/s of a bare aiokafka consumer reading and decoding ``count`` records."""
+def consumer_from_start(bootstrap: str, topic: str, group: str, **options: Any) -> AIOKafkaConsumer:
+    """A bare aiokafka consumer (not yet started) of ``topic`` from its first record, in a
+    consumer group of its own named ``<group>-<random>``, committing only when told to: the
+    bare stages' (what is not a baseline reads with ``kafka_edge``'s ``aio_observer``)."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(
+    # bare baseline: aiokafka's consumer as it comes, to compare the pipeline with
+    return AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+        group_id=f"{group}-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
+        **options,
+    )
+
+
+async def bare_consume(bootstrap: str, topic: str, count: int, timeout_s: float) -> float:
+    """Records/s of a bare aiokafka consumer reading and decoding ``count`` records."""
+    consumer = consumer_from_start(
+        bootstrap, topic, "bench-bare", max_partition_fetch_bytes=4 * 1024 * 1024
     )
     await consumer.start()
     try:
@@ -257,9 +281,11 @@ def bare_stage_rates(
     """Readings/s of each bare stage over ``count`` readings, on a topic of its own."""
     bootstrap = settings.kafka_bootstrap_servers
     topic = f"{settings.topic_prefix}.bare"
-    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.admin import NewTopic
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    from kafka_edge.sync_clients import kafka_admin
+
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
     finally:
@@ -278,9 +304,9 @@ def bare_stage_rates(
 
 def wait_group_stable(bootstrap: str, group: str, timeout_s: float) -> bool:
     """Wait until consumer group ``group`` has members and a stable assignment."""
-    from kafka import KafkaAdminClient
+    from kafka_edge.sync_clients import kafka_admin
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap), request_timeout_ms=15_000)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -301,9 +327,11 @@ def steady_produce(
     background load; run it in a process of its own). Temperatures stay below any limit."""
 
     async def main() -> None:
-        from aiokafka import AIOKafkaProducer
+        from kafka_edge.aio_clients import aio_producer
 
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
+        producer = aio_producer(
+            KafkaConnection.plain(bootstrap), replace(AIOKAFKA_DEFAULTS, linger_ms=10)
+        )
         await producer.start()
         try:
             ids = machine_ids(tag + "l", machines)

@@ -7,11 +7,13 @@ in InfluxDB.
 
 The request's fields are declared once (:class:`AuditedRequest`): the record adds when it
 was made (``ts_ms``), an entry read back from InfluxDB (:class:`AuditEntry`) the same time
-as text. :func:`audit_line` is the one builder of the audit point, for every writer.
+as text. :func:`audit_line` builds the audit point (the pipeline worker is its one writer,
+from the audit topic); :func:`audit_entry` reads one back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, get_type_hints
 
@@ -61,6 +63,7 @@ class AuditEntry(AuditedRequest):
 
 _HINTS = get_type_hints(AuditRecord)
 _FIELDS: dict[str, type] = {f.name: _HINTS[f.name] for f in fields(AuditRecord)}
+_REQUEST_FIELDS: dict[str, type] = {f.name: _HINTS[f.name] for f in fields(AuditedRequest)}
 
 
 def decode_audit(data: bytes) -> AuditRecord:
@@ -92,4 +95,21 @@ def audit_line(record: AuditRecord) -> str:
     return (
         f"{escape_measurement(AUDIT)}{tags} {field_set(values)} "
         f"{audit_time_ns(record.ts_ms, record.request_id)}"
+    )
+
+
+def _point_value(raw: Any, kind: type) -> Any:
+    if kind is int:  # a tag: text
+        return int(raw) if isinstance(raw, str) and raw.isdigit() else 0
+    if kind is float:
+        return float(raw or 0.0)
+    return str(raw or "")
+
+
+def audit_entry(values: Mapping[str, Any], *, time: str) -> AuditEntry:
+    """An audit point read back (its tags and pivoted fields by name) as an entry at
+    ``time``; a value the point lacks reads as empty or zero."""
+    return AuditEntry(
+        time=time,
+        **{name: _point_value(values.get(name), kind) for name, kind in _REQUEST_FIELDS.items()},
     )

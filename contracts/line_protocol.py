@@ -18,6 +18,7 @@ without the trailing ``.0``, as ``Point`` does; integers with the ``i`` suffix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -75,3 +76,21 @@ def _field_value(value: str | float | int) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value}i"
     return float_field(value)
+
+
+# A line's series key (measurement and tags: up to the first unescaped space), and its
+# parts between unescaped commas.
+_SERIES_KEY = re.compile(r"(?:[^\\ ]|\\.)*")
+_PART = re.compile(r"(?:[^\\,]|\\.)+")
+
+
+def escaped_tag(line: str, key: str) -> str:
+    """The value of tag ``key`` in ``line`` as written there (escaped, as
+    :func:`escape_tag_value` gives it); ``""`` when the line has no such tag."""
+    series = _SERIES_KEY.match(line)
+    prefix = escape_key(key) + "="
+    parts: list[str] = _PART.findall(series.group() if series else "")
+    for part in parts[1:]:
+        if part.startswith(prefix):
+            return part[len(prefix) :]
+    return ""

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.errors import ConfigError
 from contracts.influx_schema import AGGREGATES_BUCKET, ALARMS_BUCKET, AUDIT_BUCKET, READINGS_BUCKET
+from contracts.influx_servers import InfluxServer, PlantServer, PlantServers, parse_plant_map
 from contracts.topics import TopicNames
 
 ENV_PREFIX = "MILLSTREAM_"
@@ -80,10 +81,21 @@ class CommonSettings(BucketSettings):
     topic_prefix: str = "millstream"
     influx_url: str = "http://127.0.0.1:8086"
     influx_token: SecretStr = SecretStr("")
+    # Plant -> the InfluxDB holding its points (contracts.influx_servers); others: the above.
+    influx_plants: Annotated[
+        dict[str, PlantServer], NoDecode, BeforeValidator(parse_plant_map)
+    ] = Field(default_factory=dict)
 
     @property
     def topics(self) -> TopicNames:
         return TopicNames.with_prefix(self.topic_prefix)
+
+    def influx_servers(self) -> PlantServers:
+        """The default InfluxDB and each mapped plant's."""
+        default = InfluxServer(
+            url=self.influx_url, org=self.influx_org, token=self.influx_token.get_secret_value()
+        )
+        return PlantServers.of(default, self.influx_plants)
 
 
 def load_settings(cls: type[S]) -> S:

@@ -146,13 +146,17 @@ def _bootstrap_external(settings: InfraSettings, console: Console) -> None:
         prefix=settings.topic_prefix,
         stream_partitions=settings.stream_partitions,
     )
-    bootstrap.ensure_buckets(
-        settings.influx_url,
-        settings.influx_token.get_secret_value(),
-        org=settings.influx_org,
-        retention_days=settings.bucket_retention_days(),
+    servers = settings.influx_servers().servers  # the default, then each plant's
+    for server in servers:
+        bootstrap.ensure_buckets(
+            server.url,
+            server.token,
+            org=server.org,
+            retention_days=settings.bucket_retention_days(),
+        )
+    console.print(
+        f"topics created: {len(created)}; buckets ready on {len(servers)} InfluxDB server(s)"
     )
-    console.print(f"topics created: {len(created)}; buckets ready")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any
 from contracts.topics import Replication, TopicNames, TopicSpec, topic_specs
 from infra.errors import InfraError
 from kafka_edge.connection import KafkaConnection
-from kafka_edge.retry import RetryPolicy, poll_until_blocking
+from kafka_edge.retry import RetryPolicy, poll_until_blocking, retry_blocking
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,26 @@ def create_millstream_topics(
 ) -> list[str]:
     specs = topic_specs(TopicNames.with_prefix(prefix), stream_partitions=stream_partitions)
     return create_topics(kafka, specs, replication=replication)
+
+
+def create_millstream_topics_on_start(
+    bootstrap: str, *, prefix: str, stream_partitions: int, replication: Replication, what: str
+) -> list[str]:
+    """:func:`create_millstream_topics` on servers that have just started, retried for up
+    to 90 s: a new broker may be slow to list new topics on a busy host, and a new cluster's
+    admin client may learn of the controller before it knows the controller's address."""
+    from kafka.errors import KafkaError
+
+    result: list[str] = retry_blocking(
+        lambda: create_millstream_topics(
+            bootstrap, prefix=prefix, stream_partitions=stream_partitions,
+            replication=replication,
+        ),
+        policy=RetryPolicy(initial_s=1.0, max_s=5.0, deadline_s=90.0),
+        what=f"creating the topics of {what}",
+        retry_on=(InfraError, KafkaError),
+    )
+    return result
 
 
 def ensure_buckets(url: str, token: str, *, org: str, retention_days: dict[str, int]) -> None:

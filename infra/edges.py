@@ -9,25 +9,23 @@ carry the plant in their names: ``kafka-hall-b``, ``mirrormaker-hall-b``. The po
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import logging
 import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kafka.errors import KafkaError
 from rich.console import Console
 
 from contracts.topics import Replication, TopicNames
 from infra import bootstrap, kafka_server, ports, processes
-from infra.errors import InfraError
 from infra.kafka_dist import KafkaDist, provision_kafka, provision_mirrormaker
 from infra.mirror import MirrorLink, start_mirror
-from infra.servers import Connection, ProcessStatus
+from infra.servers import Connection, LocalServers, ProcessStatus
 from infra.settings import InfraSettings
-from kafka_edge.retry import RetryPolicy, retry_blocking
 
 logger = logging.getLogger(__name__)
 
@@ -132,18 +130,12 @@ class PlantEdges:
                 edge.bootstrap, run_dir=self._run_dir,
                 timeout_s=self._settings.start_timeout_s, names=[edge.broker],
             )
-            # A broker that has just started may be slow to list new topics on a busy host.
-            retry_blocking(
-                functools.partial(
-                    bootstrap.create_millstream_topics,
-                    edge.bootstrap,
-                    prefix=self._settings.topic_prefix,
-                    stream_partitions=self._settings.stream_partitions,
-                    replication=Replication.for_brokers(1),
-                ),
-                policy=RetryPolicy(initial_s=1.0, max_s=5.0, deadline_s=90.0),
-                what=f"creating the topics of the {edge.plant} edge",
-                retry_on=(InfraError, KafkaError),
+            bootstrap.create_millstream_topics_on_start(
+                edge.bootstrap,
+                prefix=self._settings.topic_prefix,
+                stream_partitions=self._settings.stream_partitions,
+                replication=Replication.for_brokers(1),
+                what=f"the {edge.plant} edge",
             )
             self.start_link(edge.slug, central)
         return edges
@@ -223,3 +215,19 @@ class PlantEdges:
                 healthy = pid is not None and ports.is_listening(host, port)
                 result.append(ProcessStatus(name=name, pid=pid, port=port, healthy=healthy))
         return result
+
+
+@contextlib.contextmanager
+def linked_plants(
+    settings: InfraSettings, plants: list[str], *, console: Console | None = None
+) -> Iterator[tuple[Connection, list[Edge]]]:
+    """The central servers of ``settings`` and an edge per plant linked to them, up; on the
+    way out every mirror and edge broker is stopped, then the central servers (purged)."""
+    servers = LocalServers(settings, console=console)
+    edges = PlantEdges(settings, plants, console=console)
+    try:
+        central = servers.up()
+        yield central, edges.up(central)
+    finally:
+        edges.down()
+        servers.down(purge=True)

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+from infra import tools
 
 MODULE_FILES = ("go.mod", "go.sum", "tools.go")
 
@@ -28,3 +32,24 @@ def fresh_work_dir(home: Path, build_module: Path) -> Path:
     for name in MODULE_FILES:
         shutil.copy(build_module / name, work / "module" / name)
     return work
+
+
+def cached_build(
+    target: Path, build_module: Path, build: Callable[[Path], None], *, needs: tuple[str, ...]
+) -> Path:
+    """Return ``target``, a file in its version's cache folder, building the folder first if
+    it is missing: ``build(work)`` runs in a fresh ``.partial`` copy of ``build_module``
+    (after checking the ``needs`` tools are on PATH) and puts its output in ``work``, which
+    then becomes the cache folder, with the build's duration in ``BUILD_SECONDS``."""
+    if target.exists():
+        return target
+    tools.require(*needs)
+    home = target.parent
+    work = fresh_work_dir(home, build_module)
+    started = time.monotonic()
+    build(work)
+    (work / "BUILD_SECONDS").write_text(f"{time.monotonic() - started:.0f}\n")
+    shutil.rmtree(work / "module")
+    shutil.rmtree(home, ignore_errors=True)
+    work.rename(home)
+    return target

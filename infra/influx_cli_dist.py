@@ -14,13 +14,11 @@ Point it at the local stack with ``INFLUX_HOST``, ``INFLUX_TOKEN`` and ``INFLUX_
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from rich.console import Console
 
-from infra import tools
-from infra.go_build import fresh_work_dir, pinned_version
+from infra.go_build import cached_build, pinned_version
 from infra.progress import run_step
 
 _BUILD_MODULE = Path(__file__).parent / "influx_cli_build"
@@ -37,28 +35,22 @@ def influx_cli_path(cache_dir: Path) -> Path:
 
 def provision_influx_cli(cache_dir: Path, *, console: Console) -> Path:
     """Return the cached ``influx`` binary for the pinned version, building it if missing."""
-    target = influx_cli_path(cache_dir)
-    if target.exists():
-        return target
-    tools.require("go")
     version = influx_cli_version()
-    home = target.parent
-    work = fresh_work_dir(home, _BUILD_MODULE)
-    env = dict(os.environ)
-    env.update(GOFLAGS="-mod=mod", CGO_ENABLED="0")
-    # The CLI's own `influx version` shows these (its build sets them the same way).
-    ldflags = f"-X main.version={version} -X main.commit={version.rsplit('-', 1)[-1]}"
-    seconds = run_step(
-        ["go", "build", "-ldflags", ldflags, "-o", str(work / "influx"), f"{_PACKAGE}/cmd/influx"],
-        title=f"Building the influx CLI {version}",
-        estimate="first time only: about 1-3 minutes, then cached",
-        log_path=cache_dir / "logs" / "influx-cli-build.log",
-        console=console,
-        env=env,
-        cwd=work / "module",
-    )
-    (work / "BUILD_SECONDS").write_text(f"{seconds:.0f}\n")
-    shutil.rmtree(work / "module")
-    shutil.rmtree(home, ignore_errors=True)
-    work.rename(home)
-    return target
+
+    def build(work: Path) -> None:
+        env = dict(os.environ)
+        env.update(GOFLAGS="-mod=mod", CGO_ENABLED="0")
+        # The CLI's own `influx version` shows these (its build sets them the same way).
+        ldflags = f"-X main.version={version} -X main.commit={version.rsplit('-', 1)[-1]}"
+        argv = ["go", "build", "-ldflags", ldflags, "-o", str(work / "influx")]
+        run_step(
+            [*argv, f"{_PACKAGE}/cmd/influx"],
+            title=f"Building the influx CLI {version}",
+            estimate="first time only: about 1-3 minutes, then cached",
+            log_path=cache_dir / "logs" / "influx-cli-build.log",
+            console=console,
+            env=env,
+            cwd=work / "module",
+        )
+
+    return cached_build(influx_cli_path(cache_dir), _BUILD_MODULE, build, needs=("go",))

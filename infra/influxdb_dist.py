@@ -11,14 +11,11 @@ host crates included (``RUSTFLAGS`` would miss those when cargo builds with ``--
 from __future__ import annotations
 
 import os
-import shutil
-import time
 from pathlib import Path
 
 from rich.console import Console
 
-from infra import tools
-from infra.go_build import fresh_work_dir, pinned_version
+from infra.go_build import cached_build, pinned_version
 from infra.progress import run_step
 
 _BUILD_MODULE = Path(__file__).parent / "influxdb_build"
@@ -41,48 +38,40 @@ def influxd_path(cache_dir: Path) -> Path:
 
 def provision_influxdb(cache_dir: Path, *, console: Console) -> Path:
     """Return the cached ``influxd`` binary for the pinned version, building it if missing."""
-    target = influxd_path(cache_dir)
-    if target.exists():
-        return target
-    tools.require("go", "cargo", "cc")
-    home = target.parent
-    work = fresh_work_dir(home, _BUILD_MODULE)
-    wrapper = work / "rustc-cap-lints"
-    wrapper.write_text(_RUSTC_WRAPPER)
-    wrapper.chmod(0o755)
-    env = dict(os.environ)
-    env.update(
-        GOFLAGS="-mod=mod",
-        CGO_ENABLED="1",
-        PKG_CONFIG=str(work / "pkg-config"),
-        RUSTUP_TOOLCHAIN=env.get("MILLSTREAM_RUST_TOOLCHAIN", "stable"),
-        RUSTC_WRAPPER=str(wrapper),
-    )
-    logs = cache_dir / "logs"
-    started = time.monotonic()
-    run_step(
-        ["go", "build", "-o", str(work / "pkg-config"), "github.com/influxdata/pkg-config"],
-        title="Building InfluxData's pkg-config wrapper",
-        estimate="first time only, under a minute",
-        log_path=logs / "influxdb-pkg-config.log",
-        console=console,
-        env=env,
-        cwd=work / "module",
-    )
-    run_step(
-        [
-            "go", "build", "-tags", "sqlite_foreign_keys,sqlite_json",
-            "-o", str(work / "influxd"), "github.com/influxdata/influxdb/v2/cmd/influxd",
-        ],
-        title=f"Building InfluxDB {influxdb_version()} with Flux (Go + Rust)",
-        estimate="first time only: about 6-10 minutes on 2 cores, then cached",
-        log_path=logs / "influxdb-build.log",
-        console=console,
-        env=env,
-        cwd=work / "module",
-    )
-    (work / "BUILD_SECONDS").write_text(f"{time.monotonic() - started:.0f}\n")
-    shutil.rmtree(work / "module")
-    shutil.rmtree(home, ignore_errors=True)
-    work.rename(home)
-    return target
+
+    def build(work: Path) -> None:
+        wrapper = work / "rustc-cap-lints"
+        wrapper.write_text(_RUSTC_WRAPPER)
+        wrapper.chmod(0o755)
+        env = dict(os.environ)
+        env.update(
+            GOFLAGS="-mod=mod",
+            CGO_ENABLED="1",
+            PKG_CONFIG=str(work / "pkg-config"),
+            RUSTUP_TOOLCHAIN=env.get("MILLSTREAM_RUST_TOOLCHAIN", "stable"),
+            RUSTC_WRAPPER=str(wrapper),
+        )
+        logs = cache_dir / "logs"
+        run_step(
+            ["go", "build", "-o", str(work / "pkg-config"), "github.com/influxdata/pkg-config"],
+            title="Building InfluxData's pkg-config wrapper",
+            estimate="first time only, under a minute",
+            log_path=logs / "influxdb-pkg-config.log",
+            console=console,
+            env=env,
+            cwd=work / "module",
+        )
+        run_step(
+            [
+                "go", "build", "-tags", "sqlite_foreign_keys,sqlite_json",
+                "-o", str(work / "influxd"), "github.com/influxdata/influxdb/v2/cmd/influxd",
+            ],
+            title=f"Building InfluxDB {influxdb_version()} with Flux (Go + Rust)",
+            estimate="first time only: about 6-10 minutes on 2 cores, then cached",
+            log_path=logs / "influxdb-build.log",
+            console=console,
+            env=env,
+            cwd=work / "module",
+        )
+
+    return cached_build(influxd_path(cache_dir), _BUILD_MODULE, build, needs=("go", "cargo", "cc"))

@@ -173,11 +173,12 @@ class LocalServers:
             timeout_s=timeout_s,
             names=[node.name for node in nodes],
         )
-        bootstrap.create_millstream_topics(
+        bootstrap.create_millstream_topics_on_start(
             bootstrap_servers,
             prefix=self._settings.topic_prefix,
             stream_partitions=self._settings.stream_partitions,
             replication=self._replication(),
+            what="the local servers",
         )
         return self._connection(state)
 

@@ -162,6 +162,14 @@ class KafkaConnection:
         return out
 
 
+# The consumer options of an observer (``kafka_observer``, ``aio_observer``): no group, so
+# no share of the partitions and no offsets committed, reading from the earliest offset.
+OBSERVER_OPTIONS: dict[str, Any] = {
+    "group_id": None,
+    "auto_offset_reset": "earliest",
+    "enable_auto_commit": False,
+}
+
 Acks = Literal["all", 0, 1]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.partitioner import DefaultPartitioner
 
-from kafka_edge.connection import KafkaConnection, ProducerSettings
+from kafka_edge.connection import OBSERVER_OPTIONS, KafkaConnection, ProducerSettings
 from kafka_edge.partitioner import positive_hash
 
 # kafka-python retries a record until its delivery timeout; this is "no other limit".
@@ -84,6 +84,18 @@ def kafka_consumer(
     """A ``KafkaConsumer`` (subscribed to ``topics`` if any); ``options`` passes group,
     offset and timeout options (``group_id``, ``auto_offset_reset``, ...)."""
     return KafkaConsumer(*topics, **connection.client_kwargs(client_id), **options)
+
+
+def kafka_observer(
+    connection: KafkaConnection, *topics: str, client_id: str | None = None, **options: Any
+) -> Any:
+    """A ``KafkaConsumer`` outside any group that reads ``topics`` (without any, the
+    caller assigns partitions) from their earliest offset and commits nothing: it watches a
+    topic without taking a share of its partitions or moving a group's offsets. ``options``
+    passes e.g. ``consumer_timeout_ms`` or ``fetch_max_wait_ms``."""
+    return kafka_consumer(
+        connection, *topics, client_id=client_id, **{**OBSERVER_OPTIONS, **options}
+    )
 
 
 def kafka_admin(

@@ -63,7 +63,7 @@ from pipeline.observability import (
     CountingPublisher,
     WorkerMetrics,
     serve_health,
-    timed_sink,
+    timed_sinks,
     worker_readiness,
 )
 from pipeline.roles import Worker
@@ -132,15 +132,15 @@ def create_app(settings: PipelineSettings, *, partitions: int | None = None) -> 
     if settings.pipeline_alarms_enabled:
         reader = start_alarms(worker, share=decoded if storing else None)
     pause = reader.alarms_first if reader is not None else None
-    sink = timed_sink(settings, metrics.observe_write)
+    sinks = timed_sinks(settings, metrics.observe_write)
     windows: WindowsStage | None = None
     if settings.pipeline_windows_enabled:
-        windows = start_windows(worker, sink=sink, pause=pause)
+        windows = start_windows(worker, sinks=sinks, pause=pause)
     loop: ReadingsLoop | None = None
     if storing:
         loop = start_storage(
             worker,
-            sink=sink,
+            sinks=sinks,
             windows=windows,
             decoded=decoded if reader is not None else None,
             pause=pause,

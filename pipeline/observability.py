@@ -37,10 +37,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from contracts.influx_servers import InfluxServer
 from kafka_edge.records import Record
 from pipeline.publish import FaustPublisher
 from pipeline.settings import PipelineSettings
 from pipeline.sink.influx import InfluxSink
+from pipeline.sink.plants import PlantSinks
 
 logger = logging.getLogger(__name__)
 
@@ -202,9 +204,14 @@ class TimedInfluxSink(InfluxSink):
             self._observe(bucket, len(lines), time.perf_counter() - started, ok)
 
 
-def timed_sink(settings: PipelineSettings, observe: WriteObserver) -> TimedInfluxSink:
-    """The worker's InfluxDB sink, reporting each write request to ``observe``."""
-    return TimedInfluxSink.from_settings(settings, observe=observe)
+def timed_sinks(settings: PipelineSettings, observe: WriteObserver) -> PlantSinks:
+    """The worker's InfluxDB sinks, one per server of the plant map, each reporting its
+    write requests to ``observe``."""
+
+    def make(server: InfluxServer) -> InfluxSink:
+        return TimedInfluxSink.from_settings(settings, server, observe=observe)
+
+    return PlantSinks(settings.influx_servers(), make)
 
 
 class CountingPublisher(FaustPublisher):

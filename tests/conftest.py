@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import os
 import secrets
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from kafka import KafkaAdminClient
 from kafka.errors import (
     CoordinatorLoadInProgressError,
     CoordinatorNotAvailableError,
@@ -33,6 +31,9 @@ from contracts.settings import CommonSettings
 from infra.bootstrap import create_millstream_topics
 from infra.servers import Connection, LocalServers
 from infra.settings import InfraSettings
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.retry import RetryPolicy, retry_blocking
+from kafka_edge.sync_clients import kafka_admin
 
 # Fewer partitions than production keep consumer start-up quick in tests.
 TEST_PARTITIONS = 3
@@ -62,6 +63,7 @@ SHARING_A_WORKER = {
     "tests/integration/test_cluster.py": "own-servers",
     "tests/faults/test_faults_broker.py": "own-servers",  # 120: a broker it kills
     "tests/faults/test_faults_influx.py": "own-servers",  # 70: an InfluxDB it stops
+    "tests/integration/test_influx_plants.py": "own-servers",  # 65: a second InfluxDB, stopped
 }
 LONGEST_FIRST = (
     "tests/e2e/test_e2e_journey.py",
@@ -71,6 +73,7 @@ LONGEST_FIRST = (
     "tests/integration/test_cluster.py",
     "tests/faults/test_faults_broker.py",
     "tests/faults/test_faults_influx.py",
+    "tests/integration/test_influx_plants.py",
     "tests/integration/test_api_schema.py",  # 175
     "tests/integration/test_cli_import_query.py",  # 150
     "tests/integration/test_api_backfill.py",  # 135
@@ -187,21 +190,18 @@ def local_servers(
 def _wait_group_coordinator(bootstrap: str, *, timeout_s: float = 60.0) -> None:
     """Have the broker create and load its offsets topic (the first group look-up does), so
     that no test, whichever runs first, waits for it or sees a coordinator error."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    deadline = time.monotonic() + timeout_s
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
-        while True:
-            try:
-                admin.list_group_offsets("millstream-session-warm-up")
-                return
-            except (
+        retry_blocking(
+            lambda: admin.list_group_offsets("millstream-session-warm-up"),
+            policy=RetryPolicy.fixed(0.2, deadline_s=timeout_s),
+            what="the session broker's group coordinator",
+            retry_on=(
                 CoordinatorNotAvailableError,
                 NotCoordinatorError,
                 CoordinatorLoadInProgressError,
-            ):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+            ),
+        )
     finally:
         admin.close()
 

@@ -8,15 +8,12 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.alarm_actions import AlarmActionKind
-from contracts.alarm_state import AlarmStateRecord
+from contracts.alarm_state import AlarmStateRecord, Comment
 from contracts.alarms import Severity
 from contracts.patterns import MachineId, SensorName
 
 # The longest an alarm may be shelved in one go.
 MAX_SHELVE_S = 7 * 24 * 3600
-
-Comment = Annotated[str, Field(max_length=500)]
-
 
 class AcknowledgeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from api.errors import StartupError
 from api.kafka.partitions import topic_partitions
-from kafka_edge.aio_clients import aio_consumer
+from kafka_edge.aio_clients import aio_observer
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.retry import RetryPolicy, retry_async
 
@@ -44,13 +44,7 @@ class CompactedTopicReader:
 
     async def start(self, *, timeout_s: float) -> None:
         """Return once every record present at start-up has been applied."""
-        consumer = aio_consumer(
-            self._kafka,
-            client_id=f"millstream-api-{self.topic}",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        consumer = aio_observer(self._kafka, client_id=f"millstream-api-{self.topic}")
         await consumer.start()
         self._consumer = consumer
         try:

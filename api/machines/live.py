@@ -9,6 +9,7 @@ from typing import Any
 
 from api.alarms.store import AlarmStore
 from api.errors import HistoryUnavailableError
+from api.history.plants import PlantHistory
 from api.history.reader import HistoryReader
 from api.machines.views import LiveValues, machine_object, machine_status
 from api.maintenance.store import MaintenanceTable
@@ -25,7 +26,7 @@ _CLOCK_SKEW = timedelta(seconds=5)
 class LiveSources:
     """Where the live part of a machine object comes from, and its two settings."""
 
-    history: HistoryReader
+    history: PlantHistory
     alarms: AlarmStore
     maintenance: MaintenanceTable
     lookback_s: float
@@ -53,7 +54,9 @@ async def latest_values(
 async def machine_with_live(info: MachineInfo, sources: LiveSources) -> dict[str, Any]:
     """The full machine object of ``GET /api/machines/{id}``."""
     machine_id = info.machine_id
-    live = await latest_values(sources.history, machine_id, lookback_s=sources.lookback_s)
+    live = await latest_values(
+        sources.history.for_machine(machine_id), machine_id, lookback_s=sources.lookback_s
+    )
     alarms = sources.alarms.active_of(machine_id)
     status = machine_status(
         live, alarms, now_ms=now_ms(), offline_after_ms=int(sources.offline_after_s * 1000)

@@ -81,6 +81,13 @@ class MachineRegistry(CompactedStore):
     def all(self) -> list[MachineInfo]:
         return self.table.all()
 
+    def stored_plant(self, machine_id: str) -> str:
+        """The plant whose InfluxDB holds the machine's points: the plant its connector
+        publishes (its readings carry that one), else the plant set through the API (the
+        API gives it to readings posted without one); ``""`` for an unknown machine."""
+        info = self.table.connector_record(machine_id) or self.table.get(machine_id)
+        return info.plant if info is not None else ""
+
     async def write_overlay(self, overlay: MachineOverlay) -> None:
         """Produce the overlay, wait for Kafka's ack, then apply it here (read your write)."""
         await self.write([Record(overlay.key(), overlay.encode())])

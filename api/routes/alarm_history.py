@@ -81,8 +81,14 @@ async def alarm_journal(
         severities=comma_choices("severity", [severity] if severity else None, _SEVERITIES),
         events=comma_choices("event", [event] if event else None, _EVENTS),
     )
-    flux = journal_flux(bucket=history.alarms_bucket, query=query, limit=limit)
-    rows = await history.query_rows(flux, journal_rows)
+    readers = history.of(plant=plant, machine_id=machine)
+    rows = await history.query_each(
+        readers,
+        lambda reader: journal_flux(bucket=reader.alarms_bucket, query=query, limit=limit),
+        journal_rows,
+    )
+    if len(readers) > 1:
+        rows.sort(key=lambda row: row["ts"], reverse=True)
     return OrjsonResponse(
         {
             "start": format_ts(int(query.start.timestamp() * 1000)),
@@ -110,9 +116,14 @@ async def alarm_health_kpis(
     query = _filter(start, stop, plant=plant)
     if (query.stop - query.start).days > MAX_HEALTH_DAYS:
         raise InvalidInputError(f"start: the period may span at most {MAX_HEALTH_DAYS} days")
-    events = await history.query_rows(
-        events_flux(bucket=history.alarms_bucket, query=query), event_rows
+    readers = history.of(plant=plant)
+    events = await history.query_each(
+        readers,
+        lambda reader: events_flux(bucket=reader.alarms_bucket, query=query),
+        event_rows,
     )
+    if len(readers) > 1:
+        events.sort(key=lambda e: e.ts_ms)
     start_ms = int(query.start.timestamp() * 1000)
     stop_ms = int(query.stop.timestamp() * 1000)
     return OrjsonResponse(

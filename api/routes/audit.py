@@ -76,5 +76,4 @@ async def audit(
         path_prefix=path_prefix,
         limit=limit,
     )
-    rows = await security.audit.query(flux)
-    return [AuditEntry(**row) for row in rows]
+    return await security.audit.query(flux)

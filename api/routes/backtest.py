@@ -87,7 +87,11 @@ async def backtest_thresholds(
     found = services.thresholds.table.effective(machine_id, sensor)
     in_force = found[0] if found is not None else None
     answer = await run_backtest(
-        history, query, proposed=proposed, in_force=in_force, pool=services.backtests
+        history.for_machine(machine_id),
+        query,
+        proposed=proposed,
+        in_force=in_force,
+        pool=services.backtests,
     )
     answer["in_force_rule"] = (
         in_force.model_dump(mode="json", exclude={"machine_id", "sensor"}) if in_force else None

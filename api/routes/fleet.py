@@ -55,6 +55,16 @@ async def get_fleet_latest(
     start_at = parse_instant(start, param="start", now=now)
     if start_at >= now:
         raise InvalidInputError("start: must be in the past")
-    flux = fleet_latest_flux(bucket=history.bucket, plant=plant, start=start_at, stop=now)
-    machines = await history.query_rows(flux, fleet_latest)
+    readers = history.of(plant=plant)
+    machines = await history.query_each(
+        readers,
+        lambda reader: fleet_latest_flux(
+            bucket=reader.bucket, plant=plant, start=start_at, stop=now
+        ),
+        fleet_latest,
+    )
+    if len(readers) > 1:  # each server's machines are sorted: sort them all
+        machines.sort(
+            key=lambda m: (not str(m["machine_id"]).isdecimal(), str(m["machine_id"]).zfill(20))
+        )
     return conditional_json(request, {"plant": plant, "machines": machines})

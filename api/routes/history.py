@@ -149,7 +149,8 @@ async def get_readings(
         max_limit=settings.readings_max_limit,
     )
     picked = pick_source(source, window=query.window, fn=query.fn)
-    result = await history.readings(query, source=picked, quality=format == "csv")
+    reader = history.for_machine(query.machine_id)
+    result = await reader.readings(query, source=picked, quality=format == "csv")
     if format == "csv":
         return _csv_answer(request, query, result, picked)
     return conditional_json(
@@ -237,9 +238,10 @@ async def get_latest(
     """The newest value of every sensor of the machine, each with its own time; the newest
     text of every text tag under ``texts`` (left out when the machine has none)."""
     start_at, stop_at = _range(start, "now")
+    reader = history.for_machine(machine_id)
     values, texts = await asyncio.gather(
-        history.latest(machine_id=machine_id, start=start_at, stop=stop_at),
-        history.latest_texts(machine_id=machine_id, start=start_at, stop=stop_at),
+        reader.latest(machine_id=machine_id, start=start_at, stop=stop_at),
+        reader.latest_texts(machine_id=machine_id, start=start_at, stop=stop_at),
     )
     body: dict[str, Any] = {"machine_id": machine_id_json(machine_id), "values": values}
     if texts:
@@ -273,8 +275,9 @@ async def get_aggregates(
     rows = settings.readings_default_limit if limit is None else limit
     if rows > settings.readings_max_limit:
         raise InvalidInputError(f"limit: must be between 1 and {settings.readings_max_limit}")
+    reader = history.for_machine(machine_id)
     flux = aggregates_flux(
-        bucket=history.aggregates_bucket,
+        bucket=reader.aggregates_bucket,
         machine_id=machine_id,
         window=window,
         sensors=parse_fields(sensors),
@@ -282,7 +285,7 @@ async def get_aggregates(
         stop=stop_at,
         limit=rows,
     )
-    result = await history.aggregates(flux, limit=rows)
+    result = await reader.aggregates(flux, limit=rows)
     return conditional_json(
         request,
         {

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from api.deps import Engineer, PublisherDep, SettingsDep
+from api.deps import Engineer, MachinesDep, PublisherDep, SettingsDep
 from api.flat import FlatLimits
-from api.ingest import accepted_body, parse_readings_body
+from api.ingest import accepted_body, parse_readings_body, with_plants
 from api.responses import OrjsonResponse, json_response
 from contracts.patterns import MACHINE_ID_PATTERN, SENSOR_NAME_PATTERN
 from contracts.timefmt import now_ms
@@ -99,7 +99,11 @@ _BODY: dict[str, Any] = {
     },
 )
 async def post_readings(
-    request: Request, identity: Engineer, publisher: PublisherDep, settings: SettingsDep
+    request: Request,
+    identity: Engineer,
+    publisher: PublisherDep,
+    settings: SettingsDep,
+    machines: MachinesDep,
 ) -> OrjsonResponse:
     """One flat reading or an array of them; ``201`` once Kafka has acknowledged all."""
     readings = parse_readings_body(
@@ -114,6 +118,7 @@ async def post_readings(
             max_text=settings.reading_max_text,
         ),
     )
+    readings = with_plants(readings, machines.stored_plant)
     await publisher.publish(
         settings.topics.readings, [Record(r.key(), r.encode()) for r in readings]
     )

@@ -2,11 +2,11 @@
 
 :meth:`AuditLog.offer` never waits: records go to a bounded queue, and a full queue drops
 the record and counts it (``millstream_api_audit_dropped``). One task drains the queue in
-batches to the audit topic (for any other consumer) and, as points of measurement
-``audit``, straight to InfluxDB's audit bucket, so ``GET /api/audit`` works with or
-without the pipeline. The point is :func:`contracts.audit.audit_line`, the pipeline's too,
-at the request's :func:`~contracts.influx_schema.audit_time_ns`, so the same record written
-again by another consumer overwrites the point instead of doubling it.
+batches to the audit topic, retrying a batch Kafka does not take under the retry policy.
+The pipeline worker is the one writer of the audit points
+(:mod:`pipeline.storage.audit_rows`): from the topic to InfluxDB's audit bucket, with the
+retries and dead letters of all its storage, so ``GET /api/audit`` reads what the worker
+stored, a flush interval and a storage batch after the request.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from influxdb_client import WritePrecision
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from api.errors import HistoryUnavailableError
 from api.history.flux import flux_string, flux_time
 from api.kafka.producer import KafkaPublisher
 from api.security.metrics import ApiMetrics
-from contracts.audit import AuditRecord, audit_line
+from contracts.audit import AuditEntry, AuditRecord, audit_entry
 from contracts.influx_schema import AUDIT
 from contracts.timefmt import format_ts
 from kafka_edge.records import Record
+from kafka_edge.retry import RetryPolicy, retry_async
 
 logger = logging.getLogger(__name__)
 
@@ -74,25 +74,18 @@ def audit_flux(
     return "\n".join(lines)
 
 
-def _row_view(values: dict[str, Any]) -> dict[str, Any]:
+def _entry(values: dict[str, Any]) -> AuditEntry:
     moment = values.get("_time")
     ts_ms = int(moment.timestamp() * 1000) if isinstance(moment, datetime) else 0
-    status = values.get("status")
-    return {
-        "time": format_ts(ts_ms),
-        "principal": str(values.get("principal") or ""),
-        "role": str(values.get("role") or ""),
-        "method": str(values.get("method") or ""),
-        "path": str(values.get("path") or ""),
-        "status": int(status) if isinstance(status, str) and status.isdigit() else 0,
-        "latency_ms": float(values.get("latency_ms") or 0.0),
-        "client": str(values.get("client") or ""),
-        "request_id": str(values.get("request_id") or ""),
-    }
+    return audit_entry(values, time=format_ts(ts_ms))
+
+
+# A batch Kafka does not take is retried for this long; then it is counted as failed.
+PUBLISH_RETRY = RetryPolicy(initial_s=0.2, max_s=5.0, deadline_s=60.0)
 
 
 class AuditLog:
-    """Takes records without waiting; writes them in batches; answers audit queries."""
+    """Takes records without waiting; publishes them in batches; answers audit queries."""
 
     def __init__(
         self,
@@ -102,17 +95,17 @@ class AuditLog:
         influx_url: str,
         influx_token: str,
         influx_org: str,
-        bucket: str,
         metrics: ApiMetrics,
         queue_records: int,
         batch_records: int,
         flush_interval_s: float,
         query_timeout_s: float,
         enabled: bool = True,
+        retry: RetryPolicy = PUBLISH_RETRY,
     ) -> None:
         self.enabled = enabled
+        self._retry = retry
         self.topic = topic
-        self.bucket = bucket
         self._publisher = publisher
         self._influx_url = influx_url
         self._influx_token = influx_token
@@ -174,27 +167,19 @@ class AuditLog:
                     self._queue.task_done()
 
     async def _write(self, batch: list[AuditRecord]) -> None:
+        records = [Record(r.key(), r.encode()) for r in batch]
         try:
-            await self._publisher.publish(self.topic, [Record(r.key(), r.encode()) for r in batch])
+            await retry_async(
+                lambda: self._publisher.publish(self.topic, records),
+                policy=self._retry,
+                what="audit publish",
+            )
             self._metrics.audit_written.labels(sink="kafka").inc(len(batch))
         except Exception as exc:  # counted and logged; the request path never sees it
             self._metrics.audit_failed.labels(sink="kafka").inc(len(batch))
             logger.warning("audit records not produced count=%d error=%s", len(batch), exc)
-        try:
-            if self._client is None:
-                raise RuntimeError("expected self._client is not None")
-            await self._client.write_api().write(
-                bucket=self.bucket,
-                org=self._org,
-                record=[audit_line(r) for r in batch],
-                write_precision=WritePrecision.NS,
-            )
-            self._metrics.audit_written.labels(sink="influxdb").inc(len(batch))
-        except Exception as exc:
-            self._metrics.audit_failed.labels(sink="influxdb").inc(len(batch))
-            logger.warning("audit points not written count=%d error=%s", len(batch), exc)
 
-    async def query(self, flux: str) -> list[dict[str, Any]]:
+    async def query(self, flux: str) -> list[AuditEntry]:
         if self._client is None:
             raise HistoryUnavailableError("influxdb: the audit client is not running")
         try:
@@ -207,4 +192,4 @@ class AuditLog:
         except Exception as exc:
             logger.warning("audit query failed error=%s", exc)
             raise HistoryUnavailableError("influxdb: audit query failed") from exc
-        return [_row_view(row.values) for table in tables for row in table.records]
+        return [_entry(row.values) for table in tables for row in table.records]

@@ -68,7 +68,6 @@ async def running_security(
         influx_url=settings.influx_url,
         influx_token=settings.influx_token.get_secret_value(),
         influx_org=settings.influx_org,
-        bucket=settings.influx_audit_bucket,
         metrics=metrics,
         queue_records=settings.audit_queue_records,
         batch_records=settings.audit_batch_records,

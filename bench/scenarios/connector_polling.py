@@ -219,6 +219,7 @@ def measure_producers(settings: ConnectorSettings, *, count: int) -> tuple[float
 async def _aiokafka_send(settings: ConnectorSettings, records: list[tuple[bytes, bytes]]) -> float:
     from aiokafka import AIOKafkaProducer
 
+    # bare baseline: aiokafka's producer as it comes, with the connector's settings
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",

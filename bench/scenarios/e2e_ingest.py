@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -40,15 +39,10 @@ SENSORS = len(load.SENSORS)
 
 async def _distinct_readings(bootstrap: str, topic: str, total: int, timeout_s: float) -> int:
     """Distinct (machine, ts) readings with a temperature on ``topic``, read from the start."""
-    from aiokafka import AIOKafkaConsumer
+    from kafka_edge.aio_clients import aio_observer
+    from kafka_edge.connection import KafkaConnection
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-count-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = aio_observer(KafkaConnection.plain(bootstrap), topic)
     await consumer.start()
     seen: set[tuple[str, str]] = set()
     n = 0

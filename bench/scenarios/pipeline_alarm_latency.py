@@ -26,6 +26,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,13 @@ def _value(machine: str, temperature: float, ts_ms: int, seq: int) -> bytes:
 
 def _load(bootstrap: str, topic: str, rate_s: int, stop: Any) -> None:
     async def run() -> None:
-        from aiokafka import AIOKafkaProducer
+        from bench.load import AIOKAFKA_DEFAULTS
+        from kafka_edge.aio_clients import aio_producer
+        from kafka_edge.connection import KafkaConnection
 
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, linger_ms=10, compression_type="lz4"
+        producer = aio_producer(
+            KafkaConnection.plain(bootstrap),
+            replace(AIOKAFKA_DEFAULTS, linger_ms=10, compression="lz4"),
         )
         await producer.start()
         try:
@@ -89,12 +93,13 @@ def _load(bootstrap: str, topic: str, rate_s: int, stop: Any) -> None:
 async def _probe(
     bootstrap: str, readings: str, alarms: str, count: int, timeout_s: float
 ) -> list[float]:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from bench.load import AIOKAFKA_DEFAULTS
+    from kafka_edge.aio_clients import aio_observer, aio_producer
+    from kafka_edge.connection import KafkaConnection
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-    consumer = AIOKafkaConsumer(
-        alarms, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
+    kafka = KafkaConnection.plain(bootstrap)
+    producer = aio_producer(kafka, AIOKAFKA_DEFAULTS)
+    consumer = aio_observer(kafka, alarms)
     await producer.start()
     await consumer.start()
     prefix = f"lat{uuid.uuid4().hex[:6]}"
@@ -151,14 +156,7 @@ def _workers(
     try:
         for suffix, extra in roles.items():
             app_id = base + suffix
-            env = dict(os.environ)
-            env.update(ctx.env(settings))
-            env.update(
-                MILLSTREAM_PIPELINE_APP_ID=app_id,
-                MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
-                MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
-                **extra,
-            )
+            env = ctx.worker_env(settings, app_id, **extra)
             log_path = ctx.work_dir / f"{app_id}.log"
             logs.append(log_path)
             with log_path.open("wb") as log:

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import load
 from bench.core import Figure, ScenarioContext
 from bench.stack import terminate
 from contracts.settings import CommonSettings
@@ -77,13 +78,13 @@ async def _produce(
 ) -> None:
     """``count`` readings round-robin over ``machines``, evenly over ``span_ms`` of reading
     time (default one per millisecond) ending now."""
-    from aiokafka import AIOKafkaProducer
+    from kafka_edge.aio_clients import aio_producer
+    from kafka_edge.connection import KafkaConnection, ProducerSettings
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        linger_ms=20,
+    producer = aio_producer(
+        KafkaConnection.plain(bootstrap),
+        ProducerSettings(acks=1, compression="lz4", linger_ms=20),
         max_batch_size=512 * 1024,
-        compression_type="lz4",
     )
     await producer.start()
     try:
@@ -105,7 +106,7 @@ async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) ->
     """Points/s of the bare stage over ``count`` records, from the moment its consumer group
     assigned it the partitions (it reads from then on) to its last accepted write: the same
     bounds as the worker's (:func:`worker_run`)."""
-    from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+    from aiokafka import ConsumerRebalanceListener
     from influxdb_client import WritePrecision
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
@@ -122,11 +123,10 @@ async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) ->
             if assigned and not joined:
                 joined.append(time.perf_counter())
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    consumer = load.consumer_from_start(
+        settings.kafka_bootstrap_servers,
+        settings.topics.readings,
+        "bench-bare",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     consumer.subscribe([settings.topics.readings], listener=_Joined())
@@ -186,29 +186,16 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def _worker_stage(
-    ctx: ScenarioContext,
-    settings: CommonSettings,
-    count: int,
-    timeout_s: float,
-    *,
-    stateful: bool,
-    profile_to: Path | None = None,
-) -> float:
-    """Points/s of ``python -m pipeline worker`` from its group join to its last commit."""
-    run = worker_run(ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile_to)
-    return run.points_per_s
-
-
 class _WorkerWatch:
     """What the bench sees of a running worker: whether Kafka assigned it the partitions
     (its ``/health/ready/`` page), readings it has read (``/metrics/``), and its group's
     committed offsets on the readings topic."""
 
     def __init__(self, settings: CommonSettings, app_id: str, web_port: int) -> None:
-        from kafka import KafkaAdminClient
+        from kafka_edge.connection import KafkaConnection
+        from kafka_edge.sync_clients import kafka_admin
 
-        self._admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        self._admin = kafka_admin(KafkaConnection.plain(settings.kafka_bootstrap_servers))
         self._http = httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=2.0)
         self._app_id = app_id
         self._topic = settings.topics.readings
@@ -276,13 +263,10 @@ def worker_run(
 
     app_id = f"bench-worker-{uuid.uuid4().hex[:6]}"
     web_port = free_port("127.0.0.1")
-    env = dict(os.environ)
-    env.update(ctx.env(settings))
-    env.update(
-        MILLSTREAM_PIPELINE_APP_ID=app_id,
-        MILLSTREAM_PIPELINE_DATA_DIR=str(ctx.work_dir / app_id),
+    env = ctx.worker_env(
+        settings,
+        app_id,
         MILLSTREAM_PIPELINE_COMMIT_INTERVAL_MS="200",
-        MILLSTREAM_PIPELINE_LOG_LEVEL="warning",
         MILLSTREAM_PIPELINE_WEB_PORT=str(web_port),
         MILLSTREAM_PIPELINE_WINDOWS_ENABLED="true" if stateful else "false",
         MILLSTREAM_PIPELINE_ALARMS_ENABLED="true" if stateful else "false",
@@ -401,9 +385,9 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         profile = (
             Path(profile_dir) / f"worker-{label}.txt" if profile_dir and not ctx.quick else None
         )
-        worker = _worker_stage(
+        worker = worker_run(
             ctx, settings, count, timeout_s, stateful=stateful, profile_to=profile
-        )
+        ).points_per_s
         figures.append(
             Figure(
                 scenario=NAME,

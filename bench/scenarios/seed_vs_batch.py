@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -70,25 +71,27 @@ def _seed_loop(base: str, readings: list[dict[str, Any]]) -> float:
 
 def _seed_keepalive(base: str, readings: list[dict[str, Any]]) -> float:
     """The seed's loop on one kept-alive connection (a ``requests.Session``)."""
-    headers = {"X-API-Key": ADMIN_KEY}
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-        t0 = time.perf_counter()
-        for r in readings:
-            resp = client.post("/api/readings", json=r)
-            if resp.status_code != 201:
-                raise RuntimeError(f"seed POST answered {resp.status_code}: {resp.text[:200]}")
-        return len(readings) / (time.perf_counter() - t0)
+    return _posted_per_s(base, readings, len(readings), "seed", timeout_s=30)
 
 
 def _batched(base: str, readings: list[dict[str, Any]]) -> float:
+    batches = (readings[i : i + BATCH] for i in range(0, len(readings), BATCH))
+    return _posted_per_s(base, batches, len(readings), "batched", timeout_s=60)
+
+
+def _posted_per_s(
+    base: str, bodies: Iterable[Any], readings: int, what: str, *, timeout_s: float
+) -> float:
+    """Readings/s of POSTing each of ``bodies`` to ``/api/readings`` on one kept-alive
+    connection; ``readings`` is how many they hold in all."""
     headers = {"X-API-Key": ADMIN_KEY}
-    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+    with httpx.Client(base_url=base, headers=headers, timeout=timeout_s) as client:
         t0 = time.perf_counter()
-        for i in range(0, len(readings), BATCH):
-            resp = client.post("/api/readings", json=readings[i : i + BATCH])
+        for body in bodies:
+            resp = client.post("/api/readings", json=body)
             if resp.status_code != 201:
-                raise RuntimeError(f"batched POST answered {resp.status_code}: {resp.text[:200]}")
-        return len(readings) / (time.perf_counter() - t0)
+                raise RuntimeError(f"{what} POST answered {resp.status_code}: {resp.text[:200]}")
+        return readings / (time.perf_counter() - t0)
 
 
 def _connector_path(bootstrap: str, prefix: str, readings: list[dict[str, Any]]) -> float:

@@ -31,23 +31,17 @@ GOAL_P99_MS = 100.0
 CLIENTS_PER_MACHINE = 10
 
 
-def _crowd(
-    url: str, n: int, machines: list[str], key: str | None, duration_s: float, start_load: Any
-) -> dict[str, Any]:
+def _crowd(crowd: wsclients.Crowd, start_load: Any) -> dict[str, Any]:
     mp = multiprocessing.get_context("spawn")
     ready, go, out = mp.Event(), mp.Event(), mp.Queue()
-    proc = mp.Process(
-        target=wsclients.crowd,
-        args=(url, n, machines, key, duration_s, ready, go, out),
-        daemon=True,
-    )
+    proc = mp.Process(target=crowd.run, args=(ready, go, out), daemon=True)
     proc.start()
     try:
         if not ready.wait(120):
-            raise RuntimeError(f"{n} WebSocket clients did not connect within 120 s")
+            raise RuntimeError(f"{crowd.n} WebSocket clients did not connect within 120 s")
         go.set()
         start_load()
-        result: dict[str, Any] = out.get(timeout=duration_s + 60)
+        result: dict[str, Any] = out.get(timeout=crowd.duration_s + 60)
         return result
     finally:
         proc.join(10)
@@ -56,9 +50,14 @@ def _crowd(
 
 
 async def _burst(bootstrap: str, topic: str, machines: list[str], count: int) -> None:
-    from aiokafka import AIOKafkaProducer
+    from dataclasses import replace
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    from kafka_edge.aio_clients import aio_producer
+    from kafka_edge.connection import KafkaConnection
+
+    producer = aio_producer(
+        KafkaConnection.plain(bootstrap), replace(load.AIOKAFKA_DEFAULTS, linger_ms=5)
+    )
     await producer.start()
     try:
         for i in range(count):
@@ -100,16 +99,14 @@ def run(ctx: ScenarioContext) -> list[Figure]:
             loader.append(p)
 
         ctx.progress(f"{clients} clients at 10 frames/s for {duration_s:.0f} s")
-        steady = _crowd(url, clients, machines, ADMIN_KEY, duration_s + 2, start_steady)
+        steady = _crowd(
+            wsclients.Crowd(url, clients, machines, ADMIN_KEY, duration_s + 2), start_steady
+        )
         for p in loader:
             p.join(duration_s + 10)
         ctx.progress(f"saturation: burst of {burst} readings to {clients} clients")
         sat = _crowd(
-            url,
-            clients,
-            machines,
-            ADMIN_KEY,
-            20.0,
+            wsclients.Crowd(url, clients, machines, ADMIN_KEY, 20.0),
             lambda: asyncio.run(_burst(bootstrap, topic, machines, burst)),
         )
     ctx.progress("bare websockets.broadcast server")
@@ -126,7 +123,8 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     try:
         if not ready.wait(30):
             raise RuntimeError("bare websockets server did not start")
-        bare = _crowd(f"ws://127.0.0.1:{port}", clients, machines, None, 20.0, go.set)
+        bare_crowd = wsclients.Crowd(f"ws://127.0.0.1:{port}", clients, machines, None, 20.0)
+        bare = _crowd(bare_crowd, go.set)
     finally:
         server.terminate()
         server.join(10)

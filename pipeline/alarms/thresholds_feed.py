@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.errors import ContractError
 from contracts.thresholds import decode_thresholds, parse_thresholds_key
-from kafka_edge.aio_clients import aio_consumer
+from kafka_edge.aio_clients import aio_observer
 from kafka_edge.connection import KafkaConnection
 from kafka_edge.retry import RetryPolicy, poll_until, retry_async
 from pipeline.alarms.ruleset import RuleSet
@@ -101,14 +101,7 @@ class ThresholdsFeed:
 
     async def _follow(self) -> None:
         # Subscribed without a group: aiokafka assigns every partition of the topic.
-        consumer = aio_consumer(
-            self._kafka,
-            self._topic,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=self._poll_ms,
-        )
+        consumer = aio_observer(self._kafka, self._topic, fetch_max_wait_ms=self._poll_ms)
         await consumer.start()
         try:
             partitions = await _assigned(consumer, self._topic)

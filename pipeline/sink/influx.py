@@ -24,6 +24,7 @@ from contracts.influx_schema import AGGREGATES_BUCKET, AUDIT_BUCKET
 from pipeline.sink.errors import InfluxWriteError, SinkBackpressureError, classify
 
 if TYPE_CHECKING:
+    from contracts.influx_servers import InfluxServer
     from contracts.settings import CommonSettings
     from pipeline.settings import PipelineSettings
 
@@ -58,7 +59,7 @@ class InfluxSink:
         audit_bucket: str = AUDIT_BUCKET,
         timeout_ms: int = 10_000,
     ) -> None:
-        self._url = url
+        self.url = url
         self._token = token
         self._org = org
         self.readings_bucket = readings_bucket
@@ -70,12 +71,20 @@ class InfluxSink:
         self._write_api: Any = None
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings | CommonSettings, **extra: Any) -> Self:
-        """``extra``: a subclass's own constructor arguments."""
+    def from_settings(
+        cls,
+        settings: PipelineSettings | CommonSettings,
+        server: InfluxServer | None = None,
+        **extra: Any,
+    ) -> Self:
+        """A sink for ``server`` (None: the default one), with the settings' buckets;
+        ``extra``: a subclass's own constructor arguments."""
+        if server is None:
+            server = settings.influx_servers().default
         return cls(
-            url=settings.influx_url,
-            token=settings.influx_token.get_secret_value(),
-            org=settings.influx_org,
+            url=server.url,
+            token=server.token,
+            org=server.org,
             readings_bucket=settings.influx_bucket,
             alarms_bucket=settings.influx_alarms_bucket,
             aggregates_bucket=settings.influx_aggregates_bucket,
@@ -86,7 +95,7 @@ class InfluxSink:
 
     async def __aenter__(self) -> Self:
         self._client = InfluxDBClientAsync(
-            url=self._url, token=self._token, org=self._org, timeout=self._timeout_ms
+            url=self.url, token=self._token, org=self._org, timeout=self._timeout_ms
         )
         self._write_api = self._client.write_api()
         return self

@@ -8,6 +8,10 @@ the readings loop's bounded queue of batches fills and consumption pauses: memor
 bounded however long InfluxDB is away. Cancellation (shutdown, rebalance) stops between
 attempts; the records stay unacked and are consumed again.
 
+The line sets of a batch (one per bucket and InfluxDB server, :mod:`pipeline.storage.routing`)
+are written side by side: a server that is away holds its own lines, not the other
+servers' lines of the same batch. The batch, and so its offsets, waits for all of them.
+
 A refusal (400, 422, ...: e.g. a field whose type conflicts with what the bucket already
 holds) is not retried as a whole: the lines are split in halves until the refused ones are
 isolated; refused readings go to the dead-letter topic with InfluxDB's reason, the rest is
@@ -16,6 +20,7 @@ written.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -123,14 +128,12 @@ async def deliver(
     dead_letter_topic: str,
     retry: RetryPolicy,
 ) -> list[DeadLetter]:
-    """Write every line set, then publish the dead letters (the given ones plus the lines
-    InfluxDB refused). Returns every dead letter published."""
+    """Write every line set (side by side), then publish the dead letters (the given ones
+    plus the lines InfluxDB refused). Returns every dead letter published."""
     published = list(dead_letters)
-    for line_set in line_sets:
-        if not line_set.lines:
-            continue
 
-        async def write_set(line_set: LineSet = line_set) -> None:
+    async def deliver_set(line_set: LineSet) -> None:
+        async def write_set() -> None:
             refused = await write_isolating(line_set.write, line_set.lines)
             for index, exc in refused:
                 source: Any = line_set.sources[index] if line_set.sources else None
@@ -159,6 +162,11 @@ async def deliver(
                 )
 
         await until_done(write_set, what=f"write_{line_set.what}", retry=retry)
+
+    async with asyncio.TaskGroup() as group:
+        for line_set in line_sets:
+            if line_set.lines:
+                group.create_task(deliver_set(line_set))
 
     async def publish_dead_letters() -> None:
         await publisher.publish(dead_letter_topic, [Record(d.key, d.value) for d in published])

@@ -17,10 +17,11 @@ from typing import Protocol
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from pipeline.faust_ext.chunks import Chunk
-from pipeline.sink.influx import InfluxSink
+from pipeline.sink.plants import PlantSinks
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.decoding import decode_records
+from pipeline.storage.routing import entries
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class ReadingsLoop:
     def __init__(
         self,
         *,
-        sink: InfluxSink,
+        sinks: PlantSinks,
         batcher: StorageBatcher,
         windows: Windowing | None,
         decoded: DecodedReadings | None = None,
@@ -56,7 +57,7 @@ class ReadingsLoop:
         self._decoded = decoded
         # Awaited between slices of a chunk: lets other tasks (the readings reader) run first.
         self._pause = pause if pause is not None else _next_turn
-        self._sink = sink
+        self._sinks = sinks
         self._batcher = batcher
         self._windows = windows
         self.readings_seen = 0
@@ -79,12 +80,20 @@ class ReadingsLoop:
             aggregate_lines = await self._windows.apply(
                 readings, [r.offset for r in decoded.sources], at_ms
             )
-        sink = self._sink
+        sinks = self._sinks
+        plants = [reading.plant for reading in readings] if sinks.routed else None
         await self._batcher.add(
             chunk,
             [
-                ("readings", sink.write_readings, decoded.reading_lines, decoded.sources),
-                ("aggregates", sink.write_aggregates, aggregate_lines, None),
+                *entries(
+                    sinks,
+                    "readings",
+                    lambda sink: sink.write_readings,
+                    decoded.reading_lines,
+                    decoded.sources,
+                    plants=plants,
+                ),
+                *entries(sinks, "aggregates", lambda sink: sink.write_aggregates, aggregate_lines),
             ],
             dead_letters,
             primary=len(decoded.reading_lines),

@@ -16,9 +16,11 @@ from contracts.timefmt import now_ms
 from pipeline.faust_ext.chunks import Chunk
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.dead_letter import DeadLetter, Stage, source_record
-from pipeline.storage.delivery import Write
+from pipeline.storage.routing import Entry
 
 ToLine = Callable[[bytes], str]
+# The batcher's entries for lines and the records they came from (one per InfluxDB server).
+Route = Callable[[list[str], list[Any]], list[Entry]]
 
 
 def decode_rows(
@@ -44,20 +46,18 @@ def decode_rows(
 
 
 class RowsLoop:
-    """A chunk handler: decode, then hand the lines to ``batcher`` for ``write``."""
+    """A chunk handler: decode, then hand the lines to ``batcher`` as ``route`` sorts them."""
 
     def __init__(
-        self, *, what: Stage, to_line: ToLine, write: Write, batcher: StorageBatcher
+        self, *, what: Stage, to_line: ToLine, route: Route, batcher: StorageBatcher
     ) -> None:
         self._what = what
         self._to_line = to_line
-        self._write = write
+        self._route = route
         self._batcher = batcher
 
     async def on_chunk(self, chunk: Chunk) -> None:
         lines, sources, dead = decode_rows(
             chunk.records, self._to_line, stage=self._what, now_ms=now_ms()
         )
-        await self._batcher.add(
-            chunk, [(self._what, self._write, lines, sources)], dead, primary=len(lines)
-        )
+        await self._batcher.add(chunk, self._route(lines, sources), dead, primary=len(lines))

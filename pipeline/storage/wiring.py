@@ -5,16 +5,18 @@ whose writer and timer run as tasks of the worker."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pipeline.faust_ext.app import PipelineApp
 from pipeline.faust_ext.chunks import Chunk
 from pipeline.roles import Worker
-from pipeline.sink.influx import InfluxSink
+from pipeline.sink.plants import PlantSinks
 from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.batcher import StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.line_protocol import alarm_event_line
 from pipeline.storage.readings_loop import ReadingsLoop, Windowing
+from pipeline.storage.routing import Entry, entries
 from pipeline.storage.rows_loop import RowsLoop
 
 
@@ -44,13 +46,14 @@ class _Batchers:
 def start_storage(
     worker: Worker,
     *,
-    sink: InfluxSink,
+    sinks: PlantSinks,
     windows: Windowing | None,
     decoded: DecodedReadings | None,
     pause: Callable[[], Awaitable[None]] | None,
 ) -> ReadingsLoop:
     """Store the readings (with their windows' aggregates), the alarm events of every
-    worker (an alarms-only one's too) and, when enabled, the audit records.
+    worker (an alarms-only one's too) and, when enabled, the audit records: each point on
+    the InfluxDB of its plant, the audit records on the default one.
 
     ``decoded``: the readings the alarm reader decoded already; ``pause``: awaited between
     slices of a chunk, so the alarm reader runs first."""
@@ -59,7 +62,7 @@ def start_storage(
     consumer = app.chunk_consumer
     batchers = _Batchers(worker)
     loop = ReadingsLoop(
-        sink=sink,
+        sinks=sinks,
         batcher=batchers.start("readings", settings.pipeline_batch_size),
         windows=windows,
         decoded=decoded,
@@ -71,7 +74,9 @@ def start_storage(
         topics.alarms: RowsLoop(
             what="alarms",
             to_line=alarm_event_line,
-            write=sink.write_alarms,
+            route=lambda lines, sources: entries(
+                sinks, "alarms", lambda sink: sink.write_alarms, lines, sources
+            ),
             batcher=batchers.start("alarms", rows_batch),
         )
     }
@@ -79,13 +84,18 @@ def start_storage(
         rows_loops[topics.audit] = RowsLoop(
             what="audit",
             to_line=audit_record_line,
-            write=sink.write_audit,
+            route=lambda lines, sources: _audit(sinks, lines, sources),
             batcher=batchers.start("audit", rows_batch),
         )
     for topic, rows in rows_loops.items():
         app.topics.add(app.topic(topic, key_serializer="raw", value_serializer="raw"))
         consumer.handle_chunks(topic, rows.on_chunk)
     return loop
+
+
+def _audit(sinks: PlantSinks, lines: list[str], sources: list[Any]) -> list[Entry]:
+    """The audit is not a plant's: it stays on the default server."""
+    return [("audit", sinks.default.write_audit, lines, sources)]
 
 
 def skip_readings(app: PipelineApp, topic: str) -> None:

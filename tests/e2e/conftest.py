@@ -9,13 +9,11 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import childprocs
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
@@ -32,24 +30,9 @@ class RunningStack:
     base_url: str
     ws_url: str
     admin_key: str
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     banner: str
     run_dir: Path
-
-
-def _read_banner(proc: subprocess.Popen[str], *, timeout_s: float) -> str:
-    """Collect the command's stdout (in a thread) until it says how to stop it."""
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any("Press Ctrl-C" in line for line in list(lines)):
-            return "".join(lines)
-        time.sleep(0.2)
-    out = "".join(lines)
-    raise AssertionError(f"`python -m infra run` did not come up (exit {proc.poll()}):\n{out}")
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +44,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
     env.update(MILLSTREAM_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "infra", "run", "--api-port", str(port)]
+    command = ["-m", "infra", "run", "--api-port", str(port)]
     command += ["--overheat-every-s", str(OVERHEAT_EVERY_S)]
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    # Its stdout alone: the banner, then what it says while running.
+    log_path = tmp_path_factory.mktemp("run-out") / "infra-run.out"
+    proc = childprocs.start_python(command, env=env, log_path=log_path, with_stderr=False)
     try:
-        banner = _read_banner(proc, timeout_s=240)
+        banner = childprocs.wait_for_output(proc, log_path, "Press Ctrl-C", timeout_s=240)
         key_match = re.search(r"Admin key:\s+(\S+)", banner)
         ws_match = re.search(r"WebSocket:\s+(\S+)", banner)
         assert key_match and ws_match, banner
@@ -80,15 +63,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             run_dir=run_dir,
         )
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
-        if proc.stdout is not None:
-            proc.stdout.close()
+        if not childprocs.stop(proc, sig=signal.SIGINT, timeout_s=90):
+            raise AssertionError("`python -m infra run` was killed: no clean stop within 90 s")
 
 
 @pytest.fixture(scope="module")

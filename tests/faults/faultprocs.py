@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from influxdb_client import InfluxDBClient
-from kafka import KafkaConsumer
 from rich.console import Console
 
 from contracts import influx_schema
@@ -31,6 +30,8 @@ from infra import kafka_server, processes
 from infra.ports import free_port
 from infra.servers import LocalServers
 from infra.settings import InfraSettings
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.sync_clients import kafka_observer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,10 +148,7 @@ class TopicReadings:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.records: list[tuple[str, int, int]] = []
         self.readings: list[Reading] = []
-        self._consumer = KafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
+        self._consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
 
     def poll(self, timeout_ms: int = 200) -> None:
         for batch in self._consumer.poll(timeout_ms=timeout_ms).values():

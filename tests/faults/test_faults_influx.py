@@ -18,14 +18,10 @@ import pytest
 from faultprocs import stored_times
 from faultproxy import FaultProxy, proxy
 from faultrow import Row, SeqCount, count_seqs, seconds
-from rich.console import Console
 
 from contracts.alarms import decode_alarm
-from infra import bootstrap, influxdb_server, processes
-from infra.influxdb_dist import provision_influxdb
-from infra.ports import free_port
-from infra.settings import InfraSettings
 from tests.conftest import InfluxInfo
+from tests.integration.influxtools import own_influxdb
 from tests.integration.pipelinetools import (
     Tail,
     committed_total,
@@ -45,33 +41,8 @@ COMMIT_DEADLINE_S = 180.0
 @pytest.fixture(scope="module")
 def own_influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxInfo, int]]:
     """A separate InfluxDB for this module; yields its info and its pid."""
-    run_dir: Path = tmp_path_factory.mktemp("own-influx")
-    infra = InfraSettings(run_dir=run_dir)
-    influxd = provision_influxdb(infra.cache_dir, console=Console(stderr=True))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = influxdb_server.start_influxdb(influxd, run_dir=run_dir, host="127.0.0.1", port=port)
-    try:
-        influxdb_server.wait_healthy(url, run_dir=run_dir, timeout_s=60)
-        onboarded = influxdb_server.onboard(
-            url, org="millstream", bucket="telemetry", retention_days=30
-        )
-        assert onboarded is not None
-        token = onboarded[0]
-        bootstrap.ensure_buckets(
-            url, token, org="millstream", retention_days=infra.bucket_retention_days()
-        )
-        yield (
-            InfluxInfo(
-                url=url, token=token, org="millstream", bucket="telemetry",
-                aggregates_bucket="aggregates", alarms_bucket="alarms", audit_bucket="audit",
-            ),
-            proc.pid,
-        )
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        processes.stop(run_dir, influxdb_server.NAME)
-        proc.wait(timeout=30)
+    with own_influxdb(tmp_path_factory.mktemp("own-influx")) as server:
+        yield server
 
 
 class Readings:

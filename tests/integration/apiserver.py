@@ -16,12 +16,13 @@ import time
 from types import TracebackType
 
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from fastapi import FastAPI
 
 from api.errors import StartupError
 from api.kafka.partitions import topic_partitions
 from infra.ports import free_port
+from kafka_edge.aio_clients import aio_observer
 from kafka_edge.connection import KafkaConnection
 
 
@@ -89,7 +90,7 @@ async def end_offsets(
     partitions = await topic_partitions(
         KafkaConnection.plain(bootstrap), [topic], timeout_s=timeout_s
     )
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = aio_observer(KafkaConnection.plain(bootstrap))
     await consumer.start()
     try:
         return await consumer.end_offsets(partitions)
@@ -102,7 +103,7 @@ async def records_since(
 ) -> list[tuple[bytes, bytes | None]]:
     """The first ``count`` records produced after ``since`` (end offsets taken earlier), or
     what arrived of them within ``timeout_s``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = aio_observer(KafkaConnection.plain(bootstrap))
     await consumer.start()
     try:
         consumer.assign(list(since))

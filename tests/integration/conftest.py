@@ -22,6 +22,8 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.settings import ApiSettings
 from contracts.settings import CommonSettings
+from kafka_edge.aio_clients import aio_producer
+from kafka_edge.connection import KafkaConnection, ProducerSettings
 
 HTTP_TIMEOUT_S = 20.0
 
@@ -75,7 +77,7 @@ async def http(
 
 @pytest.fixture
 async def producer(api_settings: ApiSettings) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=api_settings.kafka_bootstrap_servers, acks="all")
+    kafka = aio_producer(KafkaConnection.from_settings(api_settings), ProducerSettings())
     await kafka.start()
     try:
         yield kafka

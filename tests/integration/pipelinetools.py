@@ -10,7 +10,6 @@ process, fails early when the worker exits.
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import time
@@ -19,19 +18,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import childprocs
 from influxdb_client import InfluxDBClient
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import (
     CoordinatorLoadInProgressError,
     CoordinatorNotAvailableError,
     NotCoordinatorError,
 )
-from kafka.partitioner import murmur2
 
 from contracts.alarms import decode_alarm
 from contracts.readings import Reading
+from kafka_edge.connection import KafkaConnection, ProducerSettings
+from kafka_edge.partitioner import partition_for
+from kafka_edge.sync_clients import kafka_admin, kafka_observer, kafka_producer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = childprocs.REPO
 DEADLINE_S = 90.0
 
 
@@ -62,30 +63,17 @@ def running_worker(
         "MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS": "500",
         **extra_env,
     }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker"],
-            cwd=REPO,
-            env=worker_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        proc.log_path = log_path  # type: ignore[attr-defined]
-        try:
-            yield proc
-        except BaseException:
-            sys.stderr.write(log_path.read_text(errors="replace")[-6000:])
-            raise
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    proc = childprocs.start_python(["-m", "pipeline", "worker"], env=worker_env, log_path=log_path)
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    try:
+        yield proc
+    except BaseException:
+        sys.stderr.write(childprocs.read_log(log_path)[-6000:])
+        raise
+    finally:
+        childprocs.stop(proc, timeout_s=30)
     if check_exit:
-        assert proc.returncode == 0, log_path.read_text(errors="replace")[-6000:]
+        assert proc.returncode == 0, childprocs.read_log(log_path)[-6000:]
 
 
 def check_running(proc: subprocess.Popen | None) -> None:
@@ -94,12 +82,8 @@ def check_running(proc: subprocess.Popen | None) -> None:
 
 
 def wait_for_log(proc: subprocess.Popen, text: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while text not in proc.log_path.read_text(errors="replace"):  # type: ignore[attr-defined]
-        check_running(proc)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"worker log never showed {text!r}")
-        time.sleep(0.2)
+    log_path: Path = proc.log_path  # type: ignore[attr-defined]
+    childprocs.wait_for_output(proc, log_path, text, timeout_s=DEADLINE_S)
 
 
 # -- Kafka: records in ----------------------------------------------------------------------
@@ -109,7 +93,9 @@ class Producer:
     """One producer for a test; ``send`` returns once the records are acknowledged."""
 
     def __init__(self, bootstrap: str, *, linger_ms: int = 0) -> None:
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
+        self._producer = kafka_producer(
+            KafkaConnection.plain(bootstrap), ProducerSettings(linger_ms=linger_ms)
+        )
 
     def send(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
         for key, value in records:
@@ -154,13 +140,7 @@ class Tail:
         self.topic = topic
         self.proc = proc
         self.messages: list[Any] = []
-        self._consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
+        self._consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
 
     def poll(self, timeout_ms: int = 100) -> None:
         for batch in self._consumer.poll(timeout_ms=timeout_ms).values():
@@ -228,7 +208,7 @@ COORDINATOR_NOT_READY = (
 
 
 def partition_count(bootstrap: str, topic: str) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         return len(admin.describe_topics([topic])[0]["partitions"])
     finally:
@@ -245,7 +225,7 @@ def machines_on_every_partition(
     while any(len(ids) < per_partition for ids in chosen.values()):
         machine = f"{prefix}-{base}-{n}"
         n += 1
-        partition = (murmur2(machine.encode()) & 0x7FFFFFFF) % partitions
+        partition = partition_for(machine.encode(), partitions)
         if len(chosen[partition]) < per_partition:
             chosen[partition].append(machine)
     return [m for ids in chosen.values() for m in ids]
@@ -253,7 +233,7 @@ def machines_on_every_partition(
 
 def group_members(bootstrap: str, group: str) -> tuple[str, int]:
     """The group's state and member count."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         info = admin.describe_groups([group])[group]
     except COORDINATOR_NOT_READY:
@@ -273,7 +253,7 @@ def wait_group(bootstrap: str, group: str, members: int) -> None:
 
 def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """The group's committed offset per partition of ``topic``."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
     finally:

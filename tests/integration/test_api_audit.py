@@ -1,23 +1,29 @@
-"""Audit: every request becomes a record on the audit topic and a point in InfluxDB,
-readable with ``GET /api/audit``; no record carries a secret."""
+"""Audit: every request becomes a record on the audit topic and, written by the pipeline
+worker (the one writer of audit points), a point in InfluxDB, readable with
+``GET /api/audit``; no record carries a secret."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 import websockets
-from aiokafka import AIOKafkaConsumer
 from apiserver import ServerThread
+from pipelinetools import running_worker
 
 from api.settings import ApiSettings
 from contracts.audit import decode_audit
+from kafka_edge.aio_clients import aio_observer
+from kafka_edge.connection import KafkaConnection
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +37,26 @@ def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
         jwt_secret="a" + secrets.token_hex(24),
         audit_flush_interval_s=0.2,
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def audit_writer(
+    api_settings: ApiSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[subprocess.Popen]:
+    """The pipeline worker on the module's topics, storing only (alarms and windows off)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
+    shared = ("kafka_bootstrap_servers", "topic_prefix", "influx_url", "influx_org")
+    env |= {f"MILLSTREAM_{name.upper()}": getattr(api_settings, name) for name in shared}
+    env |= {
+        "MILLSTREAM_INFLUX_TOKEN": api_settings.influx_token.get_secret_value(),
+        "MILLSTREAM_INFLUX_AUDIT_BUCKET": api_settings.influx_audit_bucket,
+        "MILLSTREAM_PIPELINE_ALARMS_ENABLED": "false",
+        "MILLSTREAM_PIPELINE_WINDOWS_ENABLED": "false",
+    }
+    with running_worker(
+        env, app_id=f"audit-{uuid.uuid4().hex[:6]}", tmp_path=tmp_path_factory.mktemp("audit")
+    ) as proc:
+        yield proc
 
 
 async def _audit_until(
@@ -49,7 +75,7 @@ async def _audit_until(
 
 
 async def _topic_records(bootstrap: str, topic: str, *, principal: str, count: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = aio_observer(KafkaConnection.plain(bootstrap), topic)
     await consumer.start()
     try:
         found: list[bytes] = []

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from api.auth.keys import BOOTSTRAP_ADMIN_KEY_ID
 from api.auth.roles import Role
 from api.auth.store import ApiKeyStore
 from api.errors import StartupError
 from api.kafka.producer import KafkaPublisher
+from kafka_edge.aio_clients import aio_admin
 from kafka_edge.connection import KafkaConnection
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ StoreFactory = Callable[..., AbstractAsyncContextManager[ApiKeyStore]]
 async def keys_topic(kafka_bootstrap: str) -> str:
     """A fresh compacted topic, so the bootstrap admin key of other tests is left alone."""
     name = f"test-api-keys-{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = aio_admin(KafkaConnection.plain(kafka_bootstrap))
     await admin.start()
     try:
         await admin.create_topics(

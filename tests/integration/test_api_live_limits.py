@@ -14,6 +14,7 @@ from apiserver import ServerThread
 
 from api.app import create_app
 from api.settings import ApiSettings
+from kafka_edge.retry import RetryPolicy, retry_async
 
 pytestmark = pytest.mark.integration
 
@@ -84,18 +85,19 @@ async def test_sockets_per_credential_are_capped(
         async with websockets.connect(url) as third:
             assert await _close_code(third) == 1013
     # once the others are gone (the server notices within moments), it may connect again
-    for _ in range(20):
+    async def ping_again() -> dict[str, str]:
         async with websockets.connect(url) as again:
             await again.send('{"action": "ping"}')
-            try:
-                frame = orjson.loads(await asyncio.wait_for(again.recv(), DEADLINE_S))
-            except websockets.ConnectionClosed:
-                await asyncio.sleep(0.1)
-                continue
-            assert frame["type"] == "pong"
-            break
-    else:
-        raise AssertionError("the credential could not connect again")
+            frame: dict[str, str] = orjson.loads(await asyncio.wait_for(again.recv(), DEADLINE_S))
+            return frame
+
+    frame = await retry_async(
+        ping_again,
+        policy=RetryPolicy.fixed(0.1, deadline_s=5.0),
+        what="the credential connecting again",
+        retry_on=(websockets.ConnectionClosed,),
+    )
+    assert frame["type"] == "pong"
 
 
 async def test_a_socket_flooded_with_messages_is_closed_for_its_unread_replies(

@@ -10,7 +10,6 @@ from collections.abc import Callable
 import orjson
 import pytest
 import websockets
-from aiokafka import AIOKafkaProducer
 from apiserver import ServerThread
 from fastapi import FastAPI
 
@@ -19,6 +18,8 @@ from api.settings import ApiSettings
 from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
+from kafka_edge.aio_clients import aio_producer
+from kafka_edge.connection import KafkaConnection, ProducerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +66,8 @@ async def test_slow_client_is_cut_off_and_fast_client_gets_every_alarm(
     topics = services.settings.topics
     url = f"{server.ws_url}/live?api_key={admin_key}"
     subscribe = orjson.dumps({"action": "subscribe", "machine_id": 42}).decode()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=services.settings.kafka_bootstrap_servers, linger_ms=20
+    producer = aio_producer(
+        KafkaConnection.from_settings(services.settings), ProducerSettings(linger_ms=20)
     )
     await producer.start()
     slow = await websockets.connect(

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from apiserver import ServerThread
 from fastapi import FastAPI
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
@@ -25,6 +24,8 @@ from api.settings import ApiSettings
 from contracts.alarm_state import AlarmStateRecord
 from contracts.machines import MachineInfo, SensorInfo
 from contracts.timefmt import now_ms
+from kafka_edge.aio_clients import aio_producer
+from kafka_edge.connection import KafkaConnection, ProducerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ async def _write_values(settings: ApiSettings, machine_id: str, fields: str, ts_
 
 
 async def _produce(settings: ApiSettings, topic: str, key: bytes, value: bytes | None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = aio_producer(KafkaConnection.from_settings(settings), ProducerSettings())
     await producer.start()
     try:
         await producer.send_and_wait(topic, key=key, value=value)

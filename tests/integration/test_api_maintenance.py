@@ -9,11 +9,12 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from api.settings import ApiSettings
 from contracts.audit import AuditRecord, decode_audit
 from contracts.maintenance import decode_maintenance
+from kafka_edge.aio_clients import aio_observer
+from kafka_edge.connection import KafkaConnection
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ async def _key(http: httpx.AsyncClient, role: str) -> tuple[dict[str, str], str]
 
 
 async def _audit_of(bootstrap: str, topic: str, principal: str, count: int) -> list[AuditRecord]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = aio_observer(KafkaConnection.plain(bootstrap), topic)
     await consumer.start()
     try:
         found: list[AuditRecord] = []
@@ -56,7 +57,7 @@ async def _audit_of(bootstrap: str, topic: str, principal: str, count: int) -> l
 
 
 async def _topic_values(bootstrap: str, topic: str) -> list[tuple[bytes, bytes | None]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = aio_observer(KafkaConnection.plain(bootstrap), topic)
     await consumer.start()
     try:
         found: list[tuple[bytes, bytes | None]] = []

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from apiserver import end_offsets, records_since
 from fastapi import FastAPI
 
@@ -19,6 +18,8 @@ from contracts.commands import CommandResult, decode_command
 from contracts.machines import MachineInfo
 from contracts.thresholds import decode_thresholds
 from contracts.timefmt import now_ms
+from kafka_edge.aio_clients import aio_producer
+from kafka_edge.connection import KafkaConnection, ProducerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def http_headers(admin_headers: dict[str, str]) -> dict[str, str]:
 
 
 async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = aio_producer(KafkaConnection.plain(bootstrap), ProducerSettings())
     await producer.start()
     try:
         for key, value in records:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from apiserver import end_offsets, records_since
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
@@ -22,6 +21,8 @@ from api.settings import ApiSettings
 from contracts.machines import MachineInfo, SensorInfo
 from contracts.readings import decode_reading
 from contracts.timefmt import format_ts, now_ms
+from kafka_edge.aio_clients import aio_producer
+from kafka_edge.connection import KafkaConnection, ProducerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +39,7 @@ def api_settings(make_api_settings: Callable[..., ApiSettings]) -> ApiSettings:
 
 
 async def _produce(bootstrap: str, topic: str, key: bytes, value: bytes | None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = aio_producer(KafkaConnection.plain(bootstrap), ProducerSettings())
     await producer.start()
     try:
         await producer.send_and_wait(topic, key=key, value=value)

@@ -24,15 +24,17 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 import pytest
 import websockets
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.consumer.fetcher import ConsumerRecord
 from rich.console import Console
@@ -42,6 +44,7 @@ from connectors.forwarding.producer import build_kafka_producer
 from contracts.alarms import AlarmEvent, alarm_id
 from contracts.commands import Command, CommandResult, decode_command_result
 from contracts.readings import Reading, decode_reading
+from contracts.timefmt import format_ts
 from contracts.topics import TopicNames
 from infra import processes, redis_server, services
 from infra.bootstrap import create_millstream_topics
@@ -51,6 +54,8 @@ from infra.ports import free_port
 from infra.servers import Connection, LocalServers
 from infra.services import plant_devices
 from infra.settings import InfraSettings
+from kafka_edge.connection import KafkaConnection, ProducerSettings
+from kafka_edge.sync_clients import kafka_admin, kafka_consumer, kafka_observer, kafka_producer
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -131,7 +136,7 @@ def plant(
 def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
     prefix = f"c{uuid.uuid4().hex[:8]}"
     create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
-    admin = KafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap.split(","))
+    admin = kafka_admin(KafkaConnection.plain(conn.kafka_bootstrap))
     try:
         readings = TopicNames.with_prefix(prefix).readings
         described = admin.describe_topics([readings])[0]
@@ -141,8 +146,8 @@ def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
         )["topic"][readings]
         assert topic["min.insync.replicas"]["value"] == "2"
         # The first offset commit creates the offsets topic, with the cluster's replication.
-        group = KafkaConsumer(
-            bootstrap_servers=conn.kafka_bootstrap.split(","), group_id=f"g-{prefix}"
+        group = kafka_consumer(
+            KafkaConnection.plain(conn.kafka_bootstrap), group_id=f"g-{prefix}"
         )
         try:
             tp = TopicPartition(readings, 0)
@@ -159,7 +164,7 @@ def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
 
 
 def _leader_of_partition_0(bootstrap: str, topic: str) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    admin = kafka_admin(KafkaConnection.plain(bootstrap))
     try:
         partitions = admin.describe_topics([topic])[0]["partitions"]
         return next(p["leader_id"] for p in partitions if p["partition_index"] == 0)
@@ -170,8 +175,10 @@ def _leader_of_partition_0(bootstrap: str, topic: str) -> int:
 def _produce_steadily(
     settings: ConnectorSettings, topic: str, on_tick: dict[float, object]
 ) -> tuple[int, list[float], list[str]]:
-    """Send RATE_PER_S readings a second for PRODUCE_S through the connector's producer;
-    returns how many were sent, each delivery's latency (s) and the delivery errors."""
+    """Send RATE_PER_S readings a second for PRODUCE_S through the connector's producer,
+    machines ``<topic prefix>-0`` to ``-<MACHINES - 1>`` in turn, each with its seq in a
+    ``counter`` value and a millisecond of its own; returns how many were sent, each
+    delivery's latency (s) and the delivery errors."""
     producer = build_kafka_producer(settings)
     latencies: list[float] = []
     errors: list[str] = []
@@ -185,7 +192,7 @@ def _produce_steadily(
         with lock:
             errors.append(repr(exc))
 
-    start = time.monotonic()
+    start, start_ms = time.monotonic(), int(time.time() * 1000)
     sent = 0
     due = sorted(on_tick.items())
     try:
@@ -196,11 +203,10 @@ def _produce_steadily(
                 action()
             target = int(elapsed * RATE_PER_S)
             while sent < target:
-                machine = str(sent % MACHINES)
                 reading = Reading(
-                    machine_id=machine,
-                    ts_ms=int(time.time() * 1000),
-                    values={"temperature_c": 20.0},
+                    machine_id=f"{settings.topic_prefix}-{sent % MACHINES}",
+                    ts_ms=start_ms + sent,
+                    values={"counter": float(sent // MACHINES)},
                     seq=sent // MACHINES,
                 )
                 future = producer.send(topic, key=reading.key(), value=reading.encode())
@@ -216,7 +222,7 @@ def _produce_steadily(
 
 def _read_records(bootstrap: str, topic: str, *, partitions: int) -> list[ConsumerRecord]:
     """Every record of ``topic``, partition after partition, each in offset order."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False)
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap))
     try:
         parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(parts)
@@ -240,9 +246,21 @@ def _read_all(bootstrap: str, topic: str) -> list[Reading]:
     ]
 
 
-def test_broker_sigkilled_under_steady_produce_loses_and_duplicates_nothing(
-    cluster: LocalServers, conn: Connection
+POST_EVERY_S = 0.05
+STORED_WITHIN_S = 120.0
+
+
+def test_broker_sigkilled_under_steady_ingest_loses_and_duplicates_nothing_in_influxdb(
+    cluster: LocalServers, conn: Connection, tmp_path: Path
 ) -> None:
+    """The leader of partition 0 is SIGKILLed while the connector's producer sends
+    RATE_PER_S readings a second and a client POSTs one reading at a time to an API replica;
+    a worker stores them in InfluxDB. Every reading the producer had delivered and every one
+    the API acknowledged with 201 is stored once, by (machine, seq). A POST the API could
+    not get acknowledged in time is answered 503 with Retry-After and a body naming Kafka,
+    and the client sends the same reading (same time, same seq) again after it."""
+    from pipelinetools import running_worker, wait_group
+
     prefix = f"k{uuid.uuid4().hex[:8]}"
     create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
     topic = TopicNames.with_prefix(prefix).readings
@@ -255,26 +273,25 @@ def test_broker_sigkilled_under_steady_produce_loses_and_duplicates_nothing(
         connector_id="cluster-test",
         connector_delivery_timeout_ms=60_000,
     )
-    sent, latencies, errors = _produce_steadily(
-        settings, topic, {KILL_AT_S: lambda: os.kill(pid, signal.SIGKILL)}
-    )
+    app_id = f"cluster-{prefix}"
     try:
-        assert errors == []
-        assert len(latencies) == sent
-        readings = _read_all(conn.kafka_bootstrap, topic)
-        counts = Counter((r.machine_id, r.seq) for r in readings)
-        expected = {(str(i % MACHINES), i // MACHINES) for i in range(sent)}
-        lost = expected - counts.keys()
-        duplicated = sum(n - 1 for n in counts.values())
-        pause = max(latencies)
-        print(
-            f"\nbroker {victim} SIGKILLed at {KILL_AT_S:.0f}s: sent={sent} lost={len(lost)} "
-            f"duplicated={duplicated} longest delivery={pause:.2f}s "
-            f"p50={sorted(latencies)[len(latencies) // 2] * 1000:.0f}ms"
-        )
-        assert not lost and duplicated == 0 and len(readings) == sent
-        # A leader change, not a stall: the cluster fences the dead node within seconds.
-        assert pause < 30
+        with (
+            _api_replicas(conn, tmp_path, count=1, prefix=prefix) as api,
+            running_worker(_service_env(conn, prefix), app_id=app_id, tmp_path=tmp_path) as w,
+            ThreadPoolExecutor(max_workers=1) as client,
+        ):
+            wait_group(conn.kafka_bootstrap, app_id, 1)
+            posting = client.submit(
+                _post_steadily, api.urls[0], api.key, f"{prefix}-api", PRODUCE_S
+            )
+            sent, latencies, errors = _produce_steadily(
+                settings, topic, {KILL_AT_S: lambda: os.kill(pid, signal.SIGKILL)}
+            )
+            posted = posting.result(timeout=PRODUCE_S + 120)
+            expected = {(f"{prefix}-{i % MACHINES}", i // MACHINES) for i in range(sent)}
+            expected |= {(f"{prefix}-api", seq) for seq in range(posted.acknowledged)}
+            stored, waited = _wait_stored(conn, prefix, len(expected), w)
+        in_topic = Counter((r.machine_id, r.seq) for r in _read_all(conn.kafka_bootstrap, topic))
     finally:
         cluster.up()  # the killed node rejoins, so the module's later tests see 3 brokers
         # kafka-python leaves the sockets of connection attempts the killed node refused to
@@ -282,6 +299,85 @@ def test_broker_sigkilled_under_steady_produce_loses_and_duplicates_nothing(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
+    print(
+        f"\nbroker {victim} SIGKILLed at {KILL_AT_S:.0f}s of {PRODUCE_S:.0f}s: producer sent "
+        f"{sent}, longest delivery {max(latencies):.2f}s; API client: "
+        f"{posted.acknowledged} acknowledged, longest POST {max(posted.latencies):.2f}s, "
+        f"longest without a 201 {posted.longest_gap:.2f}s, {len(posted.refusals)} refused "
+        f"{sorted(set(r.split(' ', 1)[0] for r in posted.refusals))}; InfluxDB: "
+        f"{len(expected - stored.keys())} lost, {sum(n - 1 for n in stored.values())} "
+        f"duplicated of {len(expected)}, all stored {waited:.1f}s after the last was sent"
+    )
+    assert errors == [] and len(latencies) == sent
+    assert stored.keys() == expected and set(stored.values()) == {1}
+    assert in_topic.keys() == expected and set(in_topic.values()) == {1}
+    for refusal in posted.refusals:
+        assert refusal.startswith("503 Retry-After=") and "kafka" in refusal, refusal
+    # A leader change, not a stall: the cluster fences the dead node within seconds.
+    assert max(latencies) < 30 and posted.longest_gap < 30
+
+
+@dataclass
+class _Posted:
+    """What a client POSTing one reading at a time saw."""
+
+    acknowledged: int = 0
+    latencies: list[float] = field(default_factory=list)  # every request's, in seconds
+    longest_gap: float = 0.0  # the longest stretch between two 201s, in seconds
+    refusals: list[str] = field(default_factory=list)  # "<status> Retry-After=<s> <body>"
+
+
+def _post_steadily(url: str, key: str, machine: str, seconds: float) -> _Posted:
+    """For ``seconds``, POST one reading of ``machine`` every POST_EVERY_S, its seq in a
+    ``counter`` value; a reading refused with 503 is sent again after Retry-After."""
+    out = _Posted()
+    ts_ms = 0
+    with httpx.Client(headers={"X-API-Key": key}, timeout=30) as http:
+        start = last_201 = time.monotonic()
+        while time.monotonic() - start < seconds:
+            seq = out.acknowledged
+            ts_ms = max(int(time.time() * 1000), ts_ms + 1)
+            body = {"machine_id": machine, "timestamp": format_ts(ts_ms), "seq": seq,
+                    "counter": seq}
+            while True:
+                asked = time.monotonic()
+                answer = http.post(f"{url}/api/readings", json=body)
+                out.latencies.append(time.monotonic() - asked)
+                if answer.status_code == 201:
+                    break
+                retry_after = answer.headers.get("Retry-After", "")
+                out.refusals.append(f"{answer.status_code} Retry-After={retry_after} {answer.text}")
+                assert answer.status_code == 503 and retry_after.isdigit(), out.refusals[-1]
+                assert time.monotonic() - start < seconds + 60, "no 201 for a minute"
+                time.sleep(int(retry_after))
+            out.longest_gap = max(out.longest_gap, time.monotonic() - last_201)
+            last_201 = time.monotonic()
+            out.acknowledged += 1
+            time.sleep(POST_EVERY_S)
+    return out
+
+
+def _wait_stored(
+    conn: Connection, prefix: str, expected: int, worker: subprocess.Popen[bytes]
+) -> tuple[Counter[tuple[str, int]], float]:
+    """The ``counter`` values InfluxDB holds for the machines ``<prefix>-*``, by (machine,
+    seq), once it holds ``expected`` of them (or STORED_WITHIN_S has passed); and the
+    seconds that took."""
+    from pipelinetools import check_running, flux_rows
+
+    influx = SimpleNamespace(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org)
+    where = (
+        f'r._measurement == "readings" and r._field == "counter" '
+        f"and r.machine_id =~ /^{prefix}-/"
+    )
+    start = time.monotonic()
+    while True:
+        check_running(worker)
+        rows = flux_rows(influx, conn.influx_bucket, where)
+        if len(rows) >= expected or time.monotonic() - start > STORED_WITHIN_S:
+            break
+        time.sleep(1.0)
+    return Counter((r["machine_id"], int(r["_value"])) for r in rows), time.monotonic() - start
 
 
 def _start_api(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -318,23 +414,33 @@ class _Replicas:
     env: dict[str, str]
 
 
-@contextlib.contextmanager
-def _two_replicas(conn: Connection, tmp_path: Path, **extra: str) -> Iterator[_Replicas]:
-    """Two `python -m api` on topics of their own, the same cluster and Redis; ready."""
-    prefix = f"a{uuid.uuid4().hex[:8]}"
-    create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
-    key = "sk_prod_" + uuid.uuid4().hex[:24]
+def _service_env(conn: Connection, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a Millstream process on the cluster, with topics of ``prefix``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env = {
+    return {
         **base,
         **conn.env(),
         "MILLSTREAM_TOPIC_PREFIX": prefix,
-        "MILLSTREAM_API_ADMIN_API_KEY": key,
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
-    ports = [free_port(), free_port()]
-    logs = [tmp_path / f"api-{i}.log" for i in (1, 2)]
+
+
+@contextlib.contextmanager
+def _api_replicas(
+    conn: Connection, tmp_path: Path, *, count: int = 2, prefix: str = "", **extra: str
+) -> Iterator[_Replicas]:
+    """``count`` `python -m api` on the same cluster and Redis, ready; on the topics of
+    ``prefix`` (created by the caller), or else of their own."""
+    if not prefix:
+        prefix = f"a{uuid.uuid4().hex[:8]}"
+        create_millstream_topics(
+            conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS
+        )
+    key = "sk_prod_" + uuid.uuid4().hex[:24]
+    env = _service_env(conn, prefix, MILLSTREAM_API_ADMIN_API_KEY=key, **extra)
+    ports = [free_port() for _ in range(count)]
+    logs = [tmp_path / f"api-{i}.log" for i in range(1, count + 1)]
     procs = [_start_api(env, port, log) for port, log in zip(ports, logs, strict=True)]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
@@ -356,7 +462,7 @@ def _two_replicas(conn: Connection, tmp_path: Path, **extra: str) -> Iterator[_R
 def test_a_key_flooding_one_replica_is_limited_on_the_other(
     conn: Connection, tmp_path: Path
 ) -> None:
-    with _two_replicas(conn, tmp_path, MILLSTREAM_API_RATE_LIMIT_READ="20/minute") as api:
+    with _api_replicas(conn, tmp_path, MILLSTREAM_API_RATE_LIMIT_READ="20/minute") as api:
         assert api.env["MILLSTREAM_API_RATE_LIMIT_STORAGE_URI"].startswith("redis://127.0.0.1:")
         urls = api.urls
         with httpx.Client(headers={"X-API-Key": api.key}, timeout=10) as http:
@@ -417,10 +523,10 @@ async def _follow_alarms(
 def test_live_clients_of_a_killed_replica_resume_on_the_other_and_miss_no_alarm(
     conn: Connection, tmp_path: Path
 ) -> None:
-    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    producer = kafka_producer(KafkaConnection.plain(conn.kafka_bootstrap), ProducerSettings())
     per_key = str(LIVE_CLIENTS + 10)
     try:
-        with _two_replicas(
+        with _api_replicas(
             conn, tmp_path, MILLSTREAM_API_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=per_key
         ) as api:
             topic = TopicNames.with_prefix(api.env["MILLSTREAM_TOPIC_PREFIX"]).alarms
@@ -475,9 +581,8 @@ def test_the_workers_changelogs_keep_three_copies(conn: Connection, tmp_path: Pa
     prefix = f"w{uuid.uuid4().hex[:8]}"
     create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
     app_id = f"cluster-{prefix}"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM_")}
-    env = {**base, **conn.env(), "MILLSTREAM_TOPIC_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
-    admin = KafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap.split(","))
+    env = _service_env(conn, prefix)
+    admin = kafka_admin(KafkaConnection.plain(conn.kafka_bootstrap))
     try:
         with running_worker(env, app_id=app_id, tmp_path=tmp_path):
             deadline = time.monotonic() + 60
@@ -499,7 +604,7 @@ class _Ends:
     """The end offsets of one topic's partitions, asked of one cluster as often as needed."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","))
+        self._consumer = kafka_observer(KafkaConnection.plain(bootstrap))
         self._parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
 
     def __call__(self) -> dict[int, int]:
@@ -528,7 +633,7 @@ def _seqs_by_machine(readings: list[Reading]) -> dict[str, list[int]]:
 def _arrival_delays_ms(bootstrap: str, topic: str, seconds: float, out: list[int]) -> None:
     """For ``seconds``, each new reading's delay from its poll at the plant to its arrival
     in a consumer of ``bootstrap`` (ms), appended to ``out``."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), fetch_max_wait_ms=50)
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), fetch_max_wait_ms=50)
     try:
         parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         consumer.assign(parts)
@@ -625,7 +730,7 @@ def test_a_plant_edge_mirrors_machines_up_and_commands_down(
         command_id=uuid.uuid4().hex, machine_id="43", action="stop",
         requested_by="cluster-test", ts_ms=int(time.time() * 1000),
     )
-    producer = KafkaProducer(bootstrap_servers=conn.kafka_bootstrap.split(","), acks="all")
+    producer = kafka_producer(KafkaConnection.plain(conn.kafka_bootstrap), ProducerSettings())
     try:
         producer.send(topics.commands, key=command.key(), value=command.encode()).get(30)
     finally:

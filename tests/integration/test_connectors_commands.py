@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-from kafka import KafkaConsumer, KafkaProducer
 from pymodbus.client import AsyncModbusTcpClient
 
 from connectors.app import run_connector
@@ -29,6 +28,8 @@ from contracts.readings import decode_reading
 from contracts.settings import CommonSettings
 from contracts.timefmt import now_ms
 from infra.ports import free_port
+from kafka_edge.connection import KafkaConnection, ProducerSettings
+from kafka_edge.sync_clients import kafka_observer, kafka_producer
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,7 @@ async def _served_and_connected(
     sim_task = asyncio.create_task(server.run(sim_stop))
     stop = asyncio.Event()
     task = asyncio.create_task(run_connector(settings, [device], stop=stop))
-    producer = KafkaProducer(bootstrap_servers=common.kafka_bootstrap_servers)
+    producer = kafka_producer(KafkaConnection.from_settings(common), ProducerSettings())
 
     def send(*commands: Command) -> None:
         for command in commands:
@@ -84,9 +85,7 @@ def _command(action: str, **fields: Any) -> Command:
 
 
 def _results(bootstrap: str, topic: str, want: set[str], timeout_s: float) -> dict[str, Any]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
     found: dict[str, CommandResult] = {}
     deadline = time.monotonic() + timeout_s
     try:
@@ -124,9 +123,7 @@ def _readings_until(
     bootstrap: str, topic: str, done: Callable[[dict[str, float]], bool], *, timeout_s: float
 ) -> dict[str, float]:
     """The latest value of every tag, read from the topic's start until ``done`` holds."""
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
     latest: dict[str, float] = {}
     deadline = time.monotonic() + timeout_s
     try:
@@ -144,9 +141,7 @@ def _spindle_values(
 ) -> list[float]:
     """Spindle speeds from the readings until it ran (``until_running``) or until three
     readings in a row show it stopped."""
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
     values: list[float] = []
     deadline = time.monotonic() + timeout_s
 

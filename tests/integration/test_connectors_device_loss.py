@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 from modbustools import lathe_device, serving, until
 
 from connectors.app import run_connector
@@ -24,6 +23,8 @@ from connectors.config.settings import ConnectorSettings
 from contracts.readings import Reading, decode_reading
 from contracts.settings import CommonSettings
 from infra.ports import free_port
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.sync_clients import kafka_observer
 
 pytestmark = pytest.mark.integration
 
@@ -60,9 +61,7 @@ def _readings_until(
     bootstrap: str, topic: str, done: Callable[[list[Reading]], bool], *, timeout_s: float
 ) -> list[Reading]:
     """The topic's readings from its start, read until ``done(readings)`` holds."""
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
     readings: list[Reading] = []
     deadline = time.monotonic() + timeout_s
     try:

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
 from connectors.config.settings import ConnectorSettings
@@ -20,6 +19,8 @@ from connectors.forwarding.forwarder import Forwarder
 from connectors.forwarding.producer import FORWARDER_MAX_BLOCK_MS, build_kafka_producer
 from connectors.forwarding.spool import Spool
 from contracts.settings import CommonSettings
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.sync_clients import kafka_admin, kafka_observer
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ async def test_a_send_without_metadata_is_retried_not_refused(
         assert forwarder.send_spooled() == 0
         assert time.monotonic() - began < 3 * FORWARDER_MAX_BLOCK_MS / 1000
         assert (forwarder.refused, spool.depth) == (0, 1)
-        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = kafka_admin(KafkaConnection.plain(kafka_bootstrap))
         try:
             admin.create_topics([NewTopic(topic, 1, 1)])
         finally:
@@ -60,8 +61,9 @@ async def test_a_send_without_metadata_is_retried_not_refused(
         await forwarder.close(timeout_s=5)
         spool.close()
     assert (forwarder.refused, forwarder.delivered) == (0, 1)
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5_000)
+    consumer = kafka_observer(
+        KafkaConnection.plain(kafka_bootstrap), topic, consumer_timeout_ms=5_000
+    )
     try:
         assert [r.value for r in consumer] == [b'{"seq": 1}']
     finally:

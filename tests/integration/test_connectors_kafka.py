@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
 
 from connectors.app import run_connector
 from connectors.config.devices import load_devices
@@ -20,7 +19,9 @@ from contracts.machines import decode_machine
 from contracts.readings import Reading, decode_reading
 from contracts.settings import CommonSettings
 from infra.ports import free_port
+from kafka_edge.connection import KafkaConnection, ProducerSettings
 from kafka_edge.records import Record
+from kafka_edge.sync_clients import kafka_observer, kafka_producer
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +43,7 @@ def _connector_settings(
 
 def _consume(bootstrap: str, topic: str, *, want: int, timeout_s: float = 15.0) -> list[Any]:
     """Records of ``topic`` from the beginning, until ``want`` arrived or time is up."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-    )
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
     records: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -145,8 +141,11 @@ async def test_broker_rejection_is_counted_and_the_producer_replaced(
 ) -> None:
     topics = common_settings.topics
     publisher = ReadingPublisher(
-        producer_factory=lambda: KafkaProducer(
-            bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=16_000_000
+        # Uncompressed, so that the broker (not the client) sees a record over its limit.
+        producer_factory=lambda: kafka_producer(
+            KafkaConnection.plain(kafka_bootstrap),
+            ProducerSettings(compression="none"),
+            max_request_size=16_000_000,
         ),
         topics=topics,
     )

@@ -14,13 +14,12 @@ import math
 from collections.abc import AsyncIterator
 
 import pytest
-from modbustools import until
+from modbustools import machine_42, until
 from prometheus_client import generate_latest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from connectors.config.devices import parse_devices
 from connectors.metrics import ConnectorMetrics
 from connectors.modbus.decoding import encode
 from connectors.modbus.poller import DevicePoller
@@ -66,20 +65,15 @@ async def _write(port: int, address: int, registers: list[int]) -> None:
 
 async def test_a_scaled_integer_past_the_float_range_is_bad_and_counted() -> None:
     port = free_port()
-    (device,) = parse_devices(
-        f"""
-devices:
-  - machine_id: 42
-    host: 127.0.0.1
-    port: {port}
-    device_id: 1
-    poll_interval_s: 0.05
-    registers:
-      - {{name: counter_total, address: 0, type: int32, scale: 1.0e+300}}
-      - {{name: overflow_from_start, address: 2, type: int32, scale: -1.0e+300, offset: 5}}
-      - {{name: temperature_c, address: 4, type: int16, scale: 0.1}}
-""",
-        source="test.yaml",
+    device = machine_42(
+        port,
+        [
+            "{name: counter_total, address: 0, type: int32, scale: 1.0e+300}",
+            "{name: overflow_from_start, address: 2, type: int32, scale: -1.0e+300, offset: 5}",
+            "{name: temperature_c, address: 4, type: int16, scale: 0.1}",
+        ],
+        device_id=1,
+        poll_interval_s=0.05,
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)

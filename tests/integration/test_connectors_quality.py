@@ -8,9 +8,9 @@ import functools
 import time
 
 import pytest
-from modbustools import polled, until
+from modbustools import machine_42, polled, until
 
-from connectors.config.devices import Device, parse_devices
+from connectors.config.devices import parse_devices
 from connectors.modbus.poller import LATE_GRACE_MS, DevicePoller
 from connectors.simulator.faults import parse_episode
 from connectors.simulator.server import SimulatorServer
@@ -24,35 +24,21 @@ pytestmark = pytest.mark.integration
 _until = functools.partial(until, timeout_s=8.0)
 
 
-def _device(port: int, yaml_tail: str) -> Device:
-    (device,) = parse_devices(
-        f"""
-devices:
-  - machine_id: 42
-    host: 127.0.0.1
-    port: {port}
-    device_id: 1
-{yaml_tail}
-""",
-        source="test.yaml",
-    )
-    return device
-
-
 async def test_fast_tags_starved_by_a_slow_group_turn_stale_then_good_again() -> None:
     port = free_port()
     # The 1 s group takes three requests 400 ms apart (~0.8 s) on the one connection,
     # so the 0.1 s tag misses more than one interval each time it runs.
-    device = _device(
+    device = machine_42(
         port,
-        """    poll_interval_s: 1.0
-    workarounds: {one_request_per_register: true, pause_between_requests_ms: 400}
-    registers:
-      - {name: temperature_c, address: 0, type: float32, poll_interval_s: 0.1}
-      - {name: vibration_mm_s, address: 2, type: float32}
-      - {name: power_kw, address: 4, type: float32}
-      - {name: spindle_rpm, address: 6, type: uint16}
-""",
+        [
+            "{name: temperature_c, address: 0, type: float32, poll_interval_s: 0.1}",
+            "{name: vibration_mm_s, address: 2, type: float32}",
+            "{name: power_kw, address: 4, type: float32}",
+            "{name: spindle_rpm, address: 6, type: uint16}",
+        ],
+        device_id=1,
+        poll_interval_s=1.0,
+        workarounds="{one_request_per_register: true, pause_between_requests_ms: 400}",
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)
@@ -75,13 +61,14 @@ async def test_fast_tags_starved_by_a_slow_group_turn_stale_then_good_again() ->
 
 async def test_tags_read_on_time_are_never_stale() -> None:
     port = free_port()
-    device = _device(
+    device = machine_42(
         port,
-        """    poll_interval_s: 0.2
-    registers:
-      - {name: temperature_c, address: 0, type: float32, deadband: 100.0, heartbeat_s: 0.9}
-      - {name: power_kw, address: 4, type: float32, poll_interval_s: 0.3}
-""",
+        [
+            "{name: temperature_c, address: 0, type: float32, deadband: 100.0, heartbeat_s: 0.9}",
+            "{name: power_kw, address: 4, type: float32, poll_interval_s: 0.3}",
+        ],
+        device_id=1,
+        poll_interval_s=0.2,
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)
@@ -154,13 +141,14 @@ async def test_a_late_connector_yields_one_reading_per_scan_carrying_the_stalene
     # The event loop is held for 90 ms every 300 ms (a busy connector): the 20 ms tags
     # miss more than one interval each time, and nothing else holds their connection.
     port = free_port()
-    device = _device(
+    device = machine_42(
         port,
-        """    poll_interval_s: 0.02
-    registers:
-      - {name: temperature_c, address: 0, type: float32}
-      - {name: power_kw, address: 4, type: float32}
-""",
+        [
+            "{name: temperature_c, address: 0, type: float32}",
+            "{name: power_kw, address: 4, type: float32}",
+        ],
+        device_id=1,
+        poll_interval_s=0.02,
     )
     readings: list[Reading] = []
     poller = DevicePoller(device, sink=readings.append)
@@ -187,20 +175,15 @@ async def test_a_late_connector_yields_one_reading_per_scan_carrying_the_stalene
 
 async def test_a_silent_device_reports_its_tags_stale_before_the_comm_loss() -> None:
     sim_port = free_port()
-    (served,) = parse_devices(
-        f"devices:\n  - {{machine_id: 42, host: 127.0.0.1, port: {sim_port}, device_id: 1,"
-        " registers: [{name: temperature_c, address: 0, type: float32}]}\n",
-        source="test.yaml",
-    )
+    served = machine_42(sim_port, ["{name: temperature_c, address: 0, type: float32}"], device_id=1)
     readings: list[Reading] = []
     with proxy("127.0.0.1", sim_port) as hop:
-        device = _device(
+        device = machine_42(
             hop.port,
-            """    poll_interval_s: 0.05
-    timeout_s: 3.0
-    registers:
-      - {name: temperature_c, address: 0, type: float32}
-""",
+            ["{name: temperature_c, address: 0, type: float32}"],
+            device_id=1,
+            poll_interval_s=0.05,
+            timeout_s=3.0,
         )
         poller = DevicePoller(device, sink=readings.append)
         async with polled(SimulatorServer([served], tick_s=0.1, seed=8), poller):

@@ -12,12 +12,13 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from kafka import KafkaConsumer
 from modbustools import line_with, process_env, start_python
 
 from connectors.config.sharding import shard_of
 from contracts.settings import CommonSettings
 from infra.ports import free_port
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.sync_clients import kafka_observer
 
 pytestmark = pytest.mark.integration
 
@@ -46,9 +47,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str]:
 
 
 def _readings(bootstrap: str, topic: str, *, want: int, timeout_s: float = 20.0) -> list[Any]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
+    consumer = kafka_observer(KafkaConnection.plain(bootstrap), topic)
     out: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:

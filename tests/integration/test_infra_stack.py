@@ -7,20 +7,21 @@ import uuid
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from contracts.topics import TopicNames
 from infra import processes
 from infra.bootstrap import ensure_buckets
 from infra.servers import Connection, LocalServers
+from kafka_edge.connection import KafkaConnection
+from kafka_edge.sync_clients import kafka_admin
 
 pytestmark = pytest.mark.integration
 
 
 def test_topics_exist_with_compaction_for_config_topics(stack_connection: Connection) -> None:
     names = TopicNames.with_prefix(stack_connection.topic_prefix)
-    admin = KafkaAdminClient(bootstrap_servers=stack_connection.kafka_bootstrap)
+    admin = kafka_admin(KafkaConnection.plain(stack_connection.kafka_bootstrap))
     try:
         existing = set(admin.list_topics())
         assert set(names.all()) <= existing

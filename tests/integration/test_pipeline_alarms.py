@@ -12,6 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,9 @@ def test_default_overheat_alarm_raised_and_cleared_with_its_deadband(
             assert events[0].message == f"temperature_c 85.1 above 85.0 on machine {machine}"
             assert events[1].message == f"temperature_c 83.9 back below 84.0 on machine {machine}"
             assert (events[0].plant, events[0].line, events[0].severity) == ("hall-b", "3", "high")
+            # The readings are a minute old, as a plant's backlog is when its link comes back:
+            # each event carries the time of the reading that caused it, not its arrival.
+            assert [e.ts_ms for e in events] == [t0 + 2000, t0 + 7000]
             # One record per alarm and batch: the latest state (compaction keeps the last).
             records = states.until(
                 lambda ms: any(
@@ -171,6 +175,9 @@ def test_default_overheat_alarm_raised_and_cleared_with_its_deadband(
             assert time.monotonic() < deadline, rows
             time.sleep(0.5)
         assert [r["_value"] for r in rows] == ["active_unacknowledged", "cleared_unacknowledged"]
+        assert [r["_time"] for r in rows] == [
+            datetime.fromtimestamp(ms / 1000, UTC) for ms in (t0 + 2000, t0 + 7000)
+        ]
 
 
 def test_threshold_record_is_applied_within_one_second(

@@ -1,15 +1,12 @@
-"""The rate-limit policy and limiter, in memory; audit queue overflow; per-app metrics."""
+"""The rate-limit policy and limiter, in memory; per-app metrics."""
 
-import asyncio
 
 import pytest
 from limits import parse_many
 
-from api.security.audit import AuditLog
 from api.security.buckets import TokenBuckets
 from api.security.metrics import ApiMetrics
 from api.security.ratelimit import RateLimiter, RouteClass, _SharedWindows, route_class
-from contracts.audit import AuditRecord
 
 
 @pytest.mark.parametrize(
@@ -47,42 +44,6 @@ async def test_limits_are_per_identifier_and_report_headers():
     assert headers["RateLimit-Remaining"] == "0"
     assert 1 <= int(headers["Retry-After"]) <= 60
     assert "Retry-After" not in other.headers()
-
-
-async def test_a_full_audit_queue_drops_and_counts_without_waiting():
-    metrics = ApiMetrics()
-    log = AuditLog(
-        publisher=None,  # type: ignore[arg-type]  # never started: nothing is written
-        topic="t",
-        influx_url="http://127.0.0.1:1",
-        influx_token="",
-        influx_org="o",
-        bucket="audit",
-        metrics=metrics,
-        queue_records=2,
-        batch_records=10,
-        flush_interval_s=1.0,
-        query_timeout_s=1.0,
-    )
-    record = AuditRecord(
-        request_id="r",
-        ts_ms=0,
-        principal="anonymous",
-        role="",
-        method="GET",
-        path="/",
-        status=200,
-        latency_ms=0.1,
-        client="127.0.0.1",
-    )
-
-    started = asyncio.get_running_loop().time()
-    for _ in range(5):
-        log.offer(record)
-
-    assert asyncio.get_running_loop().time() - started < 0.1
-    assert log.dropped == 3
-    assert b"millstream_api_audit_dropped_total 3.0" in metrics.render()
 
 
 def test_each_app_has_its_own_registry():

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.auth.index import KeyIndex
 from api.auth.keys import mint_key
 from api.auth.roles import Role
-from api.deps import get_history, get_publisher
+from api.deps import get_history, get_machines, get_publisher
 from api.errors import BrokerUnavailableError
 from api.settings import ApiSettings
 
@@ -22,6 +22,11 @@ OPERATOR = mint_key(name="screen", role=Role.operator, created_ms=0)
 class FailingPublisher:
     async def publish(self, topic, records):
         raise BrokerUnavailableError("kafka: records not acknowledged within 1s", retry_after_s=7)
+
+
+class NoMachines:
+    def stored_plant(self, machine_id):
+        return ""
 
 
 class ExplodingPublisher:
@@ -38,6 +43,7 @@ def app(keys_only_security):
     keys_only_security(app, index)
     app.dependency_overrides[get_publisher] = FailingPublisher
     app.dependency_overrides[get_history] = object
+    app.dependency_overrides[get_machines] = NoMachines
     return app
 
 

@@ -1,7 +1,7 @@
 import orjson
 from influxdb_client import Point, WritePrecision
 
-from contracts.audit import AuditRecord, audit_line
+from contracts.audit import AuditEntry, AuditRecord, audit_entry, audit_line
 from contracts.influx_schema import audit_time_ns
 from pipeline.storage.audit_rows import audit_record_line
 from pipeline.storage.dead_letter import SourceRecord
@@ -87,3 +87,27 @@ def test_bad_alarm_event_is_dead_lettered_under_the_alarms_stage():
     reason = orjson.loads(dead[0].value)
     assert reason["stage"] == "alarms" and reason["source"]["offset"] == 8
     assert reason["reason"] == "event: field required"
+
+
+def test_a_point_read_back_is_the_entry_of_its_record():
+    """Tags come back as text, fields as written; what a point lacks is empty or zero."""
+    point = {
+        "principal": "key:abc",
+        "method": "GET",
+        "status": "200",
+        "path": '/api/machines/"42"',
+        "role": "operator",
+        "latency_ms": 1.5,
+        "client": "127.0.0.1",
+        "request_id": "req-1",
+    }
+    time = "2025-12-20T14:30:00.123Z"
+
+    entry = audit_entry(point, time=time)
+
+    fields = {k: v for k, v in RECORD.to_dict().items() if k != "ts_ms"}
+    assert entry == AuditEntry(time=time, **fields)
+    empty = dict.fromkeys(("request_id", "principal", "role", "method", "path", "client"), "")
+    assert audit_entry({"status": "bad"}, time=time) == AuditEntry(
+        time=time, status=0, latency_ms=0.0, **empty
+    )
