@@ -43,9 +43,16 @@ class SensorStats:
     mean: float
     last: float
     stddev: float
+    # The values added up; None in records of workers older than the field (then
+    # :attr:`total` is mean x count).
+    sum: float | None = None
+
+    @property
+    def total(self) -> float:
+        return self.mean * self.count if self.sum is None else self.sum
 
     def to_dict(self) -> dict[str, float | int]:
-        return {
+        out: dict[str, float | int] = {
             "count": self.count,
             "min": self.min,
             "max": self.max,
@@ -53,6 +60,9 @@ class SensorStats:
             "last": self.last,
             "stddev": self.stddev,
         }
+        if self.sum is not None:
+            out["sum"] = self.sum
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,11 @@ def _stats(name: str, raw: Any) -> SensorStats:
         raise ContractError(f"sensors.{name}.{exc.args[0]}: field required") from exc
     except (TypeError, ValueError) as exc:
         raise ContractError(f"sensors.{name}: statistics must be numbers") from exc
+    if "sum" in raw:  # older workers' records lack it
+        try:
+            nums["sum"] = float(raw["sum"])
+        except (TypeError, ValueError) as exc:
+            raise ContractError(f"sensors.{name}.sum: must be a number") from exc
     for key, value in nums.items():
         if not math.isfinite(value):
             raise ContractError(f"sensors.{name}.{key}: must be finite")

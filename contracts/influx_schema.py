@@ -37,10 +37,13 @@ QUALITY_SUFFIX: Final = "_quality"
 FLUX_COLUMNS: Final = ("time", "result", "table")
 
 # aggregates,line=..,machine_id=..,plant=..,sensor=..,window=1m count=..,min=..,max=..,
-#   mean=..,last=..,stddev=.. <window start ms>
+#   mean=..,last=..,stddev=..,sum=.. <window start ms>
+# The sensor is a tag value here, so no sensor name can take a field's name; a field may
+# not take a tag's name or a Flux column's (the API pivots fields into columns beside them).
+# ``sum`` (the window's values added up) is newer than the others: older points lack it.
 AGGREGATES: Final = "aggregates"
 AGGREGATES_TAGS: Final = ("plant", "line", "machine_id", "sensor", "window")
-AGGREGATES_FIELDS: Final = ("count", "min", "max", "mean", "last", "stddev")
+AGGREGATES_FIELDS: Final = ("count", "min", "max", "mean", "last", "stddev", "sum")
 
 # alarms,machine_id=..,plant=..,line=..,rule=..,sensor=..,severity=.. event="raised",
 #   state="..",value=..,threshold=..,message=".." <ts_ms>

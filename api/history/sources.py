@@ -6,8 +6,9 @@ of minutes, with a function those statistics combine into exactly, reads them in
 the raw points: a 30-day range of a 1 Hz machine is 43,200 rows per sensor there rather
 than 2.6 million. How they combine into a longer window:
 
-- ``mean``: the mean of the minutes' means weighted by their counts;
-- ``sum``: the sum of mean x count; ``count``: the sum of the counts;
+- ``mean``: the sum of the minutes' sums over the sum of their counts (minutes written
+  before the ``sum`` field existed count as mean x count);
+- ``sum``: the sum of the minutes' sums; ``count``: the sum of the counts;
 - ``min``: the least minimum; ``max``: the greatest maximum; ``last``: the last ``last``.
 
 ``median``, ``stddev``, ``first`` and ``spread`` are read from raw points. So are windows
@@ -62,6 +63,51 @@ def pick_source(source: str | None, *, window: Duration | None, fn: str | None) 
     return RAW
 
 
+def _weighted(fn: str, every: str) -> list[str]:
+    """Flux for ``mean`` or ``sum`` over the one-minute statistics ``data()`` reads.
+
+    Where every minute in range has its ``sum``: the windows' sums of ``sum`` (and of
+    ``count``, for the mean), each a native aggregate InfluxDB computes in its storage
+    engine. Where some minute lacks it (written before the field existed): each minute's
+    ``sum``, or its mean x count, added up per window, which takes a pivot of every minute
+    in the Flux engine, several times slower over long ranges.
+
+    ``data`` is a function, so that each stream reads on its own: a stream two others
+    share is read once and whole into the Flux engine, with no aggregate pushed down."""
+    value = "r.s" if fn == "sum" else "r.s / r.n"
+    return [
+        # Minutes with a count but no sum: count points less sum points, over the range.
+        "unsummed = data()",
+        '  |> filter(fn: (r) => r._field == "count" or r._field == "sum")',
+        "  |> count()",
+        '  |> map(fn: (r) => ({_value: if r._field == "sum" then -r._value else r._value}))',
+        "  |> group()",
+        "  |> sum()",
+        '  |> findColumn(fn: (key) => true, column: "_value")',
+        "windowed = (field, as) => data()",
+        "  |> filter(fn: (r) => r._field == field)",
+        f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
+        "  |> toFloat()",
+        '  |> set(key: "_field", value: as)',
+        "weighted = data()",
+        '  |> filter(fn: (r) => r._field == "mean" or r._field == "count" or r._field == "sum")',
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+        "  |> map(fn: (r) => ({_time: r._time, sensor: r.sensor,",
+        "    _value: if exists r.sum then r.sum else r.mean * float(v: r.count)}))",
+        f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
+        '  |> set(key: "_field", value: "s")',
+        "combined = if length(arr: unsummed) == 0 or unsummed[0] == 0",
+        '  then union(tables: [windowed(field: "sum", as: "s"),'
+        ' windowed(field: "count", as: "n")])',
+        '  else union(tables: [weighted, windowed(field: "count", as: "n")])',
+        "combined",
+        '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
+        "  |> group()",
+        '  |> pivot(rowKey: ["_time", "sensor"], columnKey: ["_field"], valueColumn: "_value")',
+        f"  |> map(fn: (r) => ({{_time: r._time, _field: r.sensor, _value: {value}}}))",
+    ]
+
+
 def aggregated_flux(query: ReadingsQuery, *, bucket: str) -> str:
     """The same table :func:`api.history.flux.readings_flux` gives for a windowed query
     (``_time`` = window end, one column per sensor), from the one-minute statistics."""
@@ -79,35 +125,7 @@ def aggregated_flux(query: ReadingsQuery, *, bucket: str) -> str:
         matches = " or ".join(f"r.sensor == {flux_string(f)}" for f in query.fields)
         lines.append(f"  |> filter(fn: (r) => {matches})")
     if query.fn in _WEIGHTED:
-        # Native aggregates only: reduce() runs per row in the Flux interpreter, ten times
-        # slower over 30 days; the one pivot left is the cost of the weighting.
-        lines = ["data = " + lines[0].lstrip(), *lines[1:]]
-        lines += [
-            "weighted = data",
-            '  |> filter(fn: (r) => r._field == "mean" or r._field == "count")',
-            '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
-            "  |> map(fn: (r) => ({r with _value: r.mean * float(v: r.count)}))",
-            f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
-            '  |> map(fn: (r) => ({r with _field: "s"}))',
-        ]
-        if query.fn == "sum":
-            lines += [
-                "weighted",
-                "  |> map(fn: (r) => ({_time: r._time, _field: r.sensor, _value: r._value}))",
-            ]
-        else:
-            lines += [
-                "counts = data",
-                '  |> filter(fn: (r) => r._field == "count")',
-                f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
-                '  |> map(fn: (r) => ({r with _value: float(v: r._value), _field: "n"}))',
-                "union(tables: [weighted, counts])",
-                '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
-                "  |> group()",
-                '  |> pivot(rowKey: ["_time", "sensor"], columnKey: ["_field"],'
-                ' valueColumn: "_value")',
-                "  |> map(fn: (r) => ({_time: r._time, _field: r.sensor, _value: r.s / r.n}))",
-            ]
+        lines = ["data = () => " + lines[0].lstrip(), *lines[1:], *_weighted(str(query.fn), every)]
     else:
         field, combine = {**_SIMPLE, **_SIMPLE_SUMMED}[str(query.fn)]
         lines += [

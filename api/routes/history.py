@@ -208,6 +208,7 @@ class AggregatePoint(BaseModel):
     mean: float | None = None
     last: float | None = None
     stddev: float | None = None
+    sum: float | None = None
 
 
 class AggregatesOut(BaseModel):
@@ -260,8 +261,9 @@ async def get_aggregates(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, description="maximum rows (oldest first)")] = None,
 ) -> Response:
-    """Window statistics (count, min, max, mean, last, stddev) per sensor, oldest first,
-    from the aggregates bucket the pipeline writes."""
+    """Window statistics (count, min, max, mean, last, stddev, sum) per sensor, oldest
+    first, from the aggregates bucket the pipeline writes (``sum`` is missing from windows
+    written before it was added)."""
     if not _WINDOW_LABEL.fullmatch(window):
         raise InvalidInputError(f"window: {window!r} is not a window label (e.g. 1m, 5m_1m)")
     start_at, stop_at = parse_range(start, stop, now=datetime.now(UTC))

@@ -5,11 +5,14 @@ N readings of 5 sensors go to a fresh readings topic. Then, one after the other:
 
 - the bare stage: an aiokafka consumer (own group) decodes every record with orjson, builds
   line protocol and writes batches of 5,000 lines to InfluxDB; its rate is data points
-  (readings x sensors) over the time from its first record to its last accepted write;
+  (readings x sensors) over the time from its group's join (partitions assigned, reading
+  starts) to its last accepted write;
 - ``python -m pipeline worker`` (a fresh consumer group) stateless (windows and alarms off),
-  then with windows and alarms on; its rate comes from the group's committed offsets,
-  which advance only after InfluxDB accepted the readings (sampled every 100 ms; the
-  worker commits every 200 ms here), measured from the first commit to the last;
+  then with windows and alarms on; its rate is over the time from its group's join (its
+  ``/health/ready/`` page answers 200) to the commit of the last reading; the group's
+  committed offsets advance only after InfluxDB accepted the readings (sampled every
+  100 ms; the worker commits every 200 ms here). The first commit cannot start the clock:
+  it comes after much of the topic was read (at 5,000 machines, seconds after the join);
 - the peer: the same tumbling and hopping aggregation in Quix Streams, run from its own
   virtual environment (``.venv-peer``, created on first use) because it pins other
   versions of our dependencies; its rate is over its first to last processed record.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
 from bench import load
@@ -98,12 +103,25 @@ async def _produce(
 
 
 async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) -> float:
-    """Points/s of the bare stage over ``count`` records."""
+    """Points/s of the bare stage over ``count`` records, from the moment its consumer group
+    assigned it the partitions (it reads from then on) to its last accepted write: the same
+    bounds as the worker's (:func:`worker_run`)."""
+    from aiokafka import ConsumerRebalanceListener
     from influxdb_client import WritePrecision
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
     from contracts.readings import decode_reading
     from pipeline.storage.line_protocol import reading_line
+
+    joined: list[float] = []
+
+    class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+        async def on_partitions_revoked(self, revoked: Any) -> None:
+            return None
+
+        async def on_partitions_assigned(self, assigned: Any) -> None:
+            if assigned and not joined:
+                joined.append(time.perf_counter())
 
     consumer = load.consumer_from_start(
         settings.kafka_bootstrap_servers,
@@ -111,6 +129,7 @@ async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) ->
         "bench-bare",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
+    consumer.subscribe([settings.topics.readings], listener=_Joined())
     client = InfluxDBClientAsync(
         url=settings.influx_url,
         token=settings.influx_token.get_secret_value(),
@@ -121,14 +140,11 @@ async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) ->
     await consumer.start()
     try:
         seen = 0
-        first: float | None = None
         lines: list[str] = []
         deadline = time.monotonic() + timeout_s
         while seen < count and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500, max_records=BARE_BATCH_LINES)
             for records in batches.values():
-                if first is None:
-                    first = time.perf_counter()
                 for record in records:
                     lines.append(reading_line(decode_reading(record.value)))
                 seen += len(records)
@@ -137,10 +153,10 @@ async def _bare_stage(settings: CommonSettings, count: int, timeout_s: float) ->
                     bucket=settings.influx_bucket, record=lines, write_precision=WritePrecision.MS
                 )
                 lines = []
-        if seen < count or first is None:
+        if seen < count or not joined:
             raise RuntimeError(f"bare stage saw {seen} of {count} records in {timeout_s} s")
         await consumer.commit()
-        return count * len(SENSORS) / (time.perf_counter() - first)
+        return count * len(SENSORS) / (time.perf_counter() - joined[0])
     finally:
         await consumer.stop()
         await client.close()
@@ -151,6 +167,12 @@ class WorkerRun:
     points_per_s: float
     # Largest resident set size of the worker process seen while it ran (bytes).
     peak_rss: int
+    # Seconds from the worker's group join to its first reading read, to its first
+    # offset commit, and to its last (the rate's interval).
+    marks: dict[str, float]
+    # The rate as it was taken before: from the first commit (and the readings committed
+    # then) to the last, which leaves out what was read before the first commit.
+    from_first_commit: float
 
 
 def _rss(pid: int) -> int:
@@ -164,6 +186,65 @@ def _rss(pid: int) -> int:
     return 0
 
 
+class _WorkerWatch:
+    """What the bench sees of a running worker: whether Kafka assigned it the partitions
+    (its ``/health/ready/`` page), readings it has read (``/metrics/``), and its group's
+    committed offsets on the readings topic."""
+
+    def __init__(self, settings: CommonSettings, app_id: str, web_port: int) -> None:
+        from kafka_edge.connection import KafkaConnection
+        from kafka_edge.sync_clients import kafka_admin
+
+        self._admin = kafka_admin(KafkaConnection.plain(settings.kafka_bootstrap_servers))
+        self._http = httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=2.0)
+        self._app_id = app_id
+        self._topic = settings.topics.readings
+
+    def ready(self) -> bool:
+        try:
+            return self._http.get("/health/ready/").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def readings_read(self) -> int:
+        try:
+            text = self._http.get("/metrics/").text
+        except httpx.HTTPError:
+            return 0
+        found = re.search(r"^millstream_pipeline_readings_total (\S+)$", text, re.M)
+        return int(float(found.group(1))) if found else 0
+
+    def committed(self) -> int:
+        offsets = self._admin.list_group_offsets(self._app_id).get(self._app_id, {})
+        return sum(
+            m.offset for tp, m in offsets.items() if tp.topic == self._topic and m.offset > 0
+        )
+
+    def close(self) -> None:
+        self._admin.close()
+        self._http.close()
+
+
+def _profiler(pid: int, profile_to: Path, seconds: int) -> subprocess.Popen[bytes]:
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "-o",
+            str(profile_to),
+            "-f",
+            "raw",
+            "-d",
+            str(seconds),
+            "--pid",
+            str(pid),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def worker_run(
     ctx: ScenarioContext,
     settings: CommonSettings,
@@ -174,23 +255,24 @@ def worker_run(
     profile_to: Path | None = None,
     profile_s: int = 8,
 ) -> WorkerRun:
-    """``python -m pipeline worker`` over the topic: points/s from its first commit to its
-    last, and its peak RSS (sampled every 100 ms)."""
-    from kafka_edge.connection import KafkaConnection
-    from kafka_edge.sync_clients import kafka_admin
+    """``python -m pipeline worker`` over the topic: points/s from the moment its group
+    assigned it the partitions (it reads from then on; the first commit comes only after
+    much of the topic was read) to the commit of the last reading, and its peak RSS.
+    Sampled every 20 ms until the join, then every 100 ms."""
+    from infra.ports import free_port
 
     app_id = f"bench-worker-{uuid.uuid4().hex[:6]}"
+    web_port = free_port("127.0.0.1")
     env = ctx.worker_env(
         settings,
         app_id,
         MILLSTREAM_PIPELINE_COMMIT_INTERVAL_MS="200",
+        MILLSTREAM_PIPELINE_WEB_PORT=str(web_port),
         MILLSTREAM_PIPELINE_WINDOWS_ENABLED="true" if stateful else "false",
         MILLSTREAM_PIPELINE_ALARMS_ENABLED="true" if stateful else "false",
     )
     log_path = ctx.work_dir / f"{app_id}.log"
-    topic = settings.topics.readings
-    bootstrap = settings.kafka_bootstrap_servers
-    admin = kafka_admin(KafkaConnection.plain(bootstrap))
+    watch = _WorkerWatch(settings, app_id, web_port)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "worker"],
@@ -202,9 +284,8 @@ def worker_run(
         profiler: subprocess.Popen[bytes] | None = None
         try:
             deadline = time.monotonic() + timeout_s
-            first: tuple[float, int] | None = None
-            last = 0
-            peak_rss = 0
+            marks: dict[str, float] = {}
+            last = peak_rss = first_committed = 0
             while time.monotonic() < deadline:
                 peak_rss = max(peak_rss, _rss(proc.pid))
                 if proc.poll() is not None:
@@ -212,41 +293,33 @@ def worker_run(
                         f"worker exited {proc.returncode}: "
                         + log_path.read_text(errors="replace")[-2000:]
                     )
-                offsets = admin.list_group_offsets(app_id).get(app_id, {})
-                done = sum(
-                    m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0
-                )
                 now = time.perf_counter()
-                if done > 0 and first is None:
-                    first = (now, done)
+                if "joined" not in marks:
+                    if watch.ready():
+                        marks["joined"] = now
+                    time.sleep(0.02)
+                    continue
+                if "read" not in marks and watch.readings_read() > 0:
+                    marks["read"] = now
                     if profile_to is not None:
-                        profiler = subprocess.Popen(
-                            [
-                                str(Path(sys.executable).parent / "py-spy"),
-                                "record",
-                                "-o",
-                                str(profile_to),
-                                "-f",
-                                "raw",
-                                "-d",
-                                str(profile_s),
-                                "--pid",
-                                str(proc.pid),
-                            ],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                        )
-                last = done
-                if done >= count:
+                        profiler = _profiler(proc.pid, profile_to, profile_s)
+                last = watch.committed()
+                if last > 0 and "committed" not in marks:
+                    marks["committed"] = now
+                    first_committed = last
+                if last >= count:
+                    marks["done"] = now
                     break
                 time.sleep(0.1)
-            if first is None or last < count:
+            if "done" not in marks:
                 raise RuntimeError(f"worker committed {last} of {count} in {timeout_s} s")
-            elapsed = time.perf_counter() - first[0]
-            points_per_s = (count - first[1]) * len(SENSORS) / max(elapsed, 1e-3)
-            return WorkerRun(points_per_s, max(peak_rss, _rss(proc.pid)))
+            points_per_s = count * len(SENSORS) / max(marks["done"] - marks["joined"], 1e-3)
+            since = {k: round(v - marks["joined"], 3) for k, v in marks.items() if k != "joined"}
+            committed_s = max(marks["done"] - marks["committed"], 1e-3)
+            before = (count - first_committed) * len(SENSORS) / committed_s
+            return WorkerRun(points_per_s, max(peak_rss, _rss(proc.pid)), since, before)
         finally:
-            admin.close()
+            watch.close()
             if profiler is not None:
                 profiler.wait(timeout=30)
             terminate(proc, timeout_s=30)

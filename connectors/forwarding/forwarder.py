@@ -150,7 +150,10 @@ class Forwarder:
                 self._retry_at_s = time.monotonic() + RETRY_SEND_S
                 logger.warning(
                     "produce not sent, retrying topic=%s spool_id=%d error=%r retry_in_s=%.1f",
-                    topic, record_id, exc, RETRY_SEND_S,
+                    topic,
+                    record_id,
+                    exc,
+                    RETRY_SEND_S,
                 )
                 return False
             self._last_sent_id = record_id

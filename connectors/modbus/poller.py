@@ -11,10 +11,18 @@ Two error channels, as in pymodbus:
   quality ``bad`` in the reading (see :mod:`connectors.modbus.scan`), counted and logged when
   the refusal starts and when it ends.
 
-A watchdog beside the loop publishes the last good values of tags whose group's scan is
-late by more than one interval with quality ``stale`` (rule in :mod:`connectors.modbus.staleness`);
-the connector runs one watchdog for all its pollers
-(:func:`connectors.modbus.watchdog.watch_staleness`).
+A watchdog beside the loop finds the tags whose group's scan is late by more than one
+interval (rule in :mod:`connectors.modbus.staleness`); the connector runs one watchdog for
+all its pollers (:func:`connectors.modbus.watchdog.watch_staleness`). A scan never yields
+more than one reading:
+
+- while another group's scan or a command write holds the device's connection, the
+  starved tags' last good values are published at once with quality ``stale``;
+- otherwise the poller itself is late (the connector is behind, or the device is slow to
+  answer that very scan): the late scan's own reading carries the staleness, its values
+  marked ``stale``; but if the device has been asked and has not answered
+  :data:`LATE_GRACE_MS` (or one interval, if longer) after the tags went stale, their
+  last good values are published ``stale`` then, as a silent device's are.
 
 Tags are grouped by poll interval; each group is scanned on its own grid
 (:mod:`connectors.modbus.schedule`). A scan that ends after its next slot counts one
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 from collections import Counter
@@ -50,11 +59,14 @@ from connectors.modbus.scan import (
 from connectors.modbus.schedule import ScanGroup, next_deadline, scan_groups
 from connectors.modbus.staleness import StaleTracker
 from connectors.modbus.watchdog import log_stale_tags, mono_ms, watch_staleness
-from contracts.readings import Reading
+from contracts.readings import Quality, Reading
 from contracts.timefmt import now_ms
 from kafka_edge.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
+
+# How long a late scan may still carry the staleness of its tags (at least one interval).
+LATE_GRACE_MS = 100
 
 ReadingSink = Callable[[Reading], None]
 
@@ -93,6 +105,11 @@ class DevicePoller:
         self._last_good: dict[str, float] = {}
         self._in_outage = False
         self._stale: StaleTracker | None = None
+        # The group whose scan holds the connection now, and the tags gone stale whose
+        # own late scan is to carry it (name -> monotonic ms when they went stale).
+        self._scanning: ScanGroup | None = None
+        self._late: dict[str, int] = {}
+        self._group_of = {name: g for g in self._groups for name in g.names}
         self.write_lock = asyncio.Lock()
 
     @property
@@ -172,32 +189,59 @@ class DevicePoller:
         return min(g.interval_s for g in self._groups)
 
     def check_staleness(self, *, log: bool = True, now_ms: int | None = None) -> list[str]:
-        """Publish the last good values of the tags that went stale since the last check,
-        marked ``stale``, and return those tags; nothing during a communication loss.
+        """Report the tags that went stale since the last check and return them; nothing
+        during a communication loss. Starved tags, and late ones whose scan has not come
+        within the grace, are published at once (last good values, ``stale``); the other
+        late ones are left for their own scan's reading to carry.
 
         ``log=False``: the caller logs (:func:`watch_staleness` logs one line per sweep).
         ``now_ms``: the monotonic clock (:func:`mono_ms`) when the caller read it already.
         """
         if self._stale is None or self._in_outage:
             return []
-        names = self._stale.newly_stale(now_ms=mono_ms() if now_ms is None else now_ms)
-        if not names:
-            return []
-        self.stats.stale_episodes += 1
-        if log:
-            log_stale_tags(self.device, names)
-        reading = last_good_reading(
-            self.device,
-            self._last_good,
-            names,
-            "stale",
-            ts_ms=self._clock_ms(),
-            seq=self._seq + 1,
-        )
-        if reading is not None:
-            self._deadband.filter(reading)  # a fresh value after ``stale`` is always reported
-            self._publish(reading, scanned=False)
+        now = mono_ms() if now_ms is None else now_ms
+        names = self._stale.newly_stale(now_ms=now)
+        publish = [n for n in names if self._starved(n)]
+        for name in names:
+            if name not in publish:
+                self._late[name] = now
+        if self._late:
+            publish += self._late_too_long(now)
+        if names:
+            self.stats.stale_episodes += 1
+            if log:
+                log_stale_tags(self.device, names)
+        if publish:
+            reading = last_good_reading(
+                self.device,
+                self._last_good,
+                publish,
+                "stale",
+                ts_ms=self._clock_ms(),
+                seq=self._seq + 1,
+            )
+            if reading is not None:
+                self._deadband.filter(reading)  # a fresh value after ``stale`` is reported
+                self._publish(reading, scanned=False)
         return names
+
+    def _starved(self, name: str) -> bool:
+        """Another group's scan, or a command write, holds the connection."""
+        return self.write_lock.locked() and self._scanning is not self._group_of[name]
+
+    def _late_too_long(self, now: int) -> list[str]:
+        """The late tags whose scan has not come within the grace while the connection is
+        held (the device has not answered); forgotten here. While nothing holds it the
+        poller has not got to the scan yet: the connector is behind, and the scan will
+        carry the staleness when it comes."""
+        if not self.write_lock.locked():
+            return []
+        out = []
+        for name, since in list(self._late.items()):
+            if now - since > max(LATE_GRACE_MS, self._group_of[name].interval_s * 1000):
+                out.append(name)
+                del self._late[name]
+        return out
 
     async def scan_once(self) -> Reading | None:
         """Scan every group once; return the last reading (tests and benchmarks)."""
@@ -212,13 +256,17 @@ class DevicePoller:
         Raises :class:`TransportError` when the device cannot be reached.
         """
         async with self.write_lock:
-            client = await self._connection.client()
-            ts_ms = self._clock_ms()
-            answers = []
-            for i, request in enumerate(group.requests):
-                if i and self._pause_s:
-                    await asyncio.sleep(self._pause_s)
-                answers.append(await self._reader.read(client, request))
+            self._scanning = group
+            try:
+                client = await self._connection.client()
+                ts_ms = self._clock_ms()
+                answers = []
+                for i, request in enumerate(group.requests):
+                    if i and self._pause_s:
+                        await asyncio.sleep(self._pause_s)
+                    answers.append(await self._reader.read(client, request))
+            finally:
+                self._scanning = None
         self.stats.scans += 1
         if self._in_outage:
             self._in_outage = False
@@ -229,6 +277,7 @@ class DevicePoller:
         reading = self._assembler.assemble(
             answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
         )
+        carried: dict[str, Quality] = {}
         if reading is not None:
             if self._assembler.all_good:
                 self._last_good.update(reading.values)
@@ -238,12 +287,23 @@ class DevicePoller:
                 for name, value in reading.values.items():
                     if quality[name] == "good":
                         self._last_good[name] = value
+            carried = self._carried(group, reading)
+            if carried:
+                reading = dataclasses.replace(reading, quality={**reading.quality, **carried})
             reading = self._deadband.filter(reading)
         if reading is None:
             self.stats.skipped_scans += 1
             return None
-        self._publish(reading)
+        self._publish(reading, scanned=not carried)
         return reading
+
+    def _carried(self, group: ScanGroup, reading: Reading) -> dict[str, Quality]:
+        """``stale`` for the tags of ``reading`` whose staleness this late scan carries."""
+        if not self._late:
+            return {}
+        late = [n for n in group.names if self._late.pop(n, None) is not None]
+        # A value the device refused keeps ``bad``: that says more than its lateness.
+        return {n: "stale" for n in late if n in reading.values and reading.quality_of(n) == "good"}
 
     def _publish(self, reading: Reading, *, scanned: bool = True) -> None:
         """Hand ``reading`` to the sink; ``scanned`` if it is the assembled scan (whose
@@ -262,6 +322,7 @@ class DevicePoller:
         if self._in_outage:
             return
         self._in_outage = True
+        self._late.clear()  # the outage is reported as comm_loss instead
         names = [n for g in self._groups for n in g.names]
         reading = comm_loss_reading(
             self.device, self._last_good, names, ts_ms=self._clock_ms(), seq=self._seq + 1
@@ -276,4 +337,3 @@ class DevicePoller:
     def close(self) -> None:
         """Close the connection (``run`` does it itself when it ends)."""
         self._connection.close()
-

@@ -14,8 +14,10 @@ goes stale like any other tag, so an overdue heartbeat of a group that is late s
 as ``stale``. A device that stops answering is ``comm_loss``, not ``stale``: the poller
 does not report staleness during an outage.
 
-Each staleness episode is reported once (the tag's last value marked ``stale``); the
-next completed scan of the tag ends it. Pure: the caller passes the times.
+Each staleness episode is reported once; the next completed scan of the tag ends it. How
+it is reported (the last good value marked ``stale`` at once, or the late scan's own
+reading marked ``stale``) is the poller's choice (:mod:`connectors.modbus.poller`). Pure:
+the caller passes the times.
 
 :meth:`StaleTracker.newly_stale` is called often (every 10 ms for a 20 ms interval), so
 the tracker keeps the earliest time any unreported tag can go stale and answers before

@@ -80,7 +80,9 @@ def stats_of(raw: list[float]) -> SensorStats:
     n = int(count)
     mean = total / n
     variance = max(sumsq / n - mean * mean, 0.0)
-    return SensorStats(count=n, min=low, max=high, mean=mean, last=last, stddev=math.sqrt(variance))
+    return SensorStats(
+        count=n, min=low, max=high, mean=mean, last=last, stddev=math.sqrt(variance), sum=total
+    )
 
 
 def _add_value(sensors: dict[str, list[float]], name: str, value: float, ts_ms: int) -> None:

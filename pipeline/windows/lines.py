@@ -16,7 +16,8 @@ _SENSOR = "sensor"
 _WINDOW_TAGS = tuple(name for name in AGGREGATES_TAGS if name != _SENSOR)
 # ``count`` is an integer field; the other statistics are floats, whole or not.
 _COUNT = "count"
-_FLOAT_FIELDS = tuple(name for name in AGGREGATES_FIELDS if name != _COUNT)
+_SUM = "sum"
+_FLOAT_STATS = tuple(name for name in AGGREGATES_FIELDS if name not in (_COUNT, _SUM))
 
 
 def aggregate_lines(aggregates: Iterable[WindowAggregate]) -> list[str]:
@@ -26,7 +27,11 @@ def aggregate_lines(aggregates: Iterable[WindowAggregate]) -> list[str]:
         for sensor, stats in agg.sensors.items():
             tags = tag_set({**window_tags, _SENSOR: sensor})
             fields = field_set(
-                {_COUNT: stats.count, **{n: float(getattr(stats, n)) for n in _FLOAT_FIELDS}}
+                {
+                    _COUNT: stats.count,
+                    **{n: float(getattr(stats, n)) for n in _FLOAT_STATS},
+                    _SUM: stats.total,
+                }
             )
             lines.append(f"{_AGGREGATES}{tags} {fields} {agg.start_ms}")
     return lines

@@ -142,6 +142,60 @@ async def test_aggregates_of_one_window_kind_and_sensor(
     assert bad.status_code == 422 and "window" in bad.json()["detail"]
 
 
+def _minutes(machine: str, first_ms: int, *, summed_from: int) -> tuple[list[str], list[tuple]]:
+    """Three hours of one-minute windows of ``temperature_c``; minutes before
+    ``summed_from`` lack ``sum`` (as older workers wrote them). The minutes that have it
+    carry a ``mean`` that disagrees with it, so an answer that weighs means by counts
+    where a sum is there is wrong. Also ``(hour, sum, count)`` per minute."""
+    lines, minutes = [], []
+    for i in range(180):
+        count = 1 + i % 7
+        total = (i % 11 + 0.5) * count
+        fields = f"count={count}i,min=0.0,max=20.0,last=1.0,stddev=0.5"
+        if i < summed_from:
+            fields += f",mean={total / count}"
+        else:
+            fields += f",mean=999.0,sum={total}"
+        at = first_ms + i * 60_000
+        lines.append(
+            f"aggregates,machine_id={machine},sensor=temperature_c,window=1m {fields} {at}"
+        )
+        minutes.append((i // 60, total, count))
+    return lines, minutes
+
+
+@pytest.mark.parametrize("summed_from", [0, 45, 180], ids=["all-summed", "mixed", "none-summed"])
+async def test_long_windows_from_aggregates_add_sums_and_counts(
+    http: httpx.AsyncClient, api_settings: ApiSettings, summed_from: int
+) -> None:
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    first = (now_ms() // 3_600_000 - 4) * 3_600_000
+    lines, minutes = _minutes(machine, first, summed_from=summed_from)
+    await _write(api_settings, api_settings.influx_aggregates_bucket, lines)
+    span = {"start": format_ts(first), "stop": format_ts(first + 3 * 3_600_000), "window": "1h"}
+    ends = [format_ts(first + h * 3_600_000) for h in (1, 2, 3)]
+
+    for fn in ("mean", "sum", "count"):
+        answer = await http.get(
+            f"/api/machines/{machine}/readings", params={**span, "fn": fn, "source": "auto"}
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["source"] == answer.headers["x-millstream-source"] == "aggregates"
+        assert [p["ts"] for p in body["points"]] == ends
+        for hour, point in enumerate(body["points"]):
+            total = sum(t for h, t, _ in minutes if h == hour)
+            count = sum(n for h, _, n in minutes if h == hour)
+            want = {"mean": total / count, "sum": total, "count": count}[fn]
+            assert point["temperature_c"] == pytest.approx(want, rel=1e-12), (fn, hour)
+
+    rows = await http.get(
+        f"/api/machines/{machine}/aggregates", params={"start": span["start"], "limit": 1}
+    )
+    first_minute = rows.json()["points"][0]
+    assert ("sum" in first_minute) is (summed_from == 0)
+
+
 @pytest.mark.parametrize(
     "start", ["-999999999w", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"]
 )

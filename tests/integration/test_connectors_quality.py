@@ -3,17 +3,20 @@ than one interval, ``bad`` during the simulator's exception-response episodes.""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
 
 import pytest
 from modbustools import machine_42, polled, until
 
 from connectors.config.devices import parse_devices
-from connectors.modbus.poller import DevicePoller
+from connectors.modbus.poller import LATE_GRACE_MS, DevicePoller
 from connectors.simulator.faults import parse_episode
 from connectors.simulator.server import SimulatorServer
 from contracts.readings import Reading
 from infra.ports import free_port
+from tests.faults.faultproxy import proxy
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +135,68 @@ devices:
     assert pollers[1].stats.refused_requests == 0
     assert len(readings["43"]) >= 10
     assert all(r.quality == {"temperature_c": "good"} for r in readings["43"])
+
+
+async def test_a_late_connector_yields_one_reading_per_scan_carrying_the_staleness() -> None:
+    # The event loop is held for 90 ms every 300 ms (a busy connector): the 20 ms tags
+    # miss more than one interval each time, and nothing else holds their connection.
+    port = free_port()
+    device = machine_42(
+        port,
+        [
+            "{name: temperature_c, address: 0, type: float32}",
+            "{name: power_kw, address: 4, type: float32}",
+        ],
+        device_id=1,
+        poll_interval_s=0.02,
+    )
+    readings: list[Reading] = []
+    poller = DevicePoller(device, sink=readings.append)
+
+    async def busy() -> None:
+        while True:
+            await asyncio.sleep(0.3)
+            time.sleep(0.09)  # holds the loop, as a connector behind on its work does
+
+    async with polled(SimulatorServer([device], tick_s=0.1, seed=7), poller):
+        hog = asyncio.create_task(busy())
+        await _until(lambda: poller.stats.stale_episodes >= 3)
+        hog.cancel()
+    # One reading per scan: no extra report of the last good values between scans.
+    assert poller.stats.readings == poller.stats.scans - poller.stats.skipped_scans
+    stale = [r for r in readings if "stale" in r.quality.values()]
+    assert stale, "the late scans carry their staleness"
+    for reading in stale:
+        assert reading.quality == {"temperature_c": "stale", "power_kw": "stale"}
+        after = [r for r in readings if r.seq == reading.seq + 1]
+        assert not after or set(after[0].quality.values()) == {"good"}
+    assert [r.seq for r in readings] == list(range(1, len(readings) + 1))
+
+
+async def test_a_silent_device_reports_its_tags_stale_before_the_comm_loss() -> None:
+    sim_port = free_port()
+    served = machine_42(sim_port, ["{name: temperature_c, address: 0, type: float32}"], device_id=1)
+    readings: list[Reading] = []
+    with proxy("127.0.0.1", sim_port) as hop:
+        device = machine_42(
+            hop.port,
+            ["{name: temperature_c, address: 0, type: float32}"],
+            device_id=1,
+            poll_interval_s=0.05,
+            timeout_s=3.0,
+        )
+        poller = DevicePoller(device, sink=readings.append)
+        async with polled(SimulatorServer([served], tick_s=0.1, seed=8), poller):
+            await _until(lambda: poller.stats.scans >= 5)
+            hop.stalled = True  # the device stops answering; the connection stays open
+            stalled_at = time.monotonic()
+            await _until(lambda: any("stale" in r.quality.values() for r in readings))
+            reported_s = time.monotonic() - stalled_at
+            await _until(lambda: readings[-1].quality.get("temperature_c") == "comm_loss")
+            hop.stalled = False
+    # Stale within two intervals and the grace (plus a scan in flight), not at the timeout.
+    assert reported_s < 0.05 * 3 + LATE_GRACE_MS / 1000 + 1.0
+    (stale,) = [r for r in readings if "stale" in r.quality.values()]
+    good = [r for r in readings if r.seq < stale.seq]
+    assert stale.values == {"temperature_c": good[-1].values["temperature_c"]}
+    assert readings[-1].seq == stale.seq + 1  # then the comm_loss, nothing in between

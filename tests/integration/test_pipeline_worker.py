@@ -375,6 +375,7 @@ def test_aggregates_for_a_known_input_and_a_late_reading_counted_stored_and_not_
             40.0,
         )
         assert abs(stats["stddev"] - 11.180339887) < 1e-6
+        assert stats["sum"] == 100.0
 
         # The late reading: counted by the windows, stored all the same, no alarm.
         late = poll_flux(

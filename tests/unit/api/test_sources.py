@@ -65,12 +65,15 @@ def test_an_unknown_source_is_named() -> None:
         pick_source("cold", window=None, fn=None)
 
 
-def test_mean_is_weighted_by_count_and_min_reads_the_minima() -> None:
+def test_mean_adds_sums_and_counts_and_min_reads_the_minima() -> None:
     mean = aggregated_flux(_query("1h", "mean", "temperature_c"), bucket="aggregates")
     assert 'r.window == "1m"' in mean and 'r.sensor == "temperature_c"' in mean
-    assert "r.mean * float(v: r.count)" in mean and "_value: r.s / r.n" in mean
+    assert 'windowed(field: "sum", as: "s")' in mean and "_value: r.s / r.n" in mean
+    # Minutes without a sum (older workers) weigh their mean by their count instead.
+    assert "combined = if length(arr: unsummed) == 0 or unsummed[0] == 0\n" in mean
+    assert "if exists r.sum then r.sum else r.mean * float(v: r.count)" in mean
     total = aggregated_flux(_query("1h", "sum"), bucket="aggregates")
-    assert "weighted\n  |> map" in total and "r.s / r.n" not in total
+    assert "_value: r.s}))" in total and "r.s / r.n" not in total
     low = aggregated_flux(_query("15m", "min"), bucket="aggregates")
     assert 'r._field == "min"' in low and "aggregateWindow(every: 15m, fn: min" in low
     count = aggregated_flux(_query("1h", "count"), bucket="aggregates")

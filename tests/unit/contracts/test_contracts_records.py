@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import orjson
 import pytest
@@ -177,6 +177,10 @@ def test_aggregates_round_trip_and_labels() -> None:
         plant="p",
     )
     assert decode_aggregate(agg.encode()) == agg
+    assert "sum" not in agg.to_dict()["sensors"]["temperature_c"]  # as older workers sent
+    assert agg.sensors["temperature_c"].total == 6.0
+    summed = replace(agg, sensors={"temperature_c": SensorStats(3, 1.0, 3.0, 2.0, 3.0, 0.8, 6.5)})
+    assert decode_aggregate(summed.encode()).sensors["temperature_c"].total == 6.5
     assert window_label(300, 60) == "5m_1m"
     assert window_label(3600) == "1h" and window_label(90) == "90s"
     with pytest.raises(ContractError, match="count"):

@@ -7,7 +7,13 @@ import pytest
 
 from api.flat import reading_from_flat
 from contracts.errors import ContractError
-from contracts.influx_schema import AGGREGATES_TAGS, ALARMS_TAGS, READINGS_TAGS
+from contracts.influx_schema import (
+    AGGREGATES_FIELDS,
+    AGGREGATES_TAGS,
+    ALARMS_TAGS,
+    FLUX_COLUMNS,
+    READINGS_TAGS,
+)
 from contracts.patterns import check_sensor_name, is_sensor_name
 from contracts.readings import decode_reading
 
@@ -66,3 +72,11 @@ def test_a_record_on_the_topic_with_a_reserved_name_is_refused() -> None:
     data = b'{"machine_id": "1", "ts": "2025-12-20T14:30:00.000Z", "values": {"time": 1.0}}'
     with pytest.raises(ContractError, match=r"^'time': sensor name"):
         decode_reading(data)
+
+
+def test_aggregate_fields_never_take_a_tag_or_flux_column_name() -> None:
+    # The API pivots the aggregates' fields into columns beside their tags; a sensor is the
+    # value of the ``sensor`` tag there, so a sensor may be named like a statistic.
+    assert "sum" in AGGREGATES_FIELDS
+    assert set(AGGREGATES_FIELDS).isdisjoint({*AGGREGATES_TAGS, *FLUX_COLUMNS})
+    assert all(check_sensor_name(name) == name for name in AGGREGATES_FIELDS)

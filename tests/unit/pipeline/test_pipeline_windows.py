@@ -1,11 +1,14 @@
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.aggregates import SensorStats
 from contracts.readings import Reading
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
+from pipeline.windows.lines import aggregate_lines
 
 TUMBLING = WindowSpec(size_ms=60_000, step_ms=60_000)
 HOPPING = WindowSpec(size_ms=300_000, step_ms=60_000)
@@ -65,6 +68,7 @@ def test_aggregates_equal_brute_force_and_each_window_is_emitted_once(points):
         assert s.count == len(values)
         assert s.min == min(values) and s.max == max(values)
         assert s.mean == pytest.approx(sum(values) / len(values), abs=1e-6)
+        assert s.sum == pytest.approx(sum(values), abs=1e-6)
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
         assert s.stddev == pytest.approx(std, abs=1e-3)
@@ -93,3 +97,17 @@ def test_replayed_offsets_are_not_counted_twice():
     assert add_reading(state, r, 7, SPECS, PANE) is None
     assert add_reading(state, r, 7, SPECS, PANE) is None
     assert state["panes"]["0"]["x"][0] == 1
+
+
+def test_each_aggregate_line_carries_the_sum_of_its_values():
+    readings = [
+        Reading(machine_id="m1", ts_ms=t, values={"x": v}) for t, v in ((0, 1.5), (1, 2.25))
+    ]
+    _, emitted, _ = run(readings)
+    minute = [a for a in emitted if a.window == "1m"]
+    (line,) = aggregate_lines(minute)
+    assert "count=2i," in line and line.endswith(",sum=3.75 0")
+    # A record of a worker older than the field: its line still has a sum, mean x count.
+    old = SensorStats(count=4, min=1.0, max=3.0, mean=2.5, last=3.0, stddev=0.5)
+    (line,) = aggregate_lines([replace(minute[0], sensors={"x": old})])
+    assert line.endswith(",sum=10 0")
