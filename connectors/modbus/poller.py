@@ -18,11 +18,13 @@ more than one reading:
 
 - while another group's scan or a command write holds the device's connection, the
   starved tags' last good values are published at once with quality ``stale``;
-- otherwise the poller itself is late (the connector is behind, or the device is slow to
-  answer that very scan): the late scan's own reading carries the staleness, its values
-  marked ``stale``; but if the device has been asked and has not answered
-  :data:`LATE_GRACE_MS` (or one interval, if longer) after the tags went stale, their
-  last good values are published ``stale`` then, as a silent device's are.
+- if the device has been asked and has not answered :data:`LATE_GRACE_MS` (or one
+  interval, if longer) after the tags went stale, their last good values are published
+  ``stale`` then, as a silent device's are;
+- otherwise the poller itself is late (the connector is behind): the late scan reads
+  fresh values, which are ``good`` and end the episode. The lateness is the connector's,
+  not the data's: it is counted (``stale_episodes``, overruns), never stamped on a value,
+  so limit alarms still judge every value read.
 
 Tags are grouped by poll interval; each group is scanned on its own grid
 (:mod:`connectors.modbus.schedule`). A scan that ends after its next slot counts one
@@ -36,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 from collections import Counter
@@ -59,7 +60,7 @@ from connectors.modbus.scan import (
 from connectors.modbus.schedule import ScanGroup, next_deadline, scan_groups
 from connectors.modbus.staleness import StaleTracker
 from connectors.modbus.watchdog import log_stale_tags, mono_ms, watch_staleness
-from contracts.readings import Quality, Reading
+from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from kafka_edge.retry import RetryPolicy
 
@@ -192,7 +193,7 @@ class DevicePoller:
         """Report the tags that went stale since the last check and return them; nothing
         during a communication loss. Starved tags, and late ones whose scan has not come
         within the grace, are published at once (last good values, ``stale``); the other
-        late ones are left for their own scan's reading to carry.
+        late ones wait for their own scan, whose fresh values end the episode.
 
         ``log=False``: the caller logs (:func:`watch_staleness` logs one line per sweep).
         ``now_ms``: the monotonic clock (:func:`mono_ms`) when the caller read it already.
@@ -232,8 +233,8 @@ class DevicePoller:
     def _late_too_long(self, now: int) -> list[str]:
         """The late tags whose scan has not come within the grace while the connection is
         held (the device has not answered); forgotten here. While nothing holds it the
-        poller has not got to the scan yet: the connector is behind, and the scan will
-        carry the staleness when it comes."""
+        poller has not got to the scan yet: the connector is behind, and the scan's fresh
+        values end the episode when it comes."""
         if not self.write_lock.locked():
             return []
         out = []
@@ -277,7 +278,7 @@ class DevicePoller:
         reading = self._assembler.assemble(
             answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
         )
-        carried: dict[str, Quality] = {}
+        self._end_lateness(group)
         if reading is not None:
             if self._assembler.all_good:
                 self._last_good.update(reading.values)
@@ -287,23 +288,17 @@ class DevicePoller:
                 for name, value in reading.values.items():
                     if quality[name] == "good":
                         self._last_good[name] = value
-            carried = self._carried(group, reading)
-            if carried:
-                reading = dataclasses.replace(reading, quality={**reading.quality, **carried})
             reading = self._deadband.filter(reading)
         if reading is None:
             self.stats.skipped_scans += 1
             return None
-        self._publish(reading, scanned=not carried)
+        self._publish(reading)
         return reading
 
-    def _carried(self, group: ScanGroup, reading: Reading) -> dict[str, Quality]:
-        """``stale`` for the tags of ``reading`` whose staleness this late scan carries."""
-        if not self._late:
-            return {}
-        late = [n for n in group.names if self._late.pop(n, None) is not None]
-        # A value the device refused keeps ``bad``: that says more than its lateness.
-        return {n: "stale" for n in late if n in reading.values and reading.quality_of(n) == "good"}
+    def _end_lateness(self, group: ScanGroup) -> None:
+        """The scan of ``group`` came: its tags are no longer waiting on it."""
+        for name in group.names:
+            self._late.pop(name, None)
 
     def _publish(self, reading: Reading, *, scanned: bool = True) -> None:
         """Hand ``reading`` to the sink; ``scanned`` if it is the assembled scan (whose
