@@ -2,7 +2,10 @@
 
 ``Crowd.run`` connects ``n`` clients (authenticating and subscribing when told to), reports
 ready, receives until ``duration_s`` passes, and returns counts and sampled latencies
-(arrival minus the frame's ``ts``, same host clock) through a queue.
+(arrival minus the frame's ``ts``, same host clock) through a queue, with the process's own
+CPU over the receiving time, so a figure can show that the clients were not its limit.
+Several crowds, one per process, make one larger crowd: ``offset`` numbers a crowd's first
+client within it.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ def _ts_s(text: str) -> float:
 @dataclass(frozen=True, slots=True)
 class Crowd:
     """``n`` clients of ``url`` receiving for ``duration_s``; with ``api_key``, each one
-    authenticates and subscribes to one of ``machines``, in turn."""
+    authenticates and subscribes to one of ``machines``, in turn (client ``offset + i``
+    takes machine ``(offset + i) % len(machines)``)."""
 
     url: str
     n: int
     machines: list[str]
     api_key: str | None
     duration_s: float
+    offset: int = 0
 
     def run(self, ready: Any, go: Any, out: Any) -> None:
         """A process's target: connect, set ``ready``, wait for ``go``, receive, then put
@@ -44,7 +49,7 @@ class Crowd:
             ws = await websockets.connect(self.url, max_size=2**22, open_timeout=30)
             if self.api_key is not None:
                 await ws.send(orjson.dumps({"action": "auth", "api_key": self.api_key}).decode())
-                machine_id = self.machines[i % len(self.machines)]
+                machine_id = self.machines[(self.offset + i) % len(self.machines)]
                 await ws.send(
                     orjson.dumps({"action": "subscribe", "machine_id": machine_id}).decode()
                 )
@@ -57,6 +62,7 @@ class Crowd:
         first: list[float] = []
         last: list[float] = []
         latencies: list[float] = []
+        cpu: list[float] = []  # the process's CPU time at its first frame and its last
 
         async def recv(ws: Any, idx: int) -> None:
             try:
@@ -65,7 +71,9 @@ class Crowd:
                     counts[0] += 1
                     if not first:
                         first.append(t)
+                        cpu[:] = [time.process_time()] * 2
                     last[:] = [t]
+                    cpu[1] = time.process_time()
                     if idx % 10 == 0:
                         frame = orjson.loads(raw)
                         if frame.get("type") == "reading" and "ts" in frame:
@@ -75,14 +83,35 @@ class Crowd:
             except Exception:  # noqa: S110 - a closed connection ends this client's count
                 pass
 
-        tasks = [asyncio.create_task(recv(ws, i)) for i, ws in enumerate(conns)]
+        tasks = [asyncio.create_task(recv(ws, self.offset + i)) for i, ws in enumerate(conns)]
         await asyncio.sleep(self.duration_s)
+        # CPU over the frames' span, not the whole wait: a burst lasts a second of twenty.
+        span = last[0] - first[0] if first else 0.0
+        cpu_pct = 100 * (cpu[1] - cpu[0]) / span if span else 0.0
         for t in tasks:
             t.cancel()
         for ws in conns:
             await ws.close()
-        span = (last[0] - first[0]) if first and last else 0.0
-        return {"frames": counts[0], "span_s": span, "latencies_ms": latencies[:200_000]}
+        return {
+            "frames": counts[0],
+            "first": first[0] if first else None,
+            "last": last[0] if last else None,
+            "cpu_pct": cpu_pct,
+            "latencies_ms": latencies[:200_000],
+        }
+
+
+def merged(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The crowds' results as one: frames and latencies summed, the span from the first
+    frame any crowd got to the last, and each process's CPU (% of a core), in order."""
+    firsts = [r["first"] for r in results if r["first"] is not None]
+    lasts = [r["last"] for r in results if r["last"] is not None]
+    return {
+        "frames": sum(r["frames"] for r in results),
+        "span_s": max(lasts) - min(firsts) if firsts and lasts else 0.0,
+        "cpu_pct": [r["cpu_pct"] for r in results],
+        "latencies_ms": [x for r in results for x in r["latencies_ms"]],
+    }
 
 
 def bare_server(port: int, n: int, frames: int, frame_bytes: int, ready: Any, go: Any) -> None:
