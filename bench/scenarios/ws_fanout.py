@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,16 @@ TITLE = "/live fan-out: clients at 10 frames/s each, from Kafka and from POST, a
 GOAL_P99_MS = 100.0
 CLIENTS_PER_MACHINE = 10
 FRAMES_S = 10.0
+# Client processes, quick and full: 250 clients in each at full size, each well below a core.
+CROWD_PROCESSES = (2, 4)
+KAFKA_WHY = (
+    "from the producer's timestamp (it batches for up to 10 ms): the live feed, the hub, the "
+    "socket and the client"
+)
+POST_WHY = (
+    "from a timestamp taken before the request: adds the request and its produce to Kafka "
+    "(201 once Kafka has it), in the API process that also fans out"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,7 @@ class Steady:
     crowd: dict[str, Any]
     api_cpu_pct: float
     post_ms: list[float]
+    load_avg: float
 
 
 def _crowds(
@@ -155,7 +167,7 @@ def _steady(
     api_cpu = api.cpu_percent(None)
     for r in running:
         r.join(join_s)
-    return Steady(crowd, api_cpu, post_ms)
+    return Steady(crowd, api_cpu, post_ms, os.getloadavg()[0])
 
 
 def _bare(clients: int, procs: int, machines: list[str], frames: int) -> dict[str, Any]:
@@ -183,7 +195,7 @@ def _cpu(result: dict[str, Any]) -> str:
     return "/".join(f"{c:.0f}" for c in result["cpu_pct"])
 
 
-def _latency(path: str, clients: int, procs: int, s: Steady, expected: float) -> Figure:
+def _latency(path: str, why: str, clients: int, procs: int, s: Steady, expected: float) -> Figure:
     lat = s.crowd["latencies_ms"]
     if not lat:
         raise RuntimeError(f"no reading frame reached the clients ({path})")
@@ -204,13 +216,14 @@ def _latency(path: str, clients: int, procs: int, s: Steady, expected: float) ->
         higher_is_better=False,
         note=f"p50 {p50:.1f} ms, max {max(lat):.1f} ms; {s.crowd['frames']} frames received "
         f"of ~{expected:.0f} sent{post}; API CPU {s.api_cpu_pct:.0f}% of a core; clients in "
-        f"{procs} processes, CPU {_cpu(s.crowd)}% of a core each",
+        f"{procs} processes, CPU {_cpu(s.crowd)}% of a core each; load average "
+        f"{s.load_avg:.1f} on {os.cpu_count()} cores; {why}",
     )
 
 
 def run(ctx: ScenarioContext) -> list[Figure]:
     clients, duration_s = (100, 10.0) if ctx.quick else (1_000, 20.0)
-    procs = 2 if ctx.quick else 4
+    procs = CROWD_PROCESSES[0] if ctx.quick else CROWD_PROCESSES[1]
     burst = 5_000 if ctx.quick else 20_000
     settings = ctx.fresh_settings()
     tag = load.run_tag()
@@ -267,8 +280,8 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     sat_rate = sat["frames"] / sat["span_s"] if sat["span_s"] else 0.0
     bare_rate = bare["frames"] / bare["span_s"] if bare["span_s"] else 0.0
     return [
-        _latency("reading in Kafka -> frame", clients, procs, kafka, expected),
-        _latency("POST /api/readings -> frame", clients, procs, post, expected),
+        _latency("reading in Kafka -> frame", KAFKA_WHY, clients, procs, kafka, expected),
+        _latency("POST /api/readings -> frame", POST_WHY, clients, procs, post, expected),
         Figure(
             NAME,
             "frames/s delivered at saturation",
