@@ -133,6 +133,7 @@ soak: $(STAMP)
 ## requirements.lock
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts kafka_edge alarmrules connectors pipeline api infra bench cli
 	$(BIN)/python .ci/check_size.py
 	$(BIN)/python .ci/check_kafka_clients.py

@@ -82,9 +82,9 @@ class CommonSettings(BucketSettings):
     influx_url: str = "http://127.0.0.1:8086"
     influx_token: SecretStr = SecretStr("")
     # Plant -> the InfluxDB holding its points (contracts.influx_servers); others: the above.
-    influx_plants: Annotated[
-        dict[str, PlantServer], NoDecode, BeforeValidator(parse_plant_map)
-    ] = Field(default_factory=dict)
+    influx_plants: Annotated[dict[str, PlantServer], NoDecode, BeforeValidator(parse_plant_map)] = (
+        Field(default_factory=dict)
+    )
 
     @property
     def topics(self) -> TopicNames:

@@ -104,7 +104,9 @@ def create_millstream_topics_on_start(
 
     result: list[str] = retry_blocking(
         lambda: create_millstream_topics(
-            bootstrap, prefix=prefix, stream_partitions=stream_partitions,
+            bootstrap,
+            prefix=prefix,
+            stream_partitions=stream_partitions,
             replication=replication,
         ),
         policy=RetryPolicy(initial_s=1.0, max_s=5.0, deadline_s=90.0),
@@ -132,6 +134,4 @@ def ensure_buckets(url: str, token: str, *, org: str, retention_days: dict[str, 
             if current != days * 86400:
                 bucket.retention_rules = rules
                 api.update_bucket(bucket=bucket)
-                logger.info(
-                    "bucket=%s retention_days=%d (was %d)", name, days, current // 86400
-                )
+                logger.info("bucket=%s retention_days=%d (was %d)", name, days, current // 86400)

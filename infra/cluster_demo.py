@@ -86,9 +86,7 @@ def run_cluster(
     processes.interrupt_on_signals()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / LAYOUT).write_text(
-            json.dumps({k: getattr(settings, k) for k in _LAYOUT_FIELDS})
-        )
+        (run_dir / LAYOUT).write_text(json.dumps({k: getattr(settings, k) for k in _LAYOUT_FIELDS}))
         services.stop(run_dir, children)  # leftovers of an earlier run that was killed
         console.print("[bold]1/4[/bold] the central cluster (3 Kafka brokers), Redis, InfluxDB")
         conn = servers.up()
@@ -104,7 +102,10 @@ def run_cluster(
             s
             for i, e in enumerate(plant_edges)
             for s in services.plant_services(
-                e, devices[e.slug], run_dir=run_dir, host=host,
+                e,
+                devices[e.slug],
+                run_dir=run_dir,
+                host=host,
                 overheat_every_s=overheat_every_s if i == 0 else 0.0,
             )
         ]
@@ -161,8 +162,10 @@ def _print_banner(
     central = [p for name, p in rows.items() if "central" in name]
     lines.append("  Central Kafka:  " + ",".join(f"{host}:{p.port}" for p in central))
     for edge in edges:
-        lines.append(f"  {edge.plant} edge:   Kafka {edge.bootstrap}, MirrorMaker 2 "
-                     f"{edge.mirror}, machines from {host}:{rows[f'simulator-{edge.slug}'].port}")
+        lines.append(
+            f"  {edge.plant} edge:   Kafka {edge.bootstrap}, MirrorMaker 2 "
+            f"{edge.mirror}, machines from {host}:{rows[f'simulator-{edge.slug}'].port}"
+        )
     for name in ("influxdb", "redis"):
         lines.append(f"  {name + ':':15} {host}:{rows[name].port}")
     lines += [

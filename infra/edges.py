@@ -95,8 +95,13 @@ class PlantEdges:
                 chosen[slug] = _EdgePorts(*ports.free_ports(host, 3))
         self._run_dir.mkdir(parents=True, exist_ok=True)
         self._state_path().write_text(
-            json.dumps({**{k: asdict(v) for k, v in saved.items()},
-                        **{k: asdict(v) for k, v in chosen.items()}}, indent=2)
+            json.dumps(
+                {
+                    **{k: asdict(v) for k, v in saved.items()},
+                    **{k: asdict(v) for k, v in chosen.items()},
+                },
+                indent=2,
+            )
         )
         return chosen
 
@@ -127,8 +132,10 @@ class PlantEdges:
             self._start_broker(kafka, edge, chosen[edge.slug])
         for edge in edges:
             kafka_server.wait_healthy(
-                edge.bootstrap, run_dir=self._run_dir,
-                timeout_s=self._settings.start_timeout_s, names=[edge.broker],
+                edge.bootstrap,
+                run_dir=self._run_dir,
+                timeout_s=self._settings.start_timeout_s,
+                names=[edge.broker],
             )
             bootstrap.create_millstream_topics_on_start(
                 edge.bootstrap,
@@ -145,13 +152,18 @@ class PlantEdges:
             return
         node = kafka_server.KafkaNode(edge.broker, 1, p.port, p.controller_port)
         configs = kafka_server.write_configs(
-            run_dir=self._run_dir, host=self._settings.host, nodes=[node],
+            run_dir=self._run_dir,
+            host=self._settings.host,
+            nodes=[node],
             replication=Replication.for_brokers(1),
         )
         kafka_server.format_storage(dist, configs, self._run_dir)
         self._console.print(f"Starting {edge.plant}'s edge Kafka {edge.broker} on {edge.bootstrap}")
         self._children[edge.broker] = kafka_server.start_node(
-            dist, run_dir=self._run_dir, name=edge.broker, props=configs[edge.broker],
+            dist,
+            run_dir=self._run_dir,
+            name=edge.broker,
+            props=configs[edge.broker],
             heap_mb=self._settings.edge_heap_mb,
         )
 
@@ -178,7 +190,11 @@ class PlantEdges:
         if old is not None:
             old.poll()
         self._children[name] = start_mirror(
-            self._mirror_dist, link, self.topics, run_dir=self._run_dir, host=host,
+            self._mirror_dist,
+            link,
+            self.topics,
+            run_dir=self._run_dir,
+            host=host,
             heap_mb=self._settings.mirror_heap_mb,
         )
 

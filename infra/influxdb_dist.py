@@ -63,8 +63,13 @@ def provision_influxdb(cache_dir: Path, *, console: Console) -> Path:
         )
         run_step(
             [
-                "go", "build", "-tags", "sqlite_foreign_keys,sqlite_json",
-                "-o", str(work / "influxd"), "github.com/influxdata/influxdb/v2/cmd/influxd",
+                "go",
+                "build",
+                "-tags",
+                "sqlite_foreign_keys,sqlite_json",
+                "-o",
+                str(work / "influxd"),
+                "github.com/influxdata/influxdb/v2/cmd/influxd",
             ],
             title=f"Building InfluxDB {influxdb_version()} with Flux (Go + Rust)",
             estimate="first time only: about 6-10 minutes on 2 cores, then cached",

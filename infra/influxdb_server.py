@@ -21,12 +21,17 @@ def start_influxdb(
     return processes.start(
         [
             str(influxd),
-            "--bolt-path", str((data / "influxd.bolt").resolve()),
-            "--engine-path", str((data / "engine").resolve()),
-            "--sqlite-path", str((data / "influxd.sqlite").resolve()),
-            "--http-bind-address", f"{host}:{port}",
+            "--bolt-path",
+            str((data / "influxd.bolt").resolve()),
+            "--engine-path",
+            str((data / "engine").resolve()),
+            "--sqlite-path",
+            str((data / "influxd.sqlite").resolve()),
+            "--http-bind-address",
+            f"{host}:{port}",
             "--reporting-disabled",
-            "--log-level", "warn",
+            "--log-level",
+            "warn",
         ],
         name=NAME,
         run_dir=run_dir,
@@ -51,9 +56,7 @@ def wait_healthy(url: str, *, run_dir: Path, timeout_s: float) -> None:
     )
 
 
-def onboard(
-    url: str, *, org: str, bucket: str, retention_days: int
-) -> tuple[str, str] | None:
+def onboard(url: str, *, org: str, bucket: str, retention_days: int) -> tuple[str, str] | None:
     """Onboard a fresh server; return its operator token and the admin user's password.
 
     ``None`` when the server was onboarded before.

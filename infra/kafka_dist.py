@@ -68,9 +68,13 @@ def _provision_jars(
     started = time.monotonic()
     run_step(
         [
-            "mvn", "-B", "-f", str(staging / "pom.xml"),
+            "mvn",
+            "-B",
+            "-f",
+            str(staging / "pom.xml"),
             f"-Dkafka.version={kafka_version()}",
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
             f"-DoutputDirectory={staging / 'libs'}",
         ],
         title=title,

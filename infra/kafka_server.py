@@ -149,10 +149,20 @@ def format_storage(dist: KafkaDist, configs: dict[str, Path], run_dir: Path) -> 
     jobs = [
         subprocess.Popen(
             [
-                dist.java, "-cp", dist.classpath, "kafka.tools.StorageTool", "format",
-                "-t", cluster_id, "-c", str(props), "--ignore-formatted",
+                dist.java,
+                "-cp",
+                dist.classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--ignore-formatted",
             ],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for props in todo.values()
     ]
@@ -170,10 +180,16 @@ def start_node(
     log4j = run_dir / name / "log4j.properties"
     return processes.start(
         [
-            dist.java, f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 256)}m",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            dist.java,
+            f"-Xmx{heap_mb}m",
+            f"-Xms{min(heap_mb, 256)}m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{log4j.resolve()}",
-            "-cp", dist.classpath, "kafka.Kafka", str(props),
+            "-cp",
+            dist.classpath,
+            "kafka.Kafka",
+            str(props),
         ],
         name=name,
         run_dir=run_dir,
@@ -211,8 +227,10 @@ def wait_healthy(
     names = names or [NAME]
     addresses = [a.rpartition(":") for a in bootstrap.split(",")]
     processes.wait_until_healthy(
-        lambda: all(ports.is_listening(host, int(port)) for host, _, port in addresses)
-        and is_healthy(bootstrap, brokers=len(names)),
+        lambda: (
+            all(ports.is_listening(host, int(port)) for host, _, port in addresses)
+            and is_healthy(bootstrap, brokers=len(names))
+        ),
         run_dir=run_dir,
         names=names,
         what=f"Kafka did not answer on {bootstrap}",

@@ -144,7 +144,12 @@ def mm2_properties(link: MirrorLink, topics: TopicNames, *, host: str) -> str:
 
 
 def start_mirror(
-    dist: KafkaDist, link: MirrorLink, topics: TopicNames, *, run_dir: Path, host: str,
+    dist: KafkaDist,
+    link: MirrorLink,
+    topics: TopicNames,
+    *,
+    run_dir: Path,
+    host: str,
     heap_mb: int,
 ) -> subprocess.Popen[bytes]:
     """Write the link's ``mm2.properties`` and start its MirrorMaker 2 in the background."""
@@ -156,10 +161,16 @@ def start_mirror(
     log4j.write_text(_LOG4J)
     return processes.start(
         [
-            dist.java, f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 64)}m",
-            "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+            dist.java,
+            f"-Xmx{heap_mb}m",
+            f"-Xms{min(heap_mb, 64)}m",
+            "-XX:+UseSerialGC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{log4j.resolve()}",
-            "-cp", dist.classpath, DRIVER, str(props),
+            "-cp",
+            dist.classpath,
+            DRIVER,
+            str(props),
         ],
         name=link.name,
         run_dir=run_dir,

@@ -85,8 +85,7 @@ def run_step(
     if proc.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
         raise ProvisionError(
-            f"{title} failed (exit {proc.returncode}) after {_fmt(elapsed)}; "
-            f"see {log_path}\n{tail}"
+            f"{title} failed (exit {proc.returncode}) after {_fmt(elapsed)}; see {log_path}\n{tail}"
         )
     console.print(f"  done in {_fmt(elapsed)}")
     return elapsed

@@ -213,8 +213,8 @@ class LocalServers:
             run_dir=self._run_dir, host=host, nodes=nodes, replication=self._replication()
         )
         kafka_server.format_storage(dist, {n.name: configs[n.name] for n in stopped}, self._run_dir)
-        heap_mb = self._settings.kafka_heap_mb if len(nodes) == 1 else (
-            self._settings.kafka_node_heap_mb
+        heap_mb = (
+            self._settings.kafka_heap_mb if len(nodes) == 1 else (self._settings.kafka_node_heap_mb)
         )
         for node in stopped:
             died = self._children.pop(node.name, None)
@@ -222,7 +222,10 @@ class LocalServers:
                 died.poll()  # reaped: a node of ours that died is being replaced
             self._console.print(f"Starting Kafka {node.name} on {host}:{node.port}")
             self._children[node.name] = kafka_server.start_node(
-                dist, run_dir=self._run_dir, name=node.name, props=configs[node.name],
+                dist,
+                run_dir=self._run_dir,
+                name=node.name,
+                props=configs[node.name],
                 heap_mb=heap_mb,
             )
 

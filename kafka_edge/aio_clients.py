@@ -38,9 +38,7 @@ def aio_observer(
     caller assigns partitions) from their earliest offset and commits nothing: it watches a
     topic without taking a share of its partitions or moving a group's offsets. ``options``
     passes e.g. ``fetch_max_wait_ms``."""
-    return aio_consumer(
-        connection, *topics, client_id=client_id, **{**OBSERVER_OPTIONS, **options}
-    )
+    return aio_consumer(connection, *topics, client_id=client_id, **{**OBSERVER_OPTIONS, **options})
 
 
 def aio_admin(

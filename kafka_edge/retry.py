@@ -184,9 +184,7 @@ async def retry_async(
         return result
 
 
-async def poll_until(
-    check: Callable[[], Awaitable[T | None]], *, policy: RetryPolicy
-) -> T | None:
+async def poll_until(check: Callable[[], Awaitable[T | None]], *, policy: RetryPolicy) -> T | None:
     """Await ``check()`` until it returns something other than ``None`` and return that;
     ``None`` once the policy's deadline has passed (waiting for a topic, an assignment)."""
     backoff = policy.start()

@@ -15,6 +15,7 @@ from contracts.patterns import MachineId, SensorName
 # The longest an alarm may be shelved in one go.
 MAX_SHELVE_S = 7 * 24 * 3600
 
+
 class AcknowledgeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

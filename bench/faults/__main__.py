@@ -39,7 +39,8 @@ def main(argv: list[str]) -> int:
         env = dict(os.environ, MILLSTREAM_FAULTS_FULL="1", MILLSTREAM_FAULTS_RESULTS=str(rows_file))
         status = subprocess.call(
             [sys.executable, "-m", "pytest", "tests/faults", "-p", "no:cacheprovider", *argv],
-            cwd=REPO, env=env,
+            cwd=REPO,
+            env=env,
         )
         lines = rows_file.read_text().splitlines() if rows_file.exists() else []
     rows = [json.loads(line) for line in lines]
@@ -52,11 +53,13 @@ def main(argv: list[str]) -> int:
         for r in kept:
             r.setdefault("run_started_at", previous["started_at"])
         order = [r["test"] for r in previous["rows"]]
-        rows = sorted(kept + rows, key=lambda r: order.index(r["test"]) if r["test"] in order
-                      else len(order))
+        rows = sorted(
+            kept + rows, key=lambda r: order.index(r["test"]) if r["test"] in order else len(order)
+        )
     doc = {
-        "command": " ".join(["python -m bench.faults", *(["--merge"] if merge else []),
-                             shlex.join(argv)]).strip(),
+        "command": " ".join(
+            ["python -m bench.faults", *(["--merge"] if merge else []), shlex.join(argv)]
+        ).strip(),
         "mode": "full",
         "started_at": started.strftime("%Y-%m-%d %H:%M:%S"),
         "duration_s": time.monotonic() - t0,

@@ -84,8 +84,10 @@ def render_faults(result: dict[str, Any]) -> list[str]:
     )
     out.append(f"- Machine: {_machine(result['machine'])}")
     if result.get("merged"):
-        out.append("- Some rows come from an earlier run (after a fix, only the rows concerned "
-                   "were run again): each row's own run is named under *Per row*")
+        out.append(
+            "- Some rows come from an earlier run (after a fix, only the rows concerned "
+            "were run again): each row's own run is named under *Per row*"
+        )
     out.append("")
     head = " | ".join(label for _, label in MEASURED)
     out.append(f"| fault | injected | expected | result | {head} |")
@@ -107,9 +109,7 @@ def render_faults(result: dict[str, Any]) -> list[str]:
             if r.get("error"):
                 text += f" Failed: `{_cell(r['error'])[:400]}`"
             when = f", run {r['run_started_at']} UTC" if result.get("merged") else ""
-            out.append(
-                f"- **{r['fault']}** ({r['test']}, {r['duration_s']:.0f} s{when}): {text}"
-            )
+            out.append(f"- **{r['fault']}** ({r['test']}, {r['duration_s']:.0f} s{when}): {text}")
         out.append("")
     return out
 
@@ -138,8 +138,10 @@ def render_soak(result: dict[str, Any]) -> list[str]:
         f"{'yes' if v.get('lag_bounded') else 'no'} (max {v.get('lag_max')} records, last "
         f"third max {v.get('lag_last_third_max')}, bound {v.get('lag_bound')}).\n"
     )
-    out.append("| process | RSS after warm-up (MB) | RSS at end (MB) | growth | fds after "
-               "warm-up | fds at end | judged | flat |")
+    out.append(
+        "| process | RSS after warm-up (MB) | RSS at end (MB) | growth | fds after "
+        "warm-up | fds at end | judged | flat |"
+    )
     out.append("|---|---|---|---|---|---|---|---|")
     for name, p in v["processes"].items():
         out.append(
@@ -159,8 +161,10 @@ def _gc_table(samples: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     out = ["GC pauses over the whole run (CPython collections, timed by `gc.callbacks`):\n"]
-    out.append("| process | collections gen 0/1/2 | total pause (ms) gen 0/1/2 | longest "
-               "pause (ms) gen 0/1/2 |")
+    out.append(
+        "| process | collections gen 0/1/2 | total pause (ms) gen 0/1/2 | longest "
+        "pause (ms) gen 0/1/2 |"
+    )
     out.append("|---|---|---|---|")
     for name, g in rows:
         out.append(

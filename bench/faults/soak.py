@@ -72,8 +72,14 @@ def _start_services(svc: Services, work: Path, tag: str, settings: Any) -> dict[
     svc.start(
         "simulator",
         gc_argv(
-            "simulator", "connectors.simulator", "--devices", str(devices),
-            "--overheat-every-s", "120", "--log-level", "WARNING",
+            "simulator",
+            "connectors.simulator",
+            "--devices",
+            str(devices),
+            "--overheat-every-s",
+            "120",
+            "--log-level",
+            "WARNING",
         ),
     )
     time.sleep(2.0)
@@ -155,8 +161,12 @@ def run(minutes: float, work: Path, servers_dir: Path, console: Console) -> dict
     work.mkdir(parents=True, exist_ok=True)
     with bench_servers(servers_dir, console=console) as conn:
         ctx = ScenarioContext(
-            connection=conn, quick=False, work_dir=work, progress=console.log,
-            stream_partitions=3, servers_dir=servers_dir,
+            connection=conn,
+            quick=False,
+            work_dir=work,
+            progress=console.log,
+            stream_partitions=3,
+            servers_dir=servers_dir,
         )
         settings = ctx.fresh_settings()
         svc = Services(work, ctx.env(settings))
@@ -179,13 +189,19 @@ def run(minutes: float, work: Path, servers_dir: Path, console: Console) -> dict
                     queries[1] += 0 if _query(started["api"], machine_id) else 1
                     next_query += QUERY_EVERY_S
                 if now >= next_sample:
-                    lag = _lag(settings.kafka_bootstrap_servers, started["app_id"],
-                               settings.topics.readings)
+                    lag = _lag(
+                        settings.kafka_bootstrap_servers,
+                        started["app_id"],
+                        settings.topics.readings,
+                    )
                     samples.append(_sample(now - t0, procs, work, lag, None))
-                    console.log(f"soak {now - t0:.0f} s: lag={lag} " + " ".join(
-                        f"{n}={v['rss_mb']}MB/{v['fds']}fd"
-                        for n, v in samples[-1]["procs"].items()
-                    ))
+                    console.log(
+                        f"soak {now - t0:.0f} s: lag={lag} "
+                        + " ".join(
+                            f"{n}={v['rss_mb']}MB/{v['fds']}fd"
+                            for n, v in samples[-1]["procs"].items()
+                        )
+                    )
                     next_sample += SAMPLE_S
                 time.sleep(0.5)
         finally:

@@ -92,9 +92,7 @@ class _Arrivals:
         self._consumer.close()
 
 
-def _send(
-    bootstrap: str, topic: str, tag: str, *, count: int, rate: float | None
-) -> float:
+def _send(bootstrap: str, topic: str, tag: str, *, count: int, rate: float | None) -> float:
     """Send ``count`` readings (``rate`` a second, or as fast as the producer goes), each
     with its send time; the seconds from the first send to the last acknowledgement."""
     producer = kafka_producer(
@@ -190,7 +188,8 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     ctx.progress("starting 3 central brokers, a plant edge and its MirrorMaker 2")
     t0 = time.monotonic()
     with linked_plants(settings, [PLANT], console=Console(stderr=True, quiet=True)) as (
-        central, [edge],
+        central,
+        [edge],
     ):
         started_s = time.monotonic() - t0
         ctx.progress("waiting for MirrorMaker 2 to carry a first reading")
@@ -203,7 +202,10 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         single_rate = _burst_rate(single_bootstrap, single_bootstrap, single_topic, burst)
         ctx.progress(f"edge -> centre: {rate:.0f} readings/s for {steady_s:.0f} s, then {burst}")
         at_edge, at_centre = _steady(
-            edge.bootstrap, [edge.bootstrap, central.kafka_bootstrap], topic, rate=rate,
+            edge.bootstrap,
+            [edge.bootstrap, central.kafka_bootstrap],
+            topic,
+            rate=rate,
             seconds=steady_s,
         )
         edge_rate = _burst_rate(edge.bootstrap, central.kafka_bootstrap, topic, burst)
@@ -216,19 +218,24 @@ def run(ctx: ScenarioContext) -> list[Figure]:
         f"mirror carried its first reading {mirror_s:.0f} s later"
     )
     run_extra: dict[str, Any] = {
-        "single": single_rate, "edge_to_centre": edge_rate, "started_s": started_s,
+        "single": single_rate,
+        "edge_to_centre": edge_rate,
+        "started_s": started_s,
         "mirror_first_s": mirror_s,
     }
     return [
         *[
             Figure(
-                NAME, f"added latency edge -> centre {stat}",
-                _p(added, float(stat[1:])), "ms",
+                NAME,
+                f"added latency edge -> centre {stat}",
+                _p(added, float(stat[1:])),
+                "ms",
                 higher_is_better=False,
                 note=(
                     "per reading: readable in the centre minus readable at the edge "
                     "(MirrorMaker 2 and the centre's acks=all). " + load_note
-                    if stat == "p50" else ""
+                    if stat == "p50"
+                    else ""
                 ),
             )
             for stat in ("p50", "p99")
@@ -241,8 +248,10 @@ def run(ctx: ScenarioContext) -> list[Figure]:
             label="send -> readable in the centre, through the edge",
         ),
         Figure(
-            NAME, "readings/s through edge -> MirrorMaker 2 -> centre (burst)",
-            edge_rate["readings_s"], "readings/s",
+            NAME,
+            "readings/s through edge -> MirrorMaker 2 -> centre (burst)",
+            edge_rate["readings_s"],
+            "readings/s",
             baseline_name="readings/s into the single broker (burst)",
             baseline_value=single_rate["readings_s"],
             note=f"{burst} readings sent as fast as one producer goes, until all are "

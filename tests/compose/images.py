@@ -48,13 +48,13 @@ ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 """
 
 
-
 def _debian_mirror() -> str:
     """The Debian mirror the host's apt already uses (its deb822 ``URIs:`` line)."""
     for line in APT_SOURCES.read_text().splitlines():
         if line.startswith("URIs:"):
             return line.split()[1]
     raise RuntimeError(f"no URIs line in {APT_SOURCES}: debootstrap needs the host's mirror")
+
 
 def podman(*args: str, timeout_s: float = 1800, input_bytes: bytes | None = None) -> str:
     result = subprocess.run(

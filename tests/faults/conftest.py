@@ -57,9 +57,13 @@ def fault_row(request: pytest.FixtureRequest) -> Iterator[Row]:
     if report is not None:
         row.status = report.outcome
         if report.failed:
-            row.error = str(report.longrepr.reprcrash.message) if hasattr(  # type: ignore[union-attr]
-                report.longrepr, "reprcrash"
-            ) else str(report.longrepr)[-600:]
+            row.error = (
+                str(report.longrepr.reprcrash.message)
+                if hasattr(  # type: ignore[union-attr]
+                    report.longrepr, "reprcrash"
+                )
+                else str(report.longrepr)[-600:]
+            )
     if RESULTS:
         with Path(RESULTS).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row.to_json()) + "\n")

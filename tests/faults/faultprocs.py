@@ -118,7 +118,10 @@ def dump_stacks(proc: subprocess.Popen[bytes], path: Path) -> None:
     spy = Path(sys.executable).parent / "py-spy"
     out = subprocess.run(
         [str(spy), "dump", "--pid", str(proc.pid)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     path.write_text(out.stdout + out.stderr, encoding="utf-8")
 
@@ -230,8 +233,9 @@ class StallWatch:
     stays silent for ``silent_s`` while the process runs, its Python stacks are dumped once
     with py-spy into ``dump`` and the silence is measured. A frozen event loop shows here."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], log: Path, dump: Path, *,
-                 silent_s: float = 8.0) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], log: Path, dump: Path, *, silent_s: float = 8.0
+    ) -> None:
         self.proc, self.log, self.dump, self.silent_s = proc, log, dump, silent_s
         self.longest_silence_s = 0.0
         self._stop = threading.Event()

@@ -37,14 +37,18 @@ def _ready(base: str) -> bool:
 
 
 def _start_api(env: dict[str, str], port: int, log: Path):
-    proc = start(["-m", "api"], dict(
-        env,
-        MILLSTREAM_ADMIN_API_KEY=KEY,
-        MILLSTREAM_API_HOST="127.0.0.1",
-        MILLSTREAM_API_PORT=str(port),
-        MILLSTREAM_RATE_LIMIT_ENABLED="false",
-        MILLSTREAM_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=str(CLIENTS + 10),
-    ), log)
+    proc = start(
+        ["-m", "api"],
+        dict(
+            env,
+            MILLSTREAM_ADMIN_API_KEY=KEY,
+            MILLSTREAM_API_HOST="127.0.0.1",
+            MILLSTREAM_API_PORT=str(port),
+            MILLSTREAM_RATE_LIMIT_ENABLED="false",
+            MILLSTREAM_LIVE_MAX_CONNECTIONS_PER_CREDENTIAL=str(CLIENTS + 10),
+        ),
+        log,
+    )
     deadline = time.monotonic() + 90
     while not _ready(f"http://127.0.0.1:{port}"):
         assert proc.poll() is None, log.read_text()[-3000:]
@@ -66,8 +70,13 @@ class Client:
         while not stop_.is_set():
             try:
                 async with websockets.connect(self.url, open_timeout=5) as ws:
-                    await ws.send(json.dumps({"action": "subscribe_alarms", "cursor": self.cursor}
-                                             if self.cursor else {"action": "subscribe_alarms"}))
+                    await ws.send(
+                        json.dumps(
+                            {"action": "subscribe_alarms", "cursor": self.cursor}
+                            if self.cursor
+                            else {"action": "subscribe_alarms"}
+                        )
+                    )
                     while not stop_.is_set():
                         try:
                             frame = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
@@ -86,8 +95,9 @@ class Client:
                 await asyncio.sleep(0.3)
 
 
-def _produce_alarms(bs: str, topic: str, ids: list[str], stop_: threading.Event,
-                    sent: dict[str, int]) -> None:
+def _produce_alarms(
+    bs: str, topic: str, ids: list[str], stop_: threading.Event, sent: dict[str, int]
+) -> None:
     producer = Producer(bs)
     try:
         n = 0
@@ -95,11 +105,18 @@ def _produce_alarms(bs: str, topic: str, ids: list[str], stop_: threading.Event,
             alarm_id = ids[n % len(ids)]
             seq = sent[alarm_id] + 1
             event = AlarmEvent(
-                alarm_id=alarm_id, event="raised" if seq % 2 else "cleared",
+                alarm_id=alarm_id,
+                event="raised" if seq % 2 else "cleared",
                 state="active_unacknowledged" if seq % 2 else "normal",
-                machine_id=alarm_id.split(":")[0], sensor="temperature_c", rule="high",
-                severity="high", value=90.0, threshold=85.0, ts_ms=int(time.time() * 1000),
-                message="fault suite", seq=seq,
+                machine_id=alarm_id.split(":")[0],
+                sensor="temperature_c",
+                rule="high",
+                severity="high",
+                value=90.0,
+                threshold=85.0,
+                ts_ms=int(time.time() * 1000),
+                message="fault suite",
+                seq=seq,
             )
             producer.send(topic, [(event.key(), event.encode())])
             sent[alarm_id] = seq
@@ -109,16 +126,13 @@ def _produce_alarms(bs: str, topic: str, ids: list[str], stop_: threading.Event,
         producer.close()
 
 
-async def test_api_restart_under_50_live_clients(
-    service_env, tmp_path, fault_row: Row
-) -> None:
+async def test_api_restart_under_50_live_clients(service_env, tmp_path, fault_row: Row) -> None:
     down_s = seconds(1, 5)
     fault_row.describe(
         f"API restart with {CLIENTS} /live clients",
         f"{CLIENTS} WebSocket clients subscribed to alarms; the API stopped (SIGTERM), "
         f"started again {down_s:.0f} s later on the same port while ~20 alarm events/s go on",
-        "every client reconnects and resumes with its last cursor: every event once, "
-        "none missed",
+        "every client reconnects and resumes with its last cursor: every event once, none missed",
     )
     bs = service_env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"]
     topic = service_env["MILLSTREAM_TOPIC_PREFIX"] + ".alarms"
@@ -134,8 +148,9 @@ async def test_api_restart_under_50_live_clients(
     producer = None
     try:
         await asyncio.wait_for(asyncio.gather(*(c.subscribed.wait() for c in clients)), 60)
-        producer = threading.Thread(target=_produce_alarms,
-                                    args=(bs, topic, ids, stop_alarms, sent), daemon=True)
+        producer = threading.Thread(
+            target=_produce_alarms, args=(bs, topic, ids, stop_alarms, sent), daemon=True
+        )
         producer.start()
         await asyncio.sleep(3)
         await asyncio.to_thread(stop, api)
@@ -151,9 +166,7 @@ async def test_api_restart_under_50_live_clients(
         await asyncio.to_thread(producer.join, 30)
         wanted = {a: range(1, s + 1) for a, s in sent.items()}
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(
-            count_seqs(wanted, c.seen).lost for c in clients
-        ):
+        while time.monotonic() < deadline and any(count_seqs(wanted, c.seen).lost for c in clients):
             await asyncio.sleep(0.5)
     finally:
         stop_alarms.set()
@@ -163,13 +176,16 @@ async def test_api_restart_under_50_live_clients(
     counts = [count_seqs(wanted, c.seen) for c in clients]
     total = sum(sent.values())
     fault_row.measured.update(
-        produced=total, alarms=total * CLIENTS,
+        produced=total,
+        alarms=total * CLIENTS,
         alarms_lost=sum(c.lost for c in counts),
         alarms_duplicated=sum(c.duplicated for c in counts),
     )
-    fault_row.note(f"{total} alarm events x {CLIENTS} clients; reconnects "
-                   f"{sum(c.resumes for c in clients)}; clients missing any: "
-                   f"{sum(1 for c in counts if c.lost)}")
+    fault_row.note(
+        f"{total} alarm events x {CLIENTS} clients; reconnects "
+        f"{sum(c.resumes for c in clients)}; clients missing any: "
+        f"{sum(1 for c in counts if c.lost)}"
+    )
     assert all(c.resumes >= 1 for c in clients), "a client never saw the restart"
     assert sum(c.lost for c in counts) == 0
     assert sum(c.duplicated for c in counts) == 0

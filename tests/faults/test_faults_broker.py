@@ -79,9 +79,10 @@ def _note_stall(row: Row, watch: StallWatch) -> None:
 def _note_stacks(row: Row, dump: Path, what: str) -> None:
     if dump.exists():
         stacks = dump.read_text()
-        row.note(f"connector {what}; its stacks: " + " / ".join(
-            line.strip() for line in stacks.splitlines() if "(" in line
-        )[:1500])
+        row.note(
+            f"connector {what}; its stacks: "
+            + " / ".join(line.strip() for line in stacks.splitlines() if "(" in line)[:1500]
+        )
 
 
 def test_broker_sigkilled_and_restarted_during_ingest(
@@ -219,7 +220,8 @@ def test_connector_killed_with_readings_in_its_spool(
     fault_row.readings(counted, in_topic=counted)
     fault_row.note("stored here means in the readings topic (no worker in this row)")
     stopped = next(
-        line for line in (tmp_path / "second.log").read_text().splitlines()
+        line
+        for line in (tmp_path / "second.log").read_text().splitlines()
         if "connector stopped" in line
     )
     assert "spooled=0 " in stopped and "spool_dropped=0 " in stopped, stopped

@@ -62,7 +62,8 @@ class Rig:
         size = log.stat().st_size if log.exists() else 0
         self.sims[name] = start(
             ["-m", "connectors.simulator", "--devices", str(devices), "--overheat-every-s", "0"],
-            self.env, log,
+            self.env,
+            log,
         )
         wait_for(log, "simulator listening", timeout_s=30, after=size)
 
@@ -72,9 +73,9 @@ def _devices(tmp: Path, machines: list[str], port: int, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def rig(service_env: dict[str, str], tmp: Path, *, via_proxy: bool) -> Iterator[
-    tuple[Rig, FaultProxy | None, subprocess.Popen[bytes]]
-]:
+def rig(
+    service_env: dict[str, str], tmp: Path, *, via_proxy: bool
+) -> Iterator[tuple[Rig, FaultProxy | None, subprocess.Popen[bytes]]]:
     tag = uuid.uuid4().hex[:6]
     device, others = f"dv-{tag}-a", [f"dv-{tag}-b", f"dv-{tag}-c"]
     port_a, port_b = free_port(), free_port()
@@ -131,8 +132,10 @@ def _watch(service_env: dict[str, str]) -> tuple[TopicReadings, Tail]:
 def _wait_back(tail: TopicReadings, device: str, t_on: int, fault_row: Row) -> None:
     """Wait for the device's first all-good reading after ``t_on``: the recovery time."""
     back = time.monotonic()
-    while not any(m.machine_id == device and m.ts_ms > t_on and
-                  set(m.quality.values()) <= {"good"} for m in tail.readings):
+    while not any(
+        m.machine_id == device and m.ts_ms > t_on and set(m.quality.values()) <= {"good"}
+        for m in tail.readings
+    ):
         assert time.monotonic() - back < 60, "the device's readings never came back"
         tail.poll()
     fault_row.recovered(time.monotonic() - back)
@@ -147,19 +150,35 @@ def _finish(rig_: Rig, influx, fault_row: Row, tail: TopicReadings, alarms: Tail
     tail.drain()
     machines = [rig_.device, *rig_.others]
     bs = rig_.env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"]
-    wait_committed(bs, rig_.env["APP_ID"], rig_.env["MILLSTREAM_TOPIC_PREFIX"] + ".readings",
-                   len(tail.records), deadline_s=120)
+    wait_committed(
+        bs,
+        rig_.env["APP_ID"],
+        rig_.env["MILLSTREAM_TOPIC_PREFIX"] + ".readings",
+        len(tail.records),
+        deadline_s=120,
+    )
     in_topic = count_seqs(upto(last), tail.seqs())
     stored = count_seqs(upto(last), stored_seqs(influx, machines, tail.records))
     fault_row.readings(stored, in_topic=in_topic)
-    events = [decode_alarm(m.value) for m in alarms.until(
-        lambda ms: any(decode_alarm(m.value).event == "cleared" and decode_alarm(m.value)
-                       .machine_id == rig_.device for m in ms), deadline_s=60)]
+    events = [
+        decode_alarm(m.value)
+        for m in alarms.until(
+            lambda ms: any(
+                decode_alarm(m.value).event == "cleared"
+                and decode_alarm(m.value).machine_id == rig_.device
+                for m in ms
+            ),
+            deadline_s=60,
+        )
+    ]
     mine = [e for e in events if e.machine_id == rig_.device and e.sensor == COMM_LOSS_SENSOR]
     kinds = [e.event for e in mine]
     ids = {e.alarm_id for e in mine}
-    fault_row.alarms(count_seqs({i: [1, 2] for i in ids} or {"comm_loss": [1, 2]},
-                                [(e.alarm_id, e.seq) for e in mine]))
+    fault_row.alarms(
+        count_seqs(
+            {i: [1, 2] for i in ids} or {"comm_loss": [1, 2]}, [(e.alarm_id, e.seq) for e in mine]
+        )
+    )
     fault_row.note(f"comm-loss alarm transitions of the device: {kinds}")
     return {"in_topic": in_topic, "stored": stored, "kinds": kinds}
 
@@ -241,8 +260,10 @@ def test_slow_reset_and_stalled_hop_to_a_device(
             time.sleep(3)
             counted = _finish(r, influx, fault_row, tail, alarms)
         gap_during = _gap_s(tail, r.others, t_off, t_on)
-        fault_row.note(f"the other devices' longest gap during the faults {gap_during:.2f} s; "
-                       f"connections reset by the proxy: {hop.resets}")
+        fault_row.note(
+            f"the other devices' longest gap during the faults {gap_during:.2f} s; "
+            f"connections reset by the proxy: {hop.resets}"
+        )
     finally:
         tail.close()
         alarms.close()

@@ -56,16 +56,23 @@ class Readings:
 
     def burst(self, n: int) -> None:
         first = self.produced + 1
-        produce(self.bootstrap, self.topic, [
-            reading(self.machine, self.t0 + seq * 10, 50.0 + seq % 7, seq=seq)
-            for seq in range(first, first + n)
-        ])
+        produce(
+            self.bootstrap,
+            self.topic,
+            [
+                reading(self.machine, self.t0 + seq * 10, 50.0 + seq % 7, seq=seq)
+                for seq in range(first, first + n)
+            ],
+        )
         self.produced += n
 
     def stored(self, influx: InfluxInfo) -> SeqCount:
         times = stored_times(influx, [self.machine], bucket=influx.bucket)
-        arrived = [(self.machine, seq) for seq in range(1, self.produced + 1)
-                   if (self.machine, self.t0 + seq * 10) in times]
+        arrived = [
+            (self.machine, seq)
+            for seq in range(1, self.produced + 1)
+            if (self.machine, self.t0 + seq * 10) in times
+        ]
         return count_seqs({self.machine: range(1, self.produced + 1)}, arrived)
 
     def wait_stored(self, influx: InfluxInfo, *, timeout_s: float = 90) -> SeqCount:
@@ -93,21 +100,33 @@ def _worker_via_proxy(
     data = Readings(bs, settings.topics.readings)
     app_id = f"pl-{uuid.uuid4().hex[:6]}"
     host, port = influx.url.removeprefix("http://").split(":")
-    with proxy(host, int(port)) as hop, running_worker(
-        _env(service_env, influx, f"http://{hop.address}"), app_id=app_id, tmp_path=tmp_path,
-        MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="2000", **extra,
+    with (
+        proxy(host, int(port)) as hop,
+        running_worker(
+            _env(service_env, influx, f"http://{hop.address}"),
+            app_id=app_id,
+            tmp_path=tmp_path,
+            MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="2000",
+            **extra,
+        ),
     ):
         data.burst(500)
-        wait_committed(bs, app_id, settings.topics.readings, data.produced,
-                       deadline_s=COMMIT_DEADLINE_S)
+        wait_committed(
+            bs, app_id, settings.topics.readings, data.produced, deadline_s=COMMIT_DEADLINE_S
+        )
         yield hop, data, app_id
 
 
 def _recovered(settings, app_id: str, expected: int, fault_row: Row) -> None:
     """Wait until every record is committed; the row's recovery time is how long it took."""
     resumed = time.monotonic()
-    wait_committed(settings.kafka_bootstrap_servers, app_id, settings.topics.readings, expected,
-                   deadline_s=COMMIT_DEADLINE_S)
+    wait_committed(
+        settings.kafka_bootstrap_servers,
+        app_id,
+        settings.topics.readings,
+        expected,
+        deadline_s=COMMIT_DEADLINE_S,
+    )
     fault_row.recovered(time.monotonic() - resumed)
 
 
@@ -129,7 +148,9 @@ def test_influx_stopped_loses_nothing(
     hot = f"hot-{uuid.uuid4().hex[:8]}"
     app_id = f"pl-{uuid.uuid4().hex[:6]}"
     with running_worker(
-        _env(service_env, influx), app_id=app_id, tmp_path=tmp_path,
+        _env(service_env, influx),
+        app_id=app_id,
+        tmp_path=tmp_path,
         MILLSTREAM_PIPELINE_INFLUX_TIMEOUT_MS="2000",
         MILLSTREAM_PIPELINE_RETRY_BACKOFF_MAX_MS="2000",
     ) as proc:
@@ -142,9 +163,11 @@ def test_influx_stopped_loses_nothing(
             data.burst(2_000)
             produce(bs, topics.readings, [reading(hot, int(time.time() * 1000), 95.0, seq=1)])
             raised = consume_until(
-                bs, topics.alarms,
+                bs,
+                topics.alarms,
                 lambda ms: any(orjson.loads(m.value)["machine_id"] == hot for m in ms),
-                proc=proc, deadline_s=15,
+                proc=proc,
+                deadline_s=15,
             )
             events = [decode_alarm(m.value) for m in raised]
             mine = [(e.alarm_id, e.seq) for e in events if e.machine_id == hot]
@@ -158,10 +181,12 @@ def test_influx_stopped_loses_nothing(
         _recovered(common_settings, app_id, data.produced + 1, fault_row)
         stored = data.wait_stored(influx)
         alarm_rows = poll_flux(
-            influx, influx.alarms_bucket,
+            influx,
+            influx.alarms_bucket,
             f'r._measurement == "alarms" and r.machine_id == "{hot}" '
             'and r.sensor == "temperature_c" and r._field == "event"',
-            lambda rows: len(rows) >= 1, proc=proc,
+            lambda rows: len(rows) >= 1,
+            proc=proc,
         )
     fault_row.readings(stored)
     fault_row.alarms(count_seqs({mine[0][0]: [1]} if mine else {"?": [1]}, mine))

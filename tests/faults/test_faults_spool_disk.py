@@ -33,7 +33,9 @@ def _namespaces_work() -> bool:
         return False
     probe = subprocess.run(
         ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-        capture_output=True, check=False, timeout=30,
+        capture_output=True,
+        check=False,
+        timeout=30,
     )
     return probe.returncode == 0
 
@@ -66,8 +68,9 @@ def test_spool_disk_full(service_env, tmp_path, fault_row: Row) -> None:
         "resumes when space returns",
     )
     machines = [f"df-{uuid.uuid4().hex[:6]}-{i}" for i in range(2)]
-    devices = devices_file(tmp_path / "devices.yaml", machines, port=free_port(),
-                           poll_interval_s=0.1)
+    devices = devices_file(
+        tmp_path / "devices.yaml", machines, port=free_port(), poll_interval_s=0.1
+    )
     spool = tmp_path / "spool"
     spool.mkdir()
     metrics_port = free_port()
@@ -84,16 +87,33 @@ def test_spool_disk_full(service_env, tmp_path, fault_row: Row) -> None:
     sim_log = tmp_path / "sim.log"
     with sim_log.open("wb") as out:
         sim = subprocess.Popen(
-            [sys.executable, "-m", "connectors.simulator", "--devices", str(devices),
-             "--overheat-every-s", "0"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "connectors.simulator",
+                "--devices",
+                str(devices),
+                "--overheat-every-s",
+                "0",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     wait_for(sim_log, "simulator listening", timeout_s=30)
     script = f'mount -t tmpfs -o size=16m tmpfs "{spool}" && exec "{sys.executable}" -m connectors'
     with log.open("wb") as out:
-        connector = subprocess.Popen(["unshare", "-rm", "sh", "-c", script], cwd=REPO, env=env,
-                                     stdout=out, stderr=subprocess.STDOUT)
-    tail = TopicReadings(env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"],
-                         env["MILLSTREAM_TOPIC_PREFIX"] + ".readings")
+        connector = subprocess.Popen(
+            ["unshare", "-rm", "sh", "-c", script],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    tail = TopicReadings(
+        env["MILLSTREAM_KAFKA_BOOTSTRAP_SERVERS"], env["MILLSTREAM_TOPIC_PREFIX"] + ".readings"
+    )
     inside = Path(f"/proc/{connector.pid}/root{spool}")
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
     try:
@@ -109,8 +129,10 @@ def test_spool_disk_full(service_env, tmp_path, fault_row: Row) -> None:
         text = log.read_text(errors="replace")[size_before:]
         errors = [line for line in text.splitlines() if "ERROR" in line or "Traceback" in line]
         dropped = gauge(metrics, "millstream_connector_spool_dropped_total")
-        fault_row.note(f"while full: {len(errors)} error lines, first: "
-                       f"{errors[0][:300] if errors else None}; spool_dropped metric {dropped}")
+        fault_row.note(
+            f"while full: {len(errors)} error lines, first: "
+            f"{errors[0][:300] if errors else None}; spool_dropped metric {dropped}"
+        )
         ballast.unlink()
         freed = time.monotonic()
         freed_ms = int(time.time() * 1000)
@@ -130,8 +152,10 @@ def test_spool_disk_full(service_env, tmp_path, fault_row: Row) -> None:
         stop(connector, sim)
         tail.close()
     fault_row.readings(counted, in_topic=counted)
-    fault_row.note(f"readings the connector counted as dropped: {dropped_after:.0f}; lost by "
-                   f"seq in the topic: {counted.lost}")
+    fault_row.note(
+        f"readings the connector counted as dropped: {dropped_after:.0f}; lost by "
+        f"seq in the topic: {counted.lost}"
+    )
     fault_row.measured["dropped_counted"] = int(dropped_after)
     assert connector.returncode == 0, log.read_text()[-3000:]
     assert errors, "no error was logged while the spool's disk was full"

@@ -52,7 +52,10 @@ def _start_worker(service_env, app_id: str, data_dir, log) -> subprocess.Popen[b
     )
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker"], cwd=REPO, env=env, stdout=out,
+            [sys.executable, "-m", "pipeline", "worker"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
             stderr=subprocess.STDOUT,
         )
 
@@ -83,15 +86,17 @@ def _check(fault_row: Row, influx, machines, w0, aggregates) -> None:
     stored = count_seqs({m: range(1, 61) for m in machines}, arrived)
     fault_row.readings(stored)
     windows = Counter(
-        (a["machine_id"], a["start"]) for a in (orjson.loads(r.value) for r in aggregates)
+        (a["machine_id"], a["start"])
+        for a in (orjson.loads(r.value) for r in aggregates)
         if a["machine_id"] in machines
     )
     first = {m: [n for (mm, _), n in windows.items() if mm == m] for m in machines}
     lost = sum(1 for m in machines if not first[m])
     dup = sum(max(0, n - 1) for counts in first.values() for n in counts)
     fault_row.measured.update(windows=len(machines), windows_lost=lost, windows_duplicated=dup)
-    fault_row.note(f"first-minute windows: {len(machines)} expected, {lost} lost, {dup} "
-                   "emitted twice")
+    fault_row.note(
+        f"first-minute windows: {len(machines)} expected, {lost} lost, {dup} emitted twice"
+    )
     assert stored.lost == 0
     for m in machines:
         mine = [orjson.loads(r.value) for r in for_machine(m, aggregates)]
@@ -118,8 +123,9 @@ def test_worker_killed_mid_window_and_restarted(
     try:
         wait_group(bs, app_id, 1)
         produce(bs, topics.readings, _readings(machines, w0, range(1, 31)))
-        wait_committed(bs, app_id, topics.readings, 30 * len(machines),
-                       deadline_s=COMMIT_DEADLINE_S)
+        wait_committed(
+            bs, app_id, topics.readings, 30 * len(machines), deadline_s=COMMIT_DEADLINE_S
+        )
         time.sleep(1.0)
     finally:
         victim.kill()
@@ -128,10 +134,16 @@ def test_worker_killed_mid_window_and_restarted(
     produce(bs, topics.readings, _readings(machines, w0, range(31, 61)))
     closer = [reading(m, w0 + MINUTE_MS + 10_000, 0.0, seq=61) for m in machines]
     produce(bs, topics.readings, closer)
-    with running_worker(service_env, app_id=app_id, tmp_path=tmp_path,
-                        MILLSTREAM_PIPELINE_DATA_DIR=str(data_dir), **FAST_GROUP) as worker:
-        wait_committed(bs, app_id, topics.readings, 61 * len(machines),
-                       deadline_s=COMMIT_DEADLINE_S)
+    with running_worker(
+        service_env,
+        app_id=app_id,
+        tmp_path=tmp_path,
+        MILLSTREAM_PIPELINE_DATA_DIR=str(data_dir),
+        **FAST_GROUP,
+    ) as worker:
+        wait_committed(
+            bs, app_id, topics.readings, 61 * len(machines), deadline_s=COMMIT_DEADLINE_S
+        )
         fault_row.recovered(time.monotonic() - killed_at)
         aggregates = _aggregates(bs, topics.aggregates, machines, worker)
     _check(fault_row, influx, machines, w0, aggregates)
@@ -153,18 +165,23 @@ def test_one_of_two_workers_sigkilled(
         try:
             wait_group(bs, app_id, 2)
             produce(bs, topics.readings, _readings(machines, w0, range(1, 31)))
-            wait_committed(bs, app_id, topics.readings, 30 * len(machines),
-                           deadline_s=COMMIT_DEADLINE_S)
+            wait_committed(
+                bs, app_id, topics.readings, 30 * len(machines), deadline_s=COMMIT_DEADLINE_S
+            )
             time.sleep(1.0)  # the changelog of the open windows is out
         finally:
             victim.kill()
             victim.wait(timeout=30)
         killed_at = time.monotonic()
         produce(bs, topics.readings, _readings(machines, w0, range(31, 61)))
-        produce(bs, topics.readings,
-                [reading(m, w0 + MINUTE_MS + 10_000, 0.0, seq=61) for m in machines])
-        wait_committed(bs, app_id, topics.readings, 61 * len(machines),
-                       deadline_s=COMMIT_DEADLINE_S)
+        produce(
+            bs,
+            topics.readings,
+            [reading(m, w0 + MINUTE_MS + 10_000, 0.0, seq=61) for m in machines],
+        )
+        wait_committed(
+            bs, app_id, topics.readings, 61 * len(machines), deadline_s=COMMIT_DEADLINE_S
+        )
         fault_row.recovered(time.monotonic() - killed_at)
         aggregates = _aggregates(bs, topics.aggregates, machines, survivor)
     _check(fault_row, influx, machines, w0, aggregates)

@@ -84,6 +84,7 @@ async def test_sockets_per_credential_are_capped(
             assert orjson.loads(await asyncio.wait_for(ws.recv(), DEADLINE_S))["type"] == "pong"
         async with websockets.connect(url) as third:
             assert await _close_code(third) == 1013
+
     # once the others are gone (the server notices within moments), it may connect again
     async def ping_again() -> dict[str, str]:
         async with websockets.connect(url) as again:

@@ -114,7 +114,10 @@ def plant(
     try:
         [edge] = edges.up(conn)
         devices = plant_devices(
-            cluster.run_dir, [PLANT], machines=PLANT_MACHINES, host="127.0.0.1",
+            cluster.run_dir,
+            [PLANT],
+            machines=PLANT_MACHINES,
+            host="127.0.0.1",
             poll_interval_s=0.2,
         )[edge.slug]
         env = {
@@ -146,9 +149,7 @@ def test_topics_and_internal_topics_keep_three_copies(conn: Connection) -> None:
         )["topic"][readings]
         assert topic["min.insync.replicas"]["value"] == "2"
         # The first offset commit creates the offsets topic, with the cluster's replication.
-        group = kafka_consumer(
-            KafkaConnection.plain(conn.kafka_bootstrap), group_id=f"g-{prefix}"
-        )
+        group = kafka_consumer(KafkaConnection.plain(conn.kafka_bootstrap), group_id=f"g-{prefix}")
         try:
             tp = TopicPartition(readings, 0)
             group.assign([tp])
@@ -240,10 +241,7 @@ def _read_records(bootstrap: str, topic: str, *, partitions: int) -> list[Consum
 
 
 def _read_all(bootstrap: str, topic: str) -> list[Reading]:
-    return [
-        decode_reading(r.value)
-        for r in _read_records(bootstrap, topic, partitions=PARTITIONS)
-    ]
+    return [decode_reading(r.value) for r in _read_records(bootstrap, topic, partitions=PARTITIONS)]
 
 
 POST_EVERY_S = 0.05
@@ -337,8 +335,12 @@ def _post_steadily(url: str, key: str, machine: str, seconds: float) -> _Posted:
         while time.monotonic() - start < seconds:
             seq = out.acknowledged
             ts_ms = max(int(time.time() * 1000), ts_ms + 1)
-            body = {"machine_id": machine, "timestamp": format_ts(ts_ms), "seq": seq,
-                    "counter": seq}
+            body = {
+                "machine_id": machine,
+                "timestamp": format_ts(ts_ms),
+                "seq": seq,
+                "counter": seq,
+            }
             while True:
                 asked = time.monotonic()
                 answer = http.post(f"{url}/api/readings", json=body)
@@ -367,8 +369,7 @@ def _wait_stored(
 
     influx = SimpleNamespace(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org)
     where = (
-        f'r._measurement == "readings" and r._field == "counter" '
-        f"and r.machine_id =~ /^{prefix}-/"
+        f'r._measurement == "readings" and r._field == "counter" and r.machine_id =~ /^{prefix}-/'
     )
     start = time.monotonic()
     while True:
@@ -434,9 +435,7 @@ def _api_replicas(
     ``prefix`` (created by the caller), or else of their own."""
     if not prefix:
         prefix = f"a{uuid.uuid4().hex[:8]}"
-        create_millstream_topics(
-            conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS
-        )
+        create_millstream_topics(conn.kafka_bootstrap, prefix=prefix, stream_partitions=PARTITIONS)
     key = "sk_prod_" + uuid.uuid4().hex[:24]
     env = _service_env(conn, prefix, MILLSTREAM_API_ADMIN_API_KEY=key, **extra)
     ports = [free_port() for _ in range(count)]
@@ -485,10 +484,19 @@ KILL_AFTER_ALARMS = 15
 def _alarm(seq: int) -> AlarmEvent:
     machine = str(42 + seq % 8)  # several keys, so several partitions
     return AlarmEvent(
-        alarm_id=alarm_id(machine, "temperature_c", "high"), event="raised",
-        state="active_unacknowledged", machine_id=machine, sensor="temperature_c",
-        rule="high", severity="high", value=90.0, threshold=85.0,
-        ts_ms=int(time.time() * 1000), message=f"event {seq}", plant="Hall B", seq=seq,
+        alarm_id=alarm_id(machine, "temperature_c", "high"),
+        event="raised",
+        state="active_unacknowledged",
+        machine_id=machine,
+        sensor="temperature_c",
+        rule="high",
+        severity="high",
+        value=90.0,
+        threshold=85.0,
+        ts_ms=int(time.time() * 1000),
+        message=f"event {seq}",
+        plant="Hall B",
+        seq=seq,
     )
 
 
@@ -553,8 +561,7 @@ async def _live_failover(
     subscribed = asyncio.Semaphore(0)
     received: list[list[str]] = [[] for _ in range(LIVE_CLIENTS)]
     clients = [
-        asyncio.create_task(_follow_alarms(ws_urls, api.key, got, subscribed))
-        for got in received
+        asyncio.create_task(_follow_alarms(ws_urls, api.key, got, subscribed)) for got in received
     ]
     for _ in range(LIVE_CLIENTS):
         await asyncio.wait_for(subscribed.acquire(), 60)
@@ -667,7 +674,11 @@ def test_status_lists_every_process_with_its_pid_port_and_health(
     central = [name for name in rows if "central" in name]
     assert len(central) == BROKERS
     assert set(rows) - set(central) == {
-        "redis", "influxdb", "kafka-hall-b", "mirrormaker-hall-b", "simulator-hall-b",
+        "redis",
+        "influxdb",
+        "kafka-hall-b",
+        "mirrormaker-hall-b",
+        "simulator-hall-b",
         "connector-hall-b",
     }
     assert all(p.pid and p.port for p in rows.values())
@@ -682,7 +693,11 @@ def test_status_lists_every_process_with_its_pid_port_and_health(
     )
     shown = subprocess.run(
         [sys.executable, "-m", "infra", "status", "--json"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     listed = json.loads(shown.stdout)
     assert {p["name"]: (p["pid"], p["port"], p["healthy"]) for p in listed} == {
@@ -727,8 +742,11 @@ def test_a_plant_edge_mirrors_machines_up_and_commands_down(
     machines = _read_records(conn.kafka_bootstrap, topics.machines, partitions=PARTITIONS)
     assert {r.key.decode() for r in machines} >= machine_ids
     command = Command(
-        command_id=uuid.uuid4().hex, machine_id="43", action="stop",
-        requested_by="cluster-test", ts_ms=int(time.time() * 1000),
+        command_id=uuid.uuid4().hex,
+        machine_id="43",
+        action="stop",
+        requested_by="cluster-test",
+        ts_ms=int(time.time() * 1000),
     )
     producer = kafka_producer(KafkaConnection.plain(conn.kafka_bootstrap), ProducerSettings())
     try:
@@ -737,9 +755,7 @@ def test_a_plant_edge_mirrors_machines_up_and_commands_down(
         producer.close()
 
     def result() -> CommandResult | None:
-        records = _read_records(
-            conn.kafka_bootstrap, topics.command_results, partitions=PARTITIONS
-        )
+        records = _read_records(conn.kafka_bootstrap, topics.command_results, partitions=PARTITIONS)
         found = [decode_command_result(r.value) for r in records]
         return next((r for r in found if r.command_id == command.command_id), None)
 
@@ -771,7 +787,11 @@ def test_a_plant_cut_off_keeps_polling_and_catches_up_once_and_in_order(
 
 
 def _cut_and_catch_up(
-    edges: PlantEdges, edge: Edge, conn: Connection, run_dir: Path, central: _Ends,
+    edges: PlantEdges,
+    edge: Edge,
+    conn: Connection,
+    run_dir: Path,
+    central: _Ends,
     at_edge: _Ends,
 ) -> None:
     topic = TopicNames.with_prefix("millstream-cluster").readings
@@ -793,11 +813,13 @@ def _cut_and_catch_up(
     backlog = at_edge()
     moving = _wait_for(
         lambda: central() != during_central,
-        timeout_s=MIRROR_START_S, what="the mirror's first record after the cut",
+        timeout_s=MIRROR_START_S,
+        what="the mirror's first record after the cut",
     )
     _wait_for(
         lambda: all(central()[p] >= n for p, n in backlog.items()),
-        timeout_s=MIRROR_START_S, what="the backlog in the centre",
+        timeout_s=MIRROR_START_S,
+        what="the backlog in the centre",
     )
     caught_up = time.monotonic() - restarted
     # Stop polling, let the mirror carry the last readings, then compare both ends whole.

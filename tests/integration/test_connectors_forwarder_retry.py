@@ -35,9 +35,7 @@ async def test_a_send_without_metadata_is_retried_not_refused(
     spool = Spool(tmp_path / "s.sqlite3", max_records=100)
     spool.append([("m", 1, topic, b"m", b'{"seq": 1}')])
     settings = ConnectorSettings(**common_settings.model_dump(), connector_id="retry-test")
-    factory = functools.partial(
-        build_kafka_producer, settings, max_block_ms=FORWARDER_MAX_BLOCK_MS
-    )
+    factory = functools.partial(build_kafka_producer, settings, max_block_ms=FORWARDER_MAX_BLOCK_MS)
 
     forwarder = Forwarder(spool, producer_factory=factory)
     await forwarder.start(await asyncio.to_thread(factory))

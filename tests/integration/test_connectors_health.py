@@ -57,7 +57,12 @@ async def test_connector_is_live_and_ready_with_kafka_and_polled_devices(
 ) -> None:
     devices = example_devices(tmp_path, free_port())
     sim = await start_python(
-        "-m", "connectors.simulator", "--devices", str(devices), "--tick-s", "0.1",
+        "-m",
+        "connectors.simulator",
+        "--devices",
+        str(devices),
+        "--tick-s",
+        "0.1",
         env=process_env(),
     )
     health_port = free_port()

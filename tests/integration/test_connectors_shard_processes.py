@@ -65,7 +65,12 @@ async def test_two_shards_poll_each_machine_once(
     port = free_port()
     devices = _devices_file(tmp_path / "devices.yaml", port)
     sim = await start_python(
-        "-m", "connectors.simulator", "--devices", str(devices), "--tick-s", "0.1",
+        "-m",
+        "connectors.simulator",
+        "--devices",
+        str(devices),
+        "--tick-s",
+        "0.1",
         env=process_env(),
     )
     shards: list[asyncio.subprocess.Process] = []

@@ -92,10 +92,14 @@ class Fleet:
         self.produced: dict[str, int] = dict.fromkeys(self.machines.values(), 0)
 
     def register(self) -> None:
-        produce(self.settings.kafka_bootstrap_servers, self.settings.topics.machines, [
-            (m.key(), m.encode())
-            for m in (MachineInfo(machine_id=mid, plant=p) for p, mid in self.machines.items())
-        ])
+        produce(
+            self.settings.kafka_bootstrap_servers,
+            self.settings.topics.machines,
+            [
+                (m.key(), m.encode())
+                for m in (MachineInfo(machine_id=mid, plant=p) for p, mid in self.machines.items())
+            ],
+        )
 
     def send(self, n: int, plants: tuple[str, ...] = ("hall-a", "hall-b", "hall-z")) -> None:
         records = []
@@ -112,10 +116,20 @@ class Fleet:
     def alarm(self, plant: str) -> AlarmEvent:
         machine = self.machines[plant]
         return AlarmEvent(
-            alarm_id=f"{machine}:temperature_c:high", event="raised",
-            state="active_unacknowledged", machine_id=machine, sensor="temperature_c",
-            rule="high", severity="high", value=56.0, threshold=55.0, ts_ms=self.t0 + 5000,
-            message="temperature_c 56.0 above 55.0", plant=plant, line="3", seq=1,
+            alarm_id=f"{machine}:temperature_c:high",
+            event="raised",
+            state="active_unacknowledged",
+            machine_id=machine,
+            sensor="temperature_c",
+            rule="high",
+            severity="high",
+            value=56.0,
+            threshold=55.0,
+            ts_ms=self.t0 + 5000,
+            message="temperature_c 56.0 above 55.0",
+            plant=plant,
+            line="3",
+            seq=1,
         )
 
     @property
@@ -149,37 +163,55 @@ def _wait_held(
 
 
 def test_each_server_holds_only_its_plants_points_and_the_api_reads_each_from_it(
-    common_settings: CommonSettings, worker_env, plants: str, influx: InfluxInfo,
-    hall_b_influx: tuple[InfluxInfo, int], admin_key: str, tmp_path: Path,
+    common_settings: CommonSettings,
+    worker_env,
+    plants: str,
+    influx: InfluxInfo,
+    hall_b_influx: tuple[InfluxInfo, int],
+    admin_key: str,
+    tmp_path: Path,
 ) -> None:
     hall_b = hall_b_influx[0]
     fleet = Fleet(common_settings)
     a, b, z = (fleet.machines[p] for p in ("hall-a", "hall-b", "hall-z"))
     fleet.register()
     fleet.send(PER_MACHINE)
-    produce(common_settings.kafka_bootstrap_servers, common_settings.topics.alarms,
-            [(e.key(), e.encode()) for e in (fleet.alarm("hall-a"), fleet.alarm("hall-b"))])
+    produce(
+        common_settings.kafka_bootstrap_servers,
+        common_settings.topics.alarms,
+        [(e.key(), e.encode()) for e in (fleet.alarm("hall-a"), fleet.alarm("hall-b"))],
+    )
     app_id = f"pl-{uuid.uuid4().hex[:6]}"
     with running_worker(worker_env, app_id=app_id, tmp_path=tmp_path):
-        wait_committed(common_settings.kafka_bootstrap_servers, app_id,
-                       common_settings.topics.readings, fleet.total)
-        wait_committed(common_settings.kafka_bootstrap_servers, app_id,
-                       common_settings.topics.alarms, 2)
+        wait_committed(
+            common_settings.kafka_bootstrap_servers,
+            app_id,
+            common_settings.topics.readings,
+            fleet.total,
+        )
+        wait_committed(
+            common_settings.kafka_bootstrap_servers, app_id, common_settings.topics.alarms, 2
+        )
         _each_server_holds_its_plants(influx, hall_b, a, b, z)
         settings = ApiSettings(
             **common_settings.model_dump(exclude={"influx_plants"}),
             influx_plants=plants,
             admin_api_key=admin_key,
         )
-        with ServerThread(create_app(settings)) as api, httpx.Client(
-            base_url=api.url, headers={"X-API-Key": admin_key}, timeout=30
-        ) as http:
+        with (
+            ServerThread(create_app(settings)) as api,
+            httpx.Client(base_url=api.url, headers={"X-API-Key": admin_key}, timeout=30) as http,
+        ):
             _the_api_reads_each_plant_from_its_server(http, a, b, z)
             # A reading posted without a plant takes its machine's, and its server.
-            posted = http.post("/api/readings", json={
-                "machine_id": b, "timestamp": format_ts(fleet.t0 + 3_600_000 - 60_000),
-                "temperature_c": 49.0,
-            })
+            posted = http.post(
+                "/api/readings",
+                json={
+                    "machine_id": b,
+                    "timestamp": format_ts(fleet.t0 + 3_600_000 - 60_000),
+                    "temperature_c": 49.0,
+                },
+            )
             assert posted.status_code == 201, posted.text
             assert _wait_held(hall_b, hall_b.bucket, {b: PER_MACHINE + 1})[b] == PER_MACHINE + 1
             assert _held(influx, influx.bucket, [b]) == {b: 0}
@@ -222,8 +254,11 @@ def _the_api_reads_each_plant_from_its_server(http: httpx.Client, a: str, b: str
 
 
 def test_one_plants_server_away_stores_the_others_and_loses_none(
-    common_settings: CommonSettings, worker_env, influx: InfluxInfo,
-    hall_b_influx: tuple[InfluxInfo, int], tmp_path: Path,
+    common_settings: CommonSettings,
+    worker_env,
+    influx: InfluxInfo,
+    hall_b_influx: tuple[InfluxInfo, int],
+    tmp_path: Path,
 ) -> None:
     hall_b, pid = hall_b_influx
     fleet = Fleet(common_settings)
@@ -231,17 +266,16 @@ def test_one_plants_server_away_stores_the_others_and_loses_none(
     bs, topic = common_settings.kafka_bootstrap_servers, common_settings.topics.readings
     app_id = f"pl-{uuid.uuid4().hex[:6]}"
     # One batch takes the whole burst below (it is all read within two seconds).
-    with running_worker(worker_env, app_id=app_id, tmp_path=tmp_path,
-                        MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS="2000"):
+    with running_worker(
+        worker_env, app_id=app_id, tmp_path=tmp_path, MILLSTREAM_PIPELINE_BATCH_MAX_WAIT_MS="2000"
+    ):
         fleet.send(10, ("hall-a", "hall-b"))
         wait_committed(bs, app_id, topic, fleet.total)
         os.kill(pid, signal.SIGSTOP)
         try:
             fleet.send(PER_MACHINE, ("hall-a", "hall-b"))
             # hall-a's points are written while hall-b's server does not answer ...
-            assert _wait_held(influx, influx.bucket, {a: 10 + PER_MACHINE}) == {
-                a: 10 + PER_MACHINE
-            }
+            assert _wait_held(influx, influx.bucket, {a: 10 + PER_MACHINE}) == {a: 10 + PER_MACHINE}
             time.sleep(3)
             # ... but nothing past hall-b's unwritten points is committed.
             committed = committed_total(bs, app_id, topic)
@@ -257,11 +291,17 @@ def test_bootstrap_gives_every_server_of_the_map_the_buckets(
     worker_env: dict[str, str], influx: InfluxInfo, hall_b_influx: tuple[InfluxInfo, int]
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    names = {f"MILLSTREAM_INFLUX_{kind}BUCKET": f"{kind.lower() or 'raw_'}{tag}"
-             for kind in ("", "AGGREGATES_", "ALARMS_", "AUDIT_")}
+    names = {
+        f"MILLSTREAM_INFLUX_{kind}BUCKET": f"{kind.lower() or 'raw_'}{tag}"
+        for kind in ("", "AGGREGATES_", "ALARMS_", "AUDIT_")
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "infra", "bootstrap"], env={**worker_env, **names},
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "infra", "bootstrap"],
+        env={**worker_env, **names},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "buckets ready on 2 InfluxDB server(s)" in done.stderr

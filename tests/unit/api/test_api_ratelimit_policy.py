@@ -1,6 +1,5 @@
 """The rate-limit policy and limiter, in memory; per-app metrics."""
 
-
 import pytest
 from limits import parse_many
 

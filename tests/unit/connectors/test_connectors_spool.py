@@ -113,7 +113,6 @@ def test_a_full_disk_drops_and_counts_instead_of_raising(
     assert spool.last_seqs() == {"1": 54}
 
 
-
 def test_a_full_disk_while_dropping_the_oldest_keeps_the_depth_right(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.sqlite3", max_records=5, full_policy="drop_oldest")
     spool.append(_rows("1", range(1, 6)))
