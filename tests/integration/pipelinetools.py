@@ -26,7 +26,7 @@ from kafka.errors import (
     NotCoordinatorError,
 )
 
-from contracts.alarms import decode_alarm
+from contracts.alarms import AlarmEvent, alarm_id, decode_alarm
 from contracts.readings import Reading
 from kafka_edge.connection import KafkaConnection, ProducerSettings
 from kafka_edge.partitioner import partition_for
@@ -128,6 +128,26 @@ def reading(
         **extra,
     )
     return r.key(), r.encode()
+
+
+def raised_alarm(
+    machine: str, *, value: float, threshold: float, ts_ms: int, message: str, **extra: Any
+) -> AlarmEvent:
+    """``machine``'s ``temperature_c`` high alarm raised (active, unacknowledged)."""
+    return AlarmEvent(
+        alarm_id=alarm_id(machine, "temperature_c", "high"),
+        event="raised",
+        state="active_unacknowledged",
+        machine_id=machine,
+        sensor="temperature_c",
+        rule="high",
+        severity="high",
+        value=value,
+        threshold=threshold,
+        ts_ms=ts_ms,
+        message=message,
+        **extra,
+    )
 
 
 # -- Kafka: records out ---------------------------------------------------------------------

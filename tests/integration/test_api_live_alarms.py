@@ -14,13 +14,14 @@ import pytest
 import websockets
 from aiokafka import AIOKafkaProducer, TopicPartition
 from apiserver import ServerThread, end_offsets, records_since
+from pipelinetools import raised_alarm
 from websockets.asyncio.client import ClientConnection
 
 from api.settings import ApiSettings
 from contracts.aggregates import SensorStats, WindowAggregate
 from contracts.alarm_actions import decode_alarm_action
 from contracts.alarm_state import AlarmStateRecord
-from contracts.alarms import AlarmEvent, alarm_id
+from contracts.alarms import AlarmEvent
 from contracts.commands import decode_command
 from contracts.timefmt import now_ms
 
@@ -72,14 +73,8 @@ async def _until(ws: ClientConnection, of_type: str) -> list[dict[str, Any]]:
 
 
 def _event(machine: str, plant: str, seq: int) -> AlarmEvent:
-    return AlarmEvent(
-        alarm_id=alarm_id(machine, "temperature_c", "high"),
-        event="raised",
-        state="active_unacknowledged",
-        machine_id=machine,
-        sensor="temperature_c",
-        rule="high",
-        severity="high",
+    return raised_alarm(
+        machine,
         value=90.0 + seq,
         threshold=85.0,
         ts_ms=now_ms(),

@@ -41,7 +41,7 @@ from rich.console import Console
 
 from connectors.config.settings import ConnectorSettings
 from connectors.forwarding.producer import build_kafka_producer
-from contracts.alarms import AlarmEvent, alarm_id
+from contracts.alarms import AlarmEvent
 from contracts.commands import Command, CommandResult, decode_command_result
 from contracts.readings import Reading, decode_reading
 from contracts.timefmt import format_ts
@@ -482,15 +482,10 @@ KILL_AFTER_ALARMS = 15
 
 
 def _alarm(seq: int) -> AlarmEvent:
-    machine = str(42 + seq % 8)  # several keys, so several partitions
-    return AlarmEvent(
-        alarm_id=alarm_id(machine, "temperature_c", "high"),
-        event="raised",
-        state="active_unacknowledged",
-        machine_id=machine,
-        sensor="temperature_c",
-        rule="high",
-        severity="high",
+    from pipelinetools import raised_alarm
+
+    return raised_alarm(
+        str(42 + seq % 8),  # several keys, so several partitions
         value=90.0,
         threshold=85.0,
         ts_ms=int(time.time() * 1000),

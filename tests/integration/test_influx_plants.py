@@ -32,6 +32,7 @@ from pipelinetools import (
     committed_total,
     flux_rows,
     produce,
+    raised_alarm,
     reading,
     running_worker,
     wait_committed,
@@ -114,15 +115,8 @@ class Fleet:
         produce(self.settings.kafka_bootstrap_servers, self.settings.topics.readings, records)
 
     def alarm(self, plant: str) -> AlarmEvent:
-        machine = self.machines[plant]
-        return AlarmEvent(
-            alarm_id=f"{machine}:temperature_c:high",
-            event="raised",
-            state="active_unacknowledged",
-            machine_id=machine,
-            sensor="temperature_c",
-            rule="high",
-            severity="high",
+        return raised_alarm(
+            self.machines[plant],
             value=56.0,
             threshold=55.0,
             ts_ms=self.t0 + 5000,

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 from influxdb_client import InfluxDBClient
+from pipelinetools import raised_alarm
 
-from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from pipeline.sink.errors import InfluxWriteError
@@ -83,14 +83,8 @@ async def test_rewriting_the_same_point_overwrites_it(influx):
 
 async def test_alarm_rows_go_to_the_alarms_bucket(influx):
     machine = f"al-{uuid.uuid4().hex[:8]}"
-    event = AlarmEvent(
-        alarm_id=f"{machine}:temperature_c:high",
-        event="raised",
-        state="active_unacknowledged",
-        machine_id=machine,
-        sensor="temperature_c",
-        rule="high",
-        severity="high",
+    event = raised_alarm(
+        machine,
         value=86.2,
         threshold=85.0,
         ts_ms=now_ms() - 5_000,
