@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -198,17 +199,19 @@ def test_each_server_holds_only_its_plants_points_and_the_api_reads_each_from_it
         ):
             _the_api_reads_each_plant_from_its_server(http, a, b, z)
             # A reading posted without a plant takes its machine's, and its server.
+            at_ms = fleet.t0 + 3_600_000 - 60_000
             posted = http.post(
                 "/api/readings",
-                json={
-                    "machine_id": b,
-                    "timestamp": format_ts(fleet.t0 + 3_600_000 - 60_000),
-                    "temperature_c": 49.0,
-                },
+                json={"machine_id": b, "timestamp": format_ts(at_ms), "temperature_c": 49.0},
             )
             assert posted.status_code == 201, posted.text
             assert _wait_held(hall_b, hall_b.bucket, {b: PER_MACHINE + 1})[b] == PER_MACHINE + 1
             assert _held(influx, influx.bucket, [b]) == {b: 0}
+            # Stored as acknowledged: its value, at its time, tagged with its machine's plant.
+            rows = flux_rows(hall_b, hall_b.bucket, f'r.machine_id == "{b}"')
+            at = datetime.fromtimestamp(at_ms / 1000, UTC)
+            stored = [(r["_field"], r["_value"], r["plant"]) for r in rows if r["_time"] == at]
+            assert stored == [("temperature_c", 49.0, "hall-b")]
 
 
 def _each_server_holds_its_plants(
