@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 SENSORS = ("temperature_c", "vibration_mm_s", "power_kw", "spindle_rpm", "oil_pressure_bar")
 EXAMPLE_DEVICES = Path(__file__).resolve().parent.parent / "devices.example.yaml"
+# Tags of each simulated machine in the end-to-end scenarios: a machine tool exposes 20-60,
+# most of them float32 values read in one block (see :func:`devices_file`).
+TAGS_PER_MACHINE = 30
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -54,8 +57,25 @@ def machine_ids(tag: str, count: int) -> list[str]:
     return [f"{tag}-{i:04d}" for i in range(count)]
 
 
-def reading_json(machine: str, ts_ms: int, seq: int, temp_c: float = 60.0) -> dict[str, Any]:
-    """A reading in the contract's shape, as connectors produce it."""
+def extra_tag(i: int) -> str:
+    """The name of a bench machine's ``i``-th tag beyond the example device's (from 1)."""
+    return f"tag_{i:02d}"
+
+
+def reading_json(
+    machine: str, ts_ms: int, seq: int, temp_c: float = 60.0, *, tags: int = 0
+) -> dict[str, Any]:
+    """A reading in the contract's shape, as connectors produce it: the five sensors, plus
+    ``extra_tag`` values up to ``tags`` values when ``tags`` is more than five."""
+    values = {
+        "temperature_c": temp_c,
+        "vibration_mm_s": 2.5 + seq % 7 / 10,
+        "power_kw": 11.0 + seq % 5,
+        "spindle_rpm": 1200.0 + seq % 100,
+        "oil_pressure_bar": 4.25,
+    }
+    for i in range(1, tags - len(values) + 1):
+        values[extra_tag(i)] = 50.0 + (seq + i) % 20 / 2
     return {
         "machine_id": machine,
         "ts": dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z"),
@@ -63,26 +83,37 @@ def reading_json(machine: str, ts_ms: int, seq: int, temp_c: float = 60.0) -> di
         "source": "bench",
         "plant": "bench",
         "line": "l1",
-        "values": {
-            "temperature_c": temp_c,
-            "vibration_mm_s": 2.5 + seq % 7 / 10,
-            "power_kw": 11.0 + seq % 5,
-            "spindle_rpm": 1200.0 + seq % 100,
-            "oil_pressure_bar": 4.25,
-        },
+        "values": values,
         "quality": {},
     }
 
 
-def devices_file(path: Path, machines: Sequence[str], *, port: int, poll_interval_s: float) -> Path:
+def example_tags() -> int:
+    """Tags of the example device (every one a value of each reading)."""
+    return len(yaml.safe_load(EXAMPLE_DEVICES.read_text())["devices"][0]["registers"])
+
+
+def devices_file(
+    path: Path, machines: Sequence[str], *, port: int, poll_interval_s: float, tags: int = 0
+) -> Path:
     """A devices file serving ``machines`` on one simulator port (unit ids 1..N, at most 255
-    per port), with the example device's registers."""
+    per port), with the example device's registers; with ``tags`` more than the example's,
+    the rest are float32 input registers from address 0 on, one contiguous block (one read
+    request, as a PLC's process image is read). Every reading then carries ``tags`` values
+    (at least the example's)."""
     example = yaml.safe_load(EXAMPLE_DEVICES.read_text())["devices"][0]
     if len(machines) > 255:
         raise ValueError(f"at most 255 machines per simulator port, got {len(machines)}")
+    extra = [
+        {"name": extra_tag(i), "table": "input", "address": 2 * (i - 1), "type": "float32"}
+        for i in range(1, tags - len(example["registers"]) + 1)
+    ]
+    if 2 * len(extra) > 125:
+        raise ValueError(f"at most 62 extra float32 tags fit one read request, got {len(extra)}")
     devices = []
     for unit, machine in enumerate(machines, start=1):
         d = {k: v for k, v in example.items() if k not in {"name", "location"}}
+        d["registers"] = [*example["registers"], *extra]
         d.update(
             machine_id=machine,
             host="127.0.0.1",
@@ -141,6 +172,28 @@ def influx_count_readings(settings: CommonSettings, tag: str, *, timeout_s: floa
         f'and r._field == "temperature_c") '
         f"|> filter(fn: (r) => r.machine_id =~ /^{tag}-/) "
         "|> group() |> count()"
+    )
+    with InfluxDBClient(
+        url=settings.influx_url,
+        token=settings.influx_token.get_secret_value(),
+        org=settings.influx_org,
+        timeout=int(timeout_s * 1000),
+    ) as client:
+        tables = client.query_api().query(flux)
+        return int(sum(rec.get_value() for t in tables for rec in t.records))
+
+
+def influx_count_points(settings: CommonSettings, tag: str, *, timeout_s: float = 120) -> int:
+    """Values (data points: every field of every reading but the ``_quality`` fields of
+    values not good) of machines tagged ``tag`` stored in the telemetry bucket."""
+    from influxdb_client import InfluxDBClient
+
+    flux = (
+        f'from(bucket: "{settings.influx_bucket}") |> range(start: 0) '
+        f'|> filter(fn: (r) => r._measurement == "{influx_schema.READINGS}") '
+        f"|> filter(fn: (r) => r.machine_id =~ /^{tag}-/ "
+        f"and not r._field =~ /{influx_schema.QUALITY_SUFFIX}$/) "
+        '|> count() |> group() |> sum(column: "_value")'
     )
     with InfluxDBClient(
         url=settings.influx_url,
@@ -254,31 +307,36 @@ async def bare_write(
             await client.close()
 
 
-def bare_lines(tag: str, count: int, start_ms: int) -> list[str]:
-    """Line protocol for ``count`` readings of 5 sensors (the worker's shape)."""
+def bare_lines(tag: str, count: int, start_ms: int, *, tags: int = 0) -> list[str]:
+    """Line protocol for ``count`` readings of the five sensors, plus ``extra_tag`` fields
+    up to ``tags`` values (the worker's shape)."""
+    extra = "".join(f",{extra_tag(i)}=50.5" for i in range(1, tags - len(SENSORS) + 1))
     out = []
     for i in range(count):
         m = f"{tag}-bare{i % 50:02d}"
         out.append(
             f"{influx_schema.READINGS},line=l1,machine_id={m},plant=bench "
             f"temperature_c=60.5,vibration_mm_s=2.5,power_kw=11.0,spindle_rpm=1200.0,"
-            f"oil_pressure_bar=4.25 {start_ms + i}"
+            f"oil_pressure_bar=4.25{extra} {start_ms + i}"
         )
     return out
 
 
-def bare_records(tag: str, count: int, start_ms: int) -> list[tuple[bytes, bytes]]:
+def bare_records(
+    tag: str, count: int, start_ms: int, *, tags: int = 0
+) -> list[tuple[bytes, bytes]]:
     out = []
     for i in range(count):
         m = f"{tag}-bare{i % 50:02d}"
-        out.append((m.encode(), orjson.dumps(reading_json(m, start_ms + i, i))))
+        out.append((m.encode(), orjson.dumps(reading_json(m, start_ms + i, i, tags=tags))))
     return out
 
 
 def bare_stage_rates(
-    settings: CommonSettings, tag: str, count: int, timeout_s: float
+    settings: CommonSettings, tag: str, count: int, timeout_s: float, *, tags: int = 0
 ) -> dict[str, float]:
-    """Readings/s of each bare stage over ``count`` readings, on a topic of its own."""
+    """Readings/s of each bare stage over ``count`` readings of ``tags`` values (at least
+    the five sensors), on a topic of its own."""
     bootstrap = settings.kafka_bootstrap_servers
     topic = f"{settings.topic_prefix}.bare"
     from kafka.admin import NewTopic
@@ -291,10 +349,10 @@ def bare_stage_rates(
     finally:
         admin.close()
     start_ms = int(time.time() * 1000) - 3_600_000
-    records = bare_records(tag, count, start_ms)
+    records = bare_records(tag, count, start_ms, tags=tags)
     produce = asyncio.run(bare_produce(bootstrap, topic, records))
     consume = asyncio.run(bare_consume(bootstrap, topic, count, timeout_s))
-    write = asyncio.run(bare_write(settings, bare_lines(tag, count, start_ms)))
+    write = asyncio.run(bare_write(settings, bare_lines(tag, count, start_ms, tags=tags)))
     return {
         "bare producer": produce,
         "bare aiokafka consumer": consume,

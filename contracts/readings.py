@@ -16,13 +16,14 @@ API's input format; it is parsed in ``api.flat``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
 
 from contracts.errors import ContractError
-from contracts.patterns import check_machine_id, check_sensor_name
+from contracts.patterns import check_machine_id, check_sensor_name, is_sensor_name
 from contracts.timefmt import format_ts, parse_ts
 
 # ``stale``: no fresh value within the tag's interval; ``comm_loss``: the device did not answer.
@@ -115,6 +116,13 @@ def text_map(raw: object, values: dict[str, float]) -> dict[str, str]:
     return raw
 
 
+def _known_qualities(qualities: Iterable[object]) -> bool:
+    try:
+        return QUALITIES.issuperset(qualities)
+    except TypeError:  # a list or an object among them: checked one by one
+        return False
+
+
 def quality_map(
     raw: object, values: dict[str, float], texts: dict[str, str] | None = None
 ) -> dict[str, Quality]:
@@ -123,6 +131,8 @@ def quality_map(
         return {}
     if not isinstance(raw, dict):
         raise ContractError("quality: must be an object of sensor name to quality")
+    if raw.keys() <= values.keys() and _known_qualities(raw.values()):
+        return raw  # the usual case, checked at C speed: names of values, known qualities
     out: dict[str, Quality] = {}
     for name, q in raw.items():
         if name not in values and not (texts and name in texts):
@@ -159,6 +169,36 @@ def _seq(obj: dict[str, Any]) -> int:
     return raw
 
 
+# Sets of sensor names already checked (a machine sends the same names in every reading),
+# so a reading of dozens of values checks its names with one look-up. Bounded.
+_CHECKED_NAMES: set[tuple[str, ...]] = set()
+_MAX_CHECKED_NAMES = 16_384
+_NUMBER_TYPES = frozenset((float, int))
+
+
+def _plain_values(raw: dict[str, Any]) -> dict[str, float] | None:
+    """``raw`` as floats when its names were checked before and every value is a JSON
+    number (never infinite or NaN as parsed); ``None`` to check value by value."""
+    names = tuple(raw)
+    if names not in _CHECKED_NAMES:
+        for name in names:
+            if not is_sensor_name(name):
+                return None
+        if len(_CHECKED_NAMES) >= _MAX_CHECKED_NAMES:
+            _CHECKED_NAMES.clear()
+        _CHECKED_NAMES.add(names)
+    numbers = raw.values()
+    if not set(map(type, numbers)) <= _NUMBER_TYPES:
+        return None
+    try:
+        floats = list(map(float, numbers))
+    except OverflowError:
+        return None
+    if not all(map(math.isfinite, floats)):
+        return None
+    return dict(zip(names, floats, strict=True))
+
+
 def decode_reading(data: bytes) -> Reading:
     """Decode a record value of the readings topic; raise :class:`ContractError` if invalid."""
     try:
@@ -171,7 +211,9 @@ def decode_reading(data: bytes) -> Reading:
     raw_texts = obj.get("texts")
     if not isinstance(raw_values, dict) or not (raw_values or raw_texts):
         raise ContractError("values: required, a non-empty object of sensor name to number")
-    values = {name: sensor_value(name, raw) for name, raw in raw_values.items()}
+    values = _plain_values(raw_values)
+    if values is None:
+        values = {name: sensor_value(name, raw) for name, raw in raw_values.items()}
     texts = text_map(raw_texts, values) if raw_texts is not None else {}
     if "machine_id" not in obj:
         raise ContractError("machine_id: field required")

@@ -4,6 +4,8 @@ hold a given set of values. Pure: the server writes what these compute."""
 
 from __future__ import annotations
 
+import math
+import struct
 from dataclasses import dataclass
 
 from connectors.config.devices import Device, Register
@@ -12,6 +14,11 @@ from connectors.modbus.decoding import encode, encode_string
 from connectors.simulator.model import extra_signal, text_signal
 
 FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
+# Float registers in the Modbus order, unscaled (most simulated tags): packed with one
+# struct call instead of pymodbus' generic conversion, which was a third of the simulator's
+# time with thirty tags a machine.
+_FLOAT32_WORDS = struct.Struct(">f").pack, struct.Struct(">HH").unpack
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,17 @@ def block_values(
         if reg.type == "bit":
             bit = 1 << reg.bit
             out[start] = (out[start] | bit) if value >= 0.5 else (out[start] & ~bit)
+            continue
+        if (
+            reg.type == "float32"
+            and reg.byte_order == "ABCD"
+            and reg.scale == 1.0
+            and reg.offset == 0.0
+            and math.isfinite(value)
+            and -_FLOAT32_MAX <= value <= _FLOAT32_MAX
+        ):
+            pack, words = _FLOAT32_WORDS
+            out[start], out[start + 1] = words(pack(value))
             continue
         out[start : start + reg.count] = encode(
             value,

@@ -14,6 +14,7 @@ same outputs, so tests step it without waiting.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import zlib
@@ -175,10 +176,16 @@ class MachineModel:
 
 def extra_signal(name: str, *, now_s: float) -> float:
     """A smooth 40-60 signal for a sensor the model does not know, stable per name."""
+    omega, phase = _extra_wave(name)
+    return 50.0 + 10.0 * math.sin(omega * now_s + phase)
+
+
+@functools.lru_cache(maxsize=4096)
+def _extra_wave(name: str) -> tuple[float, float]:
+    """``(angular frequency, phase)`` of :func:`extra_signal` for ``name``."""
     crc = zlib.crc32(name.encode())
     period_s = 60.0 + crc % 240
-    phase = (crc >> 8) % 628 / 100.0
-    return 50.0 + 10.0 * math.sin(2 * math.pi * now_s / period_s + phase)
+    return 2 * math.pi / period_s, (crc >> 8) % 628 / 100.0
 
 
 def _approach(dt_s: float, *, tau_s: float) -> float:

@@ -41,6 +41,9 @@ from contracts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+# The tables a Modbus client can write (function codes 5, 6, 15, 16).
+CLIENT_WRITABLE: frozenset[Table] = frozenset(("holding", "coil"))
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -243,10 +246,13 @@ class SimulatorServer:
             for device in devices:
                 model = self._models[device.machine_id]
                 run = run_register(device)
+                values: dict[str, float] | None = None
                 for block in self._blocks[device.machine_id]:
                     fc = FUNCTION_CODE[block.table]
                     current = None
-                    if not first:
+                    # Only holding registers and coils can have been written by a client;
+                    # the other tables hold what the simulator wrote: no need to read back.
+                    if not first and block.table in CLIENT_WRITABLE:
                         got = await server.async_getValues(
                             device.device_id, fc, block.address, block.count
                         )
@@ -258,7 +264,8 @@ class SimulatorServer:
                             current[index] = run[2]
                         elif current[index] in (run[1], run[2]):
                             model.set_running(current[index] == run[2])
-                    values = model.sample(now_s=now_s).values()
+                    if values is None:  # holding first: after set_running
+                        values = model.sample(now_s=now_s).values()
                     regs = block_values(
                         block, values, now_s=now_s, current=None if first else current
                     )

@@ -23,6 +23,10 @@ Schema:
 
 from __future__ import annotations
 
+import operator
+
+import orjson
+
 from contracts.alarms import AlarmEvent, decode_alarm
 from contracts.influx_schema import (
     ALARMS,
@@ -41,7 +45,7 @@ from contracts.line_protocol import (
     string_field,
     tag_set,
 )
-from contracts.readings import Reading
+from contracts.readings import Quality, Reading
 
 _READINGS = escape_measurement(READINGS)
 _ALARMS = escape_measurement(ALARMS)
@@ -70,6 +74,10 @@ def reading_line(reading: Reading) -> str:
     Fields keep the reading's sensor order (InfluxDB does not care about field order).
     """
     quality = reading.quality
+    if not reading.texts and (not quality or _all_good(quality)):
+        fast = _float_fields(reading.values)
+        if fast is not None:
+            return _READINGS + _reading_tags(reading) + " " + fast + " " + str(reading.ts_ms)
     fields: list[str] = []
     for sensor, value in reading.values.items():
         text = repr(float(value))
@@ -87,6 +95,39 @@ def reading_line(reading: Reading) -> str:
             if q != "good":
                 fields.append(escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q))
     return _READINGS + _reading_tags(reading) + " " + ",".join(fields) + " " + str(reading.ts_ms)
+
+
+def _all_good(quality: dict[str, Quality]) -> bool:
+    return list(quality.values()).count("good") == len(quality)
+
+
+# The ``key=`` prefixes of each set of sensor names seen (a machine sends the same names in
+# every reading), bounded; ``None`` for names that need escaping (the per-value path).
+_PREFIXES: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+_MAX_PREFIXES = 16_384
+
+
+def _float_fields(values: dict[str, float]) -> str | None:
+    """The field set of ``values`` when all are floats, formatted by orjson in one call
+    (shortest round-trip digits, as ``repr``): a third of the per-value path's time with
+    thirty values. ``None`` where orjson's text would differ from ``float_field``'s:
+    exponents (``1e-7`` against ``1e-07``), small numbers written out (``0.00001``), and
+    values of other types."""
+    names = tuple(values)
+    prefixes = _PREFIXES.get(names, ())
+    if prefixes == ():
+        if len(_PREFIXES) >= _MAX_PREFIXES:
+            _PREFIXES.clear()
+        plain = all(escape_key(n) == n for n in names)
+        prefixes = _PREFIXES[names] = tuple(n + "=" for n in names) if plain else None
+    if prefixes is None or set(map(type, values.values())) != {float}:
+        return None
+    data = orjson.dumps(list(values.values()))
+    if b"e" in data or b"0.0000" in data:
+        return None
+    texts = data[1:-1].decode().split(",")
+    line = ",".join(map(operator.add, prefixes, texts)).replace(".0,", ",")
+    return line[:-2] if line.endswith(".0") else line
 
 
 def alarm_line(event: AlarmEvent) -> str:

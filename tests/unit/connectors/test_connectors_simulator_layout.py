@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.config.devices import load_devices, parse_devices
-from connectors.modbus.decoding import decode
+from connectors.modbus.decoding import decode, encode
 from connectors.simulator.layout import block_values, table_blocks
 from connectors.simulator.model import extra_signal
 from connectors.simulator.server import Endpoint, SimulatorServer
@@ -51,6 +51,33 @@ def test_values_beyond_the_type_are_clamped() -> None:
     holding, _ = table_blocks(device)
     regs = block_values(holding, {"temperature_c": 1.0, "spindle_rpm": -50.0}, now_s=0.0)
     assert regs[10] == 0
+
+
+FLOATS = """
+devices:
+  - machine_id: 9
+    host: 127.0.0.1
+    registers:
+      - {name: a_c, address: 0, type: float32, table: input}
+      - {name: b_c, address: 2, type: float32, table: input, byte_order: DCBA}
+      - {name: c_c, address: 4, type: float32, table: input, scale: 0.5}
+"""
+
+
+@pytest.mark.parametrize("value", [0.0, -1.5, 71.25, 1e-40, 0.1, 3.5e38, -3.5e38, 1e300])
+def test_float32_registers_hold_what_the_generic_encoder_writes(value: float) -> None:
+    (device,) = parse_devices(FLOATS, source="inline.yaml")
+    (inputs,) = table_blocks(device)
+    regs = block_values(inputs, {"a_c": value, "b_c": value, "c_c": value}, now_s=0.0)
+    for i, (order, scale) in enumerate((("ABCD", 1.0), ("DCBA", 1.0), ("ABCD", 0.5))):
+        expected = encode(
+            value,
+            data_type="float32",
+            byte_order=order,
+            scale=scale,
+            clamp=True,  # type: ignore[arg-type]
+        )
+        assert regs[2 * i : 2 * i + 2] == expected
 
 
 def test_devices_are_grouped_by_address_and_port_override() -> None:

@@ -91,3 +91,33 @@ def test_a_reading_needs_a_value_or_a_text() -> None:
     body = {"machine_id": "42", "ts": "2025-12-20T14:30:00.000Z", "values": {}}
     with pytest.raises(ContractError, match="values: required"):
         decode_reading(orjson.dumps(body))
+
+
+def _wire(values: dict[str, object], quality: dict[str, object] | None = None) -> bytes:
+    reading = {"machine_id": "42", "ts": "2026-01-05T10:00:00.000Z", "values": values}
+    if quality is not None:
+        reading["quality"] = quality
+    return orjson.dumps(reading)
+
+
+@pytest.mark.parametrize(
+    ("values", "quality", "field"),
+    [
+        ({"a_c": 1.0, "b_c": True}, None, "b_c"),
+        ({"a_c": 1.0, "b_c": "7"}, None, "b_c"),
+        ({"a_c": 1.0, "b_c": [1]}, None, "b_c"),
+        ({"a_c": 1.0, "b_c": 2}, {"b_c": "fine"}, "quality.b_c"),
+        ({"a_c": 1.0, "b_c": 2}, {"b_c": ["good"]}, "quality.b_c"),
+        ({"a_c": 1.0, "b_c": 2}, {"c_c": "good"}, "quality.c_c"),
+    ],
+)
+def test_names_seen_before_still_have_their_values_and_qualities_checked(
+    values: dict[str, object], quality: dict[str, object] | None, field: str
+) -> None:
+    # The names of a machine are checked once; every value and quality still is.
+    seen = decode_reading(_wire({"a_c": 1.0, "b_c": 2}, {"a_c": "good", "b_c": "bad"}))
+    assert seen.values == {"a_c": 1.0, "b_c": 2.0}
+    assert type(seen.values["b_c"]) is float
+    assert seen.quality == {"a_c": "good", "b_c": "bad"}
+    with pytest.raises(ContractError, match=field):
+        decode_reading(_wire(values, quality))

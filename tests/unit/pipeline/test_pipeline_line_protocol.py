@@ -1,5 +1,7 @@
+import math
 import random
 import string
+import struct
 
 import pytest
 from influxdb_client import Point, WritePrecision
@@ -247,3 +249,25 @@ def test_text_tags_are_string_fields_like_the_client_writes_them():
     point.field("batch_id_quality", "bad")
     reference = point.time(TS, WritePrecision.MS).to_line_protocol()
     assert normalised(reading_line(r)) == normalised(reference)
+
+
+def test_many_values_of_any_magnitude_match_the_client_reference():
+    # Readings of dozens of floats, all good, take the one-call path; values of every
+    # magnitude (exponents, small numbers, whole numbers, -0.0) must read as before.
+    rng = random.Random(30)
+    plain = [0.0, -0.0, 3.0, 1e-4, 0.00012, 1e15, 123456789.0]
+    odd = [1e-5, 9.99e-5, 1e16, 1.5e16, 1e-7, 5e-324, 1e308]
+    for n in range(300):
+        values = {f"tag_{i:02d}": rng.choice(plain) for i in range(4)}
+        for i in range(4, 30):
+            value = round(rng.uniform(-1e6, 1e6), rng.randint(0, 6))
+            if n % 3 == 0:  # exponents and small numbers: the per-value path
+                bits = rng.getrandbits(64)
+                value = struct.unpack("<d", bits.to_bytes(8, "little"))[0]
+                value = value if math.isfinite(value) else rng.choice(odd)
+            values[f"tag_{i:02d}"] = value
+        quality = dict.fromkeys(values, "good")
+        r = Reading(machine_id="42", ts_ms=TS + n, values=values, quality=quality, plant="p")
+        assert normalised(reading_line(r)) == normalised(reference_reading_line(r))
+        expected = ",".join(f"{k}={float_field(v)}" for k, v in values.items())
+        assert reading_line(r).split(" ")[1] == expected
