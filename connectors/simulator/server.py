@@ -36,6 +36,7 @@ from connectors.config.register_types import BIT_TABLES, Table
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.simulator.faults import ExceptionEpisode, exception_code
 from connectors.simulator.layout import FUNCTION_CODE, block_values, run_register, table_blocks
+from connectors.simulator.loop_server import LoopModbusTcpServer
 from connectors.simulator.model import MachineModel
 from contracts.errors import ConfigError
 
@@ -174,7 +175,9 @@ class SimulatorServer:
             )
         else:
             framer = FramerType.SOCKET if endpoint.protocol == "tcp" else FramerType.RTU
-            server = ModbusTcpServer(sims, framer=framer, address=(endpoint.host, endpoint.port))
+            server = LoopModbusTcpServer(
+                sims, framer=framer, address=(endpoint.host, endpoint.port)
+            )
         await server.serve_forever(background=True)
         self._servers[endpoint] = server
         logger.info(

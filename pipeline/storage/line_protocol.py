@@ -24,6 +24,7 @@ Schema:
 from __future__ import annotations
 
 import operator
+import re
 
 import orjson
 
@@ -105,6 +106,8 @@ def _all_good(quality: dict[str, Quality]) -> bool:
 # every reading), bounded; ``None`` for names that need escaping (the per-value path).
 _PREFIXES: dict[tuple[str, ...], tuple[str, ...] | None] = {}
 _MAX_PREFIXES = 16_384
+# A number below 1e-4 written out by orjson (``0.00001``), which ``repr`` writes ``1e-05``.
+_WRITTEN_OUT = re.compile(rb"[\[,-]0\.0000")
 
 
 def _float_fields(values: dict[str, float]) -> str | None:
@@ -123,7 +126,7 @@ def _float_fields(values: dict[str, float]) -> str | None:
     if prefixes is None or set(map(type, values.values())) != {float}:
         return None
     data = orjson.dumps(list(values.values()))
-    if b"e" in data or b"0.0000" in data:
+    if b"e" in data or (b"0.0000" in data and _WRITTEN_OUT.search(data)):
         return None
     texts = data[1:-1].decode().split(",")
     line = ",".join(map(operator.add, prefixes, texts)).replace(".0,", ",")

@@ -247,3 +247,30 @@ async def test_a_silent_device_does_not_delay_the_others_and_its_return_is_picke
             await server_b.shutdown()
     assert poller_a.stats.transport_errors == 0
     assert [r.seq for r in polling.readings["43"][:3]] == [1, 2, 3]
+
+
+async def test_a_machine_of_thirty_tags_is_read_in_one_block_and_answered_in_the_loop(
+    polling: Polling, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The benchmarks' machines: the example lathe's tags plus float32 input registers in
+    # one block; the simulator answers every request as a task of its own loop.
+    from bench.load import devices_file
+
+    def cross_thread(*_args: object) -> None:
+        raise AssertionError("the simulator answered through run_coroutine_threadsafe")
+
+    monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", cross_thread)
+    port = free_port()
+    path = devices_file(tmp_path / "devices.yaml", ["m1"], port=port, poll_interval_s=0.1, tags=30)
+    (device,) = load_devices(path)
+    async with serving([device], seed=1):
+        poller = polling.start(device)
+        await _until(lambda: len(polling.readings["m1"]) >= 3)
+    reading = polling.readings["m1"][2]
+    assert len(reading.values) == 30
+    assert set(reading.quality.values()) == {"good"}
+    extra = {k: v for k, v in reading.values.items() if k.startswith("tag_")}
+    assert len(extra) == 22
+    assert all(40.0 <= v <= 60.0 for v in extra.values())
+    inputs = [r for r in poller.requests if r.table == "input"]
+    assert [(r.address, r.count) for r in inputs] == [(0, 44)]

@@ -255,7 +255,7 @@ def test_many_values_of_any_magnitude_match_the_client_reference():
     # Readings of dozens of floats, all good, take the one-call path; values of every
     # magnitude (exponents, small numbers, whole numbers, -0.0) must read as before.
     rng = random.Random(30)
-    plain = [0.0, -0.0, 3.0, 1e-4, 0.00012, 1e15, 123456789.0]
+    plain = [0.0, -0.0, 3.0, 1e-4, 0.00012, 50.0000114440918, 1e15, 123456789.0]
     odd = [1e-5, 9.99e-5, 1e16, 1.5e16, 1e-7, 5e-324, 1e308]
     for n in range(300):
         values = {f"tag_{i:02d}": rng.choice(plain) for i in range(4)}
