@@ -22,7 +22,7 @@ import functools
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,7 +35,13 @@ from connectors.config.devices import Device
 from connectors.config.register_types import BIT_TABLES, Table
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.simulator.faults import ExceptionEpisode, exception_code
-from connectors.simulator.layout import FUNCTION_CODE, block_values, run_register, table_blocks
+from connectors.simulator.layout import (
+    FUNCTION_CODE,
+    TableBlock,
+    block_values,
+    run_register,
+    table_blocks,
+)
 from connectors.simulator.loop_server import LoopModbusTcpServer
 from connectors.simulator.model import MachineModel
 from contracts.errors import ConfigError
@@ -103,6 +109,23 @@ def _model(machine_id: str, seed: int, overheat_every_s: float) -> MachineModel:
     return MachineModel(seed=f"{seed}:{machine_id}", overheat_every_s=every_s, start_s=-phase_s)
 
 
+def _alike_blocks(
+    blocks: Iterable[Sequence[TableBlock]], models: Iterable[MachineModel]
+) -> dict[int, int]:
+    """The blocks (by id) whose registers are the same on every device with an equal block,
+    mapped to one id per such group: read-only tables of tags the model does not drive
+    (:func:`~connectors.simulator.model.extra_signal` and text tags depend on the name and
+    the time only)."""
+    modelled = {name for model in models for name in model.state.values()}
+    first: dict[TableBlock, int] = {}
+    out = {}
+    for block in (b for device_blocks in blocks for b in device_blocks):
+        if block.table in CLIENT_WRITABLE or any(r.name in modelled for r in block.registers):
+            continue
+        out[id(block)] = first.setdefault(block, id(block))
+    return out
+
+
 class SimulatorServer:
     """Serves simulated machines; :meth:`start`, then :meth:`run` or :meth:`tick`."""
 
@@ -150,6 +173,7 @@ class SimulatorServer:
             group.append(device)
         self._models = {d.machine_id: _model(d.machine_id, seed, overheat_every_s) for d in devices}
         self._blocks = {d.machine_id: table_blocks(d) for d in devices}
+        self._alike = _alike_blocks(self._blocks.values(), self._models.values())
         self._servers: dict[Endpoint, ModbusTcpServer | ModbusSerialServer] = {}
         self._t0_s = 0.0
 
@@ -242,6 +266,8 @@ class SimulatorServer:
 
     async def _tick(self, *, first: bool) -> None:
         now_s = asyncio.get_running_loop().time() - self._t0_s
+        # Registers of the blocks alike on every device, computed once a tick.
+        alike: dict[int, list[int]] = {}
         for endpoint, devices in self._groups.items():
             server = self._servers.get(endpoint)
             if server is None:
@@ -269,9 +295,14 @@ class SimulatorServer:
                             model.set_running(current[index] == run[2])
                     if values is None:  # holding first: after set_running
                         values = model.sample(now_s=now_s).values()
-                    regs = block_values(
-                        block, values, now_s=now_s, current=None if first else current
-                    )
+                    twin = self._alike.get(id(block))
+                    regs = alike.get(twin) if twin is not None else None
+                    if regs is None:
+                        regs = block_values(
+                            block, values, now_s=now_s, current=None if first else current
+                        )
+                        if twin is not None:
+                            alike[twin] = regs
                     if first and run is not None and block.table == "holding":
                         regs[run[0] - block.address] = run[2]
                     if block.table in BIT_TABLES:

@@ -110,3 +110,19 @@ def test_port_override_refuses_two_devices_on_one_unit_id() -> None:
     other = example.model_copy(update={"machine_id": "43", "port": 5021})
     with pytest.raises(ConfigError, match="device 43: device_id: 1 is also used by device 42"):
         SimulatorServer([example, other], port_override=15020)
+
+
+def test_read_only_blocks_of_unmodelled_tags_are_computed_once_for_all_devices(
+    tmp_path: Path,
+) -> None:
+    from bench.load import devices_file
+    from connectors.simulator.server import _alike_blocks
+
+    path = devices_file(tmp_path / "d.yaml", ["m1", "m2"], port=5020, poll_interval_s=1, tags=30)
+    one, two = (table_blocks(d) for d in load_devices(path))
+    server = SimulatorServer(load_devices(path))
+    alike = _alike_blocks([one, two], [server.model("m1"), server.model("m2")])
+    # input: the float32 block of extra tags; holding, coil and discrete: the lathe's
+    inputs = [next(b for b in blocks if b.table == "input") for blocks in (one, two)]
+    assert alike == {id(inputs[0]): id(inputs[0]), id(inputs[1]): id(inputs[0])}
+    assert block_values(inputs[0], {}, now_s=7.0) == block_values(inputs[1], {}, now_s=7.0)
