@@ -72,13 +72,20 @@ def reading_line(reading: Reading) -> str:
     """One ``readings`` point: a float field per sensor, a string field per text tag, a
     quality field for each one not good.
 
-    Fields keep the reading's sensor order (InfluxDB does not care about field order).
+    Fields keep the reading's sensor order (InfluxDB does not care about field order);
+    where the values are formatted in one call, the quality fields follow them.
     """
     quality = reading.quality
-    if not reading.texts and (not quality or _all_good(quality)):
-        fast = _float_fields(reading.values)
-        if fast is not None:
-            return _READINGS + _reading_tags(reading) + " " + fast + " " + str(reading.ts_ms)
+    values = reading.values
+    fast = None if reading.texts else _float_fields(values)
+    if fast is not None:
+        if quality and not _all_good(quality):
+            fast += "".join(
+                "," + escape_key(sensor + QUALITY_SUFFIX) + "=" + string_field(q)
+                for sensor, q in quality.items()
+                if q != "good" and sensor in values
+            )
+        return _READINGS + _reading_tags(reading) + " " + fast + " " + str(reading.ts_ms)
     fields: list[str] = []
     for sensor, value in reading.values.items():
         text = repr(float(value))

@@ -267,7 +267,10 @@ def test_many_values_of_any_magnitude_match_the_client_reference():
                 value = value if math.isfinite(value) else rng.choice(odd)
             values[f"tag_{i:02d}"] = value
         quality = dict.fromkeys(values, "good")
+        if n % 2:  # some values stale or bad: a quality field each
+            quality.update({k: rng.choice(["stale", "bad"]) for k in rng.sample(list(values), 3)})
         r = Reading(machine_id="42", ts_ms=TS + n, values=values, quality=quality, plant="p")
         assert normalised(reading_line(r)) == normalised(reference_reading_line(r))
-        expected = ",".join(f"{k}={float_field(v)}" for k, v in values.items())
-        assert reading_line(r).split(" ")[1] == expected
+        expected = [f"{k}={float_field(v)}" for k, v in values.items()]
+        expected += [f'{k}_quality="{q}"' for k, q in quality.items() if q != "good"]
+        assert sorted(reading_line(r).split(" ")[1].split(",")) == sorted(expected)
