@@ -164,8 +164,6 @@ def committed_total(bootstrap: str, group: str, topic: str) -> int:
 def influx_count_readings(settings: CommonSettings, tag: str, *, timeout_s: float = 60) -> int:
     """Readings of machines tagged ``tag`` stored in the telemetry bucket (one row per
     reading, counted on ``temperature_c``, which every reading carries)."""
-    from influxdb_client import InfluxDBClient
-
     flux = (
         f'from(bucket: "{settings.influx_bucket}") |> range(start: 0) '
         f'|> filter(fn: (r) => r._measurement == "{influx_schema.READINGS}" '
@@ -173,21 +171,12 @@ def influx_count_readings(settings: CommonSettings, tag: str, *, timeout_s: floa
         f"|> filter(fn: (r) => r.machine_id =~ /^{tag}-/) "
         "|> group() |> count()"
     )
-    with InfluxDBClient(
-        url=settings.influx_url,
-        token=settings.influx_token.get_secret_value(),
-        org=settings.influx_org,
-        timeout=int(timeout_s * 1000),
-    ) as client:
-        tables = client.query_api().query(flux)
-        return int(sum(rec.get_value() for t in tables for rec in t.records))
+    return _influx_count(settings, flux, timeout_s)
 
 
 def influx_count_points(settings: CommonSettings, tag: str, *, timeout_s: float = 120) -> int:
     """Values (data points: every field of every reading but the ``_quality`` fields of
     values not good) of machines tagged ``tag`` stored in the telemetry bucket."""
-    from influxdb_client import InfluxDBClient
-
     flux = (
         f'from(bucket: "{settings.influx_bucket}") |> range(start: 0) '
         f'|> filter(fn: (r) => r._measurement == "{influx_schema.READINGS}") '
@@ -195,6 +184,13 @@ def influx_count_points(settings: CommonSettings, tag: str, *, timeout_s: float 
         f"and not r._field =~ /{influx_schema.QUALITY_SUFFIX}$/) "
         '|> count() |> group() |> sum(column: "_value")'
     )
+    return _influx_count(settings, flux, timeout_s)
+
+
+def _influx_count(settings: CommonSettings, flux: str, timeout_s: float) -> int:
+    """The sum of the values of a counting Flux query's rows."""
+    from influxdb_client import InfluxDBClient
+
     with InfluxDBClient(
         url=settings.influx_url,
         token=settings.influx_token.get_secret_value(),

@@ -53,15 +53,13 @@ def test_values_beyond_the_type_are_clamped() -> None:
     assert regs[10] == 0
 
 
-FLOATS = """
-devices:
-  - machine_id: 9
-    host: 127.0.0.1
-    registers:
-      - {name: a_c, address: 0, type: float32, table: input}
-      - {name: b_c, address: 2, type: float32, table: input, byte_order: DCBA}
-      - {name: c_c, address: 4, type: float32, table: input, scale: 0.5}
-"""
+# MIXED's device, with float32 input registers of three byte orders and scales instead.
+FLOATS = MIXED.split("    registers:")[0] + (
+    "    registers:\n"
+    "      - {name: a_c, address: 0, type: float32, table: input}\n"
+    "      - {name: b_c, address: 2, type: float32, table: input, byte_order: DCBA}\n"
+    "      - {name: c_c, address: 4, type: float32, table: input, scale: 0.5}\n"
+)
 
 
 @pytest.mark.parametrize("value", [0.0, -1.5, 71.25, 1e-40, 0.1, 3.5e38, -3.5e38, 1e300])
