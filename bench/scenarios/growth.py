@@ -23,13 +23,14 @@ _SOURCE = ("simulator", "connector")
 
 def limiting_stage(r: dict[str, Any], cpu: dict[str, float]) -> str:
     """The stage that held a step back: none if it stored 95% of the offered load; else the
-    busiest process of the side that fell short (the machines' side if the connector
-    produced less than 95% of it, else the side that carries and stores)."""
-    offered = r["offered_readings_s"]
+    busiest process of the side that fell further short: the machines' side (the connector
+    produced a smaller share of the offered load than the worker stored of what it
+    produced), or the side that carries and stores."""
+    offered, produced = r["offered_readings_s"], r["produced_readings_s"]
     if r["stored_readings_s"] >= 0.95 * offered:
         return "none (kept up)"
-    source = r["produced_readings_s"] < 0.95 * offered
-    side = {n: v for n, v in cpu.items() if (n.startswith(_SOURCE)) == source} or cpu
+    source = produced / offered < r["stored_readings_s"] / max(produced, 1e-9)
+    side = {n: v for n, v in cpu.items() if n.startswith(_SOURCE) == source} or cpu
     busiest = max(side, key=lambda n: side[n])
     return f"{busiest} ({side[busiest]:.0f}% of a core)"
 
