@@ -14,6 +14,8 @@ from connectors.modbus.decoding import encode, encode_string
 from connectors.simulator.model import extra_signal, text_signal
 
 FUNCTION_CODE: dict[Table, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
+# The tables a Modbus client can write (function codes 5, 6, 15, 16).
+CLIENT_WRITABLE: frozenset[Table] = frozenset(("holding", "coil"))
 # Float registers in the Modbus order, unscaled (most simulated tags): packed with one
 # struct call instead of pymodbus' generic conversion, which was a third of the simulator's
 # time with thirty tags a machine.
@@ -57,6 +59,22 @@ def table_blocks(device: Device) -> tuple[TableBlock, ...]:
             end = max(addresses) + 1
             blocks.append(TableBlock(table, start, end - start, regs))
     return tuple(blocks)
+
+
+def keeps_client_writes(block: TableBlock, run_address: int | None = None) -> bool:
+    """Whether a client's writes to ``block`` must survive the simulator's update: it is a
+    table clients write (holding, coil) with a writable tag, a register of no tag, or the
+    run register at ``run_address``. Otherwise every register is the model's, rewritten."""
+    if block.table not in CLIENT_WRITABLE:
+        return False
+    if any(r.writable for r in block.registers):
+        return True
+    if run_address is not None and block.address <= run_address < block.address + block.count:
+        return True
+    covered: set[int] = set()
+    for r in block.registers:
+        covered.update(range(r.address, r.end))
+    return len(covered) < block.count
 
 
 def block_values(

@@ -36,9 +36,11 @@ from connectors.config.register_types import BIT_TABLES, Table
 from connectors.lifecycle import sleep_unless_stopped
 from connectors.simulator.faults import ExceptionEpisode, exception_code
 from connectors.simulator.layout import (
+    CLIENT_WRITABLE,
     FUNCTION_CODE,
     TableBlock,
     block_values,
+    keeps_client_writes,
     run_register,
     table_blocks,
 )
@@ -47,9 +49,6 @@ from connectors.simulator.model import MachineModel
 from contracts.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-# The tables a Modbus client can write (function codes 5, 6, 15, 16).
-CLIENT_WRITABLE: frozenset[Table] = frozenset(("holding", "coil"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,9 +278,9 @@ class SimulatorServer:
                 for block in self._blocks[device.machine_id]:
                     fc = FUNCTION_CODE[block.table]
                     current = None
-                    # Only holding registers and coils can have been written by a client;
-                    # the other tables hold what the simulator wrote: no need to read back.
-                    if not first and block.table in CLIENT_WRITABLE:
+                    # Read back only where what a client wrote must stay.
+                    run_address = None if run is None else run[0]
+                    if not first and keeps_client_writes(block, run_address):
                         got = await server.async_getValues(
                             device.device_id, fc, block.address, block.count
                         )

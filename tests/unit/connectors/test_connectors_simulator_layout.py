@@ -8,7 +8,7 @@ import pytest
 
 from connectors.config.devices import load_devices, parse_devices
 from connectors.modbus.decoding import decode, encode
-from connectors.simulator.layout import block_values, table_blocks
+from connectors.simulator.layout import block_values, keeps_client_writes, table_blocks
 from connectors.simulator.model import extra_signal
 from connectors.simulator.server import Endpoint, SimulatorServer
 from contracts.errors import ConfigError
@@ -124,3 +124,16 @@ def test_read_only_blocks_of_unmodelled_tags_are_computed_once_for_all_devices(
     inputs = [next(b for b in blocks if b.table == "input") for blocks in (one, two)]
     assert alike == {id(inputs[0]): id(inputs[0]), id(inputs[1]): id(inputs[0])}
     assert block_values(inputs[0], {}, now_s=7.0) == block_values(inputs[1], {}, now_s=7.0)
+
+
+def test_only_blocks_a_client_may_have_written_in_are_read_back() -> None:
+    (lathe,) = load_devices(REPO / "devices.example.yaml")
+    run = 20  # the holding register the lathe's stop and start commands write
+    kept = {b.table: keeps_client_writes(b, run) for b in table_blocks(lathe)}
+    # holding: a writable feed override, the run register, unused registers; the coil is
+    # the model's running state, the discrete input and input tables clients cannot write
+    assert kept == {"holding": True, "coil": False, "discrete": False}
+    (device,) = parse_devices(MIXED, source="inline.yaml")
+    holding, inputs = table_blocks(device)
+    assert keeps_client_writes(holding)  # registers 12-19 belong to no tag
+    assert not keeps_client_writes(inputs)
