@@ -173,6 +173,13 @@ class SimulatorServer:
         self._models = {d.machine_id: _model(d.machine_id, seed, overheat_every_s) for d in devices}
         self._blocks = {d.machine_id: table_blocks(d) for d in devices}
         self._alike = _alike_blocks(self._blocks.values(), self._models.values())
+        # The blocks (by id) read back before each update, to keep what clients wrote.
+        self._read_back = {
+            id(block)
+            for d in devices
+            for block in self._blocks[d.machine_id]
+            if keeps_client_writes(block, None if (run := run_register(d)) is None else run[0])
+        }
         self._servers: dict[Endpoint, ModbusTcpServer | ModbusSerialServer] = {}
         self._t0_s = 0.0
 
@@ -279,8 +286,7 @@ class SimulatorServer:
                     fc = FUNCTION_CODE[block.table]
                     current = None
                     # Read back only where what a client wrote must stay.
-                    run_address = None if run is None else run[0]
-                    if not first and keeps_client_writes(block, run_address):
+                    if not first and id(block) in self._read_back:
                         got = await server.async_getValues(
                             device.device_id, fc, block.address, block.count
                         )
