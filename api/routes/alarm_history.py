@@ -23,7 +23,10 @@ from contracts.patterns import is_sensor_name
 from contracts.readings import normalize_machine_id
 from contracts.timefmt import format_ts, now_ms
 
-router = APIRouter(prefix="/api", tags=["alarms"])
+# Every route answers orjson and may refuse its query (422) or find InfluxDB down (503).
+router = APIRouter(
+    prefix="/api", tags=["alarms"], default_response_class=OrjsonResponse, responses=QUERY_ERRORS
+)
 
 _SEVERITIES = frozenset(get_args(Severity))
 _EVENTS = frozenset(get_args(AlarmEventKind))
@@ -46,12 +49,7 @@ def _filter(start: str, stop: str, *, plant: str | None = None, **more: Any) -> 
     return query
 
 
-@router.get(
-    "/alarms/journal",
-    response_class=OrjsonResponse,
-    response_model=JournalOut,
-    responses=QUERY_ERRORS,
-)
+@router.get("/alarms/journal", response_model=JournalOut)
 async def alarm_journal(
     identity: Principal,
     history: HistoryDep,
@@ -100,12 +98,7 @@ async def alarm_journal(
     )
 
 
-@router.get(
-    "/alarm-health",
-    response_class=OrjsonResponse,
-    response_model=AlarmHealthOut,
-    responses=QUERY_ERRORS,
-)
+@router.get("/alarm-health", response_model=AlarmHealthOut)
 async def alarm_health_kpis(
     identity: Engineer,
     history: HistoryDep,
