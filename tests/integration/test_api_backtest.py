@@ -19,7 +19,6 @@ from test_pipeline_alarms import worker
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.thresholds import backtest
 from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
@@ -66,7 +65,6 @@ def test_backtest_matches_the_worker_and_a_lowered_threshold_raises_more(
     service_env: dict[str, str],
     tmp_path: Path,
     admin_key: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s = common_settings
     machine = f"bt-{uuid.uuid4().hex[:8]}"
@@ -118,8 +116,12 @@ def test_backtest_matches_the_worker_and_a_lowered_threshold_raises_more(
             lambda: _scalar(influx, raised_by_worker), in_force, "alarms the worker raised"
         )
 
-        # More readings than a backtest replays are refused before they are fetched.
-        monkeypatch.setattr(backtest, "MAX_READINGS", SECONDS - 1)
+    # More readings than a backtest replays are refused before they are fetched.
+    fewer = settings.model_copy(update={"backtest_max_readings": SECONDS - 1})
+    with (
+        ServerThread(create_app(fewer)) as server,
+        httpx.Client(base_url=server.url, headers={"X-API-Key": admin_key}, timeout=60) as http,
+    ):
         refused = http.post(
             f"/api/machines/{machine}/thresholds/temperature_c/backtest",
             json={"rule": {}, **window},
