@@ -92,7 +92,7 @@ async def backtest_thresholds(
         query,
         proposed=proposed,
         in_force=in_force,
-        limits=BacktestLimits(max_readings=services.settings.backtest_max_readings),
+        limits=BacktestLimits(max_readings=services.settings.api_backtest_max_readings),
         pool=services.backtests,
     )
     answer["in_force_rule"] = (

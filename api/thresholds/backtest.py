@@ -37,7 +37,7 @@ DAY_MS = 86_400_000
 class BacktestLimits:
     """What one backtest may take on; a range beyond them is refused before it is fetched."""
 
-    # Readings of the sensor in the range (ApiSettings.backtest_max_readings).
+    # Readings of the sensor in the range (ApiSettings.api_backtest_max_readings).
     max_readings: int
     max_range_days: int = 31
     # Raise events listed per side; the counts cover them all.

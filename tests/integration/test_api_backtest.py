@@ -117,7 +117,7 @@ def test_backtest_matches_the_worker_and_a_lowered_threshold_raises_more(
         )
 
     # More readings than a backtest replays are refused before they are fetched.
-    fewer = settings.model_copy(update={"backtest_max_readings": SECONDS - 1})
+    fewer = settings.model_copy(update={"api_backtest_max_readings": SECONDS - 1})
     with (
         ServerThread(create_app(fewer)) as server,
         httpx.Client(base_url=server.url, headers={"X-API-Key": admin_key}, timeout=60) as http,
