@@ -21,7 +21,7 @@ from contracts.alarms import AlarmEventKind, Severity
 from contracts.errors import ContractError
 from contracts.patterns import is_sensor_name
 from contracts.readings import normalize_machine_id
-from contracts.timefmt import format_ts, now_ms
+from contracts.timefmt import datetime_ms, format_ts, now_ms
 
 # Every route answers orjson and may refuse its query (422) or find InfluxDB down (503).
 router = APIRouter(
@@ -89,8 +89,8 @@ async def alarm_journal(
         rows.sort(key=lambda row: row["ts"], reverse=True)
     return OrjsonResponse(
         {
-            "start": format_ts(int(query.start.timestamp() * 1000)),
-            "stop": format_ts(int(query.stop.timestamp() * 1000)),
+            "start": format_ts(datetime_ms(query.start)),
+            "stop": format_ts(datetime_ms(query.stop)),
             "limit": limit,
             "truncated": len(rows) > limit,
             "events": rows[:limit],
@@ -120,8 +120,8 @@ async def alarm_health_kpis(
     )
     if len(readers) > 1:
         events.sort(key=lambda e: e.ts_ms)
-    start_ms = int(query.start.timestamp() * 1000)
-    stop_ms = int(query.stop.timestamp() * 1000)
+    start_ms = datetime_ms(query.start)
+    stop_ms = datetime_ms(query.stop)
     return OrjsonResponse(
         alarm_health(events, start_ms=start_ms, stop_ms=stop_ms, now_ms=now_ms(), plant=plant)
     )

@@ -13,7 +13,7 @@ import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from alarmrules.backtest import BacktestResult, replay_each
@@ -26,7 +26,7 @@ from api.thresholds.pool import BacktestPool
 from contracts.influx_schema import QUALITY_SUFFIX, READINGS
 from contracts.readings import Quality, Reading
 from contracts.thresholds import SensorThresholds
-from contracts.timefmt import format_ts
+from contracts.timefmt import datetime_ms, format_ts
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ async def run_backtest(
         raise InvalidInputError("stop: must be after start")
     if span_ms > limits.max_range_days * DAY_MS:
         raise InvalidInputError(f"start: the range may span at most {limits.max_range_days} days")
-    until_ms = int(query.stop.astimezone(UTC).timestamp() * 1000)
+    until_ms = datetime_ms(query.stop)
     started = time.perf_counter()
     try:
         held = count_from_csv(
@@ -284,7 +284,7 @@ async def run_backtest(
     return {
         "machine_id": machine_id_json(query.machine_id),
         "sensor": query.sensor,
-        "start": format_ts(int(query.start.timestamp() * 1000)),
+        "start": format_ts(datetime_ms(query.start)),
         "stop": format_ts(until_ms),
         "readings": readings,
         "proposed": side_view(new),
