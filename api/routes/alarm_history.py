@@ -13,7 +13,7 @@ from api.alarms.history_models import AlarmHealthOut, JournalOut
 from api.alarms.journal import JournalFilter, event_rows, events_flux, journal_flux, journal_rows
 from api.deps import Engineer, HistoryDep, Principal
 from api.errors import InvalidInputError
-from api.history.params import parse_instant
+from api.history.params import parse_range
 from api.queryparams import comma_choices
 from api.responses import OrjsonResponse
 from api.route_errors import QUERY_ERRORS
@@ -37,16 +37,8 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 def _filter(start: str, stop: str, *, plant: str | None = None, **more: Any) -> JournalFilter:
-    now = datetime.now(UTC)
-    query = JournalFilter(
-        start=parse_instant(start, param="start", now=now),
-        stop=parse_instant(stop, param="stop", now=now),
-        plant=plant,
-        **more,
-    )
-    if query.stop <= query.start:
-        raise InvalidInputError("stop: must be after start")
-    return query
+    start_at, stop_at = parse_range(start, stop, now=datetime.now(UTC))
+    return JournalFilter(start=start_at, stop=stop_at, plant=plant, **more)
 
 
 @router.get("/alarms/journal", response_model=JournalOut)

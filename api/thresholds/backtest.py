@@ -239,7 +239,7 @@ async def run_backtest(
     (None: a thread); the answer of the backtest route."""
     span_ms = (query.stop - query.start).total_seconds() * 1000
     if span_ms <= 0:
-        raise InvalidInputError("stop: must be after start")
+        raise InvalidInputError("start: must be before stop")
     if span_ms > limits.max_range_days * DAY_MS:
         raise InvalidInputError(f"start: the range may span at most {limits.max_range_days} days")
     until_ms = datetime_ms(query.stop)

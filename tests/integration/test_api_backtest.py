@@ -153,6 +153,6 @@ def test_backtest_refuses_a_bad_rule_and_range(
         assert too_long.status_code == 422
         assert too_long.json()["detail"] == "start: the range may span at most 31 days"
         backwards = http.post(url, json={"rule": {}, "start": "-1h", "stop": "-2h"})
-        assert backwards.json()["detail"] == "stop: must be after start"
+        assert backwards.json()["detail"] == "start: must be before stop"
         unknown = http.post(url, json={"rule": {"limits": {"higher": {"value": 1}}}})
         assert unknown.status_code == 422 and "higher" in unknown.json()["detail"]
