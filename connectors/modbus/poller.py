@@ -241,10 +241,10 @@ class DevicePoller:
         forgotten here. While nothing holds it the poller has not got to the scan yet, and
         while each request is answered in time the scan is merely slow (the connector is
         behind, or pauses between requests): the scan's fresh values end the episode."""
-        if not self.write_lock.locked():
-            return []
-        out = []
         asked = self._asked_ms
+        if not self.write_lock.locked() or now - asked <= LATE_GRACE_MS:
+            return []  # no request in flight, or none unanswered for longer than any grace
+        out = []
         for name, since in list(self._late.items()):
             if now - max(since, asked) > max(LATE_GRACE_MS, self._group_of[name].interval_s * 1000):
                 out.append(name)
