@@ -154,10 +154,10 @@ def _request_models(schema: dict[str, Any]) -> set[str]:
 
 
 def _limit(node: dict[str, Any], max_limit: int) -> None:
-    """A ``limit`` without bounds takes the readings' (1 to ``max_limit``)."""
+    """A ``limit`` takes the readings' bounds (1 to ``max_limit``) where it states none."""
     for branch in _branches(node):
-        if branch.get("type") == "integer" and "minimum" not in branch:
-            branch["minimum"] = 1
+        if branch.get("type") == "integer":
+            branch.setdefault("minimum", 1)
             branch.setdefault("maximum", max_limit)
 
 

@@ -91,6 +91,9 @@ class ApiSettings(CommonSettings):
     readings_default_limit: int = Field(default=10_000, ge=1)
     readings_max_limit: int = Field(default=100_000, ge=1)
     influx_query_timeout_s: float = Field(default=30.0, gt=0)
+    # POST /api/machines/{id}/thresholds/{sensor}/backtest: a range holding more readings is
+    # refused before they are fetched (a week at 1 Hz is 604,800).
+    api_backtest_max_readings: int = Field(default=2_000_000, ge=1)
 
     # GET /api/machines/{id}: live values come from the newest points within the lookback;
     # a machine with no reading newer than offline_after is "offline".

@@ -16,10 +16,11 @@ latency histograms are observed as they happen.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors.modbus.poller import DevicePoller
@@ -32,18 +33,16 @@ class ConnectorMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.request_seconds = Histogram(
-            "millstream_connector_request_seconds",
-            "Modbus request latency",
-            buckets=_LATENCY_BUCKETS_S,
-            registry=self.registry,
+        self.request_seconds = LoopHistogram(
+            "millstream_connector_request_seconds", "Modbus request latency", _LATENCY_BUCKETS_S
         )
-        self.produce_seconds = Histogram(
+        self.produce_seconds = LoopHistogram(
             "millstream_connector_produce_seconds",
             "From handing a reading to the producer to Kafka's acknowledgement",
-            buckets=(*_LATENCY_BUCKETS_S, 5.0, 10.0, 30.0),
-            registry=self.registry,
+            (*_LATENCY_BUCKETS_S, 5.0, 10.0, 30.0),
         )
+        self.registry.register(self.request_seconds)
+        self.registry.register(self.produce_seconds)
 
     def watch(
         self, pollers: Sequence[DevicePoller], counters: Callable[[], Mapping[str, int]]
@@ -54,6 +53,35 @@ class ConnectorMetrics:
     def serve(self, *, port: int, host: str = "127.0.0.1") -> None:
         """Serve ``/metrics`` on ``host:port`` (a daemon thread)."""
         start_http_server(port, addr=host, registry=self.registry)
+
+
+class LoopHistogram(Collector):
+    """A histogram observed from the event loop's thread only, summed up at scrape time.
+
+    ``prometheus_client.Histogram.observe`` takes a lock for each of its two counters
+    (about 2 µs, three times per scan); here an observation is one bisection and two
+    additions. A scrape (another thread) may see an observation in ``_count`` and not yet
+    in ``_sum``; the next scrape sees both.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+        self._name = name
+        self._doc = documentation
+        self._bounds = tuple(buckets)
+        self._counts = [0] * (len(self._bounds) + 1)  # the last one is +Inf
+        self._sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self._counts[bisect.bisect_left(self._bounds, value)] += 1
+        self._sum += value
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        counts, total = list(self._counts), self._sum
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(str, self._bounds), "+Inf"), counts, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily(self._name, self._doc, buckets=buckets, sum_value=total)
 
 
 class _StatsCollector(Collector):

@@ -70,10 +70,13 @@ class Reading:
 
 
 def normalize_machine_id(raw: object) -> str:
+    """The id as text: a string, or an integer (JSON's ``42`` and ``42.0`` alike, as JSON
+    Schema counts both as integers)."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise ContractError("machine_id: must be a string or an integer")
-    text = str(raw)
-    return check_machine_id(text)
+        raise ContractError(f"machine_id: must be a string or an integer, got {raw!r}")
+    return check_machine_id(str(raw))
 
 
 def sensor_value(name: str, raw: object) -> float:

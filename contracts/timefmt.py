@@ -43,8 +43,12 @@ def _prefix_seconds(prefix: str) -> int:
 
 
 def _parse_iso(text: str) -> int:
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    # Integer arithmetic: ``int(dt.timestamp() * 1000)`` turned ".001" into ".000" at times.
-    return (dt - _EPOCH) // timedelta(milliseconds=1)
+    return datetime_ms(datetime.fromisoformat(text))
+
+
+def datetime_ms(moment: datetime) -> int:
+    """``moment`` in epoch milliseconds (a naive time is UTC), exactly:
+    ``int(moment.timestamp() * 1000)`` turns ".001" into ".000" at times."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from rich.console import Console
@@ -116,6 +118,9 @@ def run_cluster(
         )
         children.update(services.start(central, run_dir=run_dir, env=env))
         _wait_ready(run_dir, api_ports, host=host, names=list(children))
+        console.print("Waiting for every plant's machines to reach both replicas ...")
+        plants = {e.plant for e in plant_edges}
+        _wait_listed(run_dir, api_ports, host=host, names=list(children), key=key, plants=plants)
         _print_banner(settings, plant_edges, api_ports=api_ports, key=key, run_dir=run_dir)
         return _watch(run_dir, list(children), console)
     except KeyboardInterrupt:
@@ -139,6 +144,32 @@ def _wait_ready(run_dir: Path, api_ports: list[int], *, host: str, names: list[s
         timeout_s=180,
         interval_s=0.5,
     )
+
+
+def _wait_listed(
+    run_dir: Path, api_ports: list[int], *, host: str, names: list[str], key: str, plants: set[str]
+) -> None:
+    """Until ``GET /api/machines`` on every replica lists machines of every plant: a plant's
+    machine records reach the centre through its mirror, which may start after the replicas."""
+    processes.wait_until_healthy(
+        lambda: all(plants <= _plants_listed(f"http://{host}:{p}", key) for p in api_ports),
+        run_dir=run_dir,
+        names=names,
+        what=f"the API replicas did not list the machines of {', '.join(sorted(plants))}",
+        timeout_s=180,
+        interval_s=1.0,
+    )
+
+
+def _plants_listed(base_url: str, key: str) -> set[str]:
+    """The plants of the machines ``GET /api/machines`` lists (none if it does not answer)."""
+    url = f"{base_url}/api/machines"
+    request = urllib.request.Request(url, headers={"X-API-Key": key})  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback URL
+            return {str(machine["plant"]) for machine in json.loads(resp.read())}
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+        return set()
 
 
 def _watch(run_dir: Path, names: list[str], console: Console) -> int:

@@ -58,6 +58,8 @@ SHARING_A_WORKER = {
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
     "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
     "tests/e2e/test_console.py": "own-stack",  # 200
+    # `make run-cluster` itself: 9 JVMs, InfluxDB, Redis, 12 services
+    "tests/integration/test_cluster_run.py": "own-stack",  # 155-175 at a load average of 20-42
     # 420-480 at a load average of 30-55 (the tests there before the plant edge: 270-300):
     # 3 brokers, InfluxDB, Redis, a plant edge (broker, MirrorMaker 2, machines, connector)
     "tests/integration/test_cluster.py": "own-servers",
@@ -70,6 +72,7 @@ LONGEST_FIRST = (
     "tests/e2e/test_console.py",
     "tests/e2e/test_bench_quick.py",
     "tests/e2e/test_e2e_interrupt.py",
+    "tests/integration/test_cluster_run.py",
     "tests/integration/test_cluster.py",
     "tests/faults/test_faults_broker.py",
     "tests/faults/test_faults_influx.py",

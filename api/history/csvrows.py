@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.timefmt import format_ts
+from contracts.timefmt import datetime_ms, format_ts
 
 _NUMERIC: dict[str, Callable[[str], Any]] = {
     "double": float,
@@ -34,7 +34,7 @@ def normalize_rfc3339(text: str) -> str:
         frac = text[20:-1] if text[19] == "." else ""
         return f"{head}.{frac[:3].ljust(3, '0')}Z"
     moment = datetime.fromisoformat(text).astimezone(UTC)
-    return format_ts(int(moment.timestamp() * 1000))
+    return format_ts(datetime_ms(moment))
 
 
 def _tables(text: str) -> Iterator[tuple[list[str], list[str], list[list[str]]]]:

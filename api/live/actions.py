@@ -14,7 +14,13 @@ from pydantic import ValidationError
 from api.alarms.store import AlarmStore, make_action
 from api.auth.roles import Identity, Role
 from api.commands.tracker import CommandTracker, make_command
-from api.errors import ApiError, validation_detail
+from api.errors import (
+    ApiError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    validation_detail,
+)
 from api.live.protocol import Ack, Command, result_frame
 from contracts.alarm_actions import parse_alarm_id
 from contracts.errors import ContractError
@@ -29,48 +35,27 @@ class LiveActions:
     alarms: AlarmStore
     commands: CommandTracker
 
-    def _refused(
-        self, identity: Identity, action: str, request_id: str | None
-    ) -> dict[str, Any] | None:
-        if identity.role.at_least(REQUIRED_ROLE):
-            return None
-        return result_frame(
-            action,
-            request_id,
-            status=403,
-            detail=f"role {REQUIRED_ROLE.value} or higher required; "
-            f"{identity.name!r} has role {identity.role.value}",
-        )
-
     async def ack(self, identity: Identity, request: Ack) -> dict[str, Any]:
-        refused = self._refused(identity, "ack", request.request_id)
-        if refused is not None:
-            return refused
+        return await _answered("ack", request.request_id, self._ack(identity, request))
+
+    async def command(self, identity: Identity, request: Command) -> dict[str, Any]:
+        return await _answered("command", request.request_id, self._command(identity, request))
+
+    async def _ack(self, identity: Identity, request: Ack) -> dict[str, Any]:
+        _check_role(identity)
         try:
             parse_alarm_id(request.alarm_id)
         except ContractError as exc:
-            return result_frame("ack", request.request_id, status=422, detail=str(exc))
+            raise InvalidInputError(str(exc)) from exc
         record = self.alarms.table.get(request.alarm_id)
         if record is None:
-            return result_frame(
-                "ack",
-                request.request_id,
-                status=404,
-                detail=f"alarm {request.alarm_id!r}: not found",
-            )
+            raise NotFoundError(f"alarm {request.alarm_id!r}: not found")
         action = make_action(record, "acknowledge", identity.principal, comment=request.comment)
-        return await _submitted(
-            "ack",
-            request.request_id,
-            self.alarms.submit(action),
-            alarm_id=request.alarm_id,
-            action_id=action.action_id,
-        )
+        await self.alarms.submit(action)
+        return {"alarm_id": request.alarm_id, "action_id": action.action_id}
 
-    async def command(self, identity: Identity, request: Command) -> dict[str, Any]:
-        refused = self._refused(identity, "command", request.request_id)
-        if refused is not None:
-            return refused
+    async def _command(self, identity: Identity, request: Command) -> dict[str, Any]:
+        _check_role(identity)
         try:
             command = make_command(
                 request.machine_id,
@@ -81,24 +66,26 @@ class LiveActions:
                 reason=request.reason,
             )
         except ValidationError as exc:
-            return result_frame(
-                "command", request.request_id, status=422, detail=validation_detail(exc.errors())
-            )
-        return await _submitted(
-            "command",
-            request.request_id,
-            self.commands.submit(command),
-            command_id=command.command_id,
-            machine_id=request.machine_id,
+            raise InvalidInputError(validation_detail(exc.errors())) from exc
+        await self.commands.submit(command)
+        return {"command_id": command.command_id, "machine_id": request.machine_id}
+
+
+def _check_role(identity: Identity) -> None:
+    if not identity.role.at_least(REQUIRED_ROLE):
+        raise PermissionDeniedError(
+            f"role {REQUIRED_ROLE.value} or higher required; "
+            f"{identity.name!r} has role {identity.role.value}"
         )
 
 
-async def _submitted(
-    kind: str, request_id: str | None, submit: Awaitable[object], **accepted: Any
+async def _answered(
+    kind: str, request_id: str | None, accepted: Awaitable[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The result frame of a submission: ``202`` with ``accepted``, or the API error's."""
+    """The result frame of an action: ``202`` with what ``accepted`` answers, or the status
+    and detail of the API error it raised (the same as the REST route's)."""
     try:
-        await submit
+        fields = await accepted
     except ApiError as exc:
         return result_frame(kind, request_id, status=exc.status_code, detail=str(exc))
-    return result_frame(kind, request_id, status=202, **accepted)
+    return result_frame(kind, request_id, status=202, **fields)

@@ -13,7 +13,7 @@ from api.alarms.history_models import AlarmHealthOut, JournalOut
 from api.alarms.journal import JournalFilter, event_rows, events_flux, journal_flux, journal_rows
 from api.deps import Engineer, HistoryDep, Principal
 from api.errors import InvalidInputError
-from api.history.params import parse_instant
+from api.history.params import parse_range
 from api.queryparams import comma_choices
 from api.responses import OrjsonResponse
 from api.route_errors import QUERY_ERRORS
@@ -21,9 +21,12 @@ from contracts.alarms import AlarmEventKind, Severity
 from contracts.errors import ContractError
 from contracts.patterns import is_sensor_name
 from contracts.readings import normalize_machine_id
-from contracts.timefmt import format_ts, now_ms
+from contracts.timefmt import datetime_ms, format_ts, now_ms
 
-router = APIRouter(prefix="/api", tags=["alarms"])
+# Every route answers orjson and may refuse its query (422) or find InfluxDB down (503).
+router = APIRouter(
+    prefix="/api", tags=["alarms"], default_response_class=OrjsonResponse, responses=QUERY_ERRORS
+)
 
 _SEVERITIES = frozenset(get_args(Severity))
 _EVENTS = frozenset(get_args(AlarmEventKind))
@@ -34,24 +37,11 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 def _filter(start: str, stop: str, *, plant: str | None = None, **more: Any) -> JournalFilter:
-    now = datetime.now(UTC)
-    query = JournalFilter(
-        start=parse_instant(start, param="start", now=now),
-        stop=parse_instant(stop, param="stop", now=now),
-        plant=plant,
-        **more,
-    )
-    if query.stop <= query.start:
-        raise InvalidInputError("stop: must be after start")
-    return query
+    start_at, stop_at = parse_range(start, stop, now=datetime.now(UTC))
+    return JournalFilter(start=start_at, stop=stop_at, plant=plant, **more)
 
 
-@router.get(
-    "/alarms/journal",
-    response_class=OrjsonResponse,
-    response_model=JournalOut,
-    responses=QUERY_ERRORS,
-)
+@router.get("/alarms/journal", response_model=JournalOut)
 async def alarm_journal(
     identity: Principal,
     history: HistoryDep,
@@ -91,8 +81,8 @@ async def alarm_journal(
         rows.sort(key=lambda row: row["ts"], reverse=True)
     return OrjsonResponse(
         {
-            "start": format_ts(int(query.start.timestamp() * 1000)),
-            "stop": format_ts(int(query.stop.timestamp() * 1000)),
+            "start": format_ts(datetime_ms(query.start)),
+            "stop": format_ts(datetime_ms(query.stop)),
             "limit": limit,
             "truncated": len(rows) > limit,
             "events": rows[:limit],
@@ -100,12 +90,7 @@ async def alarm_journal(
     )
 
 
-@router.get(
-    "/alarm-health",
-    response_class=OrjsonResponse,
-    response_model=AlarmHealthOut,
-    responses=QUERY_ERRORS,
-)
+@router.get("/alarm-health", response_model=AlarmHealthOut)
 async def alarm_health_kpis(
     identity: Engineer,
     history: HistoryDep,
@@ -127,8 +112,8 @@ async def alarm_health_kpis(
     )
     if len(readers) > 1:
         events.sort(key=lambda e: e.ts_ms)
-    start_ms = int(query.start.timestamp() * 1000)
-    stop_ms = int(query.stop.timestamp() * 1000)
+    start_ms = datetime_ms(query.start)
+    stop_ms = datetime_ms(query.stop)
     return OrjsonResponse(
         alarm_health(events, start_ms=start_ms, stop_ms=stop_ms, now_ms=now_ms(), plant=plant)
     )

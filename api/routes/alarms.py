@@ -5,7 +5,6 @@ and publishes the new state)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request
@@ -29,7 +28,7 @@ from contracts.alarm_actions import MANUAL_RULE, AlarmAction, parse_alarm_id
 from contracts.alarm_state import AlarmStateRecord
 from contracts.alarms import AlarmState, Severity, alarm_id
 from contracts.errors import ContractError
-from contracts.timefmt import now_ms
+from contracts.timefmt import datetime_ms, now_ms
 
 router = APIRouter(prefix="/api", tags=["alarms"])
 
@@ -162,7 +161,7 @@ async def shelve_alarm(
     record = _existing(store, alarm_id)
     now = now_ms()
     if body.until is not None:
-        until_ms = int(body.until.astimezone(UTC).timestamp() * 1000)
+        until_ms = datetime_ms(body.until)
         if until_ms <= now:
             raise InvalidInputError("until: must be in the future")
         if until_ms - now > 7 * 24 * 3600 * 1000:

@@ -15,7 +15,7 @@ from api.history.params import parse_instant
 from api.pathparams import MachineIdPath, SensorPath
 from api.responses import OrjsonResponse
 from api.route_errors import INFLUX_DOWN
-from api.thresholds.backtest import BacktestRange, run_backtest
+from api.thresholds.backtest import BacktestLimits, BacktestRange, run_backtest
 from api.thresholds.models import ThresholdsBody
 from contracts.thresholds import SensorThresholds
 
@@ -92,6 +92,7 @@ async def backtest_thresholds(
         query,
         proposed=proposed,
         in_force=in_force,
+        limits=BacktestLimits(max_readings=services.settings.api_backtest_max_readings),
         pool=services.backtests,
     )
     answer["in_force_rule"] = (

@@ -28,7 +28,7 @@ from api.history.sources import pick_source
 from api.pathparams import MachineIdPath
 from api.responses import OrjsonResponse, conditional_json
 from api.route_errors import QUERY_ERRORS
-from contracts.timefmt import format_ts
+from contracts.timefmt import datetime_ms, format_ts
 
 router = APIRouter(prefix="/api", tags=["history"])
 
@@ -46,10 +46,6 @@ class ReadingsOut(BaseModel):
     truncated: bool
     source: Literal["raw", "aggregates"]
     points: list[dict[str, float | int | str]]
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 SOURCE_HEADER = "X-Millstream-Source"
@@ -81,7 +77,7 @@ def _next_start(query: ReadingsQuery, points: list[dict[str, Any]]) -> str:
     if query.window is not None:
         return last
     moment = datetime.fromisoformat(last.replace("Z", "+00:00"))
-    return format_ts(_ms(moment) + 1)
+    return format_ts(datetime_ms(moment) + 1)
 
 
 def _csv_answer(
@@ -90,7 +86,7 @@ def _csv_answer(
     headers = {SOURCE_HEADER: source, TRUNCATED_HEADER: str(result.truncated).lower()}
     if result.truncated and result.points:
         following = request.url.include_query_params(
-            start=_next_start(query, result.points), stop=format_ts(_ms(query.stop))
+            start=_next_start(query, result.points), stop=format_ts(datetime_ms(query.stop))
         )
         headers["Link"] = f'<{following}>; rel="next"'
     body = readings_csv(str(machine_id_json(query.machine_id)), result.points)
@@ -163,8 +159,8 @@ async def get_readings(
         request,
         {
             "machine_id": machine_id_json(query.machine_id),
-            "start": format_ts(_ms(query.start)),
-            "stop": format_ts(_ms(query.stop)),
+            "start": format_ts(datetime_ms(query.start)),
+            "stop": format_ts(datetime_ms(query.stop)),
             "fields": None if query.fields is None else list(query.fields),
             "window": None if query.window is None else str(query.window),
             "fn": query.fn,
@@ -286,8 +282,8 @@ async def get_aggregates(
         {
             "machine_id": machine_id_json(machine_id),
             "window": window,
-            "start": format_ts(_ms(start_at)),
-            "stop": format_ts(_ms(stop_at)),
+            "start": format_ts(datetime_ms(start_at)),
+            "stop": format_ts(datetime_ms(stop_at)),
             "truncated": result.truncated,
             "points": result.points,
         },

@@ -76,6 +76,17 @@ def _record(machine_id: str, sensor: str, rules: dict[str, Any], by: str) -> Sen
         raise InvalidInputError(validation_detail(exc.errors())) from exc
 
 
+async def _write_machine(
+    store: ThresholdsStore,
+    machine_id: str,
+    puts: list[SensorThresholds],
+    deletes: list[tuple[str, str]],
+) -> Response:
+    """Write a machine's changed records; answer its rules in force with their new ETag."""
+    await store.write_rules(puts, deletes)
+    return versioned_json(machine_view(store, machine_id))
+
+
 @router.get("", response_model=MachineThresholds)
 async def get_machine_thresholds(
     request: Request,
@@ -104,8 +115,7 @@ async def put_machine_thresholds(
     deletes = [
         (machine_id, s) for s in store.table.own_sensors(machine_id) if s not in body.sensors
     ]
-    await store.write_rules(puts, deletes)
-    return versioned_json(machine_view(store, machine_id))
+    return await _write_machine(store, machine_id, puts, deletes)
 
 
 @router.patch("", response_model=MachineThresholds, responses=WRITE_ERRORS)
@@ -125,8 +135,7 @@ async def patch_machine_thresholds(
             continue
         current = sensor_view(store, machine_id, sensor) or {}
         puts.append(_record(machine_id, sensor, merge_patch(current, patch), identity.principal))
-    await store.write_rules(puts, deletes)
-    return versioned_json(machine_view(store, machine_id))
+    return await _write_machine(store, machine_id, puts, deletes)
 
 
 @router.get("/{sensor}", response_model=EffectiveThresholds, responses=_NOT_FOUND)

@@ -11,8 +11,7 @@ from api.auth.roles import Role
 from api.auth.user_store import UserExistsError
 from api.auth.users import UserRecord, check_username
 from api.deps import Admin, SecurityDep
-from api.errors import NotFoundError
-from api.security.errors import ConflictError
+from api.errors import ConflictError, NotFoundError
 
 # JSONResponse (not the orjson default) so the OpenAPI schema shows the response models.
 router = APIRouter(prefix="/api/users", tags=["users"], default_response_class=JSONResponse)

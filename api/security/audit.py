@@ -25,7 +25,7 @@ from api.kafka.producer import KafkaPublisher
 from api.security.metrics import ApiMetrics
 from contracts.audit import AuditEntry, AuditRecord, audit_entry
 from contracts.influx_schema import AUDIT
-from contracts.timefmt import format_ts
+from contracts.timefmt import datetime_ms, format_ts
 from kafka_edge.records import Record
 from kafka_edge.retry import RetryPolicy, retry_async
 
@@ -76,7 +76,7 @@ def audit_flux(
 
 def _entry(values: dict[str, Any]) -> AuditEntry:
     moment = values.get("_time")
-    ts_ms = int(moment.timestamp() * 1000) if isinstance(moment, datetime) else 0
+    ts_ms = datetime_ms(moment) if isinstance(moment, datetime) else 0
     return audit_entry(values, time=format_ts(ts_ms))
 
 

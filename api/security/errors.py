@@ -5,12 +5,6 @@ from __future__ import annotations
 from api.errors import ApiError
 
 
-class ConflictError(ApiError):
-    """The resource already exists (``POST /api/users`` with a taken name)."""
-
-    status_code = 409
-
-
 class RateLimitedError(ApiError):
     """Too many requests for this credential and route class; retry after the header."""
 

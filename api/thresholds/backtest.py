@@ -13,7 +13,7 @@ import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from alarmrules.backtest import BacktestResult, replay_each
@@ -26,14 +26,22 @@ from api.thresholds.pool import BacktestPool
 from contracts.influx_schema import QUALITY_SUFFIX, READINGS
 from contracts.readings import Quality, Reading
 from contracts.thresholds import SensorThresholds
-from contracts.timefmt import format_ts
+from contracts.timefmt import datetime_ms, format_ts
 
 logger = logging.getLogger(__name__)
 
-MAX_RANGE_MS = 31 * 86_400_000
-# A week at 1 Hz is 604,800; more than this many is refused before it is fetched.
-MAX_READINGS = 2_000_000
-KEEP_EVENTS = 500
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestLimits:
+    """What one backtest may take on; a range beyond them is refused before it is fetched."""
+
+    # Readings of the sensor in the range (ApiSettings.api_backtest_max_readings).
+    max_readings: int
+    max_range_days: int = 31
+    # Raise events listed per side; the counts cover them all.
+    keep_events: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +68,14 @@ def count_flux(*, bucket: str, query: BacktestRange) -> str:
     return "\n".join([*lines, "  |> count()", "  |> group()", "  |> sum()"])
 
 
-def history_flux(*, bucket: str, query: BacktestRange) -> str:
+def history_flux(*, bucket: str, query: BacktestRange, max_readings: int) -> str:
     """The sensor's values and its non-good qualities: ``_time``, ``_field``, ``_value``,
-    at most ``MAX_READINGS + 1`` rows per series."""
+    at most ``max_readings + 1`` rows per series."""
     lines = _selection(bucket, query, (query.sensor, query.sensor + QUALITY_SUFFIX))
     return "\n".join(
         [
             *lines,
-            f"  |> limit(n: {MAX_READINGS + 1})",
+            f"  |> limit(n: {max_readings + 1})",
             '  |> keep(columns: ["_time", "_field", "_value"])',
         ]
     )
@@ -190,6 +198,7 @@ def replay_csv(
     sensor: str,
     rules: list[SensorThresholds | None],
     until_ms: int,
+    keep_events: int,
 ) -> tuple[int, list[BacktestResult]]:
     """The CSV of :func:`history_flux` parsed and replayed against each rule: the number
     of readings and a result per rule. Module-level, so a process pool can run it."""
@@ -200,7 +209,7 @@ def replay_csv(
         rules=rules,
         readings=series.readings(machine_id, sensor),
         until_ms=until_ms,
-        keep=KEEP_EVENTS,
+        keep=keep_events,
     )
     return len(series), results
 
@@ -223,27 +232,29 @@ async def run_backtest(
     *,
     proposed: SensorThresholds,
     in_force: SensorThresholds | None,
+    limits: BacktestLimits,
     pool: BacktestPool | None = None,
 ) -> dict[str, Any]:
     """Both replays over the same readings, parsed and replayed in ``pool``'s process
     (None: a thread); the answer of the backtest route."""
     span_ms = (query.stop - query.start).total_seconds() * 1000
     if span_ms <= 0:
-        raise InvalidInputError("stop: must be after start")
-    if span_ms > MAX_RANGE_MS:
-        raise InvalidInputError("start: the range may span at most 31 days")
-    until_ms = int(query.stop.astimezone(UTC).timestamp() * 1000)
+        raise InvalidInputError("start: must be before stop")
+    if span_ms > limits.max_range_days * DAY_MS:
+        raise InvalidInputError(f"start: the range may span at most {limits.max_range_days} days")
+    until_ms = datetime_ms(query.stop)
     started = time.perf_counter()
     try:
         held = count_from_csv(
             await history.query_csv(count_flux(bucket=history.bucket, query=query))
         )
-        if held > MAX_READINGS:
+        if held > limits.max_readings:
             raise InvalidInputError(
                 f"start: the range holds {held} readings of {query.sensor}, more than "
-                f"{MAX_READINGS}; choose a shorter range"
+                f"{limits.max_readings}; choose a shorter range"
             )
-        text = await history.query_csv(history_flux(bucket=history.bucket, query=query))
+        flux = history_flux(bucket=history.bucket, query=query, max_readings=limits.max_readings)
+        text = await history.query_csv(flux)
         work = functools.partial(
             replay_csv,
             text,
@@ -251,6 +262,7 @@ async def run_backtest(
             sensor=query.sensor,
             rules=[proposed, in_force],
             until_ms=until_ms,
+            keep_events=limits.keep_events,
         )
         del text
         if pool is None:
@@ -272,7 +284,7 @@ async def run_backtest(
     return {
         "machine_id": machine_id_json(query.machine_id),
         "sensor": query.sensor,
-        "start": format_ts(int(query.start.timestamp() * 1000)),
+        "start": format_ts(datetime_ms(query.start)),
         "stop": format_ts(until_ms),
         "readings": readings,
         "proposed": side_view(new),

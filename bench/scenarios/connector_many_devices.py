@@ -19,7 +19,9 @@ At 50 Hz, two connector processes sharing the devices file (``--shard 0/2`` and
 are kept. CPU (% of one core) of the
 connector, the bare loop and the simulator is reported, so a simulator that caps both
 sides shows up as such. A py-spy profile of the connector (when py-spy is installed) is
-attached to the figure. Run it with ``python -m bench --only connector_many_devices``.
+attached to the figure. The goal (0.8x the bare loop at 50 Hz) is per CPU-second, on the
+CPU-per-scan figure: the scans/s ratio also moves with how much of a core each side got.
+Run it with ``python -m bench --only connector_many_devices``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ NAME = "connector_many_devices"
 TITLE = "One connector polling many small devices at 50 Hz vs a bare pymodbus loop"
 
 GOAL_RATIO = 0.8
+# The goal is set at 50 Hz, the rate plants ask of one connector.
+GOAL_INTERVAL_S = 0.02
 SHARDS = 2
 
 
@@ -385,8 +389,6 @@ def _figures(
             "scans/s",
             baseline_name="bare pymodbus AsyncModbusTcpClient loop, same reads and grid",
             baseline_value=bare.scans_s,
-            goal=f">= {GOAL_RATIO}x",
-            met=ratio >= GOAL_RATIO,
             note=(
                 f"offered {offered:.0f} scans/s; connector {conn.cpu_pct:.0f}% CPU, "
                 f"{conn.readings_s:.0f} readings/s reached Kafka; bare loop "
@@ -409,7 +411,15 @@ def _figures(
             baseline_name="bare pymodbus loop CPU per scan",
             baseline_value=bare_us,
             higher_is_better=False,
-            note="the connector also spools, produces to Kafka and checks staleness",
+            goal=f">= {GOAL_RATIO}x per CPU-second" if interval_s <= GOAL_INTERVAL_S else "",
+            met=(bool(conn_us) and bare_us / conn_us >= GOAL_RATIO)
+            if interval_s <= GOAL_INTERVAL_S
+            else None,
+            note=(
+                "the connector also spools, produces to Kafka and checks staleness; "
+                f"{conn.readings_s / conn.scans_s if conn.scans_s else 0.0:.2f} readings "
+                "published per scan (a tag turns stale between scans when its device is slow)"
+            ),
         ),
         Figure(
             NAME,

@@ -22,7 +22,8 @@ import asyncio
 import datetime as dt
 import random
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -37,11 +38,36 @@ GOAL_P95_MS = 100.0
 DAY_S = 86_400
 WINDOW_S = 300
 MONTH_MIN = 30 * 1_440
+T = TypeVar("T")
 SENSORS = ("temperature_c", "vibration_mm_s", "power_kw", "spindle_rpm", "oil_pressure_bar")
 
 
 def _iso(ts: dt.datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
+
+
+def _timed_ms(into: list[float], call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``'s answer; its duration in ms is appended to ``into``."""
+    t0 = time.perf_counter()
+    answer = call(*args, **kwargs)
+    into.append((time.perf_counter() - t0) * 1000)
+    return answer
+
+
+def _read_flux(query_api: Any, flux: str) -> None:
+    """The baseline: the Flux sent with influxdb-client's ``query_raw``, its CSV read whole."""
+    query_api.query_raw(flux).read()
+
+
+def _api_query(machine: str, now: dt.datetime, params: dict[str, str]) -> Any:
+    """The query the API builds for ``params`` (the readings route's parameters, as sent)."""
+    from api.history.params import readings_query
+
+    given: dict[str, Any] = {"fields": None, "window": None, "fn": None, "limit": None}
+    given.update((k, v) for k, v in params.items() if k != "source")
+    return readings_query(
+        machine_id=machine, now=now, default_limit=10_000, max_limit=100_000, **given
+    )
 
 
 def _minute_windows(machine: str, end_min: int) -> list[str]:
@@ -67,7 +93,6 @@ def _thirty_days(
     ids: list[str],
     fn: str,
 ) -> list[Figure]:
-    from api.history.params import readings_query
     from api.history.sources import AGGREGATED, aggregated_flux
 
     queries = 30 if ctx.quick else 200
@@ -84,27 +109,16 @@ def _thirty_days(
     base_ms: list[float] = []
     for q in range(queries):
         m = ids[q % len(ids)]
-        t0 = time.perf_counter()
-        resp = http.get(f"/api/machines/{m}/readings", params=params, timeout=120)
-        api_ms.append((time.perf_counter() - t0) * 1000)
+        resp = _timed_ms(
+            api_ms, http.get, f"/api/machines/{m}/readings", params=params, timeout=120
+        )
         body = resp.json()
         if resp.status_code != 200 or body["source"] != AGGREGATED:
             raise RuntimeError(f"30-day history answered {resp.status_code}: {resp.text[:200]}")
         if not 719 <= len(body["points"]) <= 721:
             raise RuntimeError(f"30 days at 1 h gave {len(body['points'])} points, not 720")
-        query = readings_query(
-            machine_id=m,
-            now=end,
-            fields=None,
-            limit=None,
-            default_limit=10_000,
-            max_limit=100_000,
-            **{k: v for k, v in params.items() if k != "source"},
-        )
-        flux = aggregated_flux(query, bucket=settings.influx_aggregates_bucket)
-        t0 = time.perf_counter()
-        query_api.query_raw(flux).read()
-        base_ms.append((time.perf_counter() - t0) * 1000)
+        flux = aggregated_flux(_api_query(m, end, params), bucket=settings.influx_aggregates_bucket)
+        _timed_ms(base_ms, _read_flux, query_api, flux)
     note = (
         f"{queries} queries over {len(ids)} machines, window=1h fn={fn}, 720 points of"
         f" {len(SENSORS)} sensors from {MONTH_MIN * len(SENSORS):,} one-minute windows"
@@ -125,7 +139,6 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     from influxdb_client import InfluxDBClient
 
     from api.history.flux import readings_flux
-    from api.history.params import readings_query
 
     machines, queries = (2, 60) if ctx.quick else (8, 300)
     settings = ctx.fresh_settings()
@@ -167,30 +180,14 @@ def run(ctx: ScenarioContext) -> list[Figure]:
                 m = rng.choice(ids)
                 w0 = end - dt.timedelta(seconds=rng.randrange(WINDOW_S, DAY_S))
                 w1 = w0 + dt.timedelta(seconds=WINDOW_S)
-                t0 = time.perf_counter()
-                resp = http.get(
-                    f"/api/machines/{m}/readings", params={"start": _iso(w0), "stop": _iso(w1)}
-                )
-                api_ms.append((time.perf_counter() - t0) * 1000)
+                params = {"start": _iso(w0), "stop": _iso(w1)}
+                url = f"/api/machines/{m}/readings"
+                resp = _timed_ms(api_ms, http.get, url, params=params)
                 if resp.status_code != 200:
                     raise RuntimeError(f"history answered {resp.status_code}: {resp.text[:200]}")
                 points.append(len(resp.json()["points"]))
-                query = readings_query(
-                    machine_id=m,
-                    start=_iso(w0),
-                    stop=_iso(w1),
-                    fields=None,
-                    window=None,
-                    fn=None,
-                    limit=None,
-                    now=end,
-                    default_limit=10_000,
-                    max_limit=100_000,
-                )
-                flux = readings_flux(query, bucket=settings.influx_bucket)
-                t0 = time.perf_counter()
-                query_api.query_raw(flux).read()
-                base_ms.append((time.perf_counter() - t0) * 1000)
+                flux = readings_flux(_api_query(m, end, params), bucket=settings.influx_bucket)
+                _timed_ms(base_ms, _read_flux, query_api, flux)
                 if q % 20 == 0:
                     ctx.progress(f"query {q}/{queries}")
             month = []

@@ -19,8 +19,9 @@ more than one reading:
 - while another group's scan or a command write holds the device's connection, the
   starved tags' last good values are published at once with quality ``stale``;
 - if the device has been asked and has not answered :data:`LATE_GRACE_MS` (or one
-  interval, if longer) after the tags went stale, their last good values are published
-  ``stale`` then, as a silent device's are;
+  interval, if longer) after the tags went stale and after the request it has not
+  answered was sent, their last good values are published ``stale`` then, as a silent
+  device's are;
 - otherwise the poller itself is late (the connector is behind): the late scan reads
   fresh values, which are ``good`` and end the episode. The lateness is the connector's,
   not the data's: it is counted (``stale_episodes``, overruns), never stamped on a value,
@@ -110,6 +111,8 @@ class DevicePoller:
         # own late scan is to carry it (name -> monotonic ms when they went stale).
         self._scanning: ScanGroup | None = None
         self._late: dict[str, int] = {}
+        # When the request now waiting for the device's answer was sent (monotonic ms).
+        self._asked_ms = 0
         self._group_of = {name: g for g in self._groups for name in g.names}
         self.write_lock = asyncio.Lock()
 
@@ -202,6 +205,8 @@ class DevicePoller:
             return []
         now = mono_ms() if now_ms is None else now_ms
         names = self._stale.newly_stale(now_ms=now)
+        if not names and not self._late:
+            return names  # the common case, checked 100 times a second per device
         publish = [n for n in names if self._starved(n)]
         for name in names:
             if name not in publish:
@@ -232,14 +237,16 @@ class DevicePoller:
 
     def _late_too_long(self, now: int) -> list[str]:
         """The late tags whose scan has not come within the grace while the connection is
-        held (the device has not answered); forgotten here. While nothing holds it the
-        poller has not got to the scan yet: the connector is behind, and the scan's fresh
-        values end the episode when it comes."""
-        if not self.write_lock.locked():
-            return []
+        held and the device has not answered the request in flight within the grace either;
+        forgotten here. While nothing holds it the poller has not got to the scan yet, and
+        while each request is answered in time the scan is merely slow (the connector is
+        behind, or pauses between requests): the scan's fresh values end the episode."""
+        asked = self._asked_ms
+        if not self.write_lock.locked() or now - asked <= LATE_GRACE_MS:
+            return []  # no request in flight, or none unanswered for longer than any grace
         out = []
         for name, since in list(self._late.items()):
-            if now - since > max(LATE_GRACE_MS, self._group_of[name].interval_s * 1000):
+            if now - max(since, asked) > max(LATE_GRACE_MS, self._group_of[name].interval_s * 1000):
                 out.append(name)
                 del self._late[name]
         return out
@@ -265,6 +272,7 @@ class DevicePoller:
                 for i, request in enumerate(group.requests):
                     if i and self._pause_s:
                         await asyncio.sleep(self._pause_s)
+                    self._asked_ms = mono_ms()
                     answers.append(await self._reader.read(client, request))
             finally:
                 self._scanning = None

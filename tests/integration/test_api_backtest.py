@@ -19,7 +19,6 @@ from test_pipeline_alarms import worker
 
 from api.app import create_app
 from api.settings import ApiSettings
-from api.thresholds import backtest
 from contracts.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
@@ -66,7 +65,6 @@ def test_backtest_matches_the_worker_and_a_lowered_threshold_raises_more(
     service_env: dict[str, str],
     tmp_path: Path,
     admin_key: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s = common_settings
     machine = f"bt-{uuid.uuid4().hex[:8]}"
@@ -118,8 +116,12 @@ def test_backtest_matches_the_worker_and_a_lowered_threshold_raises_more(
             lambda: _scalar(influx, raised_by_worker), in_force, "alarms the worker raised"
         )
 
-        # More readings than a backtest replays are refused before they are fetched.
-        monkeypatch.setattr(backtest, "MAX_READINGS", SECONDS - 1)
+    # More readings than a backtest replays are refused before they are fetched.
+    fewer = settings.model_copy(update={"api_backtest_max_readings": SECONDS - 1})
+    with (
+        ServerThread(create_app(fewer)) as server,
+        httpx.Client(base_url=server.url, headers={"X-API-Key": admin_key}, timeout=60) as http,
+    ):
         refused = http.post(
             f"/api/machines/{machine}/thresholds/temperature_c/backtest",
             json={"rule": {}, **window},
@@ -151,6 +153,6 @@ def test_backtest_refuses_a_bad_rule_and_range(
         assert too_long.status_code == 422
         assert too_long.json()["detail"] == "start: the range may span at most 31 days"
         backwards = http.post(url, json={"rule": {}, "start": "-1h", "stop": "-2h"})
-        assert backwards.json()["detail"] == "stop: must be after start"
+        assert backwards.json()["detail"] == "start: must be before stop"
         unknown = http.post(url, json={"rule": {"limits": {"higher": {"value": 1}}}})
         assert unknown.status_code == 422 and "higher" in unknown.json()["detail"]

@@ -15,6 +15,7 @@ import gc
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -272,19 +273,26 @@ def test_broker_sigkilled_under_steady_ingest_loses_and_duplicates_nothing_in_in
         connector_delivery_timeout_ms=60_000,
     )
     app_id = f"cluster-{prefix}"
+    web_port = free_port()
+    worker_env = _service_env(conn, prefix, MILLSTREAM_PIPELINE_WEB_PORT=str(web_port))
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        killed_at.append(time.monotonic())
+        os.kill(pid, signal.SIGKILL)
+
     try:
         with (
             _api_replicas(conn, tmp_path, count=1, prefix=prefix) as api,
-            running_worker(_service_env(conn, prefix), app_id=app_id, tmp_path=tmp_path) as w,
+            running_worker(worker_env, app_id=app_id, tmp_path=tmp_path) as w,
+            _WorkerWrites(f"http://127.0.0.1:{web_port}/metrics/", conn.influx_bucket) as writes,
             ThreadPoolExecutor(max_workers=1) as client,
         ):
             wait_group(conn.kafka_bootstrap, app_id, 1)
             posting = client.submit(
                 _post_steadily, api.urls[0], api.key, f"{prefix}-api", PRODUCE_S
             )
-            sent, latencies, errors = _produce_steadily(
-                settings, topic, {KILL_AT_S: lambda: os.kill(pid, signal.SIGKILL)}
-            )
+            sent, latencies, errors = _produce_steadily(settings, topic, {KILL_AT_S: kill})
             posted = posting.result(timeout=PRODUCE_S + 120)
             expected = {(f"{prefix}-{i % MACHINES}", i // MACHINES) for i in range(sent)}
             expected |= {(f"{prefix}-api", seq) for seq in range(posted.acknowledged)}
@@ -304,7 +312,9 @@ def test_broker_sigkilled_under_steady_ingest_loses_and_duplicates_nothing_in_in
         f"longest without a 201 {posted.longest_gap:.2f}s, {len(posted.refusals)} refused "
         f"{sorted(set(r.split(' ', 1)[0] for r in posted.refusals))}; InfluxDB: "
         f"{len(expected - stored.keys())} lost, {sum(n - 1 for n in stored.values())} "
-        f"duplicated of {len(expected)}, all stored {waited:.1f}s after the last was sent"
+        f"duplicated of {len(expected)}, all stored {waited:.1f}s after the last was sent; "
+        f"worker: longest without an InfluxDB write {writes.longest_gap(after=killed_at[0]):.2f}s "
+        f"after the kill, {writes.longest_gap(before=killed_at[0]):.2f}s before it"
     )
     assert errors == [] and len(latencies) == sent
     assert stored.keys() == expected and set(stored.values()) == {1}
@@ -313,6 +323,49 @@ def test_broker_sigkilled_under_steady_ingest_loses_and_duplicates_nothing_in_in
         assert refusal.startswith("503 Retry-After=") and "kafka" in refusal, refusal
     # A leader change, not a stall: the cluster fences the dead node within seconds.
     assert max(latencies) < 30 and posted.longest_gap < 30
+    assert writes.longest_gap(after=killed_at[0]) < 30
+
+
+class _WorkerWrites:
+    """When the worker's InfluxDB writes of readings happened: its ``/metrics/`` page read
+    every 0.2 s, noting each time the lines written to ``bucket`` grew. The longest gap
+    between two such times is how long the worker stopped storing."""
+
+    def __init__(self, url: str, bucket: str) -> None:
+        self._url = url
+        name = "millstream_pipeline_influx_batch_lines_sum"
+        self._pattern = re.compile(
+            rf'^{name}\{{bucket="{re.escape(bucket)}"\}} (\S+)$', re.MULTILINE
+        )
+        self.grew_at: list[float] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self) -> _WorkerWrites:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+    def _follow(self) -> None:
+        lines = 0.0
+        with httpx.Client(timeout=5) as http:
+            while not self._done.wait(0.2):
+                with contextlib.suppress(httpx.HTTPError):
+                    found = self._pattern.search(http.get(self._url).text)
+                    if found and float(found.group(1)) > lines:
+                        lines = float(found.group(1))
+                        self.grew_at.append(time.monotonic())
+
+    def longest_gap(self, *, after: float = 0.0, before: float = float("inf")) -> float:
+        """The longest time between two writes, counting gaps that end after ``after`` and
+        start before ``before``."""
+        times = self.grew_at
+        gaps = [b - a for a, b in itertools.pairwise(times) if b > after and a < before]
+        assert gaps, f"the worker's metrics showed {len(times)} writes"
+        return max(gaps)
 
 
 @dataclass

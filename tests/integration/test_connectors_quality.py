@@ -169,6 +169,26 @@ async def test_a_late_connector_yields_one_good_reading_per_scan() -> None:
     assert [r.seq for r in readings] == list(range(1, len(readings) + 1))
 
 
+async def test_a_slow_scan_of_a_device_answering_each_request_stays_good() -> None:
+    # Three requests 80 ms apart hold the connection ~160 ms, more than two 20 ms intervals
+    # and the grace: the tags go stale during each scan, but the device answers every
+    # request at once, so the scan's fresh values end the episode and nothing is stale.
+    tags = ("temperature_c", "vibration_mm_s", "power_kw")
+    device = machine_42(
+        free_port(),
+        [f"{{name: {name}, address: {2 * i}, type: float32}}" for i, name in enumerate(tags)],
+        device_id=1,
+        poll_interval_s=0.02,
+        workarounds="{one_request_per_register: true, pause_between_requests_ms: 80}",
+    )
+    poller = DevicePoller(device, sink=(readings := []).append)
+    async with polled(SimulatorServer([device], tick_s=0.1, seed=9), poller):
+        await _until(lambda: poller.stats.stale_episodes >= 3 and poller.stats.scans >= 4)
+    assert poller.stats.readings == poller.stats.scans - poller.stats.skipped_scans
+    assert {q for r in readings for q in r.quality.values()} == {"good"}
+    assert "stale" not in poller.stats.values
+
+
 async def test_a_silent_device_reports_its_tags_stale_before_the_comm_loss() -> None:
     sim_port = free_port()
     served = machine_42(sim_port, ["{name: temperature_c, address: 0, type: float32}"], device_id=1)

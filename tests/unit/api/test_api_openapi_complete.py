@@ -102,8 +102,11 @@ def test_creates_and_writes_link_to_what_they_wrote(schema):
     assert targets <= operation_ids
 
 
-def test_the_readings_limit_shows_the_configured_bounds():
+@pytest.mark.parametrize(
+    "path", ["/api/machines/{machine_id}/readings", "/api/machines/{machine_id}/aggregates"]
+)
+def test_the_history_limits_show_the_configured_bounds(path: str):
     settings = ApiSettings(readings_max_limit=5_000, readings_default_limit=1_000)
     schema = create_app(settings).openapi()
-    limit = _param(schema, "/api/machines/{machine_id}/readings", "get", "limit")["anyOf"][0]
+    limit = _param(schema, path, "get", "limit")["anyOf"][0]
     assert (limit["minimum"], limit["maximum"]) == (1, 5_000)

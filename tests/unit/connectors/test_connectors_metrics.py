@@ -34,3 +34,15 @@ def test_scrape_shows_polls_errors_qualities_spool_and_latencies() -> None:
     assert 'millstream_connector_commands_total{status="refused"} 2.0' in text
     assert "millstream_connector_request_seconds_count 1.0" in text
     assert "millstream_connector_produce_seconds_count 1.0" in text
+
+
+def test_latency_histogram_counts_each_observation_in_its_bucket_and_above() -> None:
+    metrics = ConnectorMetrics()
+    for value in (0.0005, 0.0007, 0.003, 7.0):
+        metrics.request_seconds.observe(value)
+    lines = set(generate_latest(metrics.registry).decode().splitlines())
+    name = "millstream_connector_request_seconds"
+    # Prometheus buckets are cumulative and "le" (less than or equal) their bound.
+    cumulative = {"0.0005": 1, "0.001": 2, "0.005": 3, "2.5": 3, "+Inf": 4}
+    assert {f'{name}_bucket{{le="{le}"}} {n:.1f}' for le, n in cumulative.items()} <= lines
+    assert {f"{name}_count 4.0", f"{name}_sum 7.0042"} <= lines

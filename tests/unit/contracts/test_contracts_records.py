@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields, replace
 
 import orjson
@@ -34,6 +35,17 @@ def test_machine_ids_are_matched_whole(text: str) -> None:
         check_machine_id(text)
     with pytest.raises(ContractError, match="machine_id"):
         normalize_machine_id(text)
+
+
+@pytest.mark.parametrize(("raw", "text"), [(42, "42"), (42.0, "42"), (1e3, "1000"), ("42", "42")])
+def test_integer_machine_ids_are_text(raw: object, text: str) -> None:
+    assert normalize_machine_id(raw) == text
+
+
+@pytest.mark.parametrize("raw", [42.5, True, None, [42]])
+def test_other_machine_ids_are_refused_naming_the_value(raw: object) -> None:
+    with pytest.raises(ContractError, match=re.escape(f"got {raw!r}")):
+        normalize_machine_id(raw)
 
 
 @pytest.mark.parametrize("text", ["temperature_c\n", "Temperature", "1c", "t-c", "t" * 65])

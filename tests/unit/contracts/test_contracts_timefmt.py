@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.timefmt import format_ts, parse_ts
+from contracts.timefmt import datetime_ms, format_ts, parse_ts
 
 
 @given(ts_ms=st.integers(min_value=0, max_value=4_102_444_800_000))
@@ -35,3 +35,16 @@ def test_fast_path_rejects_what_iso_rejects() -> None:
     for bad in ("2025-13-20T14:30:00.123Z", "2025-12-20T25:30:00.123Z", "2025-12-20T14:30:0a.123Z"):
         with pytest.raises(ValueError):
             parse_ts(bad)
+
+
+@given(ts_ms=st.integers(min_value=0, max_value=4_102_444_800_000))
+def test_datetime_ms_is_exact(ts_ms: int) -> None:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ts_ms)
+    assert datetime_ms(moment) == ts_ms
+    assert datetime_ms(moment.replace(tzinfo=None)) == ts_ms
+
+
+def test_datetime_ms_keeps_the_millisecond_float_arithmetic_loses() -> None:
+    moment = datetime(2004, 3, 29, 1, 40, 6, 304_000, tzinfo=UTC)
+    assert int(moment.timestamp() * 1000) == 1080524406303  # the float form drops a ms
+    assert datetime_ms(moment) == 1080524406304
