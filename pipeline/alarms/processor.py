@@ -39,6 +39,7 @@ from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.timer import TimerSchedule, next_due_ms
+from pipeline.faust_ext.tables import write_all
 from pipeline.storage.dead_letter import SourceRecord, dead_letter_body
 
 logger = logging.getLogger(__name__)
@@ -273,16 +274,16 @@ class AlarmProcessor:
                 self._topics.alarm_state, [Record(r.key(), r.encode()) for r in latest.values()]
             )
             self.metrics.observe(events)
-        written = False
+        writes: dict[bytes, Any] = {}
         stored: dict[str, Any] = {}
         for machine_id, state in states.items():
             new = _to_store(loaded.get(machine_id), state)
             if new is not None:
-                self._table[machine_id.encode()] = new
+                writes[machine_id.encode()] = new
                 self._kept[machine_id] = (new, state)
-                written = True
             stored[machine_id] = new if new is not None else loaded.get(machine_id)
-        if written and self._flush is not None:
+        write_all(self._table, writes)
+        if writes and self._flush is not None:
             await self._flush()
         return stored
 
