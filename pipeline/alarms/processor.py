@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -39,6 +39,7 @@ from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
 from pipeline.alarms.timer import TimerSchedule, next_due_ms
+from pipeline.faust_ext.tables import write_all
 from pipeline.storage.dead_letter import SourceRecord, dead_letter_body
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,28 @@ ACTION_STAGE = "alarm_action"
 CLOCK_STORE_EVERY_MS = 5_000
 
 
+def _clock_only(raw: Any, state: MachineState) -> bool:
+    """Whether ``state`` differs from the stored ``raw`` by the time of its last reading at
+    most, told without building the whole record: the common case of a machine with no
+    alarm and no sensor memory."""
+    return (
+        not state.alarms
+        and not state.sensors
+        and isinstance(raw, dict)
+        and not raw.get("alarms")
+        and not raw.get("sensors")
+        and "alarms" in raw
+        and raw.get("plant") == state.plant
+        and raw.get("line") == state.line
+        and isinstance(raw.get("last_ts_ms"), int)
+        and state.last_ts_ms is not None
+    )
+
+
 def _to_store(raw: Any, state: MachineState) -> dict[str, Any] | None:
     """The state to write to the table, or None when the stored one will do."""
+    if _clock_only(raw, state) and state.last_ts_ms - raw["last_ts_ms"] < CLOCK_STORE_EVERY_MS:
+        return None
     new = state.to_dict()
     if raw == new:
         return None
@@ -128,12 +149,15 @@ class AlarmProcessor:
             loaded: dict[str, Any] = {}
             states: dict[str, MachineState] = {}
             events: list[AlarmEvent] = []
+            rules: dict[str, dict[str, SensorThresholds]] = {}
+            config = self.config
             for reading in readings:
                 machine_id = reading.machine_id
                 state = states.get(machine_id)
                 if state is None:
                     state = states[machine_id] = self._load(machine_id, loaded)
-                events += evaluate_reading(state, reading, self._rules_for(machine_id), self.config)
+                    rules[machine_id] = self._rules_for(machine_id)
+                events += evaluate_reading(state, reading, rules[machine_id], config)
             stored = await self._commit(states, loaded, events)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
@@ -146,7 +170,7 @@ class AlarmProcessor:
             for machine_id, state in states.items():
                 if state.last_ts_ms is not None:
                     clock[machine_id] = (state.last_ts_ms, now_ms)
-            self._reschedule(stored)
+            self._reschedule(stored, unchanged=loaded)
             return events
 
     async def handle_action(self, record: SourceRecord, now_ms: int) -> list[AlarmEvent]:
@@ -218,9 +242,25 @@ class AlarmProcessor:
                 self._reschedule(await self._commit(states, loaded, events))
             return events
 
-    def _reschedule(self, stored: dict[str, Any]) -> None:
+    def _reschedule(
+        self, stored: dict[str, Any], unchanged: Mapping[str, Any] | None = None
+    ) -> None:
+        """Tell the timer when each machine is due next. A machine with no alarm and no
+        sensor memory whose stored record did not change (``unchanged``: the records
+        loaded) and that is queued already keeps its time: only silence can change it,
+        and the time queued is no later than the one its newer clock gives."""
+        timer = self._timer
         for machine_id, raw in stored.items():
-            self._timer.note(machine_id, raw, self._rules_for(machine_id))
+            if (
+                unchanged is not None
+                and unchanged.get(machine_id) is raw
+                and isinstance(raw, dict)
+                and not raw.get("alarms")
+                and not raw.get("sensors")
+                and timer.queued(machine_id)
+            ):
+                continue
+            timer.note(machine_id, raw, self._rules_for(machine_id))
 
     # -- state and publishing ----------------------------------------------------------
 
@@ -273,16 +313,20 @@ class AlarmProcessor:
                 self._topics.alarm_state, [Record(r.key(), r.encode()) for r in latest.values()]
             )
             self.metrics.observe(events)
-        written = False
+        writes: dict[bytes, Any] = {}
         stored: dict[str, Any] = {}
         for machine_id, state in states.items():
             new = _to_store(loaded.get(machine_id), state)
             if new is not None:
-                self._table[machine_id.encode()] = new
+                writes[machine_id.encode()] = new
                 self._kept[machine_id] = (new, state)
-                written = True
+            else:
+                # The stored record will do; the state, a clock ahead of it, is kept for
+                # the next batch while the table holds that record.
+                self._kept[machine_id] = (loaded[machine_id], state)
             stored[machine_id] = new if new is not None else loaded.get(machine_id)
-        if written and self._flush is not None:
+        write_all(self._table, writes)
+        if writes and self._flush is not None:
             await self._flush()
         return stored
 

@@ -111,6 +111,9 @@ class TimerSchedule:
         if due is not None:
             self._queue.at_most(machine_id, due)
 
+    def queued(self, machine_id: str) -> bool:
+        return machine_id in self._queue
+
     def later(self, machine_id: str, due_ms: int) -> None:
         self._queue.at_most(machine_id, due_ms)
 

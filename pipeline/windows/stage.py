@@ -29,6 +29,7 @@ from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy
 from pipeline.due_queue import DueQueue
+from pipeline.faust_ext.tables import write_all
 from pipeline.settings import PipelineSettings
 from pipeline.storage.delivery import until_done
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
@@ -141,8 +142,7 @@ class WindowsStage:
                 if machine_id not in self._silent:
                     self._silent.at_most(machine_id, now_ms)
             await self._emit(closed)
-            for machine_id, state in states.items():
-                self._table[machine_id.encode()] = state
+            write_all(self._table, {m.encode(): state for m, state in states.items()})
         if late:
             self.late_readings += late
             self._late_counter.inc(late)

@@ -271,3 +271,35 @@ async def test_a_batch_cancelled_before_its_store_leaves_the_stored_state_to_the
     again = await proc.process([reading(50, 1)], now_ms=T0 + 1000)
     assert [(e.event, e.seq) for e in again] == [("cleared", 2)]
     assert [(e.event, e.seq) for e in await proc.process([reading(91, 2)], T0)] == [("raised", 3)]
+
+
+async def test_batches_that_only_move_a_quiet_machines_clock_neither_rebuild_nor_delay_it(
+    monkeypatch,
+):
+    """A machine with no alarm: batches that move only its clock are not written (less than
+    5 s of reading time) and its state is not rebuilt from the table for the next batch;
+    the timer still raises comm loss in time, though reading time ran ahead of wall time
+    (a backlog) and the stored record stayed behind."""
+    from alarmrules.state import MachineState
+
+    table: dict = {}
+    proc = processor(Recorder(), table, config=EngineConfig(comm_loss_after_ms=10_000))
+    rebuilt: list[str] = []
+    from_dict = MachineState.from_dict.__func__
+
+    def counting(cls, machine_id, obj):
+        rebuilt.append(machine_id)
+        return from_dict(cls, machine_id, obj)
+
+    monkeypatch.setattr(MachineState, "from_dict", classmethod(counting))
+    await proc.process([reading(20, 0)], now_ms=T0)
+    first = table[b"42"]
+    rebuilt.clear()
+    for i in range(1, 4):  # three batches, one second of reading time each, at once
+        await proc.process([reading(20, i)], now_ms=T0 + 10)
+    assert table[b"42"] is first
+    assert rebuilt == []
+    # Due by then at the latest (the tick judges by the record stored, older than the
+    # clock, so it may come sooner).
+    events = await proc.tick(T0 + 10 + 10_000)
+    assert [(e.alarm_id, e.event) for e in events] == [("42:machine:comm_loss", "raised")]
