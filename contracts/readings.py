@@ -69,10 +69,14 @@ class Reading:
         return self.machine_id.encode()
 
 
+_EXACT_FLOAT_INTEGERS = 2**53
+
+
 def normalize_machine_id(raw: object) -> str:
     """The id as text: a string, or an integer (JSON's ``42`` and ``42.0`` alike, as JSON
-    Schema counts both as integers)."""
-    if isinstance(raw, float) and raw.is_integer():
+    Schema counts both as integers). A whole float past 2**53 is refused: it may not be the
+    number that was sent (a JSON parser reads integers past 64 bits as floats)."""
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) <= _EXACT_FLOAT_INTEGERS:
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         raise ContractError(f"machine_id: must be a string or an integer, got {raw!r}")
