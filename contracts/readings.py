@@ -15,6 +15,7 @@ API's input format; it is parsed in ``api.flat``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -176,24 +177,22 @@ def _seq(obj: dict[str, Any]) -> int:
     return raw
 
 
-# Sets of sensor names already checked (a machine sends the same names in every reading),
-# so a reading of dozens of values checks its names with one look-up. Bounded.
-_CHECKED_NAMES: set[tuple[str, ...]] = set()
-_MAX_CHECKED_NAMES = 16_384
 _NUMBER_TYPES = frozenset((float, int))
 
 
+# Cached per set of names: a machine sends the same names in every reading, so a reading
+# of dozens of values checks its names with one look-up.
+@functools.lru_cache(maxsize=16_384)
+def _all_sensor_names(names: tuple[str, ...]) -> bool:
+    return all(map(is_sensor_name, names))
+
+
 def _plain_values(raw: dict[str, Any]) -> dict[str, float] | None:
-    """``raw`` as floats when its names were checked before and every value is a JSON
+    """``raw`` as floats when its names are sensor names and every value is a JSON
     number (never infinite or NaN as parsed); ``None`` to check value by value."""
     names = tuple(raw)
-    if names not in _CHECKED_NAMES:
-        for name in names:
-            if not is_sensor_name(name):
-                return None
-        if len(_CHECKED_NAMES) >= _MAX_CHECKED_NAMES:
-            _CHECKED_NAMES.clear()
-        _CHECKED_NAMES.add(names)
+    if not _all_sensor_names(names):
+        return None
     numbers = raw.values()
     if not set(map(type, numbers)) <= _NUMBER_TYPES:
         return None

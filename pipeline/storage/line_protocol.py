@@ -23,6 +23,7 @@ Schema:
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 
@@ -109,12 +110,18 @@ def _all_good(quality: dict[str, Quality]) -> bool:
     return list(quality.values()).count("good") == len(quality)
 
 
-# The ``key=`` prefixes of each set of sensor names seen (a machine sends the same names in
-# every reading), bounded; ``None`` for names that need escaping (the per-value path).
-_PREFIXES: dict[tuple[str, ...], tuple[str, ...] | None] = {}
-_MAX_PREFIXES = 16_384
 # A number below 1e-4 written out by orjson (``0.00001``), which ``repr`` writes ``1e-05``.
 _WRITTEN_OUT = re.compile(rb"[\[,-]0\.0000")
+
+
+# Cached per set of names: a machine sends the same names in every reading.
+@functools.lru_cache(maxsize=16_384)
+def _field_prefixes(names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The ``key=`` prefixes of ``names``; ``None`` when one needs escaping (the per-value
+    path then writes the fields)."""
+    if any(escape_key(n) != n for n in names):
+        return None
+    return tuple(n + "=" for n in names)
 
 
 def _float_fields(values: dict[str, float]) -> str | None:
@@ -123,13 +130,7 @@ def _float_fields(values: dict[str, float]) -> str | None:
     thirty values. ``None`` where orjson's text would differ from ``float_field``'s:
     exponents (``1e-7`` against ``1e-07``), small numbers written out (``0.00001``), and
     values of other types."""
-    names = tuple(values)
-    prefixes = _PREFIXES.get(names, ())
-    if prefixes == ():
-        if len(_PREFIXES) >= _MAX_PREFIXES:
-            _PREFIXES.clear()
-        plain = all(escape_key(n) == n for n in names)
-        prefixes = _PREFIXES[names] = tuple(n + "=" for n in names) if plain else None
+    prefixes = _field_prefixes(tuple(values))
     if prefixes is None or set(map(type, values.values())) != {float}:
         return None
     data = orjson.dumps(list(values.values()))
