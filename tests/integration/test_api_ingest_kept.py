@@ -21,7 +21,7 @@ from test_pipeline_alarms import worker
 from api.app import create_app
 from api.settings import ApiSettings
 from contracts.settings import CommonSettings
-from contracts.timefmt import format_ts, now_ms
+from contracts.timefmt import datetime_ms, format_ts, now_ms
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +123,23 @@ def test_n_acknowledged_readings_of_a_batch_are_n_points(api: httpx.Client, infl
         rows = _until_rows(influx, m, "power_kw", 11)
         assert len(rows) == 11, rows
     assert _rows(influx, untimed, "power_kw") == []
+
+
+def test_a_machine_id_sent_as_a_whole_float_is_stored_as_that_integer(
+    api: httpx.Client, influx: Any
+) -> None:
+    machine = random.randint(10**8, 10**9 - 1)
+    ts = now_ms() - 30_000
+    posted = api.post(
+        "/api/readings",
+        json={"machine_id": float(machine), "timestamp": format_ts(ts), "power_kw": 2.5},
+    )
+    assert posted.status_code == 201, posted.text
+    [row] = _until_rows(influx, str(machine), "power_kw", 1)
+    assert row["_value"] == 2.5
+    assert datetime_ms(row["_time"]) == ts
+    # Past 2**53 a float may not be the integer that was sent: refused, and nothing stored.
+    refused = api.post("/api/readings", json={"machine_id": float(2**70), "power_kw": 2.5})
+    assert refused.status_code == 422, refused.text
+    assert "machine_id" in refused.json()["detail"]
+    assert _rows(influx, str(2**70), "power_kw") == []
