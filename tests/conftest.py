@@ -58,11 +58,12 @@ SHARING_A_WORKER = {
     "tests/e2e/test_bench_quick.py": "own-stack",  # 90
     "tests/e2e/test_e2e_interrupt.py": "own-stack",  # 30
     "tests/e2e/test_console.py": "own-stack",  # 200
-    # `make run-cluster` itself: 9 JVMs, InfluxDB, Redis, 12 services
-    "tests/integration/test_cluster_run.py": "own-stack",  # 155-175 at a load average of 20-42
     # 420-480 at a load average of 30-55 (the tests there before the plant edge: 270-300):
     # 3 brokers, InfluxDB, Redis, a plant edge (broker, MirrorMaker 2, machines, connector)
     "tests/integration/test_cluster.py": "own-servers",
+    # `make run-cluster` itself: 9 JVMs, InfluxDB, Redis, 12 services; after the cluster
+    # module on its worker, never beside it (two clusters at once starve both on two cores)
+    "tests/integration/test_cluster_run.py": "own-servers",  # 155-175 at a load average of 20-42
     "tests/faults/test_faults_broker.py": "own-servers",  # 120: a broker it kills
     "tests/faults/test_faults_influx.py": "own-servers",  # 70: an InfluxDB it stops
     "tests/integration/test_influx_plants.py": "own-servers",  # 65: a second InfluxDB, stopped
