@@ -142,6 +142,37 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ModuleScheduling(config, log)
 
 
+# Seconds each module took (its tests' set-up, call and tear-down) and the worker that ran
+# it, summed in the controller and printed after the run: the per-worker totals show which
+# worker the run waited for, and its longest modules are where to look.
+_MODULE_SECONDS: dict[str, float] = {}
+_MODULE_WORKER: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module = _module(report.nodeid)
+    _MODULE_SECONDS[module] = _MODULE_SECONDS.get(module, 0.0) + report.duration
+    worker = getattr(report, "node", None)
+    if worker is not None:
+        _MODULE_WORKER[module] = str(worker.workerinput["workerid"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _MODULE_SECONDS:
+        return
+    per_worker: dict[str, float] = {}
+    for module, seconds in _MODULE_SECONDS.items():
+        worker = _MODULE_WORKER.get(module, "main")
+        per_worker[worker] = per_worker.get(worker, 0.0) + seconds
+    terminalreporter.section("seconds per worker and longest modules")
+    for worker, seconds in sorted(per_worker.items()):
+        terminalreporter.write_line(f"{worker}: {seconds:.0f} s")
+    longest = sorted(_MODULE_SECONDS.items(), key=lambda kv: -kv[1])[:15]
+    for module, seconds in longest:
+        worker = _MODULE_WORKER.get(module, "main")
+        terminalreporter.write_line(f"{seconds:7.1f} s  {worker}  {module}")
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _reclaim_abandoned_sockets(request: pytest.FixtureRequest) -> Iterator[None]:
     """Collect, at the end of each module, the sockets kafka-python abandons to the garbage
