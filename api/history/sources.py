@@ -66,15 +66,17 @@ def pick_source(source: str | None, *, window: Duration | None, fn: str | None) 
 def _weighted(fn: str, every: str) -> list[str]:
     """Flux for ``mean`` or ``sum`` over the one-minute statistics ``data()`` reads.
 
-    Where every minute in range has its ``sum``: the windows' sums of ``sum`` (and of
-    ``count``, for the mean), each a native aggregate InfluxDB computes in its storage
-    engine. Where some minute lacks it (written before the field existed): each minute's
-    ``sum``, or its mean x count, added up per window, which takes a pivot of every minute
-    in the Flux engine, several times slower over long ranges.
+    Where every minute in range has its ``sum``: one read of the ``sum`` and ``count``
+    fields, summed per window by InfluxDB's storage engine (``aggregateWindow`` right
+    after ``range`` and ``filter``), then each sensor's two sums side by side. Where some
+    minute lacks it (written before the field existed): each minute's ``sum``, or its
+    mean x count, added up per window, which takes a pivot of every minute in the Flux
+    engine, several times slower over long ranges.
 
     ``data`` is a function, so that each stream reads on its own: a stream two others
     share is read once and whole into the Flux engine, with no aggregate pushed down."""
     value = "r.s" if fn == "sum" else "r.s / r.n"
+    summed_value = "r.sum" if fn == "sum" else "r.sum / r.count"
     return [
         # Minutes with a count but no sum: count points less sum points, over the range.
         "unsummed = data()",
@@ -84,6 +86,14 @@ def _weighted(fn: str, every: str) -> list[str]:
         "  |> group()",
         "  |> sum()",
         '  |> findColumn(fn: (key) => true, column: "_value")',
+        "summed = () => data()",
+        '  |> filter(fn: (r) => r._field == "sum" or r._field == "count")',
+        f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
+        "  |> toFloat()",
+        '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
+        '  |> group(columns: ["sensor"])',
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+        f"  |> map(fn: (r) => ({{_time: r._time, _field: r.sensor, _value: {summed_value}}}))",
         "windowed = (field, as) => data()",
         "  |> filter(fn: (r) => r._field == field)",
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
@@ -96,15 +106,15 @@ def _weighted(fn: str, every: str) -> list[str]:
         "    _value: if exists r.sum then r.sum else r.mean * float(v: r.count)}))",
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
         '  |> set(key: "_field", value: "s")',
-        "combined = if length(arr: unsummed) == 0 or unsummed[0] == 0",
-        '  then union(tables: [windowed(field: "sum", as: "s"),'
-        ' windowed(field: "count", as: "n")])',
-        '  else union(tables: [weighted, windowed(field: "count", as: "n")])',
-        "combined",
+        'unsummed_minutes = () => union(tables: [weighted, windowed(field: "count", as: "n")])',
         '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
         "  |> group()",
         '  |> pivot(rowKey: ["_time", "sensor"], columnKey: ["_field"], valueColumn: "_value")',
         f"  |> map(fn: (r) => ({{_time: r._time, _field: r.sensor, _value: {value}}}))",
+        "combined = if length(arr: unsummed) == 0 or unsummed[0] == 0",
+        "  then summed()",
+        "  else unsummed_minutes()",
+        "combined",
     ]
 
 

@@ -196,6 +196,44 @@ async def test_long_windows_from_aggregates_add_sums_and_counts(
     assert ("sum" in first_minute) is (summed_from == 0)
 
 
+async def test_each_sensor_keeps_its_own_sums_in_long_windows(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    """Sums and counts of several sensors, read together, stay with their sensor: the
+    means of 2-hour windows over three hours (one window cut by ``stop``), every sensor
+    and one asked for by name."""
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    first = (now_ms() // 7_200_000 - 2) * 7_200_000
+    sensors = {"temperature_c": 1.0, "power_kw": 100.0, "spindle_rpm": 1000.0}
+    lines, want = [], {}
+    for i in range(180):
+        at = first + i * 60_000
+        for sensor, scale in sensors.items():
+            count = 1 + (i + len(sensor)) % 5
+            total = (i % 13 + scale) * count
+            lines.append(
+                f"aggregates,machine_id={machine},sensor={sensor},window=1m count={count}i,"
+                f"min=0.0,max=20.0,last=1.0,stddev=0.5,mean=999.0,sum={total} {at}"
+            )
+            s, n = want.get((sensor, i // 120), (0.0, 0))
+            want[(sensor, i // 120)] = (s + total, n + count)
+    await _write(api_settings, api_settings.influx_aggregates_bucket, lines)
+    span = {"start": format_ts(first), "stop": format_ts(first + 3 * 3_600_000), "window": "2h"}
+    for fields in (None, "power_kw"):
+        params = {**span, "fn": "mean", "source": "auto", **({"fields": fields} if fields else {})}
+        answer = await http.get(f"/api/machines/{machine}/readings", params=params)
+        assert answer.status_code == 200, answer.text
+        points = answer.json()["points"]
+        ends = [format_ts(first + 7_200_000), format_ts(first + 3 * 3_600_000)]
+        assert [p["ts"] for p in points] == ends
+        for window, point in enumerate(points):
+            names = [fields] if fields else list(sensors)
+            assert sorted(k for k in point if k != "ts") == sorted(names)
+            for sensor in names:
+                total, count = want[(sensor, window)]
+                assert point[sensor] == pytest.approx(total / count, rel=1e-12), (sensor, window)
+
+
 @pytest.mark.parametrize(
     "start", ["-999999999w", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"]
 )

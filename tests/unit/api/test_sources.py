@@ -68,17 +68,34 @@ def test_an_unknown_source_is_named() -> None:
 def test_mean_adds_sums_and_counts_and_min_reads_the_minima() -> None:
     mean = aggregated_flux(_query("1h", "mean", "temperature_c"), bucket="aggregates")
     assert 'r.window == "1m"' in mean and 'r.sensor == "temperature_c"' in mean
-    assert 'windowed(field: "sum", as: "s")' in mean and "_value: r.s / r.n" in mean
+    assert "_value: r.sum / r.count" in mean
     # Minutes without a sum (older workers) weigh their mean by their count instead.
     assert "combined = if length(arr: unsummed) == 0 or unsummed[0] == 0\n" in mean
     assert "if exists r.sum then r.sum else r.mean * float(v: r.count)" in mean
+    assert 'windowed(field: "count", as: "n")' in mean and "_value: r.s / r.n" in mean
     total = aggregated_flux(_query("1h", "sum"), bucket="aggregates")
-    assert "_value: r.s}))" in total and "r.s / r.n" not in total
+    assert "_value: r.sum}))" in total and "_value: r.s}))" in total
+    assert "r.sum / r.count" not in total and "r.s / r.n" not in total
     low = aggregated_flux(_query("15m", "min"), bucket="aggregates")
     assert 'r._field == "min"' in low and "aggregateWindow(every: 15m, fn: min" in low
     count = aggregated_flux(_query("1h", "count"), bucket="aggregates")
     assert 'r._field == "count"' in count and "fn: sum" in count
     assert count.endswith("limit(n: 101)")
+
+
+def test_summed_minutes_are_read_once_for_sums_and_counts_together() -> None:
+    """Both sums of a mean come from one read that InfluxDB's storage engine windows
+    (``aggregateWindow`` right after ``range`` and ``filter``), side by side per sensor."""
+    mean = aggregated_flux(_query("1h", "mean"), bucket="aggregates")
+    summed = mean[mean.index("summed = () => data()") :]
+    summed = summed[: summed.index("\nwindowed = ")].splitlines()
+    assert summed[1:3] == [
+        '  |> filter(fn: (r) => r._field == "sum" or r._field == "count")',
+        "  |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",
+    ]
+    assert sum("data()" in line for line in summed) == 1
+    assert '  |> group(columns: ["sensor"])' in summed
+    assert not any("union(" in line or "set(" in line for line in summed)
 
 
 def test_csv_has_the_import_shape_with_quality_beside_its_sensor() -> None:
