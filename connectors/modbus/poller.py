@@ -116,7 +116,7 @@ class DevicePoller:
         self._group_of = {name: g for g in self._groups for name in g.names}
         self.write_lock = asyncio.Lock()
         # No staleness check can find anything before this (monotonic ms); the watchdog
-        # skips the poller until then. 0 while late tags wait on their scan.
+        # skips the poller until then (:meth:`_note_stale_due`).
         self.stale_due_ms: float = 0
 
     @property
@@ -213,7 +213,7 @@ class DevicePoller:
         if not names and not self._late:
             self.stale_due_ms = self._stale.next_ms
             return names  # the common case (the watchdog skips it until ``stale_due_ms``)
-        publish = [n for n in names if self._starved(n)]
+        publish = [n for n in names if self._starved(n)] if self.write_lock.locked() else []
         for name in names:
             if name not in publish:
                 self._late[name] = now
@@ -223,7 +223,7 @@ class DevicePoller:
             self.stats.stale_episodes += 1
             if log:
                 log_stale_tags(self.device, names)
-        self.stale_due_ms = 0 if self._late else self._stale.next_ms
+        self._note_stale_due(self._stale)
         if publish:
             reading = last_good_reading(
                 self.device,
@@ -237,6 +237,23 @@ class DevicePoller:
                 self._deadband.filter(reading)  # a fresh value after ``stale`` is reported
                 self._publish(reading, scanned=False)
         return names
+
+    def _note_stale_due(self, stale: StaleTracker) -> None:
+        """When the watchdog is next to check: when a tag can next go stale or, while late
+        tags wait on their scan and the connection is held, when the last request sent
+        outlives the grace. No late tag is published before (:meth:`_late_too_long`), nor
+        while nothing holds the connection (:meth:`will_hold_connection` comes first)."""
+        due = stale.next_ms
+        if self._late and self.write_lock.locked():
+            due = min(due, self._asked_ms + LATE_GRACE_MS)
+        self.stale_due_ms = due
+
+    def will_hold_connection(self) -> None:
+        """A scan or a command write is about to take ``write_lock``: late tags may be due
+        for publishing from then on, so the watchdog's next check comes no later than the
+        grace after the last request sent."""
+        if self._late:
+            self.stale_due_ms = min(self.stale_due_ms, self._asked_ms + LATE_GRACE_MS)
 
     def _starved(self, name: str) -> bool:
         """Another group's scan, or a command write, holds the connection."""
@@ -270,6 +287,7 @@ class DevicePoller:
 
         Raises :class:`TransportError` when the device cannot be reached.
         """
+        self.will_hold_connection()
         async with self.write_lock:
             self._scanning = group
             try:
@@ -296,7 +314,7 @@ class DevicePoller:
         )
         self._end_lateness(group)
         if stale is not None:
-            self.stale_due_ms = 0 if self._late else stale.next_ms
+            self._note_stale_due(stale)
         if reading is not None:
             if self._assembler.all_good:
                 self._last_good.update(reading.values)
