@@ -307,7 +307,7 @@ class DevicePoller:
             now = mono_ms()
             if self._in_outage:
                 stale.restart(now_ms=now)
-            stale.refreshed(group.names, now_ms=now)
+            stale.refreshed(group.names, now_ms=now, interval_s=group.interval_s)
         self._in_outage = False
         reading = self._assembler.assemble(
             answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good

@@ -178,6 +178,11 @@ class ScanAssembler:
     not_finite_values: int = 0
     # The tags whose last decoded value was not finite.
     _not_finite_tags: set[str] = field(default_factory=set)
+    # The device's ``source`` (a property that formats it each time), once.
+    _source: str = ""
+
+    def __post_init__(self) -> None:
+        self._source = self.device.source
 
     def _decoder(self, request: ReadRequest) -> BlockDecoder | _BitDecoder:
         decoder = self._decoders.get(id(request))
@@ -286,7 +291,7 @@ class ScanAssembler:
             values=values,
             quality=quality,
             seq=seq,
-            source=device.source,
+            source=self._source,
             plant=device.plant,
             line=device.line,
             texts=texts or {},

@@ -42,14 +42,20 @@ class StaleTracker:
         # No unreported tag goes stale before this (a lower bound, exact after a check).
         self.next_ms: float = start_ms + 2 * min(self._interval_ms.values(), default=math.inf)
 
-    def refreshed(self, names: Collection[str], *, now_ms: int) -> None:
-        """A scan of ``names`` completed at ``now_ms``; their staleness (if any) ends."""
+    def refreshed(
+        self, names: Collection[str], *, now_ms: int, interval_s: float | None = None
+    ) -> None:
+        """A scan of ``names`` completed at ``now_ms``; their staleness (if any) ends.
+        ``interval_s``: the interval all of ``names`` share (a scan group's), if known."""
         if not names:
             return
         self._refreshed_ms.update(dict.fromkeys(names, now_ms))
         if self._reported:
             self._reported.difference_update(names)
-        soonest = now_ms + 2 * min(map(self._interval_ms.__getitem__, names))
+        if interval_s is None:
+            soonest = now_ms + 2 * min(map(self._interval_ms.__getitem__, names))
+        else:
+            soonest = now_ms + 2 * (interval_s * 1000)
         if soonest < self.next_ms:
             self.next_ms = soonest
 
