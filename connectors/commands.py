@@ -108,6 +108,7 @@ def plan_write(
 async def execute(poller: DevicePoller, write: Write) -> str | None:
     """Make ``write`` on the poller's connection; ``None`` on success, else why it failed."""
     device_id = poller.device.device_id
+    poller.will_hold_connection()
     async with poller.write_lock:
         try:
             client: Any = await poller.connected_client()

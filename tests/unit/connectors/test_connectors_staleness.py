@@ -68,9 +68,15 @@ def test_the_early_answer_agrees_with_checking_every_tag() -> None:
         now_ms += rng.randint(0, 30)
         if rng.random() < 0.3:
             names = rng.sample(sorted(intervals_s), rng.randint(1, 3))
-            tracker.refreshed(names, now_ms=now_ms)
+            shared = {intervals_s[n] for n in names}
+            # a scan group's names share their interval, which the poller passes on
+            tracker.refreshed(
+                names, now_ms=now_ms, interval_s=shared.pop() if len(shared) == 1 else None
+            )
             for n in names:
                 refreshed_ms[n] = now_ms
                 reported.discard(n)
         expected = _naive_newly_stale(intervals_ms, refreshed_ms, reported, now_ms)
+        # next_ms is a true lower bound: the watchdog skips the check before it
+        assert not expected or now_ms > tracker.next_ms
         assert sorted(tracker.newly_stale(now_ms=now_ms)) == sorted(expected)

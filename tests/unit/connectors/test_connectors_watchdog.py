@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.modbus.watchdog import watch_staleness
+from connectors.modbus.watchdog import mono_ms, watch_staleness
 
 
 @dataclass
@@ -17,6 +17,7 @@ class _FakePoller:
     machine_id: str
     shortest_interval_s: float = 0.02
     fail: bool = False
+    stale_due_ms: float = 0
     checks: int = 0
     clocks: list[int | None] = field(default_factory=list)
     device: Any = field(init=False)
@@ -38,7 +39,7 @@ def test_every_poller_is_checked_even_after_one_fails(caplog: pytest.LogCaptureF
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.2, stop.set)
-        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)
 
     asyncio.run(main())
     # every 20 ms for 200 ms: about 10 checks each, whatever the middle one does
@@ -53,11 +54,25 @@ def test_the_period_follows_the_shortest_interval() -> None:
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.55, stop.set)
-        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)
 
     asyncio.run(main())
     # every 100 ms (half of 0.2 s) for 0.55 s
     assert 4 <= pollers[0].checks <= 6
+
+
+def test_a_poller_is_not_checked_before_its_staleness_is_due() -> None:
+    ahead = _FakePoller("ahead", stale_due_ms=mono_ms() + 60_000)
+    due = _FakePoller("due", stale_due_ms=mono_ms())
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.2, stop.set)
+        await asyncio.wait_for(watch_staleness([ahead, due], stop), timeout=5)
+
+    asyncio.run(main())
+    assert ahead.checks == 0
+    assert due.checks >= 4
 
 
 def test_no_pollers_returns_at_once() -> None:
@@ -69,6 +84,7 @@ class _StalePoller:
     machine_id: str
     names: list[str]
     shortest_interval_s: float = 0.02
+    stale_due_ms: float = 0
     device: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,7 +107,7 @@ def test_devices_going_stale_in_one_sweep_are_logged_in_one_line(
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.1, stop.set)
-        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)
 
     with caplog.at_level("WARNING", logger="connectors.modbus.watchdog"):
         asyncio.run(main())
@@ -109,7 +125,7 @@ def test_one_sweep_reads_the_clock_once_for_every_poller() -> None:
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.1, stop.set)
-        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)  # type: ignore[arg-type]
+        await asyncio.wait_for(watch_staleness(pollers, stop), timeout=5)
 
     asyncio.run(main())
     sweeps = pollers[0].clocks
