@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 # How long one fetch waits on the broker when there is nothing new (the reader also looks
 # at the assignment between fetches).
 FETCH_WAIT_MS = 100
+# The storage path counts as working, unless it waits on InfluxDB, while it took from the
+# shared cache this recently; while it works, a reader with no room in the cache looks
+# again this often.
+STORAGE_IDLE_S = 2.0
+ROOM_POLL_S = 0.002
 # How often processed offsets are committed, at most (a revoke commits at once).
 COMMIT_EVERY_S = 1.0
 
@@ -145,8 +150,9 @@ class ReadingsReader:
                 if not self._assigned:
                     await asyncio.sleep(0.1)
                     continue
+                partitions = await self._storage_first()
                 fetched = await consumer.getmany(
-                    timeout_ms=FETCH_WAIT_MS, max_records=self._max_records
+                    *partitions, timeout_ms=FETCH_WAIT_MS, max_records=self._max_records
                 )
                 if fetched:
                     await self._evaluate(fetched)
@@ -179,6 +185,32 @@ class ReadingsReader:
         and capped storage at 500 readings per 50 ms while alarms caught up)."""
         await asyncio.sleep(0)
 
+    async def _storage_first(self) -> list[TopicPartition]:
+        """The partitions to fetch from next: while the storage path is working (it does
+        not wait on InfluxDB, and it took from the shared cache in the last
+        STORAGE_IDLE_S), those whose readings kept in the cache leave room for a fetch
+        (each partition has an equal share); every assigned one otherwise.
+
+        Catching up on a backlog, the reader and the storage path read the partitions in
+        different orders, and the reader, the faster one, runs ahead: without this it
+        fills the cache with the partitions the storage path reaches last, or runs past
+        what the cache holds, and the storage path decodes the same records a second time.
+        When no partition has room, the reader waits for the storage path to take some,
+        as long as it is working: the reader never waits while the storage path waits on
+        InfluxDB, and a storage path that stops for any other reason holds it back by
+        STORAGE_IDLE_S at most."""
+        assigned = sorted(self._assigned)
+        share = self._share
+        if share is None:
+            return assigned
+        quota = max(share.capacity // len(assigned) - self._max_records, 0)
+        while share.storage_working(STORAGE_IDLE_S):
+            room = [tp for tp in assigned if share.kept(tp.topic, tp.partition) <= quota]
+            if room:
+                return room
+            await asyncio.sleep(ROOM_POLL_S)
+        return assigned
+
     async def _evaluate(self, fetched: Mapping[TopicPartition, list[Any]]) -> None:
         async with self._lock:
             # Partitions revoked while the fetch was under way are not ours any more.
@@ -195,12 +227,22 @@ class ReadingsReader:
                 decoded = decode_for_alarms(records)
                 readings += [reading for _, reading in decoded]
                 if self._share is not None:
-                    self._share.put(tp.topic, tp.partition, decoded)
+                    self._keep(tp, decoded)
                 done[tp] = records[-1].offset + 1
             if readings:
                 await self._evaluator.process(readings, now_ms())
                 self.readings_evaluated += len(readings)
             self._position.update(done)
+
+    def _keep(self, tp: TopicPartition, decoded: list[tuple[int, Reading]]) -> None:
+        """Leave ``decoded`` for the storage path, up to the partition's share of the cache
+        (so that the partition read first does not take the room of the others)."""
+        share = self._share
+        if share is None:
+            return
+        room = share.capacity // max(len(self._assigned), 1) - share.kept(tp.topic, tp.partition)
+        if room > 0:
+            share.put(tp.topic, tp.partition, decoded[:room])
 
     # -- assignment --------------------------------------------------------------------
 

@@ -19,9 +19,10 @@ from contracts.timefmt import now_ms
 from pipeline.faust_ext.chunks import Chunk
 from pipeline.sink.plants import PlantSinks
 from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.dead_letter import DeadLetter
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.decoding import decode_records
-from pipeline.storage.routing import entries
+from pipeline.storage.routing import Entry, entries
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class ReadingsLoop:
             )
         sinks = self._sinks
         plants = [reading.plant for reading in readings] if sinks.routed else None
-        await self._batcher.add(
+        await self._hand_over(
             chunk,
             [
                 *entries(
@@ -98,3 +99,17 @@ class ReadingsLoop:
             dead_letters,
             primary=len(decoded.reading_lines),
         )
+
+    async def _hand_over(
+        self, chunk: Chunk, lines: list[Entry], dead_letters: list[DeadLetter], primary: int
+    ) -> None:
+        """Add the chunk's lines to the storage batcher, which may wait on InfluxDB (its
+        batches full): meanwhile the alarm reader knows not to wait for this path."""
+        cache = self._decoded
+        if cache is not None:
+            cache.storage_blocked = True
+        try:
+            await self._batcher.add(chunk, lines, dead_letters, primary=primary)
+        finally:
+            if cache is not None:
+                cache.storage_blocked = False

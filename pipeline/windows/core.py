@@ -85,23 +85,6 @@ def stats_of(raw: list[float]) -> SensorStats:
     )
 
 
-def _add_value(sensors: dict[str, list[float]], name: str, value: float, ts_ms: int) -> None:
-    s = sensors.get(name)
-    if s is None:
-        sensors[name] = [1, value, value * value, value, value, value, ts_ms]
-        return
-    s[0] += 1
-    s[1] += value
-    s[2] += value * value
-    if value < s[3]:
-        s[3] = value
-    if value > s[4]:
-        s[4] = value
-    if ts_ms >= s[6]:
-        s[5] = value
-        s[6] = ts_ms
-
-
 def _merge(into: dict[str, list[float]], sensors: dict[str, list[float]]) -> None:
     for name, s in sensors.items():
         t = into.get(name)
@@ -135,7 +118,8 @@ def add_reading(
     if closed:
         for spec in specs:
             closed_end = closed.get(spec.label)
-            if closed_end is None:
+            # A window holding ts ends after ts: none of them closed when ts is past the end.
+            if closed_end is None or ts >= closed_end:
                 continue
             # The earliest window holding ts ends first; closed if that end has passed.
             first = ts - ts % spec.step_ms - spec.size_ms + spec.step_ms
@@ -152,7 +136,22 @@ def add_reading(
     if sensors is None:
         sensors = state["panes"][key] = {}
     for name, value in reading.values.items():
-        _add_value(sensors, name, value, ts)
+        # [count, sum, sumsq, min, max, last, last_ts], updated in place (inline: this runs
+        # for every value of every reading).
+        s = sensors.get(name)
+        if s is None:
+            sensors[name] = [1, value, value * value, value, value, value, ts]
+            continue
+        s[0] += 1
+        s[1] += value
+        s[2] += value * value
+        if value < s[3]:
+            s[3] = value
+        if value > s[4]:
+            s[4] = value
+        if ts >= s[6]:
+            s[5] = value
+            s[6] = ts
     if state["max_ts"] is None or ts > state["max_ts"]:
         state["max_ts"] = ts
     if reading.plant:

@@ -90,6 +90,9 @@ class WindowsStage:
         # and the machines by the wall time they were last seen at the latest.
         self._seen_ms: dict[str, int] = {}
         self._silent: DueQueue[str] = DueQueue()
+        # machine id -> the pane (by reading time less grace) its due windows were last
+        # closed in, here: a reading in the same pane has none to close.
+        self._checked_pane: dict[str, int] = {}
         self.late_readings = 0
         self.registry = registry if registry is not None else CollectorRegistry()
         self._late_counter = Counter(
@@ -120,6 +123,7 @@ class WindowsStage:
             grace = self._grace_ms
             pane = self._pane_ms
             pause = self._pause
+            checked = self._checked_pane
             for index, (reading, offset) in enumerate(zip(readings, offsets, strict=True)):
                 if pause is not None and index and not index % PAUSE_EVERY:
                     await pause()
@@ -135,9 +139,17 @@ class WindowsStage:
                     last_reason = reason
                     continue
                 if state["max_ts"] != previous_max:
-                    closed.extend(
-                        close_due(state, machine_id, specs, until_ms=state["max_ts"] - grace)
-                    )
+                    until = state["max_ts"] - grace
+                    # Windows end on pane boundaries: nothing more is due while ``until``
+                    # stays in the pane where this worker last closed the due ones.
+                    at = until // pane
+                    if (
+                        previous_max is None
+                        or (previous_max - grace) // pane != at
+                        or checked.get(machine_id) != at
+                    ):
+                        checked[machine_id] = at
+                        closed.extend(close_due(state, machine_id, specs, until_ms=until))
                 self._seen_ms[machine_id] = now_ms
                 if machine_id not in self._silent:
                     self._silent.at_most(machine_id, now_ms)
@@ -176,19 +188,23 @@ class WindowsStage:
                 key = machine_id.encode()
                 state = self._table.get(key)
                 if not state:
-                    self._seen_ms.pop(machine_id, None)
+                    self._forget(machine_id)
                     continue
                 done = close_due(state, machine_id, self._specs, until_ms=wall_ms - self._grace_ms)
                 if done:
                     closed.extend(done)
                     self._table[key] = state
                 if not state["panes"]:
-                    self._seen_ms.pop(machine_id, None)
+                    self._forget(machine_id)
                 else:
                     # Windows still open after the wall clock: look again next time.
                     self._silent.at_most(machine_id, seen_ms)
             await self._emit(closed)
         return closed
+
+    def _forget(self, machine_id: str) -> None:
+        self._seen_ms.pop(machine_id, None)
+        self._checked_pane.pop(machine_id, None)
 
     async def run_idle_closer(self) -> None:
         """Close idle machines' windows once a second. Their InfluxDB rows are written

@@ -111,3 +111,45 @@ def test_each_aggregate_line_carries_the_sum_of_its_values():
     old = SensorStats(count=4, min=1.0, max=3.0, mean=2.5, last=3.0, stddev=0.5)
     (line,) = aggregate_lines([replace(minute[0], sensors={"x": old})])
     assert line.endswith(",sum=10 0")
+
+
+class _Published:
+    async def publish(self, topic, records):
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(times, st.integers(1, 20))
+def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
+    """The stage looks for due windows only when the reading time enters a new pane; what
+    it closes, and when, is what closing at every new reading time closes."""
+    import asyncio
+
+    from kafka_edge.retry import RetryPolicy
+    from pipeline.windows.stage import WindowsStage
+
+    readings = [Reading(machine_id="m1", ts_ms=t, values={"x": v}) for t, v in points]
+    expected = []
+    state = new_state()
+    for offset, r in enumerate(readings):
+        before = state["max_ts"]
+        if add_reading(state, r, offset, SPECS, PANE) is None and state["max_ts"] != before:
+            expected += close_due(state, "m1", SPECS, until_ms=state["max_ts"] - GRACE_MS)
+    stage = WindowsStage(
+        table={},
+        specs=SPECS,
+        grace_ms=GRACE_MS,
+        idle_close_ms=60_000,
+        publisher=_Published(),
+        aggregates_topic="aggregates",
+        retry=RetryPolicy(initial_s=0.001, max_s=0.002),
+    )
+
+    async def apply_in_chunks():
+        lines = []
+        for start in range(0, len(readings), chunk):
+            part = readings[start : start + chunk]
+            lines += await stage.apply(part, list(range(start, start + len(part))), 0)
+        return lines
+
+    assert asyncio.run(apply_in_chunks()) == aggregate_lines(expected)

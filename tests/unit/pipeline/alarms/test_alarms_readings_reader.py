@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import pytest
 from aiokafka import TopicPartition
 
 from contracts.readings import Reading
 from kafka_edge.connection import KafkaConnection
+from pipeline.alarms import readings_reader
 from pipeline.alarms.readings_reader import ReadingsReader, decode_for_alarms
 from pipeline.storage.decoded_cache import DecodedReadings
 
@@ -117,3 +119,82 @@ def test_without_a_storage_group_new_partitions_start_at_the_earliest_offset() -
     # No admin client is asked (its broker, 127.0.0.1:9, would not answer).
     starts = asyncio.run(r._start_offsets(NeverCommitted(), {P0, P1}))  # type: ignore[arg-type]
     assert starts == {P0: 0, P1: 0}
+
+
+def shared_with(kept: dict[TopicPartition, int]) -> DecodedReadings:
+    """A cache of 400 readings (200 a partition: room for a fetch of 100 up to 100 kept)."""
+    share = DecodedReadings(max_readings=400)
+    for tp, count in kept.items():
+        share.put(tp.topic, tp.partition, [(i, reading_at(i)) for i in range(count)])
+    return share
+
+
+def reading_at(offset: int) -> Reading:
+    return Reading(machine_id="m1", ts_ms=1_000 + offset, values={"temperature_c": 1.0})
+
+
+def test_while_the_storage_path_works_only_partitions_with_room_in_the_cache_are_fetched() -> None:
+    share = shared_with({P0: 101, P1: 100})
+    r = reader(Engine(), share)
+    share.take(TOPIC, 5, 0)  # the storage path at work (on another partition)
+    assert asyncio.run(r._storage_first()) == [P1]
+
+
+def test_a_storage_path_that_does_not_work_never_holds_the_reader_back() -> None:
+    """Nothing taken from the cache lately (InfluxDB away, say): every partition is
+    fetched, full cache or not; and every one without a cache."""
+    assert asyncio.run(reader(Engine(), shared_with({P0: 150, P1: 150}))._storage_first()) == [
+        P0,
+        P1,
+    ]
+    assert asyncio.run(reader(Engine())._storage_first()) == [P0, P1]
+
+
+def test_with_no_room_the_reader_waits_for_the_storage_path_while_it_works() -> None:
+    share = shared_with({P0: 150, P1: 150})
+    r = reader(Engine(), share)
+    share.take(TOPIC, 0, 0)
+    order: list[str] = []
+
+    async def storage() -> None:
+        for offset in range(1, 60):  # takes P0 down to 90 kept
+            await asyncio.sleep(0.001)
+            share.take(TOPIC, 0, offset)
+            order.append("storage")
+
+    async def alarms() -> list[TopicPartition]:
+        fetch = await r._storage_first()
+        order.append("fetch")
+        return fetch
+
+    async def both() -> list[TopicPartition]:
+        fetch, _ = await asyncio.gather(alarms(), storage())
+        return fetch
+
+    assert asyncio.run(both()) == [P0]
+    assert order.index("fetch") >= 49
+
+
+def test_with_no_room_the_reader_never_waits_while_the_storage_path_waits_on_influxdb() -> None:
+    share = shared_with({P0: 150, P1: 150})
+    share.take(TOPIC, 1, 0)
+    share.storage_blocked = True
+    assert asyncio.run(reader(Engine(), share)._storage_first()) == [P0, P1]
+
+
+def test_with_no_room_and_a_storage_path_that_stops_the_reader_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(readings_reader, "STORAGE_IDLE_S", 0.1)
+    share = shared_with({P0: 150, P1: 150})
+    r = reader(Engine(), share)
+    share.take(TOPIC, 1, 0)  # then nothing more
+
+    async def fetch() -> tuple[list[TopicPartition], float]:
+        started = asyncio.get_running_loop().time()
+        partitions = await asyncio.wait_for(r._storage_first(), timeout=2.0)
+        return partitions, asyncio.get_running_loop().time() - started
+
+    partitions, waited_s = asyncio.run(fetch())
+    assert partitions == [P0, P1]
+    assert 0.05 <= waited_s <= 0.5
