@@ -19,6 +19,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # then checked against pyproject.toml so that an unlocked new dependency is named.
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# The lock's own pip first: the one a new venv comes with reads a package's extras
+	@# (pip-audit's CacheControl[filecache]) as an unpinned requirement and refuses the lock.
+	@awk '/^pip==/ {p = 1; print; next} p && /^ +--hash/ {print; next} p {exit}' $(LOCK) > $(VENV)/pip.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(VENV)/pip.lock
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python .ci/check_lock.py
