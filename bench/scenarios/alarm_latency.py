@@ -284,22 +284,18 @@ def run(ctx: ScenarioContext) -> list[Figure]:
     ctx.progress("bare Kafka round trip")
     topic = f"{ctx.fresh_settings().topic_prefix}.readings"
     base_lat = asyncio.run(_bare_round_trip(bootstrap, topic, min(probes_n, 50)))
-    figures = latency_figures(
-        NAME,
-        [t.frame - t.sent for t in split],
-        base_lat,
-        baseline="bare Kafka round trip",
-        label=SPLIT_LABEL,
-        goal=("p99", goal_ms),
-        note=_note(split, probes_n, load_s, SPLIT_DEPLOYMENT),
-    )
-    figures += latency_figures(
-        NAME,
-        [t.frame - t.sent for t in one],
-        base_lat,
-        baseline="bare Kafka round trip",
-        label=ONE_LABEL,
-        goal=("p99", goal_ms),
-        note=_note(one, probes_n, load_s, ONE_DEPLOYMENT),
-    )
+    figures: list[Figure] = []
+    for times, label, deployment in (
+        (split, SPLIT_LABEL, SPLIT_DEPLOYMENT),
+        (one, ONE_LABEL, ONE_DEPLOYMENT),
+    ):
+        figures += latency_figures(
+            NAME,
+            [t.frame - t.sent for t in times],
+            base_lat,
+            baseline="bare Kafka round trip",
+            label=label,
+            goal=("p99", goal_ms),
+            note=_note(times, probes_n, load_s, deployment),
+        )
     return figures
