@@ -203,7 +203,7 @@ class ReadingsReader:
         share = self._share
         if share is None:
             return assigned
-        quota = max(share.capacity // len(assigned) - self._max_records, 0)
+        quota = max(share.partition_share(len(assigned)) - self._max_records, 0)
         while share.storage_working(STORAGE_IDLE_S):
             room = [tp for tp in assigned if share.kept(tp.topic, tp.partition) <= quota]
             if room:
@@ -240,7 +240,7 @@ class ReadingsReader:
         share = self._share
         if share is None:
             return
-        room = share.capacity // max(len(self._assigned), 1) - share.kept(tp.topic, tp.partition)
+        room = share.partition_share(len(self._assigned)) - share.kept(tp.topic, tp.partition)
         if room > 0:
             share.put(tp.topic, tp.partition, decoded[:room])
 

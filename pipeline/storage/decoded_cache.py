@@ -44,9 +44,9 @@ class DecodedReadings:
     def __len__(self) -> int:
         return self._size
 
-    @property
-    def capacity(self) -> int:
-        return self._max
+    def partition_share(self, partitions: int) -> int:
+        """Readings one of ``partitions`` partitions may keep: an equal share of the bound."""
+        return self._max // max(partitions, 1)
 
     def storage_working(self, idle_s: float) -> bool:
         """Whether the storage path is at work: not waiting on InfluxDB (its batches full),
