@@ -6,7 +6,9 @@ A batch is handed to the writer when it holds ``batch_size`` primary lines or it
 chunk is ``max_wait_ms`` old. At most ``max_pending`` batches wait for the writer: when
 InfluxDB is slow or away, :meth:`StorageBatcher.add` blocks, which blocks the consumer's
 fetch loop, so consumption pauses instead of buffering without bound. Batches are written
-one after the other, so offsets are acked in order.
+one after the other, so offsets are acked in order. ``before_ack``, when given, is awaited
+after a batch is written and before its chunks are acked: the state other stages derived
+from them (the windows) must be in Kafka too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from kafka_edge.records import Publisher
@@ -49,8 +51,10 @@ class StorageBatcher:
         batch_size: int,
         max_wait_ms: int,
         max_pending: int,
+        before_ack: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
+        self._before_ack = before_ack
         self._publisher = publisher
         self._dead_letter_topic = dead_letter_topic
         self._retry = retry
@@ -116,6 +120,8 @@ class StorageBatcher:
                 dead_letter_topic=self._dead_letter_topic,
                 retry=self._retry,
             )
+            if self._before_ack is not None:
+                await self._before_ack()
             acked = sum(1 for chunk in batch.chunks if self._ack(chunk))
             self.acked_chunks += acked
             self.written_lines += batch.primary_lines

@@ -44,6 +44,9 @@ class Windowing(Protocol):
         """Add readings to their windows, emit the closed ones; return their InfluxDB lines
         (late readings are counted there; their raw points are stored here all the same)."""
 
+    async def confirm(self) -> None:
+        """Return once the window states written so far are in Kafka (before an ack)."""
+
 
 class ReadingsLoop:
     def __init__(

@@ -26,7 +26,13 @@ class _Batchers:
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
 
-    def start(self, name: str, batch_size: int) -> StorageBatcher:
+    def start(
+        self,
+        name: str,
+        batch_size: int,
+        *,
+        before_ack: Callable[[], Awaitable[None]] | None = None,
+    ) -> StorageBatcher:
         app, settings = self._worker.app, self._worker.settings
         batcher = StorageBatcher(
             name=name,
@@ -37,6 +43,7 @@ class _Batchers:
             batch_size=batch_size,
             max_wait_ms=settings.pipeline_batch_max_wait_ms,
             max_pending=settings.pipeline_max_pending_batches,
+            before_ack=before_ack,
         )
         app.crashing_task(f"pipeline.{name}_writer", batcher.run_writer)
         app.crashing_task(f"pipeline.{name}_timer", batcher.run_timer)
@@ -63,7 +70,11 @@ def start_storage(
     batchers = _Batchers(worker)
     loop = ReadingsLoop(
         sinks=sinks,
-        batcher=batchers.start("readings", settings.pipeline_batch_size),
+        batcher=batchers.start(
+            "readings",
+            settings.pipeline_batch_size,
+            before_ack=windows.confirm if windows is not None else None,
+        ),
         windows=windows,
         decoded=decoded,
         pause=pause,

@@ -7,6 +7,12 @@ state of each machine; it is written once per machine per chunk. A restarted wor
 recovers its windows from the changelog and skips readings at or below the offset the
 state already applied, so a replay never counts a reading twice.
 
+A chunk's readings are acked only once the window states they led to are in Kafka
+(:meth:`WindowsStage.confirm`, awaited by the storage batcher before it acks): a changelog
+send that failed is reported, and the current state of every machine written since the
+last confirmation is written again, so a restart never resumes from a state older than the
+offsets committed.
+
 A reading whose window closed already (history imported or an edge device catching up) is
 late: it joins no window and is counted (``late_readings``, and
 ``millstream_window_late_readings_total`` on the worker's ``/windows/metrics/``); the
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -27,7 +34,7 @@ from contracts.errors import ConfigError
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
-from kafka_edge.retry import RetryPolicy
+from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.due_queue import DueQueue
 from pipeline.faust_ext.tables import write_all
 from pipeline.settings import PipelineSettings
@@ -73,10 +80,13 @@ class WindowsStage:
         registry: CollectorRegistry | None = None,
         pause: Callable[[], Awaitable[None]] | None = None,
         idle_writer: LinesWriter | None = None,
+        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``pause`` is awaited every PAUSE_EVERY readings of a long chunk, so that other
         tasks (the alarm reader above all) get their turn; ``idle_writer`` writes the
-        InfluxDB lines of the windows :meth:`run_idle_closer` closes."""
+        InfluxDB lines of the windows :meth:`run_idle_closer` closes; ``durable`` returns
+        once the broker has every changelog record of the table written so far, and raises
+        the error of one that failed."""
         self._table = table
         self._specs = tuple(specs)
         self._pane_ms = pane_ms(self._specs)
@@ -103,6 +113,16 @@ class WindowsStage:
         self.emitted = 0
         self._pause = pause
         self._idle_writer = idle_writer
+        self._durable = durable
+        # The machines whose state was written and not yet confirmed durable, by write.
+        self._unconfirmed: deque[tuple[int, list[str]]] = deque()
+        self._writes = 0
+        self.changelog_failures = 0
+        self._failure_counter = Counter(
+            "millstream_window_changelog_failures",
+            "Changelog sends of window state that failed (the states were written again).",
+            registry=self.registry,
+        )
 
     @property
     def table(self) -> Mapping[bytes, Any]:
@@ -155,6 +175,7 @@ class WindowsStage:
                     self._silent.at_most(machine_id, now_ms)
             await self._emit(closed)
             write_all(self._table, {m.encode(): state for m, state in states.items()})
+            self._written(list(states))
         if late:
             self.late_readings += late
             self._late_counter.inc(late)
@@ -194,6 +215,7 @@ class WindowsStage:
                 if done:
                     closed.extend(done)
                     self._table[key] = state
+                    self._written([machine_id])
                 if not state["panes"]:
                     self._forget(machine_id)
                 else:
@@ -201,6 +223,56 @@ class WindowsStage:
                     self._silent.at_most(machine_id, seen_ms)
             await self._emit(closed)
         return closed
+
+    def _written(self, machine_ids: list[str]) -> None:
+        if self._durable is not None and machine_ids:
+            self._writes += 1
+            self._unconfirmed.append((self._writes, machine_ids))
+
+    async def confirm(self) -> None:
+        """Return once every window state written so far is in Kafka. A failed changelog
+        send is logged and counted, the current state of each machine written since the
+        last confirmation is written again, and the wait starts over, under the retry
+        policy (the storage batcher acks nothing meanwhile)."""
+        if self._durable is None or not self._unconfirmed:
+            return
+        durable = self._durable
+        upto = self._writes
+
+        async def attempt() -> None:
+            try:
+                await durable()
+            except Exception:
+                await self._write_again()
+                raise
+
+        def log(exc: BaseException, attempt: int, pause_s: float) -> None:
+            logger.error(
+                "windows changelog send failed attempt=%d retry_in_s=%.2f error=%s",
+                attempt,
+                pause_s,
+                exc,
+            )
+
+        await retry_async(attempt, policy=self._retry, what="windows changelog", on_retry=log)
+        unconfirmed = self._unconfirmed
+        while unconfirmed and unconfirmed[0][0] <= upto:
+            unconfirmed.popleft()
+
+    async def _write_again(self) -> None:
+        """Write the current state of every machine not yet confirmed, once each."""
+        self.changelog_failures += 1
+        self._failure_counter.inc()
+        async with self._lock:
+            machine_ids = {m for _, written in self._unconfirmed for m in written}
+            again = {
+                key: state
+                for key in (m.encode() for m in machine_ids)
+                if (state := self._table.get(key)) is not None
+            }
+            write_all(self._table, again)
+            self._written(list(machine_ids))
+        logger.error("windows changelog: writing the state of machines=%d again", len(again))
 
     def _forget(self, machine_id: str) -> None:
         self._seen_ms.pop(machine_id, None)

@@ -153,3 +153,59 @@ def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
         return lines
 
     assert asyncio.run(apply_in_chunks()) == aggregate_lines(expected)
+
+
+class _Recording(dict):
+    """A table that remembers the keys written to it, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def __setitem__(self, key, value) -> None:
+        self.written.append(key)
+        super().__setitem__(key, value)
+
+
+def test_a_failed_changelog_send_is_counted_and_every_unconfirmed_state_written_again():
+    """``confirm`` returns once the table's changelog is durable; when a send failed, the
+    states written since the last confirmation are written again before it waits again."""
+    import asyncio
+
+    from kafka_edge.retry import RetryPolicy
+    from pipeline.windows.stage import WindowsStage
+
+    failures = [OSError("changelog send failed")]
+    waits: list[int] = []
+    table = _Recording()
+
+    async def durable() -> None:
+        waits.append(len(table.written))
+        if failures:
+            raise failures.pop()
+
+    stage = WindowsStage(
+        table=table,
+        specs=SPECS,
+        grace_ms=GRACE_MS,
+        idle_close_ms=60_000,
+        publisher=_Published(),
+        aggregates_topic="aggregates",
+        retry=RetryPolicy(initial_s=0.001, max_s=0.002),
+        durable=durable,
+    )
+    readings = [
+        Reading(machine_id=m, ts_ms=1_000 * i, values={"x": 1.0})
+        for i, m in enumerate(["m1", "m2", "m1"])
+    ]
+
+    async def scenario() -> None:
+        await stage.apply(readings[:2], [0, 1], 0)
+        await stage.apply(readings[2:], [2], 0)
+        assert table.written == [b"m1", b"m2", b"m1"]
+        await stage.confirm()
+
+    asyncio.run(scenario())
+    assert stage.changelog_failures == 1
+    assert sorted(table.written[3:]) == [b"m1", b"m2"]
+    assert waits == [3, 5]  # the second wait comes after both were written again
