@@ -10,7 +10,7 @@ state already applied, so a replay never counts a reading twice.
 A chunk's readings are acked only once the window states they led to are in Kafka
 (:meth:`WindowsStage.confirm`, awaited by the storage batcher before it acks): a changelog
 send that failed is reported, and the current state of every machine written since the
-last confirmation is written again, so a restart never resumes from a state older than the
+last confirmation is written again, so a restart does not resume from a state older than the
 offsets committed.
 
 A reading whose window closed already (history imported or an edge device catching up) is
