@@ -12,7 +12,7 @@ from pipeline.faust_ext.chunks import Chunk
 from pipeline.roles import Worker
 from pipeline.sink.plants import PlantSinks
 from pipeline.storage.audit_rows import audit_record_line
-from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.batcher import AckGate, StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.line_protocol import alarm_event_line
 from pipeline.storage.readings_loop import ReadingsLoop, Windowing
@@ -31,7 +31,7 @@ class _Batchers:
         name: str,
         batch_size: int,
         *,
-        before_ack: Callable[[], Awaitable[None]] | None = None,
+        gate: AckGate | None = None,
     ) -> StorageBatcher:
         app, settings = self._worker.app, self._worker.settings
         batcher = StorageBatcher(
@@ -43,7 +43,7 @@ class _Batchers:
             batch_size=batch_size,
             max_wait_ms=settings.pipeline_batch_max_wait_ms,
             max_pending=settings.pipeline_max_pending_batches,
-            before_ack=before_ack,
+            gate=gate,
         )
         app.crashing_task(f"pipeline.{name}_writer", batcher.run_writer)
         app.crashing_task(f"pipeline.{name}_timer", batcher.run_timer)
@@ -73,7 +73,7 @@ def start_storage(
         batcher=batchers.start(
             "readings",
             settings.pipeline_batch_size,
-            before_ack=windows.confirm if windows is not None else None,
+            gate=windows,
         ),
         windows=windows,
         decoded=decoded,

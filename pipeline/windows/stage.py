@@ -9,9 +9,8 @@ state already applied, so a replay never counts a reading twice.
 
 A chunk's readings are acked only once the window states they led to are in Kafka
 (:meth:`WindowsStage.confirm`, awaited by the storage batcher before it acks): a changelog
-send that failed is reported, and the current state of every machine written since the
-last confirmation is written again, so a restart does not resume from a state older than the
-offsets committed.
+send that failed is reported, and the current state of the machines it carried is written
+again, so a restart does not resume from a state older than the offsets committed.
 
 A reading whose window closed already (history imported or an edge device catching up) is
 late: it joins no window and is counted (``late_readings``, and
@@ -36,7 +35,7 @@ from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.due_queue import DueQueue
-from pipeline.faust_ext.tables import write_all
+from pipeline.faust_ext.tables import CHANGELOG_WAIT_S, write_all
 from pipeline.settings import PipelineSettings
 from pipeline.storage.delivery import until_done
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
@@ -80,13 +79,10 @@ class WindowsStage:
         registry: CollectorRegistry | None = None,
         pause: Callable[[], Awaitable[None]] | None = None,
         idle_writer: LinesWriter | None = None,
-        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``pause`` is awaited every PAUSE_EVERY readings of a long chunk, so that other
         tasks (the alarm reader above all) get their turn; ``idle_writer`` writes the
-        InfluxDB lines of the windows :meth:`run_idle_closer` closes; ``durable`` returns
-        once the broker has every changelog record of the table written so far, and raises
-        the error of one that failed."""
+        InfluxDB lines of the windows :meth:`run_idle_closer` closes."""
         self._table = table
         self._specs = tuple(specs)
         self._pane_ms = pane_ms(self._specs)
@@ -113,9 +109,9 @@ class WindowsStage:
         self.emitted = 0
         self._pause = pause
         self._idle_writer = idle_writer
-        self._durable = durable
-        # The machines whose state was written and not yet confirmed durable, by write.
-        self._unconfirmed: deque[tuple[int, list[str]]] = deque()
+        # The writes of window states whose changelog sends are not yet known to be in
+        # Kafka: (number of the write, keys written, the sends), oldest first.
+        self._unconfirmed: deque[tuple[int, list[bytes], list[asyncio.Future[Any]]]] = deque()
         self._writes = 0
         self.changelog_failures = 0
         self._failure_counter = Counter(
@@ -174,8 +170,7 @@ class WindowsStage:
                 if machine_id not in self._silent:
                     self._silent.at_most(machine_id, now_ms)
             await self._emit(closed)
-            write_all(self._table, {m.encode(): state for m, state in states.items()})
-            self._written(list(states))
+            self._write({m.encode(): state for m, state in states.items()})
         if late:
             self.late_readings += late
             self._late_counter.inc(late)
@@ -214,8 +209,7 @@ class WindowsStage:
                 done = close_due(state, machine_id, self._specs, until_ms=wall_ms - self._grace_ms)
                 if done:
                     closed.extend(done)
-                    self._table[key] = state
-                    self._written([machine_id])
+                    self._write({key: state})
                 if not state["panes"]:
                     self._forget(machine_id)
                 else:
@@ -224,27 +218,44 @@ class WindowsStage:
             await self._emit(closed)
         return closed
 
-    def _written(self, machine_ids: list[str]) -> None:
-        if self._durable is not None and machine_ids:
-            self._writes += 1
-            self._unconfirmed.append((self._writes, machine_ids))
+    def _write(self, states: Mapping[bytes, Any]) -> int:
+        """Store ``states`` in the table; return the number of this write."""
+        sends = write_all(self._table, states, track=False)
+        self._writes += 1
+        if sends:
+            self._unconfirmed.append((self._writes, list(states), sends))
+        return self._writes
 
-    async def confirm(self) -> None:
-        """Return once every window state written so far is in Kafka. A failed changelog
-        send is logged and counted, the current state of each machine written since the
-        last confirmation is written again, and the wait starts over, under the retry
-        policy (the storage batcher acks nothing meanwhile)."""
-        if self._durable is None or not self._unconfirmed:
-            return
-        durable = self._durable
-        upto = self._writes
+    def mark(self) -> int:
+        """The number of the last write of window states, for :meth:`confirm`."""
+        return self._writes
+
+    async def confirm(self, upto: int) -> None:
+        """Return once the window states of every write up to ``upto`` (a :meth:`mark`)
+        are in Kafka. A failed changelog send is logged and counted, the current state of
+        the machines of those writes is written again, and that write is waited for in
+        turn, under the retry policy (the storage batcher acks nothing meanwhile). After
+        CHANGELOG_WAIT_S with sends unanswered, a warning is logged and the acks go on."""
+        target = upto
 
         async def attempt() -> None:
-            try:
-                await durable()
-            except Exception:
-                await self._write_again()
-                raise
+            nonlocal target
+            writes = [w for w in self._unconfirmed if w[0] <= target]
+            sends = [send for _, _, sent in writes for send in sent]
+            if not sends:
+                return
+            done, late = await asyncio.wait(sends, timeout=CHANGELOG_WAIT_S)
+            failed = [e for f in done if not f.cancelled() and (e := f.exception()) is not None]
+            if failed:
+                target = await self._write_again(target)
+                raise failed[0]
+            self._drop_through(target)
+            if late:
+                logger.warning(
+                    "windows changelog sends not acknowledged pending=%d after_s=%.1f",
+                    len(late),
+                    CHANGELOG_WAIT_S,
+                )
 
         def log(exc: BaseException, attempt: int, pause_s: float) -> None:
             logger.error(
@@ -255,24 +266,24 @@ class WindowsStage:
             )
 
         await retry_async(attempt, policy=self._retry, what="windows changelog", on_retry=log)
+
+    def _drop_through(self, upto: int) -> None:
         unconfirmed = self._unconfirmed
         while unconfirmed and unconfirmed[0][0] <= upto:
             unconfirmed.popleft()
 
-    async def _write_again(self) -> None:
-        """Write the current state of every machine not yet confirmed, once each."""
+    async def _write_again(self, upto: int) -> int:
+        """Write the current state of the machines of every write up to ``upto`` again, in
+        one write whose number is returned; those writes are then done with."""
         self.changelog_failures += 1
         self._failure_counter.inc()
         async with self._lock:
-            machine_ids = {m for _, written in self._unconfirmed for m in written}
-            again = {
-                key: state
-                for key in (m.encode() for m in machine_ids)
-                if (state := self._table.get(key)) is not None
-            }
-            write_all(self._table, again)
-            self._written(list(machine_ids))
+            keys = {key for n, written, _ in self._unconfirmed if n <= upto for key in written}
+            self._drop_through(upto)
+            again = {key: state for key in keys if (state := self._table.get(key)) is not None}
+            number = self._write(again)
         logger.error("windows changelog: writing the state of machines=%d again", len(again))
+        return number
 
     def _forget(self, machine_id: str) -> None:
         self._seen_ms.pop(machine_id, None)

@@ -58,7 +58,6 @@ def start_windows(
         registry=worker.registry,
         pause=pause,
         idle_writer=idle_aggregates_writer(sinks, settings),
-        durable=table.changelog_durable,
     )
     if settings.pipeline_web_port is not None:
         serve_metrics(app, "/windows/metrics/", windows.registry)

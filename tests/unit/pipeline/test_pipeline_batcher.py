@@ -1,4 +1,4 @@
-"""The storage batcher acks a batch's chunks only after its ``before_ack`` returned."""
+"""The storage batcher acks a batch's chunks only once its gate confirmed their mark."""
 
 import asyncio
 
@@ -11,15 +11,23 @@ class _NoPublisher:
         assert not records
 
 
-async def test_chunks_are_acked_only_after_before_ack_returns():
+class _Gate:
+    def __init__(self) -> None:
+        self.writes = 0
+        self.asked: list[int] = []
+        self.confirmed = asyncio.Event()
+
+    def mark(self) -> int:
+        return self.writes
+
+    async def confirm(self, upto: int) -> None:
+        self.asked.append(upto)
+        await self.confirmed.wait()
+
+
+async def test_chunks_are_acked_only_once_the_gate_confirmed_the_mark_taken_when_added():
     acked: list[str] = []
-    confirmed = asyncio.Event()
-    waiting = asyncio.Event()
-
-    async def before_ack() -> None:
-        waiting.set()
-        await confirmed.wait()
-
+    gate = _Gate()
     batcher = StorageBatcher(
         name="readings",
         publisher=_NoPublisher(),
@@ -29,15 +37,20 @@ async def test_chunks_are_acked_only_after_before_ack_returns():
         batch_size=1,
         max_wait_ms=1_000,
         max_pending=1,
-        before_ack=before_ack,
+        gate=gate,
     )
     writer = asyncio.create_task(batcher.run_writer())
     try:
+        gate.writes = 7
         await batcher.add("chunk-1", [], [], primary=1)  # type: ignore[arg-type]
-        await asyncio.wait_for(waiting.wait(), timeout=5)
-        await asyncio.sleep(0.01)
+        gate.writes = 8  # a later write: not the batch's
+        for _ in range(100):
+            if gate.asked:
+                break
+            await asyncio.sleep(0.01)
+        assert gate.asked == [7]
         assert acked == []
-        confirmed.set()
+        gate.confirmed.set()
         for _ in range(100):
             if acked:
                 break

@@ -1,3 +1,4 @@
+import asyncio
 import math
 from dataclasses import replace
 
@@ -123,8 +124,6 @@ class _Published:
 def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
     """The stage looks for due windows only when the reading time enters a new pane; what
     it closes, and when, is what closing at every new reading time closes."""
-    import asyncio
-
     from kafka_edge.retry import RetryPolicy
     from pipeline.windows.stage import WindowsStage
 
@@ -155,35 +154,32 @@ def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
     assert asyncio.run(apply_in_chunks()) == aggregate_lines(expected)
 
 
-class _Recording(dict):
-    """A table that remembers the keys written to it, in order."""
+class _Changelogged(dict):
+    """A table whose changelog sends are futures the test settles: ``write_many`` records
+    the keys written and returns one future per call."""
 
     def __init__(self) -> None:
         super().__init__()
         self.written: list[bytes] = []
+        self.sends: list[asyncio.Future] = []
 
-    def __setitem__(self, key, value) -> None:
-        self.written.append(key)
-        super().__setitem__(key, value)
+    def write_many(self, items, *, track=True):
+        self.update(items)
+        self.written += list(items)
+        send = asyncio.get_running_loop().create_future()
+        self.sends.append(send)
+        return [send]
 
 
-def test_a_failed_changelog_send_is_counted_and_every_unconfirmed_state_written_again():
-    """``confirm`` returns once the table's changelog is durable; when a send failed, the
-    states written since the last confirmation are written again before it waits again."""
-    import asyncio
-
+def test_a_failed_changelog_send_is_counted_and_its_machines_written_again():
+    """``confirm(mark)`` returns once the changelog sends of every write up to the mark
+    succeeded, without waiting for later writes; when one failed, the current state of the
+    machines those writes carried is written again, and that write (and any before it) is
+    waited for."""
     from kafka_edge.retry import RetryPolicy
     from pipeline.windows.stage import WindowsStage
 
-    failures = [OSError("changelog send failed")]
-    waits: list[int] = []
-    table = _Recording()
-
-    async def durable() -> None:
-        waits.append(len(table.written))
-        if failures:
-            raise failures.pop()
-
+    table = _Changelogged()
     stage = WindowsStage(
         table=table,
         specs=SPECS,
@@ -192,20 +188,29 @@ def test_a_failed_changelog_send_is_counted_and_every_unconfirmed_state_written_
         publisher=_Published(),
         aggregates_topic="aggregates",
         retry=RetryPolicy(initial_s=0.001, max_s=0.002),
-        durable=durable,
     )
-    readings = [
-        Reading(machine_id=m, ts_ms=1_000 * i, values={"x": 1.0})
-        for i, m in enumerate(["m1", "m2", "m1"])
-    ]
+
+    def reading(machine_id: str, i: int) -> Reading:
+        return Reading(machine_id=machine_id, ts_ms=1_000 * i, values={"x": float(i)})
 
     async def scenario() -> None:
-        await stage.apply(readings[:2], [0, 1], 0)
-        await stage.apply(readings[2:], [2], 0)
-        assert table.written == [b"m1", b"m2", b"m1"]
-        await stage.confirm()
+        await stage.apply([reading("m1", 0), reading("m2", 1)], [0, 1], 0)
+        mark = stage.mark()
+        await stage.apply([reading("m3", 2)], [2], 0)  # a later write, never settled here
+        confirming = asyncio.create_task(stage.confirm(mark))
+        await asyncio.sleep(0.01)
+        assert not confirming.done()
+        table.sends[0].set_exception(OSError("changelog send failed"))
+        for _ in range(100):
+            if len(table.sends) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(table.written[3:]) == [b"m1", b"m2"]
+        assert table[b"m1"]["max_ts"] == 0
+        assert not confirming.done()
+        table.sends[2].set_result(None)  # the states written again
+        table.sends[1].set_result(None)  # the later write, which that one came after
+        await asyncio.wait_for(confirming, timeout=5)
 
     asyncio.run(scenario())
     assert stage.changelog_failures == 1
-    assert sorted(table.written[3:]) == [b"m1", b"m2"]
-    assert waits == [3, 5]  # the second wait comes after both were written again
