@@ -119,23 +119,12 @@ class _Published:
         pass
 
 
-@settings(max_examples=100, deadline=None)
-@given(times, st.integers(1, 20))
-def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
-    """The stage looks for due windows only when the reading time enters a new pane; what
-    it closes, and when, is what closing at every new reading time closes."""
+def _stage(table):
     from kafka_edge.retry import RetryPolicy
     from pipeline.windows.stage import WindowsStage
 
-    readings = [Reading(machine_id="m1", ts_ms=t, values={"x": v}) for t, v in points]
-    expected = []
-    state = new_state()
-    for offset, r in enumerate(readings):
-        before = state["max_ts"]
-        if add_reading(state, r, offset, SPECS, PANE) is None and state["max_ts"] != before:
-            expected += close_due(state, "m1", SPECS, until_ms=state["max_ts"] - GRACE_MS)
-    stage = WindowsStage(
-        table={},
+    return WindowsStage(
+        table=table,
         specs=SPECS,
         grace_ms=GRACE_MS,
         idle_close_ms=60_000,
@@ -143,6 +132,21 @@ def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
         aggregates_topic="aggregates",
         retry=RetryPolicy(initial_s=0.001, max_s=0.002),
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(times, st.integers(1, 20))
+def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
+    """The stage looks for due windows only when the reading time enters a new pane; what
+    it closes, and when, is what closing at every new reading time closes."""
+    readings = [Reading(machine_id="m1", ts_ms=t, values={"x": v}) for t, v in points]
+    expected = []
+    state = new_state()
+    for offset, r in enumerate(readings):
+        before = state["max_ts"]
+        if add_reading(state, r, offset, SPECS, PANE) is None and state["max_ts"] != before:
+            expected += close_due(state, "m1", SPECS, until_ms=state["max_ts"] - GRACE_MS)
+    stage = _stage({})
 
     async def apply_in_chunks():
         lines = []
@@ -176,19 +180,8 @@ def test_a_failed_changelog_send_is_counted_and_its_machines_written_again():
     succeeded, without waiting for later writes; when one failed, the current state of the
     machines those writes carried is written again, and that write (and any before it) is
     waited for."""
-    from kafka_edge.retry import RetryPolicy
-    from pipeline.windows.stage import WindowsStage
-
     table = _Changelogged()
-    stage = WindowsStage(
-        table=table,
-        specs=SPECS,
-        grace_ms=GRACE_MS,
-        idle_close_ms=60_000,
-        publisher=_Published(),
-        aggregates_topic="aggregates",
-        retry=RetryPolicy(initial_s=0.001, max_s=0.002),
-    )
+    stage = _stage(table)
 
     def reading(machine_id: str, i: int) -> Reading:
         return Reading(machine_id=machine_id, ts_ms=1_000 * i, values={"x": float(i)})
