@@ -62,6 +62,26 @@ def _tables(text: str) -> Iterator[tuple[list[str], list[str], list[list[str]]]]
         yield datatypes, header, rows
 
 
+def column_values(text: str, column: str) -> list[Any]:
+    """Every value of ``column`` (numbers converted) in every table that has it."""
+    values: list[Any] = []
+    for datatypes, header, rows in _tables(text):
+        _raise_error(header, rows)
+        if column in header:
+            where = header.index(column)
+            convert = _NUMERIC.get(datatypes[where], str)
+            values += [convert(row[where]) for row in rows if row[where]]
+    return values
+
+
+def _raise_error(header: list[str], rows: list[list[str]]) -> None:
+    """:class:`FluxResultError` when the table is InfluxDB's report of an error."""
+    if "error" in header and _TIME_COLUMN not in header:
+        where = header.index("error")
+        message = rows[0][where] if rows and len(rows[0]) > where else "unknown error"
+        raise FluxResultError(message)
+
+
 def points_from_csv(
     text: str, *, tags: tuple[str, ...] = (), text_suffix: str | None = None
 ) -> list[dict[str, Any]]:
@@ -69,10 +89,7 @@ def points_from_csv(
     named in ``tags`` or ending in ``text_suffix``) only, empty cells left out."""
     points: list[dict[str, Any]] = []
     for datatypes, header, rows in _tables(text):
-        if "error" in header and _TIME_COLUMN not in header:
-            where = header.index("error")
-            message = rows[0][where] if rows and len(rows[0]) > where else "unknown error"
-            raise FluxResultError(message)
+        _raise_error(header, rows)
         try:
             time_index = header.index(_TIME_COLUMN)
         except ValueError:

@@ -20,7 +20,13 @@ from api.errors import HistoryUnavailableError
 from api.history.csvrows import FluxResultError, points_from_csv
 from api.history.flux import latest_flux, latest_texts_flux, readings_flux
 from api.history.params import ReadingsQuery
-from api.history.sources import AGGREGATED, RAW, aggregated_flux
+from api.history.sources import (
+    AGGREGATED,
+    RAW,
+    aggregated_flux,
+    unsummed_flux,
+    unsummed_minutes,
+)
 from contracts import influx_schema
 from contracts.influx_schema import QUALITY_SUFFIX
 
@@ -93,14 +99,18 @@ class HistoryReader:
         self, query: ReadingsQuery, *, source: str = RAW, quality: bool = False
     ) -> ReadingsResult:
         """Points of the telemetry bucket (``source`` raw; with ``quality``, the
-        ``<sensor>_quality`` strings too) or of its one-minute windows (aggregates)."""
+        ``<sensor>_quality`` strings too) or of its one-minute windows (aggregates; a
+        second query when a mean or sum meets minutes without their ``sum``)."""
+        started = time.perf_counter()
         if source == AGGREGATED:
             flux = aggregated_flux(query, bucket=self.aggregates_bucket)
         else:
             flux = readings_flux(query, bucket=self.bucket, quality=quality)
-        started = time.perf_counter()
         text = await self._query_raw(flux)
         try:
+            if source == AGGREGATED and unsummed_minutes(text):
+                flux = unsummed_flux(query, bucket=self.aggregates_bucket)
+                text = await self._query_raw(flux)
             points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
         except FluxResultError as exc:
             logger.warning("influxdb query failed mid-result error=%s query=%r", exc, flux)

@@ -234,6 +234,43 @@ async def test_each_sensor_keeps_its_own_sums_in_long_windows(
                 assert point[sensor] == pytest.approx(total / count, rel=1e-12), (sensor, window)
 
 
+async def test_one_minute_without_its_sum_amid_summed_ones_is_weighed_by_its_count(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    """A single minute lacking ``sum`` in the middle of the range, of one sensor only:
+    every sensor's mean and sum still count it as mean x count (the summed minutes carry a
+    mean that disagrees with their sum, so weighing those by count is wrong too)."""
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    first = (now_ms() // 3_600_000 - 3) * 3_600_000
+    lines, want = [], {}
+    for i in range(120):
+        for sensor in ("power_kw", "temperature_c"):
+            count, total = 1 + i % 4, (i % 9 + 0.25) * (1 + i % 4)
+            fields = f"count={count}i,min=0.0,max=20.0,last=1.0,stddev=0.5"
+            lacks_sum = sensor == "temperature_c" and i == 75
+            fields += f",mean={total / count}" if lacks_sum else f",mean=999.0,sum={total}"
+            lines.append(
+                f"aggregates,machine_id={machine},sensor={sensor},window=1m {fields}"
+                f" {first + i * 60_000}"
+            )
+            s, n = want.get((sensor, i // 60), (0.0, 0))
+            want[(sensor, i // 60)] = (s + total, n + count)
+    await _write(api_settings, api_settings.influx_aggregates_bucket, lines)
+    span = {"start": format_ts(first), "stop": format_ts(first + 2 * 3_600_000), "window": "1h"}
+    for fn in ("mean", "sum"):
+        answer = await http.get(
+            f"/api/machines/{machine}/readings", params={**span, "fn": fn, "source": "auto"}
+        )
+        assert answer.status_code == 200, answer.text
+        points = answer.json()["points"]
+        assert [p["ts"] for p in points] == [format_ts(first + h * 3_600_000) for h in (1, 2)]
+        for hour, point in enumerate(points):
+            for sensor in ("power_kw", "temperature_c"):
+                total, count = want[(sensor, hour)]
+                expected = total / count if fn == "mean" else total
+                assert point[sensor] == pytest.approx(expected, rel=1e-12), (fn, sensor, hour)
+
+
 @pytest.mark.parametrize(
     "start", ["-999999999w", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"]
 )
