@@ -23,10 +23,11 @@ from api.history.params import ReadingsQuery
 from api.history.sources import (
     AGGREGATED,
     RAW,
+    WEIGHTED,
     aggregated_flux,
     unsummed_flux,
-    unsummed_minutes,
 )
+from api.history.windowsums import window_sums
 from contracts import influx_schema
 from contracts.influx_schema import QUALITY_SUFFIX
 
@@ -108,10 +109,14 @@ class HistoryReader:
             flux = readings_flux(query, bucket=self.bucket, quality=quality)
         text = await self._query_raw(flux)
         try:
-            if source == AGGREGATED and unsummed_minutes(text):
+            if source != AGGREGATED or query.fn not in WEIGHTED:
+                points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
+            elif (sums := window_sums(text)).unsummed:
                 flux = unsummed_flux(query, bucket=self.aggregates_bucket)
                 text = await self._query_raw(flux)
-            points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
+                points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
+            else:
+                points = sums.points(fn=str(query.fn), limit=query.limit)
         except FluxResultError as exc:
             logger.warning("influxdb query failed mid-result error=%s query=%r", exc, flux)
             raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc

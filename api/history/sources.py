@@ -24,9 +24,9 @@ from __future__ import annotations
 from typing import Final
 
 from api.errors import InvalidInputError
-from api.history.csvrows import column_values
 from api.history.flux import flux_string, flux_time
 from api.history.params import Duration, ReadingsQuery
+from api.history.windowsums import UNSUMMED
 from contracts.influx_schema import AGGREGATES
 
 RAW: Final = "raw"
@@ -38,10 +38,9 @@ PANE_LABEL: Final = "1m"
 # fn -> (the aggregates field it reads, the Flux function that combines it)
 _SIMPLE: Final = {"min": ("min", "min"), "max": ("max", "max"), "last": ("last", "last")}
 _SIMPLE_SUMMED: Final = {"count": ("count", "sum")}
-_WEIGHTED: Final = ("mean", "sum")
-COMBINABLE: Final = frozenset((*_SIMPLE, *_SIMPLE_SUMMED, *_WEIGHTED))
-# The result of a mean or sum query that counts the minutes lacking their sum.
-UNSUMMED: Final = "unsummed"
+# fns whose windows weigh each minute by its count: the sums and counts, combined apart.
+WEIGHTED: Final = ("mean", "sum")
+COMBINABLE: Final = frozenset((*_SIMPLE, *_SIMPLE_SUMMED, *WEIGHTED))
 
 
 def pick_source(source: str | None, *, window: Duration | None, fn: str | None) -> str:
@@ -66,22 +65,21 @@ def pick_source(source: str | None, *, window: Duration | None, fn: str | None) 
     return RAW
 
 
-def _summed_minutes(fn: str, every: str) -> list[str]:
+def _summed_minutes(every: str) -> list[str]:
     """Flux for ``mean`` or ``sum`` where every minute in range has its ``sum``, and a second
     result, ``unsummed``, that says whether one lacks it (written before the field existed).
 
     The minutes' sums: one read of the ``sum`` and ``count`` fields, summed per window by
     InfluxDB's storage engine (``aggregateWindow`` right after ``range`` and ``filter``),
-    then each sensor's two sums side by side. ``unsummed``: one row, its column
+    returned as they are, a table per sensor and field:
+    :func:`api.history.windowsums.window_sums` sets them side by side, which costs the
+    Flux engine most of its work when done there. ``unsummed``: one row, its column
     ``unsummed`` the count points less the sum points over the range. Both are yielded by
     one query, so InfluxDB reads them at the same time; when ``unsummed`` is not 0 the
     answer is :func:`unsummed_flux`'s instead.
 
     ``data`` is a function, so that each stream reads on its own: a stream two others
     share is read once and whole into the Flux engine, with no aggregate pushed down."""
-    # float(): a float where the sum is there, and a typed null where no minute of the
-    # range has one (the query still runs; unsummed_flux answers it).
-    value = "float(v: r.sum)" if fn == "sum" else "r.sum / r.count"
     return [
         "data()",
         '  |> filter(fn: (r) => r._field == "count" or r._field == "sum")',
@@ -93,11 +91,7 @@ def _summed_minutes(fn: str, every: str) -> list[str]:
         "data()",
         '  |> filter(fn: (r) => r._field == "sum" or r._field == "count")',
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
-        "  |> toFloat()",
         '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
-        '  |> group(columns: ["sensor"])',
-        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
-        f"  |> map(fn: (r) => ({{_time: r._time, _field: r.sensor, _value: {value}}}))",
     ]
 
 
@@ -163,20 +157,21 @@ def aggregated_flux(query: ReadingsQuery, *, bucket: str) -> str:
     """The same table :func:`api.history.flux.readings_flux` gives for a windowed query
     (``_time`` = window end, one column per sensor), from the one-minute statistics.
 
-    For ``mean`` and ``sum`` it holds only where every minute has its ``sum``: the query
-    also yields ``unsummed`` (:func:`unsummed_minutes` reads it), and where that is not 0
-    :func:`unsummed_flux` gives the answer."""
+    For ``mean`` and ``sum`` (:data:`WEIGHTED`) it gives instead each sensor's windowed
+    sums and counts, which :func:`api.history.windowsums.window_sums` makes that table,
+    and the count of minutes without a sum (``unsummed``, read by
+    :func:`api.history.windowsums.window_sums` too); where that is not 0,
+    :func:`unsummed_flux` gives the table."""
     every, fn = _combinable(query)
     lines = _selection(query, bucket=bucket)
-    if fn in _WEIGHTED:
-        lines = ["data = () => " + lines[0], *lines[1:], *_summed_minutes(fn, every)]
-    else:
-        field, combine = {**_SIMPLE, **_SIMPLE_SUMMED}[fn]
-        lines += [
-            f"  |> filter(fn: (r) => r._field == {flux_string(field)})",
-            f"  |> aggregateWindow(every: {every}, fn: {combine}, createEmpty: false)",
-            "  |> map(fn: (r) => ({_time: r._time, _field: r.sensor, _value: r._value}))",
-        ]
+    if fn in WEIGHTED:
+        return "\n".join(["data = () => " + lines[0], *lines[1:], *_summed_minutes(every)])
+    field, combine = {**_SIMPLE, **_SIMPLE_SUMMED}[fn]
+    lines += [
+        f"  |> filter(fn: (r) => r._field == {flux_string(field)})",
+        f"  |> aggregateWindow(every: {every}, fn: {combine}, createEmpty: false)",
+        "  |> map(fn: (r) => ({_time: r._time, _field: r.sensor, _value: r._value}))",
+    ]
     return "\n".join([*lines, *_pivoted(query)])
 
 
@@ -184,14 +179,8 @@ def unsummed_flux(query: ReadingsQuery, *, bucket: str) -> str:
     """:func:`aggregated_flux`'s table for ``mean`` or ``sum`` over minutes some of which
     lack their ``sum``."""
     every, fn = _combinable(query)
-    if fn not in _WEIGHTED:
+    if fn not in WEIGHTED:
         raise RuntimeError("expected query.fn to be mean or sum")
     lines = _selection(query, bucket=bucket)
     lines = ["data = () => " + lines[0], *lines[1:], *_unsummed_minutes(fn, every)]
     return "\n".join([*lines, *_pivoted(query)])
-
-
-def unsummed_minutes(text: str) -> int:
-    """How many minutes lack their ``sum``, by the ``unsummed`` result in the CSV of an
-    :func:`aggregated_flux` query (0 when it holds none: another ``fn``, or no minutes)."""
-    return sum(int(value) for value in column_values(text, UNSUMMED))

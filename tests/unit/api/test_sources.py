@@ -10,7 +10,6 @@ import pytest
 
 from api.errors import InvalidInputError
 from api.history.csvout import readings_csv
-from api.history.csvrows import FluxResultError, points_from_csv
 from api.history.params import parse_duration, readings_query
 from api.history.sources import (
     AGGREGATED,
@@ -18,7 +17,6 @@ from api.history.sources import (
     aggregated_flux,
     pick_source,
     unsummed_flux,
-    unsummed_minutes,
 )
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -76,15 +74,17 @@ def test_an_unknown_source_is_named() -> None:
 def test_mean_adds_sums_and_counts_and_min_reads_the_minima() -> None:
     mean = aggregated_flux(_query("1h", "mean", "temperature_c"), bucket="aggregates")
     assert 'r.window == "1m"' in mean and 'r.sensor == "temperature_c"' in mean
-    assert "_value: r.sum / r.count" in mean
+    # The sums and counts as they are (api.history.windowsums divides them).
+    assert mean.endswith('  |> keep(columns: ["_time", "sensor", "_field", "_value"])')
+    assert aggregated_flux(_query("1h", "sum"), bucket="aggregates") == mean.replace(
+        '\n  |> filter(fn: (r) => r.sensor == "temperature_c")', ""
+    )
     # Minutes without a sum (older workers) weigh their mean by their count instead.
     unsummed = unsummed_flux(_query("1h", "mean", "temperature_c"), bucket="aggregates")
     assert 'r.window == "1m"' in unsummed and 'r.sensor == "temperature_c"' in unsummed
     assert "if exists r.sum then r.sum else r.mean * float(v: r.count)" in unsummed
     assert 'windowed(field: "count", as: "n")' in unsummed and "_value: r.s / r.n" in unsummed
     assert unsummed.endswith("limit(n: 101)")
-    total = aggregated_flux(_query("1h", "sum"), bucket="aggregates")
-    assert "_value: float(v: r.sum)}))" in total and "r.sum / r.count" not in total
     total_unsummed = unsummed_flux(_query("1h", "sum"), bucket="aggregates")
     assert "_value: r.s}))" in total_unsummed and "r.s / r.n" not in total_unsummed
     low = aggregated_flux(_query("15m", "min"), bucket="aggregates")
@@ -99,11 +99,11 @@ def test_mean_adds_sums_and_counts_and_min_reads_the_minima() -> None:
 
 def test_summed_minutes_are_read_once_for_sums_and_counts_together() -> None:
     """Both sums of a mean come from one read that InfluxDB's storage engine windows
-    (``aggregateWindow`` right after ``range`` and ``filter``), side by side per sensor;
-    the count of minutes without a sum is a result of the same query, read apart."""
+    (``aggregateWindow`` right after ``range`` and ``filter``), returned with no work in
+    the Flux engine; the count of minutes without a sum is a result of the same query."""
     mean = aggregated_flux(_query("1h", "mean"), bucket="aggregates").splitlines()
     check = mean[mean.index('  |> yield(name: "unsummed")') - 6 :]
-    assert check[:7] == [
+    assert check == [
         "data()",
         '  |> filter(fn: (r) => r._field == "count" or r._field == "sum")',
         "  |> count()",
@@ -111,50 +111,11 @@ def test_summed_minutes_are_read_once_for_sums_and_counts_together() -> None:
         "  |> group()",
         '  |> sum(column: "unsummed")',
         '  |> yield(name: "unsummed")',
-    ]
-    summed = check[7:]
-    assert summed[:3] == [
         "data()",
         '  |> filter(fn: (r) => r._field == "sum" or r._field == "count")',
         "  |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",
+        '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
     ]
-    assert sum("data()" in line for line in summed) == 1
-    assert '  |> group(columns: ["sensor"])' in summed
-    assert not any("union(" in line or "set(" in line for line in summed)
-
-
-def _csv(*tables: str) -> str:
-    return "\r\n".join(tables)
-
-
-_POINTS = (
-    "#datatype,string,long,dateTime:RFC3339,double\r\n,result,table,_time,temperature_c\r\n"
-    ",,0,2026-12-01T01:00:00Z,68.5\r\n"
-)
-
-
-@pytest.mark.parametrize(
-    ("text", "minutes"),
-    [
-        (_csv(_POINTS, "#datatype,string,long,long\r\n,result,table,unsummed\r\n,,0,12\r\n"), 12),
-        (_csv("#datatype,string,long,long\r\n,result,table,unsummed\r\n,,0,0\r\n", _POINTS), 0),
-        # No minutes in range: the count has no table at all.
-        (_POINTS, 0),
-        ("", 0),
-    ],
-    ids=["some", "none", "no-minutes", "empty"],
-)
-def test_unsummed_minutes_reads_its_own_result_beside_the_points(text: str, minutes: int) -> None:
-    assert unsummed_minutes(text) == minutes
-    assert points_from_csv(text) == (
-        [{"ts": "2026-12-01T01:00:00.000Z", "temperature_c": 68.5}] if text else []
-    )
-
-
-def test_unsummed_minutes_raises_an_error_influxdb_reported_mid_result() -> None:
-    text = _csv(_POINTS, "#datatype,string,string\r\n,error,reference\r\n,out of memory,\r\n")
-    with pytest.raises(FluxResultError, match="out of memory"):
-        unsummed_minutes(text)
 
 
 def test_csv_has_the_import_shape_with_quality_beside_its_sensor() -> None:
