@@ -49,26 +49,33 @@ def _time_order(text: str) -> str:
 @dataclass(slots=True)
 class WindowSums:
     """What one answer holds: ``unsummed`` minutes, and per sensor its sums and counts by
-    window end (InfluxDB's text of the time)."""
+    window end (InfluxDB's text of the time; ``None`` for an empty cell)."""
 
     unsummed: int = 0
-    sums: dict[str, dict[str, float]] = field(default_factory=dict)
-    counts: dict[str, dict[str, float]] = field(default_factory=dict)
-    ends: set[str] = field(default_factory=set)
+    sums: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    counts: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     def points(self, *, fn: str, limit: int) -> list[dict[str, Any]]:
         """``[{"ts": ..., "<sensor>": value}]``, at most ``limit`` + 1 of them."""
-        sensors = sorted(self.sums.keys() | self.counts.keys())
+        values: list[tuple[str, dict[str, float]]] = []
+        for name in sorted(self.sums.keys() | self.counts.keys()):
+            sums, counts = self.sums.get(name, {}), self.counts.get(name, {})
+            if fn == "sum":
+                of = {end: total for end, total in sums.items() if total is not None}
+            else:
+                of = {
+                    end: ieee_divide(total, count)
+                    for end, total in sums.items()
+                    if total is not None and (count := counts.get(end)) is not None
+                }
+            values.append((name, of))
+        ends = set().union(*self.sums.values(), *self.counts.values())
         points: list[dict[str, Any]] = []
-        for end in sorted(self.ends, key=_time_order)[: limit + 1]:
+        for end in sorted(ends, key=_time_order)[: limit + 1]:
             point: dict[str, Any] = {"ts": normalize_rfc3339(end)}
-            for name in sensors:
-                total = self.sums.get(name, {}).get(end)
-                count = self.counts.get(name, {}).get(end)
-                if total is not None and fn == "sum":
-                    point[name] = total
-                elif total is not None and count is not None:
-                    point[name] = ieee_divide(total, count)
+            for name, of in values:
+                if (value := of.get(end)) is not None:
+                    point[name] = value
             points.append(point)
         return points
 
@@ -94,10 +101,8 @@ def window_sums(text: str) -> WindowSums:
         at, value, name, sensor = (header.index(c) for c in (_TIME, _VALUE, _FIELD, _SENSOR))
         for (table_sensor, table_field), rows in groupby(_split(lines), itemgetter(sensor, name)):
             into = found.sums if table_field == "sum" else found.counts
-            kept = list(rows)
-            found.ends.update(row[at] for row in kept)
             into.setdefault(table_sensor, {}).update(
-                (row[at], float(row[value])) for row in kept if row[value]
+                (row[at], float(row[value]) if row[value] else None) for row in rows
             )
     return found
 
