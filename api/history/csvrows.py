@@ -37,8 +37,18 @@ def normalize_rfc3339(text: str) -> str:
     return format_ts(datetime_ms(moment))
 
 
+def csv_tables(text: str) -> Iterator[tuple[list[str], list[str], list[list[str]]]]:
+    """Yield ``(datatypes, header, rows)`` per table of the annotated CSV;
+    :class:`FluxResultError` at a table that reports an error."""
+    for datatypes, header, rows in _tables(text):
+        if "error" in header and _TIME_COLUMN not in header:
+            where = header.index("error")
+            message = rows[0][where] if rows and len(rows[0]) > where else "unknown error"
+            raise FluxResultError(message)
+        yield datatypes, header, rows
+
+
 def _tables(text: str) -> Iterator[tuple[list[str], list[str], list[list[str]]]]:
-    """Yield ``(datatypes, header, rows)`` per table of the annotated CSV."""
     datatypes: list[str] | None = None
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -68,11 +78,7 @@ def points_from_csv(
     """``[{"ts": "...", "temperature_c": 68.1}]``: numeric columns (and the string columns
     named in ``tags`` or ending in ``text_suffix``) only, empty cells left out."""
     points: list[dict[str, Any]] = []
-    for datatypes, header, rows in _tables(text):
-        if "error" in header and _TIME_COLUMN not in header:
-            where = header.index("error")
-            message = rows[0][where] if rows and len(rows[0]) > where else "unknown error"
-            raise FluxResultError(message)
+    for datatypes, header, rows in csv_tables(text):
         try:
             time_index = header.index(_TIME_COLUMN)
         except ValueError:

@@ -20,7 +20,14 @@ from api.errors import HistoryUnavailableError
 from api.history.csvrows import FluxResultError, points_from_csv
 from api.history.flux import latest_flux, latest_texts_flux, readings_flux
 from api.history.params import ReadingsQuery
-from api.history.sources import AGGREGATED, RAW, aggregated_flux
+from api.history.sources import (
+    AGGREGATED,
+    RAW,
+    WEIGHTED,
+    aggregated_flux,
+    unsummed_flux,
+)
+from api.history.windowsums import window_sums
 from contracts import influx_schema
 from contracts.influx_schema import QUALITY_SUFFIX
 
@@ -93,15 +100,23 @@ class HistoryReader:
         self, query: ReadingsQuery, *, source: str = RAW, quality: bool = False
     ) -> ReadingsResult:
         """Points of the telemetry bucket (``source`` raw; with ``quality``, the
-        ``<sensor>_quality`` strings too) or of its one-minute windows (aggregates)."""
+        ``<sensor>_quality`` strings too) or of its one-minute windows (aggregates; a
+        second query when a mean or sum meets minutes without their ``sum``)."""
+        started = time.perf_counter()
         if source == AGGREGATED:
             flux = aggregated_flux(query, bucket=self.aggregates_bucket)
         else:
             flux = readings_flux(query, bucket=self.bucket, quality=quality)
-        started = time.perf_counter()
         text = await self._query_raw(flux)
         try:
-            points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
+            if source != AGGREGATED or query.fn not in WEIGHTED:
+                points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
+            elif (sums := window_sums(text)).unsummed:
+                flux = unsummed_flux(query, bucket=self.aggregates_bucket)
+                text = await self._query_raw(flux)
+                points = points_from_csv(text, text_suffix=QUALITY_SUFFIX if quality else None)
+            else:
+                points = sums.points(fn=str(query.fn), limit=query.limit)
         except FluxResultError as exc:
             logger.warning("influxdb query failed mid-result error=%s query=%r", exc, flux)
             raise HistoryUnavailableError(f"influxdb: query failed ({exc})") from exc

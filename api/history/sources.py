@@ -26,6 +26,7 @@ from typing import Final
 from api.errors import InvalidInputError
 from api.history.flux import flux_string, flux_time
 from api.history.params import Duration, ReadingsQuery
+from api.history.windowsums import UNSUMMED
 from contracts.influx_schema import AGGREGATES
 
 RAW: Final = "raw"
@@ -37,8 +38,9 @@ PANE_LABEL: Final = "1m"
 # fn -> (the aggregates field it reads, the Flux function that combines it)
 _SIMPLE: Final = {"min": ("min", "min"), "max": ("max", "max"), "last": ("last", "last")}
 _SIMPLE_SUMMED: Final = {"count": ("count", "sum")}
-_WEIGHTED: Final = ("mean", "sum")
-COMBINABLE: Final = frozenset((*_SIMPLE, *_SIMPLE_SUMMED, *_WEIGHTED))
+# fns whose windows weigh each minute by its count: the sums and counts, combined apart.
+WEIGHTED: Final = ("mean", "sum")
+COMBINABLE: Final = frozenset((*_SIMPLE, *_SIMPLE_SUMMED, *WEIGHTED))
 
 
 def pick_source(source: str | None, *, window: Duration | None, fn: str | None) -> str:
@@ -63,37 +65,42 @@ def pick_source(source: str | None, *, window: Duration | None, fn: str | None) 
     return RAW
 
 
-def _weighted(fn: str, every: str) -> list[str]:
-    """Flux for ``mean`` or ``sum`` over the one-minute statistics ``data()`` reads.
+def _summed_minutes(every: str) -> list[str]:
+    """Flux for ``mean`` or ``sum`` where every minute in range has its ``sum``, and a second
+    result, ``unsummed``, that says whether one lacks it (written before the field existed).
 
-    Where every minute in range has its ``sum``: one read of the ``sum`` and ``count``
-    fields, summed per window by InfluxDB's storage engine (``aggregateWindow`` right
-    after ``range`` and ``filter``), then each sensor's two sums side by side. Where some
-    minute lacks it (written before the field existed): each minute's ``sum``, or its
-    mean x count, added up per window, which takes a pivot of every minute in the Flux
-    engine, several times slower over long ranges.
+    The minutes' sums: one read of the ``sum`` and ``count`` fields, summed per window by
+    InfluxDB's storage engine (``aggregateWindow`` right after ``range`` and ``filter``),
+    returned as they are, a table per sensor and field:
+    :func:`api.history.windowsums.window_sums` sets them side by side, which costs the
+    Flux engine most of its work when done there. ``unsummed``: one row, its column
+    ``unsummed`` the count points less the sum points over the range. Both are yielded by
+    one query, so InfluxDB reads them at the same time; when ``unsummed`` is not 0 the
+    answer is :func:`unsummed_flux`'s instead.
 
     ``data`` is a function, so that each stream reads on its own: a stream two others
     share is read once and whole into the Flux engine, with no aggregate pushed down."""
-    value = "r.s" if fn == "sum" else "r.s / r.n"
-    summed_value = "r.sum" if fn == "sum" else "r.sum / r.count"
     return [
-        # Minutes with a count but no sum: count points less sum points, over the range.
-        "unsummed = data()",
+        "data()",
         '  |> filter(fn: (r) => r._field == "count" or r._field == "sum")',
         "  |> count()",
-        '  |> map(fn: (r) => ({_value: if r._field == "sum" then -r._value else r._value}))',
+        '  |> map(fn: (r) => ({unsummed: if r._field == "sum" then -r._value else r._value}))',
         "  |> group()",
-        "  |> sum()",
-        '  |> findColumn(fn: (key) => true, column: "_value")',
-        "summed = () => data()",
+        f'  |> sum(column: "{UNSUMMED}")',
+        f'  |> yield(name: "{UNSUMMED}")',
+        "data()",
         '  |> filter(fn: (r) => r._field == "sum" or r._field == "count")',
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
-        "  |> toFloat()",
         '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
-        '  |> group(columns: ["sensor"])',
-        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
-        f"  |> map(fn: (r) => ({{_time: r._time, _field: r.sensor, _value: {summed_value}}}))",
+    ]
+
+
+def _unsummed_minutes(fn: str, every: str) -> list[str]:
+    """Flux for ``mean`` or ``sum`` where some minute lacks its ``sum``: each minute's
+    ``sum``, or its mean x count, added up per window, which takes a pivot of every minute
+    in the Flux engine, several times slower over long ranges."""
+    value = "r.s" if fn == "sum" else "r.s / r.n"
+    return [
         "windowed = (field, as) => data()",
         "  |> filter(fn: (r) => r._field == field)",
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
@@ -106,24 +113,16 @@ def _weighted(fn: str, every: str) -> list[str]:
         "    _value: if exists r.sum then r.sum else r.mean * float(v: r.count)}))",
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)",
         '  |> set(key: "_field", value: "s")',
-        'unsummed_minutes = () => union(tables: [weighted, windowed(field: "count", as: "n")])',
+        'union(tables: [weighted, windowed(field: "count", as: "n")])',
         '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
         "  |> group()",
         '  |> pivot(rowKey: ["_time", "sensor"], columnKey: ["_field"], valueColumn: "_value")',
         f"  |> map(fn: (r) => ({{_time: r._time, _field: r.sensor, _value: {value}}}))",
-        "combined = if length(arr: unsummed) == 0 or unsummed[0] == 0",
-        "  then summed()",
-        "  else unsummed_minutes()",
-        "combined",
     ]
 
 
-def aggregated_flux(query: ReadingsQuery, *, bucket: str) -> str:
-    """The same table :func:`api.history.flux.readings_flux` gives for a windowed query
-    (``_time`` = window end, one column per sensor), from the one-minute statistics."""
-    if not (query.window is not None and query.fn in COMBINABLE):
-        raise RuntimeError("expected query.window is not None and query.fn in COMBINABLE")
-    every = query.window.flux()
+def _selection(query: ReadingsQuery, *, bucket: str) -> list[str]:
+    """The machine's one-minute windows in range (of the asked sensors)."""
     lines = [
         f"from(bucket: {flux_string(bucket)})",
         f"  |> range(start: {flux_time(query.start)}, stop: {flux_time(query.stop)})",
@@ -134,19 +133,54 @@ def aggregated_flux(query: ReadingsQuery, *, bucket: str) -> str:
     if query.fields is not None:
         matches = " or ".join(f"r.sensor == {flux_string(f)}" for f in query.fields)
         lines.append(f"  |> filter(fn: (r) => {matches})")
-    if query.fn in _WEIGHTED:
-        lines = ["data = () => " + lines[0].lstrip(), *lines[1:], *_weighted(str(query.fn), every)]
-    else:
-        field, combine = {**_SIMPLE, **_SIMPLE_SUMMED}[str(query.fn)]
-        lines += [
-            f"  |> filter(fn: (r) => r._field == {flux_string(field)})",
-            f"  |> aggregateWindow(every: {every}, fn: {combine}, createEmpty: false)",
-            "  |> map(fn: (r) => ({_time: r._time, _field: r.sensor, _value: r._value}))",
-        ]
-    lines += [
+    return lines
+
+
+def _combinable(query: ReadingsQuery) -> tuple[str, str]:
+    """``(every, fn)`` of a query the one-minute statistics answer."""
+    if not (query.window is not None and query.fn in COMBINABLE):
+        raise RuntimeError("expected query.window is not None and query.fn in COMBINABLE")
+    return query.window.flux(), str(query.fn)
+
+
+def _pivoted(query: ReadingsQuery) -> list[str]:
+    """One row per window end, one column per sensor, at most ``limit + 1`` rows."""
+    return [
         "  |> group()",
         '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
         '  |> sort(columns: ["_time"])',
         f"  |> limit(n: {query.limit + 1})",
     ]
-    return "\n".join(lines)
+
+
+def aggregated_flux(query: ReadingsQuery, *, bucket: str) -> str:
+    """The same table :func:`api.history.flux.readings_flux` gives for a windowed query
+    (``_time`` = window end, one column per sensor), from the one-minute statistics.
+
+    For ``mean`` and ``sum`` (:data:`WEIGHTED`) it gives instead each sensor's windowed
+    sums and counts, which :func:`api.history.windowsums.window_sums` makes that table,
+    and the count of minutes without a sum (``unsummed``, read by
+    :func:`api.history.windowsums.window_sums` too); where that is not 0,
+    :func:`unsummed_flux` gives the table."""
+    every, fn = _combinable(query)
+    lines = _selection(query, bucket=bucket)
+    if fn in WEIGHTED:
+        return "\n".join(["data = () => " + lines[0], *lines[1:], *_summed_minutes(every)])
+    field, combine = {**_SIMPLE, **_SIMPLE_SUMMED}[fn]
+    lines += [
+        f"  |> filter(fn: (r) => r._field == {flux_string(field)})",
+        f"  |> aggregateWindow(every: {every}, fn: {combine}, createEmpty: false)",
+        "  |> map(fn: (r) => ({_time: r._time, _field: r.sensor, _value: r._value}))",
+    ]
+    return "\n".join([*lines, *_pivoted(query)])
+
+
+def unsummed_flux(query: ReadingsQuery, *, bucket: str) -> str:
+    """:func:`aggregated_flux`'s table for ``mean`` or ``sum`` over minutes some of which
+    lack their ``sum``."""
+    every, fn = _combinable(query)
+    if fn not in WEIGHTED:
+        raise RuntimeError("expected query.fn to be mean or sum")
+    lines = _selection(query, bucket=bucket)
+    lines = ["data = () => " + lines[0], *lines[1:], *_unsummed_minutes(fn, every)]
+    return "\n".join([*lines, *_pivoted(query)])

@@ -12,8 +12,9 @@ parsing the CSV, JSON).
 API reads from the aggregates bucket's one-minute windows (30 days x 1,440 windows x 5
 sensors per machine are written there first, as the pipeline writes them, ``sum``
 included) as the sum of the minutes' sums over the sum of their counts, against the very
-Flux the API builds for it (``api.history.sources.aggregated_flux``). "30 days, max" is the
-same range of hourly maxima.
+Flux the API builds for it (``api.history.sources.aggregated_flux``). For a mean that Flux
+returns each sensor's hourly sums and counts, which the API divides and sets side by side
+itself, so the ratio holds that work too. "30 days, max" is the same range of hourly maxima.
 """
 
 from __future__ import annotations

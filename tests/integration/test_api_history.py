@@ -196,6 +196,14 @@ async def test_long_windows_from_aggregates_add_sums_and_counts(
     assert ("sum" in first_minute) is (summed_from == 0)
 
 
+def _tally(
+    want: dict[tuple[str, int], tuple[float, int]], key: tuple[str, int], total: float, count: int
+) -> None:
+    """Add one minute's sum and count to its sensor's window in ``want``."""
+    s, n = want.get(key, (0.0, 0))
+    want[key] = (s + total, n + count)
+
+
 async def test_each_sensor_keeps_its_own_sums_in_long_windows(
     http: httpx.AsyncClient, api_settings: ApiSettings
 ) -> None:
@@ -215,8 +223,7 @@ async def test_each_sensor_keeps_its_own_sums_in_long_windows(
                 f"aggregates,machine_id={machine},sensor={sensor},window=1m count={count}i,"
                 f"min=0.0,max=20.0,last=1.0,stddev=0.5,mean=999.0,sum={total} {at}"
             )
-            s, n = want.get((sensor, i // 120), (0.0, 0))
-            want[(sensor, i // 120)] = (s + total, n + count)
+            _tally(want, (sensor, i // 120), total, count)
     await _write(api_settings, api_settings.influx_aggregates_bucket, lines)
     span = {"start": format_ts(first), "stop": format_ts(first + 3 * 3_600_000), "window": "2h"}
     for fields in (None, "power_kw"):
@@ -232,6 +239,40 @@ async def test_each_sensor_keeps_its_own_sums_in_long_windows(
             for sensor in names:
                 total, count = want[(sensor, window)]
                 assert point[sensor] == pytest.approx(total / count, rel=1e-12), (sensor, window)
+
+
+async def test_one_minute_without_its_sum_amid_summed_ones_is_weighed_by_its_count(
+    http: httpx.AsyncClient, api_settings: ApiSettings
+) -> None:
+    """A single minute lacking ``sum`` in the middle of the range, of one sensor only:
+    every sensor's mean and sum still count it as mean x count (the summed minutes carry a
+    mean that disagrees with their sum, so weighing those by count is wrong too)."""
+    machine = f"h{uuid.uuid4().hex[:8]}"
+    first = (now_ms() // 3_600_000 - 3) * 3_600_000
+    lines, want = [], {}
+    for i in range(120):
+        for sensor in ("power_kw", "temperature_c"):
+            count, total = 1 + i % 4, (i % 9 + 0.25) * (1 + i % 4)
+            fields = f"count={count}i,min=0.0,max=20.0,last=1.0,stddev=0.5"
+            lacks_sum = sensor == "temperature_c" and i == 75
+            fields += f",mean={total / count}" if lacks_sum else f",mean=999.0,sum={total}"
+            at = first + i * 60_000
+            lines.append(f"aggregates,machine_id={machine},sensor={sensor},window=1m {fields} {at}")
+            _tally(want, (sensor, i // 60), total, count)
+    await _write(api_settings, api_settings.influx_aggregates_bucket, lines)
+    span = {"start": format_ts(first), "stop": format_ts(first + 2 * 3_600_000), "window": "1h"}
+    for fn in ("mean", "sum"):
+        answer = await http.get(
+            f"/api/machines/{machine}/readings", params={**span, "fn": fn, "source": "auto"}
+        )
+        assert answer.status_code == 200, answer.text
+        points = answer.json()["points"]
+        assert [p["ts"] for p in points] == [format_ts(first + h * 3_600_000) for h in (1, 2)]
+        for hour, point in enumerate(points):
+            for sensor in ("power_kw", "temperature_c"):
+                total, count = want[(sensor, hour)]
+                expected = total / count if fn == "mean" else total
+                assert point[sensor] == pytest.approx(expected, rel=1e-12), (fn, sensor, hour)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,13 @@ import pytest
 from api.errors import InvalidInputError
 from api.history.csvout import readings_csv
 from api.history.params import parse_duration, readings_query
-from api.history.sources import AGGREGATED, RAW, aggregated_flux, pick_source
+from api.history.sources import (
+    AGGREGATED,
+    RAW,
+    aggregated_flux,
+    pick_source,
+    unsummed_flux,
+)
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -68,34 +74,48 @@ def test_an_unknown_source_is_named() -> None:
 def test_mean_adds_sums_and_counts_and_min_reads_the_minima() -> None:
     mean = aggregated_flux(_query("1h", "mean", "temperature_c"), bucket="aggregates")
     assert 'r.window == "1m"' in mean and 'r.sensor == "temperature_c"' in mean
-    assert "_value: r.sum / r.count" in mean
+    # The sums and counts as they are (api.history.windowsums divides them).
+    assert mean.endswith('  |> keep(columns: ["_time", "sensor", "_field", "_value"])')
+    assert aggregated_flux(_query("1h", "sum"), bucket="aggregates") == mean.replace(
+        '\n  |> filter(fn: (r) => r.sensor == "temperature_c")', ""
+    )
     # Minutes without a sum (older workers) weigh their mean by their count instead.
-    assert "combined = if length(arr: unsummed) == 0 or unsummed[0] == 0\n" in mean
-    assert "if exists r.sum then r.sum else r.mean * float(v: r.count)" in mean
-    assert 'windowed(field: "count", as: "n")' in mean and "_value: r.s / r.n" in mean
-    total = aggregated_flux(_query("1h", "sum"), bucket="aggregates")
-    assert "_value: r.sum}))" in total and "_value: r.s}))" in total
-    assert "r.sum / r.count" not in total and "r.s / r.n" not in total
+    unsummed = unsummed_flux(_query("1h", "mean", "temperature_c"), bucket="aggregates")
+    assert 'r.window == "1m"' in unsummed and 'r.sensor == "temperature_c"' in unsummed
+    assert "if exists r.sum then r.sum else r.mean * float(v: r.count)" in unsummed
+    assert 'windowed(field: "count", as: "n")' in unsummed and "_value: r.s / r.n" in unsummed
+    assert unsummed.endswith("limit(n: 101)")
+    total_unsummed = unsummed_flux(_query("1h", "sum"), bucket="aggregates")
+    assert "_value: r.s}))" in total_unsummed and "r.s / r.n" not in total_unsummed
     low = aggregated_flux(_query("15m", "min"), bucket="aggregates")
     assert 'r._field == "min"' in low and "aggregateWindow(every: 15m, fn: min" in low
     count = aggregated_flux(_query("1h", "count"), bucket="aggregates")
     assert 'r._field == "count"' in count and "fn: sum" in count
     assert count.endswith("limit(n: 101)")
+    assert "yield(" not in low + count
+    with pytest.raises(RuntimeError, match="mean or sum"):
+        unsummed_flux(_query("1h", "max"), bucket="aggregates")
 
 
 def test_summed_minutes_are_read_once_for_sums_and_counts_together() -> None:
     """Both sums of a mean come from one read that InfluxDB's storage engine windows
-    (``aggregateWindow`` right after ``range`` and ``filter``), side by side per sensor."""
-    mean = aggregated_flux(_query("1h", "mean"), bucket="aggregates")
-    summed = mean[mean.index("summed = () => data()") :]
-    summed = summed[: summed.index("\nwindowed = ")].splitlines()
-    assert summed[1:3] == [
+    (``aggregateWindow`` right after ``range`` and ``filter``), returned with no work in
+    the Flux engine; the count of minutes without a sum is a result of the same query."""
+    mean = aggregated_flux(_query("1h", "mean"), bucket="aggregates").splitlines()
+    check = mean[mean.index('  |> yield(name: "unsummed")') - 6 :]
+    assert check == [
+        "data()",
+        '  |> filter(fn: (r) => r._field == "count" or r._field == "sum")',
+        "  |> count()",
+        '  |> map(fn: (r) => ({unsummed: if r._field == "sum" then -r._value else r._value}))',
+        "  |> group()",
+        '  |> sum(column: "unsummed")',
+        '  |> yield(name: "unsummed")',
+        "data()",
         '  |> filter(fn: (r) => r._field == "sum" or r._field == "count")',
         "  |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",
+        '  |> keep(columns: ["_time", "sensor", "_field", "_value"])',
     ]
-    assert sum("data()" in line for line in summed) == 1
-    assert '  |> group(columns: ["sensor"])' in summed
-    assert not any("union(" in line or "set(" in line for line in summed)
 
 
 def test_csv_has_the_import_shape_with_quality_beside_its_sensor() -> None:
