@@ -5,11 +5,12 @@ all partitions of the readings, aggregates and alarms topics and starts at their
 live view has no use for history). Readings of machines nobody watches are skipped by key
 before they are decoded.
 
-Alarms have a consumer of their own. A consumer keeps one fetch in flight to a broker and
-hands out what a fetch brought before it asks again, so in a consumer shared with the
-readings an alarm waited for the readings fetch under way, then for the readings fetched
-with it to be dispatched: tens of milliseconds under a few thousand readings a second. The
-alarms consumer's fetch waits at the broker and returns as soon as an event is written.
+Alarm events have a consumer of their own. A consumer keeps one fetch in flight to a
+broker and hands out what a fetch brought before it asks again, so in a consumer shared
+with the readings an event waited for the readings fetch under way and then for every
+reading fetched before it to be dispatched (behind a backlog of readings, all of it). The
+alarms consumer's fetch waits at the broker and returns as soon as an event is written, and
+the readings consumer yields to it every few hundred records.
 """
 
 from __future__ import annotations
@@ -99,10 +100,8 @@ class LiveFeed:
             await self.stop()
             raise
         self._tasks = [
-            asyncio.create_task(self._run(data, max_records=_DATA_BATCH), name="live-feed"),
-            asyncio.create_task(
-                self._run(alarms, max_records=_ALARM_BATCH), name="live-feed-alarms"
-            ),
+            asyncio.create_task(self._run(data, "readings", _DATA_BATCH), name="live-feed"),
+            asyncio.create_task(self._run(alarms, "alarms", _ALARM_BATCH), name="live-feed-alarms"),
         ]
         logger.info(
             "live feed started readings=%s alarms=%s partitions=%d",
@@ -143,12 +142,12 @@ class LiveFeed:
     def running(self) -> bool:
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
-    async def _run(self, consumer: AIOKafkaConsumer, *, max_records: int) -> None:
+    async def _run(self, consumer: AIOKafkaConsumer, what: str, max_records: int) -> None:
         while True:
             batches = await retry_async(
                 lambda: consumer.getmany(timeout_ms=1000, max_records=max_records),
                 policy=FETCH_RETRY,
-                what="live feed fetch",
+                what=f"live feed fetch ({what})",
                 retry_on=(KafkaError,),
             )
             handled = 0

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import orjson
 import pytest
+from pipelinetools import raised_alarm
 
 from api.auth.roles import Identity, Role
 from api.live.feed import LiveFeed
 from api.live.hub import LiveHub
-from contracts.alarms import AlarmEvent
 from contracts.readings import Reading
 from contracts.settings import CommonSettings
 from contracts.timefmt import now_ms
@@ -27,22 +27,6 @@ DEADLINE_S = 30.0
 # few fetches to read.
 BACKLOG = 40_000
 SENSORS = {f"sensor_{i:02d}_value": float(i) for i in range(8)}
-
-
-def _alarm() -> AlarmEvent:
-    return AlarmEvent(
-        alarm_id="42:temperature_c:high",
-        event="raised",
-        state="active_unacknowledged",
-        machine_id="42",
-        sensor="temperature_c",
-        rule="high",
-        severity="high",
-        value=90.0,
-        threshold=85.0,
-        ts_ms=now_ms(),
-        message="overheat",
-    )
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
@@ -75,7 +59,7 @@ async def test_an_alarm_overtakes_a_backlog_of_readings(
         producer.flush(DEADLINE_S)
         await _until(lambda: hub.readings_published > 0, "the feed started on the backlog")
         behind = hub.readings_published
-        event = _alarm()
+        event = raised_alarm("42", value=90.0, threshold=85.0, ts_ms=now_ms(), message="overheat")
         producer.send(topics.alarms, key=event.key(), value=event.encode())
         producer.flush(DEADLINE_S)
         await _until(lambda: hub.alarms_published == 1, "the alarm reached the hub")
