@@ -1,22 +1,54 @@
-"""Free loopback ports."""
+"""Free loopback ports.
+
+Ports are picked below the kernel's ephemeral range (``ip_local_port_range``): a port the
+OS hands out for ``bind(0)`` comes from that range, and an outgoing connection's source
+port can take it in the seconds between the pick and the server's own bind.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import socket
+from pathlib import Path
+
+_PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Below this, ports are the well-known and registered ones services are configured with.
+_LOWEST = 10_000
+# Linux's default start of the ephemeral range, where the file cannot be read.
+_EPHEMERAL_FROM = 32_768
+
+
+def ephemeral_from() -> int:
+    """The first port of the kernel's ephemeral range."""
+    try:
+        return int(_PORT_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _EPHEMERAL_FROM
 
 
 def free_ports(host: str, count: int) -> list[int]:
-    """``count`` distinct ports nothing listens on now (the OS picks them).
+    """``count`` distinct ports nothing listens on now, below the ephemeral range (bound
+    by the OS's choice instead where that range leaves too little room below it).
 
     All of them are held bound until every one is picked: a port closed before the next
-    bind may be handed out again, and two servers would then be told the same port.
+    bind may be picked again, and two servers would then be told the same port.
     """
+    low, high = _LOWEST, ephemeral_from()
     with contextlib.ExitStack() as stack:
         ports: list[int] = []
-        for _ in range(count):
+        tries = 0
+        while len(ports) < count:
+            tries += 1
+            below = high - low >= 1_000 and tries <= 100 * count
+            port = low + secrets.randbelow(high - low) if below else 0
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((host, 0))
+            try:
+                sock.bind((host, port))
+            except OSError:
+                if not port:
+                    raise
+                continue
             ports.append(sock.getsockname()[1])
         return ports
 

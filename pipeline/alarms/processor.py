@@ -38,7 +38,7 @@ from kafka_edge.records import Publisher, Record
 from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.alarms.metrics import AlarmMetrics
 from pipeline.alarms.ruleset import RuleSet
-from pipeline.alarms.timer import TimerSchedule, next_due_ms
+from pipeline.alarms.timer import TimerSchedule, last_reading_ms, next_due_ms
 from pipeline.faust_ext.tables import write_all
 from pipeline.storage.dead_letter import SourceRecord, dead_letter_body
 
@@ -227,6 +227,7 @@ class AlarmProcessor:
                     timer.later(machine_id, due_ms)
                     continue
                 state = MachineState.from_dict(machine_id, raw)
+                state.last_ts_ms = last_reading_ms(raw, clock)
                 new: list[AlarmEvent] = []
                 if clock is not None:
                     new += advance(state, clock[0] + max(0, now_ms - clock[1]), rules, self.config)

@@ -38,6 +38,16 @@ def _active(alarms: Mapping[str, Any], key: str) -> bool:
     return isinstance(entry, dict) and bool(entry.get("active"))
 
 
+def last_reading_ms(raw: Mapping[str, Any], clock: Clock | None) -> int | None:
+    """The time of the machine's last reading: the clock's when it is newer than the stored
+    record's, which is written only every few seconds of reading time when nothing else
+    changed."""
+    last_ts_ms = raw.get("last_ts_ms")
+    if not isinstance(last_ts_ms, int):
+        return None
+    return clock[0] if clock is not None and clock[0] > last_ts_ms else last_ts_ms
+
+
 def next_due_ms(
     raw: Mapping[str, Any],
     clock: Clock | None,
@@ -50,8 +60,8 @@ def next_due_ms(
     if not alarms and not raw.get("sensors"):
         # Most machines: no alarm and no sensor memory, so only silence can change them.
         after_ms = config.comm_loss_after_ms
-        last_ts_ms = raw.get("last_ts_ms")
-        if clock is None or after_ms is None or not isinstance(last_ts_ms, int):
+        last_ts_ms = last_reading_ms(raw, clock)
+        if clock is None or after_ms is None or last_ts_ms is None:
             return None
         at, seen_ms = clock
         silent = last_ts_ms + after_ms
@@ -74,12 +84,8 @@ def next_due_ms(
             if not _active(alarms, f"{sensor}:stale"):
                 machine.append(memory["good_ts_ms"] + round(record.stale_after_s * 1000))
         after_ms = config.comm_loss_after_ms
-        last_ts_ms = raw.get("last_ts_ms")
-        if (
-            after_ms is not None
-            and isinstance(last_ts_ms, int)
-            and not _active(alarms, _COMM_LOSS_KEY)
-        ):
+        last_ts_ms = last_reading_ms(raw, clock)
+        if after_ms is not None and last_ts_ms is not None and not _active(alarms, _COMM_LOSS_KEY):
             machine.append(last_ts_ms + after_ms)
         if machine:
             at, seen_ms = clock

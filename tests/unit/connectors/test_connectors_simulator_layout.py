@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.config.devices import load_devices, parse_devices
+from connectors.config.register_types import ByteOrder
 from connectors.modbus.decoding import decode, encode
 from connectors.simulator.layout import block_values, keeps_client_writes, table_blocks
 from connectors.simulator.model import extra_signal
@@ -67,14 +68,9 @@ def test_float32_registers_hold_what_the_generic_encoder_writes(value: float) ->
     (device,) = parse_devices(FLOATS, source="inline.yaml")
     (inputs,) = table_blocks(device)
     regs = block_values(inputs, {"a_c": value, "b_c": value, "c_c": value}, now_s=0.0)
-    for i, (order, scale) in enumerate((("ABCD", 1.0), ("DCBA", 1.0), ("ABCD", 0.5))):
-        expected = encode(
-            value,
-            data_type="float32",
-            byte_order=order,
-            scale=scale,
-            clamp=True,  # type: ignore[arg-type]
-        )
+    sides: tuple[tuple[ByteOrder, float], ...] = (("ABCD", 1.0), ("DCBA", 1.0), ("ABCD", 0.5))
+    for i, (order, scale) in enumerate(sides):
+        expected = encode(value, data_type="float32", byte_order=order, scale=scale, clamp=True)
         assert regs[2 * i : 2 * i + 2] == expected
 
 

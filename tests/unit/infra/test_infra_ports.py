@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from infra import demo
-from infra.ports import free_port, free_ports, is_free
+from infra.ports import ephemeral_from, free_port, free_ports, is_free
 
 STARTS = 300
 
@@ -38,3 +38,9 @@ def test_free_ports_are_distinct_and_free_once_returned() -> None:
     assert len(set(ports)) == 64
     assert all(is_free("127.0.0.1", port) for port in ports)
     assert is_free("127.0.0.1", free_port())
+
+
+def test_free_ports_come_from_below_the_ephemeral_range() -> None:
+    """An outgoing connection's source port is never one of them."""
+    ports = free_ports("127.0.0.1", 64)
+    assert all(10_000 <= port < ephemeral_from() for port in ports)

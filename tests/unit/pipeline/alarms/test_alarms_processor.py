@@ -299,7 +299,25 @@ async def test_batches_that_only_move_a_quiet_machines_clock_neither_rebuild_nor
         await proc.process([reading(20, i)], now_ms=T0 + 10)
     assert table[b"42"] is first
     assert rebuilt == []
-    # Due by then at the latest (the tick judges by the record stored, older than the
-    # clock, so it may come sooner).
+    # Due then: 10 s after the last reading (T0 + 3 s), processed 2,990 ms ahead of wall time.
     events = await proc.tick(T0 + 10 + 10_000)
     assert [(e.alarm_id, e.event) for e in events] == [("42:machine:comm_loss", "raised")]
+
+
+async def test_comm_loss_counts_from_the_last_reading_not_the_last_stored_clock():
+    """Readings that only move a quiet machine's clock are stored every 5 s of reading time
+    at most; the timer judges silence from the last reading all the same, so comm loss is
+    neither early nor dated before that reading."""
+    table: dict = {}
+    proc = processor(Recorder(), table, config=EngineConfig(comm_loss_after_ms=10_000))
+    await proc.process([reading(20, 0)], now_ms=T0)
+    for i in range(1, 4):  # up to T0 + 3 s of reading time, processed at T0 + 10 ms
+        await proc.process([reading(20, i)], now_ms=T0 + 10)
+    assert table[b"42"]["last_ts_ms"] == T0  # the stored clock stayed behind
+    # Reading time reaches T0 + 13 s (the last reading + 10 s) at wall T0 + 10,010 ms.
+    assert await proc.tick(T0 + 10_009) == []
+    events = await proc.tick(T0 + 10_010)
+    assert [(e.alarm_id, e.event, e.ts_ms) for e in events] == [
+        ("42:machine:comm_loss", "raised", T0 + 13_000)
+    ]
+    assert table[b"42"]["last_ts_ms"] == T0 + 3_000
