@@ -1,9 +1,16 @@
-"""The one Kafka consumer per API process that feeds the live hub.
+"""The Kafka consumers per API process that feed the live hub.
 
 No consumer group: every API replica must see every record, so the feed assigns itself
-all partitions of the readings and alarms topics and starts at their end (a live view
-has no use for history). Readings of machines nobody watches are skipped by key before
-they are decoded.
+all partitions of the readings, aggregates and alarms topics and starts at their end (a
+live view has no use for history). Readings of machines nobody watches are skipped by key
+before they are decoded.
+
+Alarm events have a consumer of their own. A consumer keeps one fetch in flight to a
+broker and hands out what a fetch brought before it asks again, so in a consumer shared
+with the readings an event waited for the readings fetch under way and then for every
+reading fetched before it to be dispatched (behind a backlog of readings, all of it). The
+alarms consumer's fetch waits at the broker and returns as soon as an event is written, and
+the readings consumer yields to it every few hundred records.
 """
 
 from __future__ import annotations
@@ -37,6 +44,10 @@ class ReplayTooLongError(Exception):
 
 
 _LOG_EVERY_INVALID = 1000
+# Records handed out per fetch call: readings and aggregates come in thousands a second,
+# alarm events a few at a time.
+_DATA_BATCH = 5000
+_ALARM_BATCH = 500
 # A failed fetch: 0.5 s, doubling to 5 s, jittered; never gives up (clients stay
 # connected and get frames again once Kafka answers).
 FETCH_RETRY = RetryPolicy(initial_s=0.5, max_s=5.0)
@@ -61,8 +72,8 @@ class LiveFeed:
         # Per (topic, partition): the offset of the next record to read, for the lag.
         self._next_offsets: dict[tuple[str, int], int] = {}
         self._hub = hub
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.invalid_records = 0
         self._yield_every = max(1, min(256, hub.queue_frames // 4))
 
@@ -77,52 +88,66 @@ class LiveFeed:
         )
 
     async def start(self, *, timeout_s: float) -> None:
-        consumer = self._groupless_consumer("millstream-api-live", from_offset="latest")
-        await consumer.start()
-        self._consumer = consumer
+        data_topics = [self._readings_topic]
+        if self._aggregates_topic is not None:
+            data_topics.append(self._aggregates_topic)
         try:
-            topics = [self._readings_topic, self._alarms_topic]
-            if self._aggregates_topic is not None:
-                topics.append(self._aggregates_topic)
-            partitions = await topic_partitions(self._kafka, topics, timeout_s=timeout_s)
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            for tp in partitions:
-                position = await consumer.position(tp)  # resolve "end" now
-                self._next_offsets[(tp.topic, tp.partition)] = position
-                if tp.topic == self._alarms_topic:
-                    self.alarm_positions[tp.partition] = position
+            data = await self._assigned("millstream-api-live", data_topics, timeout_s=timeout_s)
+            alarms = await self._assigned(
+                "millstream-api-live-alarms", [self._alarms_topic], timeout_s=timeout_s
+            )
         except BaseException:
             await self.stop()
             raise
-        self._task = asyncio.create_task(self._run(consumer), name="live-feed")
+        self._tasks = [
+            asyncio.create_task(self._run(data, "readings", _DATA_BATCH), name="live-feed"),
+            asyncio.create_task(self._run(alarms, "alarms", _ALARM_BATCH), name="live-feed-alarms"),
+        ]
         logger.info(
             "live feed started readings=%s alarms=%s partitions=%d",
             self._readings_topic,
             self._alarms_topic,
-            len(partitions),
+            len(self._next_offsets),
         )
 
+    async def _assigned(
+        self, client_id: str, topics: list[str], *, timeout_s: float
+    ) -> AIOKafkaConsumer:
+        """A started consumer of every partition of ``topics``, at their end."""
+        consumer = self._groupless_consumer(client_id, from_offset="latest")
+        await consumer.start()
+        self._consumers.append(consumer)
+        partitions = await topic_partitions(self._kafka, topics, timeout_s=timeout_s)
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            position = await consumer.position(tp)  # resolve "end" now
+            self._next_offsets[(tp.topic, tp.partition)] = position
+            if tp.topic == self._alarms_topic:
+                self.alarm_positions[tp.partition] = position
+        return consumer
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+                await task
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            await consumer.stop()
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
-    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+    async def _run(self, consumer: AIOKafkaConsumer, what: str, max_records: int) -> None:
         while True:
             batches = await retry_async(
-                lambda: consumer.getmany(timeout_ms=1000, max_records=5000),
+                lambda: consumer.getmany(timeout_ms=1000, max_records=max_records),
                 policy=FETCH_RETRY,
-                what="live feed fetch",
+                what=f"live feed fetch ({what})",
                 retry_on=(KafkaError,),
             )
             handled = 0
@@ -131,22 +156,21 @@ class LiveFeed:
                     self.dispatch(record)
                     handled += 1
                     if handled % self._yield_every == 0:
-                        # Let the clients' sender tasks drain their queues mid-batch, so a
-                        # burst larger than a queue does not drop readings for fast clients.
+                        # Let the clients' sender tasks (and the other consumer) run
+                        # mid-batch, so a burst larger than a queue does not drop readings
+                        # for fast clients and an alarm does not wait for the burst.
                         await asyncio.sleep(0)
 
     def lag(self) -> dict[str, int]:
         """Records not read yet, per topic, from the high watermarks the last fetches saw."""
         out: dict[str, int] = {}
-        consumer = self._consumer
-        if consumer is None:
-            return out
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            position = self._next_offsets.get((tp.topic, tp.partition))
-            if highwater is None or position is None:
-                continue
-            out[tp.topic] = out.get(tp.topic, 0) + max(0, highwater - position)
+        for consumer in self._consumers:
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                position = self._next_offsets.get((tp.topic, tp.partition))
+                if highwater is None or position is None:
+                    continue
+                out[tp.topic] = out.get(tp.topic, 0) + max(0, highwater - position)
         return out
 
     def dispatch(self, record: ConsumerRecord) -> None:
