@@ -24,8 +24,7 @@ second aiokafka consumer in the same process:
   evaluated, commits, and stops reading them before the new owner recovers their state.
 
 Records that do not decode are skipped here: the storage path dead-letters them, once.
-The readings decoded here are left for the storage path, and those the storage path
-decoded first are taken from it (:mod:`pipeline.storage.decoded_cache`).
+The readings decoded here are left for the storage path (:mod:`pipeline.storage.decoded_cache`).
 """
 
 from __future__ import annotations
@@ -78,25 +77,6 @@ def decode_for_alarms(records: Collection[Any]) -> list[tuple[int, Reading]]:
         except Exception:  # noqa: S112 - dead-lettered, with the reason, by the storage path
             continue
     return decoded
-
-
-def take_or_decode(
-    records: Collection[Any], left: DecodedReadings, tp: TopicPartition
-) -> tuple[list[tuple[int, Reading]], list[tuple[int, Reading]]]:
-    """Like :func:`decode_for_alarms` for records of ``tp``, taking what the storage path
-    decoded already (``left``) where present; also returns those decoded here."""
-    decoded: list[tuple[int, Reading]] = []
-    missing: list[Any] = []
-    for record in records:
-        reading = left.take_for_alarms(tp.topic, tp.partition, record.offset)
-        if reading is not None:
-            decoded.append((record.offset, reading))
-        else:
-            missing.append(record)
-    if not missing:
-        return decoded, []
-    own = decode_for_alarms(missing)
-    return sorted(decoded + own, key=lambda item: item[0]), own
 
 
 class ReadingsReader:
@@ -244,16 +224,10 @@ class ReadingsReader:
                 if records[0].offset < position:
                     # Fetched before a seek back to this partition's position.
                     records = [r for r in records if r.offset >= position]
-                share = self._share
-                if share is not None and share.ahead_for_alarms(tp.topic, tp.partition):
-                    # The storage path was here first: take what it decoded.
-                    decoded, own = take_or_decode(records, share, tp)
-                else:
-                    decoded = own = decode_for_alarms(records)
-                if share is not None:
-                    self._keep(tp, own)
-                    share.reader_at(tp.topic, tp.partition, records[-1].offset + 1)
+                decoded = decode_for_alarms(records)
                 readings += [reading for _, reading in decoded]
+                if self._share is not None:
+                    self._keep(tp, decoded)
                 done[tp] = records[-1].offset + 1
             if readings:
                 await self._evaluator.process(readings, now_ms())

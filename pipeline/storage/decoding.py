@@ -41,14 +41,11 @@ class Decoded:
 def decode_records(
     records: Iterable[Any], *, now_ms: int, decoded: DecodedReadings | None = None
 ) -> Decoded:
-    """``decoded``: readings already decoded by the readings reader, taken where present;
-    those decoded here are left in it for the readings reader."""
+    """``decoded``: readings already decoded by the readings reader, taken where present."""
     out = Decoded()
     readings = out.readings
     sources = out.sources
     lines = out.reading_lines
-    # Per (topic, partition): what was decoded here, for the readings reader.
-    own: dict[tuple[str, int], list[tuple[int, Reading]]] = {}
     for record in records:
         if decoded is not None:
             reading = decoded.take(record.topic, record.partition, record.offset)
@@ -99,9 +96,4 @@ def decode_records(
         readings.append(reading)
         sources.append(record)
         lines.append(reading_line(reading))
-        if decoded is not None:
-            own.setdefault((record.topic, record.partition), []).append((record.offset, reading))
-    if decoded is not None:
-        for (topic, partition), items in own.items():
-            decoded.leave_for_alarms(topic, partition, items)
     return out

@@ -57,26 +57,3 @@ def test_storage_decode_with_the_cache_equals_without(kept: set[int], bad: set[i
     assert with_cache.readings == plain.readings
     assert with_cache.reading_lines == plain.reading_lines
     assert [d.value for d in with_cache.dead_letters] == [d.value for d in plain.dead_letters]
-
-
-def test_the_storage_path_leaves_only_what_the_reader_has_not_reached() -> None:
-    cache = DecodedReadings()
-    cache.leave_for_alarms("readings", 0, [(i, reading(i)) for i in range(3)])
-    assert cache.ahead_for_alarms("readings", 0)  # the reader has not started here
-    assert cache.take_for_alarms("readings", 0, 1) == reading(1)
-    cache.reader_at("readings", 0, 5)
-    cache.leave_for_alarms("readings", 0, [(i, reading(i)) for i in range(3, 7)])
-    assert cache.take_for_alarms("readings", 0, 4) is None
-    assert cache.take_for_alarms("readings", 0, 5) == reading(5)
-    cache.forget("readings", 0)
-    assert not cache.ahead_for_alarms("readings", 0)
-    assert len(cache) == 0  # the storage path's own side is apart
-
-
-def test_a_storage_decode_leaves_its_readings_for_the_reader() -> None:
-    records = [Record(i, reading(i).encode()) for i in range(4)]
-    cache = DecodedReadings()
-    cache.put("readings", 0, [(1, reading(1))])
-    cache.reader_at("readings", 0, 2)
-    decode_records(records, now_ms=0, decoded=cache)
-    assert [cache.take_for_alarms("readings", 0, i) for i in (2, 3)] == [reading(2), reading(3)]

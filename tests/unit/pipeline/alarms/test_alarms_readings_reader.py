@@ -198,31 +198,3 @@ def test_with_no_room_and_a_storage_path_that_stops_the_reader_goes_on(
     partitions, waited_s = asyncio.run(fetch())
     assert partitions == [P0, P1]
     assert 0.05 <= waited_s <= 0.5
-
-
-def test_readings_the_storage_path_decoded_first_are_taken_not_decoded_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Where the storage path read a partition first, the reader evaluates the readings it
-    left, decodes only the rest, and leaves those (and no more) for the storage path."""
-    share = DecodedReadings()
-    engine = Engine()
-    r = reader(engine, share)
-    left = [(o, Reading(machine_id="m1", ts_ms=1_000 + o, values={"x": 1.0})) for o in (9, 10, 11)]
-    share.leave_for_alarms(TOPIC, 0, left)
-    decoded: list[bytes] = []
-    real = readings_reader.decode_reading
-
-    def counting(value: bytes) -> Reading:
-        decoded.append(value)
-        return real(value)
-
-    monkeypatch.setattr(readings_reader, "decode_reading", counting)
-    asyncio.run(r._evaluate({P0: [record(10), record(11), record(12)]}))
-    assert [x.ts_ms for x in engine.batches[0]] == [1_010, 1_011, 1_012]
-    assert engine.batches[0][0] is left[1][1]  # the storage path's own object
-    assert len(decoded) == 1
-    assert share.take(TOPIC, 0, 12).ts_ms == 1_012 and len(share) == 0
-    # Past the reader's position the storage path leaves nothing more for it.
-    share.leave_for_alarms(TOPIC, 0, [(12, left[0][1])])
-    assert not share.ahead_for_alarms(TOPIC, 0)
