@@ -6,9 +6,7 @@ A batch is handed to the writer when it holds ``batch_size`` primary lines or it
 chunk is ``max_wait_ms`` old. At most ``max_pending`` batches wait for the writer: when
 InfluxDB is slow or away, :meth:`StorageBatcher.add` blocks, which blocks the consumer's
 fetch loop, so consumption pauses instead of buffering without bound. Batches are written
-one after the other, so offsets are acked in order. With an :class:`AckGate` (the windows
-stage), a batch's chunks are acked only once the state the gate derived from them is in
-Kafka too: its mark is taken as each chunk is added, and confirmed before the ack.
+one after the other, so offsets are acked in order.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from kafka_edge.records import Publisher
 from kafka_edge.retry import RetryPolicy
@@ -29,16 +26,6 @@ from pipeline.storage.delivery import LineSet, Write, deliver
 logger = logging.getLogger(__name__)
 
 
-class AckGate(Protocol):
-    """State derived from chunks, which must be durable before they are acked."""
-
-    def mark(self) -> int:
-        """A number for all the state derived so far."""
-
-    async def confirm(self, upto: int) -> None:
-        """Return once the state up to the mark ``upto`` is durable."""
-
-
 @dataclass(slots=True)
 class _Batch:
     line_sets: dict[str, LineSet] = field(default_factory=dict)
@@ -46,7 +33,6 @@ class _Batch:
     chunks: list[Chunk] = field(default_factory=list)
     primary_lines: int = 0
     started: float = 0.0
-    mark: int = 0
 
 
 class StorageBatcher:
@@ -63,10 +49,8 @@ class StorageBatcher:
         batch_size: int,
         max_wait_ms: int,
         max_pending: int,
-        gate: AckGate | None = None,
     ) -> None:
         self.name = name
-        self._gate = gate
         self._publisher = publisher
         self._dead_letter_topic = dead_letter_topic
         self._retry = retry
@@ -104,8 +88,6 @@ class StorageBatcher:
         batch.dead_letters.extend(dead_letters)
         batch.chunks.append(chunk)
         batch.primary_lines += primary
-        if self._gate is not None:
-            batch.mark = self._gate.mark()
         if batch.primary_lines >= self._batch_size:
             await self.flush()
 
@@ -134,8 +116,6 @@ class StorageBatcher:
                 dead_letter_topic=self._dead_letter_topic,
                 retry=self._retry,
             )
-            if self._gate is not None:
-                await self._gate.confirm(batch.mark)
             acked = sum(1 for chunk in batch.chunks if self._ack(chunk))
             self.acked_chunks += acked
             self.written_lines += batch.primary_lines
