@@ -257,7 +257,9 @@ def test_broker_sigkilled_under_steady_ingest_loses_and_duplicates_nothing_in_in
     a worker stores them in InfluxDB. Every reading the producer had delivered and every one
     the API acknowledged with 201 is stored once, by (machine, seq). A POST the API could
     not get acknowledged in time is answered 503 with Retry-After and a body naming Kafka,
-    and the client sends the same reading (same time, same seq) again after it."""
+    and the client sends the same reading (same time, same seq) again after it: that one
+    reading may be in the topic twice (the first attempt can reach Kafka after the API gave
+    up waiting), never in InfluxDB."""
     from pipelinetools import running_worker, wait_group
 
     prefix = f"k{uuid.uuid4().hex[:8]}"
@@ -312,13 +314,20 @@ def test_broker_sigkilled_under_steady_ingest_loses_and_duplicates_nothing_in_in
         f"longest without a 201 {posted.longest_gap:.2f}s, {len(posted.refusals)} refused "
         f"{sorted(set(r.split(' ', 1)[0] for r in posted.refusals))}; InfluxDB: "
         f"{len(expected - stored.keys())} lost, {sum(n - 1 for n in stored.values())} "
-        f"duplicated of {len(expected)}, all stored {waited:.1f}s after the last was sent; "
+        f"duplicated of {len(expected)} ({sum(n - 1 for n in in_topic.values())} more in the "
+        f"topic, from retries), all stored {waited:.1f}s after the last was sent; "
         f"worker: longest without an InfluxDB write {writes.longest_gap(after=killed_at[0]):.2f}s "
         f"after the kill, {writes.longest_gap(before=killed_at[0]):.2f}s before it"
     )
     assert errors == [] and len(latencies) == sent
     assert stored.keys() == expected and set(stored.values()) == {1}
-    assert in_topic.keys() == expected and set(in_topic.values()) == {1}
+    assert in_topic.keys() == expected
+    # A reading refused with 503 may still have reached Kafka after the API stopped waiting;
+    # the client's retry then puts it there twice, and InfluxDB keeps one point (same time).
+    retried = {(f"{prefix}-api", seq) for seq in posted.refused_seqs}
+    again = {key: n for key, n in in_topic.items() if n > 1}
+    assert all(n <= 1 + posted.refused_seqs[seq] for (_, seq), n in again.items()), again
+    assert again.keys() <= retried, again
     for refusal in posted.refusals:
         assert refusal.startswith("503 Retry-After=") and "kafka" in refusal, refusal
     # A leader change, not a stall: the cluster fences the dead node within seconds.
@@ -376,6 +385,7 @@ class _Posted:
     latencies: list[float] = field(default_factory=list)  # every request's, in seconds
     longest_gap: float = 0.0  # the longest stretch between two 201s, in seconds
     refusals: list[str] = field(default_factory=list)  # "<status> Retry-After=<s> <body>"
+    refused_seqs: Counter[int] = field(default_factory=Counter)  # seq -> times refused
 
 
 def _post_steadily(url: str, key: str, machine: str, seconds: float) -> _Posted:
@@ -402,6 +412,7 @@ def _post_steadily(url: str, key: str, machine: str, seconds: float) -> _Posted:
                     break
                 retry_after = answer.headers.get("Retry-After", "")
                 out.refusals.append(f"{answer.status_code} Retry-After={retry_after} {answer.text}")
+                out.refused_seqs[seq] += 1
                 assert answer.status_code == 503 and retry_after.isdigit(), out.refusals[-1]
                 assert time.monotonic() - start < seconds + 60, "no 201 for a minute"
                 time.sleep(int(retry_after))
