@@ -47,16 +47,20 @@ class KeyPartitionedTable(faust.Table):  # type: ignore[misc]
         result: int | None = super().partition_for_key(key)
         return result
 
-    def write_many(self, items: Mapping[Any, Any]) -> None:
+    def write_many(
+        self, items: Mapping[Any, Any], *, track: bool = True
+    ) -> list[asyncio.Future[Any]]:
         """``table[key] = value`` for each item, with the changelog records sent as one
         record batch per partition, in the order written (each partition's batches wait
-        for the previous ones of this table). :meth:`changelog_durable` waits for them.
+        for the previous ones of this table). Returns a future per partition, settled with
+        the broker's answer. :meth:`changelog_durable` waits for them; with ``track=False``
+        it does not, and the caller looks after them.
 
         Skips what Faust's ``on_key_set`` does besides sending: key expiry (these tables
         are not windowed) and the table sensors; and ``_on_changelog_sent``, which only
         records offsets for stores that persist them (the stores here are in memory)."""
         if not items:
-            return
+            return []
         topic = self.changelog_topic
         by_partition: dict[int, list[tuple[Any, Any]]] = {}
         data = self.data
@@ -71,12 +75,16 @@ class KeyPartitionedTable(faust.Table):  # type: ignore[misc]
             by_partition.setdefault(partition, []).append((raw_key, raw_value))
         tails: dict[int, asyncio.Future[Any]] = self.__dict__.setdefault("_changelog_tails", {})
         loop = asyncio.get_running_loop()
+        sends: list[asyncio.Future[Any]] = []
         for partition, records in by_partition.items():
             done: asyncio.Future[Any] = loop.create_future()
-            self._track(done)
+            if track:
+                self._track(done)
             tails[partition] = asyncio.ensure_future(
                 self._send_records(partition, records, tails.get(partition), done)
             )
+            sends.append(done)
+        return sends
 
     async def _send_records(
         self,
@@ -202,11 +210,16 @@ class PromptChangelogTable(KeyPartitionedTable):
         return fut
 
 
-def write_all(table: Any, items: Mapping[Any, Any]) -> None:
-    """Store ``items`` in ``table``: in one go with :meth:`KeyPartitionedTable.write_many`,
-    else (a plain mapping) key by key."""
-    if isinstance(table, KeyPartitionedTable):
-        table.write_many(items)
-        return
+def write_all(
+    table: Any, items: Mapping[Any, Any], *, track: bool = True
+) -> list[asyncio.Future[Any]]:
+    """Store ``items`` in ``table``: in one go with its ``write_many``
+    (:meth:`KeyPartitionedTable.write_many`: its changelog sends are returned), else (a
+    plain mapping) key by key."""
+    write_many = getattr(table, "write_many", None)
+    if write_many is not None:
+        sends: list[asyncio.Future[Any]] = write_many(items, track=track)
+        return sends
     for key, value in items.items():
         table[key] = value
+    return []

@@ -44,6 +44,12 @@ class Windowing(Protocol):
         """Add readings to their windows, emit the closed ones; return their InfluxDB lines
         (late readings are counted there; their raw points are stored here all the same)."""
 
+    def mark(self) -> int:
+        """The number of the last write of window states."""
+
+    async def confirm(self, upto: int) -> None:
+        """Return once the window states of every write up to ``upto`` are in Kafka."""
+
 
 class ReadingsLoop:
     def __init__(

@@ -12,7 +12,7 @@ from pipeline.faust_ext.chunks import Chunk
 from pipeline.roles import Worker
 from pipeline.sink.plants import PlantSinks
 from pipeline.storage.audit_rows import audit_record_line
-from pipeline.storage.batcher import StorageBatcher
+from pipeline.storage.batcher import AckGate, StorageBatcher
 from pipeline.storage.decoded_cache import DecodedReadings
 from pipeline.storage.line_protocol import alarm_event_line
 from pipeline.storage.readings_loop import ReadingsLoop, Windowing
@@ -26,7 +26,13 @@ class _Batchers:
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
 
-    def start(self, name: str, batch_size: int) -> StorageBatcher:
+    def start(
+        self,
+        name: str,
+        batch_size: int,
+        *,
+        gate: AckGate | None = None,
+    ) -> StorageBatcher:
         app, settings = self._worker.app, self._worker.settings
         batcher = StorageBatcher(
             name=name,
@@ -37,9 +43,12 @@ class _Batchers:
             batch_size=batch_size,
             max_wait_ms=settings.pipeline_batch_max_wait_ms,
             max_pending=settings.pipeline_max_pending_batches,
+            gate=gate,
         )
         app.crashing_task(f"pipeline.{name}_writer", batcher.run_writer)
         app.crashing_task(f"pipeline.{name}_timer", batcher.run_timer)
+        if gate is not None:
+            app.crashing_task(f"pipeline.{name}_acker", batcher.run_acker)
         return batcher
 
 
@@ -63,7 +72,11 @@ def start_storage(
     batchers = _Batchers(worker)
     loop = ReadingsLoop(
         sinks=sinks,
-        batcher=batchers.start("readings", settings.pipeline_batch_size),
+        batcher=batchers.start(
+            "readings",
+            settings.pipeline_batch_size,
+            gate=windows,
+        ),
         windows=windows,
         decoded=decoded,
         pause=pause,

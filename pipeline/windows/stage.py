@@ -7,6 +7,11 @@ state of each machine; it is written once per machine per chunk. A restarted wor
 recovers its windows from the changelog and skips readings at or below the offset the
 state already applied, so a replay never counts a reading twice.
 
+A chunk's readings are acked only once the window states they led to are in Kafka
+(:meth:`WindowsStage.confirm`, awaited by the storage batcher before it acks): a changelog
+send that failed is reported, and the current state of the machines it carried is written
+again, so a restart does not resume from a state older than the offsets committed.
+
 A reading whose window closed already (history imported or an edge device catching up) is
 late: it joins no window and is counted (``late_readings``, and
 ``millstream_window_late_readings_total`` on the worker's ``/windows/metrics/``); the
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -27,9 +33,9 @@ from contracts.errors import ConfigError
 from contracts.readings import Reading
 from contracts.timefmt import now_ms
 from kafka_edge.records import Publisher, Record
-from kafka_edge.retry import RetryPolicy
+from kafka_edge.retry import RetryPolicy, retry_async
 from pipeline.due_queue import DueQueue
-from pipeline.faust_ext.tables import write_all
+from pipeline.faust_ext.tables import CHANGELOG_WAIT_S, write_all
 from pipeline.settings import PipelineSettings
 from pipeline.storage.delivery import until_done
 from pipeline.windows.core import WindowSpec, add_reading, close_due, new_state, pane_ms
@@ -103,6 +109,16 @@ class WindowsStage:
         self.emitted = 0
         self._pause = pause
         self._idle_writer = idle_writer
+        # The writes of window states whose changelog sends are not yet known to be in
+        # Kafka: (number of the write, keys written, the sends), oldest first.
+        self._unconfirmed: deque[tuple[int, list[bytes], list[asyncio.Future[Any]]]] = deque()
+        self._writes = 0
+        self.changelog_failures = 0
+        self._failure_counter = Counter(
+            "millstream_window_changelog_failures",
+            "Changelog sends of window state that failed (the states were written again).",
+            registry=self.registry,
+        )
 
     @property
     def table(self) -> Mapping[bytes, Any]:
@@ -154,7 +170,7 @@ class WindowsStage:
                 if machine_id not in self._silent:
                     self._silent.at_most(machine_id, now_ms)
             await self._emit(closed)
-            write_all(self._table, {m.encode(): state for m, state in states.items()})
+            self._write({m.encode(): state for m, state in states.items()})
         if late:
             self.late_readings += late
             self._late_counter.inc(late)
@@ -193,7 +209,7 @@ class WindowsStage:
                 done = close_due(state, machine_id, self._specs, until_ms=wall_ms - self._grace_ms)
                 if done:
                     closed.extend(done)
-                    self._table[key] = state
+                    self._write({key: state})
                 if not state["panes"]:
                     self._forget(machine_id)
                 else:
@@ -201,6 +217,73 @@ class WindowsStage:
                     self._silent.at_most(machine_id, seen_ms)
             await self._emit(closed)
         return closed
+
+    def _write(self, states: Mapping[bytes, Any]) -> int:
+        """Store ``states`` in the table; return the number of this write."""
+        sends = write_all(self._table, states, track=False)
+        self._writes += 1
+        if sends:
+            self._unconfirmed.append((self._writes, list(states), sends))
+        return self._writes
+
+    def mark(self) -> int:
+        """The number of the last write of window states, for :meth:`confirm`."""
+        return self._writes
+
+    async def confirm(self, upto: int) -> None:
+        """Return once the window states of every write up to ``upto`` (a :meth:`mark`)
+        are in Kafka. A failed changelog send is logged and counted, the current state of
+        the machines of those writes is written again, and that write is waited for in
+        turn, under the retry policy (the storage batcher acks nothing meanwhile). After
+        CHANGELOG_WAIT_S with sends unanswered, a warning is logged and the acks go on."""
+        target = upto
+
+        async def attempt() -> None:
+            nonlocal target
+            writes = [w for w in self._unconfirmed if w[0] <= target]
+            sends = [send for _, _, sent in writes for send in sent]
+            if not sends:
+                return
+            done, late = await asyncio.wait(sends, timeout=CHANGELOG_WAIT_S)
+            failed = [e for f in done if not f.cancelled() and (e := f.exception()) is not None]
+            if failed:
+                target = await self._write_again(target)
+                raise failed[0]
+            self._drop_through(target)
+            if late:
+                logger.warning(
+                    "windows changelog sends not acknowledged pending=%d after_s=%.1f",
+                    len(late),
+                    CHANGELOG_WAIT_S,
+                )
+
+        def log(exc: BaseException, attempt: int, pause_s: float) -> None:
+            logger.error(
+                "windows changelog send failed attempt=%d retry_in_s=%.2f error=%s",
+                attempt,
+                pause_s,
+                exc,
+            )
+
+        await retry_async(attempt, policy=self._retry, what="windows changelog", on_retry=log)
+
+    def _drop_through(self, upto: int) -> None:
+        unconfirmed = self._unconfirmed
+        while unconfirmed and unconfirmed[0][0] <= upto:
+            unconfirmed.popleft()
+
+    async def _write_again(self, upto: int) -> int:
+        """Write the current state of the machines of every write up to ``upto`` again, in
+        one write whose number is returned; those writes are then done with."""
+        self.changelog_failures += 1
+        self._failure_counter.inc()
+        async with self._lock:
+            keys = {key for n, written, _ in self._unconfirmed if n <= upto for key in written}
+            self._drop_through(upto)
+            again = {key: state for key in keys if (state := self._table.get(key)) is not None}
+            number = self._write(again)
+        logger.error("windows changelog: writing the state of machines=%d again", len(again))
+        return number
 
     def _forget(self, machine_id: str) -> None:
         self._seen_ms.pop(machine_id, None)

@@ -1,3 +1,4 @@
+import asyncio
 import math
 from dataclasses import replace
 
@@ -118,25 +119,12 @@ class _Published:
         pass
 
 
-@settings(max_examples=100, deadline=None)
-@given(times, st.integers(1, 20))
-def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
-    """The stage looks for due windows only when the reading time enters a new pane; what
-    it closes, and when, is what closing at every new reading time closes."""
-    import asyncio
-
+def _stage(table):
     from kafka_edge.retry import RetryPolicy
     from pipeline.windows.stage import WindowsStage
 
-    readings = [Reading(machine_id="m1", ts_ms=t, values={"x": v}) for t, v in points]
-    expected = []
-    state = new_state()
-    for offset, r in enumerate(readings):
-        before = state["max_ts"]
-        if add_reading(state, r, offset, SPECS, PANE) is None and state["max_ts"] != before:
-            expected += close_due(state, "m1", SPECS, until_ms=state["max_ts"] - GRACE_MS)
-    stage = WindowsStage(
-        table={},
+    return WindowsStage(
+        table=table,
         specs=SPECS,
         grace_ms=GRACE_MS,
         idle_close_ms=60_000,
@@ -144,6 +132,21 @@ def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
         aggregates_topic="aggregates",
         retry=RetryPolicy(initial_s=0.001, max_s=0.002),
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(times, st.integers(1, 20))
+def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
+    """The stage looks for due windows only when the reading time enters a new pane; what
+    it closes, and when, is what closing at every new reading time closes."""
+    readings = [Reading(machine_id="m1", ts_ms=t, values={"x": v}) for t, v in points]
+    expected = []
+    state = new_state()
+    for offset, r in enumerate(readings):
+        before = state["max_ts"]
+        if add_reading(state, r, offset, SPECS, PANE) is None and state["max_ts"] != before:
+            expected += close_due(state, "m1", SPECS, until_ms=state["max_ts"] - GRACE_MS)
+    stage = _stage({})
 
     async def apply_in_chunks():
         lines = []
@@ -153,3 +156,54 @@ def test_the_stage_closes_what_closing_at_every_reading_closes(points, chunk):
         return lines
 
     assert asyncio.run(apply_in_chunks()) == aggregate_lines(expected)
+
+
+class _Changelogged(dict):
+    """A table whose changelog sends are futures the test settles: ``write_many`` records
+    the keys written and returns one future per call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.sends: list[asyncio.Future] = []
+
+    def write_many(self, items, *, track=True):
+        self.update(items)
+        self.written += list(items)
+        send = asyncio.get_running_loop().create_future()
+        self.sends.append(send)
+        return [send]
+
+
+def test_a_failed_changelog_send_is_counted_and_its_machines_written_again():
+    """``confirm(mark)`` returns once the changelog sends of every write up to the mark
+    succeeded, without waiting for later writes; when one failed, the current state of the
+    machines those writes carried is written again, and that write (and any before it) is
+    waited for."""
+    table = _Changelogged()
+    stage = _stage(table)
+
+    def reading(machine_id: str, i: int) -> Reading:
+        return Reading(machine_id=machine_id, ts_ms=1_000 * i, values={"x": float(i)})
+
+    async def scenario() -> None:
+        await stage.apply([reading("m1", 0), reading("m2", 1)], [0, 1], 0)
+        mark = stage.mark()
+        await stage.apply([reading("m3", 2)], [2], 0)  # a later write, never settled here
+        confirming = asyncio.create_task(stage.confirm(mark))
+        await asyncio.sleep(0.01)
+        assert not confirming.done()
+        table.sends[0].set_exception(OSError("changelog send failed"))
+        for _ in range(100):
+            if len(table.sends) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(table.written[3:]) == [b"m1", b"m2"]
+        assert table[b"m1"]["max_ts"] == 0
+        assert not confirming.done()
+        table.sends[2].set_result(None)  # the states written again
+        table.sends[1].set_result(None)  # the later write, which that one came after
+        await asyncio.wait_for(confirming, timeout=5)
+
+    asyncio.run(scenario())
+    assert stage.changelog_failures == 1
