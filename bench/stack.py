@@ -58,6 +58,17 @@ class Services:
         self._children[name] = proc
         return proc
 
+    def start_connector(
+        self, name: str, devices: Path, *, shard: int = 0, shards: int = 1, **extra_env: str
+    ) -> subprocess.Popen[bytes]:
+        """Start ``python -m connectors`` polling ``devices``; one of ``shards`` processes
+        on that file polls only its shard (``MILLSTREAM_CONNECTOR_SHARD=i/n``)."""
+        if shards > 1:
+            extra_env["MILLSTREAM_CONNECTOR_SHARD"] = f"{shard}/{shards}"
+        return self.start(
+            name, ["-m", "connectors"], MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices), **extra_env
+        )
+
     def start_api(self, name: str = "api", *, admin_key: str = ADMIN_KEY, **extra_env: str) -> str:
         """Start ``python -m api`` on a free port; return its base URL once ``/ready`` answers."""
         port = ports.free_port(HOST)
