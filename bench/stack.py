@@ -100,6 +100,13 @@ class Services:
     def exited(self, name: str) -> bool:
         return self._children[name].poll() is not None
 
+    def check_running(self, names: Iterable[str], *, during: str) -> None:
+        """Raise if one of ``names`` has exited, naming its log."""
+        for name in names:
+            if self.exited(name):
+                log = processes.log_file(self.run_dir, name)
+                raise RuntimeError(f"{name} exited during {during}; see {log}")
+
     def names(self) -> list[str]:
         return list(self._children)
 

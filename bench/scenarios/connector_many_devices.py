@@ -204,9 +204,7 @@ def _connector(
 
         deadline = time.monotonic() + 60
         while True:  # warm-up: metrics served and readings reaching Kafka
-            for name in names:
-                if svc.exited(name):
-                    raise RuntimeError(f"{name} exited; see {work}/logs/{name}.log")
+            svc.check_running(names, during="warm-up")
             try:
                 if all(_polls_total(u) > 0 for u in urls) and load.end_offsets_total(
                     bootstrap, topic

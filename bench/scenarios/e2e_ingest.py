@@ -140,9 +140,7 @@ def run_load(
         while load.committed_total(bootstrap, app_id, topic) == 0:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the worker committed nothing within 90 s; see {work}/logs")
-            for n in names:
-                if svc.exited(n):
-                    raise RuntimeError(f"{n} exited during warm-up; see {work}/logs/{n}.log")
+            svc.check_running(names, during="warm-up")
             time.sleep(0.5)
         sampler.start()
         c0, p0, t0 = (
