@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.aggregates import decode_aggregate
+from contracts.alarms import decode_alarm
 from contracts.audit import decode_audit
 from contracts.codec import decode_object
 from contracts.errors import ContractError
@@ -16,6 +17,7 @@ from contracts.readings import decode_reading
 DECODERS: list[tuple[Callable[[bytes], Any], str]] = [
     (decode_reading, "reading"),
     (decode_aggregate, "aggregate"),
+    (decode_alarm, "alarm"),
     (decode_audit, "audit"),
 ]
 
