@@ -1,4 +1,5 @@
-"""A topic record that is not a JSON object is refused naming the record's kind."""
+"""A record that is not a JSON object is refused naming the record's kind, by every
+decoder built on :func:`contracts.codec.decode_object`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from api.auth.keys import decode_key_record
+from api.auth.users import decode_user_record
 from contracts.aggregates import decode_aggregate
 from contracts.alarms import decode_alarm
 from contracts.audit import decode_audit
@@ -19,6 +22,8 @@ DECODERS: list[tuple[Callable[[bytes], Any], str]] = [
     (decode_aggregate, "aggregate"),
     (decode_alarm, "alarm"),
     (decode_audit, "audit"),
+    (decode_key_record, "api key"),
+    (decode_user_record, "user"),
 ]
 
 
@@ -41,3 +46,9 @@ def test_records_that_are_not_objects_name_their_kind(
 ) -> None:
     with pytest.raises(ContractError, match=rf"^{what}: must be a JSON object$"):
         decode(data)
+
+
+@pytest.mark.parametrize("decode", [decode_key_record, decode_user_record])
+def test_a_missing_string_field_is_named(decode: Callable[[bytes], Any]) -> None:
+    with pytest.raises(ContractError, match=r"^\w+: required, a string$"):
+        decode(b"{}")
