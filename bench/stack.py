@@ -58,6 +58,17 @@ class Services:
         self._children[name] = proc
         return proc
 
+    def start_connector(
+        self, name: str, devices: Path, *, shard: int = 0, shards: int = 1, **extra_env: str
+    ) -> subprocess.Popen[bytes]:
+        """Start ``python -m connectors`` polling ``devices``; one of ``shards`` processes
+        on that file polls only its shard (``MILLSTREAM_CONNECTOR_SHARD=i/n``)."""
+        if shards > 1:
+            extra_env["MILLSTREAM_CONNECTOR_SHARD"] = f"{shard}/{shards}"
+        return self.start(
+            name, ["-m", "connectors"], MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices), **extra_env
+        )
+
     def start_api(self, name: str = "api", *, admin_key: str = ADMIN_KEY, **extra_env: str) -> str:
         """Start ``python -m api`` on a free port; return its base URL once ``/ready`` answers."""
         port = ports.free_port(HOST)
@@ -88,6 +99,13 @@ class Services:
 
     def exited(self, name: str) -> bool:
         return self._children[name].poll() is not None
+
+    def check_running(self, names: Iterable[str], *, during: str) -> None:
+        """Raise if one of ``names`` has exited, naming its log."""
+        for name in names:
+            if self.exited(name):
+                log = processes.log_file(self.run_dir, name)
+                raise RuntimeError(f"{name} exited during {during}; see {log}")
 
     def names(self) -> list[str]:
         return list(self._children)

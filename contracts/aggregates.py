@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from contracts.codec import decode_object
 from contracts.errors import ContractError
 from contracts.patterns import check_machine_id, check_sensor_name
 from contracts.timefmt import format_ts, parse_ts
@@ -118,12 +119,7 @@ def _stats(name: str, raw: Any) -> SensorStats:
 
 
 def decode_aggregate(data: bytes) -> WindowAggregate:
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"aggregate: not valid JSON ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise ContractError("aggregate: must be a JSON object")
+    obj = decode_object(data, "aggregate")
     try:
         sensors = obj["sensors"]
         if not isinstance(sensors, dict) or not sensors:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import orjson
 
+from contracts.codec import decode_object
 from contracts.errors import ContractError
 from contracts.timefmt import format_ts, parse_ts
 
@@ -90,9 +91,7 @@ class AlarmEvent:
 
 def decode_alarm(data: bytes) -> AlarmEvent:
     try:
-        obj = orjson.loads(data)
-        if not isinstance(obj, dict):
-            raise ContractError("alarm: must be a JSON object")
+        obj = decode_object(data, "alarm")
         if obj["event"] not in _EVENTS:
             raise ContractError(f"event: unknown alarm event {obj['event']!r}")
         return AlarmEvent(
@@ -113,8 +112,6 @@ def decode_alarm(data: bytes) -> AlarmEvent:
             comment=str(obj.get("comment", "")),
             seq=int(obj.get("seq", 0)),
         )
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"alarm: not valid JSON ({exc})") from exc
     except KeyError as exc:
         raise ContractError(f"{exc.args[0]}: field required") from exc
     except (TypeError, ValueError) as exc:

@@ -19,6 +19,7 @@ from typing import Any, get_type_hints
 
 import orjson
 
+from contracts.codec import decode_object
 from contracts.errors import ContractError
 from contracts.influx_schema import AUDIT, AUDIT_FIELDS, AUDIT_TAGS, audit_time_ns
 from contracts.line_protocol import escape_measurement, field_set, tag_set
@@ -67,12 +68,7 @@ _REQUEST_FIELDS: dict[str, type] = {f.name: _HINTS[f.name] for f in fields(Audit
 
 
 def decode_audit(data: bytes) -> AuditRecord:
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"audit: not valid JSON ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise ContractError("audit: must be a JSON object")
+    obj = decode_object(data, "audit")
     values: dict[str, Any] = {}
     for name, kind in _FIELDS.items():
         if name not in obj:

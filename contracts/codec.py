@@ -1,4 +1,5 @@
-"""Decoding pydantic-modelled topic records into :class:`ContractError` naming the field."""
+"""Decoding topic records (JSON objects, pydantic models) into :class:`ContractError` naming
+the field."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ def validation_message(exc: ValidationError, what: str) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or what
     return f"{where}: {first['msg']}"
+
+
+def decode_object(data: bytes, what: str) -> dict[str, Any]:
+    """Decode a JSON record value that must be an object; raise :class:`ContractError`
+    (``"<what>: not valid JSON (...)"``, ``"<what>: must be a JSON object"``) if it is not."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"{what}: not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise ContractError(f"{what}: must be a JSON object")
+    return obj
 
 
 def decode_model(cls: type[M], data: bytes, what: str) -> M:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import orjson
 
+from contracts.codec import decode_object
 from contracts.errors import ContractError
 from contracts.patterns import check_machine_id, check_sensor_name, is_sensor_name
 from contracts.timefmt import format_ts, parse_ts
@@ -207,12 +208,7 @@ def _plain_values(raw: dict[str, Any]) -> dict[str, float] | None:
 
 def decode_reading(data: bytes) -> Reading:
     """Decode a record value of the readings topic; raise :class:`ContractError` if invalid."""
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"reading: not valid JSON ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise ContractError("reading: must be a JSON object")
+    obj = decode_object(data, "reading")
     raw_values = obj.get("values")
     raw_texts = obj.get("texts")
     if not isinstance(raw_values, dict) or not (raw_values or raw_texts):

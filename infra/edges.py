@@ -148,23 +148,16 @@ class PlantEdges:
         return edges
 
     def _start_broker(self, dist: KafkaDist, edge: Edge, p: _EdgePorts) -> None:
-        if processes.read_pid(self._run_dir, edge.broker) is not None:
-            return
-        node = kafka_server.KafkaNode(edge.broker, 1, p.port, p.controller_port)
-        configs = kafka_server.write_configs(
+        kafka_server.start_stopped(
+            dist,
+            [kafka_server.KafkaNode(edge.broker, 1, p.port, p.controller_port)],
             run_dir=self._run_dir,
             host=self._settings.host,
-            nodes=[node],
             replication=Replication.for_brokers(1),
-        )
-        kafka_server.format_storage(dist, configs, self._run_dir)
-        self._console.print(f"Starting {edge.plant}'s edge Kafka {edge.broker} on {edge.bootstrap}")
-        self._children[edge.broker] = kafka_server.start_node(
-            dist,
-            run_dir=self._run_dir,
-            name=edge.broker,
-            props=configs[edge.broker],
             heap_mb=self._settings.edge_heap_mb,
+            children=self._children,
+            say=self._console.print,
+            what=f"{edge.plant}'s edge Kafka",
         )
 
     def start_link(self, slug: str, central: Connection) -> None:

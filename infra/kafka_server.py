@@ -11,6 +11,7 @@ import base64
 import logging
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,6 +195,36 @@ def start_node(
         name=name,
         run_dir=run_dir,
     )
+
+
+def start_stopped(
+    dist: KafkaDist,
+    nodes: list[KafkaNode],
+    *,
+    run_dir: Path,
+    host: str,
+    replication: Replication,
+    heap_mb: int,
+    children: dict[str, subprocess.Popen[bytes]],
+    say: Callable[[str], None],
+    what: str = "Kafka",
+) -> None:
+    """Start the nodes of ``nodes`` that are not running: their configs written, storage
+    formatted if new, each child kept in ``children`` by name (one of ours that died is
+    reaped first); ``say`` announces each as ``Starting <what> <name> on <host>:<port>``."""
+    stopped = [n for n in nodes if processes.read_pid(run_dir, n.name) is None]
+    if not stopped:
+        return
+    configs = write_configs(run_dir=run_dir, host=host, nodes=nodes, replication=replication)
+    format_storage(dist, {n.name: configs[n.name] for n in stopped}, run_dir)
+    for node in stopped:
+        died = children.pop(node.name, None)
+        if died is not None:
+            died.poll()  # reaped: a node of ours that died is being replaced
+        say(f"Starting {what} {node.name} on {host}:{node.port}")
+        children[node.name] = start_node(
+            dist, run_dir=run_dir, name=node.name, props=configs[node.name], heap_mb=heap_mb
+        )
 
 
 def is_healthy(bootstrap: str, *, brokers: int = 1) -> bool:

@@ -205,29 +205,19 @@ class LocalServers:
                 f"{', '.join(running_other)} already running under {self._run_dir} with another "
                 "MILLSTREAM_KAFKA_BROKERS: run 'python -m infra down' first"
             )
-        stopped = [n for n in nodes if processes.read_pid(self._run_dir, n.name) is None]
-        if not stopped:
-            return
-        host = self._settings.host
-        configs = kafka_server.write_configs(
-            run_dir=self._run_dir, host=host, nodes=nodes, replication=self._replication()
-        )
-        kafka_server.format_storage(dist, {n.name: configs[n.name] for n in stopped}, self._run_dir)
         heap_mb = (
             self._settings.kafka_heap_mb if len(nodes) == 1 else (self._settings.kafka_node_heap_mb)
         )
-        for node in stopped:
-            died = self._children.pop(node.name, None)
-            if died is not None:
-                died.poll()  # reaped: a node of ours that died is being replaced
-            self._console.print(f"Starting Kafka {node.name} on {host}:{node.port}")
-            self._children[node.name] = kafka_server.start_node(
-                dist,
-                run_dir=self._run_dir,
-                name=node.name,
-                props=configs[node.name],
-                heap_mb=heap_mb,
-            )
+        kafka_server.start_stopped(
+            dist,
+            nodes,
+            run_dir=self._run_dir,
+            host=self._settings.host,
+            replication=self._replication(),
+            heap_mb=heap_mb,
+            children=self._children,
+            say=self._console.print,
+        )
 
     def _start_redis(self, state: _State) -> None:
         host = self._settings.host

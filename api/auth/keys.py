@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from api.auth.roles import Role, parse_role
+from contracts.codec import decode_object
 from contracts.errors import ContractError
 from contracts.timefmt import format_ts
 
@@ -79,12 +80,7 @@ class ApiKeyRecord:
 
 
 def decode_key_record(data: bytes) -> ApiKeyRecord:
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"api key: not valid JSON ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise ContractError("api key: must be a JSON object")
+    obj = decode_object(data, "api key")
     for name in ("key_id", "sha256", "role", "name", "created"):
         if not isinstance(obj.get(name), str):
             raise ContractError(f"{name}: required, a string")

@@ -23,6 +23,7 @@ import orjson
 
 from api.auth.roles import Role, parse_role
 from api.kafka.keyed import KeyedTable, text_key
+from contracts.codec import decode_object
 from contracts.errors import ContractError
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
@@ -89,12 +90,7 @@ class UserRecord:
 
 
 def decode_user_record(data: bytes) -> UserRecord:
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"user: not valid JSON ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise ContractError("user: must be a JSON object")
+    obj = decode_object(data, "user")
     for name in ("username", "password_hash", "role", "created", "updated"):
         if not isinstance(obj.get(name), str):
             raise ContractError(f"{name}: required, a string")

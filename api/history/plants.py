@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from api.history.reader import HistoryReader
 from contracts.influx_servers import InfluxServer, PlantServers
@@ -57,13 +57,20 @@ class PlantHistory:
         readers: tuple[HistoryReader, ...],
         flux: Callable[[HistoryReader], str],
         parse: Callable[[str], list[R]],
+        *,
+        order: Callable[[R], Any],
+        newest_first: bool = False,
     ) -> list[R]:
         """The rows of ``flux`` (built per reader, with its buckets) from each of
-        ``readers``, joined in their order."""
+        ``readers``, each server's already in ``order``; the answers of several servers
+        are joined and sorted by it."""
         answers = await asyncio.gather(
             *(reader.query_rows(flux(reader), parse) for reader in readers)
         )
-        return [row for rows in answers for row in rows]
+        rows = [row for rows in answers for row in rows]
+        if len(answers) > 1:
+            rows.sort(key=order, reverse=newest_first)
+        return rows
 
     async def check(self, *, timeout_s: float) -> None:
         """Readiness: the default server answers (see the module's docstring)."""

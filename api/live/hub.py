@@ -26,6 +26,15 @@ from contracts.readings import Reading
 logger = logging.getLogger(__name__)
 
 
+def _leave(index: dict[str, set[LiveClient]], machine: str, client: LiveClient) -> None:
+    """Take ``client`` out of ``index[machine]``; a machine nobody wants leaves the index."""
+    clients = index.get(machine)
+    if clients is not None:
+        clients.discard(client)
+        if not clients:
+            del index[machine]
+
+
 class LiveHub:
     def __init__(self, *, queue_frames: int) -> None:
         self.queue_frames = queue_frames
@@ -98,11 +107,7 @@ class LiveHub:
         machines = list(client.aggregates) if machine_id is None else [machine_id]
         for machine in machines:
             client.aggregates.discard(machine)
-            watchers = self._aggregates_by_machine.get(machine)
-            if watchers is not None:
-                watchers.discard(client)
-                if not watchers:
-                    del self._aggregates_by_machine[machine]
+            _leave(self._aggregates_by_machine, machine, client)
 
     def wants_aggregates(self, machine_id: str) -> bool:
         return machine_id in self._aggregates_by_machine
@@ -123,11 +128,7 @@ class LiveHub:
         machines: Iterable[str] = list(client.subscriptions) if machine_id is None else [machine_id]
         for machine in machines:
             client.subscriptions.pop(machine, None)
-            subscribers = self._by_machine.get(machine)
-            if subscribers is not None:
-                subscribers.discard(client)
-                if not subscribers:
-                    del self._by_machine[machine]
+            _leave(self._by_machine, machine, client)
 
     def wants(self, machine_id: str) -> bool:
         return machine_id in self._by_machine or self.overviews.active

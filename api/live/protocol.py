@@ -161,8 +161,7 @@ def parse_action(data: str | bytes) -> Action:
     if action == "subscribe":
         return Subscribe(machine_id=_machine_id(obj), sensors=_sensors(obj.get("sensors")))
     if action == "unsubscribe":
-        raw = obj.get("machine_id")
-        return Unsubscribe(machine_id=None if raw is None else _machine_id(obj))
+        return Unsubscribe(machine_id=_machine_id_or_all(obj))
     if action == "ping":
         return Ping()
     if action == "subscribe_alarms":
@@ -174,8 +173,7 @@ def parse_action(data: str | bytes) -> Action:
     if action == "subscribe_aggregates":
         return SubscribeAggregates(machine_id=_machine_id(obj))
     if action == "unsubscribe_aggregates":
-        raw_machine = obj.get("machine_id")
-        return UnsubscribeAggregates(machine_id=None if raw_machine is None else _machine_id(obj))
+        return UnsubscribeAggregates(machine_id=_machine_id_or_all(obj))
     if action == "subscribe_overview":
         return SubscribeOverview(
             plant=_optional_text(obj, "plant"),
@@ -257,6 +255,11 @@ def _machine_id(obj: dict[str, Any]) -> str:
     if "machine_id" not in obj:
         raise ContractError("machine_id: field required")
     return normalize_machine_id(obj["machine_id"])
+
+
+def _machine_id_or_all(obj: dict[str, Any]) -> str | None:
+    """An unsubscribe's machine, or None (no ``machine_id``, or null): from every machine."""
+    return None if obj.get("machine_id") is None else _machine_id(obj)
 
 
 def _interval_ms(raw: object) -> int:

@@ -76,9 +76,9 @@ async def alarm_journal(
         readers,
         lambda reader: journal_flux(bucket=reader.alarms_bucket, query=query, limit=limit),
         journal_rows,
+        order=lambda row: row["ts"],
+        newest_first=True,
     )
-    if len(readers) > 1:
-        rows.sort(key=lambda row: row["ts"], reverse=True)
     return OrjsonResponse(
         {
             "start": format_ts(datetime_ms(query.start)),
@@ -109,9 +109,8 @@ async def alarm_health_kpis(
         readers,
         lambda reader: events_flux(bucket=reader.alarms_bucket, query=query),
         event_rows,
+        order=lambda e: e.ts_ms,
     )
-    if len(readers) > 1:
-        events.sort(key=lambda e: e.ts_ms)
     start_ms = datetime_ms(query.start)
     stop_ms = datetime_ms(query.stop)
     return OrjsonResponse(

@@ -5,10 +5,12 @@ and publishes the new state)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from fastapi.types import DecoratedCallable
 
 from api.alarms.models import (
     AcknowledgeBody,
@@ -122,6 +124,16 @@ async def _submit(store: AlarmStore, action: AlarmAction) -> Response:
     )
 
 
+def _action_route(kind: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """``POST /alarms/{alarm_id}/<kind>``: an action on one alarm, 202 once Kafka has it."""
+    return router.post(
+        f"/alarms/{{alarm_id}}/{kind}",
+        status_code=202,
+        response_model=ActionAccepted,
+        responses=_ACTION_ERRORS,
+    )
+
+
 def _commented_route(kind: Literal["acknowledge", "unshelve"], doc: str) -> None:
     """``POST /alarms/{alarm_id}/<kind>`` with an optional ``comment``."""
 
@@ -137,23 +149,13 @@ def _commented_route(kind: Literal["acknowledge", "unshelve"], doc: str) -> None
 
     route.__name__ = route.__qualname__ = f"{kind}_alarm"
     route.__doc__ = doc
-    router.post(
-        f"/alarms/{{alarm_id}}/{kind}",
-        status_code=202,
-        response_model=ActionAccepted,
-        responses=_ACTION_ERRORS,
-    )(route)
+    _action_route(kind)(route)
 
 
 _commented_route("acknowledge", "Acknowledge an alarm (ISA-18.2): an operator has seen it.")
 
 
-@router.post(
-    "/alarms/{alarm_id}/shelve",
-    status_code=202,
-    response_model=ActionAccepted,
-    responses=_ACTION_ERRORS,
-)
+@_action_route("shelve")
 async def shelve_alarm(
     alarm_id: AlarmIdPath, body: ShelveBody, identity: Engineer, store: AlarmStoreDep
 ) -> Response:

@@ -58,9 +58,6 @@ async def get_fleet_latest(
             bucket=reader.bucket, plant=plant, start=start_at, stop=now
         ),
         fleet_latest,
+        order=lambda m: (not str(m["machine_id"]).isdecimal(), str(m["machine_id"]).zfill(20)),
     )
-    if len(readers) > 1:  # each server's machines are sorted: sort them all
-        machines.sort(
-            key=lambda m: (not str(m["machine_id"]).isdecimal(), str(m["machine_id"]).zfill(20))
-        )
     return conditional_json(request, {"plant": plant, "machines": machines})

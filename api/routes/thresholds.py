@@ -87,6 +87,15 @@ async def _write_machine(
     return versioned_json(machine_view(store, machine_id))
 
 
+async def _write_sensor(
+    store: ThresholdsStore, machine_id: str, sensor: str, rules: dict[str, Any], by: str
+) -> Response:
+    """Write ``rules`` as the machine's own record of one sensor; answer the sensor's rules
+    in force with their new ETag."""
+    await store.write_rules([_record(machine_id, sensor, rules, by)])
+    return versioned_json(sensor_view(store, machine_id, sensor))
+
+
 @router.get("", response_model=MachineThresholds)
 async def get_machine_thresholds(
     request: Request,
@@ -163,9 +172,7 @@ async def put_sensor_thresholds(
 ) -> Response:
     """Replace the machine's own rules of one sensor."""
     check_if_match(request, sensor_view(store, machine_id, sensor))
-    record = _record(machine_id, sensor, body.model_dump(), identity.principal)
-    await store.write_rules([record])
-    return versioned_json(sensor_view(store, machine_id, sensor))
+    return await _write_sensor(store, machine_id, sensor, body.model_dump(), identity.principal)
 
 
 @router.patch(
@@ -192,9 +199,8 @@ async def patch_sensor_thresholds(
     the result becomes the machine's own record."""
     current = sensor_view(store, machine_id, sensor)
     check_if_match(request, current)
-    record = _record(machine_id, sensor, merge_patch(current or {}, patch), identity.principal)
-    await store.write_rules([record])
-    return versioned_json(sensor_view(store, machine_id, sensor))
+    rules = merge_patch(current or {}, patch)
+    return await _write_sensor(store, machine_id, sensor, rules, identity.principal)
 
 
 @router.delete("/{sensor}", status_code=204, responses=STALE_VERSION)

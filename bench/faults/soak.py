@@ -180,9 +180,7 @@ def run(minutes: float, work: Path, servers_dir: Path, console: Console) -> dict
             next_query = t0
             next_sample = t0
             while (now := time.monotonic()) - t0 < minutes * 60:
-                for n in PY_SERVICES:
-                    if svc.exited(n):
-                        raise RuntimeError(f"{n} exited during the soak; see {work}/logs/{n}.log")
+                svc.check_running(PY_SERVICES, during="the soak")
                 if now >= next_query:
                     queries[0] += 1
                     machine_id = started["machines"][queries[0] % MACHINES]

@@ -174,16 +174,15 @@ def _connector(
         for i, name in enumerate(names):
             metrics_port = ports.free_port("127.0.0.1")
             urls.append(f"http://127.0.0.1:{metrics_port}/metrics")
-            extra = {"MILLSTREAM_CONNECTOR_SHARD": f"{i}/{shards}"} if shards > 1 else {}
-            svc.start(
+            svc.start_connector(
                 name,
-                ["-m", "connectors"],
-                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices_path),
+                devices_path,
+                shard=i,
+                shards=shards,
                 MILLSTREAM_CONNECTOR_ID=f"bench-many-{tag}",
                 MILLSTREAM_CONNECTOR_SPOOL_DIR=str(work / "spool"),
                 MILLSTREAM_CONNECTOR_METRICS_PORT=str(metrics_port),
                 MILLSTREAM_CONNECTOR_LOG_LEVEL="WARNING",
-                **extra,
             )
         procs = [svc.psutil_process(n) for n in names]
 
@@ -193,11 +192,19 @@ def _connector(
         def cpu() -> float:
             return sum(_cpu_s(p) for p in procs)
 
+        def snapshot() -> tuple[float, int, float, float, float]:
+            """Polls, readings in Kafka, the connectors' and the simulator's CPU-s, time."""
+            return (
+                polls(),
+                load.end_offsets_total(bootstrap, topic),
+                cpu(),
+                _cpu_s(sim),
+                time.monotonic(),
+            )
+
         deadline = time.monotonic() + 60
         while True:  # warm-up: metrics served and readings reaching Kafka
-            for name in names:
-                if svc.exited(name):
-                    raise RuntimeError(f"{name} exited; see {work}/logs/{name}.log")
+            svc.check_running(names, during="warm-up")
             try:
                 if all(_polls_total(u) > 0 for u in urls) and load.end_offsets_total(
                     bootstrap, topic
@@ -212,21 +219,9 @@ def _connector(
         spy = (
             profile.start(procs[0].pid, min(duration_s, 20.0), profile_out) if profile_out else None
         )
-        p0, o0, c0, s0, t0 = (
-            polls(),
-            load.end_offsets_total(bootstrap, topic),
-            cpu(),
-            _cpu_s(sim),
-            time.monotonic(),
-        )
+        p0, o0, c0, s0, t0 = snapshot()
         time.sleep(duration_s)
-        p1, o1, c1, s1, t1 = (
-            polls(),
-            load.end_offsets_total(bootstrap, topic),
-            cpu(),
-            _cpu_s(sim),
-            time.monotonic(),
-        )
+        p1, o1, c1, s1, t1 = snapshot()
         summary = profile.finish(spy, profile_out, timeout_s=30) if spy and profile_out else ""
         for name in names:
             svc.stop(name)

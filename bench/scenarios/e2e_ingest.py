@@ -128,13 +128,8 @@ def run_load(
             ["connector"] if connectors == 1 else [f"connector-{i}" for i in range(connectors)]
         )
         for i, name in enumerate(connector_names):
-            shard = {"MILLSTREAM_CONNECTOR_SHARD": f"{i}/{connectors}"} if connectors > 1 else {}
-            svc.start(
-                name,
-                ["-m", "connectors"],
-                MILLSTREAM_CONNECTOR_DEVICES_FILE=str(devices),
-                MILLSTREAM_CONNECTOR_ID=f"bench-{tag}",
-                **shard,
+            svc.start_connector(
+                name, devices, shard=i, shards=connectors, MILLSTREAM_CONNECTOR_ID=f"bench-{tag}"
             )
         names = ["simulator", *connector_names, "pipeline"]
         procs = {n: svc.psutil_process(n) for n in names}
@@ -145,9 +140,7 @@ def run_load(
         while load.committed_total(bootstrap, app_id, topic) == 0:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the worker committed nothing within 90 s; see {work}/logs")
-            for n in names:
-                if svc.exited(n):
-                    raise RuntimeError(f"{n} exited during warm-up; see {work}/logs/{n}.log")
+            svc.check_running(names, during="warm-up")
             time.sleep(0.5)
         sampler.start()
         c0, p0, t0 = (

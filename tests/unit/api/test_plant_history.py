@@ -62,3 +62,26 @@ def test_a_reading_without_a_plant_takes_its_machines() -> None:
     got = with_plants(readings, lambda m: PLANT_OF.get(m, ""))
     assert [r.plant for r in got] == ["hall-a", "hall-x", ""]
     assert got[1] is readings[1] and got[2] is readings[2]
+
+
+async def _echo(flux: str) -> str:
+    return flux
+
+
+async def test_the_answers_of_several_servers_are_joined_in_order() -> None:
+    h = history()
+    each = {h.all[0]: "1,5", h.all[1]: "2,3", h.all[2]: "4"}  # each server's rows in order
+    for reader in h.all:
+        reader._query_raw = _echo  # type: ignore[method-assign]
+
+    def parse(text: str) -> list[int]:
+        return [int(n) for n in text.split(",")]
+
+    joined = await h.query_each(h.all, each.__getitem__, parse, order=lambda n: n)
+    assert joined == [1, 2, 3, 4, 5]
+    newest_first = await h.query_each(
+        h.all, each.__getitem__, parse, order=lambda n: n, newest_first=True
+    )
+    assert newest_first == [5, 4, 3, 2, 1]
+    # One server's answer is already in order: taken as it comes.
+    assert await h.query_each((h.all[0],), lambda _: "5,1", parse, order=lambda n: n) == [5, 1]
