@@ -11,8 +11,8 @@ stage), a batch's chunks are acked only once the state the gate derived from the
 Kafka too: its mark is taken as each chunk is added, and :meth:`StorageBatcher.run_acker`
 confirms it before the ack, in order, in a task of its own, so the writer goes on writing
 while a changelog send waits (a broker failing over). Written batches wait for their acks
-up to ``max_unacked`` lines; past that the writer waits too, which bounds what a stalled
-changelog keeps in memory.
+up to :data:`UNACKED_BATCHES` full batches of lines; past that the writer waits too, which
+bounds what a stalled changelog keeps in memory.
 """
 
 from __future__ import annotations
